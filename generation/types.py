@@ -1,0 +1,108 @@
+"""Records and the LLM backend protocol for answer generation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from ingest.types import Passage
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A finished generation and what it cost."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    first_token_seconds: float | None = None
+    finish_reason: str = "stop"
+
+
+class LLM(Protocol):
+    """A chat model backend (llama.cpp, transformers, ...)."""
+
+    name: str
+
+    @property
+    def context_tokens(self) -> int:
+        """Tokens the backend can hold: prompt plus answer."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def complete(self, messages: Sequence[Message], *, max_tokens: int) -> Completion:
+        """Greedy completion of a chat."""
+        ...
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int) -> Iterator[str | Completion]:
+        """Yield text pieces as they are generated, then one final :class:`Completion`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A ``[n]`` marker in an answer, resolved to the passage it points at."""
+
+    number: int  # as written in the answer, 1-based over the prompt's passages
+    passage: Passage
+    quote: str | None = None  # supporting span inside the passage, when located
+
+    @property
+    def label(self) -> str:
+        """``report.pdf p.3`` or ``src/x.py:10-42``."""
+        return self.passage.label
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What docqa returns for a question."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    passages: tuple[Passage, ...]  # the numbered context the model saw, [1] first
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    tokens: dict[str, int] = field(default_factory=dict)  # prompt / completion / rerank ...
+    dropped_citations: tuple[int, ...] = ()  # [n] markers that pointed at no passage
+    model: str = ""
+    notes: tuple[str, ...] = ()  # e.g. which reranker ran, mode used
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-JSON form for ``--json`` output and reports."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "citations": [
+                {
+                    "n": c.number,
+                    "passage_id": c.passage.id,
+                    "source": c.passage.source,
+                    "page": c.passage.page,
+                    "lines": list(c.passage.lines) if c.passage.lines else None,
+                    "label": c.label,
+                    "quote": c.quote,
+                }
+                for c in self.citations
+            ],
+            "passages": [
+                {"n": i, "id": p.id, "label": p.label, "text": p.text} for i, p in enumerate(self.passages, 1)
+            ],
+            "dropped_citations": list(self.dropped_citations),
+            "timings": self.timings,
+            "tokens": self.tokens,
+            "model": self.model,
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,1 @@
+"""docqa: ingest stage."""

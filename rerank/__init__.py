@@ -1,0 +1,1 @@
+"""docqa: rerank stage."""

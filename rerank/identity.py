@@ -1,0 +1,22 @@
+"""The "no rerank" baseline: keep the first-stage order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rerank.types import Ranked, RerankCost
+
+
+class IdentityReranker:
+    """Returns the first ``top_k`` candidates unchanged."""
+
+    name = "none"
+
+    def rank(self, query: str, candidates: Sequence[Ranked], *, top_k: int) -> tuple[list[Ranked], RerankCost]:
+        """Keep first-stage order.
+
+        :param query: unused.
+        :param candidates: first-stage results, best first.
+        :param top_k: how many to keep.
+        """
+        return list(candidates[:top_k]), RerankCost(method=self.name)

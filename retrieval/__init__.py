@@ -1,0 +1,1 @@
+"""docqa: retrieval stage."""
