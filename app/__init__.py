@@ -1,1 +1,11 @@
-"""docqa: app stage."""
+"""docqa: ask questions of long documents and codebases; every claim cites its passage.
+
+>>> from app import ask, Index   # doctest: +SKIP
+>>> ask("paper.pdf", "What dataset do they use?").text   # doctest: +SKIP
+"""
+
+from app.sdk import Index, ask
+from app.settings import Settings, load_settings
+from generation.types import Answer, Citation
+
+__all__ = ["Answer", "Citation", "Index", "Settings", "ask", "load_settings"]

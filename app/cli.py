@@ -1,0 +1,249 @@
+"""The ``docqa`` command line: index, ask, search, info, ui.
+
+Every command exits non-zero with a one-line ``docqa: error: ...`` on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ingest.errors import QAError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    for name in ("sentence_transformers", "transformers", "httpx", "faiss", "faiss.loader"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _progress_bar(enabled: bool) -> Any:
+    """A ``progress(stage, done, total)`` callback drawing tqdm bars on stderr."""
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=f"{stage:>5}", unit="psg" if stage == "embed" else "doc",
+                                     file=sys.stderr, leave=True, dynamic_ncols=True)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from app.settings import load_settings
+
+    settings = load_settings(args.config)
+    changes: dict[str, dict[str, Any]] = {}
+    for flag, (section, key) in {"embedder": ("embed", "model"), "backend": ("llm", "backend"),
+                                 "model": ("llm", "model"), "context": ("llm", "context_tokens"),
+                                 "mode": ("search", "mode"), "k": ("answer", "top_k"),
+                                 "rerank": ("answer", "rerank")}.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            changes.setdefault(section, {})[key] = value
+    if "answer" in changes and "top_k" in changes["answer"]:
+        s = settings.answer
+        changes["answer"].setdefault("rerank_candidates", max(s.rerank_candidates, changes["answer"]["top_k"]))
+    return settings.replace(**changes) if changes else settings
+
+
+def _open(args: argparse.Namespace, settings: Any, *, explicit_settings: bool) -> Any:
+    from app.sdk import Index, open_adhoc
+
+    if args.index:
+        if args.paths:
+            raise QAError(f"give either --index or paths, not both (got {' '.join(args.paths)})")
+        return Index.open(args.index, settings=settings if explicit_settings else None)
+    if not args.paths:
+        raise QAError("nothing to search: give --index DIR or one or more files/directories")
+    return open_adhoc(args.paths, settings=settings, password=args.password,
+                      progress=_progress_bar(not args.json and sys.stderr.isatty()))
+
+
+def _explicit(args: argparse.Namespace) -> bool:
+    return bool(args.config or os.environ.get("DOCQA_CONFIG") or getattr(args, "embedder", None)
+                or os.environ.get("DOCQA_EMBED_MODEL"))
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from app.sdk import Index, index_info
+
+    settings = _settings(args)
+    index, report = Index.build_with_report(args.paths, args.index, settings=settings, password=args.password,
+                                            add=args.add, progress=_progress_bar(not args.json and not args.quiet))
+    info = index_info(index)
+    info.update(embedded=report.embedded, reused=report.reused, skipped=[list(s) for s in report.skipped],
+                empty_pages={k: list(v) for k, v in report.empty_pages.items()}, seconds=report.seconds)
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(f"indexed {report.documents} documents, {report.passages} passages "
+              f"({report.embedded} embedded, {report.reused} reused) into {args.index}")
+        for path, pages in report.empty_pages.items():
+            print(f"  {path}: {len(pages)} pages without extractable text: {pages}")
+        for path, why in report.skipped:
+            print(f"  skipped {path}: {why}")
+    index.close()
+    return 0
+
+
+def _split_question(args: argparse.Namespace) -> None:
+    if not args.paths:
+        raise QAError("missing question")
+    *args.paths, args.question = args.paths
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from generation.answer import check_question
+
+    _split_question(args)
+    check_question(args.question)
+    index = _open(args, _settings(args), explicit_settings=_explicit(args))
+    hits = index.search(args.question, args.k or 5, mode=args.mode)
+    if args.json:
+        print(json.dumps([{"rank": i, "score": h.score, "id": h.passage.id, "label": h.passage.label,
+                           "text": h.passage.text} for i, h in enumerate(hits, 1)], indent=2))
+    else:
+        for i, h in enumerate(hits, 1):
+            snippet = " ".join(h.passage.text.split())[:160]
+            print(f"{i:>2}. {h.passage.label}  ({h.score:.4f})\n    {snippet}")
+    index.close()
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from generation.answer import check_question
+    from generation.types import Answer
+
+    _split_question(args)
+    check_question(args.question)
+    index = _open(args, _settings(args), explicit_settings=_explicit(args))
+    final: Answer | None = None
+    stream = not args.json and not args.no_stream
+    for piece in index.ask_stream(args.question):
+        if isinstance(piece, Answer):
+            final = piece
+        elif stream:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    assert final is not None
+    if args.json:
+        print(json.dumps(final.to_dict(), indent=2))
+    else:
+        if stream:
+            sys.stdout.write("\n")
+        else:
+            print(final.text)
+        if stream and final.dropped_citations:
+            print(f"(removed citations to missing passages: {list(final.dropped_citations)})")
+        if final.citations:
+            print("\nSources:")
+            for c in final.citations:
+                print(f"  [{c.number}] {c.label}")
+    index.close()
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from app.sdk import Index, index_info
+
+    index = Index.open(args.index)
+    print(json.dumps(index_info(index), indent=2))
+    index.close()
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    import subprocess
+    from pathlib import Path
+
+    ui = Path(__file__).with_name("ui.py")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ui), "--server.headless", "true",
+           "--server.port", str(args.port), "--browser.gatherUsageStats", "false"]
+    return subprocess.call(cmd + (["--", "--index", args.index] if args.index else []))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    p = argparse.ArgumentParser(prog="docqa", description="Ask questions of documents and code, with citations.")
+    p.add_argument("--config", help="TOML settings file (or $DOCQA_CONFIG)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--embedder", help="embedding model: hub id or local dir")
+        sp.add_argument("--password", help="password for encrypted PDFs")
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+
+    sp = sub.add_parser("index", help="index files and directories into an index directory")
+    sp.add_argument("paths", nargs="+", help="files and directories")
+    sp.add_argument("--index", required=True, help="index directory (created or updated atomically)")
+    sp.add_argument("--add", action="store_true", help="keep already-indexed documents not named here")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    common(sp)
+    sp.set_defaults(func=cmd_index)
+
+    for name, func, helptext in (("ask", cmd_ask, "answer a question with citations"),
+                                 ("search", cmd_search, "show the best passages for a query")):
+        sp = sub.add_parser(name, help=helptext, description=f"docqa {name} (--index DIR | PATH...) QUESTION")
+        sp.add_argument("paths", nargs="*", metavar="PATH... QUESTION", help="files/dirs (without --index), then "
+                                                                            "the question")
+        sp.add_argument("--index", help="an index directory built by `docqa index`")
+        sp.add_argument("-k", dest="k", type=int, help="passages to use/show")
+        sp.add_argument("--mode", choices=["dense", "bm25", "hybrid"], help="first-stage retrieval")
+        common(sp)
+        if name == "ask":
+            sp.add_argument("--backend", help="LLM backend: llama-cpp (default) or transformers")
+            sp.add_argument("--model", help="packaged model name, .gguf path, hub id or local dir")
+            sp.add_argument("--context", type=int, help="LLM context tokens")
+            sp.add_argument("--rerank", help="reranker (none, ...)")
+            sp.add_argument("--no-stream", action="store_true", help="print the answer when complete")
+        sp.set_defaults(func=func)
+
+    sp = sub.add_parser("info", help="show how an index was built")
+    sp.add_argument("--index", required=True)
+    sp.set_defaults(func=cmd_info)
+
+    sp = sub.add_parser("ui", help="start the Streamlit web UI")
+    sp.add_argument("--index", help="open this index")
+    sp.add_argument("--port", type=int, default=8501)
+    sp.set_defaults(func=cmd_ui)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``docqa`` script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="docqa: %(message)s",
+                        stream=sys.stderr)
+    _quiet_libraries()
+    try:
+        return int(args.func(args))
+    except QAError as err:
+        print(f"docqa: error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("docqa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

