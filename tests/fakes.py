@@ -1,0 +1,81 @@
+"""Deterministic stand-ins for models, for tests that check mechanics only."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from generation.types import Completion, Message
+
+
+class FakeEmbedder:
+    """Bag-of-words hashing embedder: texts sharing words get similar unit vectors; same text, same vector."""
+
+    def __init__(self, dim: int = 64, name: str = "fake") -> None:
+        self._dim = dim
+        self.name = name
+        self.calls = 0
+        self.embedded = 0
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def identity(self) -> dict[str, object]:
+        return {"model": self.name, "dim": self._dim}
+
+    def count_tokens(self, text: str) -> int:
+        return len(re.findall(r"\w+|[^\w\s]", text))
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self._dim, dtype=np.float32)
+        for word in re.findall(r"\w+", text.lower()):
+            h = int.from_bytes(hashlib.sha256(word.encode()).digest()[:4], "little")
+            v[h % self._dim] += 1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        self.embedded += len(texts)
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self._dim), np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self._vec(t) for t in texts])
+
+
+class ScriptedLLM:
+    """Replies with scripted texts in order; records the messages it was sent."""
+
+    name = "scripted"
+
+    def __init__(self, *replies: str, context_tokens: int = 4096) -> None:
+        self.replies = list(replies)
+        self.calls: list[list[Message]] = []
+        self._context = context_tokens
+
+    @property
+    def context_tokens(self) -> int:
+        return self._context
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def complete(self, messages: Sequence[Message], *, max_tokens: int) -> Completion:
+        *_, final = self.stream(messages, max_tokens=max_tokens)
+        assert isinstance(final, Completion)
+        return final
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int) -> Iterator[str | Completion]:
+        self.calls.append(list(messages))
+        reply = self.replies.pop(0)
+        start = time.perf_counter()
+        for word in re.findall(r"\S+\s*", reply):
+            yield word
+        yield Completion(text=reply, prompt_tokens=sum(self.count_tokens(m.content) for m in messages),
+                         completion_tokens=self.count_tokens(reply), seconds=time.perf_counter() - start,
+                         first_token_seconds=0.0)

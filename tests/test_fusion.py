@@ -1,0 +1,19 @@
+"""Reciprocal-rank fusion."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.types import Passage
+from rerank.types import Ranked
+from retrieval.fusion import rrf
+
+
+def test_rrf_rewards_agreement_and_keeps_inputs_unchanged():
+    ps = [Passage(id=str(i), doc_id="d", source="s", text=str(i), chars=(0, 1)) for i in range(4)]
+    dense = [Ranked(ps[0], 0.9), Ranked(ps[1], 0.8), Ranked(ps[2], 0.7)]
+    sparse = [Ranked(ps[2], 12.0), Ranked(ps[1], 11.0), Ranked(ps[3], 3.0)]
+    fused = rrf(dense, sparse, k=60)
+    assert [r.passage.id for r in fused] == ["2", "1", "0", "3"]
+    assert fused[0].score == pytest.approx(1 / 63 + 1 / 61)
+    assert dense[0].score == 0.9

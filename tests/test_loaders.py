@@ -1,0 +1,105 @@
+"""Loaders: PDF pages, passwords, corrupt and empty files, text kinds, directory walks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.errors import (
+    CorruptFileError,
+    EmptyDocumentError,
+    FileMissingError,
+    PasswordError,
+    UnsupportedFileError,
+)
+from ingest.loaders import decode_text, html_to_text, load_file, load_paths
+
+
+def test_pdf_pages_keep_numbers_and_report_empty_pages(make_pdf):
+    path = make_pdf("r.pdf", ["First page about apples.", "", "Third page about pears."])
+    doc = load_file(path)
+    assert doc.kind == "pdf" and doc.page_count == 3
+    assert doc.empty_pages == (2,)
+    assert [s.number for s in doc.pages] == [1, 3]
+    for span, word in zip(doc.pages, ["apples", "pears"], strict=True):
+        assert word in doc.text[span.start:span.end]
+    assert doc.page_at(doc.text.index("pears")) == 3
+
+
+def test_pdf_with_no_text_at_all_is_an_error(make_pdf):
+    path = make_pdf("blank.pdf", ["", ""])
+    with pytest.raises(EmptyDocumentError, match=r"blank\.pdf: no extractable text on any of its 2 pages"):
+        load_file(path)
+
+
+def test_encrypted_pdf_needs_the_right_password(make_pdf):
+    path = make_pdf("locked.pdf", ["Secret page about the vault code."], password="1234")
+    with pytest.raises(PasswordError, match=r"locked\.pdf: .*--password"):
+        load_file(path)
+    with pytest.raises(PasswordError, match=r"locked\.pdf: .*wrong password"):
+        load_file(path, password="nope")
+    assert "vault code" in load_file(path, password="1234").text
+
+
+def test_corrupt_pdf_is_reported_with_its_name(tmp_path: Path):
+    path = tmp_path / "broken.pdf"
+    path.write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ngarbage garbage\n%%EOF")
+    with pytest.raises((CorruptFileError, EmptyDocumentError), match=r"broken\.pdf: "):
+        load_file(path)
+
+
+def test_missing_empty_and_binary_files(tmp_path: Path):
+    with pytest.raises(FileMissingError, match="nothing.txt: no such file"):
+        load_file(tmp_path / "nothing.txt")
+    (tmp_path / "empty.txt").write_text("  \n\n")
+    with pytest.raises(EmptyDocumentError, match="empty.txt: empty file"):
+        load_file(tmp_path / "empty.txt")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    with pytest.raises(UnsupportedFileError, match="image.png: binary file"):
+        load_file(tmp_path / "image.png")
+
+
+def test_text_markdown_html_and_code_kinds(tmp_path: Path):
+    (tmp_path / "a.txt").write_text("plain\r\ntext\n")
+    (tmp_path / "b.md").write_text("# Title\n\nBody")
+    (tmp_path / "c.html").write_text("<html><head><title>T</title><style>p{}</style></head>"
+                                     "<body><script>var x=1;</script><p>Visible <b>words</b></p></body></html>")
+    (tmp_path / "d.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "tool").write_text("#!/usr/bin/env python3\nprint(1)\n")
+    docs = {Path(d.source).name: d for d in load_paths([tmp_path]).documents}
+    assert docs["a.txt"].kind == "text" and docs["a.txt"].text == "plain\ntext\n"
+    assert docs["b.md"].kind == "markdown"
+    assert docs["c.html"].kind == "html" and docs["c.html"].text == "Visible\nwords"
+    assert (docs["d.py"].kind, docs["d.py"].language) == ("code", "python")
+    assert docs["tool"].language == "python"
+
+
+def test_html_visible_text_only():
+    assert html_to_text("<div>a<noscript>b</noscript><template>c</template></div><p>d</p>") == "a\nd"
+
+
+def test_directory_walk_skips_hidden_vcs_and_binaries(tmp_path: Path):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text("[core]")
+    (tmp_path / ".hidden.txt").write_text("secret")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "keep.txt").write_text("kept text")
+    (tmp_path / "blob.bin").write_bytes(b"\x00\x01\x02" * 100)
+    (tmp_path / "empty.txt").write_text("")
+    report = load_paths([tmp_path])
+    assert [Path(d.source).name for d in report.documents] == ["keep.txt"]
+    assert {Path(p).name for p, _ in report.skipped} == {"blob.bin", "empty.txt"}
+
+
+def test_explicit_bad_file_raises_even_among_good_ones(tmp_path: Path):
+    (tmp_path / "ok.txt").write_text("fine")
+    (tmp_path / "bad.bin").write_bytes(b"\x00" * 64)
+    with pytest.raises(UnsupportedFileError, match="bad.bin"):
+        load_paths([tmp_path / "ok.txt", tmp_path / "bad.bin"])
+
+
+def test_decode_policy_falls_back_to_cp1252():
+    assert decode_text("naïve".encode("utf-8")) == "naïve"
+    assert decode_text("naïve".encode("cp1252")) == "naïve"
+    assert decode_text(b"\xef\xbb\xbfbom") == "bom"

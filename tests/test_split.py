@@ -1,0 +1,84 @@
+"""Splitting keeps exact provenance: offsets slice the document back to each passage."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest.split import ProseSplitter, SplitSettings, line_windows, split_lines
+from ingest.types import Document, PageSpan, line_span
+from tests.fakes import FakeEmbedder
+
+COUNT = FakeEmbedder().count_tokens
+
+
+def _doc(text: str, **kw) -> Document:
+    return Document(doc_id="d" * 16, source="doc.txt", text=text, kind=kw.pop("kind", "text"), **kw)
+
+
+WORDS = st.sampled_from(["alpha", "beta", "gamma", "delta", "x", "the", "end.", "Note:", "a,b"])
+PARAS = st.lists(st.lists(WORDS, min_size=1, max_size=60).map(" ".join), min_size=1, max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(paras=PARAS, seps=st.lists(st.sampled_from(["\n\n", "\n", " \n\n  ", "\n\n\n"]), min_size=12, max_size=12))
+def test_char_offsets_slice_back_to_passage_text(paras, seps):
+    text = "".join(p + s for p, s in zip(paras, seps, strict=False))
+    doc = _doc(text)
+    passages = ProseSplitter(SplitSettings(chunk_tokens=20, overlap_tokens=4), COUNT).split(doc)
+    assert passages
+    for p in passages:
+        a, b = p.chars
+        assert doc.text[a:b] == p.text
+        assert p.lines == line_span(doc.text, a, b)
+        assert COUNT(p.text) <= 20 or len(p.text.split()) == 1
+    starts = [p.chars[0] for p in passages]
+    assert starts == sorted(starts)
+    # every word of the document is in some passage
+    covered = set()
+    for p in passages:
+        covered.update(range(*p.chars))
+    assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
+
+
+def test_pdf_passages_stay_on_their_page():
+    page1, page2 = "one two three four five six seven eight nine ten. " * 3, "eleven twelve thirteen. " * 4
+    text = page1.strip() + "\n\n" + page2.strip()
+    split_at = len(page1.strip())
+    doc = _doc(text, kind="pdf", pages=(PageSpan(1, 0, split_at), PageSpan(4, split_at + 2, len(text))))
+    passages = ProseSplitter(SplitSettings(chunk_tokens=16, overlap_tokens=2), COUNT).split(doc)
+    for p in passages:
+        assert doc.text[p.chars[0]:p.chars[1]] == p.text
+        assert p.lines is None
+        assert p.page == (1 if p.chars[1] <= split_at else 4)
+        assert ("eleven" in p.text) == (p.page == 4)
+    assert {p.page for p in passages} == {1, 4}
+
+
+def test_real_tokenizer_budget(minilm):
+    text = " ".join(f"Sentence number {i} talks about topic {i % 7}." for i in range(200))
+    doc = _doc(text)
+    passages = ProseSplitter(SplitSettings(chunk_tokens=64, overlap_tokens=8), minilm.count_tokens).split(doc)
+    assert len(passages) > 10
+    assert all(minilm.count_tokens(p.text) <= 64 for p in passages)
+    assert all(doc.text[p.chars[0]:p.chars[1]] == p.text for p in passages)
+
+
+def test_line_windows_cover_every_line():
+    text = "\n".join(f"line {i}" for i in range(1, 131)) + "\n"
+    doc = _doc(text, kind="code", language="python")
+    passages = split_lines(doc, SplitSettings(code_lines=50, code_overlap_lines=5))
+    assert [p.lines for p in passages] == [(1, 50), (46, 95), (91, 130)]
+    for p in passages:
+        assert doc.text[p.chars[0]:p.chars[1]] == p.text
+        assert p.text.splitlines()[0] == f"line {p.lines[0]}"
+    assert line_windows([0], 5, size=3, overlap=1) == [(0, 5)]
+
+
+def test_settings_reject_bad_values():
+    import pytest
+
+    with pytest.raises(ValueError, match="overlap_tokens"):
+        SplitSettings(chunk_tokens=32, overlap_tokens=32)
+    with pytest.raises(ValueError, match="chunk_tokens"):
+        SplitSettings(chunk_tokens=4)

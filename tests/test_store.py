@@ -1,0 +1,155 @@
+"""Index directory: manifest, atomic builds, the writer lock, embedder checks, reuse, search."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.errors import IndexLockedError, IndexMismatchError, IndexMissingError, InputError
+from ingest.split import DocumentSplitter, ProseSplitter, SplitSettings
+from retrieval.build import build_index
+from retrieval.search import Searcher, SearchSettings
+from retrieval.store import IndexReader, writer_lock
+from tests.fakes import FakeEmbedder
+
+
+def _splitter(embedder: FakeEmbedder) -> DocumentSplitter:
+    s = SplitSettings(chunk_tokens=40, overlap_tokens=5)
+    return DocumentSplitter(s, ProseSplitter(s, embedder.count_tokens))
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "birds.txt").write_text("The kestrel hovers over fields.\n\nOwls hunt at night using hearing.\n")
+    (root / "ships.md").write_text("# Ships\n\nThe clipper Cutty Sark carried tea from China.\n")
+    return root
+
+
+def _build(paths, idx, embedder=None, **kw):
+    embedder = embedder or FakeEmbedder()
+    return build_index(paths, idx, embedder=embedder, splitter=_splitter(embedder), **kw)
+
+
+def test_manifest_records_build_and_no_pickle(corpus: Path, tmp_path: Path):
+    idx = tmp_path / "idx"
+    report = _build([corpus], idx)
+    manifest = json.loads((idx / "manifest.json").read_text())
+    assert manifest["embedder"] == {"model": "fake", "dim": 64}
+    assert manifest["counts"] == {"documents": 2, "passages": report.passages}
+    assert {s["source"] for s in manifest["sources"]} == {str(corpus / "birds.txt"), str(corpus / "ships.md")}
+    names = {p.name for p in idx.iterdir()}
+    assert names == {"manifest.json", ".lock", manifest["files"]["vectors"], manifest["files"]["passages"]}
+    for path in idx.iterdir():  # stored data is SQLite, FAISS and JSON; never a pickle stream
+        assert not path.read_bytes().startswith(b"\x80"), path
+
+
+def test_search_modes_find_the_right_passage(corpus: Path, tmp_path: Path):
+    _build([corpus], tmp_path / "idx")
+    reader = IndexReader(tmp_path / "idx")
+    searcher = Searcher(reader, FakeEmbedder(), SearchSettings())
+    for mode in ("dense", "bm25", "hybrid"):
+        top = searcher.search("which owls hunt at night", 1, mode=mode)[0].passage
+        assert "Owls hunt" in top.text, mode
+        assert top.lines is not None and top.source.endswith("birds.txt")
+    assert searcher.bm25('"unbalanced quote AND OR NEAR(', 3) == []  # user text never breaks FTS5
+
+
+class ExplodingEmbedder(FakeEmbedder):
+    def embed_passages(self, texts):
+        raise RuntimeError("power cut during embedding")
+
+
+def test_failed_build_leaves_previous_index_intact(corpus: Path, tmp_path: Path):
+    idx = tmp_path / "idx"
+    _build([corpus], idx)
+    before = {p.name: p.read_bytes() for p in idx.iterdir() if p.name != ".lock"}
+    (corpus / "new.txt").write_text("Completely new text that needs embedding.")
+    with pytest.raises(RuntimeError, match="power cut"):
+        _build([corpus], idx, embedder=ExplodingEmbedder())
+    after = {p.name: p.read_bytes() for p in idx.iterdir() if p.name != ".lock"}
+    assert after == before
+    assert len(IndexReader(idx).all_passages()) > 0
+
+
+def test_interrupted_write_leaves_previous_index_intact(corpus: Path, tmp_path: Path, monkeypatch):
+    idx = tmp_path / "idx"
+    _build([corpus], idx)
+    before = (idx / "manifest.json").read_text()
+    import retrieval.store as store
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store.faiss if hasattr(store, "faiss") else __import__("faiss"), "write_index", interrupted)
+    (corpus / "new.txt").write_text("More text.")
+    with pytest.raises(KeyboardInterrupt):
+        _build([corpus], idx)
+    assert (idx / "manifest.json").read_text() == before
+    assert sorted(p.name for p in idx.iterdir() if p.suffix in (".tmp", ".sqlite", ".faiss")) == sorted(
+        json.loads(before)["files"].values())
+    IndexReader(idx).all_passages()
+
+
+def _hold_lock(directory: str, ready, release) -> None:
+    with writer_lock(Path(directory)):
+        ready.set()
+        release.wait(20)
+
+
+def test_second_writer_is_refused(corpus: Path, tmp_path: Path):
+    idx = tmp_path / "idx"
+    ctx = multiprocessing.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(idx), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(20)
+        with pytest.raises(IndexLockedError, match=rf"pid {holder.pid}\) is writing this index"):
+            _build([corpus], idx)
+    finally:
+        release.set()
+        holder.join(20)
+    _build([corpus], idx)  # free again once the holder is gone
+
+
+def test_different_embedder_is_refused(corpus: Path, tmp_path: Path):
+    _build([corpus], tmp_path / "idx")
+    reader = IndexReader(tmp_path / "idx")
+    reader.check_embedder({"model": "fake", "dim": 64})
+    with pytest.raises(IndexMismatchError, match="different embedder .*model: fake -> other"):
+        reader.check_embedder({"model": "other", "dim": 64})
+
+
+def test_missing_index_and_nothing_to_index(tmp_path: Path):
+    with pytest.raises(IndexMissingError, match="no docqa index here"):
+        IndexReader(tmp_path / "none")
+    (tmp_path / "only.bin").write_bytes(b"\x00" * 10)
+    with pytest.raises(InputError, match="nothing to index"):
+        _build([tmp_path], tmp_path / "idx2")
+
+
+def test_rebuild_reuses_vectors_and_add_keeps_documents(corpus: Path, tmp_path: Path):
+    idx = tmp_path / "idx"
+    first = _build([corpus], idx)
+    embedder = FakeEmbedder()
+    again = _build([corpus], idx, embedder=embedder)
+    assert again.reused == first.passages and again.embedded == 0 and embedder.embedded == 0
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Bees make honey.")
+    added = _build([extra], idx, add=True)
+    assert added.documents == 3 and added.embedded == 1
+    reader = IndexReader(idx)
+    vectors = reader.vectors()
+    fake = FakeEmbedder()
+    for p, v in zip(reader.all_passages(), vectors, strict=True):
+        assert np.allclose(v, fake.embed_passages([p.text])[0])  # rows stay aligned after reuse
+    replaced = _build([extra], idx)
+    assert replaced.documents == 1
+    assert len(os.listdir(idx)) == 4  # old builds' files are cleaned up
