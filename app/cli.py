@@ -117,14 +117,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     _split_question(args)
     check_question(args.question)
     index = _open(args, _settings(args), explicit_settings=_explicit(args))
-    hits = index.search(args.question, args.k or 5, mode=args.mode)
+    hits = index.search(args.question, args.k or 5, mode=args.mode, level=args.level)
     if args.json:
         print(json.dumps([{"rank": i, "score": h.score, "id": h.passage.id, "label": h.passage.label,
-                           "text": h.passage.text} for i, h in enumerate(hits, 1)], indent=2))
+                           "symbol": h.passage.symbol, "text": h.passage.text} for i, h in enumerate(hits, 1)],
+                         indent=2))
     else:
         for i, h in enumerate(hits, 1):
             snippet = " ".join(h.passage.text.split())[:160]
-            print(f"{i:>2}. {h.passage.label}  ({h.score:.4f})\n    {snippet}")
+            symbol = f" [{h.passage.symbol}]" if h.passage.symbol else ""
+            print(f"{i:>2}. {h.passage.label}{symbol}  ({h.score:.4f})\n    {snippet}")
     index.close()
     return 0
 
@@ -210,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("-k", dest="k", type=int, help="passages to use/show")
         sp.add_argument("--mode", choices=["dense", "bm25", "hybrid"], help="first-stage retrieval")
         common(sp)
+        if name == "search":
+            sp.add_argument("--level", choices=["passage", "unit", "file"], default="passage",
+                            help="return blocks (default), whole functions/classes, or whole files")
         if name == "ask":
             sp.add_argument("--backend", help="LLM backend: llama-cpp (default) or transformers")
             sp.add_argument("--model", help="packaged model name, .gguf path, hub id or local dir")

@@ -51,4 +51,4 @@ def make_reranker(settings: Settings, llm_factory: Any = None) -> Reranker:
         from rerank.registry import make_reranker as make_llm_reranker
     except ImportError as err:
         raise UnknownBackendError(f"unknown reranker {name!r}; known: none") from err
-    return make_llm_reranker(name, llm_factory or (lambda: get_llm(settings.llm)), settings)
+    return make_llm_reranker(name, llm_factory or (lambda: get_llm(settings.llm)), settings.rerank)

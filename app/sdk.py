@@ -111,9 +111,13 @@ class Index:
         """Every passage in the index."""
         return self.reader.all_passages()
 
-    def search(self, query: str, k: int = 5, *, mode: str | None = None) -> list[Ranked]:
-        """Best ``k`` passages for ``query`` ("dense", "bm25" or "hybrid"; default from settings)."""
-        return self.searcher.search(check_question(query), k, mode=mode)
+    def search(self, query: str, k: int = 5, *, mode: str | None = None, level: str = "passage") -> list[Ranked]:
+        """Best ``k`` passages for ``query`` ("dense", "bm25" or "hybrid"; default from settings).
+
+        ``level="unit"`` returns whole functions/classes and ``level="file"`` whole files, ranked by the
+        mean of their block vectors (dense only).
+        """
+        return self.searcher.search(check_question(query), k, mode=mode, level=level)
 
     @property
     def llm(self) -> LLM:
@@ -136,9 +140,15 @@ class Index:
         timings["rerank"] = time.perf_counter() - t
         notes = [f"retrieval: {self.settings.search.mode}, {len(candidates)} candidates",
                  f"reranker: {cost.method} ({cost.llm_calls} LLM calls, {cost.input_tokens} input tokens, "
-                 f"outcome {cost.outcome})"]
-        yield from stream_answer(self.llm, question, [r.passage for r in ranked],
-                                 max_answer_tokens=self.settings.llm.max_answer_tokens, timings=timings, notes=notes)
+                 f"{cost.output_tokens} output tokens, {cost.seconds:.1f} s, outcome {cost.outcome})",
+                 *(f"reranker: {note}" for note in cost.notes)]
+        for piece in stream_answer(self.llm, question, [r.passage for r in ranked],
+                                   max_answer_tokens=self.settings.llm.max_answer_tokens, timings=timings,
+                                   notes=notes):
+            if isinstance(piece, Answer) and cost.llm_calls:
+                piece = dataclasses.replace(piece, tokens={**piece.tokens, "rerank_input": cost.input_tokens,
+                                                           "rerank_output": cost.output_tokens})
+            yield piece
 
     def ask(self, question: str) -> Answer:
         """Answer ``question`` from this index, citing passages."""

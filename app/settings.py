@@ -17,6 +17,7 @@ from generation.llm import LLMSettings
 from ingest.embed import EmbedSettings
 from ingest.errors import InputError
 from ingest.split import SplitSettings
+from rerank.settings import RerankSettings
 from retrieval.search import SearchSettings
 
 
@@ -59,6 +60,7 @@ class Settings:
     search: SearchSettings = field(default_factory=SearchSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
+    rerank: RerankSettings = field(default_factory=RerankSettings)
 
     def replace(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed: ``s.replace(llm={"model": "x.gguf"})``."""

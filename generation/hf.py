@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from generation.llm import LLMSettings, register_backend
-from generation.types import Completion, Message
+from generation.types import Completion, ContinuationScores, Message
 from ingest.errors import GenerationError, ModelError
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,50 @@ class TransformersLLM:
         text = "".join(parts)
         yield Completion(text=text, prompt_tokens=n_prompt, completion_tokens=self.count_tokens(text),
                          seconds=time.perf_counter() - start, first_token_seconds=first)
+
+    # -- scoring from logits (single-token listwise ranking, pointwise yes/no) ----------------------------
+    def continuation_logprobs(self, messages: Sequence[Message], continuations: Sequence[str], *,
+                              assistant_prefix: str = "") -> ContinuationScores:
+        """log P(continuation | chat prompt + ``assistant_prefix``) for each continuation, from the logits.
+
+        One forward pass over the prompt; a continuation of several tokens adds one short pass per
+        distinct proper prefix (a token trie over the continuations) on a copy of the prompt's KV cache.
+
+        :raises GenerationError: the prompt does not fit, or a continuation merges with the prompt's last
+            token (choose another ``assistant_prefix``).
+        """
+        import copy
+
+        import torch
+
+        self.warm_up()
+        start = time.perf_counter()
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        text = self._tok.apply_chat_template(chat, add_generation_prompt=True, tokenize=False) + assistant_prefix
+        base = self._tok(text, add_special_tokens=False)["input_ids"]
+        tails: list[list[int]] = []
+        for c in continuations:
+            full = self._tok(text + c, add_special_tokens=False)["input_ids"]
+            if full[: len(base)] != base or len(full) == len(base):
+                raise GenerationError(f"{self.name}: continuation {c!r} does not tokenize apart from the prompt")
+            tails.append(full[len(base):])
+        if len(base) + max((len(t) for t in tails), default=0) > self.context_tokens:
+            raise GenerationError(f"{self.name}: prompt of {len(base)} tokens does not fit {self.context_tokens}")
+        nodes = sorted({tuple(t[:k]) for t in tails for k in range(1, len(t))}, key=len)
+        tables: dict[tuple[int, ...], Any] = {}
+        try:
+            with torch.inference_mode():
+                out = self._model(input_ids=torch.tensor([base], device=self._device), use_cache=bool(nodes))
+                tables[()] = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+                for node in nodes:  # a copy keeps the prompt's cache clean for the next node
+                    step = self._model(input_ids=torch.tensor([list(node)], device=self._device),
+                                       past_key_values=copy.deepcopy(out.past_key_values), use_cache=True)
+                    tables[node] = torch.log_softmax(step.logits[0, -1].float(), dim=-1)
+        except RuntimeError as err:  # e.g. CUDA out of memory
+            raise GenerationError(f"{self.name}: scoring failed ({err})") from err
+        scores = tuple(float(sum(float(tables[tuple(t[:k])][t[k]]) for k in range(len(t)))) for t in tails)
+        return ContinuationScores(logprobs=scores, prompt_tokens=len(base), extra_tokens=sum(len(n) for n in nodes),
+                                  seconds=time.perf_counter() - start)
 
 
 @register_backend("transformers")

@@ -11,7 +11,7 @@ from typing import Any
 
 from generation.llm import LLMSettings, register_backend
 from generation.models import PACKAGED_LLMS, packaged_model_path
-from generation.types import Completion, Message
+from generation.types import Completion, ContinuationScores, Message
 from ingest.errors import GenerationError, ModelError
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,86 @@ class LlamaCppLLM:
         prompt_tokens = max(0, int(self.llama.n_tokens) - completion_tokens)
         yield Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                          seconds=time.perf_counter() - start, first_token_seconds=first, finish_reason=finish)
+
+    # -- scoring from logits (single-token listwise ranking, pointwise yes/no) ----------------------------
+    def chat_prompt_text(self, messages: Sequence[Message]) -> str:
+        """The chat prompt as text, rendered with the GGUF's own template (``tokenizer.chat_template``).
+
+        :raises GenerationError: the GGUF carries no chat template.
+        """
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        llm = self.llama
+        template = llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise GenerationError(f"{self.name}: the GGUF has no tokenizer.chat_template; cannot score from logits")
+        vocab = llm._model  # noqa: SLF001 - token texts are only exposed there
+        bos, eos = llm.token_bos(), llm.token_eos()
+        formatter = Jinja2ChatFormatter(template=template, eos_token=vocab.token_get_text(eos) if eos != -1 else "",
+                                        bos_token=vocab.token_get_text(bos) if bos != -1 else "")
+        return formatter(messages=[{"role": m.role, "content": m.content} for m in messages]).prompt
+
+    def _tokens(self, text: str) -> list[int]:
+        # as llama_cpp's chat handler does for Jinja templates: specials parsed, no extra BOS
+        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _next_logprobs(self, tokens: list[int]) -> tuple[Any, int]:
+        """Log-softmax of the logits after ``tokens``, reusing the longest cached prefix; also the tokens decoded."""
+        import numpy as np
+
+        llm = self.llama
+        cached = llm.input_ids[: llm.n_tokens]
+        common = 0
+        for a, b in zip(cached, tokens, strict=False):
+            if a != b:
+                break
+            common += 1
+        common = min(common, len(tokens) - 1)  # decode at least the last token to get fresh logits
+        llm.n_tokens = common  # eval() drops the KV cache past this point
+        llm.eval(tokens[common:])
+        logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))  # noqa: SLF001
+        logits = logits.astype(np.float64)
+        peak = logits.max()
+        return logits - peak - np.log(np.exp(logits - peak).sum()), len(tokens) - common
+
+    def continuation_logprobs(self, messages: Sequence[Message], continuations: Sequence[str], *,
+                              assistant_prefix: str = "") -> ContinuationScores:
+        """log P(continuation | chat prompt + ``assistant_prefix``) for each continuation, from the logits.
+
+        The prompt is decoded once (``logits_all=False``: only the last position's logits are read);
+        a continuation of several tokens adds one single-token step per distinct proper prefix
+        (a token trie over the continuations), reusing the prompt's KV cache.
+
+        :raises GenerationError: the prompt does not fit the context, or a continuation merges with the
+            prompt's last token (choose another ``assistant_prefix``).
+        """
+        start = time.perf_counter()
+        text = self.chat_prompt_text(messages) + assistant_prefix
+        base = self._tokens(text)
+        tails: list[list[int]] = []
+        for c in continuations:
+            full = self._tokens(text + c)
+            if full[: len(base)] != base or len(full) == len(base):
+                raise GenerationError(f"{self.name}: continuation {c!r} does not tokenize apart from the prompt")
+            tails.append(full[len(base):])
+        longest = max((len(t) for t in tails), default=0)
+        if len(base) + longest > self.llama.n_ctx():
+            raise GenerationError(f"{self.name}: prompt of {len(base)} tokens does not fit the context "
+                                  f"of {self.llama.n_ctx()}")
+        tables: dict[tuple[int, ...], Any] = {}
+        extra = 0
+        try:
+            for tail in tails:
+                for k in range(len(tail)):
+                    key = tuple(tail[:k])
+                    if key not in tables:
+                        tables[key], _ = self._next_logprobs(base + list(key))
+                        extra += k
+        except (ValueError, RuntimeError) as err:
+            raise GenerationError(f"{self.name}: {err}") from err
+        scores = tuple(float(sum(tables[tuple(t[:k])][t[k]] for k in range(len(t)))) for t in tails)
+        return ContinuationScores(logprobs=scores, prompt_tokens=len(base), extra_tokens=extra,
+                                  seconds=time.perf_counter() - start)
 
 
 @register_backend("llama-cpp")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from ingest.types import Passage
 
@@ -49,6 +49,33 @@ class LLM(Protocol):
 
     def stream(self, messages: Sequence[Message], *, max_tokens: int) -> Iterator[str | Completion]:
         """Yield text pieces as they are generated, then one final :class:`Completion`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ContinuationScores:
+    """Log-probabilities of candidate continuations of one prompt, and what computing them cost."""
+
+    logprobs: tuple[float, ...]  # log P(continuation | chat prompt + assistant prefix), one per candidate
+    prompt_tokens: int  # tokens of the chat prompt plus the assistant prefix
+    extra_tokens: int  # continuation tokens fed to score multi-token candidates (0 if all are single tokens)
+    seconds: float
+
+
+@runtime_checkable
+class LogitsLLM(Protocol):
+    """A backend that scores continuations from its logits, without generating (single-token decoding)."""
+
+    name: str
+
+    def continuation_logprobs(self, messages: Sequence[Message], continuations: Sequence[str], *,
+                              assistant_prefix: str = "") -> ContinuationScores:
+        """Log-probability of each continuation right after the chat prompt and ``assistant_prefix``.
+
+        Single-token continuations cost one forward pass over the prompt (their next-token
+        log-probabilities). A multi-token continuation is scored by the chain rule, one extra
+        one-token step per distinct prefix shared through the prompt's KV cache.
+        """
         ...
 
 

@@ -87,11 +87,9 @@ def _check_extension(s: EmbedSettings) -> None:
         raise ValueError(f"factor {s.factor} needs an extension; valid: {', '.join(EXTENSIONS[1:])}")
     if s.attn_scale and s.extension not in MODEL_EXTENSIONS:
         raise ValueError(f"attn_scale works with extension {', '.join(MODEL_EXTENSIONS)}, not {s.extension!r}")
-    if s.extension in ("chunk", "pi", "selfextend"):
-        if s.max_length is None and s.factor == 1.0:
-            raise ValueError(f"extension {s.extension!r} needs max_length (target tokens) or factor > 1")
-        if s.max_length is not None and s.factor != 1.0:
-            raise ValueError(f"extension {s.extension!r}: give max_length or factor, not both")
+    # Both max_length and factor may be given (identity() records both); extend_model checks they agree.
+    if s.extension in ("chunk", "pi", "selfextend") and s.max_length is None and s.factor == 1.0:
+        raise ValueError(f"extension {s.extension!r} needs max_length (target tokens) or factor > 1")
     if s.extension in ("ntk", "linear") and s.factor <= 1.0:
         raise ValueError(f"extension {s.extension!r} needs factor > 1 (the RoPE scale), got {s.factor}")
 

@@ -525,12 +525,19 @@ def original_window(hf: Any) -> Iterator[None]:
 
 
 def target_length(*, original: int, factor: float, max_length: int | None) -> int:
-    """``max_length`` when given, else round(factor × original).
+    """``max_length`` when given, else round(factor × original); both given must agree.
 
     >>> target_length(original=512, factor=8.0, max_length=None), target_length(original=512, factor=1.0, max_length=2048)
     (4096, 2048)
+    >>> target_length(original=512, factor=8.0, max_length=4096)
+    4096
     """
-    return int(max_length) if max_length is not None else int(round(factor * original))
+    by_factor = int(round(factor * original))
+    if max_length is None:
+        return by_factor
+    if factor != 1.0 and by_factor != max_length:
+        raise ModelError(f"factor {factor} × {original} tokens = {by_factor} disagrees with max_length {max_length}")
+    return int(max_length)
 
 
 def extend_model(
@@ -626,7 +633,7 @@ def encode_texts(st: Any, texts: Sequence[str], ext: Extension, *, batch_size: i
         return chunk_and_pool(st, texts, window=ext.original_length, max_length=ext.max_length, batch_size=batch_size)
     if ext.method == "none":
         return _st_encode(st, texts, batch_size=batch_size, normalize=True)
-    lengths = [len(ids) for ids in st.tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
+    lengths = [len(ids) for ids in st.tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]]
     over = sum(n > ext.max_length for n in lengths)
     if over:
         log.info("%d of %d inputs exceed %d tokens and are truncated", over, len(texts), ext.max_length)

@@ -1,4 +1,5 @@
-"""Build or update an index: load, split, embed (reusing vectors already in the index), write atomically."""
+"""Build or update an index: load, split, embed (reusing vectors already in the index), aggregate unit and file
+vectors, write atomically."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ingest.errors import EmptyDocumentError, IndexMissingError, IndexMismatchEr
 from ingest.loaders import load_paths
 from ingest.types import Document, Embedder, Passage, Splitter
 from retrieval.store import IndexReader, Manifest, write_index, writer_lock
+from retrieval.units import build_units
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +130,12 @@ def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.Pat
             previous.close()
 
         t = time.perf_counter()
+        units, unit_vectors = build_units(list(docs.values()), passages, vectors)  # SEA mean aggregation
+        timings["units"] = time.perf_counter() - t
+
+        t = time.perf_counter()
         manifest = write_index(directory, list(docs.values()), passages, vectors, embedder=identity,
-                               splitter=splitter_id)
+                               splitter=splitter_id, units=units, unit_vectors=unit_vectors)
         timings["write"] = time.perf_counter() - t
     return BuildReport(
         manifest=manifest, documents=len(docs), passages=len(passages), embedded=len(todo),

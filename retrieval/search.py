@@ -9,6 +9,7 @@ from ingest.types import Embedder
 from rerank.types import Ranked
 from retrieval.fusion import rrf
 from retrieval.store import IndexReader
+from retrieval.units import LEVELS
 
 SearchMode = Literal["dense", "bm25", "hybrid"]
 SEARCH_MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")
@@ -54,8 +55,28 @@ class Searcher:
         n = max(k, self.settings.candidates)
         return rrf(self.dense(query, n), self.bm25(query, n), k=self.settings.rrf_k)[:k]
 
-    def search(self, query: str, k: int, *, mode: str | None = None) -> list[Ranked]:
-        """Search with ``mode`` (default: the settings' mode)."""
+    def units(self, query: str, k: int, *, level: str = "unit") -> list[Ranked]:
+        """Best whole functions/classes (``level="unit"``) or files (``"file"``) by their mean block vector.
+
+        Each hit is a passage spanning the unit (``splitter`` is "unit" or "file", ``symbol`` set for units).
+        """
+        if level not in ("unit", "file"):
+            raise ValueError(f"unknown unit level {level!r}; valid: unit, file")
+        hits = self.reader.unit_dense(self.embedder.embed_queries([query])[0], k, level=level)
+        passages = self.reader.unit_passages([r for r, _ in hits])
+        return [Ranked(p, s) for p, (_, s) in zip(passages, hits, strict=True)]
+
+    def search(self, query: str, k: int, *, mode: str | None = None, level: str = "passage") -> list[Ranked]:
+        """Search with ``mode`` (default: the settings' mode) at ``level``: "passage" (blocks), "unit" or "file".
+
+        Unit and file search is dense only: ``mode`` must then be None or "dense".
+        """
+        if level not in LEVELS:
+            raise ValueError(f"unknown search level {level!r}; valid: {', '.join(LEVELS)}")
+        if level != "passage":
+            if mode not in (None, "dense"):
+                raise ValueError(f"{level} search is dense only; got mode {mode!r}")
+            return self.units(query, k, level=level)
         mode = mode or self.settings.mode
         if mode not in SEARCH_MODES:
             raise ValueError(f"unknown search mode {mode!r}; valid: {', '.join(SEARCH_MODES)}")

@@ -4,7 +4,8 @@ Layout of an index directory::
 
     manifest.json                  the commit point: names the data files of the current build
     vectors-<build>.faiss          inner-product index over L2-normalised vectors (row i = passage row i)
-    passages-<build>.sqlite        passages, documents, and an FTS5 table for BM25
+    passages-<build>.sqlite        passages, documents, units, and an FTS5 table for BM25
+    units-<build>.faiss            unit and file vectors (row i = units row i; means of their passages)
     .lock                          held by the one process writing the index
 
 A build writes new data files beside the old ones and then replaces
@@ -31,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from ingest.errors import IndexLockedError, IndexMismatchError, IndexMissingError
-from ingest.types import Document, Passage
+from ingest.types import Document, Passage, passage_id
+from retrieval.units import Unit
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ CREATE TABLE passages (row INTEGER PRIMARY KEY, {", ".join(c + (" TEXT UNIQUE" i
 CREATE TABLE documents (doc_id TEXT PRIMARY KEY, source TEXT, kind TEXT, language TEXT, text TEXT,
                         pages TEXT, empty_pages TEXT, page_count INTEGER);
 CREATE VIRTUAL TABLE passages_fts USING fts5(text, tokenize='porter unicode61');
+CREATE TABLE units (row INTEGER PRIMARY KEY, kind TEXT, doc_id TEXT, source TEXT, symbol TEXT, char_start INTEGER,
+                    char_end INTEGER, line_start INTEGER, line_end INTEGER, members TEXT);
 """
 
 
@@ -140,10 +144,12 @@ def _fsync(path: Path) -> None:
 
 
 def write_index(directory: Path, documents: Sequence[Document], passages: Sequence[Passage], vectors: np.ndarray,
-                *, embedder: dict[str, Any], splitter: dict[str, Any]) -> Manifest:
+                *, embedder: dict[str, Any], splitter: dict[str, Any], units: Sequence[Unit] = (),
+                unit_vectors: np.ndarray | None = None) -> Manifest:
     """Write a complete new build into ``directory`` and switch the manifest to it.
 
-    The caller holds :func:`writer_lock`. Rows of ``vectors`` align with ``passages``.
+    The caller holds :func:`writer_lock`. Rows of ``vectors`` align with ``passages``; rows of
+    ``unit_vectors`` with ``units`` (unit/file aggregates, :mod:`retrieval.units`).
     """
     import faiss
 
@@ -151,9 +157,15 @@ def write_index(directory: Path, documents: Sequence[Document], passages: Sequen
         raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
     dim = int(vectors.shape[1])
     build = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    files = {"vectors": f"vectors-{build}.faiss", "passages": f"passages-{build}.sqlite"}
+    files = {"vectors": f"vectors-{build}.faiss", "passages": f"passages-{build}.sqlite",
+             "units": f"units-{build}.faiss"}
+    if unit_vectors is None:
+        unit_vectors = np.zeros((0, dim), dtype=np.float32)
+    if len(units) != len(unit_vectors):
+        raise ValueError(f"{len(units)} units but {len(unit_vectors)} unit vectors")
     tmp_db = directory / (files["passages"] + ".tmp")
     tmp_vec = directory / (files["vectors"] + ".tmp")
+    tmp_units = directory / (files["units"] + ".tmp")
     try:
         con = sqlite3.connect(tmp_db)
         with con:
@@ -166,15 +178,20 @@ def write_index(directory: Path, documents: Sequence[Document], passages: Sequen
                 (d.doc_id, d.source, d.kind, d.language, d.text,
                  json.dumps([[s.number, s.start, s.end] for s in d.pages]), json.dumps(list(d.empty_pages)),
                  d.page_count) for d in documents))
+            con.executemany("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+                (i, u.kind, u.doc_id, u.source, u.symbol, u.chars[0], u.chars[1], *(u.lines or (None, None)),
+                 json.dumps(list(u.members))) for i, u in enumerate(units)))
         con.close()
-        index = faiss.IndexFlatIP(dim)
-        if len(vectors):
-            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        faiss.write_index(index, str(tmp_vec))
-        for tmp in (tmp_db, tmp_vec):
+        for rows, tmp in ((vectors, tmp_vec), (unit_vectors, tmp_units)):
+            index = faiss.IndexFlatIP(dim)
+            if len(rows):
+                index.add(np.ascontiguousarray(rows, dtype=np.float32))
+            faiss.write_index(index, str(tmp))
+        for tmp in (tmp_db, tmp_vec, tmp_units):
             _fsync(tmp)
         os.replace(tmp_db, directory / files["passages"])
         os.replace(tmp_vec, directory / files["vectors"])
+        os.replace(tmp_units, directory / files["units"])
         per_doc: dict[str, int] = {}
         for p in passages:
             per_doc[p.doc_id] = per_doc.get(p.doc_id, 0) + 1
@@ -191,7 +208,7 @@ def write_index(directory: Path, documents: Sequence[Document], passages: Sequen
         os.replace(tmp_manifest, directory / MANIFEST)  # the commit point
         _fsync(directory)
     except BaseException:
-        for leftover in (tmp_db, tmp_vec, directory / files["passages"], directory / files["vectors"]):
+        for leftover in (tmp_db, tmp_vec, tmp_units, *(directory / name for name in files.values())):
             with contextlib.suppress(FileNotFoundError):
                 if not _is_current(directory, leftover.name):
                     leftover.unlink()
@@ -209,7 +226,7 @@ def _is_current(directory: Path, name: str) -> bool:
 
 def _remove_stale(directory: Path, keep: set[str]) -> None:
     for path in directory.iterdir():
-        if path.name.startswith(("vectors-", "passages-")) and path.name not in keep:
+        if path.name.startswith(("vectors-", "passages-", "units-")) and path.name not in keep:
             with contextlib.suppress(OSError):
                 path.unlink()
 
@@ -252,6 +269,13 @@ class IndexReader:
             raise IndexMissingError(f"{self.directory}: index files missing ({db_path.name}, {vec_path.name})")
         self._db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
         self._vectors = faiss.read_index(str(vec_path))
+        self._units: Any = None  # unit/file vectors; indexes built before they existed have none
+        self._unit_rows: dict[str, tuple[int, int]] = {}
+        units_name = self.manifest.files.get("units")
+        if units_name and (self.directory / units_name).is_file():
+            self._units = faiss.read_index(str(self.directory / units_name))
+            for kind, lo, hi in self._db.execute("SELECT kind, MIN(row), MAX(row) + 1 FROM units GROUP BY kind"):
+                self._unit_rows[kind] = (int(lo), int(hi))
 
     def close(self) -> None:
         """Release the SQLite connection."""
@@ -308,6 +332,52 @@ class IndexReader:
         if n == 0:
             return np.zeros((0, self.manifest.dim), dtype=np.float32)
         return np.asarray(self._vectors.reconstruct_n(0, n), dtype=np.float32)
+
+    @property
+    def has_units(self) -> bool:
+        """Whether this build has unit and file vectors (indexes built before them do not)."""
+        return self._units is not None
+
+    def unit_dense(self, query_vector: np.ndarray, k: int, *, level: str) -> list[tuple[int, float]]:
+        """Unit rows of kind ``level`` ("unit" or "file") and inner-product scores, best first.
+
+        :raises IndexMismatchError: the index has no unit vectors (built by an older docqa).
+        """
+        import faiss
+
+        if self._units is None:
+            raise IndexMismatchError(f"{self.directory}: index has no unit/file vectors (built by an older docqa); "
+                                     "rebuild it to search by unit or file")
+        lo, hi = self._unit_rows.get(level, (0, 0))
+        if hi <= lo or k <= 0:
+            return []
+        params = faiss.SearchParameters(sel=faiss.IDSelectorRange(lo, hi))
+        scores, rows = self._units.search(np.asarray(query_vector, dtype=np.float32).reshape(1, -1),
+                                          min(k, hi - lo), params=params)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+    def units(self, rows: Sequence[int]) -> list[Unit]:
+        """Unit records for unit rows, in the order given."""
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        cur = self._db.execute(f"SELECT row, kind, doc_id, source, symbol, char_start, char_end, line_start, line_end, "
+                               f"members FROM units WHERE row IN ({marks})", list(rows))
+        by_row = {r: Unit(kind, d, src, sym, (cs, ce), (ls, le) if ls is not None else None,
+                          tuple(json.loads(m)))
+                  for r, kind, d, src, sym, cs, ce, ls, le, m in cur}
+        return [by_row[r] for r in rows if r in by_row]
+
+    def unit_passages(self, rows: Sequence[int]) -> list[Passage]:
+        """Units as passages spanning the whole function or file (``splitter`` is "unit" or "file")."""
+        out: list[Passage] = []
+        for u in self.units(rows):
+            text, kind = self._db.execute("SELECT substr(text, ?, ?), kind FROM documents WHERE doc_id = ?",
+                                          (u.chars[0] + 1, u.chars[1] - u.chars[0], u.doc_id)).fetchone()
+            out.append(Passage(id=passage_id(u.source, u.chars, text), doc_id=u.doc_id, source=u.source, text=text,
+                               chars=u.chars, lines=u.lines, kind="code" if kind == "code" else "prose",
+                               symbol=u.symbol, splitter=u.kind))
+        return out
 
     def documents(self) -> list[Document]:
         """Every document, with its full extracted text."""

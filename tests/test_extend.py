@@ -1,4 +1,4 @@
-"""Context extension (ingest/extend.py) on tiny random BERT, RoBERTa-style and Qwen2 models built here."""
+"""Context extension (ingest/extend.py) on tiny random BERT, RoBERTa-style and Llama-style RoPE models built here."""
 
 from __future__ import annotations
 
@@ -60,8 +60,8 @@ def _save_st(hf: object, tokenizer: object, root: Path) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Directories of three random-weight sentence-transformers models (BERT, RoBERTa offset, Qwen2 RoPE)."""
-    from transformers import BertConfig, BertModel, Qwen2Config, Qwen2Model, RobertaConfig, RobertaModel
+    """Directories of three random-weight sentence-transformers models (BERT, RoBERTa offset, Llama-style RoPE)."""
+    from transformers import BertConfig, BertModel, GraniteConfig, GraniteModel, RobertaConfig, RobertaModel
 
     torch.manual_seed(0)
     small = dict(vocab_size=305, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
@@ -76,8 +76,9 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             roberta_tok,
             root / "roberta",
         ),
-        "qwen": _save_st(
-            Qwen2Model(Qwen2Config(**small, num_key_value_heads=2, max_position_embeddings=L_O, pad_token_id=0)),
+        # A Llama-architecture RoPE model (Granite: its tokenizer mapping keeps our tiny tokenizer).
+        "rope": _save_st(
+            GraniteModel(GraniteConfig(**small, num_key_value_heads=2, max_position_embeddings=L_O, pad_token_id=0)),
             bert_tok,
             root / "qwen",
         ),
@@ -205,11 +206,22 @@ def test_pi_vectors_do_not_depend_on_batch_neighbours(tiny_models: dict[str, str
     assert _cos(together, alone).min() >= 0.9999
 
 
-def test_attention_scaling_leaves_short_inputs_alone(tiny_models: dict[str, str]) -> None:
+def test_attention_scaling_scales_long_queries_only(tiny_models: dict[str, str]) -> None:
     plain = _embedder(tiny_models["bert"], extension="pi", factor=4.0)
     scaled = _embedder(tiny_models["bert"], extension="pi", factor=4.0, attn_scale=True)
     assert _cos(scaled.embed_passages(SHORT), plain.embed_passages(SHORT)).min() >= 0.9999
-    assert _cos(scaled.embed_passages(LONG), plain.embed_passages(LONG)).max() < 0.9999
+
+    def first_query(e: SentenceTransformerEmbedder, text: str) -> torch.Tensor:
+        seen: list[torch.Tensor] = []
+        layer = e.model[0].auto_model.encoder.layer[0].attention.self.query
+        handle = layer.register_forward_hook(lambda _m, _i, out: seen.append(out.detach()))
+        e.embed_passages([text])
+        handle.remove()
+        return seen[0]
+
+    n_tokens = len(LONG[0].split()) + 2
+    ratio = first_query(scaled, LONG[0]) / first_query(plain, LONG[0])
+    assert torch.allclose(ratio, torch.full_like(ratio, np.log(n_tokens) / np.log(L_O)), rtol=1e-3)
 
 
 # -- RoPE (NTK, linear, SelfExtend) --------------------------------------------------------------
@@ -221,9 +233,10 @@ def test_attention_scaling_leaves_short_inputs_alone(tiny_models: dict[str, str]
     {"extension": "selfextend", "max_length": 4 * L_O},
 ])
 def test_rope_short_inputs_embed_as_before_and_long_inputs_run(tiny_models: dict[str, str], kw: dict) -> None:
-    base = _embedder(tiny_models["qwen"])
-    ext = _embedder(tiny_models["qwen"], **kw)
+    base = _embedder(tiny_models["rope"])
+    ext = _embedder(tiny_models["rope"], **kw)
     assert ext.max_length == 4 * L_O
+    assert ext.count_tokens(LONG[0]) == 120  # one token per word: the tiny tokenizer is really used
     vecs = ext.embed_passages(SHORT + LONG)
     assert _cos(vecs[: len(SHORT)], base.embed_passages(SHORT)).min() >= 0.9999
     assert np.isfinite(vecs).all()
@@ -231,7 +244,7 @@ def test_rope_short_inputs_embed_as_before_and_long_inputs_run(tiny_models: dict
 
 
 def test_ntk_records_the_new_base_in_the_config(tiny_models: dict[str, str]) -> None:
-    e = _embedder(tiny_models["qwen"], extension="ntk", factor=4.0)
+    e = _embedder(tiny_models["rope"], extension="ntk", factor=4.0)
     cfg = e.model[0].auto_model.config
     assert cfg.rope_parameters["rope_theta"] > 10000.0 * 4
     assert cfg.max_position_embeddings >= 4 * L_O
@@ -239,7 +252,7 @@ def test_ntk_records_the_new_base_in_the_config(tiny_models: dict[str, str]) -> 
 
 def test_methods_refuse_the_wrong_position_scheme(tiny_models: dict[str, str]) -> None:
     with pytest.raises(ModelError, match="no absolute position table"):
-        _embedder(tiny_models["qwen"], extension="pi", factor=2.0)
+        _embedder(tiny_models["rope"], extension="pi", factor=2.0)
     with pytest.raises(ModelError, match="rotary"):
         _embedder(tiny_models["bert"], extension="ntk", factor=2.0)
     with pytest.raises(ModelError, match="selfextend"):
@@ -282,7 +295,6 @@ def test_embed_documents_pools_sections_of_the_extended_length(tiny_models: dict
     ({"extension": "yarn"}, "valid: none, chunk, pi, ntk, linear, selfextend"),
     ({"factor": 2.0}, "needs an extension"),
     ({"extension": "pi"}, "needs max_length"),
-    ({"extension": "pi", "factor": 2.0, "max_length": 1024}, "not both"),
     ({"extension": "ntk", "max_length": 1024}, "needs factor > 1"),
     ({"extension": "chunk", "factor": 2.0, "attn_scale": True}, "attn_scale works with"),
     ({"factor": 0.5}, "factor must be >= 1.0"),
@@ -295,10 +307,26 @@ def test_settings_reject_bad_combinations(kw: dict, message: str) -> None:
 @pytest.mark.parametrize("kw", [
     {}, {"max_length": 128}, {"extension": "chunk", "max_length": 2048}, {"extension": "pi", "factor": 8.0},
     {"extension": "ntk", "factor": 8.0, "max_length": 4096}, {"extension": "selfextend", "max_length": 4096},
-    {"extension": "linear", "factor": 2.0, "attn_scale": True},
+    {"extension": "linear", "factor": 2.0, "attn_scale": True}, {"extension": "pi", "factor": 8.0, "max_length": 4096},
 ])
 def test_settings_accept_valid_combinations(kw: dict) -> None:
     assert EmbedSettings(**kw).extension == kw.get("extension", "none")
+
+
+def test_settings_rebuilt_from_identity_give_the_same_identity(tiny_models: dict[str, str]) -> None:
+    """app/ rebuilds EmbedSettings from a manifest's identity; that must validate and match."""
+    import dataclasses
+
+    for kw in ({}, {"extension": "pi", "factor": 4.0}, {"extension": "chunk", "factor": 2.0},
+               {"extension": "ntk", "factor": 2.0}):
+        path = tiny_models["rope" if kw.get("extension") == "ntk" else "bert"]
+        ident = _embedder(path, **kw).identity()
+        fields = {f.name for f in dataclasses.fields(EmbedSettings)}
+        rebuilt = EmbedSettings(**{k: v for k, v in ident.items() if k in fields and k != "model"}, model=path)
+        again = SentenceTransformerEmbedder(rebuilt)
+        assert again.identity() == ident
+    with pytest.raises(ModelError, match="disagrees with max_length"):
+        _embedder(tiny_models["bert"], extension="pi", factor=4.0, max_length=100)
 
 
 @pytest.mark.parametrize("kw, length", [

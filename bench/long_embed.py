@@ -1,0 +1,282 @@
+"""Long-context embedding benchmark: truncation vs chunk-and-pool vs position interpolation.
+
+LongEmbed-style synthetic probes built from the Paul Graham essays (read from
+``../shared/data``, never copied into the repository):
+
+- passkey: "<Name>'s pass key is 71432. Remember it. ..." inserted into essay filler;
+  query "What is <Name>'s pass key?".
+- needle: "The best thing to do in <City> is to <activity>." inserted; query
+  "What is the best thing to do in <City>?".
+
+For each task and length, N candidate documents are built (each with its own filler, fact
+and depth; depths cycle through --depths). Query i must rank document i first among the N
+(Acc@1). Also: Recall@5 on SQuAD articles regrouped into 1k-2k-token passages, and
+embedding throughput (document tokens per second) as a ratio against truncation measured
+in the same run, since other processes share the CPU.
+
+Run from the repository root:
+    python bench/long_embed.py --out /tmp/long_embed.json > /tmp/long_embed.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ingest.embed import EmbedSettings, SentenceTransformerEmbedder  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+if not DATA.exists():
+    DATA = Path("/work/shared/data")
+
+NAMES = [
+    "Alice", "Bruno", "Chiara", "Dmitri", "Elena", "Farid", "Greta", "Hiroshi", "Ingrid", "Jamal",
+    "Katarina", "Lorenzo", "Mei", "Nikolai", "Olga", "Pedro", "Quentin", "Rosa", "Sven", "Tamara",
+    "Umberto", "Vera", "Wilhelm", "Ximena", "Yusuf", "Zofia", "Anton", "Beatriz", "Cyril", "Daria",
+]
+CITIES = [
+    ("Lisbon", "ride the old yellow tram up the hill at dawn"),
+    ("Kyoto", "walk through the bamboo grove before the crowds arrive"),
+    ("Reykjavik", "soak in a geothermal pool while it snows"),
+    ("Marrakesh", "bargain for lanterns in the covered market"),
+    ("Oslo", "take the ferry out to the islands with a picnic"),
+    ("Cusco", "drink coca tea on a balcony above the plaza"),
+    ("Hanoi", "eat noodle soup on a tiny plastic stool by the lake"),
+    ("Tbilisi", "visit the sulphur baths in the old town"),
+    ("Valparaiso", "climb the painted staircases to watch the harbour"),
+    ("Tallinn", "walk the medieval walls and count the towers"),
+    ("Zanzibar", "sail a wooden dhow at sunset"),
+    ("Quebec", "skate on the frozen river under the citadel"),
+    ("Seville", "watch flamenco in a courtyard full of orange trees"),
+    ("Krakow", "eat dumplings in the cellar restaurants of the square"),
+    ("Hobart", "take a boat to the island museum of strange art"),
+    ("Bergen", "ride the funicular and look down on the fjord"),
+    ("Granada", "see the palace gardens lit up at night"),
+    ("Ljubljana", "cycle along the river past the dragon bridge"),
+    ("Montevideo", "grill meat at the port market with strangers"),
+    ("Sapporo", "sculpt snow at the winter festival"),
+    ("Porto", "taste wine in the cellars across the river"),
+    ("Dubrovnik", "kayak around the city walls"),
+    ("Istanbul", "cross the strait by ferry while drinking tea"),
+    ("Havana", "ride in a pink convertible along the seafront"),
+    ("Bruges", "row a boat through the narrow canals"),
+    ("Salzburg", "hear a string quartet in a candlelit fortress"),
+    ("Chiang Mai", "release a paper lantern over the river"),
+    ("Cape Town", "hike up the flat mountain for the view"),
+    ("Edinburgh", "climb the extinct volcano in the park"),
+    ("Vancouver", "cycle the sea wall around the big park"),
+]
+
+
+@dataclass(frozen=True)
+class Probe:
+    task: str
+    length: int
+    docs: list[str]
+    queries: list[str]
+    depths: list[float]
+
+
+def haystack() -> str:
+    files = sorted((DATA / "needle" / "PaulGrahamEssays").glob("*.txt"))
+    return "\n\n".join(f.read_text(encoding="utf-8", errors="replace") for f in files)
+
+
+def build_probes(
+    tokenizer: object, text: str, *, task: str, length: int, n: int, depths: Sequence[float], seed: int
+) -> Probe:
+    """N documents of about ``length`` tokens (special tokens included), fact i in document i."""
+    rng = random.Random(f"{task}-{length}-{seed}")
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)  # type: ignore[operator]
+    offsets = enc["offset_mapping"]
+    docs, queries, doc_depths = [], [], []
+    for i in range(n):
+        if task == "passkey":
+            name, key = NAMES[i % len(NAMES)], rng.randint(10000, 99999)
+            fact = f"{name}'s pass key is {key}. Remember it. {key} is the pass key of {name}."
+            query = f"What is {name}'s pass key?"
+        else:
+            city, activity = CITIES[i % len(CITIES)]
+            fact = f"The best thing to do in {city} is to {activity}."
+            query = f"What is the best thing to do in {city}?"
+        fact_tokens = len(tokenizer(fact, add_special_tokens=False)["input_ids"])  # type: ignore[operator]
+        # 2% margin: re-tokenising the joined text can add a token or two at the seams.
+        filler_tokens = max(8, int(length * 0.98) - 2 - fact_tokens)
+        start = rng.randrange(0, len(offsets) - filler_tokens - 1)
+        depth = depths[i % len(depths)]
+        cut = start + round(depth * filler_tokens)
+        a, c, b = offsets[start][0], offsets[cut][0], offsets[start + filler_tokens - 1][1]
+        docs.append((text[a:c].rstrip() + " " + fact + " " + text[c:b].lstrip()).strip())
+        queries.append(query)
+        doc_depths.append(depth)
+    return Probe(task, length, docs, queries, doc_depths)
+
+
+def acc_at_1(doc_vecs: np.ndarray, query_vecs: np.ndarray) -> np.ndarray:
+    """Per query: 1 if its own document scores strictly highest."""
+    scores = query_vecs @ doc_vecs.T
+    own = np.diag(scores)
+    others = np.where(np.eye(len(own), dtype=bool), -np.inf, scores).max(axis=1)
+    return (own > others).astype(float)
+
+
+def squad_passages(tokenizer: object, *, articles: int, questions: int, seed: int) -> tuple[list[str], list[str], list[int]]:
+    """Consecutive paragraphs grouped into 1k-2k-token passages; gold = passage holding the gold paragraph."""
+    rows = [json.loads(line) for line in (DATA / "squad" / "squad-v1.1-dev-longdoc.jsonl").open(encoding="utf-8")]
+    rng = random.Random(seed)
+    rows = rng.sample(rows, min(articles, len(rows)))
+    passages: list[str] = []
+    qs: list[tuple[str, int]] = []
+    for row in rows:
+        lengths = [len(ids) for ids in tokenizer(row["paragraphs"], add_special_tokens=False, verbose=False)["input_ids"]]  # type: ignore[operator]
+        where: dict[int, int] = {}
+        current: list[str] = []
+        size = 0
+        for idx, (para, n) in enumerate(zip(row["paragraphs"], lengths, strict=True)):
+            if current and size >= 1000 or current and size + n > 2000:
+                passages.append("\n\n".join(current))
+                current, size = [], 0
+            current.append(para)
+            size += n
+            where[idx] = len(passages)
+        if current:
+            passages.append("\n\n".join(current))
+        qs += [(q["question"], where[q["gold_paragraph"]]) for q in row["questions"] if not q.get("is_impossible")]
+    qs = rng.sample(qs, min(questions, len(qs)))
+    return passages, [q for q, _ in qs], [g for _, g in qs]
+
+
+def timed(embedder: SentenceTransformerEmbedder, texts: list[str]) -> tuple[np.ndarray, float]:
+    t = time.perf_counter()
+    vecs = embedder.embed_passages(texts)
+    return vecs, time.perf_counter() - t
+
+
+def run_model(model: str, args: argparse.Namespace, text: str) -> dict:
+    lengths = args.mpnet_lengths if "mpnet" in model else args.lengths
+    tasks = args.mpnet_tasks if "mpnet" in model else args.tasks
+    n = args.mpnet_candidates if "mpnet" in model else args.candidates
+    target = max(lengths)
+    methods = {
+        "truncate": EmbedSettings(model=model, device="cpu", batch_size=args.batch_size),
+        "chunk": EmbedSettings(model=model, device="cpu", batch_size=args.batch_size, extension="chunk", max_length=target),
+        "pi": EmbedSettings(model=model, device="cpu", batch_size=args.batch_size, extension="pi", max_length=target),
+    }
+    if args.attn_scale:
+        methods["pi+scale"] = EmbedSettings(
+            model=model, device="cpu", batch_size=args.batch_size, extension="pi", max_length=target, attn_scale=True
+        )
+    embedders = {name: SentenceTransformerEmbedder(s) for name, s in methods.items()}
+    for e in embedders.values():
+        e.warm_up()
+    tok = embedders["truncate"].tokenizer
+    out: dict = {"model": model, "native": embedders["truncate"].max_length, "candidates": n, "results": []}
+    out["identity"] = {name: e.identity() for name, e in embedders.items()}
+    for task in tasks:
+        for length in lengths:
+            probe = build_probes(tok, text, task=task, length=length, n=n, depths=args.depths, seed=args.seed)
+            doc_tokens = [len(ids) for ids in tok(probe.docs, verbose=False)["input_ids"]]
+            for name, e in embedders.items():
+                vecs, secs = timed(e, probe.docs)
+                hits = acc_at_1(vecs, e.embed_queries(probe.queries))
+                by_depth = {str(d): float(hits[[i for i, x in enumerate(probe.depths) if x == d]].mean()) for d in args.depths}
+                out["results"].append({
+                    "task": task, "length": length, "method": name, "acc1": float(hits.mean()), "by_depth": by_depth,
+                    "doc_tokens": int(sum(doc_tokens)), "seconds": secs,
+                })
+                logging.info("%s %s %d %s acc@1=%.2f %.1fs", model, task, length, name, hits.mean(), secs)
+    if args.squad_articles and "mpnet" not in model:
+        passages, questions, gold = squad_passages(tok, articles=args.squad_articles, questions=args.squad_questions,
+                                                   seed=args.seed)
+        p_tokens = [len(ids) for ids in tok(passages, verbose=False)["input_ids"]]
+        out["squad"] = {"passages": len(passages), "questions": len(questions),
+                        "passage_tokens": [int(np.min(p_tokens)), int(np.median(p_tokens)), int(np.max(p_tokens))],
+                        "recall5": {}, "seconds": {}}
+        for name, e in embedders.items():
+            vecs, secs = timed(e, passages)
+            top = np.argsort(-(e.embed_queries(questions) @ vecs.T), axis=1)[:, :5]
+            out["squad"]["recall5"][name] = float(np.mean([g in row for g, row in zip(gold, top, strict=True)]))
+            out["squad"]["seconds"][name] = secs
+            logging.info("%s squad %s R@5=%.3f %.1fs", model, name, out["squad"]["recall5"][name], secs)
+    return out
+
+
+def markdown(report: list[dict], args: argparse.Namespace) -> str:
+    lines = []
+    for m in report:
+        rows = m["results"]
+        lengths = sorted({r["length"] for r in rows})
+        methods = list(dict.fromkeys(r["method"] for r in rows))
+        lines.append(f"\n**{m['model']}** (native window {m['native']} tokens; {m['candidates']} candidates per probe set)\n")
+        head = "| task | method | " + " | ".join(str(n) for n in lengths) + " | avg ≤512 | avg >512 |"
+        lines += [head, "|" + "---|" * (len(lengths) + 4)]
+        for task in dict.fromkeys(r["task"] for r in rows):
+            for meth in methods:
+                acc = {r["length"]: r["acc1"] for r in rows if r["task"] == task and r["method"] == meth}
+                lo = [acc[n] for n in lengths if n <= 512]
+                hi = [acc[n] for n in lengths if n > 512]
+                cells = " | ".join(f"{100 * acc[n]:.0f}" for n in lengths)
+                lines.append(f"| {task} | {meth} | {cells} | {100 * np.mean(lo):.1f} | {100 * np.mean(hi):.1f} |")
+        lines.append("\nThroughput, document tokens/s (ratio to truncation in the same run):\n")
+        lines += ["| method | " + " | ".join(str(n) for n in lengths) + " |", "|" + "---|" * (len(lengths) + 1)]
+        for meth in methods:
+            cells = []
+            for n in lengths:
+                sel = [r for r in rows if r["length"] == n]
+                tps = sum(r["doc_tokens"] for r in sel if r["method"] == meth) / sum(r["seconds"] for r in sel if r["method"] == meth)
+                base = sum(r["doc_tokens"] for r in sel if r["method"] == "truncate") / sum(
+                    r["seconds"] for r in sel if r["method"] == "truncate")
+                cells.append(f"{tps:.0f} ({tps / base:.2f}×)")
+            lines.append(f"| {meth} | " + " | ".join(cells) + " |")
+        if "squad" in m:
+            s = m["squad"]
+            lines.append(
+                f"\nSQuAD long documents: {s['passages']} passages of {s['passage_tokens'][0]}–{s['passage_tokens'][2]} "
+                f"tokens (median {s['passage_tokens'][1]}), {s['questions']} questions, Recall@5: "
+                + ", ".join(f"{k} {v:.3f}" for k, v in s["recall5"].items())
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=["all-MiniLM-L6-v2", "all-mpnet-base-v2"])
+    p.add_argument("--tasks", nargs="+", default=["passkey", "needle"])
+    p.add_argument("--lengths", nargs="+", type=int, default=[256, 512, 1024, 2048, 4096])
+    p.add_argument("--depths", nargs="+", type=float, default=[0.0, 0.25, 0.5, 0.75, 1.0])
+    p.add_argument("--candidates", type=int, default=20)
+    p.add_argument("--mpnet-lengths", nargs="+", type=int, default=[512, 1024, 2048])
+    p.add_argument("--mpnet-tasks", nargs="+", default=["needle"])
+    p.add_argument("--mpnet-candidates", type=int, default=10)
+    p.add_argument("--squad-articles", type=int, default=6)
+    p.add_argument("--squad-questions", type=int, default=200)
+    p.add_argument("--attn-scale", action="store_true", help="also run PI with log-length attention scaling")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, help="write the raw results as JSON here")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    for name in ("sentence_transformers", "transformers", "ingest"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    text = haystack()
+    report = [run_model(m, args, text) for m in args.models]
+    if args.out:
+        args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "report": report}, indent=1))
+    sys.stdout.write(markdown(report, args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+"""Syntax-aware code ingestion: tree-sitter splitting with symbol paths and line spans, unit grouping.
+
+``CodeSplitter`` is what :func:`app.components.make_splitter` plugs into the document splitter;
+``code_units`` tells the index builder which passages make up one function, class or module run.
+"""
+
+from ingest.code.languages import SPECS, module_path
+from ingest.code.splitter import CodeSplitter, greedy_blocks
+from ingest.code.units import code_units
+
+__all__ = ["SPECS", "CodeSplitter", "code_units", "greedy_blocks", "module_path"]

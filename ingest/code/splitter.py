@@ -1,0 +1,608 @@
+"""AST-aware code splitting (METHODS §1): syntax units, SEA statement blocks inside long units, fallbacks.
+
+How a file is cut:
+
+1. **Parse** with tree-sitter (grammars shipped in ``tree-sitter-language-pack``, offline).
+2. **Units.** The top-level nodes become segments: a definition (function, class, method, impl
+   block, ...) is a unit with a symbol path ``module.Class.method``; the comments, decorators and
+   attributes right above it (no blank line between) stay with it. Containers (classes, impl blocks,
+   namespaces) are opened: their header is one segment and each member is split the same way, so a
+   method's symbol carries its class. Everything else (imports, constants, statements, unattached
+   comments) is glue: consecutive glue of one scope is grouped up to the token budget. Glue with no
+   word in it (``}``, ``end``, ``#endif``) joins the segment before it; a short container header
+   (``class A(B):``) joins its first member, so that passage shows its class.
+3. **Blocks (SEA).** A segment over the budget (``SplitSettings.chunk_tokens``, counted with the
+   embedder's tokenizer, per line) is cut at statement boundaries: the start rows of internal nodes
+   at most ``max_depth`` levels below the unit (3 below a function = the reference's depth 4 below
+   the module root), at least ``min_line_gap + 1`` rows apart; the tail after the last boundary is
+   kept (the reference's defect (a)). Pieces still over the budget are cut at any row that starts a
+   node outside strings and comments. Pieces are merged greedily back up to the budget, neighbouring
+   blocks sharing up to ``overlap_tokens`` of whole pieces.
+4. **Passages** span whole lines (indentation kept), so every passage starts on a row whose first
+   non-blank character starts a syntax node, never inside a multi-line string or comment, with one
+   exception: a single node over the budget spanning many rows (a long docstring or literal) is cut
+   into line windows, and the windows after its first are marked ``fallback:long-node``.
+
+Every non-blank line lands in at least one passage. A single line longer than the budget stays
+whole and goes over the budget (the embedder truncates it).
+
+Fallbacks (``Passage.splitter`` says which): ``fallback:no-grammar`` (no language or no grammar),
+``fallback:too-large`` (over ``max_bytes``, e.g. generated amalgamations), ``fallback:minified``
+(lines over ``max_line_chars`` hold more than 20% of the text), ``fallback:syntax-error`` (ERROR
+nodes cover more than ``max_error_share`` of the non-blank lines; below that the file is split by
+syntax and the damaged regions are treated as glue). Fallback files are cut into line windows of at
+most ``chunk_tokens`` tokens and ``code_lines`` lines; lines over the budget are cut into character
+windows. Text arrives decoded by the loader (UTF-8, else Windows-1252; newlines normalised).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.code.languages import (
+    LanguageSpec,
+    body_of,
+    definition_name,
+    get_parser,
+    is_function_value,
+    module_path,
+    spec_for,
+)
+from ingest.split import SplitSettings, make_passage
+from ingest.types import Document, Passage
+
+log = logging.getLogger(__name__)
+
+TokenCounter = Callable[[str], int]
+HEADER_TOKENS = 32  # container headers up to this long join their first member
+_TOKENISH = re.compile(r"string|comment|heredoc|nowdoc|template_literal")
+CLOSERS = frozenset({"end", "endif", "fi", "done", "esac", "pass", "endwhile", "endfor", "endforeach",
+                     "endswitch", "endfunction", "endclass", "endmodule", "wend", "loop", "next"})
+
+
+@dataclass
+class _Segment:
+    """Rows ``start..end`` (0-based, inclusive) that become one or more passages."""
+
+    start: int
+    end: int
+    symbol: str
+    kind: str  # "unit" | "glue"
+    nodes: list[Any] = field(default_factory=list)
+    header: bool = False  # a container's header ("class A(B):", "impl X {")
+
+
+def start_row(node: Any) -> int:
+    """0-based row where ``node`` starts."""
+    return int(node.start_point[0])
+
+
+def end_row(node: Any) -> int:
+    """0-based last row holding ``node``'s text (a node ending at column 0 ends on the row before)."""
+    row, col = node.end_point
+    return int(row) - 1 if col == 0 and row > node.start_point[0] else int(row)
+
+
+def greedy_blocks(tokens: Sequence[int], budget: int, overlap: int) -> list[tuple[int, int]]:
+    """Group consecutive pieces into blocks of at most ``budget`` tokens (inclusive index ranges).
+
+    After a block, the next one starts with the last pieces of that block whose tokens add up to at
+    most ``overlap``, provided the next new piece still fits. A piece over the budget is a block alone.
+
+    >>> greedy_blocks([3, 3, 3, 3], budget=6, overlap=3)
+    [(0, 1), (1, 2), (2, 3)]
+    >>> greedy_blocks([3, 9, 3], budget=6, overlap=3)
+    [(0, 0), (1, 1), (2, 2)]
+    """
+    n = len(tokens)
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < n:
+        j, total = i, tokens[i]
+        while j + 1 < n and total + tokens[j + 1] <= budget:
+            j += 1
+            total += tokens[j]
+        out.append((i, j))
+        if j == n - 1:
+            break
+        k, shared = j + 1, 0
+        while k - 1 > i and shared + tokens[k - 1] <= overlap and shared + tokens[k - 1] + tokens[j + 1] <= budget:
+            k -= 1
+            shared += tokens[k]
+        i = k
+    return out
+
+
+def is_minified(lines: Sequence[str], *, max_line_chars: int) -> bool:
+    """True when lines longer than ``max_line_chars`` hold over 20% of the text (bundles, minified code).
+
+    >>> is_minified(["x" * 5000, "y"], max_line_chars=1000), is_minified(["a = 1"] * 9, max_line_chars=1000)
+    (True, False)
+    """
+    total = sum(len(line) + 1 for line in lines)
+    long = sum(len(line) for line in lines if len(line) > max_line_chars)
+    return total > 0 and long > 0.2 * total
+
+
+class _ParsedFile:
+    """Per-document state: rows, their char offsets and token counts, the syntax tree."""
+
+    def __init__(self, doc: Document, count_tokens: TokenCounter) -> None:
+        self.doc = doc
+        self.lines = doc.text.split("\n")
+        self.starts: list[int] = []
+        offset = 0
+        for line in self.lines:
+            self.starts.append(offset)
+            offset += len(line) + 1
+        cache: dict[str, int] = {}
+        self.row_tokens = []
+        for line in self.lines:
+            if not line.strip():
+                self.row_tokens.append(0)
+                continue
+            if line not in cache:
+                cache[line] = count_tokens(line)
+            self.row_tokens.append(cache[line])
+        self.prefix = [0]
+        for t in self.row_tokens:
+            self.prefix.append(self.prefix[-1] + t)
+        self.root: Any = None
+
+    def tokens(self, a: int, b: int) -> int:
+        """Tokens in rows ``a..b`` (inclusive), counted line by line."""
+        return self.prefix[b + 1] - self.prefix[a] if b >= a else 0
+
+    def blank(self, row: int) -> bool:
+        return not self.lines[row].strip()
+
+    def starts_node(self, row: int) -> bool:
+        """True when the first non-blank character of ``row`` is where a syntax node starts."""
+        line = self.lines[row]
+        stripped = line.lstrip()
+        if not stripped:
+            return False
+        col = len(line) - len(stripped)  # leading whitespace is ASCII: chars == bytes
+        node = self.root.descendant_for_point_range((row, col), (row, col))
+        if node is None or tuple(node.start_point) != (row, col):
+            return False
+        # a node inside a string or comment (the closing quotes of a docstring) is no place to cut
+        parent = node.parent
+        while parent is not None and parent.start_point[0] == row:
+            parent = parent.parent
+        while parent is not None:
+            if _TOKENISH.search(parent.type):
+                return False
+            parent = parent.parent
+        return True
+
+    def trim(self, a: int, b: int) -> tuple[int, int] | None:
+        """Rows ``a..b`` without leading and trailing blank rows; None if all blank."""
+        while a <= b and self.blank(a):
+            a += 1
+        while b >= a and self.blank(b):
+            b -= 1
+        return (a, b) if a <= b else None
+
+    def passage(self, a: int, b: int, *, symbol: str | None, splitter: str) -> Passage:
+        """The passage of whole rows ``a..b``."""
+        return make_passage(self.doc, self.starts[a], self.starts[b] + len(self.lines[b]), kind="code",
+                            symbol=symbol, splitter=splitter)
+
+
+class CodeSplitter:
+    """Splits source files along their syntax (tree-sitter), with SEA blocks inside long units.
+
+    :param settings: ``chunk_tokens`` is the block budget, ``overlap_tokens`` what neighbouring blocks of
+        one unit share; ``code_lines``/``code_overlap_lines`` bound fallback line windows.
+    :param count_tokens: the embedder's token counter.
+    :param max_depth: SEA boundary depth below a unit node.
+    :param min_line_gap: SEA boundaries closer than this many rows to the previous one are skipped.
+    :param max_error_share: share of non-blank lines inside ERROR nodes above which a file falls back.
+    :param max_bytes: files larger than this (UTF-8) fall back to line windows.
+    :param max_line_chars: a line longer than this counts towards minified-file detection.
+
+    >>> from ingest.split import SplitSettings
+    >>> s = CodeSplitter(SplitSettings(), lambda t: len(t.split()))
+    >>> doc = Document(doc_id="d", source="retry.py", text="import os\\n\\ndef decide(n):\\n    return n < 3\\n",
+    ...                kind="code", language="python")
+    >>> [(p.label, p.symbol, p.splitter) for p in s.split(doc)]
+    [('retry.py:1', 'retry', 'ast'), ('retry.py:3-4', 'retry.decide', 'ast')]
+    """
+
+    name = "ast"
+
+    def __init__(self, settings: SplitSettings, count_tokens: TokenCounter, *, max_depth: int = 3,
+                 min_line_gap: int = 3, max_error_share: float = 0.25, max_bytes: int = 1_000_000,
+                 max_line_chars: int = 1000) -> None:
+        if max_depth < 1 or min_line_gap < 0:
+            raise ValueError(f"need max_depth >= 1 and min_line_gap >= 0, got {max_depth}, {min_line_gap}")
+        if not 0 <= max_error_share <= 1:
+            raise ValueError(f"max_error_share must be in [0, 1], got {max_error_share}")
+        self.settings = settings
+        self.count_tokens = count_tokens
+        self.max_depth = max_depth
+        self.min_line_gap = min_line_gap
+        self.max_error_share = max_error_share
+        self.max_bytes = max_bytes
+        self.max_line_chars = max_line_chars
+
+    # -- entry point -------------------------------------------------------
+    def split(self, doc: Document) -> list[Passage]:
+        """Passages of one source file (kind "code", symbol set, splitter "ast" or "fallback:<why>")."""
+        if not doc.text.strip():
+            return []
+        reason = self._precheck(doc)
+        if reason is not None:
+            return self._fallback(doc, reason)
+        parser = get_parser(doc.language or "")
+        f = _ParsedFile(doc, self.count_tokens)
+        f.root = parser.parse(doc.text.encode("utf-8")).root_node
+        if f.root.has_error and error_share(f, parser.language) > self.max_error_share:
+            return self._fallback(doc, "syntax-error", parsed=f)
+        spec = spec_for(doc.language or "", parser.language)
+        walker = _Walker(f, spec, doc.language or "")
+        segments: list[_Segment] = []
+        walker.walk(f.root.named_children, module_path(doc.source), segments)
+        segments = self._normalise(f, segments)
+        passages: list[Passage] = []
+        for seg in segments:
+            for a, b, aligned in self._blocks(f, seg):
+                splitter = "ast" if aligned else "fallback:long-node"
+                passages.append(f.passage(a, b, symbol=seg.symbol, splitter=splitter))
+        return passages
+
+    def _precheck(self, doc: Document) -> str | None:
+        if not doc.language or get_parser(doc.language) is None:
+            return "no-grammar"
+        if len(doc.text.encode("utf-8")) > self.max_bytes:
+            return "too-large"
+        if is_minified(doc.text.split("\n"), max_line_chars=self.max_line_chars):
+            return "minified"
+        return None
+
+    # -- segments ----------------------------------------------------------
+    def _normalise(self, f: _ParsedFile, segments: list[_Segment]) -> list[_Segment]:
+        """Order and merge segments so they tile the file: same-row overlaps merged, closers attached,
+        glue grouped up to the budget, stray non-blank rows given to a neighbour."""
+        merged: list[_Segment] = []
+        for seg in segments:
+            trimmed = f.trim(seg.start, seg.end)
+            if trimmed is None:
+                continue
+            seg.start, seg.end = trimmed
+            if merged and (seg.start <= merged[-1].end or not f.starts_node(seg.start)):
+                prev = merged[-1]  # starts on a row the previous one holds, or inside a token: join it
+                prev.end = max(prev.end, seg.end)
+                prev.nodes.extend(seg.nodes)
+                continue
+            merged.append(seg)
+        # closers ("}", "end", "#endif") join the segment before them (or after, at the file start)
+        out: list[_Segment] = []
+        carry: _Segment | None = None
+        for seg in merged:
+            if _is_closer(f, seg):
+                if out:
+                    out[-1].end = seg.end
+                    out[-1].nodes.extend(seg.nodes)
+                elif carry is None:
+                    carry = seg
+                else:
+                    carry.end = seg.end
+                continue
+            if carry is not None:
+                seg.start, seg.nodes = carry.start, carry.nodes + seg.nodes
+                carry = None
+            out.append(seg)
+        if carry is not None:
+            out.append(carry)
+        # group consecutive glue of one scope up to the budget
+        grouped: list[_Segment] = []
+        budget = self.settings.chunk_tokens
+        for seg in out:
+            prev = grouped[-1] if grouped else None
+            if (prev is not None and prev.kind == seg.kind == "glue" and prev.symbol == seg.symbol
+                    and f.tokens(prev.start, seg.end) <= budget):
+                prev.end = seg.end
+                prev.nodes.extend(seg.nodes)
+                prev.header = False  # a header grouped with docstrings or fields stands alone
+            else:
+                grouped.append(seg)
+        # a short container header opens its first member's passage: "class A:" alone says little
+        for i in range(len(grouped) - 2, -1, -1):
+            seg, nxt = grouped[i], grouped[i + 1]
+            if seg.header and f.tokens(seg.start, seg.end) <= HEADER_TOKENS and (
+                    f.tokens(seg.start, nxt.end) <= budget or f.tokens(nxt.start, nxt.end) > budget):
+                nxt.start, nxt.nodes = seg.start, seg.nodes + nxt.nodes
+                del grouped[i]
+        # rows no segment holds (stray tokens outside named nodes) go to the segment before them
+        for i, seg in enumerate(grouped):
+            nxt = grouped[i + 1].start if i + 1 < len(grouped) else len(f.lines)
+            tail = f.trim(seg.end + 1, nxt - 1)
+            if tail is not None:
+                seg.end = tail[1]
+        if grouped:
+            head = f.trim(0, grouped[0].start - 1)
+            if head is not None:
+                grouped[0].start = head[0]
+        return grouped
+
+    # -- blocks --------------------------------------------------------------
+    def _blocks(self, f: _ParsedFile, seg: _Segment) -> list[tuple[int, int, bool]]:
+        """Row ranges of the passages of one segment (the whole segment, or SEA blocks), each with
+        whether it starts on a syntax boundary (False: a line window inside one over-long node)."""
+        budget = self.settings.chunk_tokens
+        if f.tokens(seg.start, seg.end) <= budget:
+            return [(seg.start, seg.end, True)]
+        rows = self._boundaries(f, seg)
+        pieces: list[tuple[int, int, bool]] = []
+        for i, a in enumerate(rows):
+            b = rows[i + 1] - 1 if i + 1 < len(rows) else seg.end  # the tail is kept
+            if f.tokens(a, b) > budget:
+                pieces.extend(self._refine(f, a, b))
+            else:
+                pieces.append((a, b, True))
+        tokens = [f.tokens(a, b) for a, b, _ in pieces]
+        blocks = []
+        for i, j in greedy_blocks(tokens, budget, self.settings.overlap_tokens):
+            span = f.trim(pieces[i][0], pieces[j][1])
+            if span is not None:
+                blocks.append((*span, pieces[i][2]))
+        return blocks
+
+    def _boundaries(self, f: _ParsedFile, seg: _Segment) -> list[int]:
+        """SEA boundary rows of a segment: node starts down to ``max_depth``, ``min_line_gap`` apart."""
+        found = {seg.start}
+        stack = [(node, 0) for node in seg.nodes]
+        while stack:
+            node, depth = stack.pop()
+            if node.type not in ("comment", "line_comment", "block_comment") or depth == 0:
+                found.add(start_row(node))
+            if depth < self.max_depth and end_row(node) > start_row(node):
+                stack.extend((child, depth + 1) for child in node.named_children if child.child_count > 0)
+        rows: list[int] = []
+        for r in sorted(found):
+            if seg.start <= r <= seg.end and (not rows or (r - rows[-1] > self.min_line_gap and f.starts_node(r))):
+                rows.append(r)
+        return rows
+
+    def _refine(self, f: _ParsedFile, a: int, b: int) -> list[tuple[int, int, bool]]:
+        """Cut rows ``a..b`` at every row that starts a node; a piece still over the budget that spans
+        several rows (a long docstring or literal) is cut into single rows, marked as not aligned."""
+        cuts = [a] + [r for r in range(a + 1, b + 1) if f.starts_node(r)]
+        out: list[tuple[int, int, bool]] = []
+        for i, r in enumerate(cuts):
+            end = cuts[i + 1] - 1 if i + 1 < len(cuts) else b
+            if end > r and f.tokens(r, end) > self.settings.chunk_tokens:
+                out.append((r, r, True))
+                out.extend((x, x, False) for x in range(r + 1, end + 1))
+            else:
+                out.append((r, end, True))
+        return out
+
+    # -- fallbacks -----------------------------------------------------------
+    def _fallback(self, doc: Document, reason: str, *, parsed: _ParsedFile | None = None) -> list[Passage]:
+        log.info("%s: %s; splitting by lines", doc.source, reason.replace("-", " "))
+        return split_line_windows(doc, self.settings, parsed or _ParsedFile(doc, self.count_tokens),
+                                  self.count_tokens, splitter=f"fallback:{reason}")
+
+
+@functools.lru_cache(maxsize=64)
+def _error_query(ts_language: Any) -> Any:
+    from tree_sitter import Query
+
+    return Query(ts_language, "(ERROR) @error")
+
+
+def error_share(f: _ParsedFile, ts_language: Any) -> float:
+    """Share of non-blank rows inside ERROR nodes (MISSING tokens alone do not count)."""
+    from tree_sitter import QueryCursor
+
+    rows: set[int] = set()
+    for node in QueryCursor(_error_query(ts_language)).captures(f.root).get("error", []):
+        rows.update(r for r in range(start_row(node), end_row(node) + 1) if not f.blank(r))
+    nonblank = sum(1 for r in range(len(f.lines)) if not f.blank(r))
+    return len(rows) / nonblank if nonblank else 0.0
+
+
+def _is_closer(f: _ParsedFile, seg: _Segment) -> bool:
+    """Glue with no word but closing keywords: ``}``, ``end``, ``#endif``, ``);``."""
+    if seg.kind != "glue":
+        return False
+    text = "\n".join(f.lines[seg.start:seg.end + 1])
+    return all(w.lower() in CLOSERS for w in re.findall(r"[A-Za-z_]\w*", text))
+
+
+class _Walker:
+    """Turns sibling nodes into segments, opening containers and attaching comments."""
+
+    def __init__(self, f: _ParsedFile, spec: LanguageSpec, language: str) -> None:
+        self.f, self.spec, self.language = f, spec, language
+
+    def role(self, node: Any) -> tuple[str, Any]:
+        """(role, definition node): prefix, unit, container, transparent, scope or glue."""
+        t, spec = node.type, self.spec
+        if t in spec.prefixes:
+            return "prefix", node
+        if t in spec.scope_setters and body_of(node) is None:
+            return "scope", node
+        if t in spec.units:
+            return "unit", node
+        if t in spec.containers:
+            return "container", node
+        if t in ("lexical_declaration", "variable_declaration") and is_function_value(node):
+            return "unit", node
+        if t in spec.wrappers or (t == "expression_statement" and spec.wrappers):
+            for child in node.named_children:
+                role, inner = self.role(child)
+                if role in ("unit", "container"):
+                    return role, inner
+            return "glue", node
+        if t in spec.transparent:
+            return "transparent", node
+        return "glue", node
+
+    def walk(self, nodes: Sequence[Any], scope: str, out: list[_Segment]) -> None:
+        """Append the segments of sibling ``nodes`` at ``scope`` to ``out``."""
+        run: list[Any] = []  # glue and prefix nodes not yet emitted
+        for node in nodes:
+            role, inner = self.role(node)
+            if role in ("prefix", "glue"):
+                run.append(node)
+                continue
+            if role == "scope":
+                self._glue(run + [node], scope, out)
+                run = []
+                name = definition_name(node, self.language)
+                scope = f"{scope}.{name}" if name else scope
+                continue
+            if role == "transparent":
+                self._glue(run, scope, out)
+                run = []
+                self._open(node, None, scope, out)
+                continue
+            attached = self._attached(run, node)
+            self._glue(run[:len(run) - len(attached)], scope, out)
+            run = []
+            name = definition_name(inner, self.language)
+            symbol = f"{scope}.{name}" if name else scope
+            first = start_row(attached[0]) if attached else start_row(node)
+            if role == "container" and self._open(node, inner, symbol, out, first=first, attached=attached):
+                continue
+            out.append(_Segment(first, end_row(node), symbol, "unit", [*attached, node]))
+        self._glue(run, scope, out)
+
+    def _attached(self, run: list[Any], node: Any) -> list[Any]:
+        """The prefix nodes at the end of ``run`` that sit right above ``node`` (no blank line between)."""
+        attached: list[Any] = []
+        below = start_row(node)
+        for prev in reversed(run):
+            if self.role(prev)[0] != "prefix" or end_row(prev) < below - 1:
+                break
+            attached.insert(0, prev)
+            below = start_row(prev)
+        return attached
+
+    def _glue(self, nodes: list[Any], scope: str, out: list[_Segment]) -> None:
+        out.extend(_Segment(start_row(n), end_row(n), scope, "glue", [n]) for n in nodes)
+
+    def _open(self, node: Any, inner: Any, symbol: str, out: list[_Segment], *, first: int | None = None,
+              attached: Sequence[Any] = ()) -> bool:
+        """Emit a container's (or transparent node's) header, members and tail; False if it has no members."""
+        holder = inner if inner is not None else node
+        body = body_of(holder) if inner is not None else holder.child_by_field_name("body")
+        # the header ends with the last named field before the body (name, bases, parameters) or with
+        # the body's opening delimiter ("{"), so comments above the first member go to that member
+        header_end = start_row(holder) if inner is not None else start_row(holder) - 1
+        for i, child in enumerate(holder.children):
+            if body is not None and child.start_byte >= body.start_byte:
+                break
+            if holder.field_name_for_child(i) is not None:
+                header_end = max(header_end, end_row(child))
+        if body is not None and body.child_count > 0 and not body.children[0].is_named:  # "{", "do", ":"
+            header_end = max(header_end, start_row(body))
+        kids = [c for c in holder.named_children if c != body and start_row(c) > header_end]
+        if body is not None:
+            kids += [c for c in body.named_children if start_row(c) > header_end]
+        kids.sort(key=lambda c: c.start_byte)
+        if not kids:
+            if inner is not None:
+                return False
+            out.append(_Segment(start_row(node), end_row(node), symbol, "glue", [node]))
+            return True
+        start = first if first is not None else start_row(node)
+        if header_end >= start:
+            out.append(_Segment(start, header_end, symbol, "glue", [*attached], header=True))
+        self.walk(kids, symbol, out)
+        last = max(end_row(c) for c in kids)
+        if end_row(node) > last:
+            out.append(_Segment(last + 1, end_row(node), symbol, "glue", []))
+        return True
+
+
+# -- line-window fallback ----------------------------------------------------
+def split_line_windows(doc: Document, settings: SplitSettings, f: _ParsedFile, count_tokens: TokenCounter, *,
+                       splitter: str) -> list[Passage]:
+    """Line windows of at most ``chunk_tokens`` tokens and ``code_lines`` lines, overlapping by up to
+    ``overlap_tokens``/``code_overlap_lines``; a line over the budget is cut into character windows."""
+    budget, passages = settings.chunk_tokens, []
+    rows: list[int] = []
+
+    def flush() -> None:
+        if not rows:
+            return
+        tokens = [f.row_tokens[r] for r in rows]
+        for i, j in _line_groups(tokens, budget, settings.overlap_tokens, settings.code_lines,
+                                 settings.code_overlap_lines):
+            span = f.trim(rows[i], rows[j])
+            if span is not None:
+                passages.append(f.passage(*span, symbol=None, splitter=splitter))
+        rows.clear()
+
+    for r, line in enumerate(f.lines):
+        if f.row_tokens[r] > budget:
+            flush()
+            for a, b in char_windows(line, budget, settings.overlap_tokens, count_tokens):
+                start = f.starts[r]
+                passages.append(make_passage(doc, start + a, start + b, kind="code", splitter=splitter))
+        else:
+            rows.append(r)
+    flush()
+    return passages
+
+
+def _line_groups(tokens: list[int], budget: int, overlap: int, max_lines: int,
+                 overlap_lines: int) -> list[tuple[int, int]]:
+    """Greedy windows over lines bounded by tokens and line count (inclusive index ranges).
+
+    >>> _line_groups([1] * 5, budget=100, overlap=10, max_lines=3, overlap_lines=1)
+    [(0, 2), (2, 4)]
+    """
+    n, out, i = len(tokens), [], 0
+    while i < n:
+        j, total = i, tokens[i]
+        while j + 1 < n and j + 1 - i < max_lines and total + tokens[j + 1] <= budget:
+            j += 1
+            total += tokens[j]
+        out.append((i, j))
+        if j == n - 1:
+            break
+        k, shared = j + 1, 0
+        while (k - 1 > i and j + 1 - (k - 1) <= overlap_lines and shared + tokens[k - 1] <= overlap):
+            k -= 1
+            shared += tokens[k]
+        i = k
+    return out
+
+
+def char_windows(line: str, budget: int, overlap: int, count_tokens: TokenCounter) -> list[tuple[int, int]]:
+    """Character ranges cutting one over-long line into pieces of about ``budget`` tokens.
+
+    The chars-per-token ratio is measured on the line's start; cuts prefer whitespace or punctuation
+    in the last fifth of a window.
+
+    >>> char_windows("ab " * 10, 4, 0, lambda t: len(t.split()))
+    [(0, 12), (12, 24), (24, 30)]
+    """
+    sample = line[:4000]
+    ratio = len(sample) / max(1, count_tokens(sample))
+    size = max(8, int(budget * ratio * 0.9))
+    step_back = int(overlap * ratio)
+    out: list[tuple[int, int]] = []
+    a = 0
+    while a < len(line):
+        b = min(len(line), a + size)
+        if b < len(line):
+            cut = max(line.rfind(c, a + size * 4 // 5, b) for c in " \t,;)}]")
+            if cut > a:
+                b = cut + 1
+        out.append((a, b))
+        if b >= len(line):
+            break
+        a = max(a + 1, b - step_back)
+    return out
