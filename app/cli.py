@@ -179,7 +179,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     ui = Path(__file__).with_name("ui.py")
     cmd = [sys.executable, "-m", "streamlit", "run", str(ui), "--server.headless", "true",
-           "--server.port", str(args.port), "--browser.gatherUsageStats", "false"]
+           "--server.port", str(args.port), "--server.address", args.address,
+           "--browser.gatherUsageStats", "false"]
     return subprocess.call(cmd + (["--", "--index", args.index] if args.index else []))
 
 
@@ -230,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("ui", help="start the Streamlit web UI")
     sp.add_argument("--index", help="open this index")
     sp.add_argument("--port", type=int, default=8501)
+    sp.add_argument("--address", default="127.0.0.1", help="interface to listen on (0.0.0.0 in containers)")
     sp.set_defaults(func=cmd_ui)
     return p
 

@@ -39,7 +39,7 @@ def mean_normalised(vectors: np.ndarray, groups: Sequence[Sequence[int]]) -> np.
     """Per group: the mean of its rows of ``vectors``, L2-normalised (zero stays zero).
 
     >>> v = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
-    >>> mean_normalised(v, [[0, 1], [2]]).round(4).tolist()
+    >>> [[round(float(x), 4) for x in row] for row in mean_normalised(v, [[0, 1], [2]])]
     [[0.7071, 0.7071], [1.0, 0.0]]
     """
     dim = vectors.shape[1] if vectors.ndim == 2 else 0

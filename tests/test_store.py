@@ -45,7 +45,7 @@ def test_manifest_records_build_and_no_pickle(corpus: Path, tmp_path: Path):
     assert manifest["counts"] == {"documents": 2, "passages": report.passages}
     assert {s["source"] for s in manifest["sources"]} == {str(corpus / "birds.txt"), str(corpus / "ships.md")}
     names = {p.name for p in idx.iterdir()}
-    assert names == {"manifest.json", ".lock", manifest["files"]["vectors"], manifest["files"]["passages"]}
+    assert names == {"manifest.json", ".lock", *manifest["files"].values()}
     for path in idx.iterdir():  # stored data is SQLite, FAISS and JSON; never a pickle stream
         assert not path.read_bytes().startswith(b"\x80"), path
 
@@ -152,4 +152,4 @@ def test_rebuild_reuses_vectors_and_add_keeps_documents(corpus: Path, tmp_path: 
         assert np.allclose(v, fake.embed_passages([p.text])[0])  # rows stay aligned after reuse
     replaced = _build([extra], idx)
     assert replaced.documents == 1
-    assert len(os.listdir(idx)) == 4  # old builds' files are cleaned up
+    assert len(os.listdir(idx)) == 5  # old builds' files are cleaned up (manifest, lock, vectors, passages, units)

@@ -587,7 +587,7 @@ def char_windows(line: str, budget: int, overlap: int, count_tokens: TokenCounte
     in the last fifth of a window.
 
     >>> char_windows("ab " * 10, 4, 0, lambda t: len(t.split()))
-    [(0, 12), (12, 24), (24, 30)]
+    [(0, 9), (9, 18), (18, 27), (27, 30)]
     """
     sample = line[:4000]
     ratio = len(sample) / max(1, count_tokens(sample))
