@@ -82,7 +82,20 @@ def decode_text(data: bytes) -> str:
             continue
     else:  # pragma: no cover - cp1252 rejects only 5 byte values
         text = data.decode("utf-8", errors="replace")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return clean_text(text)
+
+
+def clean_text(text: str) -> str:
+    """Text safe for tokenizers and SQLite: newlines normalised, lone UTF-16 surrogates (which some PDF
+    fonts produce) replaced by U+FFFD.
+
+    >>> clean_text("a\\ud835b\\r\\nc") == "a\\ufffdb\\nc"
+    True
+    """
+    return _SURROGATE.sub("\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def detect_language(path: Path, text: str) -> str | None:
@@ -149,7 +162,7 @@ def _load_pdf(path: Path, data: bytes, source: str, password: str | None) -> Doc
     empty: list[int] = []
     offset = 0
     for number, raw in enumerate(raw_pages, start=1):
-        text = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
+        text = clean_text(raw).strip()
         if not text:
             empty.append(number)
             continue
