@@ -36,19 +36,19 @@ class PasswordError(InputError):
     """A PDF is encrypted and no (or the wrong) password was given."""
 
 
-class IndexError_(QAError):
-    """Base for index problems (named with a trailing underscore to keep the builtin)."""
+class IndexStoreError(QAError):
+    """Base for problems with an index directory."""
 
 
-class IndexMissingError(IndexError_):
+class IndexMissingError(IndexStoreError):
     """No index exists at the given directory."""
 
 
-class IndexMismatchError(IndexError_):
+class IndexMismatchError(IndexStoreError):
     """The index was built with settings that differ from the ones asked for."""
 
 
-class IndexLockedError(IndexError_):
+class IndexLockedError(IndexStoreError):
     """Another process is writing the index."""
 
 
