@@ -214,7 +214,7 @@ def token_windows(tokenizer: Any, text: str, *, window: int, max_length: int | N
     step = window - specials
     if step < 1:
         raise ValueError(f"window {window} leaves no room beside {specials} special tokens")
-    offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)["offset_mapping"]
     if max_length is not None:
         offsets = offsets[: max(1, max_length - specials)]
     if not offsets:
@@ -574,7 +574,10 @@ def extend_model(
             original=native, factor=factor, max_length=max_length))
     if capacity is None:
         raise ModelError(f"{type(hf).__name__}: cannot tell how many positions it was trained on")
-    target = target_length(original=capacity, factor=factor, max_length=max_length)
+    if method in ("ntk", "linear"):  # factor is the RoPE scale; max_length may differ from factor × L_o
+        target = max_length if max_length is not None else int(round(factor * capacity))
+    else:
+        target = target_length(original=capacity, factor=factor, max_length=max_length)
     stride, group, window = 1, 1, 0
     if method == "pi":
         stride = interpolate_ape(hf, target)

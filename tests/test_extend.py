@@ -318,8 +318,8 @@ def test_settings_rebuilt_from_identity_give_the_same_identity(tiny_models: dict
     import dataclasses
 
     for kw in ({}, {"extension": "pi", "factor": 4.0}, {"extension": "chunk", "factor": 2.0},
-               {"extension": "ntk", "factor": 2.0}):
-        path = tiny_models["rope" if kw.get("extension") == "ntk" else "bert"]
+               {"extension": "ntk", "factor": 2.0}, {"extension": "linear", "factor": 4.0, "max_length": 100}):
+        path = tiny_models["rope" if kw.get("extension") in ("ntk", "linear") else "bert"]
         ident = _embedder(path, **kw).identity()
         fields = {f.name for f in dataclasses.fields(EmbedSettings)}
         rebuilt = EmbedSettings(**{k: v for k, v in ident.items() if k in fields and k != "model"}, model=path)
