@@ -208,13 +208,13 @@ class SentenceTransformerEmbedder:
     # -- work ------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` by the model's tokenizer, without special tokens."""
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
         """:meth:`count_tokens` for many texts in one tokenizer call."""
         if not texts:
             return []
-        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]]
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
