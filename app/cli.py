@@ -1,4 +1,4 @@
-"""The ``docqa`` command line: index, ask, search, info, ui.
+"""The ``docqa`` command line: index, ask, search, eval, info, ui.
 
 Every command exits non-zero with a one-line ``docqa: error: ...`` on bad input.
 """
@@ -55,7 +55,9 @@ def _settings(args: argparse.Namespace) -> Any:
     for flag, (section, key) in {"embedder": ("embed", "model"), "backend": ("llm", "backend"),
                                  "model": ("llm", "model"), "context": ("llm", "context_tokens"),
                                  "mode": ("search", "mode"), "k": ("answer", "top_k"),
-                                 "rerank": ("answer", "rerank")}.items():
+                                 "rerank": ("answer", "rerank"), "answer_mode": ("answer", "mode"),
+                                 "select": ("answer", "select"), "order": ("answer", "order"),
+                                 "verify": ("answer", "verify")}.items():
         value = getattr(args, flag, None)
         if value is not None:
             changes.setdefault(section, {})[key] = value
@@ -164,6 +166,42 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from app.evaluate import evaluate, load_dataset
+    from app.sdk import Index
+
+    settings = _settings(args)
+    items = load_dataset(args.dataset)
+    source = None
+    if args.index:
+        if not _explicit(args):  # the embedder the index was built with, the rest from the flags
+            import dataclasses
+
+            probe = Index.open(args.index)
+            settings = dataclasses.replace(settings, embed=probe.settings.embed)
+            probe.close()
+        source = Index.open(args.index, settings=settings)
+    bar = None
+    if not args.json and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=min(len(items), args.limit or len(items)), desc="eval", unit="q", file=sys.stderr)
+    report = evaluate(source, items, settings=settings, limit=args.limit, out=args.out,
+                      progress=(lambda *_: bar.update(1)) if bar else None)
+    if bar is not None:
+        bar.close()
+    if source is not None:
+        source.close()
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        for key, value in report["summary"].items():
+            print(f"{key:>22}: {'-' if value is None else f'{value:.3f}' if isinstance(value, float) else value}")
+        if args.out:
+            print(f"report written to {args.out}")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from app.sdk import Index, index_info
 
@@ -196,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--password", help="password for encrypted PDFs")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
 
+    def context_flags(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--answer-mode", choices=["auto", "full", "retrieve"], help="whole documents or retrieval")
+        sp.add_argument("--select", choices=["none", "embedding", "llm"], help="segment relevance scoring")
+        sp.add_argument("--order", choices=["rank", "edges", "document"], help="passage order in the prompt")
+        sp.add_argument("--verify", choices=["none", "lexical", "llm"], help="citation check after generation")
+
     sp = sub.add_parser("index", help="index files and directories into an index directory")
     sp.add_argument("paths", nargs="+", help="files and directories")
     sp.add_argument("--index", required=True, help="index directory (created or updated atomically)")
@@ -221,8 +265,25 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--model", help="packaged model name, .gguf path, hub id or local dir")
             sp.add_argument("--context", type=int, help="LLM context tokens")
             sp.add_argument("--rerank", help="reranker (none, ...)")
+            context_flags(sp)
             sp.add_argument("--no-stream", action="store_true", help="print the answer when complete")
         sp.set_defaults(func=func)
+
+    sp = sub.add_parser("eval", help="score answers, retrieval and citations on a JSONL question set",
+                        description="docqa eval DATASET.jsonl (format: docs/eval-format.md)")
+    sp.add_argument("dataset", help="JSONL questions with answers, doc paths and evidence")
+    sp.add_argument("--index", help="ask every question of this index (default: each question's own doc)")
+    sp.add_argument("--out", help="write the JSON report here (rewritten after each question)")
+    sp.add_argument("--limit", type=int, help="first N questions only")
+    sp.add_argument("-k", dest="k", type=int, help="passages in the prompt")
+    sp.add_argument("--mode", choices=["dense", "bm25", "hybrid"], help="first-stage retrieval")
+    context_flags(sp)
+    sp.add_argument("--backend", help="LLM backend: llama-cpp (default) or transformers")
+    sp.add_argument("--model", help="packaged model name, .gguf path, hub id or local dir")
+    sp.add_argument("--context", type=int, help="LLM context tokens")
+    sp.add_argument("--rerank", help="reranker (none, ...)")
+    common(sp)
+    sp.set_defaults(func=cmd_eval)
 
     sp = sub.add_parser("info", help="show how an index was built")
     sp.add_argument("--index", required=True)

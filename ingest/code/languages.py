@@ -87,7 +87,7 @@ _GENERIC_CONTAINER = re.compile(r"^(class|interface|struct|trait|impl|module|obj
                                 r"(_definition|_declaration|_item|_specifier)?$")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def generic_spec(node_types: frozenset[str]) -> LanguageSpec:
     """A spec for a grammar we have no table for, from the names of its node types."""
     units = frozenset(t for t in node_types if _GENERIC_UNIT.search(t))
@@ -104,7 +104,7 @@ def spec_for(language: str, ts_language: Any) -> LanguageSpec:
     return generic_spec(names)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get_parser(language: str) -> Any:
     """A tree-sitter parser for ``language``, or None when no grammar is available."""
     try:

@@ -16,8 +16,9 @@ How a file is cut:
    at most ``max_depth`` levels below the unit (3 below a function = the reference's depth 4 below
    the module root), at least ``min_line_gap + 1`` rows apart; the tail after the last boundary is
    kept (the reference's defect (a)). Pieces still over the budget are cut at any row that starts a
-   node outside strings and comments. Pieces are merged greedily back up to the budget, neighbouring
-   blocks sharing up to ``overlap_tokens`` of whole pieces.
+   node outside strings and comments. Pieces are merged greedily back up to the budget; each block
+   then starts earlier, at a node-start row, to share up to ``overlap_tokens`` with the block before
+   (while staying within the budget).
 4. **Passages** span whole lines (indentation kept), so every passage starts on a row whose first
    non-blank character starts a syntax node, never inside a multi-line string or comment, with one
    exception: a single node over the budget spanning many rows (a long docstring or literal) is cut
@@ -348,11 +349,21 @@ class CodeSplitter:
             else:
                 pieces.append((a, b, True))
         tokens = [f.tokens(a, b) for a, b, _ in pieces]
-        blocks = []
-        for i, j in greedy_blocks(tokens, budget, self.settings.overlap_tokens):
+        blocks: list[tuple[int, int, bool]] = []
+        for i, j in greedy_blocks(tokens, budget, 0):
             span = f.trim(pieces[i][0], pieces[j][1])
-            if span is not None:
-                blocks.append((*span, pieces[i][2]))
+            if span is None:
+                continue
+            a, b = span
+            aligned = pieces[i][2]
+            if blocks:  # overlap: start earlier, at a node-start row, by up to overlap_tokens
+                prev_start = blocks[-1][0]
+                r = a - 1
+                while r > prev_start and f.tokens(r, a - 1) <= self.settings.overlap_tokens:
+                    if f.starts_node(r) and f.tokens(r, b) <= budget:
+                        a, aligned = r, True
+                    r -= 1
+            blocks.append((a, b, aligned))
         return blocks
 
     def _boundaries(self, f: _ParsedFile, seg: _Segment) -> list[int]:
