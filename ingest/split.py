@@ -48,20 +48,27 @@ class SplitSettings:
 def locate_chunks(text: str, chunks: list[str]) -> list[tuple[int, int]]:
     """Character ranges of in-order (possibly overlapping) chunks inside ``text``.
 
-    Each chunk is searched for from just after the previous chunk's start, so
-    repeated text maps to successive occurrences.
+    Each chunk moves the text forward: it starts after the previous chunk's start and ends
+    after its end, so repeated text maps to the right occurrence.
 
     >>> locate_chunks("ab ab ab", ["ab ab", "ab ab"])
     [(0, 5), (3, 8)]
+    >>> locate_chunks("x y x", ["x y", "x"])
+    [(0, 3), (4, 5)]
     """
     spans: list[tuple[int, int]] = []
-    cursor = 0
+    cursor, prev_end = 0, 0
     for chunk in chunks:
         start = text.find(chunk, cursor)
         if start < 0:  # should not happen: splitters return substrings
             raise ValueError(f"chunk not found in text: {chunk[:40]!r}")
+        while start + len(chunk) <= prev_end:
+            later = text.find(chunk, start + 1)
+            if later < 0:
+                break
+            start = later
         spans.append((start, start + len(chunk)))
-        cursor = start + 1
+        cursor, prev_end = start + 1, max(prev_end, start + len(chunk))
     return spans
 
 
