@@ -152,6 +152,17 @@ def split_lines(doc: Document, settings: SplitSettings, *, splitter: str = "line
     return passages
 
 
+def embedding_text(p: Passage) -> str:
+    """The text embedded for a passage: code blocks start with their symbol path, which names what the
+    block belongs to (measured +0.07 MRR on stdlib code search, bench/RESULTS.md); prose is embedded as is.
+
+    >>> embedding_text(Passage(id="x", doc_id="d", source="a.py", text="return 1", chars=(0, 8), kind="code",
+    ...                        symbol="pkg.mod.f"))
+    'pkg.mod.f\\nreturn 1'
+    """
+    return f"{p.symbol}\n{p.text}" if p.kind == "code" and p.symbol else p.text
+
+
 class DocumentSplitter:
     """Routes each document to the splitter for its kind: code to ``code``, everything else to ``prose``.
 
@@ -169,7 +180,7 @@ class DocumentSplitter:
         """What changes the passages; recorded in the manifest."""
         from dataclasses import asdict
 
-        return {**asdict(self.settings), "code": getattr(self.code, "name", "lines")}
+        return {**asdict(self.settings), "code": getattr(self.code, "name", "lines"), "code_header": "symbol"}
 
     def split(self, doc: Document) -> list[Passage]:
         """Passages of one document."""

@@ -14,6 +14,7 @@ import numpy as np
 
 from ingest.errors import EmptyDocumentError, IndexMissingError, IndexMismatchError
 from ingest.loaders import load_paths
+from ingest.split import embedding_text
 from ingest.types import Document, Embedder, Passage, Splitter
 from retrieval.store import IndexReader, Manifest, write_index, writer_lock
 from retrieval.units import build_units
@@ -118,7 +119,7 @@ def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.Pat
         if previous is not None and reusable:
             old_vectors = dict(zip((p.id for p in previous.all_passages()), previous.vectors(), strict=True))
         todo = [i for i, p in enumerate(passages) if p.id not in old_vectors]
-        fresh = embed_sorted(embedder, [passages[i].text for i in todo], progress=progress)
+        fresh = embed_sorted(embedder, [embedding_text(passages[i]) for i in todo], progress=progress)
         vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
         for i, p in enumerate(passages):
             if p.id in old_vectors:
