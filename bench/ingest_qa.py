@@ -91,10 +91,10 @@ def ingest_child(pipeline: str) -> None:
     print(json.dumps(result))
 
 
-def bench_ingest(repeats: int) -> dict:
+def bench_ingest(repeats: int, docqa_first: bool = False) -> dict:
     runs: dict[str, list[dict]] = {"docqa": [], "langchain": []}
     for r in range(repeats):
-        order = ["langchain", "docqa"] if r % 2 == 0 else ["docqa", "langchain"]
+        order = ["langchain", "docqa"] if (r + docqa_first) % 2 == 0 else ["docqa", "langchain"]
         for pipeline in order:
             out = subprocess.run([sys.executable, __file__, "_ingest_child", pipeline], capture_output=True,
                                  text=True, check=True, cwd=ROOT)
@@ -215,6 +215,7 @@ def main() -> None:
     p.add_argument("what", choices=["ingest", "retrieval", "latency", "all", "_ingest_child"])
     p.add_argument("pipeline", nargs="?")
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--docqa-first", action="store_true", help="start the alternation with docqa")
     p.add_argument("--max-questions", type=int, default=None, help="cap on SQuAD questions (spread over articles)")
     p.add_argument("--latency-questions", type=int, default=5)
     p.add_argument("--out", default=str(ROOT / "bench" / "out" / "ingest_qa.json"))
@@ -224,7 +225,7 @@ def main() -> None:
         return
     results = {}
     if args.what in ("ingest", "all"):
-        results["ingest"] = bench_ingest(args.repeats)
+        results["ingest"] = bench_ingest(args.repeats, args.docqa_first)
     if args.what in ("retrieval", "all"):
         results["retrieval"] = bench_retrieval(args.max_questions)
     if args.what in ("latency", "all"):
