@@ -27,6 +27,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -40,6 +41,13 @@ from rerank.settings import RerankSettings  # noqa: E402
 from rerank.types import Ranked  # noqa: E402
 
 METHODS = ("full-logits", "full", "window", "pointwise")
+
+
+def emit(text: str = "", *, file: TextIO = sys.stdout, flush: bool = False) -> None:
+    """One line of the report (stdout) or of progress (stderr)."""
+    file.write(text + "\n")
+    if flush:
+        file.flush()
 
 
 def load(data: Path) -> tuple[list[dict], dict[str, dict[str, int]]]:
@@ -78,6 +86,44 @@ def dense_rankings(topics: list[dict]) -> dict[str, list[str]]:
     return out
 
 
+def token_costs(llm: object, topics: list[dict], ns: list[int], words: int, settings: RerankSettings) -> None:
+    """Tokens each method would read and write, from the exact prompts and the model's tokenizer (no inference).
+
+    Generative calls are charged their full-list budget (``[1] > ... > [n]``), the most a complete
+    answer takes; the quality run reports what was actually generated.
+    """
+    from rerank.prompts import identifier_continuations, listwise_messages, pointwise_messages, ranking_example
+    from rerank.window import windows
+
+    def toks(text: str) -> int:
+        return len(llm.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def prompt(messages: list) -> int:
+        return toks(llm.chat_prompt_text(messages))
+
+    emit(f"\ntoken cost from the prompts (all {len(topics)} queries, {words} words per passage, tokenizer of "
+          f"{llm.name}; generative output = full-list budget)")
+    emit("\n| N | method | LLM calls/q | input tok/q | output tok/q | total tok/q | total vs window |")
+    emit("|---|---|---|---|---|---|---|")
+    for n in ns:
+        rows: dict[str, list[tuple[int, int, int]]] = {m: [] for m in METHODS}
+        for t in topics:
+            texts = [h["content"] for h in t["hits"][:n]]
+            q = t["query"]
+            extra = sum(1 for c in identifier_continuations(n) if c.endswith("]"))
+            rows["full-logits"].append((1, prompt(listwise_messages(q, texts, words=words)) + 1 + extra, 0))
+            rows["full"].append((1, prompt(listwise_messages(q, texts, words=words)), toks(ranking_example(n))))
+            spans = windows(n, settings.window, settings.stride)
+            rows["window"].append((len(spans), sum(prompt(listwise_messages(q, texts[a:b], words=words))
+                                                   for a, b in spans),
+                                   sum(toks(ranking_example(b - a)) for a, b in spans)))
+            rows["pointwise"].append((n, sum(prompt(pointwise_messages(q, x, words=words)) for x in texts), 0))
+        win = statistics.fmean(i + o for _, i, o in rows["window"])
+        for m, r in rows.items():
+            calls, tin, tout = (statistics.fmean(x[k] for x in r) for k in range(3))
+            emit(f"| {n} | {m} | {calls:.0f} | {tin:.0f} | {tout:.0f} | {tin + tout:.0f} | {(tin + tout) / win:.2f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "trec_dl19"))
@@ -88,26 +134,48 @@ def main() -> None:
     ap.add_argument("--model", default=LLMSettings().model)
     ap.add_argument("--context", type=int, default=8192)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--gpu-layers", type=int, default=0, help="llama.cpp layers on a GPU (-1: all)")
     ap.add_argument("--out", default="/tmp/rerank_dl19.jsonl", help="per query and method records")
+    ap.add_argument("--dense-cache", default="/tmp/rerank_dl19_dense.json", help="dense rankings, reused if present")
+    ap.add_argument("--budget-s", type=float, default=float("inf"), help="start no query after this many seconds")
+    ap.add_argument("--tokens-only", default="", help="comma-separated N: count prompt tokens, run no inference")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     topics, qrels = load(Path(args.data))
+    if args.tokens_only:
+        llm = make_llm(LLMSettings(model=args.model, context_tokens=args.context, threads=args.threads,
+                                   gpu_layers=args.gpu_layers))
+        token_costs(llm, topics, [int(x) for x in args.tokens_only.split(",")], args.words,
+                    RerankSettings(passage_words=args.words))
+        return
     chosen = subset(topics, args.queries)
     methods = [m for m in args.methods.split(",") if m]
-    dense = dense_rankings(topics)
-    base = {"bm25": {t["qid"]: [h["docid"] for h in t["hits"]] for t in topics}, "dense": dense}
-    chosen_ids = {t["qid"] for t in chosen}
+    cache = Path(args.dense_cache)
+    if cache.is_file():
+        dense = json.loads(cache.read_text())
+    else:
+        dense = dense_rankings(topics)
+        cache.write_text(json.dumps(dense))
+    base = {"bm25": {t["qid"]: [h["docid"] for h in t["hits"]] for t in topics}, "dense": dense,
+            f"oracle order of BM25 top-{args.candidates} (ceiling)": {
+                t["qid"]: sorted([h["docid"] for h in t["hits"][: args.candidates]],
+                                 key=lambda d, q=t["qid"]: -qrels.get(q, {}).get(d, 0))
+                for t in topics}}
     results: dict[str, list[float]] = {m: [] for m in methods}
     costs: dict[str, list[dict]] = {m: [] for m in methods}
 
-    llm = make_llm(LLMSettings(model=args.model, context_tokens=args.context, threads=args.threads))
+    llm = make_llm(LLMSettings(model=args.model, context_tokens=args.context, threads=args.threads,
+                                   gpu_layers=args.gpu_layers))
     llm.warm_up()
     settings = RerankSettings(passage_words=args.words)
     rerankers = {m: make_reranker(m, lambda: llm, settings) for m in methods}
     wall = time.perf_counter()
     with open(args.out, "w") as log_file:
         for qi, t in enumerate(chosen, 1):
+            if time.perf_counter() - wall > args.budget_s:
+                emit(f"budget of {args.budget_s:.0f} s spent: stopping after {qi - 1} queries", file=sys.stderr)
+                break
             hits = t["hits"]
             cands = [Ranked(Passage(id=h["docid"], doc_id=h["docid"], source=f"msmarco:{h['docid']}",
                                     text=h["content"], chars=(0, len(h["content"]))), float(h["score"]))
@@ -125,34 +193,35 @@ def main() -> None:
                 costs[m].append(rec)
                 log_file.write(json.dumps(rec) + "\n")
                 log_file.flush()
-                print(f"[{qi}/{len(chosen)}] {t['qid']} {m:12s} nDCG@10={score:.3f} calls={cost.llm_calls} "
+                emit(f"[{qi}/{len(chosen)}] {t['qid']} {m:12s} nDCG@10={score:.3f} calls={cost.llm_calls} "
                       f"in={cost.input_tokens} out={cost.output_tokens} {cost.seconds:.1f}s {cost.outcome}",
                       file=sys.stderr, flush=True)
     wall = time.perf_counter() - wall
+    chosen_ids = {c["qid"] for c in costs[methods[0]]} if methods else set()
 
     def mean(xs: list[float]) -> float:
         return statistics.fmean(xs) if xs else float("nan")
 
-    print(f"\nqueries: {len(chosen)} of {len(topics)} ({','.join(sorted(chosen_ids, key=int))}); "
+    emit(f"\nqueries: {len(chosen_ids)} of {len(topics)} ({','.join(sorted(chosen_ids, key=int))}); "
           f"candidates: BM25 top-{args.candidates}; passage words: {args.words}; model: {args.model}; "
           f"wall {wall:.0f} s")
-    print("\n| ranking | nDCG@10 (subset) | nDCG@10 (all 43) | LLM calls/q | input tok/q | output tok/q | s/q "
-          "| s/q vs window | malformed |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    emit("\n| ranking | nDCG@10 (subset) | nDCG@10 (all 43) | LLM calls/q | input tok/q | output tok/q | s/q "
+          "| s/q vs full | malformed |")
+    emit("|---|---|---|---|---|---|---|---|---|")
     for name, runs in base.items():
         sub = mean([ndcg_at_k(runs[q], qrels.get(q, {})) for q in chosen_ids])
         full = mean([ndcg_at_k(runs[q], qrels.get(q, {})) for q in runs])
-        print(f"| {name} | {sub:.4f} | {full:.4f} | 0 | 0 | 0 | 0 | – | – |")
-    win_s = mean([c["seconds"] for c in costs.get("window", [])]) if "window" in costs else float("nan")
+        emit(f"| {name} | {sub:.4f} | {full:.4f} | 0 | 0 | 0 | 0 | – | – |")
+    ref_s = mean([c["seconds"] for c in costs["full"]]) if "full" in costs else float("nan")
     for m in methods:
         c = costs[m]
         secs = mean([x["seconds"] for x in c])
         bad = sum(x["outcome"] != "ok" for x in c)
         calls = sum(x["llm_calls"] for x in c)
-        print(f"| {m} | {mean(results[m]):.4f} | – | {calls / len(c):.1f} | {mean([x['input_tokens'] for x in c]):.0f} "
-              f"| {mean([x['output_tokens'] for x in c]):.0f} | {secs:.1f} | {secs / win_s:.2f} "
-              f"| {bad}/{len(c)} queries" + (f" ({', '.join(sorted({x['outcome'] for x in c if x['outcome'] != 'ok'}))})"
-                                              if bad else "") + " |")
+        kinds = sorted({x["outcome"] for x in c if x["outcome"] != "ok"})
+        emit(f"| {m} | {mean(results[m]):.4f} | – | {calls / len(c):.1f} | {mean([x['input_tokens'] for x in c]):.0f} "
+             f"| {mean([x['output_tokens'] for x in c]):.0f} | {secs:.1f} | {secs / ref_s:.2f} "
+             f"| {bad}/{len(c)} queries" + (f" ({', '.join(kinds)})" if bad else "") + " |")
 
 
 if __name__ == "__main__":

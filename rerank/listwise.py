@@ -135,6 +135,8 @@ def rank_generative(llm: LLM, query: str, texts: Sequence[str], settings: Rerank
     completion = llm.complete(messages, max_tokens=max_tokens)
     parsed = parse_ranking(completion.text, n)
     notes = [f"passage words: {words}"] if words < settings.passage_words else []
+    if parsed.outcome == "ok" and parsed.order == tuple(range(n)):
+        notes.append("the reply repeats the input order")  # a common failure of small models; still "ok"
     if parsed.missing > settings.max_missing_fraction * n:
         log.warning("listwise reply named only %d of %d passages; the rest keep first-stage order",
                     n - parsed.missing, n)

@@ -16,7 +16,7 @@ def ndcg_at_k(ranking: Sequence[str], judged: Mapping[str, int], k: int = 10) ->
     :param ranking: document ids, best first (repeats are not expected).
     :param judged: id -> graded relevance (qrels of one query).
 
-    >>> ndcg_at_k(["a", "b", "c"], {"a": 3, "b": 0, "c": 1})
+    >>> ndcg_at_k(["a", "c", "b"], {"a": 3, "b": 0, "c": 1})
     1.0
     >>> round(ndcg_at_k(["c", "x", "a"], {"a": 3, "c": 1}), 4)  # (1 + 3/2) / (3 + 1/log2(3))
     0.6885

@@ -201,6 +201,13 @@ def test_full_generative_repairs_reply_and_records_outcome() -> None:
     assert len(llm.calls) == 1 and len(prompt_passages(llm.calls[0])) == 5
 
 
+def test_full_generative_notes_an_echoed_order() -> None:
+    llm = ScriptedLLM("[1] > [2] > [3]")
+    out, cost = FullListwiseReranker(lambda: llm, RerankSettings()).rank("q", ranked("abc"), top_k=3)
+    assert ids(out) == ["p0", "p1", "p2"] and cost.outcome == "ok"
+    assert cost.notes == ("the reply repeats the input order",)
+
+
 def test_full_generative_flags_many_missing_ids() -> None:
     llm = ScriptedLLM("[4]")
     out, cost = FullListwiseReranker(lambda: llm, RerankSettings()).rank("q", ranked("abcde"), top_k=3)
