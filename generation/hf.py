@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from generation.llm import LLMSettings, register_backend
-from generation.types import Completion, ContinuationScores, Message
+from generation.types import Completion, ContinuationScores, Message, SequenceScore, final_item
 from ingest.errors import GenerationError, ModelError
 
 log = logging.getLogger(__name__)
@@ -76,12 +76,7 @@ class TransformersLLM:
 
     def complete(self, messages: Sequence[Message], *, max_tokens: int) -> Completion:
         """Greedy completion."""
-        final: Completion | None = None
-        for piece in self.stream(messages, max_tokens=max_tokens):
-            if isinstance(piece, Completion):
-                final = piece
-        assert final is not None
-        return final
+        return final_item(self.stream(messages, max_tokens=max_tokens), Completion)
 
     def stream(self, messages: Sequence[Message], *, max_tokens: int) -> Iterator[str | Completion]:
         """Yield text pieces from a background ``generate``, then the :class:`Completion`."""
@@ -167,6 +162,51 @@ class TransformersLLM:
         scores = tuple(float(sum(float(tables[tuple(t[:k])][t[k]]) for k in range(len(t)))) for t in tails)
         return ContinuationScores(logprobs=scores, prompt_tokens=len(base), extra_tokens=sum(len(n) for n in nodes),
                                   seconds=time.perf_counter() - start)
+
+    # -- teacher-forced scoring of given text (segment relevance, XL3M-style) ---------------------------------
+    def sequence_logprobs(self, pairs: Sequence[tuple[str, str]], *, batch_size: int = 8) -> list[SequenceScore]:
+        """``log P(continuation | prefix)`` for each ``(prefix, continuation)`` pair, on raw text.
+
+        Pairs run in right-padded batches of ``batch_size``; one forward pass per batch.
+
+        :raises GenerationError: a pair does not fit the model's window, or the forward pass fails.
+        """
+        import torch
+
+        self.warm_up()
+        encoded: list[tuple[list[int], int]] = []  # (ids, continuation length)
+        bos = [self._tok.bos_token_id] if self._tok.bos_token_id is not None else []
+        for prefix, continuation in pairs:
+            head = bos + self._tok(prefix, add_special_tokens=False)["input_ids"]
+            tail = self._tok(continuation, add_special_tokens=False)["input_ids"]
+            if not head and tail:
+                raise GenerationError(f"{self.name}: an empty prefix cannot be scored with this tokenizer (no BOS)")
+            if len(head) + len(tail) > self.context_tokens:
+                raise GenerationError(f"{self.name}: {len(head) + len(tail)} tokens to score do not fit "
+                                      f"{self.context_tokens}")
+            encoded.append((head + tail, len(tail)))
+        pad = self._tok.pad_token_id if self._tok.pad_token_id is not None else (self._tok.eos_token_id or 0)
+        out: list[SequenceScore] = []
+        try:
+            with torch.inference_mode():
+                for i in range(0, len(encoded), batch_size):
+                    chunk = encoded[i: i + batch_size]
+                    width = max(len(ids) for ids, _ in chunk)
+                    ids = torch.tensor([x + [pad] * (width - len(x)) for x, _ in chunk], device=self._device)
+                    mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x, _ in chunk],
+                                        device=self._device)
+                    logp = torch.log_softmax(self._model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+                    for row, (x, n) in enumerate(chunk):
+                        if n == 0:
+                            out.append(SequenceScore(logprob=0.0, tokens=0, evaluated_tokens=0))
+                            continue
+                        positions = torch.arange(len(x) - n - 1, len(x) - 1, device=self._device)
+                        targets = torch.tensor(x[len(x) - n:], device=self._device)
+                        total = float(logp[row, positions, targets].sum())
+                        out.append(SequenceScore(logprob=total, tokens=n, evaluated_tokens=len(x)))
+        except RuntimeError as err:  # e.g. CUDA out of memory
+            raise GenerationError(f"{self.name}: scoring failed ({err})") from err
+        return out
 
 
 @register_backend("transformers")

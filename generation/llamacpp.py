@@ -11,7 +11,7 @@ from typing import Any
 
 from generation.llm import LLMSettings, register_backend
 from generation.models import PACKAGED_LLMS, packaged_model_path
-from generation.types import Completion, ContinuationScores, Message
+from generation.types import Completion, ContinuationScores, Message, SequenceScore, final_item
 from ingest.errors import GenerationError, ModelError
 
 log = logging.getLogger(__name__)
@@ -81,12 +81,7 @@ class LlamaCppLLM:
 
     def complete(self, messages: Sequence[Message], *, max_tokens: int) -> Completion:
         """Greedy completion."""
-        final: Completion | None = None
-        for piece in self.stream(messages, max_tokens=max_tokens):
-            if isinstance(piece, Completion):
-                final = piece
-        assert final is not None
-        return final
+        return final_item(self.stream(messages, max_tokens=max_tokens), Completion)
 
     def stream(self, messages: Sequence[Message], *, max_tokens: int) -> Iterator[str | Completion]:
         """Yield text pieces, then the :class:`Completion`."""
@@ -121,13 +116,17 @@ class LlamaCppLLM:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         llm = self.llama
-        template = llm.metadata.get("tokenizer.chat_template")
-        if not template:
-            raise GenerationError(f"{self.name}: the GGUF has no tokenizer.chat_template; cannot score from logits")
-        vocab = llm._model  # noqa: SLF001 - token texts are only exposed there
-        bos, eos = llm.token_bos(), llm.token_eos()
-        formatter = Jinja2ChatFormatter(template=template, eos_token=vocab.token_get_text(eos) if eos != -1 else "",
-                                        bos_token=vocab.token_get_text(bos) if bos != -1 else "")
+        formatter = getattr(self, "_chat_formatter", None)  # compiled once per loaded model
+        if formatter is None:
+            template = llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise GenerationError(f"{self.name}: the GGUF has no tokenizer.chat_template; cannot score from logits")
+            vocab = llm._model  # noqa: SLF001 - token texts are only exposed there
+            bos, eos = llm.token_bos(), llm.token_eos()
+            formatter = Jinja2ChatFormatter(template=template,
+                                            eos_token=vocab.token_get_text(eos) if eos != -1 else "",
+                                            bos_token=vocab.token_get_text(bos) if bos != -1 else "")
+            self._chat_formatter = formatter
         return formatter(messages=[{"role": m.role, "content": m.content} for m in messages]).prompt
 
     def _tokens(self, text: str) -> list[int]:
@@ -191,6 +190,66 @@ class LlamaCppLLM:
         scores = tuple(float(sum(tables[tuple(t[:k])][t[k]] for k in range(len(t)))) for t in tails)
         return ContinuationScores(logprobs=scores, prompt_tokens=len(base), extra_tokens=extra,
                                   seconds=time.perf_counter() - start)
+
+    # -- teacher-forced scoring of given text (segment relevance, XL3M-style) ---------------------------------
+    def sequence_logprobs(self, pairs: Sequence[tuple[str, str]]) -> list[SequenceScore]:
+        """``log P(continuation | prefix)`` for each ``(prefix, continuation)`` pair, on raw text.
+
+        Works on the one loaded model (``logits_all=False``, so no n_ctx x n_vocab score table): the
+        prefix is decoded reusing the longest cached prefix, then the continuation is decoded in one
+        batch that asks llama.cpp for logits at every position. The cache afterwards holds the last
+        pair, and the next chat completion re-decodes its own prompt as usual.
+
+        :raises GenerationError: a pair does not fit the context.
+        """
+        return [self._sequence_logprob(prefix, continuation) for prefix, continuation in pairs]
+
+    def _sequence_logprob(self, prefix: str, continuation: str) -> SequenceScore:
+        import numpy as np
+
+        llm = self.llama
+        base = list(llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=False))
+        if not base:
+            raise GenerationError(f"{self.name}: an empty prefix cannot be scored with this model (no BOS token)")
+        tail = list(llm.tokenize(continuation.encode("utf-8"), add_bos=False, special=False))
+        if not tail:
+            return SequenceScore(logprob=0.0, tokens=0, evaluated_tokens=0)
+        tokens = base + tail
+        if len(tokens) > llm.n_ctx():
+            raise GenerationError(f"{self.name}: {len(tokens)} tokens to score do not fit the context of {llm.n_ctx()}")
+        cached = llm.input_ids[: llm.n_tokens]
+        common = 0
+        for a, b in zip(cached, tokens[: len(base) - 1], strict=False):
+            if a != b:
+                break
+            common += 1
+        try:
+            llm.n_tokens = common  # eval() drops the KV cache past this point
+            if len(base) - 1 > common:
+                llm.eval(tokens[common: len(base) - 1])
+            # positions len(base)-1 .. len(tokens)-2 predict the continuation's tokens
+            logprob = 0.0
+            todo = tokens[len(base) - 1: -1]
+            done = 0
+            while done < len(todo):
+                chunk = todo[done: done + llm.n_batch]
+                n_past = llm.n_tokens
+                llm._ctx.kv_cache_seq_rm(-1, n_past, -1)  # noqa: SLF001
+                llm._batch.set_batch(batch=chunk, n_past=n_past, logits_all=True)  # noqa: SLF001
+                llm._ctx.decode(llm._batch)  # noqa: SLF001
+                rows = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(chunk), llm.n_vocab()))  # noqa: SLF001
+                rows = rows.astype(np.float64)
+                peak = rows.max(axis=1, keepdims=True)
+                lse = (peak + np.log(np.exp(rows - peak).sum(axis=1, keepdims=True)))[:, 0]
+                targets = tail[done: done + len(chunk)]
+                logprob += float((rows[np.arange(len(chunk)), targets] - lse).sum())
+                llm.input_ids[n_past: n_past + len(chunk)] = chunk
+                llm.n_tokens = n_past + len(chunk)
+                done += len(chunk)
+        except (ValueError, RuntimeError) as err:
+            llm.n_tokens = 0
+            raise GenerationError(f"{self.name}: scoring failed ({err})") from err
+        return SequenceScore(logprob=logprob, tokens=len(tail), evaluated_tokens=len(tokens) - common)
 
 
 @register_backend("llama-cpp")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 from ingest.types import Passage
 
@@ -86,6 +86,8 @@ class Citation:
     number: int  # as written in the answer, 1-based over the prompt's passages
     passage: Passage
     quote: str | None = None  # supporting span inside the passage, when located
+    quote_chars: tuple[int, int] | None = None  # [start, end) of ``quote`` inside ``passage.text``
+    supported: bool | None = None  # the citation check's verdict (None: not checked)
 
     @property
     def label(self) -> str:
@@ -121,6 +123,8 @@ class Answer:
                     "lines": list(c.passage.lines) if c.passage.lines else None,
                     "label": c.label,
                     "quote": c.quote,
+                    "quote_chars": list(c.quote_chars) if c.quote_chars else None,
+                    "supported": c.supported,
                 }
                 for c in self.citations
             ],
@@ -133,3 +137,46 @@ class Answer:
             "model": self.model,
             "notes": list(self.notes),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceScore:
+    """How likely a backend finds a continuation after a prefix (teacher forcing), and what it cost."""
+
+    logprob: float  # sum over the continuation's tokens of log P(token | prefix, earlier tokens)
+    tokens: int  # continuation tokens scored
+    evaluated_tokens: int  # tokens run through the model for this pair (prefix not already cached + continuation)
+
+    @property
+    def mean_logprob(self) -> float:
+        """Per-token log-likelihood (0.0 for an empty continuation)."""
+        return self.logprob / self.tokens if self.tokens else 0.0
+
+
+@runtime_checkable
+class ScoringLLM(Protocol):
+    """A backend that scores given text instead of generating it (segment relevance, XL3M-style)."""
+
+    name: str
+
+    def sequence_logprobs(self, pairs: Sequence[tuple[str, str]]) -> list[SequenceScore]:
+        """``log P(continuation | prefix)`` for each ``(prefix, continuation)`` pair, on raw text (no chat template)."""
+        ...
+
+
+T = TypeVar("T")
+
+
+def final_item(stream: Iterable[object], kind: type[T]) -> T:
+    """The last item of type ``kind`` in a stream; streams of text pieces end with their result.
+
+    >>> final_item(["a", "b", 3], int)
+    3
+    """
+    final = None
+    for item in stream:
+        if isinstance(item, kind):
+            final = item
+    if final is None:
+        raise ValueError(f"stream ended without a {kind.__name__}")
+    return final
