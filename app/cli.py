@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--backend", help="LLM backend: llama-cpp (default) or transformers")
             sp.add_argument("--model", help="packaged model name, .gguf path, hub id or local dir")
             sp.add_argument("--context", type=int, help="LLM context tokens")
-            sp.add_argument("--rerank", help="reranker (none, ...)")
+            sp.add_argument("--rerank", help="reranker: none (default), full, full-logits, window, pointwise")
             context_flags(sp)
             sp.add_argument("--no-stream", action="store_true", help="print the answer when complete")
         sp.set_defaults(func=func)
