@@ -13,8 +13,10 @@ from typing import Any
 
 from app.components import get_embedder, get_llm, make_reranker, make_splitter
 from app.settings import Settings, index_cache_dir
-from generation.answer import check_question, stream_answer
-from generation.types import LLM, Answer
+from generation.answer import PASSAGE_OVERHEAD_TOKENS, check_question, context_budget, stream_answer
+from generation.context import expand_neighbours, merge_overlaps, trim_overlaps
+from generation.scoring import score_segments_embedding, score_segments_llm, select_relevant
+from generation.types import LLM, Answer, ScoringLLM
 from ingest.embed import EmbedSettings, canonical_model_id
 from ingest.loaders import expand_paths
 from ingest.types import Document, Passage
@@ -46,6 +48,8 @@ class Index:
         self.reader.check_embedder(self.embedder.identity())
         self.searcher = Searcher(reader, self.embedder, settings.search)
         self._llm = llm
+        self._by_doc: dict[str, list[Passage]] | None = None
+        self._tokens_by_doc: dict[str, int] = {}
 
     # -- construction ---------------------------------------------------
     @classmethod
@@ -127,28 +131,128 @@ class Index:
         return self._llm
 
     def ask_stream(self, question: str) -> Iterator[str | Answer]:
-        """Yield answer text as it is generated, then the final :class:`Answer`."""
+        """Yield answer text as it is generated, then the final :class:`Answer`.
+
+        Depending on ``settings.answer.mode`` the model reads whole documents (when they fit its
+        context budget) or a key context built from retrieval, reranking and segment scoring.
+        """
         question = check_question(question)
         s = self.settings.answer
         timings: dict[str, float] = {}
+        tokens: dict[str, int] = {}
+        pool = s.rerank_candidates if s.rerank != "none" or s.select != "none" else s.top_k
         t = time.perf_counter()
-        candidates = self.search(question, max(s.top_k, s.rerank_candidates if s.rerank != "none" else s.top_k))
+        candidates = self.search(question, max(s.top_k, pool))
         timings["retrieve"] = time.perf_counter() - t
+        notes = [f"retrieval: {self.settings.search.mode}, {len(candidates)} candidates"]
+        full, why = self._full_text(question, candidates)
+        notes.append(why)
+        if full is not None:
+            yield from stream_answer(self.llm, question, full, max_answer_tokens=self.settings.llm.max_answer_tokens,
+                                     timings=timings, notes=notes, order="rank", verify=s.verify, tokens=tokens)
+            return
         t = time.perf_counter()
         reranker = make_reranker(self.settings, lambda: self.llm)
-        ranked, cost = reranker.rank(question, candidates, top_k=s.top_k)
+        ranked, cost = reranker.rank(question, candidates, top_k=len(candidates) if s.select != "none" else s.top_k)
         timings["rerank"] = time.perf_counter() - t
-        notes = [f"retrieval: {self.settings.search.mode}, {len(candidates)} candidates",
-                 f"reranker: {cost.method} ({cost.llm_calls} LLM calls, {cost.input_tokens} input tokens, "
-                 f"{cost.output_tokens} output tokens, {cost.seconds:.1f} s, outcome {cost.outcome})",
-                 *(f"reranker: {note}" for note in cost.notes)]
-        for piece in stream_answer(self.llm, question, [r.passage for r in ranked],
+        notes += [f"reranker: {cost.method} ({cost.llm_calls} LLM calls, {cost.input_tokens} input tokens, "
+                  f"{cost.output_tokens} output tokens, {cost.seconds:.1f} s, outcome {cost.outcome})",
+                  *(f"reranker: {note}" for note in cost.notes)]
+        passages, order = self._key_context(question, [r.passage for r in ranked], timings, tokens, notes)
+        for piece in stream_answer(self.llm, question, passages,
                                    max_answer_tokens=self.settings.llm.max_answer_tokens, timings=timings,
-                                   notes=notes):
+                                   notes=notes, order=order, verify=s.verify, tokens=tokens):
             if isinstance(piece, Answer) and cost.llm_calls:
                 piece = dataclasses.replace(piece, tokens={**piece.tokens, "rerank_input": cost.input_tokens,
                                                            "rerank_output": cost.output_tokens})
             yield piece
+
+    def _doc_passages(self) -> dict[str, list[Passage]]:
+        """Every passage of each document, in document order (read once per opened index)."""
+        if self._by_doc is None:
+            by_doc: dict[str, list[Passage]] = {}
+            for p in sorted(self.passages(), key=lambda p: (p.doc_id, p.chars)):
+                by_doc.setdefault(p.doc_id, []).append(p)
+            self._by_doc = by_doc
+        return self._by_doc
+
+    def _doc_tokens(self, doc_id: str, cap: int) -> int:
+        """Prompt tokens of a whole document as trimmed passages (``cap + 1`` when it clearly exceeds ``cap``)."""
+        passages = self._doc_passages()[doc_id]
+        if doc_id not in self._tokens_by_doc:
+            if (passages[-1].chars[1] - passages[0].chars[0]) / 8 > cap:  # over cap even at 8 characters a token
+                return cap + 1
+            self._tokens_by_doc[doc_id] = sum(self.llm.count_tokens(p.text) + PASSAGE_OVERHEAD_TOKENS
+                                              for p in trim_overlaps(passages))
+        return self._tokens_by_doc[doc_id]
+
+    def _full_text(self, question: str, candidates: Sequence[Ranked]) -> tuple[list[Passage] | None, str]:
+        """Whole documents as numbered passages in document order (overlaps trimmed) when the mode asks for
+        them and they fit, else None; and a note saying which mode ran and why.
+
+        "auto": every document if all fit, else the documents of the ``top_k`` hits if those fit.
+        "full": the hits' documents, then the others, as many as fit.
+        """
+        s = self.settings.answer
+        if s.mode == "retrieve":
+            return None, "mode: retrieve"
+        budget = context_budget(self.llm, question, self.settings.llm.max_answer_tokens)
+        cap = min(budget, s.full_max_tokens) if s.mode == "auto" and s.full_max_tokens else budget
+        by_doc = self._doc_passages()
+        hit_docs = list(dict.fromkeys(r.passage.doc_id for r in candidates[: s.top_k]))
+        if s.mode == "auto":
+            everything = sum(self._doc_tokens(d, cap) for d in by_doc) if len(by_doc) > len(hit_docs) else cap + 1
+            chosen = list(by_doc) if everything <= cap else hit_docs
+            used = everything if everything <= cap else sum(self._doc_tokens(d, cap) for d in hit_docs)
+            if not chosen or used > cap:
+                return None, f"mode: retrieve (auto: the documents exceed {cap} tokens)"
+        else:
+            chosen, used = [], 0
+            for doc_id in hit_docs + [d for d in by_doc if d not in hit_docs]:
+                cost = self._doc_tokens(doc_id, cap - used)
+                if used + cost <= cap:
+                    chosen.append(doc_id)
+                    used += cost
+            if not chosen:
+                return None, f"mode: retrieve (full text asked for, but no document fits {cap} tokens)"
+        passages = [p for doc_id in chosen for p in trim_overlaps(by_doc[doc_id])]
+        skipped = len(by_doc) - len(chosen)
+        return passages, (f"mode: full text ({len(chosen)} document(s), {len(passages)} passages, ~{used} tokens"
+                          + (f"; {skipped} other document(s) left out" if skipped else "") + ")")
+
+    def _key_context(self, question: str, ranked: list[Passage], timings: dict[str, float],
+                     tokens: dict[str, int], notes: list[str]) -> tuple[list[Passage], str]:
+        """Passages for the prompt, best first, and the order to number them in: segment scoring
+        (key context in document order), neighbour expansion and merging of overlapping passages."""
+        s = self.settings.answer
+        order = s.order
+        if s.select != "none" and ranked:
+            t = time.perf_counter()
+            llm = self.llm
+            if s.select == "llm" and isinstance(llm, ScoringLLM):
+                scores = score_segments_llm(llm, question, ranked)
+            else:
+                if s.select == "llm":
+                    notes.append(f"segment scoring: {llm.name} cannot score text; used embeddings")
+                scores = score_segments_embedding(self.embedder, question, ranked)
+            keep = select_relevant(scores.scores, min_keep=min(3, s.top_k), max_keep=s.top_k)
+            ranked = [ranked[i] for i in keep]
+            order = "document"
+            timings["select"] = time.perf_counter() - t
+            tokens[f"select_{scores.method}"] = scores.tokens  # LLM tokens, or embedder tokens
+            notes.append(f"segment scoring: {scores.method}, kept {len(keep)} of {len(scores.scores)} candidates "
+                         f"({scores.tokens} tokens, {scores.seconds:.1f} s); key context in document order")
+        else:
+            ranked = ranked[: s.top_k]
+        if s.neighbours:
+            before = len(ranked)
+            ranked = expand_neighbours(ranked, self._doc_passages(), question)
+            if len(ranked) > before:
+                notes.append(f"context: added {len(ranked) - before} neighbouring passage(s)")
+        merged = merge_overlaps(ranked)
+        if len(merged) < len(ranked):
+            notes.append(f"context: merged overlapping passages ({len(ranked)} -> {len(merged)})")
+        return merged, order
 
     def ask(self, question: str) -> Answer:
         """Answer ``question`` from this index, citing passages."""

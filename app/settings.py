@@ -13,12 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generation.answer import VERIFY_MODES
+from generation.context import ORDERS
 from generation.llm import LLMSettings
+from generation.scoring import SELECTORS
 from ingest.embed import EmbedSettings
 from ingest.errors import InputError
 from ingest.split import SplitSettings
 from rerank.settings import RerankSettings
 from retrieval.search import SearchSettings
+
+ANSWER_MODES = ("auto", "full", "retrieve")
 
 
 @dataclass(frozen=True)
@@ -27,18 +32,40 @@ class AnswerSettings:
 
     :param top_k: passages put in the prompt (best first, whole passages only).
     :param rerank: reranker name ("none" keeps first-stage order).
-    :param rerank_candidates: first-stage candidates handed to the reranker.
+    :param rerank_candidates: first-stage candidates handed to the reranker (and to segment scoring).
+    :param mode: "auto" answers over the whole document(s) when they fit ``full_max_tokens`` (else retrieves),
+        "full" always reads whole documents (those of the best hits when all do not fit), "retrieve" never does.
+    :param full_max_tokens: largest full text "auto" reads (0: whatever fits the LLM's context budget).
+    :param select: segment relevance scoring of the candidates: "none", "embedding" (cosine similarity) or
+        "llm" (the answering model's likelihood of the question given each passage, XL3M-style); the
+        relevant ones (at most ``top_k``) form the key context, in document order.
+    :param order: passage order in the prompt: "rank", "edges" (best first and last) or "document".
+    :param neighbours: also pull in the passage next to a hit whose best sentence sits at its edge.
+    :param verify: citation check after generation: "none", "lexical" or "llm" (lexical, plus a yes/no
+        question to the model on borderline cases).
     """
 
     top_k: int = 5
     rerank: str = "none"
     rerank_candidates: int = 20
+    mode: str = "retrieve"
+    full_max_tokens: int = 0
+    select: str = "none"
+    order: str = "rank"
+    neighbours: bool = False
+    verify: str = "lexical"
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {self.top_k}")
         if self.rerank_candidates < self.top_k:
             raise ValueError(f"rerank_candidates ({self.rerank_candidates}) must be >= top_k ({self.top_k})")
+        for name, value, valid in (("mode", self.mode, ANSWER_MODES), ("select", self.select, SELECTORS),
+                                   ("order", self.order, ORDERS), ("verify", self.verify, VERIFY_MODES)):
+            if value not in valid:
+                raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
+        if self.full_max_tokens < 0:
+            raise ValueError(f"full_max_tokens must be >= 0, got {self.full_max_tokens}")
 
 
 def default_cache_dir() -> Path:

@@ -6,12 +6,16 @@ import time
 from collections.abc import Iterator, Sequence
 
 from generation.citations import parse_citations
-from generation.prompt import build_messages, fit_passages
-from generation.types import LLM, Answer, Completion
+from generation.context import order_passages, pack_passages
+from generation.prompt import build_messages
+from generation.types import LLM, Answer, Citation, Completion, LogitsLLM
+from generation.verify import Judge, llm_judge, verify_citations
 from ingest.errors import InputError
 from ingest.types import Passage
 
 PROMPT_OVERHEAD_TOKENS = 320  # system prompt + chat template + question framing, measured on Qwen2.5
+PASSAGE_OVERHEAD_TOKENS = 12  # "[n] label" line and blank lines around each passage
+VERIFY_MODES = ("none", "lexical", "llm")
 
 
 def check_question(question: str) -> str:
@@ -31,19 +35,31 @@ def context_budget(llm: LLM, question: str, max_answer_tokens: int) -> int:
 
 
 def stream_answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_answer_tokens: int,
-                  timings: dict[str, float] | None = None, notes: Sequence[str] = ()) -> Iterator[str | Answer]:
+                  timings: dict[str, float] | None = None, notes: Sequence[str] = (), order: str = "rank",
+                  verify: str = "none", tokens: dict[str, int] | None = None) -> Iterator[str | Answer]:
     """Yield answer text as it is generated, then the final :class:`Answer`.
 
     :param llm: the backend.
     :param question: the user's question.
-    :param passages: ranked passages, best first; whole passages are packed into the context budget.
+    :param passages: ranked passages, best first; packed into the context budget best first (a passage
+        that does not fit is left out, or cut at a sentence end and reported in the notes).
     :param max_answer_tokens: most tokens generated.
     :param timings: earlier stages' timings, carried into the answer.
     :param notes: facts about the run to report (reranker, mode, ...).
+    :param order: how the packed passages are numbered: "rank" (as given), "edges" (best at both ends),
+        "document" (document order).
+    :param verify: citation check after generation: "none", "lexical" (overlap test) or "llm" (overlap
+        test, with a yes/no question to the model on borderline cases). The streamed pieces are the raw
+        generation; the final answer's text carries the checked markers.
+    :param tokens: earlier stages' token counts, carried into the answer.
     """
     question = check_question(question)
+    if verify not in VERIFY_MODES:
+        raise ValueError(f"unknown verify mode {verify!r}; valid: {', '.join(VERIFY_MODES)}")
     t = time.perf_counter()
-    context = fit_passages(passages, context_budget(llm, question, max_answer_tokens), llm.count_tokens)
+    packed = pack_passages(passages, context_budget(llm, question, max_answer_tokens), llm.count_tokens,
+                           overhead_tokens=PASSAGE_OVERHEAD_TOKENS)
+    context = order_passages(packed.passages, order)
     messages = build_messages(question, context)
     timings = dict(timings or {})
     timings["prompt"] = time.perf_counter() - t
@@ -61,21 +77,53 @@ def stream_answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_a
     extra = list(notes)
     if len(context) < len(passages):
         extra.append(f"context: {len(context)} of {len(passages)} passages fit the token budget")
+    if packed.trimmed:
+        extra.append(f"context: {len(packed.trimmed)} passage(s) cut at a sentence end to fit the token budget")
+    if order != "rank":
+        extra.append(f"context order: {order}")
     if dropped:
         extra.append(f"dropped citations to passages that do not exist: {dropped}")
+    counts = {**(tokens or {}), "prompt": completion.prompt_tokens, "completion": completion.completion_tokens}
+    if verify != "none":
+        t = time.perf_counter()
+        text, citations, verify_notes = _verify(llm, text, context, verify)
+        timings["verify"] = time.perf_counter() - t
+        extra.extend(verify_notes)
     yield Answer(
         question=question, text=text, citations=tuple(citations), passages=tuple(context), timings=timings,
-        tokens={"prompt": completion.prompt_tokens, "completion": completion.completion_tokens},
-        dropped_citations=tuple(dropped), model=llm.name, notes=tuple(extra),
+        tokens=counts, dropped_citations=tuple(dropped), model=llm.name, notes=tuple(extra),
     )
 
 
+def _verify(llm: LLM, text: str, context: Sequence[Passage], mode: str) -> tuple[str, list[Citation], list[str]]:
+    """Run the citation check; the checked text, its citations and notes on what changed."""
+    judge: Judge | None = None
+    notes: list[str] = []
+    if mode == "llm":
+        if isinstance(llm, LogitsLLM):
+            judge = llm_judge(llm)
+        else:
+            notes.append(f"citation check: {llm.name} cannot score yes/no; lexical check only")
+    v = verify_citations(text, context, judge=judge)
+    summary = f"citation check ({mode}): {len(v.citations)} kept"
+    if v.removed:
+        summary += f", removed {len(v.removed)} unsupported {[n for _, n in v.removed]}"
+    if v.added:
+        summary += f", added {[n for _, n in v.added]} to uncited sentences"
+    if v.judge_calls:
+        summary += f", {v.judge_calls} yes/no checks by the model"
+    notes.append(summary)
+    notes.extend(f"unsupported sentence: {claim}" for claim in v.flagged)
+    return v.text, list(v.citations), notes
+
+
 def answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_answer_tokens: int,
-           timings: dict[str, float] | None = None, notes: Sequence[str] = ()) -> Answer:
+           timings: dict[str, float] | None = None, notes: Sequence[str] = (), order: str = "rank",
+           verify: str = "none", tokens: dict[str, int] | None = None) -> Answer:
     """The final :class:`Answer` of :func:`stream_answer`."""
     final = None
     for piece in stream_answer(llm, question, passages, max_answer_tokens=max_answer_tokens, timings=timings,
-                               notes=notes):
+                               notes=notes, order=order, verify=verify, tokens=tokens):
         if isinstance(piece, Answer):
             final = piece
     assert final is not None

@@ -72,7 +72,8 @@ class TransformersLLM:
     def _inputs(self, messages: Sequence[Message]) -> Any:
         ids = self._tok.apply_chat_template([{"role": m.role, "content": m.content} for m in messages],
                                             add_generation_prompt=True, return_tensors="pt", return_dict=True)
-        return {k: v.to(self._device) for k, v in ids.items()}
+        # only what causal LMs take: some tokenizers also return token_type_ids, which generate() rejects
+        return {k: v.to(self._device) for k, v in ids.items() if k in ("input_ids", "attention_mask")}
 
     def complete(self, messages: Sequence[Message], *, max_tokens: int) -> Completion:
         """Greedy completion."""

@@ -59,6 +59,12 @@ class LlamaCppLLM:
             raise ModelError(f"{path}: cannot load GGUF ({err})") from err
         log.info("loaded %s (n_ctx=%d, threads=%d)", path.name, self.settings.context_tokens, threads)
 
+    def close(self) -> None:
+        """Free the model now rather than at interpreter exit (where llama.cpp's finaliser can fail noisily)."""
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
     @property
     def llama(self) -> Any:
         """The loaded ``llama_cpp.Llama``."""

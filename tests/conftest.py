@@ -47,6 +47,20 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("DOCQA_INDEX_CACHE", str(tmp_path_factory.mktemp("cache")))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_models():  # noqa: ANN202
+    """Free cached llama.cpp models when the session ends."""
+    yield
+    from app.components import get_llm
+
+    get_llm.cache_clear()
+    import gc
+
+    for obj in gc.get_objects():
+        if type(obj).__name__ == "LlamaCppLLM":
+            obj.close()
+
+
 @pytest.fixture(scope="session")
 def minilm():  # noqa: ANN201
     """The real packaged all-MiniLM-L6-v2 embedder, loaded once."""

@@ -79,3 +79,24 @@ class ScriptedLLM:
         yield Completion(text=reply, prompt_tokens=sum(self.count_tokens(m.content) for m in messages),
                          completion_tokens=self.count_tokens(reply), seconds=time.perf_counter() - start,
                          first_token_seconds=0.0)
+
+
+class ScoringScriptedLLM(ScriptedLLM):
+    """A :class:`ScriptedLLM` that can also score text (``ScoringLLM``): a continuation is likelier the more
+    of its words the prefix holds; records the pairs it scored."""
+
+    def __init__(self, *replies: str, context_tokens: int = 4096) -> None:
+        super().__init__(*replies, context_tokens=context_tokens)
+        self.scored: list[tuple[str, str]] = []
+
+    def sequence_logprobs(self, pairs: Sequence[tuple[str, str]]) -> list:
+        from generation.types import SequenceScore
+
+        out = []
+        for prefix, continuation in pairs:
+            self.scored.append((prefix, continuation))
+            words = re.findall(r"\w+", continuation.lower())
+            known = set(re.findall(r"\w+", prefix.lower()))
+            out.append(SequenceScore(logprob=sum(-0.5 if w in known else -5.0 for w in words), tokens=len(words),
+                                     evaluated_tokens=len(prefix.split()) + len(words)))
+        return out

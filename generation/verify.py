@@ -1,0 +1,262 @@
+"""Check citations after generation: does each cited passage support its sentence? (pure where possible)
+
+Every sentence of an answer is a claim with the ``[n]`` markers written after it. A citation is
+kept when the passage holds enough of the claim's content words (a lexical overlap test: numbers,
+names and terms of a short, direct answer appear verbatim in the passage that supports it). When
+the overlap is borderline and a judge is given (an LLM yes/no check), the judge decides. Unsupported
+citations are removed; a factual sentence left without a citation gets the context passage that
+supports it best, if one clearly does, or is flagged. For every kept citation the supporting
+sentence inside the passage is located and returned as the quote (text and character offsets), for
+highlighting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from generation.citations import is_abstention, marker_numbers
+from generation.context import content_words, sentence_spans
+from generation.types import Citation, LogitsLLM, Message
+from ingest.types import Passage
+
+Judge = Callable[[str, str], bool | None]  # (claim, passage text) -> supported? (None: could not tell)
+
+_MARKER = re.compile(r"\s*\[(\s*\d+(?:\s*(?:,|-|–|;)\s*\d+)*\s*)\]")
+_GENERIC = frozenset({"yes", "no", "also", "both", "only", "one", "answer", "document", "passage", "text", "say",
+                      "says", "said", "mention", "state"})
+
+SUPPORTED = 0.6  # share of a claim's content words found in a passage that counts as support
+BORDERLINE = 0.3  # below this a citation is removed without asking the judge
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One sentence of an answer and the passage numbers cited for it."""
+
+    text: str  # the sentence without its markers
+    start: int  # [start, end) of the sentence, markers included, in the answer text
+    end: int
+    numbers: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The answer after the citation check."""
+
+    text: str  # the answer with unsupported markers removed and repairs added
+    citations: tuple[Citation, ...]  # in order of first mention, each with its quote and verdict
+    removed: tuple[tuple[int, int], ...] = ()  # (claim index, passage number) citations taken out
+    added: tuple[tuple[int, int], ...] = ()  # (claim index, passage number) citations put in
+    flagged: tuple[str, ...] = ()  # factual sentences no passage was found to support
+    judge_calls: int = 0
+
+
+def split_claims(answer: str) -> list[Claim]:
+    """Sentences of ``answer`` with their citation markers (markers opening a sentence belong to the one before).
+
+    >>> [(c.text, c.numbers) for c in split_claims("It opened in 1932 [1]. It is long.[2, 3] [4] Red.")]
+    [('It opened in 1932.', (1,)), ('It is long.', (2, 3, 4)), ('Red.', ())]
+    """
+    claims: list[Claim] = []
+    for a, b in _answer_sentences(answer):
+        chunk = answer[a:b]
+        lead = re.match(r"(?:\s*\[\s*\d[\d\s,;\-–]*\])+", chunk)
+        if lead and claims:
+            prev = claims[-1]
+            claims[-1] = replace(prev, end=a + lead.end(), numbers=_dedupe(prev.numbers + _numbers(lead.group())))
+            a += lead.end()
+            chunk = answer[a:b]
+            if not chunk.strip():
+                continue
+        text = _MARKER.sub("", chunk).strip()
+        text = re.sub(r"\s+([.,;:!?])", r"\1", text)
+        claims.append(Claim(text=text, start=a, end=b, numbers=_numbers(chunk)))
+    return claims
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"')]*(?:\s*\[\s*\d[\d\s,;\-–]*\])*(?=\s|$)|\n\s*\n")
+
+
+def _answer_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of an answer; markers right after a full stop stay with that sentence."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        end = m.start() if m.group().isspace() else m.end()
+        if text[start:end].strip():
+            spans.append((start + len(text[start:end]) - len(text[start:end].lstrip()), end))
+        start = m.end()
+    if text[start:].strip():
+        rest = text[start:]
+        spans.append((start + len(rest) - len(rest.lstrip()), len(text.rstrip())))
+    return spans
+
+
+def _numbers(s: str) -> tuple[int, ...]:
+    return _dedupe(tuple(n for m in _MARKER.finditer(s) for n in marker_numbers(m.group(1))))
+
+
+def _dedupe(xs: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(dict.fromkeys(xs))
+
+
+def claim_words(claim: str) -> set[str]:
+    """Content words a supporting passage must hold (generic answer words left out).
+
+    >>> sorted(claim_words("Yes, the Denver Broncos won it."))
+    ['bronco', 'denver', 'won']
+    """
+    return {w for w in content_words(claim) if w not in _GENERIC}
+
+
+def support_score(claim: str, passage: str) -> float:
+    """Share of the claim's content words that occur in the passage (1.0 for a claim with none).
+
+    >>> support_score("The bridge opened in 1932.", "Work ended and the bridge was opened in 1932.")
+    1.0
+    >>> round(support_score("The bridge opened in 1941.", "Work ended and the bridge was opened in 1932."), 2)
+    0.33
+    """
+    words = claim_words(claim)
+    if not words:
+        return 1.0
+    found = words & content_words(passage)
+    share = len(found) / len(words)
+    numbers = {w for w in words if any(ch.isdigit() for ch in w)}
+    return share / 2 if numbers - found else share  # a wrong number or date is not support
+
+
+def locate_quote(claim: str, passage: str) -> tuple[int, int] | None:
+    """``[start, end)`` of the sentence of ``passage`` that shares most content words with ``claim``.
+
+    >>> t = "It is long. The bridge opened in 1932. It is red."
+    >>> a, b = locate_quote("It opened in 1932.", t); t[a:b]
+    'The bridge opened in 1932.'
+    >>> locate_quote("Nothing shared", t) is None
+    True
+    """
+    words = claim_words(claim) or content_words(claim)
+    best, span = 0.0, None
+    for a, b in sentence_spans(passage):
+        sentence_words = content_words(passage[a:b])
+        hits = len(words & sentence_words)
+        score = hits - 0.01 * len(sentence_words)  # ties go to the shorter sentence
+        if hits and score > best:
+            best, span = score, (a, b)
+    return span
+
+
+def _render(claim: Claim, numbers: Sequence[int]) -> str:
+    """The claim's sentence with markers before its final punctuation: ``It opened in 1932 [1].``"""
+    text = claim.text
+    if not numbers:
+        return text
+    marker = "[" + ", ".join(str(n) for n in numbers) + "]"
+    m = re.search(r"[.!?][\"')\]]*$", text)
+    return f"{text[: m.start()]} {marker}{text[m.start():]}" if m else f"{text} {marker}"
+
+
+def verify_citations(answer: str, passages: Sequence[Passage], *, judge: Judge | None = None,
+                     supported: float = SUPPORTED, borderline: float = BORDERLINE, repair: bool = True) -> Verification:
+    """Check every sentence's citations against the numbered ``passages`` ([1] is ``passages[0]``).
+
+    :param judge: asked about citations whose overlap lies in ``[borderline, supported)``.
+    :param repair: give an uncited (or stripped) factual sentence the passage that best supports it,
+        when one reaches ``supported``.
+
+    >>> ps = [Passage(id="a", doc_id="d", source="s.txt", text="The bridge opened in 1932. It is red.", chars=(0, 37)),
+    ...       Passage(id="b", doc_id="d", source="s.txt", text="Tolls were cut in 1950.", chars=(40, 63))]
+    >>> v = verify_citations("It opened in 1932 [2]. Tolls were cut in 1950 [2].", ps)
+    >>> v.text, v.removed, v.added
+    ('It opened in 1932 [1]. Tolls were cut in 1950 [2].', ((0, 2),), ((0, 1),))
+    >>> [(c.number, c.quote) for c in v.citations]
+    [(1, 'The bridge opened in 1932.'), (2, 'Tolls were cut in 1950.')]
+    """
+    if is_abstention(answer):
+        return Verification(text=_MARKER.sub("", answer).strip(), citations=())
+    claims = split_claims(answer)
+    kept_numbers: list[list[int]] = []
+    removed: list[tuple[int, int]] = []
+    added: list[tuple[int, int]] = []
+    flagged: list[str] = []
+    judge_calls = 0
+    verdicts: dict[int, bool] = {}
+    for ci, claim in enumerate(claims):
+        keep: list[int] = []
+        for n in claim.numbers:
+            if not 1 <= n <= len(passages):
+                removed.append((ci, n))
+                continue
+            score = support_score(claim.text, passages[n - 1].text)
+            ok = score >= supported
+            if not ok and judge is not None and score >= borderline:
+                judge_calls += 1
+                ok = bool(judge(claim.text, passages[n - 1].text))
+            if ok:
+                keep.append(n)
+                verdicts[n] = True
+            else:
+                removed.append((ci, n))
+        factual = bool(claim_words(claim.text)) and not is_abstention(claim.text)
+        if not keep and factual:
+            best = _best_support(claim.text, passages) if repair else None
+            if best is not None and best >= 0:
+                keep.append(best + 1)
+                added.append((ci, best + 1))
+                verdicts[best + 1] = True
+            else:
+                flagged.append(claim.text)
+        kept_numbers.append(keep)
+    parts: list[str] = []
+    cursor = 0
+    for claim, numbers in zip(claims, kept_numbers, strict=True):
+        parts.append(answer[cursor: claim.start])
+        parts.append(_render(claim, numbers))
+        cursor = claim.end
+    parts.append(answer[cursor:])
+    text = "".join(parts).strip()
+    citations: dict[int, Citation] = {}
+    for claim, numbers in zip(claims, kept_numbers, strict=True):
+        for n in numbers:
+            if n in citations:
+                continue
+            p = passages[n - 1]
+            span = locate_quote(claim.text, p.text)
+            citations[n] = Citation(number=n, passage=p, quote=p.text[span[0]: span[1]] if span else None,
+                                    quote_chars=span, supported=verdicts.get(n, False))
+    return Verification(text=text, citations=tuple(citations.values()), removed=tuple(removed), added=tuple(added),
+                        flagged=tuple(flagged), judge_calls=judge_calls)
+
+
+def _best_support(claim: str, passages: Sequence[Passage], *, supported: float = SUPPORTED) -> int | None:
+    """Index of the one passage that best supports ``claim`` (None when none reaches ``supported``)."""
+    scores = [support_score(claim, p.text) for p in passages]
+    if not scores or max(scores) < supported:
+        return None
+    return max(range(len(scores)), key=lambda i: (scores[i], -i))
+
+
+JUDGE_SYSTEM = "You check whether a passage supports a statement. Reply with one word: Yes or No."
+
+
+def judge_messages(claim: str, passage: str) -> list[Message]:
+    """The yes/no prompt for :func:`llm_judge`.
+
+    >>> judge_messages("It opened in 1932.", "The bridge opened in 1932.")[1].content.splitlines()[-1]
+    'Does the passage support the statement? Answer Yes or No.'
+    """
+    return [Message("system", JUDGE_SYSTEM),
+            Message("user", f"Passage: {passage.strip()}\n\nStatement: {claim.strip()}\n\n"
+                            "Does the passage support the statement? Answer Yes or No.")]
+
+
+def llm_judge(llm: LogitsLLM) -> Judge:
+    """A :data:`Judge` that compares the model's log-probabilities of "Yes" and "No" (one forward pass each check)."""
+
+    def judge(claim: str, passage: str) -> bool | None:
+        scores = llm.continuation_logprobs(judge_messages(claim, passage), ["Yes", "No"])
+        return scores.logprobs[0] > scores.logprobs[1]
+
+    return judge

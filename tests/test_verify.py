@@ -1,0 +1,139 @@
+"""Citation checks after generation: claims, support, quotes, removal and repair; scripted-LLM answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from generation.answer import answer
+from generation.prompt import NOT_FOUND
+from generation.types import ContinuationScores, Message
+from generation.verify import (
+    judge_messages,
+    llm_judge,
+    locate_quote,
+    split_claims,
+    support_score,
+    verify_citations,
+)
+from ingest.types import Passage
+from tests.fakes import ScriptedLLM
+
+P1 = "The Kittiwake entered service in April. It carries 210 passengers and a crew of six."
+P2 = "The chief safety officer is Hannelore Brisk. She introduced monthly lifeboat drills."
+P3 = "Ticket prices will rise by three percent next year to pay for new engines."
+
+
+def _ps() -> list[Passage]:
+    return [Passage(id=f"p{i}", doc_id="d", source="review.pdf", text=t, chars=(i * 100, i * 100 + len(t)), page=i)
+            for i, t in enumerate((P1, P2, P3), 1)]
+
+
+def test_split_claims_attaches_markers_to_their_sentence():
+    claims = split_claims("Brisk is the officer [2]. She runs drills.[2][1] Prices rise [3]\n\nNothing else.")
+    assert [(c.text, c.numbers) for c in claims] == [
+        ("Brisk is the officer.", (2,)), ("She runs drills.", (2, 1)), ("Prices rise", (3,)), ("Nothing else.", ())]
+    answer = "Brisk is the officer [2]. She runs drills.[2][1] Prices rise [3]\n\nNothing else."
+    assert answer[claims[0].start:claims[0].end] == "Brisk is the officer [2]."
+    assert split_claims("") == []
+
+
+def test_support_needs_the_claims_words_and_numbers():
+    assert support_score("The Kittiwake carries 210 passengers.", P1) == 1.0
+    assert support_score("The Kittiwake carries 250 passengers.", P1) < 0.5  # wrong number
+    assert support_score("Hannelore Brisk is the chief safety officer.", P1) < 0.3
+    assert support_score("Yes.", P1) == 1.0  # nothing to check
+
+
+def test_quote_is_the_supporting_sentence_with_offsets():
+    a, b = locate_quote("She introduced monthly lifeboat drills.", P2)
+    assert P2[a:b] == "She introduced monthly lifeboat drills."
+    a, b = locate_quote("Brisk is in charge of safety.", P2)
+    assert P2[a:b] == "The chief safety officer is Hannelore Brisk."
+
+
+def test_wrong_citation_is_moved_to_the_supporting_passage_and_quoted():
+    v = verify_citations("The chief safety officer is Hannelore Brisk [1]. It carries 210 passengers [1].", _ps())
+    assert v.text == "The chief safety officer is Hannelore Brisk [2]. It carries 210 passengers [1]."
+    assert v.removed == ((0, 1),) and v.added == ((0, 2),) and not v.flagged
+    by_n = {c.number: c for c in v.citations}
+    assert by_n[2].quote == "The chief safety officer is Hannelore Brisk." and by_n[2].supported
+    a, b = by_n[1].quote_chars
+    assert P1[a:b] == by_n[1].quote == "It carries 210 passengers and a crew of six."
+
+
+def test_unsupported_sentence_is_flagged_and_out_of_range_numbers_removed():
+    v = verify_citations("The ferry is painted green [2][9]. Prices rise three percent [3].", _ps())
+    assert v.text == "The ferry is painted green. Prices rise three percent [3]."
+    assert (0, 2) in v.removed and (0, 9) in v.removed
+    assert v.flagged == ("The ferry is painted green.",)
+    assert [c.number for c in v.citations] == [3]
+
+
+def test_repair_can_be_turned_off_and_abstentions_lose_markers():
+    v = verify_citations("Brisk leads safety drills [1].", _ps(), repair=False)
+    assert v.text == "Brisk leads safety drills." and v.flagged and not v.added
+    assert verify_citations(f"{NOT_FOUND} [1]", _ps()).text == NOT_FOUND
+
+
+def test_judge_decides_borderline_citations_only():
+    asked: list[tuple[str, str]] = []
+
+    def judge(claim: str, passage: str) -> bool:
+        asked.append((claim, passage))
+        return True
+
+    # half the words match (borderline): the judge is asked and keeps the citation
+    v = verify_citations("Brisk organises evacuation exercises monthly [2].", _ps(), judge=judge)
+    assert asked == [("Brisk organises evacuation exercises monthly.", P2)] and v.judge_calls == 1
+    assert [c.number for c in v.citations] == [2]
+    asked.clear()
+    verify_citations("The Kittiwake carries 210 passengers [1].", _ps(), judge=judge)  # clear support: no call
+    verify_citations("Tickets get cheaper [2].", _ps(), judge=judge)  # clearly unrelated: no call
+    assert asked == []
+
+
+class _YesNoLLM:
+    """A LogitsLLM that answers Yes when the passage mentions Brisk."""
+
+    name = "yes-no"
+
+    def __init__(self) -> None:
+        self.calls: list[list[Message]] = []
+
+    def continuation_logprobs(self, messages, continuations, *, assistant_prefix=""):
+        self.calls.append(list(messages))
+        yes = "Brisk" in messages[1].content
+        return ContinuationScores(logprobs=(-0.1, -3.0) if yes else (-3.0, -0.1), prompt_tokens=10, extra_tokens=0,
+                                  seconds=0.0)
+
+
+def test_llm_judge_compares_yes_and_no():
+    llm = _YesNoLLM()
+    judge = llm_judge(llm)
+    assert judge("x", P2) is True and judge("x", P1) is False
+    assert llm.calls[0] == judge_messages("x", P2)
+
+
+@pytest.mark.parametrize("mode", ["lexical", "llm"])
+def test_answer_with_verification_reports_changes(mode: str):
+    llm = ScriptedLLM("Hannelore Brisk is the chief safety officer [1]. The ferry is painted green [3].")
+    result = answer(llm, "Who is the safety officer?", _ps(), max_answer_tokens=50, verify=mode)
+    assert result.text == "Hannelore Brisk is the chief safety officer [2]. The ferry is painted green."
+    assert [c.passage.id for c in result.citations] == ["p2"] and result.citations[0].supported
+    notes = " ".join(result.notes)
+    assert f"citation check ({mode}): 1 kept, removed 2 unsupported [1, 3], added [2]" in notes
+    assert "unsupported sentence: The ferry is painted green." in notes
+    if mode == "llm":
+        assert "cannot score yes/no; lexical check only" in notes
+    assert "verify" in result.timings
+    d = result.to_dict()["citations"][0]
+    assert d["quote"] == "The chief safety officer is Hannelore Brisk." and d["quote_chars"] == [0, 44]
+    assert d["supported"] is True
+
+
+def test_answer_without_verification_keeps_raw_citations():
+    llm = ScriptedLLM("Hannelore Brisk [1].")
+    result = answer(llm, "Who?", _ps(), max_answer_tokens=20)
+    assert result.text == "Hannelore Brisk [1]." and result.citations[0].supported is None
+    with pytest.raises(ValueError, match="valid: none, lexical, llm"):
+        answer(ScriptedLLM("x"), "Who?", _ps(), max_answer_tokens=20, verify="strict")
