@@ -142,10 +142,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     index = _open(args, _settings(args), explicit_settings=_explicit(args))
     final: Answer | None = None
     stream = not args.json and not args.no_stream
+    streamed = []
     for piece in index.ask_stream(args.question):
         if isinstance(piece, Answer):
             final = piece
         elif stream:
+            streamed.append(piece)
             sys.stdout.write(piece)
             sys.stdout.flush()
     assert final is not None
@@ -154,10 +156,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     else:
         if stream:
             sys.stdout.write("\n")
+            if final.text != "".join(streamed).strip():  # citation checks changed markers after streaming
+                print(f"\nChecked: {final.text}")
         else:
             print(final.text)
-        if stream and final.dropped_citations:
-            print(f"(removed citations to missing passages: {list(final.dropped_citations)})")
         if final.citations:
             print("\nSources:")
             for c in final.citations:
