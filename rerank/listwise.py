@@ -94,7 +94,28 @@ def fallback(name: str, candidates: Sequence[Ranked], top_k: int, err: Exception
                                                 outcome="fallback", notes=(str(err),))
 
 
-class FullListwiseReranker:
+class LLMReranker:
+    """What the LLM rerankers share: an LLM factory (the model loads on first use) and settings; a list
+    of fewer than two candidates needs no model. Subclasses implement :meth:`_rank`."""
+
+    name = "llm"
+
+    def __init__(self, llm_factory: LLMFactory, settings: RerankSettings) -> None:
+        self._llm_factory = llm_factory
+        self.settings = settings
+
+    def rank(self, query: str, candidates: Sequence[Ranked], *, top_k: int) -> tuple[list[Ranked], RerankCost]:
+        """Rerank ``candidates``; return the best ``top_k`` and what the call cost."""
+        if len(candidates) < 2:
+            return list(candidates[:top_k]), RerankCost(method=self.name)
+        return self._rank(query, candidates, top_k, time.perf_counter())
+
+    def _rank(self, query: str, candidates: Sequence[Ranked], top_k: int, start: float
+              ) -> tuple[list[Ranked], RerankCost]:
+        raise NotImplementedError
+
+
+class FullListwiseReranker(LLMReranker):
     """All candidates in one prompt; the model generates the permutation (``full``).
 
     >>> # FullListwiseReranker(lambda: llm, RerankSettings()).rank("query", candidates, top_k=5)
@@ -102,15 +123,9 @@ class FullListwiseReranker:
 
     name = "full"
 
-    def __init__(self, llm_factory: LLMFactory, settings: RerankSettings) -> None:
-        self._llm_factory = llm_factory
-        self.settings = settings
-
-    def rank(self, query: str, candidates: Sequence[Ranked], *, top_k: int) -> tuple[list[Ranked], RerankCost]:
+    def _rank(self, query: str, candidates: Sequence[Ranked], top_k: int, start: float
+              ) -> tuple[list[Ranked], RerankCost]:
         """Rerank all ``candidates``; return the best ``top_k`` and the call's cost and outcome."""
-        start = time.perf_counter()
-        if len(candidates) < 2:
-            return list(candidates[:top_k]), RerankCost(method=self.name)
         try:
             order, cost = rank_generative(self._llm_factory(), query, [c.passage.text for c in candidates],
                                           self.settings)
@@ -157,21 +172,15 @@ def require_logits(llm: LLM) -> LogitsLLM:
     return llm
 
 
-class SinglePassListwiseReranker:
+class SinglePassListwiseReranker(LLMReranker):
     """All candidates in one prompt; ranked by the log-probability of each identifier (``full-logits``)."""
 
     name = "full-logits"
 
-    def __init__(self, llm_factory: LLMFactory, settings: RerankSettings) -> None:
-        self._llm_factory = llm_factory
-        self.settings = settings
-
-    def rank(self, query: str, candidates: Sequence[Ranked], *, top_k: int) -> tuple[list[Ranked], RerankCost]:
+    def _rank(self, query: str, candidates: Sequence[Ranked], top_k: int, start: float
+              ) -> tuple[list[Ranked], RerankCost]:
         """Rerank all ``candidates`` with one forward pass; return the best ``top_k`` and the cost."""
-        start = time.perf_counter()
         n = len(candidates)
-        if n < 2:
-            return list(candidates[:top_k]), RerankCost(method=self.name)
         llm = self._llm_factory()
         scorer = require_logits(llm)
         texts = [c.passage.text for c in candidates]

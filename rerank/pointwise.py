@@ -7,9 +7,8 @@ import time
 from collections.abc import Sequence
 
 from ingest.errors import GenerationError
-from rerank.listwise import LLMFactory, fallback, keep_order, require_logits
+from rerank.listwise import LLMReranker, fallback, keep_order, require_logits
 from rerank.prompts import POINTWISE_ANSWERS, pointwise_messages
-from rerank.settings import RerankSettings
 from rerank.types import Ranked, RerankCost
 
 
@@ -26,7 +25,7 @@ def yes_probability(logp_yes: float, logp_no: float) -> float:
     return a / (a + b)
 
 
-class PointwiseReranker:
+class PointwiseReranker(LLMReranker):
     """Scores each candidate alone by the model's P(Yes) to "does it answer the query?" (``pointwise``).
 
     One short forward pass per candidate; the system line and the query open every prompt, so a
@@ -35,15 +34,9 @@ class PointwiseReranker:
 
     name = "pointwise"
 
-    def __init__(self, llm_factory: LLMFactory, settings: RerankSettings) -> None:
-        self._llm_factory = llm_factory
-        self.settings = settings
-
-    def rank(self, query: str, candidates: Sequence[Ranked], *, top_k: int) -> tuple[list[Ranked], RerankCost]:
+    def _rank(self, query: str, candidates: Sequence[Ranked], top_k: int, start: float
+              ) -> tuple[list[Ranked], RerankCost]:
         """Score every candidate; return the best ``top_k`` (ties keep first-stage order) and the cost."""
-        start = time.perf_counter()
-        if len(candidates) < 2:
-            return list(candidates[:top_k]), RerankCost(method=self.name)
         scorer = require_logits(self._llm_factory())
         scores: list[float] = []
         tokens = 0

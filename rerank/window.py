@@ -7,8 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ingest.errors import GenerationError
-from rerank.listwise import LLMFactory, fallback, keep_order, rank_generative
-from rerank.settings import RerankSettings
+from rerank.listwise import LLMReranker, fallback, keep_order, rank_generative
 from rerank.types import Ranked, RerankCost
 
 
@@ -45,26 +44,22 @@ def worst_outcome(outcomes: Sequence[str]) -> str:
     return next((o for o in outcomes if o != "ok"), "ok")
 
 
-class SlidingWindowReranker:
+class SlidingWindowReranker(LLMReranker):
     """Generative listwise ranking over overlapping windows, back to front (``window``)."""
 
     name = "window"
 
-    def __init__(self, llm_factory: LLMFactory, settings: RerankSettings) -> None:
-        self._llm_factory = llm_factory
-        self.settings = settings
-
-    def rank(self, query: str, candidates: Sequence[Ranked], *, top_k: int) -> tuple[list[Ranked], RerankCost]:
+    def _rank(self, query: str, candidates: Sequence[Ranked], top_k: int, start: float
+              ) -> tuple[list[Ranked], RerankCost]:
         """Rerank ``candidates`` with one call per window; return the best ``top_k`` and the summed cost."""
-        start = time.perf_counter()
         order = list(range(len(candidates)))  # current ranking, as indexes into candidates
         calls = tokens_in = tokens_out = 0
         outcomes: list[str] = []
         notes: list[str] = []
         try:
-            llm = self._llm_factory() if len(candidates) > 1 else None
+            llm = self._llm_factory()
             for lo, hi in windows(len(candidates), self.settings.window, self.settings.stride):
-                if hi - lo < 2 or llm is None:
+                if hi - lo < 2:
                     continue
                 local, cost = rank_generative(llm, query, [candidates[i].passage.text for i in order[lo:hi]],
                                               self.settings)
