@@ -16,7 +16,7 @@ from app.settings import Settings, index_cache_dir
 from generation.answer import PASSAGE_OVERHEAD_TOKENS, check_question, context_budget, stream_answer
 from generation.context import expand_neighbours, merge_overlaps, trim_overlaps
 from generation.scoring import score_segments_embedding, score_segments_llm, select_relevant
-from generation.types import LLM, Answer, ScoringLLM
+from generation.types import Answer, LLM, ScoringLLM, final_item
 from ingest.embed import EmbedSettings, canonical_model_id
 from ingest.loaders import expand_paths
 from ingest.types import Document, Passage
@@ -256,12 +256,7 @@ class Index:
 
     def ask(self, question: str) -> Answer:
         """Answer ``question`` from this index, citing passages."""
-        final = None
-        for piece in self.ask_stream(question):
-            if isinstance(piece, Answer):
-                final = piece
-        assert final is not None
-        return final
+        return final_item(self.ask_stream(question), Answer)
 
     def close(self) -> None:
         """Release files."""

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from generation.citations import parse_citations
 from generation.context import order_passages, pack_passages
 from generation.prompt import build_messages
-from generation.types import LLM, Answer, Citation, Completion, LogitsLLM
+from generation.types import Answer, Citation, Completion, LLM, LogitsLLM, final_item
 from generation.verify import Judge, llm_judge, verify_citations
 from ingest.errors import InputError
 from ingest.types import Passage
@@ -121,10 +121,5 @@ def answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_answer_t
            timings: dict[str, float] | None = None, notes: Sequence[str] = (), order: str = "rank",
            verify: str = "none", tokens: dict[str, int] | None = None) -> Answer:
     """The final :class:`Answer` of :func:`stream_answer`."""
-    final = None
-    for piece in stream_answer(llm, question, passages, max_answer_tokens=max_answer_tokens, timings=timings,
-                               notes=notes, order=order, verify=verify, tokens=tokens):
-        if isinstance(piece, Answer):
-            final = piece
-    assert final is not None
-    return final
+    return final_item(stream_answer(llm, question, passages, max_answer_tokens=max_answer_tokens, timings=timings,
+                                    notes=notes, order=order, verify=verify, tokens=tokens), Answer)
