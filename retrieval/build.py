@@ -97,12 +97,14 @@ def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.Pat
         splitter_id = splitter.identity()  # type: ignore[attr-defined]
         previous, reusable = _previous(directory, identity, splitter_id)
 
+        reuse = previous is not None and reusable
+        old_passages = previous.all_passages() if reuse else []
         docs: dict[str, Document] = {}
         kept: list[Passage] = []
-        if add and previous is not None and reusable:
+        if add and reuse:
             new_sources = {d.source for d in report.documents}
             docs = {d.source: d for d in previous.documents() if d.source not in new_sources}
-            kept = [p for p in previous.all_passages() if p.source in docs]
+            kept = [p for p in old_passages if p.source in docs]
         for d in report.documents:
             docs[d.source] = d
 
@@ -116,8 +118,8 @@ def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.Pat
 
         t = time.perf_counter()
         old_vectors: dict[str, np.ndarray] = {}
-        if previous is not None and reusable:
-            old_vectors = dict(zip((p.id for p in previous.all_passages()), previous.vectors(), strict=True))
+        if reuse:
+            old_vectors = dict(zip((p.id for p in old_passages), previous.vectors(), strict=True))
         todo = [i for i, p in enumerate(passages) if p.id not in old_vectors]
         fresh = embed_sorted(embedder, [embedding_text(passages[i]) for i in todo], progress=progress)
         vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
