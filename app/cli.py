@@ -54,7 +54,8 @@ def _settings(args: argparse.Namespace) -> Any:
     changes: dict[str, dict[str, Any]] = {}
     for flag, (section, key) in {"embedder": ("embed", "model"), "backend": ("llm", "backend"),
                                  "model": ("llm", "model"), "context": ("llm", "context_tokens"),
-                                 "mode": ("search", "mode"), "k": ("answer", "top_k"),
+                                 "mode": ("search", "mode"), "coarse": ("search", "coarse_docs"),
+                                 "k": ("answer", "top_k"),
                                  "rerank": ("answer", "rerank"), "answer_mode": ("answer", "mode"),
                                  "select": ("answer", "select"), "order": ("answer", "order"),
                                  "verify": ("answer", "verify")}.items():
@@ -258,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--index", help="an index directory built by `docqa index`")
         sp.add_argument("-k", dest="k", type=int, help="passages to use/show")
         sp.add_argument("--mode", choices=["dense", "bm25", "hybrid"], help="first-stage retrieval")
+        sp.add_argument("--coarse", type=int, metavar="N", help="coarse-to-fine: search passages only in the N "
+                                                                "documents whose file vectors match best")
         common(sp)
         if name == "search":
             sp.add_argument("--level", choices=["passage", "unit", "file"], default="passage",

@@ -14,9 +14,9 @@ from typing import Any
 from app.components import get_embedder, get_llm, make_reranker, make_splitter
 from app.settings import Settings, index_cache_dir
 from generation.answer import PASSAGE_OVERHEAD_TOKENS, check_question, context_budget, stream_answer
-from generation.context import expand_neighbours, merge_overlaps, trim_overlaps
-from generation.scoring import score_segments_embedding, score_segments_llm, select_relevant
-from generation.types import Answer, LLM, ScoringLLM, final_item
+from generation.context import trim_overlaps
+from generation.select import key_context, not_full_note, plan_full_text
+from generation.types import LLM, Answer, final_item
 from ingest.embed import EmbedSettings, canonical_model_id
 from ingest.loaders import expand_paths
 from ingest.types import Document, Passage
@@ -115,13 +115,15 @@ class Index:
         """Every passage in the index."""
         return self.reader.all_passages()
 
-    def search(self, query: str, k: int = 5, *, mode: str | None = None, level: str = "passage") -> list[Ranked]:
+    def search(self, query: str, k: int = 5, *, mode: str | None = None, level: str = "passage",
+               docs: int | None = None) -> list[Ranked]:
         """Best ``k`` passages for ``query`` ("dense", "bm25" or "hybrid"; default from settings).
 
-        ``level="unit"`` returns whole functions/classes and ``level="file"`` whole files, ranked by the
-        mean of their block vectors (dense only).
+        ``level="unit"`` returns whole functions/classes and ``level="file"`` whole files, ranked by their
+        unit vectors (dense only). ``docs=N`` searches coarse-to-fine: passages of the N best documents
+        only (default: ``settings.search.coarse_docs``; 0 is off).
         """
-        return self.searcher.search(check_question(query), k, mode=mode, level=level)
+        return self.searcher.search(check_question(query), k, mode=mode, level=level, docs=docs)
 
     @property
     def llm(self) -> LLM:
@@ -145,7 +147,7 @@ class Index:
         candidates = self.search(question, max(s.top_k, pool))
         timings["retrieve"] = time.perf_counter() - t
         notes = [f"retrieval: {self.settings.search.mode}, {len(candidates)} candidates"]
-        full, why = self._full_text(question, candidates)
+        full, why = self.full_text(question, candidates)
         notes.append(why)
         if full is not None:
             yield from stream_answer(self.llm, question, full, max_answer_tokens=self.settings.llm.max_answer_tokens,
@@ -158,7 +160,11 @@ class Index:
         notes += [f"reranker: {cost.method} ({cost.llm_calls} LLM calls, {cost.input_tokens} input tokens, "
                   f"{cost.output_tokens} output tokens, {cost.seconds:.1f} s, outcome {cost.outcome})",
                   *(f"reranker: {note}" for note in cost.notes)]
-        passages, order = self._key_context(question, [r.passage for r in ranked], timings, tokens, notes)
+        passages, by_document = key_context(question, [r.passage for r in ranked], select=s.select, top_k=s.top_k,
+                                            neighbours=s.neighbours, llm=self.llm, embedder=self.embedder,
+                                            doc_passages=self._doc_passages, timings=timings, tokens=tokens,
+                                            notes=notes)
+        order = "document" if by_document else s.order
         for piece in stream_answer(self.llm, question, passages,
                                    max_answer_tokens=self.settings.llm.max_answer_tokens, timings=timings,
                                    notes=notes, order=order, verify=s.verify, tokens=tokens):
@@ -186,73 +192,21 @@ class Index:
                                               for p in trim_overlaps(passages))
         return self._tokens_by_doc[doc_id]
 
-    def _full_text(self, question: str, candidates: Sequence[Ranked]) -> tuple[list[Passage] | None, str]:
-        """Whole documents as numbered passages in document order (overlaps trimmed) when the mode asks for
-        them and they fit, else None; and a note saying which mode ran and why.
-
-        "auto": every document if all fit, else the documents of the ``top_k`` hits if those fit.
-        "full": the hits' documents, then the others, as many as fit.
-        """
+    def full_text(self, question: str, candidates: Sequence[Ranked]) -> tuple[list[Passage] | None, str]:
+        """Whole documents as numbered passages in document order (overlaps trimmed) when the answer mode
+        asks for them and they fit the context budget, else None; and a note saying which mode ran and why."""
         s = self.settings.answer
         if s.mode == "retrieve":
-            return None, "mode: retrieve"
+            return None, not_full_note(s.mode, 0)
         budget = context_budget(self.llm, question, self.settings.llm.max_answer_tokens)
         cap = min(budget, s.full_max_tokens) if s.mode == "auto" and s.full_max_tokens else budget
         by_doc = self._doc_passages()
-        hit_docs = list(dict.fromkeys(r.passage.doc_id for r in candidates[: s.top_k]))
-        if s.mode == "auto":
-            everything = sum(self._doc_tokens(d, cap) for d in by_doc) if len(by_doc) > len(hit_docs) else cap + 1
-            chosen = list(by_doc) if everything <= cap else hit_docs
-            used = everything if everything <= cap else sum(self._doc_tokens(d, cap) for d in hit_docs)
-            if not chosen or used > cap:
-                return None, f"mode: retrieve (auto: the documents exceed {cap} tokens)"
-        else:
-            chosen, used = [], 0
-            for doc_id in hit_docs + [d for d in by_doc if d not in hit_docs]:
-                cost = self._doc_tokens(doc_id, cap - used)
-                if used + cost <= cap:
-                    chosen.append(doc_id)
-                    used += cost
-            if not chosen:
-                return None, f"mode: retrieve (full text asked for, but no document fits {cap} tokens)"
-        passages = [p for doc_id in chosen for p in trim_overlaps(by_doc[doc_id])]
-        skipped = len(by_doc) - len(chosen)
-        return passages, (f"mode: full text ({len(chosen)} document(s), {len(passages)} passages, ~{used} tokens"
-                          + (f"; {skipped} other document(s) left out" if skipped else "") + ")")
-
-    def _key_context(self, question: str, ranked: list[Passage], timings: dict[str, float],
-                     tokens: dict[str, int], notes: list[str]) -> tuple[list[Passage], str]:
-        """Passages for the prompt, best first, and the order to number them in: segment scoring
-        (key context in document order), neighbour expansion and merging of overlapping passages."""
-        s = self.settings.answer
-        order = s.order
-        if s.select != "none" and ranked:
-            t = time.perf_counter()
-            llm = self.llm
-            if s.select == "llm" and isinstance(llm, ScoringLLM):
-                scores = score_segments_llm(llm, question, ranked)
-            else:
-                if s.select == "llm":
-                    notes.append(f"segment scoring: {llm.name} cannot score text; used embeddings")
-                scores = score_segments_embedding(self.embedder, question, ranked)
-            keep = select_relevant(scores.scores, min_keep=min(3, s.top_k), max_keep=s.top_k)
-            ranked = [ranked[i] for i in keep]
-            order = "document"
-            timings["select"] = time.perf_counter() - t
-            tokens[f"select_{scores.method}"] = scores.tokens  # LLM tokens, or embedder tokens
-            notes.append(f"segment scoring: {scores.method}, kept {len(keep)} of {len(scores.scores)} candidates "
-                         f"({scores.tokens} tokens, {scores.seconds:.1f} s); key context in document order")
-        else:
-            ranked = ranked[: s.top_k]
-        if s.neighbours:
-            before = len(ranked)
-            ranked = expand_neighbours(ranked, self._doc_passages(), question)
-            if len(ranked) > before:
-                notes.append(f"context: added {len(ranked) - before} neighbouring passage(s)")
-        merged = merge_overlaps(ranked)
-        if len(merged) < len(ranked):
-            notes.append(f"context: merged overlapping passages ({len(ranked)} -> {len(merged)})")
-        return merged, order
+        plan = plan_full_text(s.mode, doc_ids=list(by_doc), cap=cap, doc_tokens=self._doc_tokens,
+                              hit_docs=[r.passage.doc_id for r in candidates[: s.top_k]])
+        if plan is None:
+            return None, not_full_note(s.mode, cap)
+        passages = [p for doc_id in plan.doc_ids for p in trim_overlaps(by_doc[doc_id])]
+        return passages, plan.note.replace(" document(s), ", f" document(s), {len(passages)} passages, ", 1)
 
     def ask(self, question: str) -> Answer:
         """Answer ``question`` from this index, citing passages."""

@@ -3,14 +3,16 @@
 LongEmbed-style synthetic probes built from the Paul Graham essays (read from
 ``../shared/data``, never copied into the repository):
 
-- passkey: "<Name>'s pass key is 71432. Remember it. ..." inserted into essay filler;
+- passkey: "<Name>'s pass key is 71432. Remember it. ..." inserted into the repeated noise
+  "The grass is green. The sky is blue. ..." (as in LongEmbed and the original passkey test);
   query "What is <Name>'s pass key?".
-- needle: "The best thing to do in <City> is to <activity>." inserted; query
-  "What is the best thing to do in <City>?".
+- needle: "The best thing to do in <City> is to <activity>." inserted into Paul Graham essay
+  text; query "What is the best thing to do in <City>?".
 
-For each task and length, N candidate documents are built (each with its own filler, fact
-and depth; depths cycle through --depths). Query i must rank document i first among the N
-(Acc@1). Also: Recall@5 on SQuAD articles regrouped into 1k-2k-token passages, and
+For each task and length, N candidate documents are built that share one haystack (the same
+filler text) and differ only in their fact and its depth (depths cycle through --depths), so
+the only evidence that tells them apart is the fact: a method that does not see it cannot
+rank its document first. Query i must rank document i strictly first among the N (Acc@1). Also: Recall@5 on SQuAD articles regrouped into 1k-2k-token passages, and
 embedding throughput (document tokens per second) as a ratio against truncation measured
 in the same run, since other processes share the CPU.
 
@@ -89,18 +91,31 @@ class Probe:
     depths: list[float]
 
 
+NOISE = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
+
+
 def haystack() -> str:
     files = sorted((DATA / "needle" / "PaulGrahamEssays").glob("*.txt"))
     return "\n\n".join(f.read_text(encoding="utf-8", errors="replace") for f in files)
 
 
+def filler_text(task: str, essays: str) -> str:
+    """The haystack a task's facts are hidden in: repeated noise for passkey, essays for needle."""
+    return NOISE * 2000 if task == "passkey" else essays
+
+
 def build_probes(
     tokenizer: object, text: str, *, task: str, length: int, n: int, depths: Sequence[float], seed: int
 ) -> Probe:
-    """N documents of about ``length`` tokens (special tokens included), fact i in document i."""
+    """N documents of about ``length`` tokens (special tokens included), fact i in document i.
+
+    All N share one stretch of filler (same start), so documents differ only in their fact and depth.
+    """
     rng = random.Random(f"{task}-{length}-{seed}")
+    text = filler_text(task, text)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)  # type: ignore[operator]
     offsets = enc["offset_mapping"]
+    start = rng.randrange(0, len(offsets) - length - 1)  # one haystack for every document of this length
     docs, queries, doc_depths = [], [], []
     for i in range(n):
         if task == "passkey":
@@ -114,7 +129,6 @@ def build_probes(
         fact_tokens = len(tokenizer(fact, add_special_tokens=False)["input_ids"])  # type: ignore[operator]
         # 2% margin: re-tokenising the joined text can add a token or two at the seams.
         filler_tokens = max(8, int(length * 0.98) - 2 - fact_tokens)
-        start = rng.randrange(0, len(offsets) - filler_tokens - 1)
         depth = depths[i % len(depths)]
         cut = start + round(depth * filler_tokens)
         a, c, b = offsets[start][0], offsets[cut][0], offsets[start + filler_tokens - 1][1]
@@ -156,6 +170,97 @@ def squad_passages(tokenizer: object, *, articles: int, questions: int, seed: in
         qs += [(q["question"], where[q["gold_paragraph"]]) for q in row["questions"] if not q.get("is_impossible")]
     qs = rng.sample(qs, min(questions, len(qs)))
     return passages, [q for q, _ in qs], [g for _, g in qs]
+
+
+def squad_corpus(folder: Path, *, questions: int, seed: int) -> tuple[list[Path], list[tuple[str, int, tuple[int, int]]]]:
+    """Every SQuAD long-document article as one text file; sampled questions with (article, gold char span)."""
+    rows = [json.loads(line) for line in (DATA / "squad" / "squad-v1.1-dev-longdoc.jsonl").open(encoding="utf-8")]
+    rng = random.Random(seed)
+    paths, qs = [], []
+    for a, row in enumerate(rows):
+        text, starts = row["title"] + "\n\n", []
+        for para in row["paragraphs"]:
+            starts.append(len(text))
+            text += para + "\n\n"
+        path = folder / f"article-{a:02d}.txt"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+        for q in row["questions"]:
+            if not q.get("is_impossible"):
+                start = starts[q["gold_paragraph"]]
+                qs.append((q["question"], a, (start, start + len(row["paragraphs"][q["gold_paragraph"]]))))
+    return paths, rng.sample(qs, min(questions, len(qs)))
+
+
+def coarse_to_fine(args: argparse.Namespace) -> dict:
+    """Document vectors for coarse-to-fine search over all SQuAD long documents (issue 4, item 5).
+
+    Documents are ranked for each question by: ``truncate`` (the first native window only),
+    ``passage-mean`` (the index's default file vector: mean of its passage vectors), and ``pi-L``
+    (``embed_documents`` with PI to L tokens: the document embedded in sections of L tokens, pooled).
+    Passage hit@5 (a top-5 passage overlaps the gold paragraph) compares flat hybrid search with
+    searching only the best ``--coarse-docs`` documents by each kind of document vector.
+    """
+    import tempfile
+
+    from ingest.extend import embed_documents
+    from ingest.split import DocumentSplitter, ProseSplitter, SplitSettings
+    from retrieval.build import build_index
+    from retrieval.search import Searcher, SearchSettings
+    from retrieval.store import IndexReader
+
+    folder = Path(tempfile.mkdtemp(prefix="long-embed-c2f-"))
+    paths, qs = squad_corpus(folder, questions=args.c2f_questions, seed=args.seed)
+    base = SentenceTransformerEmbedder(EmbedSettings(device="cpu", batch_size=args.batch_size))
+    base.warm_up()
+    split = SplitSettings()
+    t = time.perf_counter()
+    build_index(paths, folder / "index", embedder=base,
+                splitter=DocumentSplitter(split, ProseSplitter(split, base.count_tokens)))
+    index_s = time.perf_counter() - t
+    reader = IndexReader(folder / "index")
+    docs = reader.documents()
+    order = {d.source: i for i, d in enumerate(docs)}
+    gold_doc = [order[str(paths[a])] for _, a, _ in qs]
+    means = reader.file_vectors()
+    texts = [d.text for d in docs]
+    doc_vectors = {"passage-mean": np.stack([means[d.doc_id] for d in docs])}
+    seconds = {"passage-mean": 0.0}
+    t = time.perf_counter()
+    doc_vectors["truncate"] = base.embed_passages(texts)
+    seconds["truncate"] = time.perf_counter() - t
+    for length in args.c2f_lengths:
+        e = SentenceTransformerEmbedder(EmbedSettings(device="cpu", batch_size=args.batch_size, extension="pi",
+                                                      max_length=length))
+        e.warm_up()
+        t = time.perf_counter()
+        doc_vectors[f"pi-{length}"] = embed_documents(e, texts)
+        seconds[f"pi-{length}"] = time.perf_counter() - t
+        logging.info("c2f pi-%d document vectors in %.0fs", length, seconds[f"pi-{length}"])
+    q_vecs = base.embed_queries([q for q, _, _ in qs])
+    searcher = Searcher(reader, base, SearchSettings())
+    doc_ids = [d.doc_id for d in docs]
+
+    def hit5(hits: list, span: tuple[int, int], source: str) -> bool:
+        return any(h.passage.source == source and h.passage.chars[0] < span[1] and span[0] < h.passage.chars[1]
+                   for h in hits[:5])
+
+    out: dict = {"documents": len(docs), "questions": len(qs), "coarse_docs": args.coarse_docs,
+                 "document_tokens": int(sum(base.count_tokens_batch(texts))), "index_seconds": index_s,
+                 "doc_recall": {}, "seconds": seconds, "passage_hit5": {}}
+    flat = [hit5(searcher.search(q, 5), span, str(paths[a])) for q, a, span in qs]
+    out["passage_hit5"]["flat"] = float(np.mean(flat))
+    for name, vecs in doc_vectors.items():
+        ranks = np.argsort(-(q_vecs @ vecs.T), axis=1)
+        out["doc_recall"][name] = {k: float(np.mean([g in r[:k] for g, r in zip(gold_doc, ranks, strict=True)]))
+                                   for k in (1, 3)}
+        hits = [hit5(searcher.hybrid(q, 5, doc_ids=[doc_ids[j] for j in r[: args.coarse_docs]]), span, str(paths[a]))
+                for (q, a, span), r in zip(qs, ranks, strict=True)]
+        out["passage_hit5"][f"coarse({name})"] = float(np.mean(hits))
+        logging.info("c2f %s doc R@1=%.3f R@3=%.3f passage hit@5=%.3f", name, out["doc_recall"][name][1],
+                     out["doc_recall"][name][3], out["passage_hit5"][f"coarse({name})"])
+    reader.close()
+    return out
 
 
 def timed(embedder: SentenceTransformerEmbedder, texts: list[str]) -> tuple[np.ndarray, float]:
@@ -266,16 +371,37 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="write the raw results as JSON here")
+    p.add_argument("--parts", nargs="+", default=["probes", "c2f"], choices=["probes", "c2f"],
+                   help="probes: synthetic probes + SQuAD passages + throughput; c2f: coarse-to-fine documents")
+    p.add_argument("--c2f-questions", type=int, default=300)
+    p.add_argument("--c2f-lengths", nargs="+", type=int, default=[2048], help="PI targets for document vectors")
+    p.add_argument("--coarse-docs", type=int, default=3, help="documents searched after the coarse step")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     for name in ("sentence_transformers", "transformers", "ingest"):
         logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    text = haystack()
-    report = [run_model(m, args, text) for m in args.models]
+    report = [run_model(m, args, haystack()) for m in args.models] if "probes" in args.parts else []
+    c2f = coarse_to_fine(args) if "c2f" in args.parts else None
     if args.out:
-        args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "report": report}, indent=1))
+        args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "report": report,
+                                        "coarse_to_fine": c2f}, indent=1))
     sys.stdout.write(markdown(report, args))
+    if c2f:
+        sys.stdout.write(c2f_markdown(c2f))
+
+
+def c2f_markdown(c: dict) -> str:
+    """The coarse-to-fine table."""
+    lines = [f"\nCoarse-to-fine over {c['documents']} SQuAD long documents ({c['document_tokens']} tokens), "
+             f"{c['questions']} questions, all-MiniLM-L6-v2; coarse step keeps {c['coarse_docs']} documents:\n",
+             "| document vectors | doc R@1 | doc R@3 | passage hit@5 after coarse step | doc-vector seconds |",
+             "|---|---|---|---|---|"]
+    for name, r in c["doc_recall"].items():
+        lines.append(f"| {name} | {r[1]:.3f} | {r[3]:.3f} | {c['passage_hit5'][f'coarse({name})']:.3f} "
+                     f"| {c['seconds'][name]:.0f} |")
+    lines.append(f"| flat hybrid search (no coarse step) | – | – | {c['passage_hit5']['flat']:.3f} | – |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -190,7 +190,7 @@ def run_all(schedule: list[tuple[str, int, EvalItem]], variants: dict[str, list[
             llm = llms["full"] if variant == "full" else llms["main"]
             index = open_adhoc(list(item.docs), settings=settings, llm=llm)
             if variant == "full":
-                fits = index._full_text(item.question, [])[0] is not None  # noqa: SLF001 - decide before answering
+                fits = index.full_text(item.question, [])[0] is not None  # decide before answering
                 if not fits:
                     index.close()
                     on_record(name, "full", {"id": item.id, "skipped": "document does not fit the context"})

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.errors import EmptyDocumentError, IndexMissingError, IndexMismatchError
+from ingest.errors import EmptyDocumentError, IndexMismatchError, IndexMissingError
 from ingest.loaders import load_paths
 from ingest.split import embedding_text
 from ingest.types import Document, Embedder, Passage, Splitter
 from retrieval.store import IndexReader, Manifest, write_index, writer_lock
-from retrieval.units import build_units
+from retrieval.units import build_units, whole_document_vectors, whole_documents
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +129,21 @@ def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.Pat
         if todo:
             vectors[todo] = fresh
         timings["embed"] = time.perf_counter() - t
-        if previous is not None:
-            previous.close()
 
         t = time.perf_counter()
-        units, unit_vectors = build_units(list(docs.values()), passages, vectors)  # SEA mean aggregation
+        file_vectors: dict[str, np.ndarray] = {}
+        if whole_documents(identity):  # an extended embedder: file vectors embed each document whole
+            old_files = previous.file_vectors() if reuse and previous is not None else {}
+            file_vectors = {d: v for d, v in old_files.items() if d in {x.doc_id for x in docs.values()}}
+            missing = [d for d in docs.values() if d.doc_id not in file_vectors]
+            if progress and missing:
+                progress("documents", 0, len(missing))
+            file_vectors.update(whole_document_vectors(embedder, missing))
+            if progress and missing:
+                progress("documents", len(missing), len(missing))
+        if previous is not None:
+            previous.close()
+        units, unit_vectors = build_units(list(docs.values()), passages, vectors, file_vectors)
         timings["units"] = time.perf_counter() - t
 
         t = time.perf_counter()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+import numpy as np
 
 from ingest.types import Embedder
 from rerank.types import Ranked
@@ -22,17 +25,23 @@ class SearchSettings:
     :param mode: "dense", "bm25" or "hybrid" (reciprocal-rank fusion of both).
     :param candidates: how many each retriever contributes before fusion.
     :param rrf_k: the fusion constant.
+    :param coarse_docs: coarse-to-fine: first rank documents by their file vectors, then search passages
+        only inside the best ``coarse_docs`` documents (0: search every passage). File vectors embed each
+        document whole when the embedder is extended (``embed.extension``), else average its passages.
     """
 
     mode: str = "hybrid"
     candidates: int = 50
     rrf_k: int = 60
+    coarse_docs: int = 0
 
     def __post_init__(self) -> None:
         if self.mode not in SEARCH_MODES:
             raise ValueError(f"unknown search mode {self.mode!r}; valid: {', '.join(SEARCH_MODES)}")
         if self.candidates < 1:
             raise ValueError(f"candidates must be >= 1, got {self.candidates}")
+        if self.coarse_docs < 0:
+            raise ValueError(f"coarse_docs must be >= 0 (0: off), got {self.coarse_docs}")
 
 
 class Searcher:
@@ -40,36 +49,56 @@ class Searcher:
 
     def __init__(self, reader: IndexReader, embedder: Embedder, settings: SearchSettings) -> None:
         self.reader, self.embedder, self.settings = reader, embedder, settings
+        self._last: tuple[str, np.ndarray] | None = None
 
-    def dense(self, query: str, k: int) -> list[Ranked]:
-        """Nearest passages by inner product of normalised vectors."""
-        hits = self.reader.dense(self.embedder.embed_queries([query])[0], k)
-        return self._ranked(hits)
+    def _query_vector(self, query: str) -> np.ndarray:
+        """The query's vector, kept for the next call (coarse-to-fine embeds each query once)."""
+        last = self._last  # one read: another thread may replace it
+        if last is None or last[0] != query:
+            last = (query, self.embedder.embed_queries([query])[0])
+            self._last = last
+        return last[1]
 
-    def bm25(self, query: str, k: int) -> list[Ranked]:
-        """Best passages by FTS5 BM25."""
-        return self._ranked(self.reader.bm25(query, k))
+    def dense(self, query: str, k: int, *, doc_ids: Sequence[str] | None = None) -> list[Ranked]:
+        """Nearest passages by inner product of normalised vectors (inside ``doc_ids`` when given)."""
+        rows = None if doc_ids is None else self.reader.document_rows(doc_ids)
+        return self._ranked(self.reader.dense(self._query_vector(query), k, rows=rows))
 
-    def hybrid(self, query: str, k: int) -> list[Ranked]:
+    def bm25(self, query: str, k: int, *, doc_ids: Sequence[str] | None = None) -> list[Ranked]:
+        """Best passages by FTS5 BM25 (inside ``doc_ids`` when given)."""
+        return self._ranked(self.reader.bm25(query, k, doc_ids=doc_ids))
+
+    def hybrid(self, query: str, k: int, *, doc_ids: Sequence[str] | None = None) -> list[Ranked]:
         """RRF of dense and BM25, each contributing ``max(k, candidates)``."""
         n = max(k, self.settings.candidates)
-        return rrf(self.dense(query, n), self.bm25(query, n), k=self.settings.rrf_k)[:k]
+        return rrf(self.dense(query, n, doc_ids=doc_ids), self.bm25(query, n, doc_ids=doc_ids),
+                   k=self.settings.rrf_k)[:k]
 
     def units(self, query: str, k: int, *, level: str = "unit") -> list[Ranked]:
-        """Best whole functions/classes (``level="unit"``) or files (``"file"``) by their mean block vector.
+        """Best whole functions/classes (``level="unit"``) or files (``"file"``) by their unit vectors.
 
         Each hit is a passage spanning the unit (``splitter`` is "unit" or "file", ``symbol`` set for units).
         """
         if level not in ("unit", "file"):
             raise ValueError(f"unknown unit level {level!r}; valid: unit, file")
-        hits = self.reader.unit_dense(self.embedder.embed_queries([query])[0], k, level=level)
+        hits = self.reader.unit_dense(self._query_vector(query), k, level=level)
         passages = self.reader.unit_passages([r for r, _ in hits])
         return [Ranked(p, s) for p, (_, s) in zip(passages, hits, strict=True)]
 
-    def search(self, query: str, k: int, *, mode: str | None = None, level: str = "passage") -> list[Ranked]:
+    def coarse(self, query: str, docs: int) -> list[str] | None:
+        """doc_ids of the ``docs`` best documents by file vector; None when the index has no more than that."""
+        if docs <= 0 or self.reader.manifest.counts.get("documents", 0) <= docs or not self.reader.has_units:
+            return None
+        hits = self.reader.unit_dense(self._query_vector(query), docs, level="file")
+        return [u.doc_id for u in self.reader.units([r for r, _ in hits])]
+
+    def search(self, query: str, k: int, *, mode: str | None = None, level: str = "passage",
+               docs: int | None = None) -> list[Ranked]:
         """Search with ``mode`` (default: the settings' mode) at ``level``: "passage" (blocks), "unit" or "file".
 
-        Unit and file search is dense only: ``mode`` must then be None or "dense".
+        ``docs`` (default: the settings' ``coarse_docs``) > 0 searches passages coarse-to-fine: only inside
+        the best ``docs`` documents by file vector. Unit and file search is dense only: ``mode`` must then be
+        None or "dense".
         """
         if level not in LEVELS:
             raise ValueError(f"unknown search level {level!r}; valid: {', '.join(LEVELS)}")
@@ -80,7 +109,8 @@ class Searcher:
         mode = mode or self.settings.mode
         if mode not in SEARCH_MODES:
             raise ValueError(f"unknown search mode {mode!r}; valid: {', '.join(SEARCH_MODES)}")
-        return getattr(self, mode)(query, k)
+        doc_ids = self.coarse(query, self.settings.coarse_docs if docs is None else docs)
+        return getattr(self, mode)(query, k, doc_ids=doc_ids)
 
     def _ranked(self, hits: list[tuple[int, float]]) -> list[Ranked]:
         passages = self.reader.passages([r for r, _ in hits])

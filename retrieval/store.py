@@ -294,22 +294,45 @@ class IndexReader:
             raise IndexMismatchError(f"{self.directory}: built with a different embedder ({'; '.join(diff)}); "
                                      "open it with the embedder it was built with, or rebuild it")
 
-    def dense(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Rows and inner-product scores of the ``k`` nearest vectors."""
-        if len(self) == 0 or k <= 0:
-            return []
-        scores, rows = self._vectors.search(np.asarray(query_vector, dtype=np.float32).reshape(1, -1), min(k, len(self)))
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+    def dense(self, query_vector: np.ndarray, k: int, *, rows: Sequence[int] | None = None) -> list[tuple[int, float]]:
+        """Rows and inner-product scores of the ``k`` nearest vectors (among ``rows`` when given)."""
+        import faiss
 
-    def bm25(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Rows and BM25 scores (higher is better) from FTS5."""
-        expr = fts_query(query)
-        if not expr or k <= 0:
+        if len(self) == 0 or k <= 0 or (rows is not None and not len(rows)):
             return []
-        cur = self._db.execute(
-            "SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ? "
-            "ORDER BY bm25(passages_fts) LIMIT ?", (expr, k))
+        query = np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
+        if rows is None:
+            scores, found = self._vectors.search(query, min(k, len(self)))
+        else:
+            allowed = np.asarray(sorted(rows), dtype=np.int64)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            scores, found = self._vectors.search(query, min(k, len(allowed)), params=params)
+        return [(int(r), float(s)) for r, s in zip(found[0], scores[0], strict=True) if r >= 0]
+
+    def bm25(self, query: str, k: int, *, doc_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
+        """Rows and BM25 scores (higher is better) from FTS5 (only passages of ``doc_ids`` when given)."""
+        expr = fts_query(query)
+        if not expr or k <= 0 or (doc_ids is not None and not doc_ids):
+            return []
+        if doc_ids is None:
+            cur = self._db.execute(
+                "SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ? "
+                "ORDER BY bm25(passages_fts) LIMIT ?", (expr, k))
+        else:
+            marks = ",".join("?" * len(doc_ids))
+            cur = self._db.execute(
+                "SELECT passages_fts.rowid, -bm25(passages_fts) FROM passages_fts JOIN passages "
+                f"ON passages.row = passages_fts.rowid WHERE passages_fts MATCH ? AND passages.doc_id IN ({marks}) "
+                "ORDER BY bm25(passages_fts) LIMIT ?", (expr, *doc_ids, k))
         return [(int(r), float(s)) for r, s in cur]
+
+    def document_rows(self, doc_ids: Sequence[str]) -> list[int]:
+        """Passage rows of the documents ``doc_ids``."""
+        if not doc_ids:
+            return []
+        marks = ",".join("?" * len(doc_ids))
+        return [int(r) for (r,) in self._db.execute(f"SELECT row FROM passages WHERE doc_id IN ({marks})",
+                                                     list(doc_ids))]
 
     def passages(self, rows: Sequence[int]) -> list[Passage]:
         """Passages for rows, in the order given."""
@@ -355,6 +378,15 @@ class IndexReader:
         scores, rows = self._units.search(np.asarray(query_vector, dtype=np.float32).reshape(1, -1),
                                           min(k, hi - lo), params=params)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+    def file_vectors(self) -> dict[str, np.ndarray]:
+        """Each document's file-level vector by doc_id (empty for an index without unit vectors)."""
+        lo, hi = self._unit_rows.get("file", (0, 0))
+        if self._units is None or hi <= lo:
+            return {}
+        vecs = np.asarray(self._units.reconstruct_n(lo, hi - lo), dtype=np.float32)
+        ids = dict(self._db.execute("SELECT row, doc_id FROM units WHERE kind = 'file'"))
+        return {ids[lo + i]: vecs[i] for i in range(hi - lo) if lo + i in ids}
 
     def units(self, rows: Sequence[int]) -> list[Unit]:
         """Unit records for unit rows, in the order given."""

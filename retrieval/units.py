@@ -5,11 +5,16 @@ decided by :func:`ingest.code.code_units`); a *file* is a whole document, code o
 the mean of its passages' vectors, L2-normalised, so search can return a whole function or file
 as well as a block. No training is involved (SEA's ``meanpooling``); the reference's attention +
 mean combination needs training and its mean term is unbalanced (defect (c)), so it is not used.
+
+An embedder extended for long inputs (``EmbedSettings.extension`` other than "none", issue 4) embeds each
+document whole instead (:func:`whole_document_vectors`): one pass over up to its extended length, so the
+file vector sees the text in context rather than averaging short blocks. File vectors rank documents
+for coarse-to-fine search (:meth:`retrieval.search.Searcher.search` with ``docs``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -60,12 +65,34 @@ def _span(passages: Sequence[Passage], rows: Sequence[int]) -> tuple[tuple[int, 
     return chars, None
 
 
-def build_units(documents: Sequence[Document], passages: Sequence[Passage],
-                vectors: np.ndarray) -> tuple[list[Unit], np.ndarray]:
+def whole_documents(identity: Mapping[str, object]) -> bool:
+    """Whether an embedder with this identity embeds documents whole for file vectors (it is extended).
+
+    >>> whole_documents({"extension": "pi"}), whole_documents({"extension": "none"}), whole_documents({})
+    (True, False, False)
+    """
+    return identity.get("extension", "none") != "none"
+
+
+def whole_document_vectors(embedder: object, documents: Sequence[Document]) -> dict[str, np.ndarray]:
+    """doc_id -> the vector of the whole document text (:func:`ingest.extend.embed_documents`: documents
+    longer than the embedder's extended length are cut into sections of that length and pooled)."""
+    from ingest.extend import embed_documents
+
+    docs = [d for d in documents if d.text.strip()]
+    if not docs:
+        return {}
+    vecs = embed_documents(embedder, [d.text for d in docs])  # type: ignore[arg-type]
+    return {d.doc_id: v for d, v in zip(docs, vecs, strict=True)}
+
+
+def build_units(documents: Sequence[Document], passages: Sequence[Passage], vectors: np.ndarray,
+                file_vectors: Mapping[str, np.ndarray] | None = None) -> tuple[list[Unit], np.ndarray]:
     """Units of every code document, then one file unit per document, with their mean vectors.
 
     Rows of ``vectors`` align with ``passages``. All ``unit`` rows come before all ``file`` rows, so
-    each level is one contiguous row range of the returned matrix.
+    each level is one contiguous row range of the returned matrix. A document in ``file_vectors``
+    gets that vector for its file row instead of the mean of its passages.
     """
     rows_by_doc: dict[str, list[int]] = {}
     for row, p in enumerate(passages):
@@ -85,4 +112,8 @@ def build_units(documents: Sequence[Document], passages: Sequence[Passage],
         lines = None if doc.pages else line_span(doc.text, 0, len(doc.text))
         files.append(Unit("file", doc.doc_id, doc.source, None, (0, len(doc.text)), lines, tuple(rows)))
     everything = units + files
-    return everything, mean_normalised(vectors, [u.members for u in everything])
+    out = mean_normalised(vectors, [u.members for u in everything])
+    for row, u in enumerate(everything):
+        if u.kind == "file" and file_vectors and u.doc_id in file_vectors:
+            out[row] = file_vectors[u.doc_id]
+    return everything, out

@@ -153,3 +153,82 @@ def test_rebuild_reuses_vectors_and_add_keeps_documents(corpus: Path, tmp_path: 
     replaced = _build([extra], idx)
     assert replaced.documents == 1
     assert len(os.listdir(idx)) == 5  # old builds' files are cleaned up (manifest, lock, vectors, passages, units)
+
+
+def _many_docs(root: Path) -> list[Path]:
+    topics = {
+        "birds": "The kestrel hovers over fields. Owls hunt at night. Swallows migrate south in autumn.",
+        "ships": "The clipper Cutty Sark carried tea from China. Steamships replaced sail.",
+        "bread": "Sourdough bread rises with wild yeast. Bakers knead the dough and proof it overnight.",
+        "stars": "A supernova outshines its galaxy. Neutron stars spin quickly after the collapse.",
+    }
+    root.mkdir(exist_ok=True)
+    paths = []
+    for name, text in topics.items():
+        (root / f"{name}.txt").write_text(text)
+        paths.append(root / f"{name}.txt")
+    return paths
+
+
+def test_coarse_to_fine_searches_only_the_best_documents(tmp_path: Path):
+    idx = tmp_path / "idx"
+    _build(_many_docs(tmp_path / "docs"), idx)
+    reader = IndexReader(idx)
+    searcher = Searcher(reader, FakeEmbedder(), SearchSettings(mode="hybrid"))
+    query = "which bakers knead dough with wild yeast"
+    best = searcher.coarse(query, 1)
+    assert best is not None and len(best) == 1
+    for mode in ("dense", "bm25", "hybrid"):
+        hits = searcher.search(query, 5, mode=mode, docs=1)
+        assert hits and {h.passage.doc_id for h in hits} == set(best), mode
+        assert hits[0].passage.source.endswith("bread.txt")
+    flat = searcher.search("kestrel owls clipper tea", 5, mode="bm25")
+    assert len({h.passage.doc_id for h in flat}) == 2  # without coarse: every document
+    assert searcher.coarse(query, 4) is None  # no more documents than asked for: plain search
+    assert len(searcher.search("kestrel owls clipper tea", 5, mode="bm25", docs=9)) == len(flat)
+    restricted = Searcher(reader, FakeEmbedder(), SearchSettings(mode="dense", coarse_docs=2))
+    assert len({h.passage.doc_id for h in restricted.search("kestrel owls clipper tea", 10)}) <= 2
+    assert reader.dense(np.ones(64, dtype=np.float32), 3, rows=[]) == []
+    assert reader.bm25("kestrel", 3, doc_ids=[]) == []
+    with pytest.raises(ValueError, match="coarse_docs"):
+        SearchSettings(coarse_docs=-1)
+
+
+class ExtendedFake(FakeEmbedder):
+    """A fake embedder that calls itself extended, with a whitespace tokenizer for document sections."""
+
+    max_length = 12
+
+    def identity(self) -> dict[str, object]:
+        return {**super().identity(), "extension": "pi"}
+
+    @property
+    def tokenizer(self):  # noqa: ANN201
+        import re
+
+        def encode(text, **_):  # noqa: ANN001, ANN202
+            return {"offset_mapping": [m.span() for m in re.finditer(r"\S+", text)]}
+
+        encode.num_special_tokens_to_add = lambda pair=False: 2
+        return encode
+
+
+def test_extended_embedder_embeds_whole_documents_for_file_vectors(tmp_path: Path):
+    from ingest.extend import embed_documents
+
+    paths = _many_docs(tmp_path / "docs")
+    plain, extended = tmp_path / "plain", tmp_path / "extended"
+    _build(paths, plain)
+    embedder = ExtendedFake()
+    _build(paths, extended, embedder=embedder)
+    docs = {d.doc_id: d.text for d in IndexReader(extended).documents()}
+    got = IndexReader(extended).file_vectors()
+    assert set(got) == set(docs)
+    for doc_id, text in docs.items():  # whole-document sections of max_length tokens, pooled
+        assert np.allclose(got[doc_id], embed_documents(ExtendedFake(), [text])[0], atol=1e-6)
+    means = IndexReader(plain).file_vectors()
+    assert any(not np.allclose(means[d], got[d]) for d in docs)  # the plain build keeps passage means
+    again = ExtendedFake()
+    _build(paths, extended, embedder=again)
+    assert again.embedded == 0  # unchanged documents reuse their file vectors
+    assert all(np.allclose(IndexReader(extended).file_vectors()[d], got[d]) for d in docs)
