@@ -58,7 +58,7 @@ def _settings(args: argparse.Namespace) -> Any:
                                  "k": ("answer", "top_k"),
                                  "rerank": ("answer", "rerank"), "answer_mode": ("answer", "mode"),
                                  "select": ("answer", "select"), "order": ("answer", "order"),
-                                 "verify": ("answer", "verify")}.items():
+                                 "verify": ("answer", "verify"), "unsupported": ("answer", "unsupported")}.items():
         value = getattr(args, flag, None)
         if value is not None:
             changes.setdefault(section, {})[key] = value
@@ -242,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--select", choices=["none", "embedding", "llm"], help="segment relevance scoring")
         sp.add_argument("--order", choices=["rank", "edges", "document"], help="passage order in the prompt")
         sp.add_argument("--verify", choices=["none", "lexical", "llm"], help="citation check after generation")
+        sp.add_argument("--unsupported", choices=["flag", "abstain"],
+                        help="an answer no passage supports: keep it flagged, or say the document does not say")
 
     sp = sub.add_parser("index", help="index files and directories into an index directory")
     sp.add_argument("paths", nargs="+", help="files and directories")

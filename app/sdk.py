@@ -151,7 +151,8 @@ class Index:
         notes.append(why)
         if full is not None:
             yield from stream_answer(self.llm, question, full, max_answer_tokens=self.settings.llm.max_answer_tokens,
-                                     timings=timings, notes=notes, order="rank", verify=s.verify, tokens=tokens)
+                                     timings=timings, notes=notes, order="rank", verify=s.verify, tokens=tokens,
+                                     unsupported=s.unsupported)
             return
         t = time.perf_counter()
         reranker = make_reranker(self.settings, lambda: self.llm)
@@ -167,7 +168,8 @@ class Index:
         order = "document" if by_document else s.order
         for piece in stream_answer(self.llm, question, passages,
                                    max_answer_tokens=self.settings.llm.max_answer_tokens, timings=timings,
-                                   notes=notes, order=order, verify=s.verify, tokens=tokens):
+                                   notes=notes, order=order, verify=s.verify, tokens=tokens,
+                                   unsupported=s.unsupported):
             if isinstance(piece, Answer) and cost.llm_calls:
                 piece = dataclasses.replace(piece, tokens={**piece.tokens, "rerank_input": cost.input_tokens,
                                                            "rerank_output": cost.output_tokens})

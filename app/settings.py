@@ -17,13 +17,13 @@ from generation.answer import VERIFY_MODES
 from generation.context import ORDERS
 from generation.llm import LLMSettings
 from generation.scoring import SELECTORS
+from generation.select import MODES as ANSWER_MODES
+from generation.verify import UNSUPPORTED_POLICIES
 from ingest.embed import EmbedSettings
 from ingest.errors import InputError
 from ingest.split import SplitSettings
 from rerank.settings import RerankSettings
 from retrieval.search import SearchSettings
-
-ANSWER_MODES = ("auto", "full", "retrieve")
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,9 @@ class AnswerSettings:
     :param neighbours: also pull in the passage next to a hit whose best sentence sits at its edge.
     :param verify: citation check after generation: "none", "lexical" or "llm" (lexical, plus a yes/no
         question to the model on borderline cases).
+    :param unsupported: with a citation check, an answer that states facts none of which any passage
+        supports: "abstain" replaces it with "The document does not say." (the draft stays in the notes),
+        "flag" keeps it and notes each unsupported sentence.
     """
 
     top_k: int = 5
@@ -54,6 +57,7 @@ class AnswerSettings:
     order: str = "rank"
     neighbours: bool = False
     verify: str = "lexical"
+    unsupported: str = "flag"
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -61,7 +65,8 @@ class AnswerSettings:
         if self.rerank_candidates < self.top_k:
             raise ValueError(f"rerank_candidates ({self.rerank_candidates}) must be >= top_k ({self.top_k})")
         for name, value, valid in (("mode", self.mode, ANSWER_MODES), ("select", self.select, SELECTORS),
-                                   ("order", self.order, ORDERS), ("verify", self.verify, VERIFY_MODES)):
+                                   ("order", self.order, ORDERS), ("verify", self.verify, VERIFY_MODES),
+                                   ("unsupported", self.unsupported, UNSUPPORTED_POLICIES)):
             if value not in valid:
                 raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
         if self.full_max_tokens < 0:

@@ -134,7 +134,6 @@ def bench_retrieval(max_questions: int | None) -> dict:
     import re
 
     from langchain_community.vectorstores import FAISS
-    from langchain_core.documents import Document as LCDocument
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
     from rank_bm25 import BM25Okapi

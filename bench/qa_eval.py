@@ -14,7 +14,8 @@ question (so a run cut short by ``--minutes`` still compares the variants on the
 - ``all``: retrieval with every feature on (segment scoring by embeddings, neighbours, edges order).
 
 The citation check is applied after generation to each variant's raw answer, so ``+check`` rows
-cost no extra generation. ``auto`` rows combine ``full`` (documents that fit) and ``all`` (others),
+cost no extra generation; ``+check+abstain`` also withholds an answer no passage supports
+(``unsupported="abstain"``). ``auto`` rows combine ``full`` (documents that fit) and ``all`` (others),
 checked: the full pipeline as a user gets it with ``mode="auto"``.
 
 Usage (background, with a log)::
@@ -45,8 +46,9 @@ from app.metrics import Evidence  # noqa: E402
 from app.sdk import open_adhoc  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from generation.answer import context_budget  # noqa: E402
+from generation.prompt import NOT_FOUND  # noqa: E402
 from generation.types import Answer  # noqa: E402
-from generation.verify import verify_citations  # noqa: E402
+from generation.verify import verify_citations, withhold_unsupported  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not DATA.is_dir():
@@ -157,9 +159,12 @@ def leval_items(folder: Path, *, task: str, docs: int, per_doc: int) -> list[Eva
 
 
 # -- running ---------------------------------------------------------------------------------------------------
-def checked(answer: Answer) -> Answer:
-    """The answer after the lexical citation check (post hoc, on the raw generation)."""
+def checked(answer: Answer, *, abstain: bool = False) -> Answer:
+    """The answer after the lexical citation check (post hoc, on the raw generation); with ``abstain``, an
+    answer no passage supports becomes the not-found answer (``unsupported="abstain"``)."""
     v = verify_citations(answer.text, answer.passages)
+    if abstain:
+        v = withhold_unsupported(v, NOT_FOUND)
     return dataclasses.replace(answer, text=v.text, citations=v.citations)
 
 
@@ -204,6 +209,8 @@ def run_all(schedule: list[tuple[str, int, EvalItem]], variants: dict[str, list[
             raw["notes"] = list(answer.notes)
             on_record(name, variant, raw)
             on_record(name, variant + "+check", score_item(item, checked(answer), retrieved, seconds))
+            on_record(name, variant + "+check+abstain", score_item(item, checked(answer, abstain=True), retrieved,
+                                                                   seconds))
             log.info("%s q%d %s %.1fs f1=%s cites=%s | %s", name, qi, variant, seconds, raw.get("f1"),
                      [c.rsplit("/", 1)[-1] for c in raw["cited"]], answer.text[:120].replace("\n", " "))
 

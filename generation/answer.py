@@ -7,9 +7,9 @@ from collections.abc import Iterator, Sequence
 
 from generation.citations import parse_citations
 from generation.context import order_passages, pack_passages
-from generation.prompt import build_messages
-from generation.types import Answer, Citation, Completion, LLM, LogitsLLM, final_item
-from generation.verify import Judge, llm_judge, verify_citations
+from generation.prompt import NOT_FOUND, build_messages
+from generation.types import LLM, Answer, Citation, Completion, LogitsLLM, final_item
+from generation.verify import UNSUPPORTED_POLICIES, Judge, llm_judge, verify_citations, withhold_unsupported
 from ingest.errors import InputError
 from ingest.types import Passage
 
@@ -36,7 +36,8 @@ def context_budget(llm: LLM, question: str, max_answer_tokens: int) -> int:
 
 def stream_answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_answer_tokens: int,
                   timings: dict[str, float] | None = None, notes: Sequence[str] = (), order: str = "rank",
-                  verify: str = "none", tokens: dict[str, int] | None = None) -> Iterator[str | Answer]:
+                  verify: str = "none", tokens: dict[str, int] | None = None,
+                  unsupported: str = "flag") -> Iterator[str | Answer]:
     """Yield answer text as it is generated, then the final :class:`Answer`.
 
     :param llm: the backend.
@@ -52,10 +53,15 @@ def stream_answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_a
         test, with a yes/no question to the model on borderline cases). The streamed pieces are the raw
         generation; the final answer's text carries the checked markers.
     :param tokens: earlier stages' token counts, carried into the answer.
+    :param unsupported: with a citation check, what happens to an answer none of whose factual sentences
+        any passage supports: "flag" (kept, each sentence noted) or "abstain" (replaced by the
+        not-found answer; the withheld draft is in the notes).
     """
     question = check_question(question)
     if verify not in VERIFY_MODES:
         raise ValueError(f"unknown verify mode {verify!r}; valid: {', '.join(VERIFY_MODES)}")
+    if unsupported not in UNSUPPORTED_POLICIES:
+        raise ValueError(f"unknown unsupported-answer policy {unsupported!r}; valid: {', '.join(UNSUPPORTED_POLICIES)}")
     t = time.perf_counter()
     packed = pack_passages(passages, context_budget(llm, question, max_answer_tokens), llm.count_tokens,
                            overhead_tokens=PASSAGE_OVERHEAD_TOKENS)
@@ -86,7 +92,7 @@ def stream_answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_a
     counts = {**(tokens or {}), "prompt": completion.prompt_tokens, "completion": completion.completion_tokens}
     if verify != "none":
         t = time.perf_counter()
-        text, citations, verify_notes = _verify(llm, text, context, verify)
+        text, citations, verify_notes = _verify(llm, text, context, verify, unsupported)
         timings["verify"] = time.perf_counter() - t
         extra.extend(verify_notes)
     yield Answer(
@@ -95,7 +101,8 @@ def stream_answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_a
     )
 
 
-def _verify(llm: LLM, text: str, context: Sequence[Passage], mode: str) -> tuple[str, list[Citation], list[str]]:
+def _verify(llm: LLM, text: str, context: Sequence[Passage], mode: str,
+            unsupported: str) -> tuple[str, list[Citation], list[str]]:
     """Run the citation check; the checked text, its citations and notes on what changed."""
     judge: Judge | None = None
     notes: list[str] = []
@@ -114,12 +121,17 @@ def _verify(llm: LLM, text: str, context: Sequence[Passage], mode: str) -> tuple
         summary += f", {v.judge_calls} yes/no checks by the model"
     notes.append(summary)
     notes.extend(f"unsupported sentence: {claim}" for claim in v.flagged)
+    if unsupported == "abstain" and v.unsupported:
+        notes.append("citation check: no passage supports the answer, so it was withheld (draft: "
+                     f"{' '.join(v.flagged)!r})")
+        v = withhold_unsupported(v, NOT_FOUND)
     return v.text, list(v.citations), notes
 
 
 def answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_answer_tokens: int,
            timings: dict[str, float] | None = None, notes: Sequence[str] = (), order: str = "rank",
-           verify: str = "none", tokens: dict[str, int] | None = None) -> Answer:
+           verify: str = "none", tokens: dict[str, int] | None = None, unsupported: str = "flag") -> Answer:
     """The final :class:`Answer` of :func:`stream_answer`."""
     return final_item(stream_answer(llm, question, passages, max_answer_tokens=max_answer_tokens, timings=timings,
-                                    notes=notes, order=order, verify=verify, tokens=tokens), Answer)
+                                    notes=notes, order=order, verify=verify, tokens=tokens,
+                                    unsupported=unsupported), Answer)

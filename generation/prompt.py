@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from pathlib import PurePath
 from collections.abc import Callable, Sequence
+from pathlib import PurePath
 
 from generation.types import Message
 from ingest.types import Passage

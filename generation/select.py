@@ -16,12 +16,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from generation.context import expand_neighbours, merge_overlaps
-from generation.scoring import score_segments_embedding, score_segments_llm, select_relevant
+from generation.scoring import SELECTORS, score_segments_embedding, score_segments_llm, select_relevant
 from generation.types import LLM, ScoringLLM
 from ingest.types import Embedder, Passage
 
 MODES = ("auto", "full", "retrieve")
-SELECTS = ("none", "embedding", "llm")
 
 
 @dataclass(frozen=True)
@@ -94,8 +93,8 @@ def key_context(question: str, ranked: Sequence[Passage], *, select: str, top_k:
     else the first ``top_k`` are kept. ``neighbours`` adds adjacent passages of hits at a boundary.
     Overlapping passages are merged. Timings, token counts and notes are added to the given maps.
     """
-    if select not in SELECTS:
-        raise ValueError(f"unknown segment selection {select!r}; valid: {', '.join(SELECTS)}")
+    if select not in SELECTORS:
+        raise ValueError(f"unknown segment selection {select!r}; valid: {', '.join(SELECTORS)}")
     kept = list(ranked)
     by_document = False
     if select != "none" and kept:

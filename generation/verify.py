@@ -51,6 +51,28 @@ class Verification:
     added: tuple[tuple[int, int], ...] = ()  # (claim index, passage number) citations put in
     flagged: tuple[str, ...] = ()  # factual sentences no passage was found to support
     judge_calls: int = 0
+    factual: int = 0  # sentences that state something (content words, not an abstention)
+    supported: int = 0  # factual sentences left with at least one supporting citation
+
+    @property
+    def unsupported(self) -> bool:
+        """The answer states facts and no passage supports any of them (a likely answer from outside the context)."""
+        return self.factual > 0 and self.supported == 0
+
+
+UNSUPPORTED_POLICIES = ("flag", "abstain")
+
+
+def withhold_unsupported(v: Verification, not_found: str) -> Verification:
+    """``v`` unless it is :attr:`~Verification.unsupported`; then an abstention (``not_found``) without citations,
+    its flagged sentences kept for the notes.
+
+    >>> withhold_unsupported(Verification(text="Paris.", citations=(), flagged=("Paris.",), factual=1), "No.").text
+    'No.'
+    >>> withhold_unsupported(Verification(text="Paris [1].", citations=(), factual=1, supported=1), "No.").text
+    'Paris [1].'
+    """
+    return replace(v, text=not_found, citations=()) if v.unsupported else v
 
 
 def split_claims(answer: str) -> list[Claim]:
@@ -181,7 +203,7 @@ def verify_citations(answer: str, passages: Sequence[Passage], *, judge: Judge |
     removed: list[tuple[int, int]] = []
     added: list[tuple[int, int]] = []
     flagged: list[str] = []
-    judge_calls = 0
+    judge_calls = n_factual = n_supported = 0
     verdicts: dict[int, bool] = {}
     for ci, claim in enumerate(claims):
         keep: list[int] = []
@@ -200,6 +222,7 @@ def verify_citations(answer: str, passages: Sequence[Passage], *, judge: Judge |
             else:
                 removed.append((ci, n))
         factual = bool(claim_words(claim.text)) and not is_abstention(claim.text)
+        n_factual += factual
         if not keep and factual:
             best = _best_support(claim.text, passages) if repair else None
             if best is not None and best >= 0:
@@ -208,6 +231,7 @@ def verify_citations(answer: str, passages: Sequence[Passage], *, judge: Judge |
                 verdicts[best + 1] = True
             else:
                 flagged.append(claim.text)
+        n_supported += factual and bool(keep)
         kept_numbers.append(keep)
     parts: list[str] = []
     cursor = 0
@@ -227,7 +251,7 @@ def verify_citations(answer: str, passages: Sequence[Passage], *, judge: Judge |
             citations[n] = Citation(number=n, passage=p, quote=p.text[span[0]: span[1]] if span else None,
                                     quote_chars=span, supported=verdicts.get(n, False))
     return Verification(text=text, citations=tuple(citations.values()), removed=tuple(removed), added=tuple(added),
-                        flagged=tuple(flagged), judge_calls=judge_calls)
+                        flagged=tuple(flagged), judge_calls=judge_calls, factual=n_factual, supported=n_supported)
 
 
 def _best_support(claim: str, passages: Sequence[Passage], *, supported: float = SUPPORTED) -> int | None:

@@ -22,7 +22,7 @@ from ingest.errors import (
     PasswordError,
     UnsupportedFileError,
 )
-from ingest.types import Document, DocKind, LoadReport, PageSpan
+from ingest.types import DocKind, Document, LoadReport, PageSpan
 
 log = logging.getLogger(__name__)
 

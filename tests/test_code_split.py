@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.code import CodeSplitter, code_units, module_path
+from ingest.code import CodeSplitter, code_units, greedy_blocks, module_path
 from ingest.code.languages import get_parser
 from ingest.loaders import load_file
 from ingest.split import SplitSettings
@@ -524,3 +524,16 @@ def test_sweep_over_standard_library_modules() -> None:
             passages = splitter.split(doc)
             assert {p.splitter for p in passages} <= {"ast", "fallback:long-node"}, path
             check_invariants(doc, passages, budget=budget)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tokens=st.lists(st.integers(1, 40), min_size=1, max_size=60), budget=st.integers(1, 80),
+       overlap=st.integers(0, 40), max_items=st.integers(1, 12), overlap_items=st.integers(0, 6))
+def test_greedy_blocks_cover_in_order_and_always_move_on(tokens, budget, overlap, max_items, overlap_items):
+    blocks = greedy_blocks(tokens, budget, overlap, max_items=max_items, overlap_items=overlap_items)
+    assert blocks[0][0] == 0 and blocks[-1][1] == len(tokens) - 1
+    for (a, b), (c, d) in zip(blocks, blocks[1:]):
+        assert a < c <= b + 1 and d > b  # each block starts later and adds a piece the previous lacked
+    for a, b in blocks:
+        assert b - a + 1 <= max_items
+        assert a == b or sum(tokens[a:b + 1]) <= budget

@@ -137,3 +137,26 @@ def test_answer_without_verification_keeps_raw_citations():
     assert result.text == "Hannelore Brisk [1]." and result.citations[0].supported is None
     with pytest.raises(ValueError, match="valid: none, lexical, llm"):
         answer(ScriptedLLM("x"), "Who?", _ps(), max_answer_tokens=20, verify="strict")
+
+
+def test_unsupported_answer_is_withheld_or_flagged():
+    draft = "The ferry was built in Glasgow in 1962 [1]. Its captain is Olaf Berg [2]."
+    withheld = answer(ScriptedLLM(draft), "Where was it built?", _ps(), max_answer_tokens=50, verify="lexical",
+                      unsupported="abstain")
+    assert withheld.text == NOT_FOUND and withheld.citations == ()
+    notes = " ".join(withheld.notes)
+    assert "no passage supports the answer, so it was withheld" in notes and "Glasgow in 1962" in notes
+    flagged = answer(ScriptedLLM(draft), "Where was it built?", _ps(), max_answer_tokens=50, verify="lexical")
+    assert flagged.text == "The ferry was built in Glasgow in 1962. Its captain is Olaf Berg."
+    assert "unsupported sentence: Its captain is Olaf Berg." in " ".join(flagged.notes)
+    # one supported sentence is enough to keep the answer (its unsupported sentence is flagged, not withheld)
+    partly = answer(ScriptedLLM("Hannelore Brisk is the chief safety officer [2]. She was born in Oslo [2]."),
+                    "Who?", _ps(), max_answer_tokens=50, verify="lexical", unsupported="abstain")
+    assert partly.text.startswith("Hannelore Brisk is the chief safety officer [2].")
+    abstained = answer(ScriptedLLM(NOT_FOUND), "Who?", _ps(), max_answer_tokens=20, verify="lexical",
+                       unsupported="abstain")
+    assert abstained.text == NOT_FOUND
+    v = verify_citations(draft, _ps())
+    assert v.unsupported and (v.factual, v.supported) == (2, 0)
+    with pytest.raises(ValueError, match="valid: flag, abstain"):
+        answer(ScriptedLLM("x"), "Who?", _ps(), max_answer_tokens=20, verify="lexical", unsupported="drop")

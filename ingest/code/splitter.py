@@ -89,30 +89,40 @@ def end_row(node: Any) -> int:
     return int(row) - 1 if col == 0 and row > node.start_point[0] else int(row)
 
 
-def greedy_blocks(tokens: Sequence[int], budget: int, overlap: int) -> list[tuple[int, int]]:
+def greedy_blocks(tokens: Sequence[int], budget: int, overlap: int, *, max_items: int | None = None,
+                  overlap_items: int | None = None) -> list[tuple[int, int]]:
     """Group consecutive pieces into blocks of at most ``budget`` tokens (inclusive index ranges).
 
     After a block, the next one starts with the last pieces of that block whose tokens add up to at
-    most ``overlap``, provided the next new piece still fits. A piece over the budget is a block alone.
+    most ``overlap``, provided the next new piece still fits, so every block holds at least one piece
+    the previous did not. A piece over the budget is a block alone. ``max_items`` caps the pieces per
+    block and ``overlap_items`` the pieces shared with the previous block.
 
     >>> greedy_blocks([3, 3, 3, 3], budget=6, overlap=3)
     [(0, 1), (1, 2), (2, 3)]
     >>> greedy_blocks([3, 9, 3], budget=6, overlap=3)
     [(0, 0), (1, 1), (2, 2)]
+    >>> greedy_blocks([1] * 5, budget=100, overlap=10, max_items=3, overlap_items=1)
+    [(0, 2), (2, 4)]
+    >>> greedy_blocks([5, 5, 9], budget=10, overlap=5, max_items=3, overlap_items=1)  # no window of old lines only
+    [(0, 1), (2, 2)]
     """
+    cap = max_items or len(tokens)
+    shared_cap = min(overlap_items if overlap_items is not None else cap, cap - 1)
     n = len(tokens)
     out: list[tuple[int, int]] = []
     i = 0
     while i < n:
         j, total = i, tokens[i]
-        while j + 1 < n and total + tokens[j + 1] <= budget:
+        while j + 1 < n and j + 1 - i < cap and total + tokens[j + 1] <= budget:
             j += 1
             total += tokens[j]
         out.append((i, j))
         if j == n - 1:
             break
         k, shared = j + 1, 0
-        while k - 1 > i and shared + tokens[k - 1] <= overlap and shared + tokens[k - 1] + tokens[j + 1] <= budget:
+        while (k - 1 > i and j + 1 - (k - 1) <= shared_cap and shared + tokens[k - 1] <= overlap
+               and shared + tokens[k - 1] + tokens[j + 1] <= budget):
             k -= 1
             shared += tokens[k]
         i = k
@@ -548,8 +558,8 @@ def split_line_windows(doc: Document, settings: SplitSettings, f: _ParsedFile, c
         if not rows:
             return
         tokens = [f.row_tokens[r] for r in rows]
-        for i, j in _line_groups(tokens, budget, settings.overlap_tokens, settings.code_lines,
-                                 settings.code_overlap_lines):
+        for i, j in greedy_blocks(tokens, budget, settings.overlap_tokens, max_items=settings.code_lines,
+                                  overlap_items=settings.code_overlap_lines):
             span = f.trim(rows[i], rows[j])
             if span is not None:
                 passages.append(f.passage(*span, symbol=None, splitter=splitter))
@@ -565,30 +575,6 @@ def split_line_windows(doc: Document, settings: SplitSettings, f: _ParsedFile, c
             rows.append(r)
     flush()
     return passages
-
-
-def _line_groups(tokens: list[int], budget: int, overlap: int, max_lines: int,
-                 overlap_lines: int) -> list[tuple[int, int]]:
-    """Greedy windows over lines bounded by tokens and line count (inclusive index ranges).
-
-    >>> _line_groups([1] * 5, budget=100, overlap=10, max_lines=3, overlap_lines=1)
-    [(0, 2), (2, 4)]
-    """
-    n, out, i = len(tokens), [], 0
-    while i < n:
-        j, total = i, tokens[i]
-        while j + 1 < n and j + 1 - i < max_lines and total + tokens[j + 1] <= budget:
-            j += 1
-            total += tokens[j]
-        out.append((i, j))
-        if j == n - 1:
-            break
-        k, shared = j + 1, 0
-        while (k - 1 > i and j + 1 - (k - 1) <= overlap_lines and shared + tokens[k - 1] <= overlap):
-            k -= 1
-            shared += tokens[k]
-        i = k
-    return out
 
 
 def char_windows(line: str, budget: int, overlap: int, count_tokens: TokenCounter) -> list[tuple[int, int]]:
