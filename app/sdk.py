@@ -125,6 +125,13 @@ class Index:
         """
         return self.searcher.search(check_question(query), k, mode=mode, level=level, docs=docs)
 
+    def as_retriever(self, k: int = 5, **options: Any) -> Any:
+        """This index as a LangChain ``BaseRetriever`` (:class:`app.langchain_retriever.DocqaRetriever`);
+        ``options``: ``mode``, ``level``, ``docs`` as for :meth:`search`."""
+        from app.langchain_retriever import DocqaRetriever
+
+        return DocqaRetriever(index=self, k=k, **options)
+
     @property
     def llm(self) -> LLM:
         """The answering model (loaded on first use)."""
