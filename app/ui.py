@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import html
 import sys
 import tempfile
 from pathlib import Path
@@ -62,8 +63,28 @@ def _page_text(index: Index, citation: Citation) -> str | None:
     return None
 
 
+def highlighted(text: str, span: tuple[int, int] | None) -> str:
+    """HTML for a passage with its supporting quote marked; the document text is escaped (it is data).
+
+    >>> highlighted("a <b> c. The quote.", (9, 19))
+    'a &lt;b&gt; c. <mark>The quote.</mark>'
+    """
+    if span is None:
+        return html.escape(text)
+    a, b = span
+    return html.escape(text[:a]) + "<mark>" + html.escape(text[a:b]) + "</mark>" + html.escape(text[b:])
+
+
+def warnings(answer: Answer) -> list[str]:
+    """Notes a reader should see next to the answer: withheld or unsupported statements."""
+    return [n for n in answer.notes if n.startswith(("unsupported sentence:", "citation check: no passage"))]
+
+
 def show_citations(index: Index, answer: Answer) -> None:
-    """One expander per citation, holding the passage (code with its line numbers) and, for PDFs, the page."""
+    """One expander per citation, holding the passage (code with its line numbers, prose with the supporting
+    quote marked) and, for PDFs, the page."""
+    for w in warnings(answer):
+        st.warning(w)
     for c in answer.citations:
         p = c.passage
         with st.expander(f"[{c.number}] {c.label}" + (f" — {p.symbol}" if p.symbol else "")):
@@ -72,7 +93,8 @@ def show_citations(index: Index, answer: Answer) -> None:
                 if p.lines:
                     st.caption(f"lines {p.lines[0]}–{p.lines[1]}")
             else:
-                st.markdown(f"> {p.text}".replace("\n", "\n> "))
+                st.markdown(f"<blockquote style='white-space: pre-wrap'>{highlighted(p.text, c.quote_chars)}"
+                            "</blockquote>", unsafe_allow_html=True)
             if p.page is not None:
                 page = _page_text(index, c)
                 if page and st.toggle("Show the whole page", key=f"page-{id(answer)}-{c.number}"):
