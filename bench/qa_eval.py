@@ -100,6 +100,7 @@ def squad_items(folder: Path, *, articles: list[str], per_article: int, seed: in
                 span = (start, start + len(para))
             items.append(EvalItem(question=q["question"], answers=tuple(q["answers"]), docs=(path,),
                                   evidence=(Evidence(chars=span),), id=f"squad:{q['id']}", tags=("squad", name)))
+    rng.shuffle(items)  # articles mixed, so the first N questions (``--limit``) cover all of them
     return items
 
 
@@ -117,6 +118,7 @@ def unanswerable_items(folder: Path, *, pairs: list[tuple[str, str]], per_pair: 
         for q in rng.sample(rows[question_source]["questions"], per_pair):
             items.append(EvalItem(question=q["question"], answers=(), docs=(str(path),), id=f"unans:{q['id']}",
                                   tags=("unanswerable", doc_name)))
+    rng.shuffle(items)
     return items
 
 
