@@ -74,7 +74,8 @@ def _open(args: argparse.Namespace, settings: Any, *, explicit_settings: bool) -
     if args.index:
         if args.paths:
             raise QAError(f"give either --index or paths, not both (got {' '.join(args.paths)})")
-        return Index.open(args.index, settings=settings if explicit_settings else None)
+        # without an explicit embedder the index's own is used; every other flag and setting applies
+        return Index.open(args.index, settings=settings, embed_from_index=not explicit_settings)
     if not args.paths:
         raise QAError("nothing to search: give --index DIR or one or more files/directories")
     return open_adhoc(args.paths, settings=settings, password=args.password,
@@ -176,14 +177,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings = _settings(args)
     items = load_dataset(args.dataset)
     source = None
-    if args.index:
-        if not _explicit(args):  # the embedder the index was built with, the rest from the flags
-            import dataclasses
-
-            probe = Index.open(args.index)
-            settings = dataclasses.replace(settings, embed=probe.settings.embed)
-            probe.close()
-        source = Index.open(args.index, settings=settings)
+    if args.index:  # the embedder the index was built with unless one is named; the rest from the flags
+        source = Index.open(args.index, settings=settings, embed_from_index=not _explicit(args))
+        settings = source.settings
     bar = None
     if not args.json and sys.stderr.isatty():
         from tqdm import tqdm

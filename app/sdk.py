@@ -84,15 +84,17 @@ class Index:
         return cls(IndexReader(directory), settings, llm=llm), report
 
     @classmethod
-    def open(cls, directory: PathLike, *, settings: Settings | None = None, llm: LLM | None = None) -> Index:
+    def open(cls, directory: PathLike, *, settings: Settings | None = None, llm: LLM | None = None,
+             embed_from_index: bool = False) -> Index:
         """Open an existing index.
 
-        Without ``settings`` the embedder recorded in the manifest is used; with settings
-        whose embedder differs from the manifest's, :class:`IndexMismatchError` is raised.
+        Without ``settings`` (or with ``embed_from_index``) the embedder recorded in the manifest is
+        used, with the other settings as given; with settings whose embedder differs from the
+        manifest's, :class:`IndexMismatchError` is raised.
         """
         reader = IndexReader(directory)
-        if settings is None:
-            base = Settings()
+        if settings is None or embed_from_index:
+            base = settings or Settings()
             settings = dataclasses.replace(base, embed=_embed_settings_from(reader.manifest, base.embed))
         return cls(reader, settings, llm=llm)
 

@@ -87,6 +87,14 @@ def test_index_then_search_json_and_existing_index_survives_bad_build(capsys, tm
     assert code == 0
     hit = json.loads(out)[0]
     assert "blue flowerpot" in hit["text"] and hit["label"].startswith(str(doc))
+    other = tmp_path / "garden.txt"
+    other.write_text("Tomatoes need full sun.\n\nWater the beans every morning.\n")
+    assert _run(capsys, "index", str(other), "--index", str(idx), "--add", "--quiet")[0] == 0
+    code, out, _ = _run(capsys, "search", "--index", str(idx), "where is the key hidden", "-k", "5", "--coarse", "1",
+                        "--json")
+    assert code == 0 and {h["label"].split(":")[0] for h in json.loads(out)} == {str(doc)}  # one document searched
+    code, _, err = _run(capsys, "search", "--index", str(idx), "--coarse", "-1", "key")
+    assert code == 1 and "coarse_docs must be >= 0" in err
     code, _, err = _run(capsys, "search", "--index", str(idx), "--embedder", str(tmp_path), "key")
     assert code == 1
     _one_line_error(err)
