@@ -44,8 +44,8 @@ class AnswerSettings:
     :param verify: citation check after generation: "none", "lexical" or "llm" (lexical, plus a yes/no
         question to the model on borderline cases).
     :param unsupported: with a citation check, an answer that states facts none of which any passage
-        supports: "abstain" replaces it with "The document does not say." (the draft stays in the notes),
-        "flag" keeps it and notes each unsupported sentence.
+        supports: "abstain" (default) replaces it with "The document does not say." (the draft stays in the
+        notes), "flag" keeps it and notes each unsupported sentence.
     """
 
     top_k: int = 5
@@ -57,7 +57,7 @@ class AnswerSettings:
     order: str = "rank"
     neighbours: bool = False
     verify: str = "lexical"
-    unsupported: str = "flag"
+    unsupported: str = "abstain"
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
