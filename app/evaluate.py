@@ -117,7 +117,7 @@ def score_item(item: EvalItem, answer: Answer, retrieved: Sequence[Any], seconds
     record: dict[str, Any] = {
         "id": item.id, "question": item.question, "answers": list(item.answers), "prediction": answer.text,
         "abstained": metrics.abstained(answer.text), "answerable": item.answerable,
-        "cited": [c.label for c in answer.citations], "seconds": round(seconds, 3),
+        "cited": [c.label for c in answer.citations], "seconds": round(seconds, 6),
         "tokens": llm_tokens(answer.tokens), "token_detail": answer.tokens,
         "mode": next((n for n in answer.notes if n.startswith("mode:")), ""), "tags": list(item.tags),
     }
