@@ -217,7 +217,7 @@ class Index:
         if plan is None:
             return None, not_full_note(s.mode, cap)
         passages = [p for doc_id in plan.doc_ids for p in trim_overlaps(by_doc[doc_id])]
-        return passages, plan.note.replace(" document(s), ", f" document(s), {len(passages)} passages, ", 1)
+        return passages, plan.note(len(passages))
 
     def ask(self, question: str) -> Answer:
         """Answer ``question`` from this index, citing passages."""

@@ -25,11 +25,20 @@ MODES = ("auto", "full", "retrieve")
 
 @dataclass(frozen=True)
 class FullTextPlan:
-    """Whole documents to read (in this order), their prompt tokens, and a note for the answer."""
+    """Whole documents to read (in this order), their prompt tokens, and how many documents were left out."""
 
     doc_ids: tuple[str, ...]
     tokens: int
-    note: str
+    left_out: int
+
+    def note(self, passages: int) -> str:
+        """The answer's note on what ran, given how many numbered passages the documents made.
+
+        >>> FullTextPlan(("a",), 900, 1).note(4)
+        'mode: full text (1 document(s), 4 passages, ~900 tokens; 1 other document(s) left out)'
+        """
+        return (f"mode: full text ({len(self.doc_ids)} document(s), {passages} passages, ~{self.tokens} tokens"
+                + (f"; {self.left_out} other document(s) left out" if self.left_out else "") + ")")
 
 
 def plan_full_text(mode: str, *, doc_ids: Sequence[str], hit_docs: Sequence[str], cap: int,
@@ -69,9 +78,7 @@ def plan_full_text(mode: str, *, doc_ids: Sequence[str], hit_docs: Sequence[str]
                 used += cost
         if not chosen:
             return None
-    skipped = len(doc_ids) - len(chosen)
-    return FullTextPlan(tuple(chosen), used, f"mode: full text ({len(chosen)} document(s), ~{used} tokens"
-                        + (f"; {skipped} other document(s) left out" if skipped else "") + ")")
+    return FullTextPlan(tuple(chosen), used, len(doc_ids) - len(chosen))
 
 
 def not_full_note(mode: str, cap: int) -> str:
