@@ -233,7 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--password", help="password for encrypted PDFs")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
 
-    def context_flags(sp: argparse.ArgumentParser) -> None:
+    def answer_flags(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--backend", help="LLM backend: llama-cpp (default) or transformers")
+        sp.add_argument("--model", help="packaged model name, .gguf path, hub id or local dir")
+        sp.add_argument("--context", type=int, help="LLM context tokens")
+        sp.add_argument("--rerank", help="reranker: none (default), full, full-logits, window, pointwise")
         sp.add_argument("--answer-mode", choices=["auto", "full", "retrieve"], help="whole documents or retrieval")
         sp.add_argument("--select", choices=["none", "embedding", "llm"], help="segment relevance scoring")
         sp.add_argument("--order", choices=["rank", "edges", "document"], help="passage order in the prompt")
@@ -264,11 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--level", choices=["passage", "unit", "file"], default="passage",
                             help="return blocks (default), whole functions/classes, or whole files")
         if name == "ask":
-            sp.add_argument("--backend", help="LLM backend: llama-cpp (default) or transformers")
-            sp.add_argument("--model", help="packaged model name, .gguf path, hub id or local dir")
-            sp.add_argument("--context", type=int, help="LLM context tokens")
-            sp.add_argument("--rerank", help="reranker: none (default), full, full-logits, window, pointwise")
-            context_flags(sp)
+            answer_flags(sp)
             sp.add_argument("--no-stream", action="store_true", help="print the answer when complete")
         sp.set_defaults(func=func)
 
@@ -280,11 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, help="first N questions only")
     sp.add_argument("-k", dest="k", type=int, help="passages in the prompt")
     sp.add_argument("--mode", choices=["dense", "bm25", "hybrid"], help="first-stage retrieval")
-    context_flags(sp)
-    sp.add_argument("--backend", help="LLM backend: llama-cpp (default) or transformers")
-    sp.add_argument("--model", help="packaged model name, .gguf path, hub id or local dir")
-    sp.add_argument("--context", type=int, help="LLM context tokens")
-    sp.add_argument("--rerank", help="reranker (none, ...)")
+    answer_flags(sp)
     common(sp)
     sp.set_defaults(func=cmd_eval)
 
