@@ -16,6 +16,8 @@ from ingest.types import Passage
 PROMPT_OVERHEAD_TOKENS = 320  # system prompt + chat template + question framing, measured on Qwen2.5
 PASSAGE_OVERHEAD_TOKENS = 12  # "[n] label" line and blank lines around each passage
 VERIFY_MODES = ("none", "lexical", "llm")
+UNSUPPORTED_NOTE = "unsupported sentence: "  # notes that warn the reader start with one of these two
+WITHHELD_NOTE = "citation check: no passage supports the answer, so it was withheld"
 
 
 def check_question(question: str) -> str:
@@ -120,10 +122,9 @@ def _verify(llm: LLM, text: str, context: Sequence[Passage], mode: str,
     if v.judge_calls:
         summary += f", {v.judge_calls} yes/no checks by the model"
     notes.append(summary)
-    notes.extend(f"unsupported sentence: {claim}" for claim in v.flagged)
+    notes.extend(UNSUPPORTED_NOTE + claim for claim in v.flagged)
     if unsupported == "abstain" and v.unsupported:
-        notes.append("citation check: no passage supports the answer, so it was withheld (draft: "
-                     f"{' '.join(v.flagged)!r})")
+        notes.append(f"{WITHHELD_NOTE} (draft: {' '.join(v.flagged)!r})")
         v = withhold_unsupported(v, NOT_FOUND)
     return v.text, list(v.citations), notes
 

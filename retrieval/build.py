@@ -133,7 +133,7 @@ def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.Pat
         t = time.perf_counter()
         file_vectors: dict[str, np.ndarray] = {}
         if whole_documents(identity):  # an extended embedder: file vectors embed each document whole
-            old_files = previous.file_vectors() if reuse and previous is not None else {}
+            old_files = previous.file_vectors() if reuse else {}
             file_vectors = {d.doc_id: old_files[d.doc_id] for d in docs.values() if d.doc_id in old_files}
             missing = [d for d in docs.values() if d.doc_id not in file_vectors]
             if progress and missing:
