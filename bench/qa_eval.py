@@ -13,9 +13,11 @@ question (so a run cut short by ``--minutes`` still compares the variants on the
   several questions of one file);
 - ``all``: retrieval with every feature on (segment scoring by embeddings, neighbours, edges order).
 
-The citation check is applied after generation to each variant's raw answer, so ``+check`` rows
-cost no extra generation; ``+check+abstain`` also withholds an answer no passage supports
-(``unsupported="abstain"``). ``auto`` rows combine ``full`` (documents that fit) and ``all`` (others),
+Every variant runs with the default citation settings (``verify="lexical"``, ``unsupported="abstain"``,
+so the prompt asks for an answer outright) unless it says otherwise; ``plain-offer`` is the plain prompt
+that offers "The document does not say." instead (session 2's default). The bare variant rows score the
+model's draft (``Answer.draft``) unchecked; ``+check`` applies the lexical citation check to the draft
+and ``+check+abstain`` also withholds a draft no passage supports, as the pipeline does by default. ``auto`` rows combine ``full`` (documents that fit) and ``all`` (others),
 checked: the full pipeline as a user gets it with ``mode="auto"``.
 
 Usage (background, with a log)::
@@ -46,6 +48,7 @@ from app.metrics import Evidence  # noqa: E402
 from app.sdk import open_adhoc  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from generation.answer import context_budget  # noqa: E402
+from generation.citations import parse_citations  # noqa: E402
 from generation.prompt import NOT_FOUND  # noqa: E402
 from generation.types import Answer  # noqa: E402
 from generation.verify import verify_citations, withhold_unsupported  # noqa: E402
@@ -61,6 +64,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "select-llm": {"mode": "retrieve", "order": "document", "select": "llm", "neighbours": False},
     "full": {"mode": "full", "order": "rank", "select": "none", "neighbours": False},
     "all": {"mode": "retrieve", "order": "edges", "select": "embedding", "neighbours": True},
+    # session-2 default: the prompt offers "The document does not say." (as it does with unsupported="flag")
+    "plain-offer": {"mode": "retrieve", "order": "rank", "select": "none", "neighbours": False, "unsupported": "flag"},
 }
 
 log = logging.getLogger("qa_eval")
@@ -161,10 +166,16 @@ def leval_items(folder: Path, *, task: str, docs: int, per_doc: int) -> list[Eva
 
 
 # -- running ---------------------------------------------------------------------------------------------------
+def drafted(answer: Answer) -> Answer:
+    """The answer as the model wrote it, before the citation check."""
+    text, citations, _ = parse_citations(answer.draft, answer.passages)
+    return dataclasses.replace(answer, text=text, citations=tuple(citations))
+
+
 def checked(answer: Answer, *, abstain: bool = False) -> Answer:
-    """The answer after the lexical citation check (post hoc, on the raw generation); with ``abstain``, an
-    answer no passage supports becomes the not-found answer (``unsupported="abstain"``)."""
-    v = verify_citations(answer.text, answer.passages)
+    """The answer after the lexical citation check of its draft; with ``abstain``, a draft no passage
+    supports becomes the not-found answer (``unsupported="abstain"``)."""
+    v = verify_citations(answer.draft, answer.passages)
     if abstain:
         v = withhold_unsupported(v, NOT_FOUND)
     return dataclasses.replace(answer, text=v.text, citations=v.citations)
@@ -207,7 +218,7 @@ def run_all(schedule: list[tuple[str, int, EvalItem]], variants: dict[str, list[
             answer = index.ask(item.question)
             seconds = time.perf_counter() - start
             index.close()
-            raw = score_item(item, answer, retrieved, seconds)
+            raw = score_item(item, drafted(answer), retrieved, seconds)
             raw["notes"] = list(answer.notes)
             on_record(name, variant, raw)
             on_record(name, variant + "+check", score_item(item, checked(answer), retrieved, seconds))
@@ -268,7 +279,7 @@ def main() -> int:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     os.environ.setdefault("DOCQA_INDEX_CACHE", tempfile.mkdtemp(prefix="qa-eval-idx-"))
     folder = Path(tempfile.mkdtemp(prefix="qa-eval-data-"))
-    base = Settings().replace(answer={"rerank_candidates": args.pool, "verify": "none"},
+    base = Settings().replace(answer={"rerank_candidates": args.pool},
                               **({"llm": {"model": args.model}} if args.model else {}))
     from app.components import get_llm
     from generation.llamacpp import LlamaCppLLM

@@ -36,6 +36,19 @@ def context_budget(llm: LLM, question: str, max_answer_tokens: int) -> int:
     return llm.context_tokens - max_answer_tokens - PROMPT_OVERHEAD_TOKENS - llm.count_tokens(question)
 
 
+def offers_not_found(verify: str, unsupported: str) -> bool:
+    """Whether the prompt tells the model it may reply "The document does not say.".
+
+    Not when the citation check will withhold an unsupported answer: a small model offered that reply
+    takes it on questions its passages do answer (measured in bench/RESULTS.md, issue 6), while an
+    answer made up without the passages fails the check and is withheld anyway.
+
+    >>> offers_not_found("lexical", "abstain"), offers_not_found("lexical", "flag"), offers_not_found("none", "abstain")
+    (False, True, True)
+    """
+    return verify == "none" or unsupported != "abstain"
+
+
 def stream_answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_answer_tokens: int,
                   timings: dict[str, float] | None = None, notes: Sequence[str] = (), order: str = "rank",
                   verify: str = "none", tokens: dict[str, int] | None = None,
@@ -57,7 +70,8 @@ def stream_answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_a
     :param tokens: earlier stages' token counts, carried into the answer.
     :param unsupported: with a citation check, what happens to an answer none of whose factual sentences
         any passage supports: "flag" (kept, each sentence noted) or "abstain" (replaced by the
-        not-found answer; the withheld draft is in the notes).
+        not-found answer; the withheld draft is in the notes). With "abstain" the prompt asks for an
+        answer outright and the check decides whether to withhold it (:func:`offers_not_found`).
     """
     question = check_question(question)
     if verify not in VERIFY_MODES:
@@ -68,7 +82,7 @@ def stream_answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_a
     packed = pack_passages(passages, context_budget(llm, question, max_answer_tokens), llm.count_tokens,
                            overhead_tokens=PASSAGE_OVERHEAD_TOKENS)
     context = order_passages(packed.passages, order)
-    messages = build_messages(question, context)
+    messages = build_messages(question, context, offer_not_found=offers_not_found(verify, unsupported))
     timings = dict(timings or {})
     timings["prompt"] = time.perf_counter() - t
     completion: Completion | None = None
@@ -99,7 +113,7 @@ def stream_answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_a
         extra.extend(verify_notes)
     yield Answer(
         question=question, text=text, citations=tuple(citations), passages=tuple(context), timings=timings,
-        tokens=counts, dropped_citations=tuple(dropped), model=llm.name, notes=tuple(extra),
+        tokens=counts, dropped_citations=tuple(dropped), model=llm.name, notes=tuple(extra), draft=completion.text,
     )
 
 

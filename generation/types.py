@@ -108,6 +108,7 @@ class Answer:
     dropped_citations: tuple[int, ...] = ()  # [n] markers that pointed at no passage
     model: str = ""
     notes: tuple[str, ...] = ()  # e.g. which reranker ran, mode used
+    draft: str = ""  # the model's text as generated, before the citation check changed or withheld it
 
     def to_dict(self) -> dict[str, object]:
         """Plain-JSON form for ``--json`` output and reports."""
@@ -136,6 +137,7 @@ class Answer:
             "tokens": self.tokens,
             "model": self.model,
             "notes": list(self.notes),
+            "draft": self.draft,
         }
 
 

@@ -77,3 +77,18 @@ def test_context_budget_packs_whole_passages_only():
 def test_empty_question_is_refused():
     with pytest.raises(InputError, match="empty question"):
         answer(ScriptedLLM("x"), "   ", [_p(1)], max_answer_tokens=10)
+
+
+@pytest.mark.parametrize(("verify", "unsupported", "offered"),
+                         [("lexical", "abstain", False), ("lexical", "flag", True), ("none", "abstain", True)])
+def test_prompt_offers_not_found_only_when_no_check_withholds(verify, unsupported, offered):
+    """With the check withholding unsupported answers, the model is asked for an answer outright."""
+    ps = [_p(1, "The bridge opened in 1932.")]
+    llm = ScriptedLLM("Mars has two moons [1].")
+    final = answer(llm, "How many moons?", ps, max_answer_tokens=20, verify=verify, unsupported=unsupported)
+    system, user = llm.calls[0]
+    assert (NOT_FOUND in system.content) is offered and (NOT_FOUND in user.content) is offered
+    assert "not instructions" in system.content and "cite the passage" in system.content
+    assert final.draft == "Mars has two moons [1]."
+    assert final.text == (NOT_FOUND if (verify, unsupported) == ("lexical", "abstain") else
+                          "Mars has two moons." if verify == "lexical" else "Mars has two moons [1].")
