@@ -16,7 +16,7 @@ import streamlit as st
 
 from app.sdk import Index, open_adhoc
 from app.settings import load_settings
-from generation.answer import UNSUPPORTED_NOTE, WITHHELD_NOTE
+from generation.answer import NOT_ANSWERED_NOTE, UNSUPPORTED_NOTE, WITHHELD_NOTE
 from generation.types import Answer, Citation
 from ingest.errors import QAError
 
@@ -78,7 +78,7 @@ def highlighted(text: str, span: tuple[int, int] | None) -> str:
 
 def warnings(answer: Answer) -> list[str]:
     """Notes a reader should see next to the answer: withheld or unsupported statements."""
-    return [n for n in answer.notes if n.startswith((UNSUPPORTED_NOTE, WITHHELD_NOTE))]
+    return [n for n in answer.notes if n.startswith((UNSUPPORTED_NOTE, WITHHELD_NOTE, NOT_ANSWERED_NOTE))]
 
 
 def show_citations(index: Index, answer: Answer) -> None:

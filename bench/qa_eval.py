@@ -17,7 +17,9 @@ Every variant runs with the default citation settings (``verify="lexical"``, ``u
 so the prompt asks for an answer outright) unless it says otherwise; ``plain-offer`` is the plain prompt
 that offers "The document does not say." instead (session 2's default). The bare variant rows score the
 model's draft (``Answer.draft``) unchecked; ``+check`` applies the lexical citation check to the draft
-and ``+check+abstain`` also withholds a draft no passage supports, as the pipeline does by default. ``auto`` rows combine ``full`` (documents that fit) and ``all`` (others),
+and ``+check+abstain`` also withholds a draft no passage supports; ``+check+abstain+answer-check`` is the
+answer as the pipeline returned it, which also withholds an answer whose cited passages the model judges
+not to answer the question (the default). ``auto`` rows combine ``full`` (documents that fit) and ``all`` (others),
 checked: the full pipeline as a user gets it with ``mode="auto"``.
 
 Usage (background, with a log)::
@@ -224,6 +226,8 @@ def run_all(schedule: list[tuple[str, int, EvalItem]], variants: dict[str, list[
             on_record(name, variant + "+check", score_item(item, checked(answer), retrieved, seconds))
             on_record(name, variant + "+check+abstain", score_item(item, checked(answer, abstain=True), retrieved,
                                                                    seconds))
+            if settings.answer.verify != "none" and settings.answer.unsupported == "abstain":
+                on_record(name, variant + "+check+abstain+answer-check", score_item(item, answer, retrieved, seconds))
             log.info("%s q%d %s %.1fs f1=%s cites=%s | %s", name, qi, variant, seconds, raw.get("f1"),
                      [c.rsplit("/", 1)[-1] for c in raw["cited"]], answer.text[:120].replace("\n", " "))
 

@@ -9,7 +9,15 @@ from generation.citations import parse_citations
 from generation.context import order_passages, pack_passages
 from generation.prompt import NOT_FOUND, build_messages
 from generation.types import LLM, Answer, Citation, Completion, LogitsLLM, final_item
-from generation.verify import UNSUPPORTED_POLICIES, Judge, llm_judge, verify_citations, withhold_unsupported
+from generation.verify import (
+    ANSWERS_MARGIN,
+    UNSUPPORTED_POLICIES,
+    Judge,
+    answers_margin,
+    llm_judge,
+    verify_citations,
+    withhold_unsupported,
+)
 from ingest.errors import InputError
 from ingest.types import Passage
 
@@ -18,6 +26,8 @@ PASSAGE_OVERHEAD_TOKENS = 12  # "[n] label" line and blank lines around each pas
 VERIFY_MODES = ("none", "lexical", "llm")
 UNSUPPORTED_NOTE = "unsupported sentence: "  # notes that warn the reader start with one of these two
 WITHHELD_NOTE = "citation check: no passage supports the answer, so it was withheld"
+NOT_ANSWERED_NOTE = "answer check: the model judged that the cited passages do not answer the question, so the " \
+                    "answer was withheld"
 
 
 def check_question(question: str) -> str:
@@ -108,7 +118,7 @@ def stream_answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_a
     counts = {**(tokens or {}), "prompt": completion.prompt_tokens, "completion": completion.completion_tokens}
     if verify != "none":
         t = time.perf_counter()
-        text, citations, verify_notes = _verify(llm, text, context, verify, unsupported)
+        text, citations, verify_notes = _verify(llm, question, text, context, verify, unsupported)
         timings["verify"] = time.perf_counter() - t
         extra.extend(verify_notes)
     yield Answer(
@@ -117,9 +127,13 @@ def stream_answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_a
     )
 
 
-def _verify(llm: LLM, text: str, context: Sequence[Passage], mode: str,
+def _verify(llm: LLM, question: str, text: str, context: Sequence[Passage], mode: str,
             unsupported: str) -> tuple[str, list[Citation], list[str]]:
-    """Run the citation check; the checked text, its citations and notes on what changed."""
+    """Run the citation check; the checked text, its citations and notes on what changed.
+
+    With ``unsupported="abstain"`` an answer that passes the check is also withheld when the model, asked
+    yes/no, judges that its cited passages do not answer the question (backends that score logits only).
+    """
     judge: Judge | None = None
     notes: list[str] = []
     if mode == "llm":
@@ -140,6 +154,15 @@ def _verify(llm: LLM, text: str, context: Sequence[Passage], mode: str,
     if unsupported == "abstain" and v.unsupported:
         notes.append(f"{WITHHELD_NOTE} (draft: {' '.join(v.flagged)!r})")
         v = withhold_unsupported(v, NOT_FOUND)
+    elif unsupported == "abstain" and v.citations:
+        if not isinstance(llm, LogitsLLM):
+            notes.append(f"answer check: {llm.name} cannot score yes/no; skipped")
+            return v.text, list(v.citations), notes
+        margin = answers_margin(llm, question, [c.passage for c in v.citations])
+        if margin < ANSWERS_MARGIN:
+            notes.append(f"{NOT_ANSWERED_NOTE} (yes-no margin {margin:+.2f}; draft: {v.text!r})")
+            return NOT_FOUND, [], notes
+        notes.append(f"answer check: the cited passages answer the question (yes-no margin {margin:+.2f})")
     return v.text, list(v.citations), notes
 
 

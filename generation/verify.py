@@ -284,3 +284,35 @@ def llm_judge(llm: LogitsLLM) -> Judge:
         return scores.logprobs[0] > scores.logprobs[1]
 
     return judge
+
+
+ANSWERS_SYSTEM = "You check whether a passage answers a question. Reply with one word: Yes or No."
+ANSWERS_MARGIN = 0.0  # withhold when log P(Yes) - log P(No) falls below this: the model leans to "No"
+
+
+def answers_messages(question: str, passages: Sequence[Passage]) -> list[Message]:
+    """The yes/no prompt of :func:`answers_margin`: the cited passages and the question (not the answer, so
+    the model judges the passages rather than agreeing with a fluent draft).
+
+    >>> p = Passage(id="a", doc_id="d", source="s.txt", text="The bridge opened in 1932.", chars=(0, 26))
+    >>> print(answers_messages("When did it open?", [p])[1].content)
+    Passage: The bridge opened in 1932.
+    <BLANKLINE>
+    Question: When did it open?
+    <BLANKLINE>
+    Does the passage answer the question? Answer Yes or No.
+    """
+    text = "\n\n".join(p.text.strip() for p in passages)
+    return [Message("system", ANSWERS_SYSTEM),
+            Message("user", f"Passage: {text}\n\nQuestion: {question.strip()}\n\n"
+                            "Does the passage answer the question? Answer Yes or No.")]
+
+
+def answers_margin(llm: LogitsLLM, question: str, passages: Sequence[Passage]) -> float:
+    """log P(Yes) − log P(No) that ``passages`` answer ``question``, from one forward pass of the model.
+
+    Catches the answer the lexical check cannot: a sentence copied from a passage that is about something
+    else (bench/RESULTS.md, issue 6: it withholds made-up answers to questions the document does not cover).
+    """
+    scores = llm.continuation_logprobs(answers_messages(question, passages), ["Yes", "No"])
+    return scores.logprobs[0] - scores.logprobs[1]

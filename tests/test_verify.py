@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from generation.answer import answer
+from generation.answer import NOT_ANSWERED_NOTE, answer
 from generation.prompt import NOT_FOUND
 from generation.types import ContinuationScores, Message
 from generation.verify import (
+    answers_messages,
     judge_messages,
     llm_judge,
     locate_quote,
@@ -160,3 +161,33 @@ def test_unsupported_answer_is_withheld_or_flagged():
     assert v.unsupported and (v.factual, v.supported) == (2, 0)
     with pytest.raises(ValueError, match="valid: flag, abstain"):
         answer(ScriptedLLM("x"), "Who?", _ps(), max_answer_tokens=20, verify="lexical", unsupported="drop")
+
+
+class _AnsweringJudge(ScriptedLLM):
+    """Answers with a script; asked yes/no whether the passages answer, says Yes only to the officer question."""
+
+    def continuation_logprobs(self, messages, continuations, *, assistant_prefix=""):
+        self.judged = list(messages)
+        yes = "Question: Who is the safety officer?" in messages[1].content
+        return ContinuationScores(logprobs=(-0.1, -3.0) if yes else (-3.0, -0.1), prompt_tokens=10, extra_tokens=0,
+                                  seconds=0.0)
+
+
+def test_supported_answer_to_another_question_is_withheld_by_the_answer_check():
+    """A sentence copied from a passage passes the lexical check; the yes/no answer check catches that the
+    passage is about something else."""
+    draft = "Hannelore Brisk is the chief safety officer [2]."
+    kept = answer(_AnsweringJudge(draft), "Who is the safety officer?", _ps(), max_answer_tokens=50,
+                  verify="lexical", unsupported="abstain")
+    assert kept.text == draft and "yes-no margin +2.90" in " ".join(kept.notes)
+    llm = _AnsweringJudge(draft)
+    withheld = answer(llm, "Who built the ferry?", _ps(), max_answer_tokens=50, verify="lexical",
+                      unsupported="abstain")
+    assert withheld.text == NOT_FOUND and withheld.citations == () and withheld.draft == draft
+    assert any(n.startswith(NOT_ANSWERED_NOTE) and "Brisk" in n for n in withheld.notes)
+    assert llm.judged == answers_messages("Who built the ferry?", [_ps()[1]])  # only the cited passage is shown
+    flagged = answer(_AnsweringJudge(draft), "Who built the ferry?", _ps(), max_answer_tokens=50, verify="lexical")
+    assert flagged.text == draft  # the answer check belongs to unsupported="abstain"
+    plain = answer(ScriptedLLM(draft), "Who built the ferry?", _ps(), max_answer_tokens=50, verify="lexical",
+                   unsupported="abstain")
+    assert plain.text == draft and "cannot score yes/no; skipped" in " ".join(plain.notes)
