@@ -118,7 +118,7 @@ def stream_answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_a
     counts = {**(tokens or {}), "prompt": completion.prompt_tokens, "completion": completion.completion_tokens}
     if verify != "none":
         t = time.perf_counter()
-        text, citations, verify_notes = _verify(llm, question, text, context, verify, unsupported)
+        text, citations, verify_notes = _verify(llm, question, text, context, verify, unsupported, counts)
         timings["verify"] = time.perf_counter() - t
         extra.extend(verify_notes)
     yield Answer(
@@ -127,9 +127,10 @@ def stream_answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_a
     )
 
 
-def _verify(llm: LLM, question: str, text: str, context: Sequence[Passage], mode: str,
-            unsupported: str) -> tuple[str, list[Citation], list[str]]:
-    """Run the citation check; the checked text, its citations and notes on what changed.
+def _verify(llm: LLM, question: str, text: str, context: Sequence[Passage], mode: str, unsupported: str,
+            tokens: dict[str, int]) -> tuple[str, list[Citation], list[str]]:
+    """Run the citation check; the checked text, its citations and notes on what changed (the answer
+    check's prompt tokens are added to ``tokens``).
 
     With ``unsupported="abstain"`` an answer that passes the check is also withheld when the model, asked
     yes/no, judges that its cited passages do not answer the question (backends that score logits only).
@@ -158,7 +159,7 @@ def _verify(llm: LLM, question: str, text: str, context: Sequence[Passage], mode
         if not isinstance(llm, LogitsLLM):
             notes.append(f"answer check: {llm.name} cannot score yes/no; skipped")
             return v.text, list(v.citations), notes
-        margin = answers_margin(llm, question, [c.passage for c in v.citations])
+        margin, tokens["answer_check"] = answers_margin(llm, question, [c.passage for c in v.citations])
         if margin < ANSWERS_MARGIN:
             notes.append(f"{NOT_ANSWERED_NOTE} (yes-no margin {margin:+.2f}; draft: {v.text!r})")
             return NOT_FOUND, [], notes

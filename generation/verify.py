@@ -308,11 +308,12 @@ def answers_messages(question: str, passages: Sequence[Passage]) -> list[Message
                             "Does the passage answer the question? Answer Yes or No.")]
 
 
-def answers_margin(llm: LogitsLLM, question: str, passages: Sequence[Passage]) -> float:
-    """log P(Yes) − log P(No) that ``passages`` answer ``question``, from one forward pass of the model.
+def answers_margin(llm: LogitsLLM, question: str, passages: Sequence[Passage]) -> tuple[float, int]:
+    """log P(Yes) − log P(No) that ``passages`` answer ``question``, from one forward pass of the model,
+    and the prompt tokens that pass read.
 
     Catches the answer the lexical check cannot: a sentence copied from a passage that is about something
     else (bench/RESULTS.md, issue 6: it withholds made-up answers to questions the document does not cover).
     """
     scores = llm.continuation_logprobs(answers_messages(question, passages), ["Yes", "No"])
-    return scores.logprobs[0] - scores.logprobs[1]
+    return scores.logprobs[0] - scores.logprobs[1], scores.prompt_tokens + scores.extra_tokens

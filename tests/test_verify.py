@@ -180,6 +180,7 @@ def test_supported_answer_to_another_question_is_withheld_by_the_answer_check():
     kept = answer(_AnsweringJudge(draft), "Who is the safety officer?", _ps(), max_answer_tokens=50,
                   verify="lexical", unsupported="abstain")
     assert kept.text == draft and "yes-no margin +2.90" in " ".join(kept.notes)
+    assert kept.tokens["answer_check"] == 10
     llm = _AnsweringJudge(draft)
     withheld = answer(llm, "Who built the ferry?", _ps(), max_answer_tokens=50, verify="lexical",
                       unsupported="abstain")
