@@ -84,7 +84,8 @@ def build_messages(question: str, passages: Sequence[Passage], *, offer_not_foun
     body = "\n\n".join(format_passage(i, p) for i, p in enumerate(passages, 1))
     system, reminder = (SYSTEM_PROMPT, REMINDER) if offer_not_found else (ANSWER_FIRST_SYSTEM_PROMPT,
                                                                          ANSWER_FIRST_REMINDER)
-    return [Message("system", system), Message("user", f"Passages:\n\n{body}\n\nQuestion: {question.strip()}\n\n{reminder}")]
+    user = f"Passages:\n\n{body}\n\nQuestion: {question.strip()}\n\n{reminder}"
+    return [Message("system", system), Message("user", user)]
 
 
 def fit_passages(passages: Sequence[Passage], budget_tokens: int, count_tokens: Callable[[str], int]) -> list[Passage]:
