@@ -166,6 +166,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print("\nSources:")
             for c in final.citations:
                 print(f"  [{c.number}] {c.label}")
+        from generation.answer import warning_notes
+
+        for note in warning_notes(final):
+            print(f"warning: {note}", file=sys.stderr)
     index.close()
     return 0
 

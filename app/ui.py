@@ -16,7 +16,7 @@ import streamlit as st
 
 from app.sdk import Index, open_adhoc
 from app.settings import load_settings
-from generation.answer import NOT_ANSWERED_NOTE, UNSUPPORTED_NOTE, WITHHELD_NOTE
+from generation.answer import warning_notes
 from generation.types import Answer, Citation
 from ingest.errors import QAError
 
@@ -76,15 +76,10 @@ def highlighted(text: str, span: tuple[int, int] | None) -> str:
     return html.escape(text[:a]) + "<mark>" + html.escape(text[a:b]) + "</mark>" + html.escape(text[b:])
 
 
-def warnings(answer: Answer) -> list[str]:
-    """Notes a reader should see next to the answer: withheld or unsupported statements."""
-    return [n for n in answer.notes if n.startswith((UNSUPPORTED_NOTE, WITHHELD_NOTE, NOT_ANSWERED_NOTE))]
-
-
 def show_citations(index: Index, answer: Answer) -> None:
     """One expander per citation, holding the passage (code with its line numbers, prose with the supporting
     quote marked) and, for PDFs, the page."""
-    for w in warnings(answer):
+    for w in warning_notes(answer):
         st.warning(w)
     for c in answer.citations:
         p = c.passage

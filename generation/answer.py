@@ -167,6 +167,16 @@ def _verify(llm: LLM, question: str, text: str, context: Sequence[Passage], mode
     return v.text, list(v.citations), notes
 
 
+def warning_notes(result: Answer) -> list[str]:
+    """Notes a reader should see next to the answer: withheld answers and unsupported statements.
+
+    >>> warning_notes(Answer(question="q", text="t", citations=(), passages=(),
+    ...                      notes=("context order: rank", UNSUPPORTED_NOTE + "It is red.")))
+    ['unsupported sentence: It is red.']
+    """
+    return [n for n in result.notes if n.startswith((UNSUPPORTED_NOTE, WITHHELD_NOTE, NOT_ANSWERED_NOTE))]
+
+
 def answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_answer_tokens: int,
            timings: dict[str, float] | None = None, notes: Sequence[str] = (), order: str = "rank",
            verify: str = "none", tokens: dict[str, int] | None = None, unsupported: str = "flag") -> Answer:

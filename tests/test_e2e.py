@@ -67,9 +67,14 @@ def test_text_answer_cites_line_span(tmp_path: Path, qwen_settings: Settings):
 def test_abstains_when_the_document_has_no_answer(tmp_path: Path, qwen_settings: Settings):
     pdf = write_pdf(tmp_path / "ferry-review.pdf", PAGES)
     result = ask(pdf, "What is the capital city of Australia?", settings=qwen_settings)
+    from generation.answer import warning_notes
     from generation.citations import is_abstention
 
     assert is_abstention(result.text), result.text
+    if not is_abstention(result.draft):  # the model answered and a check withheld it: the reader is told why
+        from app.metrics import strip_markers
+
+        assert warning_notes(result) and strip_markers(result.draft) in " ".join(result.notes), result.notes
 
 
 def test_streaming_and_adhoc_cache_with_small_model(tmp_path: Path, smol_settings: Settings):
