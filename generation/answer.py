@@ -24,10 +24,10 @@ from ingest.types import Passage
 PROMPT_OVERHEAD_TOKENS = 320  # system prompt + chat template + question framing, measured on Qwen2.5
 PASSAGE_OVERHEAD_TOKENS = 12  # "[n] label" line and blank lines around each passage
 VERIFY_MODES = ("none", "lexical", "llm")
-UNSUPPORTED_NOTE = "unsupported sentence: "  # notes that warn the reader start with one of these two
+UNSUPPORTED_NOTE = "unsupported sentence: "  # notes that warn the reader start with one of these three
 WITHHELD_NOTE = "citation check: no passage supports the answer, so it was withheld"
-NOT_ANSWERED_NOTE = "answer check: the model judged that the cited passages do not answer the question, so the " \
-                    "answer was withheld"
+NOT_ANSWERED_NOTE = ("answer check: the model judged that the cited passages do not answer the question, so the "
+                     "answer was withheld")
 
 
 def check_question(question: str) -> str:
@@ -156,14 +156,14 @@ def _verify(llm: LLM, question: str, text: str, context: Sequence[Passage], mode
         notes.append(f"{WITHHELD_NOTE} (draft: {' '.join(v.flagged)!r})")
         v = withhold_unsupported(v, NOT_FOUND)
     elif unsupported == "abstain" and v.citations:
-        if not isinstance(llm, LogitsLLM):
+        if isinstance(llm, LogitsLLM):
+            margin, tokens["answer_check"] = answers_margin(llm, question, [c.passage for c in v.citations])
+            if margin < ANSWERS_MARGIN:
+                notes.append(f"{NOT_ANSWERED_NOTE} (yes-no margin {margin:+.2f}; draft: {v.text!r})")
+                return NOT_FOUND, [], notes
+            notes.append(f"answer check: the cited passages answer the question (yes-no margin {margin:+.2f})")
+        else:
             notes.append(f"answer check: {llm.name} cannot score yes/no; skipped")
-            return v.text, list(v.citations), notes
-        margin, tokens["answer_check"] = answers_margin(llm, question, [c.passage for c in v.citations])
-        if margin < ANSWERS_MARGIN:
-            notes.append(f"{NOT_ANSWERED_NOTE} (yes-no margin {margin:+.2f}; draft: {v.text!r})")
-            return NOT_FOUND, [], notes
-        notes.append(f"answer check: the cited passages answer the question (yes-no margin {margin:+.2f})")
     return v.text, list(v.citations), notes
 
 

@@ -280,8 +280,7 @@ def llm_judge(llm: LogitsLLM) -> Judge:
     """A :data:`Judge` that compares the model's log-probabilities of "Yes" and "No" (one forward pass each check)."""
 
     def judge(claim: str, passage: str) -> bool | None:
-        scores = llm.continuation_logprobs(judge_messages(claim, passage), ["Yes", "No"])
-        return scores.logprobs[0] > scores.logprobs[1]
+        return yes_no_margin(llm, judge_messages(claim, passage))[0] > 0
 
     return judge
 
@@ -315,5 +314,10 @@ def answers_margin(llm: LogitsLLM, question: str, passages: Sequence[Passage]) -
     Catches the answer the lexical check cannot: a sentence copied from a passage that is about something
     else (bench/RESULTS.md, issue 6: it withholds made-up answers to questions the document does not cover).
     """
-    scores = llm.continuation_logprobs(answers_messages(question, passages), ["Yes", "No"])
+    return yes_no_margin(llm, answers_messages(question, passages))
+
+
+def yes_no_margin(llm: LogitsLLM, messages: Sequence[Message]) -> tuple[float, int]:
+    """log P(Yes) − log P(No) as the reply to ``messages``, and the tokens read to score it."""
+    scores = llm.continuation_logprobs(messages, ["Yes", "No"])
     return scores.logprobs[0] - scores.logprobs[1], scores.prompt_tokens + scores.extra_tokens
