@@ -136,7 +136,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from generation.answer import check_question
+    from generation.answer import check_question, warning_notes
     from generation.types import Answer
 
     _split_question(args)
@@ -166,8 +166,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print("\nSources:")
             for c in final.citations:
                 print(f"  [{c.number}] {c.label}")
-        from generation.answer import warning_notes
-
         for note in warning_notes(final):
             print(f"warning: {note}", file=sys.stderr)
     index.close()
