@@ -5,7 +5,8 @@
 """
 
 from app.sdk import Index, ask
-from app.settings import Settings, load_settings
-from generation.types import Answer, Citation
+from app.settings import load_settings
+from ingest.core.records import Answer, Citation
+from ingest.core.settings import Settings
 
 __all__ = ["Answer", "Citation", "Index", "Settings", "ask", "load_settings"]

@@ -10,10 +10,11 @@ import json
 import logging
 import os
 import sys
+import typing
 from collections.abc import Sequence
 from typing import Any
 
-from ingest.errors import QAError
+from ingest.core.errors import QAError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -48,24 +49,49 @@ def _progress_bar(enabled: bool) -> Any:
 
 
 def _settings(args: argparse.Namespace) -> Any:
+    """Settings from the config file and environment, then the flags given (all through the one schema)."""
     from app.settings import load_settings
 
     settings = load_settings(args.config)
     changes: dict[str, dict[str, Any]] = {}
-    for flag, (section, key) in {"embedder": ("embed", "model"), "backend": ("llm", "backend"),
-                                 "model": ("llm", "model"), "context": ("llm", "context_tokens"),
-                                 "mode": ("search", "mode"), "coarse": ("search", "coarse_docs"),
-                                 "k": ("answer", "top_k"),
-                                 "rerank": ("answer", "rerank"), "answer_mode": ("answer", "mode"),
-                                 "select": ("answer", "select"), "order": ("answer", "order"),
-                                 "verify": ("answer", "verify"), "unsupported": ("answer", "unsupported")}.items():
-        value = getattr(args, flag, None)
+    for section, f, _ in schema_flags():
+        value = getattr(args, _dest(section, f.name), None)
         if value is not None:
-            changes.setdefault(section, {})[key] = value
-    if "answer" in changes and "top_k" in changes["answer"]:
-        s = settings.answer
-        changes["answer"].setdefault("rerank_candidates", max(s.rerank_candidates, changes["answer"]["top_k"]))
+            changes.setdefault(section, {})[f.name] = value
+    if "top_k" in changes.get("answer", {}):  # a bigger -k widens the candidate pool with it
+        changes["answer"].setdefault("rerank_candidates", max(settings.answer.rerank_candidates,
+                                                              changes["answer"]["top_k"]))
     return settings.replace(**changes) if changes else settings
+
+
+def schema_flags() -> list[tuple[str, Any, Any]]:
+    """``(section, field, type)`` of every setting that has a command-line flag."""
+    from app.settings import schema_fields
+
+    return [(section, f, kind) for section, f, kind in schema_fields() if f.metadata.get("flag")]
+
+
+def _dest(section: str, key: str) -> str:
+    return f"set_{section}_{key}"
+
+
+def add_setting_flags(sp: argparse.ArgumentParser, *sections: str) -> None:
+    """Add the flags of the schema's ``sections`` to a subcommand: type, choices, help and default from the schema."""
+    from ingest.core.settings import choices
+
+    for section, f, kind in schema_flags():
+        if section not in sections:
+            continue
+        literal = next((k for k in (kind, *typing.get_args(kind)) if typing.get_origin(k) is typing.Literal), None)
+        options: dict[str, Any] = {"dest": _dest(section, f.name), "default": None,
+                                   "help": f"{f.metadata['help']} (default: {f.default}; [{section}] {f.name})"}
+        if literal is not None:
+            options["choices"] = choices(literal)
+        elif kind in (int, float):
+            options["type"] = kind
+        elif int in typing.get_args(kind):
+            options["type"] = int
+        sp.add_argument(f.metadata["flag"], **options)
 
 
 def _open(args: argparse.Namespace, settings: Any, *, explicit_settings: bool) -> Any:
@@ -83,8 +109,9 @@ def _open(args: argparse.Namespace, settings: Any, *, explicit_settings: bool) -
 
 
 def _explicit(args: argparse.Namespace) -> bool:
-    return bool(args.config or os.environ.get("DOCQA_CONFIG") or getattr(args, "embedder", None)
-                or os.environ.get("DOCQA_EMBED_MODEL"))
+    """Whether the user named an embedder (config, environment or flag); else an opened index's own is used."""
+    return bool(args.config or os.environ.get("DOCQA_CONFIG") or getattr(args, _dest("embed", "model"), None)
+                or any(k.startswith("DOCQA_EMBED_") and v for k, v in os.environ.items()))
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -116,12 +143,12 @@ def _split_question(args: argparse.Namespace) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from generation.answer import check_question
+    from ingest.core.text import check_question
 
     _split_question(args)
     check_question(args.question)
     index = _open(args, _settings(args), explicit_settings=_explicit(args))
-    hits = index.search(args.question, args.k or 5, mode=args.mode, level=args.level)
+    hits = index.search(args.question, args.k, level=args.level)
     if args.json:
         print(json.dumps([{"rank": i, "score": h.score, "id": h.passage.id, "label": h.passage.label,
                            "symbol": h.passage.symbol, "text": h.passage.text} for i, h in enumerate(hits, 1)],
@@ -136,8 +163,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from generation.answer import check_question, warning_notes
-    from generation.types import Answer
+    from ingest.core.records import Answer
+    from ingest.core.text import check_question
 
     _split_question(args)
     check_question(args.question)
@@ -166,8 +193,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print("\nSources:")
             for c in final.citations:
                 print(f"  [{c.number}] {c.label}")
-        for note in warning_notes(final):
-            print(f"warning: {note}", file=sys.stderr)
+        for warning in final.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     index.close()
     return 0
 
@@ -225,27 +252,17 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
+    from ingest.core.settings import SearchLevel, choices
+
     p = argparse.ArgumentParser(prog="docqa", description="Ask questions of documents and code, with citations.")
     p.add_argument("--config", help="TOML settings file (or $DOCQA_CONFIG)")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--embedder", help="embedding model: hub id or local dir")
+        add_setting_flags(sp, "embed")
         sp.add_argument("--password", help="password for encrypted PDFs")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
-
-    def answer_flags(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--backend", help="LLM backend: llama-cpp (default) or transformers")
-        sp.add_argument("--model", help="packaged model name, .gguf path, hub id or local dir")
-        sp.add_argument("--context", type=int, help="LLM context tokens")
-        sp.add_argument("--rerank", help="reranker: none (default), full, full-logits, window, pointwise")
-        sp.add_argument("--answer-mode", choices=["auto", "full", "retrieve"], help="whole documents or retrieval")
-        sp.add_argument("--select", choices=["none", "embedding", "llm"], help="segment relevance scoring")
-        sp.add_argument("--order", choices=["rank", "edges", "document"], help="passage order in the prompt")
-        sp.add_argument("--verify", choices=["none", "lexical", "llm"], help="citation check after generation")
-        sp.add_argument("--unsupported", choices=["flag", "abstain"],
-                        help="an answer no passage supports: keep it flagged, or say the document does not say")
 
     sp = sub.add_parser("index", help="index files and directories into an index directory")
     sp.add_argument("paths", nargs="+", help="files and directories")
@@ -261,16 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("paths", nargs="*", metavar="PATH... QUESTION", help="files/dirs (without --index), then "
                                                                             "the question")
         sp.add_argument("--index", help="an index directory built by `docqa index`")
-        sp.add_argument("-k", dest="k", type=int, help="passages to use/show")
-        sp.add_argument("--mode", choices=["dense", "bm25", "hybrid"], help="first-stage retrieval")
-        sp.add_argument("--coarse", type=int, metavar="N", help="coarse-to-fine: search passages only in the N "
-                                                                "documents whose file vectors match best")
+        add_setting_flags(sp, "search")
         common(sp)
         if name == "search":
-            sp.add_argument("--level", choices=["passage", "unit", "file"], default="passage",
+            sp.add_argument("-k", dest="k", type=int, default=5, help="passages to show (default: 5)")
+            sp.add_argument("--level", choices=choices(SearchLevel), default="passage",
                             help="return blocks (default), whole functions/classes, or whole files")
         if name == "ask":
-            answer_flags(sp)
+            add_setting_flags(sp, "llm", "answer")
             sp.add_argument("--no-stream", action="store_true", help="print the answer when complete")
         sp.set_defaults(func=func)
 
@@ -280,9 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--index", help="ask every question of this index (default: each question's own doc)")
     sp.add_argument("--out", help="write the JSON report here (rewritten after each question)")
     sp.add_argument("--limit", type=int, help="first N questions only")
-    sp.add_argument("-k", dest="k", type=int, help="passages in the prompt")
-    sp.add_argument("--mode", choices=["dense", "bm25", "hybrid"], help="first-stage retrieval")
-    answer_flags(sp)
+    add_setting_flags(sp, "search", "llm", "answer")
     common(sp)
     sp.set_defaults(func=cmd_eval)
 

@@ -20,9 +20,10 @@ from typing import Any
 
 from app import metrics
 from app.metrics import Evidence
-from app.settings import Settings
-from generation.types import LLM, Answer
-from ingest.errors import InputError
+from ingest.core.errors import InputError
+from ingest.core.protocols import LLM
+from ingest.core.records import Answer
+from ingest.core.settings import Settings
 
 RETRIEVAL_K = (1, 5, 10)
 
@@ -102,15 +103,6 @@ def load_dataset(path: str | os.PathLike[str]) -> list[EvalItem]:
     return items
 
 
-def llm_tokens(tokens: dict[str, int]) -> int:
-    """Tokens the LLM processed (prompt, completion, reranking, LLM segment scoring); embedder tokens left out.
-
-    >>> llm_tokens({"prompt": 900, "completion": 20, "select_embedding": 2400, "select_llm": 3000})
-    3920
-    """
-    return sum(v for k, v in tokens.items() if k != "select_embedding")
-
-
 def score_item(item: EvalItem, answer: Answer, retrieved: Sequence[Any], seconds: float) -> dict[str, Any]:
     """One question's record: the answer and its scores."""
     cited = [c.passage for c in answer.citations]
@@ -118,8 +110,7 @@ def score_item(item: EvalItem, answer: Answer, retrieved: Sequence[Any], seconds
         "id": item.id, "question": item.question, "answers": list(item.answers), "prediction": answer.text,
         "abstained": metrics.abstained(answer.text), "answerable": item.answerable,
         "cited": [c.label for c in answer.citations], "seconds": round(seconds, 6),
-        "tokens": llm_tokens(answer.tokens), "token_detail": answer.tokens,
-        "mode": next((n for n in answer.notes if n.startswith("mode:")), ""), "tags": list(item.tags),
+        "tokens": answer.llm_tokens, "token_detail": answer.tokens, "mode": answer.mode, "tags": list(item.tags),
     }
     if item.answerable:
         record.update(em=metrics.exact_match(answer.text, item.answers), f1=metrics.token_f1(answer.text, item.answers),
@@ -194,10 +185,10 @@ def _indexes(source: Any, settings: Settings, llm: LLM | None) -> Callable[[Eval
 def run(source: Any, items: Sequence[EvalItem], *, settings: Settings | None = None, llm: LLM | None = None,
         retrieval_k: int = max(RETRIEVAL_K)) -> Iterator[dict[str, Any]]:
     """Yield one scored record per question, as each is answered."""
-    from app.components import get_llm
+    from app.factory import shared_llm
 
     settings = settings or Settings()
-    llm = llm or get_llm(settings.llm)
+    llm = llm or shared_llm(settings.llm, settings.cache)
     index_for = _indexes(source, settings, llm)
     for item in items:
         index = index_for(item)

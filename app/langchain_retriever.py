@@ -19,7 +19,7 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from rerank.types import Ranked
+from ingest.core.records import Ranked
 
 
 def to_langchain(hit: Ranked) -> LCDocument:

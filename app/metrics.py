@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from generation.citations import is_abstention
-from ingest.types import Passage
-
-_MARKER = re.compile(r"\s*\[\s*\d+(?:\s*(?:,|-|–|;)\s*\d+)*\s*\]")
+from ingest.core.records import Passage
+from ingest.core.text import strip_markers
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,15 +32,6 @@ class Evidence:
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.page, self.chars, self.lines)) != 1:
             raise ValueError("evidence needs exactly one of page, chars, lines")
-
-
-def strip_markers(text: str) -> str:
-    """The answer without ``[n]`` citation markers.
-
-    >>> strip_markers("It opened in 1932 [1], [2-3].")
-    'It opened in 1932,.'
-    """
-    return _MARKER.sub("", text).strip()
 
 
 def normalize_answer(text: str) -> str:

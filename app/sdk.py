@@ -6,21 +6,18 @@ import dataclasses
 import hashlib
 import json
 import os
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from app.components import get_embedder, get_llm, make_reranker, make_splitter
-from app.settings import Settings, index_cache_dir
-from generation.answer import PASSAGE_OVERHEAD_TOKENS, check_question, context_budget, stream_answer
-from generation.context import trim_overlaps
-from generation.select import key_context, not_full_note, plan_full_text
-from generation.types import LLM, Answer, final_item
-from ingest.embed import EmbedSettings, canonical_model_id
+from app.factory import build_pipeline, make_splitter, shared_embedder
+from app.pipeline import AnswerStream, Pipeline
+from ingest.core.protocols import LLM, Embedder, Reranker
+from ingest.core.records import Answer, Document, Passage, Ranked
+from ingest.core.settings import EmbedSettings, SearchLevel, SearchMode, Settings
+from ingest.core.text import check_question
+from ingest.embed import canonical_model_id
 from ingest.loaders import expand_paths
-from ingest.types import Document, Passage
-from rerank.types import Ranked
 from retrieval.build import BuildReport, Progress, build_index
 from retrieval.search import Searcher
 from retrieval.store import IndexReader, Manifest
@@ -41,21 +38,28 @@ class Index:
     >>> # idx = Index.build(["paper.pdf"], "idx/"); idx.ask("What dataset do they use?").text
     """
 
-    def __init__(self, reader: IndexReader, settings: Settings, *, llm: LLM | None = None) -> None:
+    def __init__(self, reader: IndexReader, settings: Settings, *, embedder: Embedder | None = None,
+                 llm: LLM | None = None, reranker: Reranker | None = None) -> None:
+        """Use :meth:`open` or :meth:`build`; the parts given here replace the ones the settings would build.
+
+        :param embedder: embeds queries (must match the index's embedder; default: built from settings).
+        :param llm: answers questions (default: built from settings, shared per process, loaded on first use).
+        :param reranker: reorders candidates (default: ``settings.answer.rerank``).
+        """
         self.reader = reader
         self.settings = settings
-        self.embedder = get_embedder(settings.embed)
+        self.embedder = embedder or shared_embedder(settings.embed)
         self.reader.check_embedder(self.embedder.identity())
         self.searcher = Searcher(reader, self.embedder, settings.search)
-        self._llm = llm
+        self._llm, self._reranker = llm, reranker
+        self._pipeline: Pipeline | None = None
         self._by_doc: dict[str, list[Passage]] | None = None
-        self._tokens_by_doc: dict[str, int] = {}
 
     # -- construction ---------------------------------------------------
     @classmethod
     def build(cls, paths: PathLike | Sequence[PathLike], directory: PathLike, *, settings: Settings | None = None,
               password: str | None = None, add: bool = False, progress: Progress | None = None,
-              llm: LLM | None = None) -> Index:
+              **parts: Any) -> Index:
         """Index files and directories into ``directory`` (atomically) and open the result.
 
         :param paths: files and/or directories.
@@ -64,28 +68,28 @@ class Index:
         :param password: for encrypted PDFs.
         :param add: keep documents already indexed that are not among ``paths``.
         :param progress: ``progress(stage, done, total)`` callback.
-        :param llm: an LLM backend to answer with (else built from settings on first question).
+        :param parts: ``embedder``, ``llm``, ``reranker`` to use instead of building them from settings.
         """
         index, _ = cls.build_with_report(paths, directory, settings=settings, password=password, add=add,
-                                         progress=progress, llm=llm)
+                                         progress=progress, **parts)
         return index
 
     @classmethod
     def build_with_report(cls, paths: PathLike | Sequence[PathLike], directory: PathLike, *,
                           settings: Settings | None = None, password: str | None = None, add: bool = False,
-                          progress: Progress | None = None, llm: LLM | None = None) -> tuple[Index, BuildReport]:
+                          progress: Progress | None = None, **parts: Any) -> tuple[Index, BuildReport]:
         """:meth:`build`, also returning what the build did."""
         settings = settings or Settings()
         path_list = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-        embedder = get_embedder(settings.embed)
+        embedder = parts.pop("embedder", None) or shared_embedder(settings.embed)
         report = build_index(path_list, directory, embedder=embedder,
                              splitter=make_splitter(settings.split, embedder), password=password, add=add,
                              progress=progress)
-        return cls(IndexReader(directory), settings, llm=llm), report
+        return cls(IndexReader(directory), settings, embedder=embedder, **parts), report
 
     @classmethod
-    def open(cls, directory: PathLike, *, settings: Settings | None = None, llm: LLM | None = None,
-             embed_from_index: bool = False) -> Index:
+    def open(cls, directory: PathLike, *, settings: Settings | None = None, embed_from_index: bool = False,
+             **parts: Any) -> Index:
         """Open an existing index.
 
         Without ``settings`` (or with ``embed_from_index``) the embedder recorded in the manifest is
@@ -96,7 +100,7 @@ class Index:
         if settings is None or embed_from_index:
             base = settings or Settings()
             settings = dataclasses.replace(base, embed=_embed_settings_from(reader.manifest, base.embed))
-        return cls(reader, settings, llm=llm)
+        return cls(reader, settings, **parts)
 
     # -- reading --------------------------------------------------------
     @property
@@ -117,13 +121,15 @@ class Index:
         """Every passage in the index."""
         return self.reader.all_passages()
 
-    def search(self, query: str, k: int = 5, *, mode: str | None = None, level: str = "passage",
+    def search(self, query: str, k: int = 5, *, mode: SearchMode | None = None, level: SearchLevel = "passage",
                docs: int | None = None) -> list[Ranked]:
         """Best ``k`` passages for ``query`` ("dense", "bm25" or "hybrid"; default from settings).
 
         ``level="unit"`` returns whole functions/classes and ``level="file"`` whole files, ranked by their
         unit vectors (dense only). ``docs=N`` searches coarse-to-fine: passages of the N best documents
         only (default: ``settings.search.coarse_docs``; 0 is off).
+
+        :raises InputError: an empty query, an unknown mode or level, or ``k < 1``.
         """
         return self.searcher.search(check_question(query), k, mode=mode, level=level, docs=docs)
 
@@ -135,56 +141,19 @@ class Index:
         return DocqaRetriever(index=self, k=k, **options)
 
     @property
+    def pipeline(self) -> Pipeline:
+        """The question-answering pipeline over this index (built on first use; models load when first needed)."""
+        if self._pipeline is None:
+            self._pipeline = build_pipeline(self.settings, searcher=self.searcher, corpus=self,
+                                            embedder=self.embedder, llm=self._llm, reranker=self._reranker)
+        return self._pipeline
+
+    @property
     def llm(self) -> LLM:
-        """The answering model (loaded on first use)."""
-        if self._llm is None:
-            self._llm = get_llm(self.settings.llm)
-        return self._llm
+        """The answering model."""
+        return self.pipeline.generator.llm
 
-    def ask_stream(self, question: str) -> Iterator[str | Answer]:
-        """Yield answer text as it is generated, then the final :class:`Answer`.
-
-        Depending on ``settings.answer.mode`` the model reads whole documents (when they fit its
-        context budget) or a key context built from retrieval, reranking and segment scoring.
-        """
-        question = check_question(question)
-        s = self.settings.answer
-        timings: dict[str, float] = {}
-        tokens: dict[str, int] = {}
-        pool = s.rerank_candidates if s.rerank != "none" or s.select != "none" else s.top_k
-        t = time.perf_counter()
-        candidates = self.search(question, max(s.top_k, pool))
-        timings["retrieve"] = time.perf_counter() - t
-        notes = [f"retrieval: {self.settings.search.mode}, {len(candidates)} candidates"]
-        full, why = self.full_text(question, candidates)
-        notes.append(why)
-        if full is not None:
-            yield from stream_answer(self.llm, question, full, max_answer_tokens=self.settings.llm.max_answer_tokens,
-                                     timings=timings, notes=notes, order="rank", verify=s.verify, tokens=tokens,
-                                     unsupported=s.unsupported)
-            return
-        t = time.perf_counter()
-        reranker = make_reranker(self.settings, lambda: self.llm)
-        ranked, cost = reranker.rank(question, candidates, top_k=len(candidates) if s.select != "none" else s.top_k)
-        timings["rerank"] = time.perf_counter() - t
-        notes += [f"reranker: {cost.method} ({cost.llm_calls} LLM calls, {cost.input_tokens} input tokens, "
-                  f"{cost.output_tokens} output tokens, {cost.seconds:.1f} s, outcome {cost.outcome})",
-                  *(f"reranker: {note}" for note in cost.notes)]
-        passages, by_document = key_context(question, [r.passage for r in ranked], select=s.select, top_k=s.top_k,
-                                            neighbours=s.neighbours, llm=self.llm, embedder=self.embedder,
-                                            doc_passages=self._doc_passages, timings=timings, tokens=tokens,
-                                            notes=notes)
-        order = "document" if by_document else s.order
-        for piece in stream_answer(self.llm, question, passages,
-                                   max_answer_tokens=self.settings.llm.max_answer_tokens, timings=timings,
-                                   notes=notes, order=order, verify=s.verify, tokens=tokens,
-                                   unsupported=s.unsupported):
-            if isinstance(piece, Answer) and cost.llm_calls:
-                piece = dataclasses.replace(piece, tokens={**piece.tokens, "rerank_input": cost.input_tokens,
-                                                           "rerank_output": cost.output_tokens})
-            yield piece
-
-    def _doc_passages(self) -> dict[str, list[Passage]]:
+    def doc_passages(self) -> Mapping[str, list[Passage]]:
         """Every passage of each document, in document order (read once per opened index)."""
         if self._by_doc is None:
             by_doc: dict[str, list[Passage]] = {}
@@ -193,35 +162,17 @@ class Index:
             self._by_doc = by_doc
         return self._by_doc
 
-    def _doc_tokens(self, doc_id: str, cap: int) -> int:
-        """Prompt tokens of a whole document as trimmed passages (``cap + 1`` when it clearly exceeds ``cap``)."""
-        passages = self._doc_passages()[doc_id]
-        if doc_id not in self._tokens_by_doc:
-            if (passages[-1].chars[1] - passages[0].chars[0]) / 8 > cap:  # over cap even at 8 characters a token
-                return cap + 1
-            self._tokens_by_doc[doc_id] = sum(self.llm.count_tokens(p.text) + PASSAGE_OVERHEAD_TOKENS
-                                              for p in trim_overlaps(passages))
-        return self._tokens_by_doc[doc_id]
+    def ask_stream(self, question: str) -> AnswerStream:
+        """Yield answer text as it is generated, then the final :class:`Answer` (:data:`app.pipeline.AnswerStream`).
 
-    def full_text(self, question: str, candidates: Sequence[Ranked]) -> tuple[list[Passage] | None, str]:
-        """Whole documents as numbered passages in document order (overlaps trimmed) when the answer mode
-        asks for them and they fit the context budget, else None; and a note saying which mode ran and why."""
-        s = self.settings.answer
-        if s.mode == "retrieve":
-            return None, not_full_note(s.mode, 0)
-        budget = context_budget(self.llm, question, self.settings.llm.max_answer_tokens)
-        cap = min(budget, s.full_max_tokens) if s.mode == "auto" and s.full_max_tokens else budget
-        by_doc = self._doc_passages()
-        plan = plan_full_text(s.mode, doc_ids=list(by_doc), cap=cap, doc_tokens=self._doc_tokens,
-                              hit_docs=[r.passage.doc_id for r in candidates[: s.top_k]])
-        if plan is None:
-            return None, not_full_note(s.mode, cap)
-        passages = [p for doc_id in plan.doc_ids for p in trim_overlaps(by_doc[doc_id])]
-        return passages, plan.note(len(passages))
+        Depending on ``settings.answer.mode`` the model reads whole documents (when they fit its
+        context budget) or a key context built from retrieval, reranking and segment scoring.
+        """
+        return self.pipeline.stream(question)
 
     def ask(self, question: str) -> Answer:
         """Answer ``question`` from this index, citing passages."""
-        return final_item(self.ask_stream(question), Answer)
+        return self.pipeline.run(question)
 
     def close(self) -> None:
         """Release files."""
@@ -243,35 +194,35 @@ def adhoc_index_key(paths: Sequence[PathLike], settings: Settings) -> str:
             h.update(hashlib.file_digest(f, "sha256").digest())
     shape = {"embed": dataclasses.asdict(settings.embed), "split": dataclasses.asdict(settings.split)}
     shape["embed"]["model"] = canonical_model_id(settings.embed.model)
-    for runtime in ("batch_size", "device"):
+    for runtime in EmbedSettings.RUNTIME:
         shape["embed"].pop(runtime)
     h.update(json.dumps(shape, sort_keys=True).encode())
     return h.hexdigest()[:20]
 
 
 def open_adhoc(doc: PathLike | Sequence[PathLike], *, settings: Settings, password: str | None = None,
-               progress: Progress | None = None, llm: LLM | None = None,
-               cache_dir: PathLike | None = None) -> Index:
-    """An index for files asked about directly, cached by content so a second question does not re-embed."""
+               progress: Progress | None = None, **parts: Any) -> Index:
+    """An index for files asked about directly, cached by content (in ``settings.cache.index_dir``) so a
+    second question does not re-embed. ``parts``: as for :class:`Index`."""
     paths = [doc] if isinstance(doc, str | os.PathLike) else list(doc)
-    key = adhoc_index_key(paths, settings)
-    directory = Path(cache_dir or index_cache_dir()) / key
+    directory = settings.cache.index_dir / adhoc_index_key(paths, settings)
     if (directory / "manifest.json").is_file():
-        return Index(IndexReader(directory), settings, llm=llm)
-    return Index.build(paths, directory, settings=settings, password=password, progress=progress, llm=llm)
+        return Index(IndexReader(directory), settings, **parts)
+    return Index.build(paths, directory, settings=settings, password=password, progress=progress, **parts)
 
 
 def ask(doc: PathLike | Sequence[PathLike] | Index, question: str, *, settings: Settings | None = None,
-        password: str | None = None, llm: LLM | None = None,
-        progress: Callable[[str, int, int], None] | None = None) -> Answer:
+        password: str | None = None, progress: Callable[[str, int, int], None] | None = None,
+        **parts: Any) -> Answer:
     """Answer ``question`` about ``doc``: a file, a directory, a list of them, or an :class:`Index`.
 
-    Files are indexed on the fly into a cache keyed by their content.
+    Files are indexed on the fly into a cache keyed by their content. ``parts``: ``embedder``, ``llm``,
+    ``reranker`` to use instead of building them from settings.
     """
     check_question(question)
     if isinstance(doc, Index):
         return doc.ask(question)
-    index = open_adhoc(doc, settings=settings or Settings(), password=password, progress=progress, llm=llm)
+    index = open_adhoc(doc, settings=settings or Settings(), password=password, progress=progress, **parts)
     try:
         return index.ask(question)
     finally:

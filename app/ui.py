@@ -16,9 +16,8 @@ import streamlit as st
 
 from app.sdk import Index, open_adhoc
 from app.settings import load_settings
-from generation.answer import warning_notes
-from generation.types import Answer, Citation
-from ingest.errors import QAError
+from ingest.core.errors import QAError
+from ingest.core.records import Answer, Citation
 
 SAMPLE = Path(__file__).with_name("samples") / "harbor-light-report.pdf"
 
@@ -79,8 +78,8 @@ def highlighted(text: str, span: tuple[int, int] | None) -> str:
 def show_citations(index: Index, answer: Answer) -> None:
     """One expander per citation, holding the passage (code with its line numbers, prose with the supporting
     quote marked) and, for PDFs, the page."""
-    for w in warning_notes(answer):
-        st.warning(w)
+    for w in answer.warnings:
+        st.warning(str(w))
     for c in answer.citations:
         p = c.passage
         with st.expander(f"[{c.number}] {c.label}" + (f" — {p.symbol}" if p.symbol else "")):
@@ -98,8 +97,8 @@ def show_citations(index: Index, answer: Answer) -> None:
     if answer.dropped_citations:
         st.caption(f"Removed citations to passages that do not exist: {list(answer.dropped_citations)}")
     with st.expander("Run details"):
-        st.json({"timings (s)": answer.timings, "tokens": answer.tokens, "model": answer.model,
-                 "notes": list(answer.notes)})
+        st.json({"mode": answer.mode, "timings (s)": answer.timings, "tokens": answer.tokens, "model": answer.model,
+                 "trace": answer.to_dict()["trace"], "notes": list(answer.notes)})
 
 
 def main() -> None:

@@ -41,10 +41,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from ingest.code import CodeSplitter, code_units, module_path  # noqa: E402
-from ingest.embed import EmbedSettings, SentenceTransformerEmbedder  # noqa: E402
+from ingest.core.records import Document, line_span  # noqa: E402
+from ingest.core.settings import EmbedSettings, SplitSettings
+from ingest.embed import SentenceTransformerEmbedder  # noqa: E402
 from ingest.loaders import load_file  # noqa: E402
-from ingest.split import SplitSettings, locate_chunks  # noqa: E402
-from ingest.types import Document, line_span  # noqa: E402
+from ingest.split import locate_chunks  # noqa: E402
 from retrieval.units import mean_normalised  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "cosqa"
@@ -315,7 +316,7 @@ def run_set(name: str, docs: list[Document], items: list[Item] | None, queries: 
             by_doc: dict[int, list[int]] = {}
             for k, c in enumerate(chunks):
                 by_doc.setdefault(c.doc, []).append(k)
-            from ingest.types import Passage
+            from ingest.core.records import Passage
 
             for d, ks in by_doc.items():
                 ps = [Passage(id=str(k), doc_id=str(d), source=docs[d].source, text=chunks[k].text,

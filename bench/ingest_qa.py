@@ -37,7 +37,8 @@ def pdf_paths() -> list[Path]:
 # ---------------------------------------------------------------- ingest ---------------------------------------------
 def ingest_docqa(paths: list[Path]) -> dict:
     from app.components import get_embedder, make_splitter
-    from app.settings import Settings
+
+    from ingest.core.settings import Settings
     from retrieval.build import build_index
 
     settings = Settings()

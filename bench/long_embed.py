@@ -37,7 +37,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingest.embed import EmbedSettings, SentenceTransformerEmbedder  # noqa: E402
+from ingest.core.settings import EmbedSettings
+from ingest.embed import SentenceTransformerEmbedder  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not DATA.exists():
@@ -203,10 +204,11 @@ def coarse_to_fine(args: argparse.Namespace) -> dict:
     """
     import tempfile
 
+    from ingest.core.settings import SearchSettings, SplitSettings
     from ingest.extend import embed_documents
-    from ingest.split import DocumentSplitter, ProseSplitter, SplitSettings
+    from ingest.split import DocumentSplitter, ProseSplitter
     from retrieval.build import build_index
-    from retrieval.search import Searcher, SearchSettings
+    from retrieval.search import Searcher
     from retrieval.store import IndexReader
 
     folder = Path(tempfile.mkdtemp(prefix="long-embed-c2f-"))

@@ -48,12 +48,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.evaluate import EvalItem, score_item, summarize  # noqa: E402
 from app.metrics import Evidence  # noqa: E402
 from app.sdk import open_adhoc  # noqa: E402
-from app.settings import Settings  # noqa: E402
 from generation.answer import context_budget  # noqa: E402
 from generation.citations import parse_citations  # noqa: E402
 from generation.prompt import NOT_FOUND  # noqa: E402
-from generation.types import Answer  # noqa: E402
 from generation.verify import verify_citations, withhold_unsupported  # noqa: E402
+from ingest.core.records import Answer  # noqa: E402
+from ingest.core.settings import Settings  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not DATA.is_dir():
@@ -286,6 +286,7 @@ def main() -> int:
     base = Settings().replace(answer={"rerank_candidates": args.pool},
                               **({"llm": {"model": args.model}} if args.model else {}))
     from app.components import get_llm
+
     from generation.llamacpp import LlamaCppLLM
 
     llms = {"main": get_llm(base.llm), "full": LlamaCppLLM(dataclasses.replace(base.llm))}

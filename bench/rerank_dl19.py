@@ -33,12 +33,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from generation.llm import LLMSettings, make_llm  # noqa: E402
-from ingest.types import Passage  # noqa: E402
-from rerank.metrics import ndcg_at_k, read_qrels  # noqa: E402
+from generation.llm import make_llm  # noqa: E402
 from rerank.registry import make_reranker  # noqa: E402
-from rerank.settings import RerankSettings  # noqa: E402
-from rerank.types import Ranked  # noqa: E402
+
+from ingest.core.records import (
+    Passage,  # noqa: E402
+    Ranked,  # noqa: E402
+)
+from ingest.core.settings import (
+    LLMSettings,
+    RerankSettings,  # noqa: E402
+)
+from rerank.metrics import ndcg_at_k, read_qrels  # noqa: E402
 
 METHODS = ("full-logits", "full", "window", "pointwise")
 
@@ -73,7 +79,8 @@ def dense_rankings(topics: list[dict]) -> dict[str, list[str]]:
     """BM25 top-100 re-scored by cosine similarity with the default embedder."""
     import numpy as np
 
-    from ingest.embed import EmbedSettings, SentenceTransformerEmbedder
+    from ingest.core.settings import EmbedSettings
+    from ingest.embed import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder(EmbedSettings())
     embedder.warm_up()

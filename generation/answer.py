@@ -1,44 +1,31 @@
-"""Generate a cited answer from ranked passages with an LLM backend."""
+"""The answering parts of the pipeline: the generator (prompt, stream, citations) and the verifier.
+
+:class:`Generator` packs the context into the model's budget, streams the model's answer and resolves
+its ``[n]`` markers; it ends its stream with a :class:`Draft`. :class:`Verifier` checks the draft's
+citations (and, when unsupported answers are withheld, asks the model whether the cited passages
+answer the question). Both report what they did as :class:`~ingest.core.records.StageTrace` s and
+:class:`~ingest.core.records.AnswerWarning` s; ``app/pipeline.py`` assembles the :class:`Answer`.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from generation.citations import parse_citations
 from generation.context import order_passages, pack_passages
 from generation.prompt import NOT_FOUND, build_messages
-from generation.types import LLM, Answer, Citation, Completion, LogitsLLM, final_item
-from generation.verify import (
-    ANSWERS_MARGIN,
-    UNSUPPORTED_POLICIES,
-    Judge,
-    answers_margin,
-    llm_judge,
-    verify_citations,
-    withhold_unsupported,
-)
-from ingest.errors import InputError
-from ingest.types import Passage
+from generation.verify import answers_margin, llm_judge, verify_citations, withhold_unsupported
+from ingest.core.protocols import LLM, LogitsLLM
+from ingest.core.records import AnswerWarning, Citation, Completion, Passage, StageTrace, WarningKind
+from ingest.core.settings import AnswerSettings, Order, UnsupportedPolicy, VerifyMode
 
-PROMPT_OVERHEAD_TOKENS = 320  # system prompt + chat template + question framing, measured on Qwen2.5
+# Fixed, not settings: they only reserve room in the context window and were measured once on the
+# packaged Qwen2.5 chat template; a backend with a longer template is still safe, because the packer
+# counts each passage's real tokens and the reserve errs high.
+PROMPT_OVERHEAD_TOKENS = 320  # system prompt + chat template + question framing
 PASSAGE_OVERHEAD_TOKENS = 12  # "[n] label" line and blank lines around each passage
-VERIFY_MODES = ("none", "lexical", "llm")
-UNSUPPORTED_NOTE = "unsupported sentence: "  # notes that warn the reader start with one of these three
-WITHHELD_NOTE = "citation check: no passage supports the answer, so it was withheld"
-NOT_ANSWERED_NOTE = ("answer check: the model judged that the cited passages do not answer the question, so the "
-                     "answer was withheld")
-
-
-def check_question(question: str) -> str:
-    """The stripped question.
-
-    :raises InputError: an empty question.
-    """
-    q = (question or "").strip()
-    if not q:
-        raise InputError("question: empty question")
-    return q
 
 
 def context_budget(llm: LLM, question: str, max_answer_tokens: int) -> int:
@@ -46,7 +33,7 @@ def context_budget(llm: LLM, question: str, max_answer_tokens: int) -> int:
     return llm.context_tokens - max_answer_tokens - PROMPT_OVERHEAD_TOKENS - llm.count_tokens(question)
 
 
-def offers_not_found(verify: str, unsupported: str) -> bool:
+def offers_not_found(verify: VerifyMode, unsupported: UnsupportedPolicy) -> bool:
     """Whether the prompt tells the model it may reply "The document does not say.".
 
     Not when the citation check will withhold an unsupported answer: a small model offered that reply
@@ -59,128 +46,146 @@ def offers_not_found(verify: str, unsupported: str) -> bool:
     return verify == "none" or unsupported != "abstain"
 
 
-def stream_answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_answer_tokens: int,
-                  timings: dict[str, float] | None = None, notes: Sequence[str] = (), order: str = "rank",
-                  verify: str = "none", tokens: dict[str, int] | None = None,
-                  unsupported: str = "flag") -> Iterator[str | Answer]:
-    """Yield answer text as it is generated, then the final :class:`Answer`.
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """The model's answer before the checks: its text with markers resolved, and the context it saw."""
 
-    :param llm: the backend.
-    :param question: the user's question.
-    :param passages: ranked passages, best first; packed into the context budget best first (a passage
-        that does not fit is left out, or cut at a sentence end and reported in the notes).
+    raw: str  # the text as generated
+    text: str  # markers resolved; out-of-range numbers removed
+    citations: tuple[Citation, ...]
+    context: tuple[Passage, ...]  # the numbered passages, [1] first
+    dropped: tuple[int, ...]  # marker numbers that pointed at no passage
+    trace: tuple[StageTrace, ...]  # prompt, generate
+    first_token_seconds: float | None = None
+
+
+class Generator:
+    """Packs passages into the model's context, streams its answer, resolves its citations.
+
+    :param llm: the answering backend.
     :param max_answer_tokens: most tokens generated.
-    :param timings: earlier stages' timings, carried into the answer.
-    :param notes: facts about the run to report (reranker, mode, ...).
-    :param order: how the packed passages are numbered: "rank" (as given), "edges" (best at both ends),
-        "document" (document order).
-    :param verify: citation check after generation: "none", "lexical" (overlap test) or "llm" (overlap
-        test, with a yes/no question to the model on borderline cases). The streamed pieces are the raw
-        generation; the final answer's text carries the checked markers.
-    :param tokens: earlier stages' token counts, carried into the answer.
-    :param unsupported: with a citation check, what happens to an answer none of whose factual sentences
-        any passage supports: "flag" (kept, each sentence noted) or "abstain" (replaced by the
-        not-found answer; the withheld draft is in the notes). With "abstain" the prompt asks for an
-        answer outright and the check decides whether to withhold it (:func:`offers_not_found`).
+    :param offer_not_found: tell the model it may reply "The document does not say." (see
+        :func:`offers_not_found`).
     """
-    question = check_question(question)
-    if verify not in VERIFY_MODES:
-        raise ValueError(f"unknown verify mode {verify!r}; valid: {', '.join(VERIFY_MODES)}")
-    if unsupported not in UNSUPPORTED_POLICIES:
-        raise ValueError(f"unknown unsupported-answer policy {unsupported!r}; valid: {', '.join(UNSUPPORTED_POLICIES)}")
-    t = time.perf_counter()
-    packed = pack_passages(passages, context_budget(llm, question, max_answer_tokens), llm.count_tokens,
-                           overhead_tokens=PASSAGE_OVERHEAD_TOKENS)
-    context = order_passages(packed.passages, order)
-    messages = build_messages(question, context, offer_not_found=offers_not_found(verify, unsupported))
-    timings = dict(timings or {})
-    timings["prompt"] = time.perf_counter() - t
-    completion: Completion | None = None
-    for piece in llm.stream(messages, max_tokens=max_answer_tokens):
-        if isinstance(piece, Completion):
-            completion = piece
-        else:
-            yield piece
-    assert completion is not None
-    text, citations, dropped = parse_citations(completion.text, context)
-    timings["generate"] = completion.seconds
-    if completion.first_token_seconds is not None:
-        timings["first_token"] = completion.first_token_seconds
-    extra = list(notes)
-    if len(context) < len(passages):
-        extra.append(f"context: {len(context)} of {len(passages)} passages fit the token budget")
-    if packed.trimmed:
-        extra.append(f"context: {len(packed.trimmed)} passage(s) cut at a sentence end to fit the token budget")
-    if order != "rank":
-        extra.append(f"context order: {order}")
-    if dropped:
-        extra.append(f"dropped citations to passages that do not exist: {dropped}")
-    counts = {**(tokens or {}), "prompt": completion.prompt_tokens, "completion": completion.completion_tokens}
-    if verify != "none":
+
+    def __init__(self, llm: LLM, *, max_answer_tokens: int, offer_not_found: bool) -> None:
+        self.llm, self.max_answer_tokens, self.offer_not_found = llm, max_answer_tokens, offer_not_found
+
+    def stream(self, question: str, passages: Sequence[Passage], *, order: Order = "rank") -> Iterator[str | Draft]:
+        """Yield answer text as it is generated, then the :class:`Draft`.
+
+        :param passages: best first; packed into the context budget best first (a passage that does not
+            fit is left out, or cut at a sentence end).
+        :param order: how the packed passages are numbered: "rank", "edges" or "document".
+        """
         t = time.perf_counter()
-        text, citations, verify_notes = _verify(llm, question, text, context, verify, unsupported, counts)
-        timings["verify"] = time.perf_counter() - t
-        extra.extend(verify_notes)
-    yield Answer(
-        question=question, text=text, citations=tuple(citations), passages=tuple(context), timings=timings,
-        tokens=counts, dropped_citations=tuple(dropped), model=llm.name, notes=tuple(extra), draft=completion.text,
-    )
+        packed = pack_passages(passages, context_budget(self.llm, question, self.max_answer_tokens),
+                               self.llm.count_tokens, overhead_tokens=PASSAGE_OVERHEAD_TOKENS)
+        context = order_passages(packed.passages, order)
+        messages = build_messages(question, context, offer_not_found=self.offer_not_found)
+        details = [f"{len(context)} passages, order {order}"]
+        if len(context) < len(passages):
+            details.append(f"{len(context)} of {len(passages)} passages fit the token budget")
+        if packed.trimmed:
+            details.append(f"{len(packed.trimmed)} passage(s) cut at a sentence end to fit the token budget")
+        prompt = StageTrace("prompt", seconds=time.perf_counter() - t, details=tuple(details))
+        completion: Completion | None = None
+        for piece in self.llm.stream(messages, max_tokens=self.max_answer_tokens):
+            if isinstance(piece, Completion):
+                completion = piece
+            else:
+                yield piece
+        if completion is None:
+            raise RuntimeError(f"{self.llm.name}: the stream ended without a completion")
+        text, citations, dropped = parse_citations(completion.text, context)
+        generate = StageTrace("generate", self.llm.name, seconds=completion.seconds,
+                              prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+                              calls=1, outcome=completion.finish_reason,
+                              details=(f"dropped citations to passages that do not exist: {dropped}",) if dropped
+                              else ())
+        yield Draft(raw=completion.text, text=text, citations=tuple(citations), context=tuple(context),
+                    dropped=tuple(dropped), trace=(prompt, generate), first_token_seconds=completion.first_token_seconds)
 
 
-def _verify(llm: LLM, question: str, text: str, context: Sequence[Passage], mode: str, unsupported: str,
-            tokens: dict[str, int]) -> tuple[str, list[Citation], list[str]]:
-    """Run the citation check; the checked text, its citations and notes on what changed (the answer
-    check's prompt tokens are added to ``tokens``).
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A draft after the checks."""
 
-    With ``unsupported="abstain"`` an answer that passes the check is also withheld when the model, asked
-    yes/no, judges that its cited passages do not answer the question (backends that score logits only).
+    text: str
+    citations: tuple[Citation, ...]
+    warnings: tuple[AnswerWarning, ...]
+    trace: tuple[StageTrace, ...]  # verify, answer_check (those that ran)
+
+
+class Verifier:
+    """Checks a draft's citations and, with ``unsupported="abstain"``, whether its passages answer the question.
+
+    The citation check (``verify``: "lexical", or "llm" with yes/no questions on borderline cases) keeps,
+    moves or removes each citation and flags sentences no passage supports. With ``unsupported="abstain"``
+    an answer no passage supports is withheld; one that passes goes through the answer check: the model is
+    asked yes/no whether its cited passages answer the question (backends with logits only), and the answer
+    is withheld when the margin falls below ``answer_check_margin``.
     """
-    judge: Judge | None = None
-    notes: list[str] = []
-    if mode == "llm":
-        if isinstance(llm, LogitsLLM):
-            judge = llm_judge(llm)
-        else:
-            notes.append(f"citation check: {llm.name} cannot score yes/no; lexical check only")
-    v = verify_citations(text, context, judge=judge)
-    summary = f"citation check ({mode}): {len(v.citations)} kept"
-    if v.removed:
-        summary += f", removed {len(v.removed)} unsupported {[n for _, n in v.removed]}"
-    if v.added:
-        summary += f", added {[n for _, n in v.added]} to uncited sentences"
-    if v.judge_calls:
-        summary += f", {v.judge_calls} yes/no checks by the model"
-    notes.append(summary)
-    notes.extend(UNSUPPORTED_NOTE + claim for claim in v.flagged)
-    if unsupported == "abstain" and v.unsupported:
-        notes.append(f"{WITHHELD_NOTE} (draft: {' '.join(v.flagged)!r})")
-        v = withhold_unsupported(v, NOT_FOUND)
-    elif unsupported == "abstain" and v.citations:
-        if isinstance(llm, LogitsLLM):
-            margin, tokens["answer_check"] = answers_margin(llm, question, [c.passage for c in v.citations])
-            if margin < ANSWERS_MARGIN:
-                notes.append(f"{NOT_ANSWERED_NOTE} (yes-no margin {margin:+.2f}; draft: {v.text!r})")
-                return NOT_FOUND, [], notes
-            notes.append(f"answer check: the cited passages answer the question (yes-no margin {margin:+.2f})")
-        else:
-            notes.append(f"answer check: {llm.name} cannot score yes/no; skipped")
-    return v.text, list(v.citations), notes
 
+    def __init__(self, llm: LLM, settings: AnswerSettings) -> None:
+        self.llm, self.settings = llm, settings
 
-def warning_notes(result: Answer) -> list[str]:
-    """Notes a reader should see next to the answer: withheld answers and unsupported statements.
+    @property
+    def enabled(self) -> bool:
+        """Whether any check runs."""
+        return self.settings.verify != "none"
 
-    >>> warning_notes(Answer(question="q", text="t", citations=(), passages=(),
-    ...                      notes=("context order: rank", UNSUPPORTED_NOTE + "It is red.")))
-    ['unsupported sentence: It is red.']
-    """
-    return [n for n in result.notes if n.startswith((UNSUPPORTED_NOTE, WITHHELD_NOTE, NOT_ANSWERED_NOTE))]
+    def check(self, question: str, draft: Draft) -> Checked:
+        """Run the checks on ``draft``."""
+        if not self.enabled:
+            return Checked(draft.text, draft.citations, (), ())
+        s = self.settings
+        t = time.perf_counter()
+        warnings: list[AnswerWarning] = []
+        judge = None
+        if s.verify == "llm":
+            if isinstance(self.llm, LogitsLLM):
+                judge = llm_judge(self.llm)
+            else:
+                warnings.append(AnswerWarning(WarningKind.FEATURE_SKIPPED,
+                                              f"citation check: {self.llm.name} cannot score yes/no; lexical only"))
+        v = verify_citations(draft.text, draft.context, judge=judge, supported=s.support_threshold,
+                             borderline=s.borderline_threshold)
+        details = [f"{len(v.citations)} kept"]
+        if v.removed:
+            details.append(f"removed {len(v.removed)} unsupported {[n for _, n in v.removed]}")
+        if v.added:
+            details.append(f"added {[n for _, n in v.added]} to uncited sentences")
+        warnings.extend(AnswerWarning(WarningKind.UNSUPPORTED_SENTENCE, claim) for claim in v.flagged)
+        outcome = "ok"
+        if s.unsupported == "abstain" and v.unsupported:
+            warnings.append(AnswerWarning(WarningKind.WITHHELD_UNSUPPORTED, " ".join(v.flagged)))
+            v, outcome = withhold_unsupported(v, NOT_FOUND), "withheld"
+        verify = StageTrace("verify", s.verify, seconds=time.perf_counter() - t, calls=v.judge_calls,
+                            outcome=outcome, details=("; ".join(details),))
+        trace = [verify]
+        if s.unsupported == "abstain" and v.citations and outcome == "ok":
+            check, withheld = self._answer_check(question, [c.passage for c in v.citations], v.text, warnings)
+            trace.append(check)
+            if withheld:
+                return Checked(NOT_FOUND, (), tuple(warnings), tuple(trace))
+        return Checked(v.text, v.citations, tuple(warnings), tuple(trace))
 
-
-def answer(llm: LLM, question: str, passages: Sequence[Passage], *, max_answer_tokens: int,
-           timings: dict[str, float] | None = None, notes: Sequence[str] = (), order: str = "rank",
-           verify: str = "none", tokens: dict[str, int] | None = None, unsupported: str = "flag") -> Answer:
-    """The final :class:`Answer` of :func:`stream_answer`."""
-    return final_item(stream_answer(llm, question, passages, max_answer_tokens=max_answer_tokens, timings=timings,
-                                    notes=notes, order=order, verify=verify, tokens=tokens,
-                                    unsupported=unsupported), Answer)
+    def _answer_check(self, question: str, passages: list[Passage], text: str,
+                      warnings: list[AnswerWarning]) -> tuple[StageTrace, bool]:
+        """The yes/no answer check's trace, and whether the answer is withheld (warnings appended)."""
+        if not isinstance(self.llm, LogitsLLM):
+            warnings.append(AnswerWarning(WarningKind.FEATURE_SKIPPED,
+                                          f"answer check: {self.llm.name} cannot score yes/no; skipped"))
+            return StageTrace("answer_check", outcome="skipped"), False
+        t = time.perf_counter()
+        margin, tokens = answers_margin(self.llm, question, passages)
+        withheld = margin < self.settings.answer_check_margin
+        if withheld:
+            warnings.append(AnswerWarning(WarningKind.WITHHELD_NOT_ANSWERED,
+                                          f"yes-no margin {margin:+.2f}; draft: {text!r}"))
+        verdict = "do not answer" if withheld else "answer"
+        return StageTrace("answer_check", "yes-no", seconds=time.perf_counter() - t, prompt_tokens=tokens, calls=1,
+                          outcome="withheld" if withheld else "ok",
+                          details=(f"the cited passages {verdict} the question (yes-no margin {margin:+.2f})",)), \
+            withheld

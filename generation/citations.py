@@ -1,4 +1,7 @@
-"""Turn ``[n]`` markers in an answer into :class:`Citation` objects (pure functions)."""
+"""Turn ``[n]`` markers in an answer into :class:`Citation` objects (pure functions).
+
+A marker holds numbers, lists and ranges: ``[3]``, ``[1, 2]``, ``[1][2]``, ``[2-4]``, ``[2–4]``.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,10 @@ import re
 from collections.abc import Sequence
 
 from generation.prompt import NOT_FOUND
-from generation.types import Citation
-from ingest.types import Passage
+from ingest.core.records import Citation, Passage
+from ingest.core.text import CITATION_MARKER
 
-# [3], [1, 2], [1][2], [2-4], [2–4]; a range expands to at most this many numbers
-_MARKER = re.compile(r"\[(\s*\d+(?:\s*(?:,|-|–|;)\s*\d+)*\s*)\]")
-MAX_RANGE = 20
+MAX_RANGE = 20  # a range marker ("[2-4]") expands to at most this many numbers; a longer one is read as its ends
 
 
 def marker_numbers(inner: str) -> list[int]:
@@ -55,7 +56,7 @@ def parse_citations(answer: str, passages: Sequence[Passage]) -> tuple[str, list
                 dropped.append(n)
         return "[" + ", ".join(str(n) for n in dict.fromkeys(kept)) + "]" if kept else ""
 
-    text = _MARKER.sub(sub, answer)
+    text = CITATION_MARKER.sub(sub, answer)
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text).strip()
     return text, list(cited.values()), dropped
 

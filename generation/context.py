@@ -10,7 +10,8 @@ Everything here takes and returns :class:`Passage` lists and never mutates its i
   at its first or last sentence (the answer may continue across the boundary);
 - :func:`pack_passages` fits whole passages into a token budget, cutting the last one only at a
   sentence end and saying so;
-- :func:`edges_first` and :func:`document_order` order the final list (METHODS §5).
+- :func:`edges_first` and :func:`document_order` order the final list (``docs/METHODS.md``, "Edges-first
+  ordering").
 """
 
 from __future__ import annotations
@@ -20,16 +21,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from ingest.types import Passage, passage_id
+from ingest.core.records import Passage, passage_id
+from ingest.core.text import STOPWORDS, sentence_spans
 
 T = TypeVar("T")
 
 ORDERS = ("rank", "edges", "document")
 
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(re.findall(r"\w+", """a an the of in on at to for from by with and or but is are was were be been
-being do does did has have had it its this that these those as which who whom whose what when where why how than
-then there their they them he she his her we our you your i not no into over under about after before during"""))
+# Content words are what a claim and the passage that supports it must share: besides the function words,
+# pronouns and a few prepositions are left out (they match between sentences about different things).
+_STOP = STOPWORDS | {"about", "after", "before", "being", "during", "he", "her", "his", "over", "under", "whose"}
 
 
 def edges_first(items: Sequence[T]) -> list[T]:
@@ -140,34 +142,6 @@ def trim_overlaps(passages: Sequence[Passage]) -> list[Passage]:
         out.append(p)
         last_end[p.doc_id] = max(end, p.chars[1])
     return out
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """``[start, end)`` of each sentence: a sentence ends at ``.!?`` (plus closing quotes/brackets) before a
-    space, or at a blank line.
-
-    >>> t = 'It rained. "Really?" Yes.\\n\\nNew para'
-    >>> [t[a:b] for a, b in sentence_spans(t)]
-    ['It rained.', '"Really?"', 'Yes.', 'New para']
-    """
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for m in re.finditer(r"[.!?][\"')\]]*(?=\s)|\n\s*\n", text):
-        end = m.end() if not m.group().isspace() else m.start()
-        if text[start:end].strip():
-            spans.append(_strip_span(text, start, end))
-        start = m.end()
-    if text[start:].strip():
-        spans.append(_strip_span(text, start, len(text)))
-    return spans
-
-
-def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def content_words(text: str) -> set[str]:

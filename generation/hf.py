@@ -9,9 +9,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from generation.llm import LLMSettings, register_backend
-from generation.types import Completion, ContinuationScores, Message, SequenceScore, final_item
-from ingest.errors import GenerationError, ModelError
+from ingest.core.errors import GenerationError, ModelError
+from ingest.core.records import Completion, ContinuationScores, Message, SequenceScore, final_item
+from ingest.core.settings import CacheSettings, LLMSettings
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def pick_dtype(name: str, device: str) -> Any:
 class TransformersLLM:
     """Chat completion with a ``transformers`` causal LM; greedy decoding; model loads on first use."""
 
-    def __init__(self, settings: LLMSettings) -> None:
+    def __init__(self, settings: LLMSettings, cache: CacheSettings | None = None) -> None:
         self.settings = settings
         self.name = f"transformers:{settings.model}"
         self._model: Any = None
@@ -209,7 +209,3 @@ class TransformersLLM:
             raise GenerationError(f"{self.name}: scoring failed ({err})") from err
         return out
 
-
-@register_backend("transformers")
-def _factory(settings: LLMSettings) -> TransformersLLM:
-    return TransformersLLM(settings)

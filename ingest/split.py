@@ -10,39 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from ingest.types import Document, Passage, PassageKind, Splitter, line_span, passage_id
+from ingest.core.protocols import Splitter
+from ingest.core.records import Document, Passage, PassageKind, line_span, passage_id
+from ingest.core.settings import SplitSettings
 
 log = logging.getLogger(__name__)
 
 TokenCounter = Callable[[str], int]
 PROSE_SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
-
-
-@dataclass(frozen=True)
-class SplitSettings:
-    """How documents are cut into passages.
-
-    :param chunk_tokens: most tokens per passage, counted by the embedder's tokenizer.
-    :param overlap_tokens: tokens shared by neighbouring passages.
-    :param code_lines: most lines per passage for line-split code.
-    :param code_overlap_lines: lines shared by neighbouring line-split code passages.
-    """
-
-    chunk_tokens: int = 200
-    overlap_tokens: int = 32
-    code_lines: int = 60
-    code_overlap_lines: int = 5
-
-    def __post_init__(self) -> None:
-        if self.chunk_tokens < 16:
-            raise ValueError(f"chunk_tokens must be >= 16, got {self.chunk_tokens}")
-        if not 0 <= self.overlap_tokens < self.chunk_tokens:
-            raise ValueError(f"need 0 <= overlap_tokens < chunk_tokens, got {self.overlap_tokens}, {self.chunk_tokens}")
-        if self.code_lines < 2 or not 0 <= self.code_overlap_lines < self.code_lines:
-            raise ValueError(f"need code_lines >= 2 and 0 <= code_overlap_lines < code_lines, got "
-                             f"{self.code_lines}, {self.code_overlap_lines}")
 
 
 def locate_chunks(text: str, chunks: list[str]) -> list[tuple[int, int]]:

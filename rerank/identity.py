@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rerank.types import Ranked, RerankCost
+from ingest.core.records import Ranked, RerankCost
 
 
 class IdentityReranker:
     """Returns the first ``top_k`` candidates unchanged."""
 
     name = "none"
+
+    def __init__(self, llm_factory: object = None, settings: object = None) -> None:
+        """Takes (and ignores) the reranker factory arguments, so it registers like the others."""
 
     def rank(self, query: str, candidates: Sequence[Ranked], *, top_k: int) -> tuple[list[Ranked], RerankCost]:
         """Keep first-stage order.

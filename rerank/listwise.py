@@ -1,4 +1,4 @@
-"""Full-ranking listwise rerankers: all N candidates in one LLM prompt (METHODS §4).
+"""Full-ranking listwise rerankers: all N candidates in one LLM prompt (``docs/METHODS.md``, "LLM reranking").
 
 Two ways to read the ranking from the same RANK_GPT prompt:
 
@@ -26,12 +26,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from generation.types import LLM, LogitsLLM, Message
-from ingest.errors import GenerationError
+from ingest.core.errors import GenerationError
+from ingest.core.protocols import LLM, LogitsLLM
+from ingest.core.records import Message, Ranked, RerankCost
+from ingest.core.settings import RerankSettings
 from rerank.parse import parse_ranking
 from rerank.prompts import ASSISTANT_PREFIX, identifier_continuations, listwise_messages, ranking_example
-from rerank.settings import RerankSettings
-from rerank.types import Ranked, RerankCost
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def keep_order(candidates: Sequence[Ranked], order: Sequence[int], scores: Seque
                ) -> list[Ranked]:
     """Candidates in ``order`` (0-based); scores given, or descending ranks ``n, n-1, ...``.
 
-    >>> from ingest.types import Passage
+    >>> from ingest.core.records import Passage
     >>> ps = [Ranked(Passage(id=f"p{i}", doc_id="d", source="s", text="t", chars=(0, 1)), 0.0) for i in range(3)]
     >>> [(r.passage.id, r.score) for r in keep_order(ps, [2, 0, 1])]
     [('p2', 3.0), ('p0', 2.0), ('p1', 1.0)]

@@ -1,4 +1,5 @@
-"""Parse and repair a generated ranking (METHODS §4.4): pure functions that never raise."""
+"""Parse and repair a generated ranking, after rank_llm (``docs/METHODS.md``, "LLM reranking"): pure functions
+that never raise."""
 
 from __future__ import annotations
 

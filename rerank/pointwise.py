@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 
-from ingest.errors import GenerationError
+from ingest.core.errors import GenerationError
+from ingest.core.records import Ranked, RerankCost
+from ingest.core.yesno import ask_yes_no
 from rerank.listwise import LLMReranker, fallback, keep_order, require_logits
-from rerank.prompts import POINTWISE_ANSWERS, pointwise_messages
-from rerank.types import Ranked, RerankCost
-
-
-def yes_probability(logp_yes: float, logp_no: float) -> float:
-    """P(Yes) renormalised over the two answers, from their log-probabilities.
-
-    >>> round(yes_probability(math.log(0.3), math.log(0.1)), 3)
-    0.75
-    >>> yes_probability(-1e9, -1e9)
-    0.5
-    """
-    top = max(logp_yes, logp_no)
-    a, b = math.exp(logp_yes - top), math.exp(logp_no - top)
-    return a / (a + b)
+from rerank.prompts import pointwise_messages
 
 
 class PointwiseReranker(LLMReranker):
@@ -42,10 +29,10 @@ class PointwiseReranker(LLMReranker):
         tokens = 0
         try:
             for c in candidates:
-                scored = scorer.continuation_logprobs(
-                    pointwise_messages(query, c.passage.text, words=self.settings.passage_words), POINTWISE_ANSWERS)
-                scores.append(yes_probability(*scored.logprobs))
-                tokens += scored.prompt_tokens + scored.extra_tokens
+                scored = ask_yes_no(scorer, pointwise_messages(query, c.passage.text,
+                                                               words=self.settings.passage_words))
+                scores.append(scored.probability)
+                tokens += scored.tokens
         except GenerationError as err:
             return fallback(self.name, candidates, top_k, err, start, self.settings)
         order = sorted(range(len(candidates)), key=lambda i: -scores[i])

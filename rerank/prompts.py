@@ -1,36 +1,25 @@
 """Prompt builders for the LLM rerankers: pure functions, no model needed.
 
-The listwise prompt is fullrank's RANK_GPT prompt (METHODS §4.1, the same as
-rank_llm's ``rank_gpt_template.yaml``): a system line, then one user message
-with a prefix, the passages as ``[i] text`` lines, and a suffix that asks for
-``[] > []`` output. The single-pass (logits) reranker sends the *same*
-messages and reads the first identifier after an assistant prefix ``[``.
+The listwise prompt is RankGPT's, as fullrank and rank_llm (``rank_gpt_template.yaml``) word it
+(``docs/METHODS.md``, "LLM reranking"): a system line, then one user message with a prefix, the
+passages as ``[i] text`` lines, and a suffix that asks for ``[] > []`` output. The single-pass
+(logits) reranker sends the *same* messages and reads the first identifier after an assistant
+prefix ``[``. Bracketed numbers in the query and the passages are defanged to ``(n)``, so no text
+can pose as an identifier.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
-from generation.types import Message
+from ingest.core.records import Message
+from ingest.core.text import defang
 
 LISTWISE_SYSTEM = ("You are RankLLM, an intelligent assistant that can rank passages based on their relevancy to "
                    "the query.")
 POINTWISE_SYSTEM = "You are a search quality rater. You judge whether a passage answers a search query."
-POINTWISE_ANSWERS = ("Yes", "No")
 #: what the single-pass reranker writes for the model before reading the next token
 ASSISTANT_PREFIX = "["
-
-_BRACKETED = re.compile(r"\[(\d+)\]")
-
-
-def defang(text: str) -> str:
-    """Rewrite bracketed numbers as ``(n)`` so a passage (or the query) cannot fake an identifier.
-
-    >>> defang("see [3] and [12], not [a]")
-    'see (3) and (12), not [a]'
-    """
-    return _BRACKETED.sub(r"(\1)", text)
 
 
 def truncate_words(text: str, words: int) -> str:

@@ -6,9 +6,9 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 
-from ingest.errors import GenerationError
+from ingest.core.errors import GenerationError
+from ingest.core.records import Ranked, RerankCost
 from rerank.listwise import LLMReranker, fallback, keep_order, rank_generative
-from rerank.types import Ranked, RerankCost
 
 
 def windows(n: int, size: int, stride: int) -> list[tuple[int, int]]:

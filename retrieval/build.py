@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.errors import EmptyDocumentError, IndexMismatchError, IndexMissingError
+from ingest.core.errors import EmptyDocumentError, IndexMismatchError, IndexMissingError
+from ingest.core.protocols import Embedder, Splitter
+from ingest.core.records import Document, Passage
 from ingest.loaders import load_paths
 from ingest.split import embedding_text
-from ingest.types import Document, Embedder, Passage, Splitter
 from retrieval.store import IndexReader, Manifest, write_index, writer_lock
 from retrieval.units import build_units, whole_document_vectors, whole_documents
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from ingest.types import Passage
-from rerank.types import Ranked
+from ingest.core.records import Passage, Ranked
 
 RRF_K = 60  # Cormack et al. 2009; ranks are 1-based, so the top item scores 1/61
 
@@ -16,7 +15,7 @@ def rrf(*rankings: Sequence[Ranked], k: int = RRF_K) -> list[Ranked]:
 
     Ties keep the order in which passages were first seen.
 
-    >>> from ingest.types import Passage
+    >>> from ingest.core.records import Passage
     >>> p = {n: Passage(id=n, doc_id="d", source="s", text=n, chars=(0, 1)) for n in "abc"}
     >>> fused = rrf([Ranked(p["a"], 9), Ranked(p["b"], 8)], [Ranked(p["b"], 5), Ranked(p["c"], 4)], k=60)
     >>> [r.passage.id for r in fused]

@@ -3,45 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-from ingest.types import Embedder
-from rerank.types import Ranked
+from ingest.core.errors import InputError
+from ingest.core.protocols import Embedder
+from ingest.core.records import Ranked
+from ingest.core.settings import SearchLevel, SearchMode, SearchSettings, choices
 from retrieval.fusion import rrf
 from retrieval.store import IndexReader
-from retrieval.units import LEVELS
-
-SearchMode = Literal["dense", "bm25", "hybrid"]
-SEARCH_MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    """First-stage retrieval.
-
-    :param mode: "dense", "bm25" or "hybrid" (reciprocal-rank fusion of both).
-    :param candidates: how many each retriever contributes before fusion.
-    :param rrf_k: the fusion constant.
-    :param coarse_docs: coarse-to-fine: first rank documents by their file vectors, then search passages
-        only inside the best ``coarse_docs`` documents (0: search every passage). File vectors embed each
-        document whole when the embedder is extended (``embed.extension``), else average its passages.
-    """
-
-    mode: str = "hybrid"
-    candidates: int = 50
-    rrf_k: int = 60
-    coarse_docs: int = 0
-
-    def __post_init__(self) -> None:
-        if self.mode not in SEARCH_MODES:
-            raise ValueError(f"unknown search mode {self.mode!r}; valid: {', '.join(SEARCH_MODES)}")
-        if self.candidates < 1:
-            raise ValueError(f"candidates must be >= 1, got {self.candidates}")
-        if self.coarse_docs < 0:
-            raise ValueError(f"coarse_docs must be >= 0 (0: off), got {self.coarse_docs}")
 
 
 class Searcher:
@@ -50,6 +20,11 @@ class Searcher:
     def __init__(self, reader: IndexReader, embedder: Embedder, settings: SearchSettings) -> None:
         self.reader, self.embedder, self.settings = reader, embedder, settings
         self._last: tuple[str, np.ndarray] | None = None
+
+    @property
+    def name(self) -> str:
+        """The default search mode, as the pipeline's trace names it."""
+        return self.settings.mode
 
     def _query_vector(self, query: str) -> np.ndarray:
         """The query's vector, kept for the next call (coarse-to-fine embeds each query once)."""
@@ -80,7 +55,7 @@ class Searcher:
         Each hit is a passage spanning the unit (``splitter`` is "unit" or "file", ``symbol`` set for units).
         """
         if level not in ("unit", "file"):
-            raise ValueError(f"unknown unit level {level!r}; valid: unit, file")
+            raise InputError(f"unknown unit level {level!r}; valid: unit, file")
         hits = self.reader.unit_dense(self._query_vector(query), k, level=level)
         passages = self.reader.unit_passages([r for r, _ in hits])
         return [Ranked(p, s) for p, (_, s) in zip(passages, hits, strict=True)]
@@ -92,7 +67,7 @@ class Searcher:
         hits = self.reader.unit_dense(self._query_vector(query), docs, level="file")
         return [u.doc_id for u in self.reader.units([r for r, _ in hits])]
 
-    def search(self, query: str, k: int, *, mode: str | None = None, level: str = "passage",
+    def search(self, query: str, k: int, *, mode: SearchMode | None = None, level: SearchLevel = "passage",
                docs: int | None = None) -> list[Ranked]:
         """Search with ``mode`` (default: the settings' mode) at ``level``: "passage" (blocks), "unit" or "file".
 
@@ -100,17 +75,19 @@ class Searcher:
         the best ``docs`` documents by file vector. Unit and file search is dense only: ``mode`` must then be
         None or "dense".
         """
-        if level not in LEVELS:
-            raise ValueError(f"unknown search level {level!r}; valid: {', '.join(LEVELS)}")
+        if level not in choices(SearchLevel):
+            raise InputError(f"unknown search level {level!r}; valid: {', '.join(choices(SearchLevel))}")
+        if k < 1:
+            raise InputError(f"k must be >= 1, got {k}")
         if level != "passage":
             if mode not in (None, "dense"):
-                raise ValueError(f"{level} search is dense only; got mode {mode!r}")
+                raise InputError(f"{level} search is dense only; got mode {mode!r}")
             return self.units(query, k, level=level)
         mode = mode or self.settings.mode
-        if mode not in SEARCH_MODES:
-            raise ValueError(f"unknown search mode {mode!r}; valid: {', '.join(SEARCH_MODES)}")
-        doc_ids = self.coarse(query, self.settings.coarse_docs if docs is None else docs)
-        return getattr(self, mode)(query, k, doc_ids=doc_ids)
+        run = {"dense": self.dense, "bm25": self.bm25, "hybrid": self.hybrid}.get(mode)
+        if run is None:
+            raise InputError(f"unknown search mode {mode!r}; valid: {', '.join(choices(SearchMode))}")
+        return run(query, k, doc_ids=self.coarse(query, self.settings.coarse_docs if docs is None else docs))
 
     def _ranked(self, hits: list[tuple[int, float]]) -> list[Ranked]:
         passages = self.reader.passages([r for r, _ in hits])

@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from ingest.errors import IndexLockedError, IndexMismatchError, IndexMissingError
-from ingest.types import Document, Passage, passage_id
+from ingest.core.errors import IndexLockedError, IndexMismatchError, IndexMissingError
+from ingest.core.records import Document, Passage, passage_id
+from ingest.core.text import STOPWORDS
 from retrieval.units import Unit
 
 log = logging.getLogger(__name__)
@@ -231,6 +232,11 @@ def _remove_stale(directory: Path, keep: set[str]) -> None:
                 path.unlink()
 
 
+# Words of a question's framing ("how can I", "what would") match nearly every passage, so keyword
+# queries drop them with the function words.
+_QUERY_STOPWORDS = STOPWORDS | {"can", "could", "if", "me", "my", "so", "will", "would"}
+
+
 def fts_query(text: str) -> str:
     """An FTS5 MATCH expression that ORs the words of a free-text query (stopwords dropped).
 
@@ -244,15 +250,8 @@ def fts_query(text: str) -> str:
     import re
 
     words = [w.lower() for w in re.findall(r"\w+", text)]
-    kept = [w for w in dict.fromkeys(words) if w not in _STOPWORDS]
+    kept = [w for w in dict.fromkeys(words) if w not in _QUERY_STOPWORDS]
     return " OR ".join(f'"{w}"' for w in kept)
-
-
-_STOPWORDS = frozenset(
-    "a an and are as at be been but by can could did do does for from had has have how i if in into is it its "
-    "me my no not of on or our she so than that the their them then there these they this those to was we were "
-    "what when where which who whom why will with would you your".split()
-)
 
 
 class IndexReader:
@@ -413,7 +412,7 @@ class IndexReader:
 
     def documents(self) -> list[Document]:
         """Every document, with its full extracted text."""
-        from ingest.types import PageSpan
+        from ingest.core.records import PageSpan
 
         cur = self._db.execute("SELECT doc_id, source, kind, language, text, pages, empty_pages, page_count "
                                "FROM documents")

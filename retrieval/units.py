@@ -1,10 +1,12 @@
-"""Unit and file vectors: SEA mean aggregation of block vectors (METHODS §1.3).
+"""Unit and file vectors: the mean of their passages' vectors (SEA's mean aggregation; ``docs/METHODS.md``,
+"Code splitting along the syntax tree (SEA)").
 
 A *unit* is a function, method, class or run of module-level code (which passages make one is
 decided by :func:`ingest.code.code_units`); a *file* is a whole document, code or prose. Each gets
 the mean of its passages' vectors, L2-normalised, so search can return a whole function or file
-as well as a block. No training is involved (SEA's ``meanpooling``); the reference's attention +
-mean combination needs training and its mean term is unbalanced (defect (c)), so it is not used.
+as well as a block. No training is involved (SEA's mean pooling). SEA's best variant adds a trained
+attention layer to the mean, and its reference code weights that mean by the number of blocks, so
+long code outweighs the attention term; neither is used here.
 
 An embedder extended for long inputs (``EmbedSettings.extension`` other than "none", issue 4) embeds each
 document whole instead (:func:`whole_document_vectors`): one pass over up to its extended length, so the
@@ -21,10 +23,10 @@ from typing import Literal
 import numpy as np
 
 from ingest.code import code_units
-from ingest.types import Document, Passage, line_span
+from ingest.core.records import Document, Passage, line_span
+from ingest.core.vectors import mean_unit_vectors
 
 UnitKind = Literal["unit", "file"]
-LEVELS: tuple[str, ...] = ("passage", "unit", "file")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,22 +40,6 @@ class Unit:
     chars: tuple[int, int]  # [start, end) in Document.text
     lines: tuple[int, int] | None  # 1-based inclusive; None for PDFs
     members: tuple[int, ...]  # passage rows
-
-
-def mean_normalised(vectors: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndarray:
-    """Per group: the mean of its rows of ``vectors``, L2-normalised (zero stays zero).
-
-    >>> v = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
-    >>> [[round(float(x), 4) for x in row] for row in mean_normalised(v, [[0, 1], [2]])]
-    [[0.7071, 0.7071], [1.0, 0.0]]
-    """
-    dim = vectors.shape[1] if vectors.ndim == 2 else 0
-    out = np.zeros((len(groups), dim), dtype=np.float32)
-    for i, rows in enumerate(groups):
-        if len(rows):
-            out[i] = vectors[list(rows)].mean(axis=0)
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
 
 
 def _span(passages: Sequence[Passage], rows: Sequence[int]) -> tuple[tuple[int, int], tuple[int, int] | None]:
@@ -112,7 +98,7 @@ def build_units(documents: Sequence[Document], passages: Sequence[Passage], vect
         lines = None if doc.pages else line_span(doc.text, 0, len(doc.text))
         files.append(Unit("file", doc.doc_id, doc.source, None, (0, len(doc.text)), lines, tuple(rows)))
     everything = units + files
-    out = mean_normalised(vectors, [u.members for u in everything])
+    out = mean_unit_vectors(vectors, [u.members for u in everything])
     for row, u in enumerate(everything):
         if u.kind == "file" and file_vectors and u.doc_id in file_vectors:
             out[row] = file_vectors[u.doc_id]

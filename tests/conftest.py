@@ -51,9 +51,9 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 def _close_models():  # noqa: ANN202
     """Free cached llama.cpp models when the session ends."""
     yield
-    from app.components import get_llm
+    from app.factory import shared_llm
 
-    get_llm.cache_clear()
+    shared_llm.cache_clear()
     import gc
 
     for obj in gc.get_objects():
@@ -64,7 +64,8 @@ def _close_models():  # noqa: ANN202
 @pytest.fixture(scope="session")
 def minilm():  # noqa: ANN201
     """The real packaged all-MiniLM-L6-v2 embedder, loaded once."""
-    from ingest.embed import EmbedSettings, SentenceTransformerEmbedder
+    from ingest.core.settings import EmbedSettings
+    from ingest.embed import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder(EmbedSettings())
     embedder.warm_up()

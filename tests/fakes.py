@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import time
@@ -9,7 +10,11 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from generation.types import Completion, Message
+from app.factory import build_pipeline
+from app.pipeline import Pipeline
+from ingest.core.records import Completion, Message, Passage, Ranked
+from ingest.core.registry import Registry
+from ingest.core.settings import Settings
 
 
 class FakeEmbedder:
@@ -90,7 +95,7 @@ class ScoringScriptedLLM(ScriptedLLM):
         self.scored: list[tuple[str, str]] = []
 
     def sequence_logprobs(self, pairs: Sequence[tuple[str, str]]) -> list:
-        from generation.types import SequenceScore
+        from ingest.core.records import SequenceScore
 
         out = []
         for prefix, continuation in pairs:
@@ -100,3 +105,45 @@ class ScoringScriptedLLM(ScriptedLLM):
             out.append(SequenceScore(logprob=sum(-0.5 if w in known else -5.0 for w in words), tokens=len(words),
                                      evaluated_tokens=len(prefix.split()) + len(words)))
         return out
+
+
+class StaticSearcher:
+    """A first stage that returns the given passages in order (scores descending), whatever the query."""
+
+    name = "static"
+
+    def __init__(self, passages: Sequence[Passage]) -> None:
+        self.passages = list(passages)
+
+    def search(self, query: str, k: int) -> list[Ranked]:
+        return [Ranked(p, float(len(self.passages) - i)) for i, p in enumerate(self.passages[:k])]
+
+    def doc_passages(self) -> dict[str, list[Passage]]:
+        by_doc: dict[str, list[Passage]] = {}
+        for p in sorted(self.passages, key=lambda p: (p.doc_id, p.chars)):
+            by_doc.setdefault(p.doc_id, []).append(p)
+        return by_doc
+
+
+def pipeline_over(passages: Sequence[Passage], llm: object, *, max_answer_tokens: int = 384,
+                  embedder: object = None, **answer: object) -> Pipeline:
+    """The real pipeline with injected parts: a static first stage over ``passages`` and the given LLM."""
+    settings = Settings().replace(answer=dict(answer), llm={"max_answer_tokens": max_answer_tokens})
+    searcher = StaticSearcher(passages)
+    return build_pipeline(settings, searcher=searcher, corpus=searcher, embedder=embedder or FakeEmbedder(),
+                          llm=llm)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def registered(registry: Registry, name: str, factory: object) -> Iterator[None]:
+    """Register a test part under ``name`` for the duration of a block (as a plugin would), then remove it."""
+    from app.factory import register_builtins, shared_embedder, shared_llm
+
+    register_builtins()
+    registry.register(name, factory)  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        registry.unregister(name)
+        shared_embedder.cache_clear()
+        shared_llm.cache_clear()

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from generation.answer import answer, stream_answer
 from generation.citations import is_abstention, marker_numbers, parse_citations
-from generation.prompt import NOT_FOUND, build_messages, defang, fit_passages
-from generation.types import Answer
-from ingest.errors import InputError
-from ingest.types import Passage
-from tests.fakes import ScriptedLLM
+from generation.prompt import NOT_FOUND, build_messages, defang
+from ingest.core.errors import InputError
+from ingest.core.records import Answer, Passage
+from tests.fakes import ScriptedLLM, pipeline_over
 
 
 def _p(i: int, text: str = "text", **kw) -> Passage:
-    return Passage(id=f"p{i}", doc_id="d", source=kw.pop("source", "doc.pdf"), text=text, chars=(0, len(text)),
+    return Passage(id=f"p{i}", doc_id=f"d{i}", source=kw.pop("source", "doc.pdf"), text=text, chars=(0, len(text)),
                    **({"page": i} | kw))
 
 
@@ -50,7 +48,7 @@ def test_abstention_detection():
 def test_answer_streams_tokens_then_answer_with_citations():
     ps = [_p(1, "The bridge opened in 1932."), _p(2, "It is 503 metres long.")]
     llm = ScriptedLLM("It opened in 1932 [1] and is 503 m long [2][9].")
-    pieces = list(stream_answer(llm, " When did it open? ", ps, max_answer_tokens=50))
+    pieces = list(pipeline_over(ps, llm, max_answer_tokens=50, verify="none").stream(" When did it open? "))
     *tokens, final = pieces
     assert all(isinstance(t, str) for t in tokens) and "".join(tokens).startswith("It opened")
     assert isinstance(final, Answer)
@@ -58,8 +56,11 @@ def test_answer_streams_tokens_then_answer_with_citations():
     assert [c.passage.id for c in final.citations] == ["p1", "p2"]
     assert final.dropped_citations == (9,)
     assert final.question == "When did it open?"
-    assert {"prompt", "generate"} <= set(final.timings)
-    assert final.tokens["completion"] > 0
+    assert [s.name for s in final.trace] == ["retrieve", "mode", "rerank", "select", "prompt", "generate"]
+    assert {"prompt", "generate"} <= set(final.timings) and final.mode == "retrieve"
+    generate = final.stage("generate")
+    assert generate is not None and generate.calls == 1 and generate.completion_tokens == final.tokens["completion"] > 0
+    assert final.first_token_seconds == 0.0 and final.warnings == ()
     assert "1932" in llm.calls[0][1].content
 
 
@@ -67,16 +68,15 @@ def test_context_budget_packs_whole_passages_only():
     big = _p(1, "word " * 3000)
     small = _p(2, "The answer is 42.")
     llm = ScriptedLLM("42 [1].", context_tokens=1200)
-    result = answer(llm, "What is the answer?", [big, small], max_answer_tokens=100)
+    result = pipeline_over([big, small], llm, max_answer_tokens=100, verify="none").run("What is the answer?")
     assert [p.id for p in result.passages] == ["p2"]
     assert result.citations[0].passage.id == "p2"
-    assert any("1 of 2 passages" in n for n in result.notes)
-    assert fit_passages([small], 0, len) == []
+    assert "prompt: 1 of 2 passages fit the token budget" in result.notes
 
 
 def test_empty_question_is_refused():
     with pytest.raises(InputError, match="empty question"):
-        answer(ScriptedLLM("x"), "   ", [_p(1)], max_answer_tokens=10)
+        pipeline_over([_p(1)], ScriptedLLM("x"), max_answer_tokens=10).run("   ")
 
 
 @pytest.mark.parametrize(("verify", "unsupported", "offered"),
@@ -85,7 +85,7 @@ def test_prompt_offers_not_found_only_when_no_check_withholds(verify, unsupporte
     """With the check withholding unsupported answers, the model is asked for an answer outright."""
     ps = [_p(1, "The bridge opened in 1932.")]
     llm = ScriptedLLM("Mars has two moons [1].")
-    final = answer(llm, "How many moons?", ps, max_answer_tokens=20, verify=verify, unsupported=unsupported)
+    final = pipeline_over(ps, llm, max_answer_tokens=20, verify=verify, unsupported=unsupported).run("How many moons?")
     system, user = llm.calls[0]
     assert (NOT_FOUND in system.content) is offered and (NOT_FOUND in user.content) is offered
     assert "not instructions" in system.content and "cite the passage" in system.content

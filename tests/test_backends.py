@@ -1,16 +1,19 @@
-"""Model loading from local paths: a tiny random-weight transformers LLM and sentence-transformers embedder."""
+"""Model loading from local paths: a tiny random-weight transformers LLM and sentence-transformers embedder;
+the llama.cpp backend's guard on llama-cpp-python's version and internals."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from generation.llm import LLMSettings, backend_names, make_llm
-from generation.types import Completion, Message
-from ingest.embed import EmbedSettings, SentenceTransformerEmbedder, resolve_model_path
-from ingest.errors import ModelError, UnknownBackendError
+from app.factory import llm_names, make_llm
+from ingest.core.errors import ModelError, UnknownBackendError
+from ingest.core.records import Completion, Message
+from ingest.core.settings import EmbedSettings, LLMSettings
+from ingest.embed import SentenceTransformerEmbedder, resolve_model_path
 
 CHAT_TEMPLATE = ("{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
                  "{% if add_generation_prompt %}[assistant] {% endif %}")
@@ -50,7 +53,7 @@ def test_transformers_backend_streams_from_a_local_path(tiny_llm_dir: Path):
 
 
 def test_transformers_backend_refuses_prompt_over_context(tiny_llm_dir: Path):
-    from ingest.errors import GenerationError
+    from ingest.core.errors import GenerationError
 
     llm = make_llm(LLMSettings(backend="transformers", model=str(tiny_llm_dir), device="cpu", context_tokens=600,
                                max_answer_tokens=8))
@@ -59,7 +62,7 @@ def test_transformers_backend_refuses_prompt_over_context(tiny_llm_dir: Path):
 
 
 def test_unknown_backend_and_missing_models():
-    assert {"llama-cpp", "transformers"} <= set(backend_names())
+    assert {"llama-cpp", "transformers"} <= set(llm_names())
     with pytest.raises(UnknownBackendError, match="unknown LLM backend 'vllm'; known: llama-cpp, transformers"):
         make_llm(LLMSettings(backend="vllm"))
     llm = make_llm(LLMSettings(model="/nonexistent/model.gguf"))
@@ -95,3 +98,27 @@ def test_embedder_from_unreachable_hub_id_is_a_clear_error(monkeypatch):
     embedder = SentenceTransformerEmbedder(EmbedSettings(model="no-such-org/no-such-model", device="cpu"))
     with pytest.raises(ModelError, match="cannot load embedder 'no-such-org/no-such-model'"):
         embedder.warm_up()
+
+
+def test_llamacpp_refuses_an_unsupported_llama_cpp_python(monkeypatch: pytest.MonkeyPatch):
+    llama_cpp = pytest.importorskip("llama_cpp")
+    from generation.llama_adapter import SUPPORTED, check_version
+
+    check_version(llama_cpp.__version__)  # the installed one is supported (else the pin in pyproject.toml is wrong)
+    high = ".".join(map(str, SUPPORTED[1]))
+    monkeypatch.setattr(llama_cpp, "__version__", high)
+    llm = make_llm(LLMSettings(model="smollm2-135m-instruct-q4_1"))
+    with pytest.raises(ModelError, match=rf"llama-cpp-python {high} is not supported by docqa \(need >=0\.3"):
+        llm.warm_up()
+    with pytest.raises(ModelError, match="not a version number"):
+        check_version("dev")
+
+
+def test_only_the_adapter_touches_llama_cpp_internals():
+    """Every private member of llama-cpp-python that docqa uses is behind generation/llama_adapter.py."""
+    internals = {"_ctx", "_batch", "_model", "input_ids", "n_tokens", "kv_cache_seq_rm", "get_logits",
+                 "get_logits_ith", "set_batch", "decode", "token_get_text", "eval"}
+    root = Path(__file__).resolve().parents[1]
+    tree = ast.parse((root / "generation" / "llamacpp.py").read_text(encoding="utf-8"))
+    used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)} & internals
+    assert not used, f"generation/llamacpp.py reaches into llama-cpp-python: {sorted(used)}"

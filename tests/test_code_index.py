@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from ingest.code import CodeSplitter
-from ingest.errors import IndexMismatchError
-from ingest.split import DocumentSplitter, ProseSplitter, SplitSettings
+from ingest.core.errors import IndexMismatchError, InputError
+from ingest.core.settings import SearchSettings, SplitSettings
+from ingest.split import DocumentSplitter, ProseSplitter
 from retrieval.build import build_index
-from retrieval.search import Searcher, SearchSettings
+from retrieval.search import Searcher
 from retrieval.store import IndexReader
 from tests.fakes import FakeEmbedder, ScriptedLLM
 
@@ -165,10 +166,12 @@ def test_unit_and_file_search_return_whole_spans(code_dir: Path, tmp_path: Path)
     prose = searcher.search("project licensed Apache License", 5, level="file")[0].passage
     assert prose.source.endswith("README.md") and prose.kind == "prose" and prose.symbol is None
     assert all(h.passage.splitter == "unit" for h in searcher.search("cache", 50, level="unit"))
-    with pytest.raises(ValueError, match="dense only"):
+    with pytest.raises(InputError, match="dense only"):
         searcher.search("cache", 3, mode="bm25", level="unit")
-    with pytest.raises(ValueError, match="level"):
+    with pytest.raises(InputError, match="level"):
         searcher.search("cache", 3, level="module")
+    with pytest.raises(InputError, match="unknown search mode 'x'; valid: dense, bm25, hybrid"):
+        searcher.search("cache", 3, mode="x")  # type: ignore[arg-type]
     reader.close()
 
 

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from ingest.code import CodeSplitter, code_units, greedy_blocks, module_path
 from ingest.code.languages import get_parser
+from ingest.core.records import Document, Passage, line_span
+from ingest.core.settings import SplitSettings
 from ingest.loaders import load_file
-from ingest.split import SplitSettings
-from ingest.types import Document, Passage, line_span
 from tests.fakes import FakeEmbedder
 
 COUNT = FakeEmbedder().count_tokens
@@ -160,7 +160,7 @@ def test_huge_function_is_split_into_overlapping_sea_blocks_that_keep_the_tail()
     crunch = [p for p in passages if p.symbol == "big.crunch"]
     assert len(crunch) > 5
     assert crunch[0].text.startswith("def crunch(values):")
-    assert crunch[-1].text.endswith("return total  # the tail")  # the reference's defect (a): tail kept
+    assert crunch[-1].text.endswith("return total  # the tail")  # kept, unlike in SEA's reference code
     assert all(b.lines[0] <= a.lines[1] + 1 for a, b in zip(crunch, crunch[1:], strict=False))  # contiguous
     assert any(b.lines[0] <= a.lines[1] for a, b in zip(crunch, crunch[1:], strict=False))  # some overlap
     assert [p.symbol for p in passages][-1] == "big.after"
@@ -463,7 +463,7 @@ def test_code_units_group_functions_classes_and_runs() -> None:
 
 
 def test_make_splitter_plugs_the_ast_splitter_in() -> None:
-    from app.components import make_splitter
+    from app.factory import make_splitter
 
     splitter = make_splitter(SplitSettings(), FakeEmbedder())  # type: ignore[arg-type]
     assert splitter.identity()["code"] == "ast"
@@ -532,7 +532,7 @@ def test_sweep_over_standard_library_modules() -> None:
 def test_greedy_blocks_cover_in_order_and_always_move_on(tokens, budget, overlap, max_items, overlap_items):
     blocks = greedy_blocks(tokens, budget, overlap, max_items=max_items, overlap_items=overlap_items)
     assert blocks[0][0] == 0 and blocks[-1][1] == len(tokens) - 1
-    for (a, b), (c, d) in zip(blocks, blocks[1:]):
+    for (a, b), (c, d) in zip(blocks, blocks[1:], strict=False):
         assert a < c <= b + 1 and d > b  # each block starts later and adds a piece the previous lacked
     for a, b in blocks:
         assert b - a + 1 <= max_items

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,10 @@ import pytest
 from app import metrics
 from app.evaluate import evaluate, load_dataset
 from app.metrics import Evidence
-from ingest.errors import InputError
-from ingest.types import Passage
-from tests.fakes import FakeEmbedder, ScriptedLLM
+from ingest.core.errors import InputError
+from ingest.core.records import Passage
+from ingest.core.registry import EMBEDDERS, LLMS
+from tests.fakes import FakeEmbedder, ScriptedLLM, registered
 
 
 # -- metrics -----------------------------------------------------------------------------------------------
@@ -84,29 +86,29 @@ DOC = ("Vellmar harbour report.\n\n"
 
 
 @pytest.fixture
-def dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    import app.sdk
-
-    embedder = FakeEmbedder()
-    monkeypatch.setattr(app.sdk, "get_embedder", lambda settings: embedder)
+def dataset(tmp_path: Path) -> Iterator[Path]:
+    """The question set; documents are embedded by the fake embedder, registered as the plugin "fake"."""
     (tmp_path / "harbour.txt").write_text(DOC)
     keeper = DOC.index("Ida Marsh")
     storm = DOC.index("In 1958")
-    return _write_jsonl(tmp_path / "q.jsonl", [
-        {"id": "keeper", "question": "Who was the lighthouse keeper?", "answers": ["Ida Marsh"], "doc": "harbour.txt",
-         "evidence": [{"chars": [keeper, keeper + 9]}]},
-        {"id": "storm", "question": "What destroyed the old pier in 1958?", "answers": ["a storm"],
-         "doc": "harbour.txt", "evidence": [{"chars": [storm, storm + 30]}]},
-        {"id": "mayor", "question": "Who is the mayor of Vellmar?", "answers": [], "doc": "harbour.txt"},
-    ])
+    embedder = FakeEmbedder()
+    with registered(EMBEDDERS, "fake", lambda settings: embedder):
+        yield _write_jsonl(tmp_path / "q.jsonl", [
+            {"id": "keeper", "question": "Who was the lighthouse keeper?", "answers": ["Ida Marsh"],
+             "doc": "harbour.txt", "evidence": [{"chars": [keeper, keeper + 9]}]},
+            {"id": "storm", "question": "What destroyed the old pier in 1958?", "answers": ["a storm"],
+             "doc": "harbour.txt", "evidence": [{"chars": [storm, storm + 30]}]},
+            {"id": "mayor", "question": "Who is the mayor of Vellmar?", "answers": [], "doc": "harbour.txt"},
+        ])
 
 
 def test_evaluate_scores_answers_citations_and_abstention(dataset: Path, tmp_path: Path):
-    from app.settings import Settings
+    from ingest.core.settings import Settings
 
     llm = ScriptedLLM("The keeper was Ida Marsh [1].", "The old pier was destroyed by the harbour dredging [1].",
                       "The document does not say.")
-    settings = Settings().replace(split={"chunk_tokens": 24, "overlap_tokens": 4}, answer={"verify": "none"})
+    settings = Settings().replace(split={"chunk_tokens": 24, "overlap_tokens": 4}, answer={"verify": "none"},
+                                embed={"backend": "fake"})
     out = tmp_path / "report.json"
     seen: list[int] = []
     report = evaluate(None, dataset, settings=settings, llm=llm, out=out, progress=lambda d, t, r: seen.append(d))
@@ -132,26 +134,28 @@ def test_evaluate_scores_answers_citations_and_abstention(dataset: Path, tmp_pat
 
 def test_citation_metrics_follow_the_cited_passage(dataset: Path):
     """The verified answer cites the passage holding the evidence: precision and recall 1."""
-    from app.settings import Settings
+    from ingest.core.settings import Settings
 
-    settings = Settings().replace(split={"chunk_tokens": 24, "overlap_tokens": 4}, answer={"verify": "lexical"})
+    settings = Settings().replace(split={"chunk_tokens": 24, "overlap_tokens": 4}, answer={"verify": "lexical"},
+                                embed={"backend": "fake"})
     llm = ScriptedLLM("The lighthouse keeper was Ida Marsh [3].")
     report = evaluate(None, dataset, settings=settings, llm=llm, limit=1)
     rec = report["records"][0]
     assert rec["cited_with_evidence"] == rec["citations"] == 1 and rec["citation_recall"] == 1.0
 
 
-def test_eval_command_prints_summary_and_writes_report(dataset: Path, tmp_path: Path, monkeypatch, capsys):
-    import app.components
+def test_eval_command_prints_summary_and_writes_report(dataset: Path, tmp_path: Path, capsys):
+    """The command line picks the fake embedder and a scripted model as plugins, by name, from the config."""
     from app.cli import main
 
     llm = ScriptedLLM("Ida Marsh [1].", "A storm [1].", "The document does not say.")
-    monkeypatch.setattr(app.components, "get_llm", lambda settings: llm)
     cfg = tmp_path / "docqa.toml"
-    cfg.write_text("[split]\nchunk_tokens = 24\noverlap_tokens = 4\n")
+    cfg.write_text('[split]\nchunk_tokens = 24\noverlap_tokens = 4\n[embed]\nbackend = "fake"\n'
+                   '[llm]\nbackend = "scripted"\n')
     out = tmp_path / "r.json"
-    assert main(["--config", str(cfg), "eval", str(dataset), "--out", str(out), "--verify", "lexical",
-                 "--answer-mode", "retrieve"]) == 0
+    with registered(LLMS, "scripted", lambda settings, cache: llm):
+        assert main(["--config", str(cfg), "eval", str(dataset), "--out", str(out), "--verify", "lexical",
+                     "--answer-mode", "retrieve"]) == 0
     printed = capsys.readouterr().out
     assert "abstention: 1.000" in printed and f"report written to {out}" in printed
     report = json.loads(out.read_text())

@@ -1,4 +1,4 @@
-"""Context extension (ingest/extend.py) on tiny random BERT, RoBERTa-style and Llama-style RoPE models built here."""
+"""Context extension (ingest/extend.py and the modules it uses) on tiny random BERT, RoBERTa and RoPE models."""
 
 from __future__ import annotations
 
@@ -11,18 +11,18 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sentence_transformers")
 
-from ingest.embed import EmbedSettings, SentenceTransformerEmbedder  # noqa: E402
-from ingest.errors import ModelError  # noqa: E402
-from ingest.extend import (  # noqa: E402
-    _self_extend_attention,
-    _SelfExtendParams,
+from ingest.core.errors import ModelError  # noqa: E402
+from ingest.core.settings import EmbedSettings  # noqa: E402
+from ingest.embed import SentenceTransformerEmbedder  # noqa: E402
+from ingest.extend import extend_model  # noqa: E402
+from ingest.long_inputs import embed_documents, token_windows  # noqa: E402
+from ingest.position_interpolation import interpolate_ape, interpolate_table  # noqa: E402
+from ingest.rope_extend import (  # noqa: E402
+    SelfExtendParams,
     apply_rope_scaling,
-    embed_documents,
-    interpolate_ape,
-    interpolate_table,
     scaled_inv_freq,
+    self_extend_attention,
     self_extend_distance,
-    token_windows,
 )
 
 L_O = 64  # positions of the tiny models
@@ -53,7 +53,8 @@ def _save_st(hf: object, tokenizer: object, root: Path) -> str:
     hf.save_pretrained(root / "hf")  # type: ignore[attr-defined]
     tokenizer.save_pretrained(root / "hf")  # type: ignore[attr-defined]
     dim = hf.config.hidden_size  # type: ignore[attr-defined]
-    st = SentenceTransformer(modules=[Transformer(str(root / "hf"), max_seq_length=L_O), Pooling(dim, "mean")], device="cpu")
+    modules = [Transformer(str(root / "hf"), max_seq_length=L_O), Pooling(dim, "mean")]
+    st = SentenceTransformer(modules=modules, device="cpu")
     st.save(str(root / "st"))
     return str(root / "st")
 
@@ -68,8 +69,9 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     bert_tok = _tokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], ("[CLS]", "[SEP]"), "[PAD]", "[UNK]")
     roberta_tok = _tokenizer(["<s>", "<pad>", "</s>", "<unk>", "<mask>"], ("<s>", "</s>"), "<pad>", "<unk>")
     root = tmp_path_factory.mktemp("tiny")
+    bert = BertModel(BertConfig(**small, max_position_embeddings=L_O, pad_token_id=0))
     return {
-        "bert": _save_st(BertModel(BertConfig(**small, max_position_embeddings=L_O, pad_token_id=0)), bert_tok, root / "bert"),
+        "bert": _save_st(bert, bert_tok, root / "bert"),
         # RoBERTa numbers positions from padding_idx + 1 = 2, so its table has L_O + 2 rows.
         "roberta": _save_st(
             RobertaModel(RobertaConfig(**small, max_position_embeddings=L_O + 2, pad_token_id=1)),
@@ -145,10 +147,11 @@ def test_self_extend_attention_uses_grouped_distances() -> None:
     def rot(x: torch.Tensor, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         return x * c + torch.cat([-x[..., d // 2 :], x[..., : d // 2]], dim=-1) * s
 
-    module = torch.nn.Module()
-    module.docqa_self_extend = _SelfExtendParams(group=group, window=window, original_length=original, rotary=rotary)
+    params = SelfExtendParams(group=group, window=window, original_length=original, rotary=rotary)
     eye = torch.eye(n)[None, None]  # value = identity, so the output rows are the attention weights
-    out, weights = _self_extend_attention(module, rot(q, cos, sin), rot(k, cos, sin), eye, None, scaling=1.0)
+    _, weights = self_extend_attention(
+        params, torch.nn.Module(), rot(q, cos, sin), rot(k, cos, sin), eye, None, scaling=1.0
+    )
     expected = torch.empty(n, n)
     for i in range(n):
         for j in range(n):
@@ -177,13 +180,19 @@ def test_token_windows_cover_the_text_in_window_sized_pieces(tiny_models: dict[s
 def test_pi_table_keeps_offset_rows_and_anchors(tiny_models: dict[str, str], kind: str, offset: int) -> None:
     e = _embedder(tiny_models[kind])
     hf = e.model[0].auto_model
-    old = hf.embeddings.position_embeddings.weight.detach().clone()
-    assert interpolate_ape(hf, 4 * L_O) == 4
+    old_table = hf.embeddings.position_embeddings
+    old = old_table.weight.detach().clone()
+    pi = interpolate_ape(hf, 4 * L_O)
+    assert pi.stride == 4
     new = hf.embeddings.position_embeddings.weight.detach()
     assert new.shape[0] == offset + 4 * L_O
     assert torch.equal(new[:offset], old[:offset])
     assert torch.equal(new[offset::4], old[offset:])
     assert hf.embeddings.position_ids.shape[-1] == new.shape[0]
+    pi.restore()
+    assert hf.embeddings.position_embeddings is old_table
+    assert hf.embeddings.position_ids.shape[-1] == old.shape[0]
+    assert hf.config.max_position_embeddings == old.shape[0]
 
 
 @pytest.mark.parametrize("kind", ["bert", "roberta"])
@@ -259,6 +268,97 @@ def test_methods_refuse_the_wrong_position_scheme(tiny_models: dict[str, str]) -
         _embedder(tiny_models["bert"], extension="selfextend", factor=2.0)
     with pytest.raises(ModelError, match="exceeds the model's 64 positions"):
         _embedder(tiny_models["bert"], max_length=200)
+
+
+# -- the extended model owns its changes ----------------------------------------------------------
+
+EVERY_METHOD = [
+    ("bert", {"extension": "none", "max_length": 32}),
+    ("bert", {"extension": "chunk", "max_length": 200}),
+    ("bert", {"extension": "pi", "factor": 4.0, "attn_scale": True}),
+    ("roberta", {"extension": "pi", "max_length": 150, "attn_scale": True}),
+    ("rope", {"extension": "ntk", "factor": 4.0, "attn_scale": True}),
+    ("rope", {"extension": "linear", "factor": 2.0}),
+    ("rope", {"extension": "selfextend", "max_length": 4 * L_O, "attn_scale": True}),
+]
+
+
+def _load_st(path: str) -> object:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path, device="cpu", local_files_only=True)
+
+
+def _extend(st: object, kw: dict) -> object:
+    return extend_model(
+        st, kw["extension"], factor=kw.get("factor", 1.0), max_length=kw.get("max_length"),
+        attn_scale=kw.get("attn_scale", False),
+    )
+
+
+def _state(st: torch.nn.Module) -> dict[str, object]:
+    """What extension bookkeeping could hide in: attribute and buffer names per module, and hooks."""
+    return {
+        name: (sorted(vars(m)), sorted(n for n, _ in m.named_buffers(recurse=False)), len(m._forward_hooks),
+               len(m._forward_pre_hooks))
+        for name, m in st.named_modules()
+    }
+
+
+@pytest.mark.parametrize("kind, kw", EVERY_METHOD)
+def test_extension_adds_no_attributes_to_the_model(tiny_models: dict[str, str], kind: str, kw: dict) -> None:
+    st = _load_st(tiny_models[kind])
+    before = _state(st)
+    ext = _extend(st, kw)
+    after = _state(st)
+    hf = st[0].auto_model
+    assert "forward" not in vars(hf)  # the model's forward is its own
+    assert not [(n, a) for n, m in st.named_modules() for a in vars(m) if a.startswith("docqa")]
+    for name, (attrs, buffers, _, _) in after.items():
+        if name in before and not name.endswith("position_embeddings"):  # PI swaps in its own table module
+            assert (attrs, buffers) == before[name][:2], name
+    if kw.get("attn_scale"):
+        assert ext.attention is not None and len(ext.attention.handles) > 2
+
+
+@pytest.mark.parametrize("kind, kw", EVERY_METHOD)
+def test_remove_restores_the_model(tiny_models: dict[str, str], kind: str, kw: dict) -> None:
+    from transformers import AttentionInterface
+
+    st = _load_st(tiny_models[kind])
+    texts = SHORT + LONG
+    base = st.encode(texts, convert_to_numpy=True, show_progress_bar=False)
+    config, state = st[0].auto_model.config.to_dict(), _state(st)
+    ext = _extend(st, kw)
+    assert np.isfinite(ext.encode(texts, batch_size=4)).all()
+    name = ext.self_extend.name if ext.self_extend is not None else None
+    ext.remove()
+    ext.remove()  # idempotent
+    assert np.array_equal(st.encode(texts, convert_to_numpy=True, show_progress_bar=False), base)
+    assert st[0].auto_model.config.to_dict() == config
+    assert _state(st) == state
+    assert name is None or name not in AttentionInterface._global_mapping
+    with pytest.raises(RuntimeError, match="removed"):
+        ext.encode(texts, batch_size=4)
+
+
+def test_failed_extension_leaves_the_model_unchanged(tiny_models: dict[str, str]) -> None:
+    st = _load_st(tiny_models["rope"])
+    state, length = _state(st), st.max_seq_length
+    with pytest.raises(ModelError, match="no absolute position table"):
+        extend_model(st, "pi", factor=2.0)
+    assert _state(st) == state and st.max_seq_length == length
+
+
+def test_self_extend_models_keep_their_own_parameters(tiny_models: dict[str, str]) -> None:
+    """Two SelfExtend models of one architecture, with different groups, do not share state."""
+    four = _embedder(tiny_models["rope"], extension="selfextend", max_length=4 * L_O)
+    first = four.embed_passages(LONG)
+    eight = _embedder(tiny_models["rope"], extension="selfextend", max_length=8 * L_O)
+    assert (four.extended.extension.group, eight.extended.extension.group) == (5, 9)
+    assert np.abs(eight.embed_passages(LONG) - first).max() > 1e-5  # random weights: small but real difference
+    assert np.array_equal(four.embed_passages(LONG), first)
+    assert four.extended.self_extend.name != eight.extended.self_extend.name
 
 
 # -- chunk-and-pool and document vectors ---------------------------------------------------------

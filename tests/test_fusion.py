@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.types import Passage
-from rerank.types import Ranked
+from ingest.core.records import Passage, Ranked
 from retrieval.fusion import rrf
 
 

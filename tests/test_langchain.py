@@ -7,24 +7,23 @@ from pathlib import Path
 import pytest
 from langchain_core.retrievers import BaseRetriever
 
-from app.settings import Settings
-from ingest.split import DocumentSplitter, ProseSplitter, SplitSettings
+from ingest.core.settings import Settings, SplitSettings
+from ingest.split import DocumentSplitter, ProseSplitter
 from retrieval.build import build_index
 from tests.fakes import FakeEmbedder
 
 
 @pytest.fixture
-def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def index(tmp_path: Path):  # noqa: ANN201
     import app.sdk
 
     embedder = FakeEmbedder()
-    monkeypatch.setattr(app.sdk, "get_embedder", lambda settings: embedder)
     (tmp_path / "ferry.txt").write_text("The ferry Kittiwake carries 210 passengers and a crew of six between the two harbours every day.\n\nIts captain is Ida Marsh.\n")
     (tmp_path / "tolls.py").write_text("def toll(n):\n    return 3 * n\n")
     s = SplitSettings(chunk_tokens=16, overlap_tokens=0)
     build_index([tmp_path / "ferry.txt", tmp_path / "tolls.py"], tmp_path / "idx", embedder=embedder,
                 splitter=DocumentSplitter(s, ProseSplitter(s, embedder.count_tokens), None))
-    idx = app.sdk.Index(app.sdk.IndexReader(tmp_path / "idx"), Settings())
+    idx = app.sdk.Index(app.sdk.IndexReader(tmp_path / "idx"), Settings(), embedder=embedder)
     yield idx
     idx.close()
 

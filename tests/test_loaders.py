@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import (
+from ingest.core.errors import (
     CorruptFileError,
     EmptyDocumentError,
     FileMissingError,

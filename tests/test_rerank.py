@@ -9,9 +9,11 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
-from generation.types import Completion, ContinuationScores, LogitsLLM, Message
-from ingest.errors import GenerationError, UnknownBackendError
-from ingest.types import Passage
+from app.factory import make_reranker, reranker_names
+from ingest.core.errors import GenerationError, UnknownBackendError
+from ingest.core.protocols import LogitsLLM
+from ingest.core.records import Completion, ContinuationScores, Message, Passage, Ranked
+from ingest.core.settings import RerankSettings
 from rerank.listwise import (
     FullListwiseReranker,
     SinglePassListwiseReranker,
@@ -29,9 +31,6 @@ from rerank.prompts import (
     pointwise_messages,
     ranking_example,
 )
-from rerank.registry import make_reranker, reranker_names
-from rerank.settings import RerankSettings
-from rerank.types import Ranked
 from rerank.window import SlidingWindowReranker, windows
 from tests.fakes import ScriptedLLM
 
@@ -298,11 +297,13 @@ def test_registry_and_app_wiring() -> None:
     out, _ = reranker.rank("q", ranked("ab"), top_k=2)
     assert ids(out) == ["p1", "p0"] and built
 
-    from app.components import make_reranker as app_make_reranker
-    from app.settings import Settings
+    from app.factory import build_pipeline
+    from ingest.core.settings import Settings
+    from tests.fakes import FakeEmbedder, StaticSearcher
 
     s = Settings().replace(answer={"rerank": "window"}, rerank={"window": 4, "stride": 2})
-    r = app_make_reranker(s, ScriptedLLM)
+    searcher = StaticSearcher([c.passage for c in ranked("ab")])
+    r = build_pipeline(s, searcher=searcher, corpus=searcher, embedder=FakeEmbedder(), llm=ScriptedLLM()).reranker
     assert isinstance(r, SlidingWindowReranker) and r.settings.window == 4
 
 
@@ -318,7 +319,8 @@ def test_single_candidate_needs_no_llm() -> None:
 @pytest.fixture(scope="module")
 def smollm():  # noqa: ANN201
     pytest.importorskip("llama_cpp")
-    from generation.llm import LLMSettings, make_llm
+    from app.factory import make_llm
+    from ingest.core.settings import LLMSettings
 
     llm = make_llm(LLMSettings(model="smollm2-135m-instruct-q4_1", context_tokens=4096, threads=2))
     llm.warm_up()
@@ -379,7 +381,7 @@ def test_transformers_single_pass_and_trie_scores(tiny_hf_dir) -> None:  # noqa:
     import torch
 
     from generation.hf import TransformersLLM
-    from generation.llm import LLMSettings
+    from ingest.core.settings import LLMSettings
 
     llm = TransformersLLM(LLMSettings(backend="transformers", model=str(tiny_hf_dir), context_tokens=2048,
                                       device="cpu"))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.split import ProseSplitter, SplitSettings, line_windows, split_lines
-from ingest.types import Document, PageSpan, line_span
+from ingest.core.records import Document, PageSpan, line_span
+from ingest.core.settings import SplitSettings
+from ingest.split import ProseSplitter, line_windows, split_lines
 from tests.fakes import FakeEmbedder
 
 COUNT = FakeEmbedder().count_tokens

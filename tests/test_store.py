@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.errors import IndexLockedError, IndexMismatchError, IndexMissingError, InputError
-from ingest.split import DocumentSplitter, ProseSplitter, SplitSettings
+from ingest.core.errors import IndexLockedError, IndexMismatchError, IndexMissingError, InputError
+from ingest.core.settings import SearchSettings, SplitSettings
+from ingest.split import DocumentSplitter, ProseSplitter
 from retrieval.build import build_index
-from retrieval.search import Searcher, SearchSettings
+from retrieval.search import Searcher
 from retrieval.store import IndexReader, writer_lock
 from tests.fakes import FakeEmbedder
 

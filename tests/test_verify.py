@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generation.answer import NOT_ANSWERED_NOTE, answer
 from generation.prompt import NOT_FOUND
-from generation.types import ContinuationScores, Message
 from generation.verify import (
     answers_messages,
     judge_messages,
@@ -16,12 +14,20 @@ from generation.verify import (
     support_score,
     verify_citations,
 )
-from ingest.types import Passage
-from tests.fakes import ScriptedLLM
+from ingest.core.errors import InputError
+from ingest.core.records import Answer, ContinuationScores, Message, Passage, WarningKind
+from tests.fakes import ScriptedLLM, pipeline_over
 
 P1 = "The Kittiwake entered service in April. It carries 210 passengers and a crew of six."
 P2 = "The chief safety officer is Hannelore Brisk. She introduced monthly lifeboat drills."
 P3 = "Ticket prices will rise by three percent next year to pay for new engines."
+
+
+def answer(llm: ScriptedLLM, question: str, passages: list[Passage], *, max_answer_tokens: int,
+           verify: str = "none", unsupported: str = "flag") -> Answer:
+    """The pipeline over fixed passages, answering with a scripted model."""
+    return pipeline_over(passages, llm, max_answer_tokens=max_answer_tokens, verify=verify,
+                         unsupported=unsupported).run(question)
 
 
 def _ps() -> list[Passage]:
@@ -122,10 +128,12 @@ def test_answer_with_verification_reports_changes(mode: str):
     assert result.text == "Hannelore Brisk is the chief safety officer [2]. The ferry is painted green."
     assert [c.passage.id for c in result.citations] == ["p2"] and result.citations[0].supported
     notes = " ".join(result.notes)
-    assert f"citation check ({mode}): 1 kept, removed 2 unsupported [1, 3], added [2]" in notes
+    assert f"verify ({mode}): 1 kept; removed 2 unsupported [1, 3]; added [2] to uncited sentences" in notes
+    assert [(w.kind, w.detail) for w in result.warnings][-1] == (WarningKind.UNSUPPORTED_SENTENCE,
+                                                                 "The ferry is painted green.")
     assert "unsupported sentence: The ferry is painted green." in notes
     if mode == "llm":
-        assert "cannot score yes/no; lexical check only" in notes
+        assert result.warnings[0].kind == WarningKind.FEATURE_SKIPPED and "cannot score yes/no" in notes
     assert "verify" in result.timings
     d = result.to_dict()["citations"][0]
     assert d["quote"] == "The chief safety officer is Hannelore Brisk." and d["quote_chars"] == [0, 44]
@@ -136,7 +144,7 @@ def test_answer_without_verification_keeps_raw_citations():
     llm = ScriptedLLM("Hannelore Brisk [1].")
     result = answer(llm, "Who?", _ps(), max_answer_tokens=20)
     assert result.text == "Hannelore Brisk [1]." and result.citations[0].supported is None
-    with pytest.raises(ValueError, match="valid: none, lexical, llm"):
+    with pytest.raises(InputError, match="valid: none, lexical, llm"):
         answer(ScriptedLLM("x"), "Who?", _ps(), max_answer_tokens=20, verify="strict")
 
 
@@ -147,6 +155,8 @@ def test_unsupported_answer_is_withheld_or_flagged():
     assert withheld.text == NOT_FOUND and withheld.citations == ()
     notes = " ".join(withheld.notes)
     assert "no passage supports the answer, so it was withheld" in notes and "Glasgow in 1962" in notes
+    assert WarningKind.WITHHELD_UNSUPPORTED in {w.kind for w in withheld.warnings}
+    assert withheld.stage("verify").outcome == "withheld"
     flagged = answer(ScriptedLLM(draft), "Where was it built?", _ps(), max_answer_tokens=50, verify="lexical")
     assert flagged.text == "The ferry was built in Glasgow in 1962. Its captain is Olaf Berg."
     assert "unsupported sentence: Its captain is Olaf Berg." in " ".join(flagged.notes)
@@ -159,7 +169,7 @@ def test_unsupported_answer_is_withheld_or_flagged():
     assert abstained.text == NOT_FOUND
     v = verify_citations(draft, _ps())
     assert v.unsupported and (v.factual, v.supported) == (2, 0)
-    with pytest.raises(ValueError, match="valid: flag, abstain"):
+    with pytest.raises(InputError, match="valid: flag, abstain"):
         answer(ScriptedLLM("x"), "Who?", _ps(), max_answer_tokens=20, verify="lexical", unsupported="drop")
 
 
@@ -185,7 +195,9 @@ def test_supported_answer_to_another_question_is_withheld_by_the_answer_check():
     withheld = answer(llm, "Who built the ferry?", _ps(), max_answer_tokens=50, verify="lexical",
                       unsupported="abstain")
     assert withheld.text == NOT_FOUND and withheld.citations == () and withheld.draft == draft
-    assert any(n.startswith(NOT_ANSWERED_NOTE) and "Brisk" in n for n in withheld.notes)
+    assert [w.kind for w in withheld.warnings] == [WarningKind.WITHHELD_NOT_ANSWERED]
+    assert "do not answer the question" in str(withheld.warnings[0]) and "Brisk" in str(withheld.warnings[0])
+    assert withheld.stage("answer_check").outcome == "withheld"
     assert llm.judged == answers_messages("Who built the ferry?", [_ps()[1]])  # only the cited passage is shown
     flagged = answer(_AnsweringJudge(draft), "Who built the ferry?", _ps(), max_answer_tokens=50, verify="lexical")
     assert flagged.text == draft  # the answer check belongs to unsupported="abstain"

@@ -1,6 +1,6 @@
 """Syntax-aware code ingestion: tree-sitter splitting with symbol paths and line spans, unit grouping.
 
-``CodeSplitter`` is what :func:`app.components.make_splitter` plugs into the document splitter;
+``CodeSplitter`` is what :func:`app.factory.make_splitter` plugs into the document splitter;
 ``code_units`` tells the index builder which passages make up one function, class or module run.
 """
 

@@ -1,4 +1,5 @@
-"""AST-aware code splitting (METHODS §1): syntax units, SEA statement blocks inside long units, fallbacks.
+"""AST-aware code splitting: syntax units, SEA statement blocks inside long units, fallbacks (``docs/METHODS.md``,
+"Code splitting along the syntax tree (SEA)").
 
 How a file is cut:
 
@@ -15,7 +16,7 @@ How a file is cut:
    embedder's tokenizer, per line) is cut at statement boundaries: the start rows of internal nodes
    at most ``max_depth`` levels below the unit (3 below a function = the reference's depth 4 below
    the module root), at least ``min_line_gap + 1`` rows apart; the tail after the last boundary is
-   kept (the reference's defect (a)). Pieces still over the budget are cut at any row that starts a
+   kept (SEA's reference code drops it). Pieces still over the budget are cut at any row that starts a
    node outside strings and comments. Pieces are merged greedily back up to the budget; each block
    then starts earlier, at a node-start row, to share up to ``overlap_tokens`` with the block before
    (while staying within the budget).
@@ -54,8 +55,9 @@ from ingest.code.languages import (
     module_path,
     spec_for,
 )
-from ingest.split import SplitSettings, make_passage
-from ingest.types import Document, Passage
+from ingest.core.records import Document, Passage
+from ingest.core.settings import SplitSettings
+from ingest.split import make_passage
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """Which passages of a source file make up one unit (function, method, class, module-level run).
 
-The index builder averages the block vectors of each unit (SEA mean aggregation, METHODS §1.3),
-so a search can return a whole function or class, not only a block of it.
+The index builder averages the block vectors of each unit (SEA's mean aggregation; ``docs/METHODS.md``,
+"Code splitting along the syntax tree (SEA)"), so a search can return a whole function or class, not only
+a block of it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ingest.code.languages import module_path
-from ingest.types import Passage
+from ingest.core.records import Passage
 
 
 def _common_prefix(symbols: Sequence[str]) -> str:

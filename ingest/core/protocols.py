@@ -1,0 +1,102 @@
+"""The protocols of the parts a pipeline is made of: splitter, embedder, LLM backends, reranker.
+
+Neutral layer (see :mod:`ingest.core.records`): imports no stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ingest.core.records import (
+    Completion,
+    ContinuationScores,
+    Document,
+    Message,
+    Passage,
+    Ranked,
+    RerankCost,
+    SequenceScore,
+)
+
+
+class Splitter(Protocol):
+    """Cuts a document into passages."""
+
+    def split(self, doc: Document) -> list[Passage]: ...
+
+
+class Embedder(Protocol):
+    """Turns text into L2-normalised vectors."""
+
+    @property
+    def dim(self) -> int: ...
+
+    def identity(self) -> dict[str, object]:
+        """Everything that changes the vectors; recorded in the index manifest."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class LLM(Protocol):
+    """A chat model backend (llama.cpp, transformers, ...)."""
+
+    name: str
+
+    @property
+    def context_tokens(self) -> int:
+        """Tokens the backend can hold: prompt plus answer."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def complete(self, messages: Sequence[Message], *, max_tokens: int) -> Completion:
+        """Greedy completion of a chat."""
+        ...
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int) -> Iterator[str | Completion]:
+        """Yield text pieces as they are generated, then one final :class:`Completion`."""
+        ...
+
+
+@runtime_checkable
+class LogitsLLM(Protocol):
+    """A backend that scores continuations from its logits, without generating (single-token decoding)."""
+
+    name: str
+
+    def continuation_logprobs(self, messages: Sequence[Message], continuations: Sequence[str], *,
+                              assistant_prefix: str = "") -> ContinuationScores:
+        """Log-probability of each continuation right after the chat prompt and ``assistant_prefix``.
+
+        Single-token continuations cost one forward pass over the prompt (their next-token
+        log-probabilities). A multi-token continuation is scored by the chain rule, one extra
+        one-token step per distinct prefix shared through the prompt's KV cache.
+        """
+        ...
+
+
+@runtime_checkable
+class ScoringLLM(Protocol):
+    """A backend that scores given text instead of generating it (segment relevance, XL3M-style)."""
+
+    name: str
+
+    def sequence_logprobs(self, pairs: Sequence[tuple[str, str]]) -> list[SequenceScore]:
+        """``log P(continuation | prefix)`` for each ``(prefix, continuation)`` pair, on raw text (no chat template)."""
+        ...
+
+
+class Reranker(Protocol):
+    """Reorders first-stage candidates for a query."""
+
+    name: str
+
+    def rank(self, query: str, candidates: Sequence[Ranked], *, top_k: int) -> tuple[list[Ranked], RerankCost]: ...

@@ -1,0 +1,382 @@
+"""The records every stage passes along: documents, passages, ranked hits, chat messages, answers.
+
+This module and its siblings in ``ingest.core`` (errors, protocols, settings, registry, text) are the
+neutral layer: they import no stage, and every stage imports them. Records are frozen; update them
+with :func:`dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal, TypeVar
+
+DocKind = Literal["pdf", "text", "markdown", "html", "code"]
+PassageKind = Literal["prose", "code", "table"]
+
+
+@dataclass(frozen=True, slots=True)
+class PageSpan:
+    """Where one PDF page sits inside :attr:`Document.text` (``text[start:end]``)."""
+
+    number: int  # 1-based
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One loaded file: its extracted text and how that text maps back to the file.
+
+    ``text`` is the whole extracted text. For PDFs, ``pages`` gives each page's
+    character range in ``text`` (pages are joined by a blank line); for other
+    kinds ``pages`` is empty and line numbers are counted in ``text`` itself.
+    """
+
+    doc_id: str  # sha256 of the file's bytes, first 16 hex digits
+    source: str  # path as given by the user
+    text: str
+    kind: DocKind
+    pages: tuple[PageSpan, ...] = ()
+    language: str | None = None  # for code: "python", "javascript", ...
+    empty_pages: tuple[int, ...] = ()  # PDF pages with no extractable text
+    page_count: int = 0  # pages in the file (PDFs), including empty ones
+
+    def page_at(self, offset: int) -> int | None:
+        """1-based page holding character ``offset``, or None for non-PDFs."""
+        for span in self.pages:
+            if span.start <= offset < max(span.end, span.start + 1):
+                return span.number
+        return self.pages[-1].number if self.pages else None
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A piece of a document with exact provenance.
+
+    ``doc_text[chars[0]:chars[1]] == text`` always holds for the document it came from.
+    """
+
+    id: str  # "p-" + sha256(source, chars, text)[:16]
+    doc_id: str
+    source: str
+    text: str
+    chars: tuple[int, int]  # [start, end) offsets into Document.text
+    page: int | None = None  # 1-based, PDFs
+    lines: tuple[int, int] | None = None  # 1-based inclusive, text and code
+    kind: PassageKind = "prose"
+    symbol: str | None = None  # "module.Class.method" for code
+    splitter: str = "recursive"  # which splitter made it ("recursive", "ast", "fallback:lines", ...)
+
+    @property
+    def label(self) -> str:
+        """Human-readable location: ``report.pdf p.3`` or ``src/x.py:10-42``."""
+        if self.page is not None:
+            return f"{self.source} p.{self.page}"
+        if self.lines is not None:
+            a, b = self.lines
+            return f"{self.source}:{a}-{b}" if b != a else f"{self.source}:{a}"
+        return self.source
+
+
+def passage_id(source: str, chars: tuple[int, int], text: str) -> str:
+    """Stable passage id from where it sits and what it says.
+
+    >>> passage_id("a.txt", (0, 5), "hello")
+    'p-252957c8857f4ac3'
+    """
+    h = hashlib.sha256(f"{source}\x00{chars[0]}:{chars[1]}\x00{text}".encode()).hexdigest()
+    return "p-" + h[:16]
+
+
+def line_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """1-based inclusive line numbers covered by ``text[start:end]``.
+
+    >>> line_span("a\\nbb\\nc", 2, 4)
+    (2, 2)
+    >>> line_span("a\\nbb\\nc", 0, 6)
+    (1, 3)
+    """
+    first = text.count("\n", 0, start) + 1
+    last = first + text.count("\n", start, max(start, end - 1))
+    return first, last
+
+
+@dataclass(frozen=True, slots=True)
+class LoadReport:
+    """What loading a set of paths found, beyond the documents themselves."""
+
+    documents: tuple[Document, ...]
+    skipped: tuple[tuple[str, str], ...] = field(default=())  # (path, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A passage with a score from some stage (higher is better)."""
+
+    passage: Passage
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class RerankCost:
+    """What one rerank call cost."""
+
+    method: str
+    llm_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    seconds: float = 0.0
+    outcome: str = "ok"  # "ok" | "wrong_format" | "repetition" | "missing" | "fallback"
+    notes: tuple[str, ...] = field(default=())
+
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A finished generation and what it cost."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    first_token_seconds: float | None = None
+    finish_reason: str = "stop"
+
+
+@dataclass(frozen=True, slots=True)
+class ContinuationScores:
+    """Log-probabilities of candidate continuations of one prompt, and what computing them cost."""
+
+    logprobs: tuple[float, ...]  # log P(continuation | chat prompt + assistant prefix), one per candidate
+    prompt_tokens: int  # tokens of the chat prompt plus the assistant prefix
+    extra_tokens: int  # continuation tokens fed to score multi-token candidates (0 if all are single tokens)
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceScore:
+    """How likely a backend finds a continuation after a prefix (teacher forcing), and what it cost."""
+
+    logprob: float  # sum over the continuation's tokens of log P(token | prefix, earlier tokens)
+    tokens: int  # continuation tokens scored
+    evaluated_tokens: int  # tokens run through the model for this pair (prefix not already cached + continuation)
+
+    @property
+    def mean_logprob(self) -> float:
+        """Per-token log-likelihood (0.0 for an empty continuation)."""
+        return self.logprob / self.tokens if self.tokens else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A ``[n]`` marker in an answer, resolved to the passage it points at."""
+
+    number: int  # as written in the answer, 1-based over the prompt's passages
+    passage: Passage
+    quote: str | None = None  # supporting span inside the passage, when located
+    quote_chars: tuple[int, int] | None = None  # [start, end) of ``quote`` inside ``passage.text``
+    supported: bool | None = None  # the citation check's verdict (None: not checked)
+
+    @property
+    def label(self) -> str:
+        """``report.pdf p.3`` or ``src/x.py:10-42``."""
+        return self.passage.label
+
+
+class WarningKind(StrEnum):
+    """What a reader is warned about next to an answer."""
+
+    UNSUPPORTED_SENTENCE = "unsupported_sentence"  # a sentence no passage supports (kept, flagged)
+    WITHHELD_UNSUPPORTED = "withheld_unsupported"  # no passage supports the answer: replaced by "not found"
+    WITHHELD_NOT_ANSWERED = "withheld_not_answered"  # the answer check judged the cited passages off-question
+    FEATURE_SKIPPED = "feature_skipped"  # a check or scorer the settings asked for could not run on this backend
+
+
+_WARNING_TEXT = {
+    WarningKind.UNSUPPORTED_SENTENCE: "unsupported sentence: {detail}",
+    WarningKind.WITHHELD_UNSUPPORTED: "citation check: no passage supports the answer, so it was withheld "
+                                      "(draft: {detail!r})",
+    WarningKind.WITHHELD_NOT_ANSWERED: "answer check: the model judged that the cited passages do not answer the "
+                                       "question, so the answer was withheld ({detail})",
+    WarningKind.FEATURE_SKIPPED: "{detail}",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerWarning:
+    """Something the reader should see next to the answer.
+
+    >>> str(AnswerWarning(WarningKind.UNSUPPORTED_SENTENCE, "It is red."))
+    'unsupported sentence: It is red.'
+    """
+
+    kind: WarningKind
+    detail: str  # the sentence, the withheld draft, or what was skipped and why
+
+    def __str__(self) -> str:
+        return _WARNING_TEXT[self.kind].format(detail=self.detail)
+
+
+@dataclass(frozen=True, slots=True)
+class StageTrace:
+    """What one stage of a run did and cost. The notes shown to users are rendered from these.
+
+    :param name: "retrieve", "mode", "rerank", "select", "prompt", "generate", "verify", "answer_check".
+    :param method: which implementation ran ("hybrid", "full-logits", "embedding", "lexical", ...).
+    :param prompt_tokens: LLM input tokens (prompt, reranking prompts, scored text).
+    :param completion_tokens: LLM output tokens.
+    :param embedder_tokens: embedder input tokens (segment scoring by embedding).
+    :param calls: model calls made by the stage.
+    :param outcome: "ok", or what went wrong or was decided ("fallback", "skipped", "withheld", ...).
+    :param details: facts worth a line each in the notes.
+    """
+
+    name: str
+    method: str = ""
+    seconds: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    embedder_tokens: int = 0
+    calls: int = 0
+    outcome: str = "ok"
+    details: tuple[str, ...] = ()
+
+    def notes(self) -> list[str]:
+        """One line per detail, prefixed with the stage name.
+
+        >>> StageTrace("retrieve", "hybrid", details=("20 candidates",)).notes()
+        ['retrieve (hybrid): 20 candidates']
+        """
+        head = f"{self.name} ({self.method})" if self.method else self.name
+        return [f"{head}: {d}" for d in self.details]
+
+
+AnswerMode = Literal["retrieve", "full"]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What docqa returns for a question.
+
+    ``timings``, ``tokens`` and ``notes`` are views of ``trace`` and ``warnings``, the typed run record.
+    """
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    passages: tuple[Passage, ...]  # the numbered context the model saw, [1] first
+    mode: AnswerMode = "retrieve"  # whole documents ("full") or retrieved passages
+    trace: tuple[StageTrace, ...] = ()  # one entry per stage that ran, in order
+    warnings: tuple[AnswerWarning, ...] = ()
+    dropped_citations: tuple[int, ...] = ()  # [n] markers that pointed at no passage
+    model: str = ""
+    draft: str = ""  # the model's text as generated, before the citation check changed or withheld it
+    first_token_seconds: float | None = None
+
+    def stage(self, name: str) -> StageTrace | None:
+        """The trace of stage ``name``, if it ran."""
+        return next((s for s in self.trace if s.name == name), None)
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds per stage (plus ``first_token``)."""
+        out = {s.name: s.seconds for s in self.trace}
+        if self.first_token_seconds is not None:
+            out["first_token"] = self.first_token_seconds
+        return out
+
+    @property
+    def tokens(self) -> dict[str, int]:
+        """Token counts by purpose: ``prompt``/``completion`` of the answer, ``rerank_input``/``rerank_output``,
+        ``select_llm`` or ``select_embedding`` (embedder tokens), ``answer_check``."""
+        out: dict[str, int] = {}
+        for s in self.trace:
+            if s.name == "generate":
+                out.update(prompt=s.prompt_tokens, completion=s.completion_tokens)
+            elif s.name == "rerank" and s.calls:
+                out.update(rerank_input=s.prompt_tokens, rerank_output=s.completion_tokens)
+            elif s.name == "select" and s.method in ("llm", "embedding"):
+                out[f"select_{s.method}"] = s.prompt_tokens + s.embedder_tokens
+            elif s.name == "answer_check" and s.calls:
+                out["answer_check"] = s.prompt_tokens
+        return out
+
+    @property
+    def llm_tokens(self) -> int:
+        """Tokens the LLM processed over every stage (embedder tokens left out)."""
+        return sum(s.prompt_tokens + s.completion_tokens for s in self.trace)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Facts about the run, one line each, rendered from the trace, then the warnings."""
+        return tuple(line for s in self.trace for line in s.notes()) + tuple(str(w) for w in self.warnings)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-JSON form for ``--json`` output, reports and servers."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "mode": self.mode,
+            "citations": [
+                {
+                    "n": c.number,
+                    "passage_id": c.passage.id,
+                    "source": c.passage.source,
+                    "page": c.passage.page,
+                    "lines": list(c.passage.lines) if c.passage.lines else None,
+                    "symbol": c.passage.symbol,
+                    "label": c.label,
+                    "quote": c.quote,
+                    "quote_chars": list(c.quote_chars) if c.quote_chars else None,
+                    "supported": c.supported,
+                }
+                for c in self.citations
+            ],
+            "passages": [
+                {"n": i, "id": p.id, "label": p.label, "text": p.text} for i, p in enumerate(self.passages, 1)
+            ],
+            "warnings": [{"kind": str(w.kind), "detail": w.detail, "message": str(w)} for w in self.warnings],
+            "trace": [
+                {"name": s.name, "method": s.method, "seconds": s.seconds, "prompt_tokens": s.prompt_tokens,
+                 "completion_tokens": s.completion_tokens, "embedder_tokens": s.embedder_tokens, "calls": s.calls,
+                 "outcome": s.outcome, "details": list(s.details)}
+                for s in self.trace
+            ],
+            "dropped_citations": list(self.dropped_citations),
+            "timings": self.timings,
+            "tokens": self.tokens,
+            "model": self.model,
+            "notes": list(self.notes),
+            "draft": self.draft,
+        }
+
+
+T = TypeVar("T")
+
+
+def final_item(stream: Iterable[object], kind: type[T]) -> T:
+    """The last item of type ``kind`` in a stream; streams of text pieces end with their result.
+
+    >>> final_item(["a", "b", 3], int)
+    3
+    """
+    final = None
+    for item in stream:
+        if isinstance(item, kind):
+            final = item
+    if final is None:
+        raise ValueError(f"stream ended without a {kind.__name__}")
+    return final

@@ -1,0 +1,352 @@
+"""The one configuration schema: every setting's type, default, valid values and help text.
+
+Each stage gets its own frozen section (``Settings.embed``, ``.split``, ...). Modes are ``Literal``
+types; :func:`check_section` validates every field against its annotation once, at construction,
+and each section adds its own range checks. The TOML file, the environment variables and the CLI
+flags are all generated from this schema (``app/settings.py``, ``app/cli.py``):
+
+- TOML: ``[section] key = value``;
+- environment: ``DOCQA_<SECTION>_<KEY>`` for every field (and the older short names in ``env``);
+- CLI: the fields that carry a ``flag`` in their metadata.
+
+Backend, reranker and embedder names are open sets (third-party plugins register more), so they
+are checked against the registry when the pipeline is built, not here.
+
+Neutral layer (see :mod:`ingest.core.records`): imports no stage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_LLM = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+
+SearchMode = Literal["dense", "bm25", "hybrid"]
+SearchLevel = Literal["passage", "unit", "file"]
+AnswerModeSetting = Literal["auto", "full", "retrieve"]
+Selector = Literal["none", "embedding", "llm"]
+Order = Literal["rank", "edges", "document"]
+VerifyMode = Literal["none", "lexical", "llm"]
+UnsupportedPolicy = Literal["flag", "abstain"]
+ExtensionMethod = Literal["none", "chunk", "pi", "ntk", "linear", "selfextend"]
+Dtype = Literal["auto", "float32", "float16", "bfloat16"]
+
+APE_EXTENSIONS: tuple[str, ...] = ("pi",)
+ROPE_EXTENSIONS: tuple[str, ...] = ("ntk", "linear", "selfextend")
+MODEL_EXTENSIONS = APE_EXTENSIONS + ROPE_EXTENSIONS  # extensions that change the model (attention scaling works)
+
+
+def choices(literal: Any) -> tuple[str, ...]:
+    """The values of a ``Literal`` type.
+
+    >>> choices(SearchMode)
+    ('dense', 'bm25', 'hybrid')
+    """
+    return typing.get_args(literal)
+
+
+def setting(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = None,  # noqa: A002
+            env: str | None = None, factory: Any = dataclasses.MISSING) -> Any:
+    """A settings field with its help text, optional CLI flag and extra environment variable name."""
+    meta = {"help": help, "flag": flag, "env": env}
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@functools.cache
+def field_types(cls: type) -> dict[str, Any]:
+    """Resolved annotations of a settings section."""
+    return typing.get_type_hints(cls)
+
+
+def _type_error(name: str, value: Any, kind: Any) -> str | None:
+    """Why ``value`` is not a ``kind`` (None when it is)."""
+    origin = typing.get_origin(kind)
+    if origin is Literal:
+        valid = typing.get_args(kind)
+        return None if value in valid else f"unknown {name} {value!r}; valid: {', '.join(map(str, valid))}"
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(kind)
+        if any(_type_error(name, value, k) is None for k in options):
+            return None
+        return f"{name} must be {' or '.join(getattr(k, '__name__', str(k)) for k in options)}, got {value!r}"
+    if kind is type(None):
+        return None if value is None else f"{name} must be None, got {value!r}"
+    if kind is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
+    return None if ok else f"{name} must be {kind.__name__}, got {value!r}"
+
+
+def check_section(section: Any) -> None:
+    """Check every field of a settings section against its annotation.
+
+    :raises ValueError: the first field whose value does not fit (one line, lists valid values).
+    """
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        error = _type_error(f.name, value, field_types(type(section))[f.name])
+        if error:
+            raise ValueError(error)
+
+
+@dataclass(frozen=True)
+class EmbedSettings:
+    """How passages and queries are embedded (``[embed]``)."""
+
+    model: str = setting(DEFAULT_EMBEDDER, flag="--embedder", env="DOCQA_EMBED_MODEL",
+                         help="embedding model: hub id, local directory, or a packaged model's alias")
+    backend: str = setting("sentence-transformers", help="embedder implementation (registry name)")
+    max_length: int | None = setting(None, help="tokens per input; None keeps the model's own limit. With an "
+                                                "extension the target length (chunk: tokens covered by all windows)")
+    batch_size: int = setting(32, help="inputs per forward pass (sorted by length first)")
+    device: str | None = setting(None, help='"cpu", "cuda", ...; None picks CUDA when available')
+    extension: ExtensionMethod = setting("none", help="context extension: none truncates; chunk averages windows; "
+                                                      "pi interpolates absolute positions; ntk/linear scale RoPE; "
+                                                      "selfextend groups far RoPE positions")
+    factor: float = setting(1.0, help="extension factor (chunk/pi/selfextend: target = factor x window, an "
+                                      "alternative to max_length; ntk/linear: the RoPE scale)")
+    trust_remote_code: bool = setting(False, help="allow model code from the hub (off unless asked for)")
+    query_prefix: str = setting("", help='text put before queries (e.g. "query: " for E5)')
+    passage_prefix: str = setting("", help="text put before passages")
+    attn_scale: bool = setting(False, help="also scale attention logits by max(1, ln L / ln L_o) (pi, ntk, linear, "
+                                           "selfextend)")
+
+    RUNTIME = ("batch_size", "device", "backend")  # fields that do not change the vectors
+
+    def __post_init__(self) -> None:
+        check_section(self)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.max_length is not None and self.max_length < 8:
+            raise ValueError(f"max_length must be >= 8 tokens, got {self.max_length}")
+        if self.factor < 1.0:
+            raise ValueError(f"factor must be >= 1.0, got {self.factor}")
+        if self.extension == "none" and self.factor != 1.0:
+            raise ValueError(f"factor {self.factor} needs an extension; valid: {', '.join(choices(ExtensionMethod)[1:])}")
+        if self.attn_scale and self.extension not in MODEL_EXTENSIONS:
+            raise ValueError(f"attn_scale works with extension {', '.join(MODEL_EXTENSIONS)}, not {self.extension!r}")
+        # Both max_length and factor may be given (the manifest records both); the extension checks they agree.
+        if self.extension in ("chunk", "pi", "selfextend") and self.max_length is None and self.factor == 1.0:
+            raise ValueError(f"extension {self.extension!r} needs max_length (target tokens) or factor > 1")
+        if self.extension in ("ntk", "linear") and self.factor <= 1.0:
+            raise ValueError(f"extension {self.extension!r} needs factor > 1 (the RoPE scale), got {self.factor}")
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """How documents are cut into passages (``[split]``)."""
+
+    chunk_tokens: int = setting(200, help="most tokens per passage, counted by the embedder's tokenizer")
+    overlap_tokens: int = setting(32, help="tokens shared by neighbouring passages")
+    code_lines: int = setting(60, help="most lines per passage for line-split code")
+    code_overlap_lines: int = setting(5, help="lines shared by neighbouring line-split code passages")
+
+    def __post_init__(self) -> None:
+        check_section(self)
+        if self.chunk_tokens < 16:
+            raise ValueError(f"chunk_tokens must be >= 16, got {self.chunk_tokens}")
+        if not 0 <= self.overlap_tokens < self.chunk_tokens:
+            raise ValueError(f"need 0 <= overlap_tokens < chunk_tokens, got {self.overlap_tokens}, {self.chunk_tokens}")
+        if self.code_lines < 2 or not 0 <= self.code_overlap_lines < self.code_lines:
+            raise ValueError(f"need code_lines >= 2 and 0 <= code_overlap_lines < code_lines, got "
+                             f"{self.code_lines}, {self.code_overlap_lines}")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """First-stage retrieval (``[search]``)."""
+
+    mode: SearchMode = setting("hybrid", flag="--mode", help="first-stage retrieval: dense, bm25, or hybrid "
+                                                             "(reciprocal-rank fusion of both)")
+    candidates: int = setting(50, help="how many each retriever contributes before fusion")
+    rrf_k: int = setting(60, help="the fusion constant (Cormack et al. 2009)")
+    coarse_docs: int = setting(0, flag="--coarse", help="coarse-to-fine: search passages only inside the N documents "
+                                                        "whose file vectors match best (0: off)")
+
+    def __post_init__(self) -> None:
+        check_section(self)
+        if self.candidates < 1:
+            raise ValueError(f"candidates must be >= 1, got {self.candidates}")
+        if self.coarse_docs < 0:
+            raise ValueError(f"coarse_docs must be >= 0 (0: off), got {self.coarse_docs}")
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """Which model answers and how (``[llm]``)."""
+
+    backend: str = setting("llama-cpp", flag="--backend", env="DOCQA_LLM_BACKEND",
+                           help="LLM backend: llama-cpp (GGUF, default) or transformers (hub id or local dir)")
+    model: str = setting(DEFAULT_LLM, flag="--model", env="DOCQA_LLM_MODEL",
+                         help="packaged model name, .gguf path, hub id or local directory")
+    context_tokens: int = setting(8192, flag="--context", env="DOCQA_LLM_CONTEXT",
+                                  help="context window to allocate (prompt + answer)")
+    max_answer_tokens: int = setting(384, help="most tokens generated per answer")
+    threads: int | None = setting(None, env="DOCQA_LLM_THREADS", help="CPU threads for llama.cpp (None: all cores)")
+    gpu_layers: int = setting(0, help="layers llama.cpp offloads to a GPU (-1 all, 0 none)")
+    device: str | None = setting(None, help='transformers device ("cuda", "cpu"; None: CUDA when available)')
+    dtype: Dtype = setting("auto", help="transformers dtype (auto: bf16/fp16 on GPU, fp32 on CPU)")
+    trust_remote_code: bool = setting(False, help="allow model code from the hub (off unless asked for)")
+
+    def __post_init__(self) -> None:
+        check_section(self)
+        if self.context_tokens < 512:
+            raise ValueError(f"context_tokens must be >= 512, got {self.context_tokens}")
+        if not 1 <= self.max_answer_tokens < self.context_tokens:
+            raise ValueError(f"need 1 <= max_answer_tokens < context_tokens, got {self.max_answer_tokens}")
+
+
+@dataclass(frozen=True)
+class RerankSettings:
+    """How the LLM rerankers build prompts and treat failures (``[rerank]``; which one runs is ``answer.rerank``)."""
+
+    passage_words: int = setting(100, help="words kept per passage in a prompt (RankGPT's 100); shrunk per call "
+                                           "if the prompt would not fit the model's context")
+    window: int = setting(20, help="passages per call of the sliding-window baseline")
+    stride: int = setting(10, help="step between windows, back to front")
+    max_missing_fraction: float = setting(0.2, help="above this share of ids missing from a generated ranking, the "
+                                                    "call is flagged (missing ids still follow in first-stage order)")
+    raise_on_failure: bool = setting(False, help="re-raise backend errors instead of keeping first-stage order")
+
+    def __post_init__(self) -> None:
+        check_section(self)
+        if self.passage_words < 1:
+            raise ValueError(f"passage_words must be >= 1, got {self.passage_words}")
+        if not 0 < self.stride <= self.window:
+            raise ValueError(f"need 0 < stride <= window, got stride={self.stride}, window={self.window}")
+        if self.window < 2:
+            raise ValueError(f"window must be >= 2, got {self.window}")
+        if not 0.0 <= self.max_missing_fraction <= 1.0:
+            raise ValueError(f"max_missing_fraction must be in [0, 1], got {self.max_missing_fraction}")
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """What the answering stage reads and how its answer is checked (``[answer]``)."""
+
+    top_k: int = setting(5, flag="-k", help="passages put in the prompt (best first, whole passages only)")
+    rerank: str = setting("none", flag="--rerank", help="reranker: none (default), full, full-logits, window, "
+                                                        "pointwise")
+    rerank_candidates: int = setting(20, help="first-stage candidates handed to the reranker and to segment scoring")
+    mode: AnswerModeSetting = setting("retrieve", flag="--answer-mode",
+                                      help="auto reads whole documents when they fit full_max_tokens (else "
+                                           "retrieves); full always reads whole documents; retrieve never does")
+    full_max_tokens: int = setting(0, help="largest full text auto reads (0: whatever fits the context budget)")
+    select: Selector = setting("none", flag="--select", help="segment relevance scoring of the candidates: none, "
+                                                             "embedding (cosine) or llm (question likelihood)")
+    order: Order = setting("rank", flag="--order", help="passage order in the prompt: rank, edges (best first and "
+                                                        "last) or document")
+    neighbours: bool = setting(False, help="also pull in the passage next to a hit whose best sentence sits at its "
+                                           "edge")
+    verify: VerifyMode = setting("lexical", flag="--verify", help="citation check after generation: none, lexical, "
+                                                                  "or llm (lexical plus yes/no on borderline cases)")
+    unsupported: UnsupportedPolicy = setting("abstain", flag="--unsupported",
+                                             help="an answer no passage supports: abstain (say the document does "
+                                                  "not say; the draft is kept) or flag (keep it, warn)")
+    support_threshold: float = setting(0.6, help="share of a sentence's content words found in a passage that "
+                                                 "counts as support")
+    borderline_threshold: float = setting(0.3, help="below this share a citation is removed without asking the "
+                                                    "model (verify = llm)")
+    answer_check_margin: float = setting(0.0, help="withhold an answer when log P(Yes) - log P(No) of 'do the cited "
+                                                   "passages answer the question' falls below this")
+
+    def __post_init__(self) -> None:
+        check_section(self)
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        if self.rerank_candidates < self.top_k:
+            raise ValueError(f"rerank_candidates ({self.rerank_candidates}) must be >= top_k ({self.top_k})")
+        if self.full_max_tokens < 0:
+            raise ValueError(f"full_max_tokens must be >= 0, got {self.full_max_tokens}")
+        if not 0.0 <= self.borderline_threshold <= self.support_threshold <= 1.0:
+            raise ValueError(f"need 0 <= borderline_threshold <= support_threshold <= 1, got "
+                             f"{self.borderline_threshold}, {self.support_threshold}")
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """Where docqa keeps what it can rebuild (``[cache]``)."""
+
+    dir: str | None = setting(None, env="DOCQA_CACHE", help="cache root: assembled models, ad-hoc indexes "
+                                                            "(None: ~/.cache/docqa)")
+    indexes: str | None = setting(None, env="DOCQA_INDEX_CACHE", help="ad-hoc indexes for `ask PATH` "
+                                                                      "(None: <cache>/indexes)")
+
+    def __post_init__(self) -> None:
+        check_section(self)
+
+    @property
+    def root(self) -> Path:
+        """The cache root."""
+        return Path(self.dir).expanduser() if self.dir else Path.home() / ".cache" / "docqa"
+
+    @property
+    def index_dir(self) -> Path:
+        """Where ad-hoc indexes are cached."""
+        return Path(self.indexes).expanduser() if self.indexes else self.root / "indexes"
+
+    @property
+    def model_dir(self) -> Path:
+        """Where packaged GGUF models are assembled."""
+        return self.root / "models"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything docqa can be told; each field is one stage's section."""
+
+    embed: EmbedSettings = field(default_factory=EmbedSettings)
+    split: SplitSettings = field(default_factory=SplitSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+    rerank: RerankSettings = field(default_factory=RerankSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+
+    def replace(self, **sections: dict[str, Any]) -> Settings:
+        """A copy with some fields of some sections changed: ``s.replace(llm={"model": "x.gguf"})``.
+
+        :raises InputError: an unknown key or a bad value.
+        """
+        return from_mapping(sections, base=self)
+
+
+SECTIONS: dict[str, type] = {f.name: field_types(Settings)[f.name] for f in dataclasses.fields(Settings)}
+
+
+def from_mapping(data: dict[str, Any], *, base: Settings | None = None, origin: str = "settings") -> Settings:
+    """Settings from ``{"section": {"key": value}}`` on top of ``base``, validated once.
+
+    :raises InputError: an unknown section or key, or a bad value (one line naming ``origin``).
+    """
+    from ingest.core.errors import InputError
+
+    base = base or Settings()
+    changes: dict[str, Any] = {}
+    for section, values in data.items():
+        if section not in SECTIONS:
+            raise InputError(f"{origin}: unknown section [{section}]; valid: {', '.join(SECTIONS)}")
+        if not isinstance(values, dict):
+            raise InputError(f"{origin}: [{section}] must be a table of settings, got {values!r}")
+        current = getattr(base, section)
+        known = {f.name for f in dataclasses.fields(current)}
+        for key in values:
+            if key not in known:
+                raise InputError(f"{origin}: unknown key {section}.{key}; valid: {', '.join(sorted(known))}")
+        try:
+            changes[section] = dataclasses.replace(current, **values)
+        except (TypeError, ValueError) as err:
+            raise InputError(f"{origin}: [{section}] {err}") from err
+    return dataclasses.replace(base, **changes)

@@ -1,0 +1,91 @@
+"""Pure text helpers shared by several stages: questions, citation markers, passage defanging,
+stop words, sentence spans.
+
+Neutral layer (see :mod:`ingest.core.records`): imports no stage.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ingest.core.errors import InputError
+
+#: A citation marker as answers write it: ``[3]``, ``[1, 2]``, ``[1; 3]``, ``[2-4]`` or ``[2–4]`` (en dash).
+#: Group 1 holds what is inside the brackets.
+CITATION_MARKER = re.compile(r"\[(\s*\d+(?:\s*(?:,|-|–|;)\s*\d+)*\s*)\]")
+#: The same marker with the whitespace before it: deleting it leaves no gap before the punctuation.
+SPACED_CITATION_MARKER = re.compile(r"\s*" + CITATION_MARKER.pattern)
+
+_BRACKETED_NUMBER = re.compile(r"\[(\d+)\]")
+
+#: English function words that say nothing about what a text is about; keyword search and the lexical
+#: answer checks each drop these (and a few more of their own, see their modules).
+STOPWORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "did", "do", "does", "for", "from", "had", "has",
+    "have", "how", "i", "in", "into", "is", "it", "its", "no", "not", "of", "on", "or", "our", "she", "than", "that",
+    "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "was", "we", "were", "what",
+    "when", "where", "which", "who", "whom", "why", "with", "you", "your"
+})
+
+#: Where a sentence ends: ``.``, ``!`` or ``?`` (plus closing quotes or brackets) before whitespace or the end of
+#: the text, or a blank line (together with any spaces before it).
+SENTENCE_END = re.compile(r"[.!?][\"')\]]*(?=\s|$)|\s*\n\s*\n")
+
+
+def check_question(question: str) -> str:
+    """The stripped question.
+
+    >>> check_question("  Who?  ")
+    'Who?'
+
+    :raises InputError: an empty question.
+    """
+    q = (question or "").strip()
+    if not q:
+        raise InputError("question: empty question")
+    return q
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without its citation markers (and the spaces before them), stripped.
+
+    >>> strip_markers("It opened in 1932 [1], [2-3].")
+    'It opened in 1932,.'
+    """
+    return SPACED_CITATION_MARKER.sub("", text).strip()
+
+
+def defang(text: str) -> str:
+    """Rewrite bracketed numbers as ``(n)``, so a document quoted in a prompt cannot fake a citation marker or a
+    passage identifier. Only single numbers are rewritten (as rank_llm does): ``[1, 2]`` and ``[2-4]`` stay.
+
+    >>> defang("see [3] and [12], not [12a] or [a]")
+    'see (3) and (12), not [12a] or [a]'
+    """
+    return _BRACKETED_NUMBER.sub(r"(\1)", text)
+
+
+def sentence_spans(text: str, *, ends: re.Pattern[str] = SENTENCE_END) -> list[tuple[int, int]]:
+    """``[start, end)`` of each sentence of ``text``, without the whitespace before it.
+
+    :param ends: what ends a sentence. A match that is all whitespace (a blank line) separates two
+        sentences; any other match is the last part of the sentence before it.
+
+    >>> t = 'It rained. "Really?" Yes.\\n\\nNew para'
+    >>> [t[a:b] for a, b in sentence_spans(t)]
+    ['It rained.', '"Really?"', 'Yes.', 'New para']
+    >>> sentence_spans("  \\n\\n "), sentence_spans("Dr. No  \\n\\nEnd.")
+    ([], [(0, 3), (4, 6), (10, 14)])
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in ends.finditer(text):
+        end = m.start() if m.group().isspace() else m.end()
+        sentence = text[start:end]
+        if sentence.strip():
+            spans.append((start + len(sentence) - len(sentence.lstrip()), end))
+        start = m.end()
+    rest = text[start:]
+    if rest.strip():
+        spans.append((start + len(rest) - len(rest.lstrip()), len(text.rstrip())))
+    return spans
