@@ -36,13 +36,12 @@ def pdf_paths() -> list[Path]:
 
 # ---------------------------------------------------------------- ingest ---------------------------------------------
 def ingest_docqa(paths: list[Path]) -> dict:
-    from app.components import get_embedder, make_splitter
-
+    from app.factory import make_splitter, shared_embedder
     from ingest.core.settings import Settings
     from retrieval.build import build_index
 
     settings = Settings()
-    embedder = get_embedder(settings.embed)
+    embedder = shared_embedder(settings.embed)
     embedder.warm_up()
     t = time.perf_counter()
     pages = passages = 0

@@ -12,9 +12,10 @@ LongEmbed-style synthetic probes built from the Paul Graham essays (read from
 For each task and length, N candidate documents are built that share one haystack (the same
 filler text) and differ only in their fact and its depth (depths cycle through --depths), so
 the only evidence that tells them apart is the fact: a method that does not see it cannot
-rank its document first. Query i must rank document i strictly first among the N (Acc@1). Also: Recall@5 on SQuAD articles regrouped into 1k-2k-token passages, and
-embedding throughput (document tokens per second) as a ratio against truncation measured
-in the same run, since other processes share the CPU.
+rank its document first. Query i must rank document i strictly first among the N (Acc@1).
+Also: Recall@5 on SQuAD articles regrouped into 1k-2k-token passages, and embedding throughput
+(document tokens per second) as a ratio against truncation measured in the same run, since other
+processes share the CPU.
 
 Run from the repository root:
     python bench/long_embed.py --out /tmp/long_embed.json > /tmp/long_embed.md
@@ -37,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingest.core.settings import EmbedSettings
+from ingest.core.settings import EmbedSettings  # noqa: E402
 from ingest.embed import SentenceTransformerEmbedder  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -147,7 +148,9 @@ def acc_at_1(doc_vecs: np.ndarray, query_vecs: np.ndarray) -> np.ndarray:
     return (own > others).astype(float)
 
 
-def squad_passages(tokenizer: object, *, articles: int, questions: int, seed: int) -> tuple[list[str], list[str], list[int]]:
+def squad_passages(
+    tokenizer: object, *, articles: int, questions: int, seed: int
+) -> tuple[list[str], list[str], list[int]]:
     """Consecutive paragraphs grouped into 1k-2k-token passages; gold = passage holding the gold paragraph."""
     rows = [json.loads(line) for line in (DATA / "squad" / "squad-v1.1-dev-longdoc.jsonl").open(encoding="utf-8")]
     rng = random.Random(seed)
@@ -155,7 +158,8 @@ def squad_passages(tokenizer: object, *, articles: int, questions: int, seed: in
     passages: list[str] = []
     qs: list[tuple[str, int]] = []
     for row in rows:
-        lengths = [len(ids) for ids in tokenizer(row["paragraphs"], add_special_tokens=False, verbose=False)["input_ids"]]  # type: ignore[operator]
+        encoded = tokenizer(row["paragraphs"], add_special_tokens=False, verbose=False)  # type: ignore[operator]
+        lengths = [len(ids) for ids in encoded["input_ids"]]
         where: dict[int, int] = {}
         current: list[str] = []
         size = 0
@@ -173,7 +177,9 @@ def squad_passages(tokenizer: object, *, articles: int, questions: int, seed: in
     return passages, [q for q, _ in qs], [g for _, g in qs]
 
 
-def squad_corpus(folder: Path, *, questions: int, seed: int) -> tuple[list[Path], list[tuple[str, int, tuple[int, int]]]]:
+def squad_corpus(
+    folder: Path, *, questions: int, seed: int
+) -> tuple[list[Path], list[tuple[str, int, tuple[int, int]]]]:
     """Every SQuAD long-document article as one text file; sampled questions with (article, gold char span)."""
     rows = [json.loads(line) for line in (DATA / "squad" / "squad-v1.1-dev-longdoc.jsonl").open(encoding="utf-8")]
     rng = random.Random(seed)
@@ -205,7 +211,7 @@ def coarse_to_fine(args: argparse.Namespace) -> dict:
     import tempfile
 
     from ingest.core.settings import SearchSettings, SplitSettings
-    from ingest.extend import embed_documents
+    from ingest.long_inputs import embed_documents
     from ingest.split import DocumentSplitter, ProseSplitter
     from retrieval.build import build_index
     from retrieval.search import Searcher
@@ -278,7 +284,9 @@ def run_model(model: str, args: argparse.Namespace, text: str) -> dict:
     target = max(lengths)
     methods = {
         "truncate": EmbedSettings(model=model, device="cpu", batch_size=args.batch_size),
-        "chunk": EmbedSettings(model=model, device="cpu", batch_size=args.batch_size, extension="chunk", max_length=target),
+        "chunk": EmbedSettings(
+            model=model, device="cpu", batch_size=args.batch_size, extension="chunk", max_length=target
+        ),
         "pi": EmbedSettings(model=model, device="cpu", batch_size=args.batch_size, extension="pi", max_length=target),
     }
     if args.attn_scale:
@@ -299,7 +307,9 @@ def run_model(model: str, args: argparse.Namespace, text: str) -> dict:
             for name, e in embedders.items():
                 vecs, secs = timed(e, probe.docs)
                 hits = acc_at_1(vecs, e.embed_queries(probe.queries))
-                by_depth = {str(d): float(hits[[i for i, x in enumerate(probe.depths) if x == d]].mean()) for d in args.depths}
+                by_depth = {
+                    str(d): float(hits[[i for i, x in enumerate(probe.depths) if x == d]].mean()) for d in args.depths
+                }
                 out["results"].append({
                     "task": task, "length": length, "method": name, "acc1": float(hits.mean()), "by_depth": by_depth,
                     "doc_tokens": int(sum(doc_tokens)), "seconds": secs,
@@ -327,7 +337,9 @@ def markdown(report: list[dict], args: argparse.Namespace) -> str:
         rows = m["results"]
         lengths = sorted({r["length"] for r in rows})
         methods = list(dict.fromkeys(r["method"] for r in rows))
-        lines.append(f"\n**{m['model']}** (native window {m['native']} tokens; {m['candidates']} candidates per probe set)\n")
+        lines.append(
+            f"\n**{m['model']}** (native window {m['native']} tokens; {m['candidates']} candidates per probe set)\n"
+        )
         head = "| task | method | " + " | ".join(str(n) for n in lengths) + " | avg ≤512 | avg >512 |"
         lines += [head, "|" + "---|" * (len(lengths) + 4)]
         for task in dict.fromkeys(r["task"] for r in rows):
@@ -343,7 +355,8 @@ def markdown(report: list[dict], args: argparse.Namespace) -> str:
             cells = []
             for n in lengths:
                 sel = [r for r in rows if r["length"] == n]
-                tps = sum(r["doc_tokens"] for r in sel if r["method"] == meth) / sum(r["seconds"] for r in sel if r["method"] == meth)
+                tps = sum(r["doc_tokens"] for r in sel if r["method"] == meth) / sum(
+                    r["seconds"] for r in sel if r["method"] == meth)
                 base = sum(r["doc_tokens"] for r in sel if r["method"] == "truncate") / sum(
                     r["seconds"] for r in sel if r["method"] == "truncate")
                 cells.append(f"{tps:.0f} ({tps / base:.2f}×)")
@@ -351,7 +364,8 @@ def markdown(report: list[dict], args: argparse.Namespace) -> str:
         if "squad" in m:
             s = m["squad"]
             lines.append(
-                f"\nSQuAD long documents: {s['passages']} passages of {s['passage_tokens'][0]}–{s['passage_tokens'][2]} "
+                f"\nSQuAD long documents: {s['passages']} passages of "
+                f"{s['passage_tokens'][0]}–{s['passage_tokens'][2]} "
                 f"tokens (median {s['passage_tokens'][1]}), {s['questions']} questions, Recall@5: "
                 + ", ".join(f"{k} {v:.3f}" for k, v in s["recall5"].items())
             )

@@ -210,7 +210,7 @@ def run_all(schedule: list[tuple[str, int, EvalItem]], variants: dict[str, list[
             llm = llms["full"] if variant == "full" else llms["main"]
             index = open_adhoc(list(item.docs), settings=settings, llm=llm)
             if variant == "full":
-                fits = index.full_text(item.question, [])[0] is not None  # decide before answering
+                fits = index.pipeline.selector.full_text(item.question, [])[0] is not None  # decide before answering
                 if not fits:
                     index.close()
                     on_record(name, "full", {"id": item.id, "skipped": "document does not fit the context"})
@@ -285,11 +285,10 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="qa-eval-data-"))
     base = Settings().replace(answer={"rerank_candidates": args.pool},
                               **({"llm": {"model": args.model}} if args.model else {}))
-    from app.components import get_llm
-
+    from app.factory import shared_llm
     from generation.llamacpp import LlamaCppLLM
 
-    llms = {"main": get_llm(base.llm), "full": LlamaCppLLM(dataclasses.replace(base.llm))}
+    llms = {"main": shared_llm(base.llm, base.cache), "full": LlamaCppLLM(dataclasses.replace(base.llm))}
     sets: dict[str, list[EvalItem]] = {}
     wanted = args.sets.split(",")
     articles = args.squad_articles.split(",")

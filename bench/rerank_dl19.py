@@ -33,9 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from generation.llm import make_llm  # noqa: E402
-from rerank.registry import make_reranker  # noqa: E402
-
+from app.factory import make_llm, make_reranker  # noqa: E402
 from ingest.core.records import (
     Passage,  # noqa: E402
     Ranked,  # noqa: E402

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ingest.core.errors import ModelError
-from ingest.core.settings import ExtensionMethod, choices
+from ingest.core.settings import ROPE_EXTENSIONS, ExtensionMethod, choices
 from ingest.long_inputs import LongEmbedder, chunk_and_pool, embed_documents, length_batches, st_encode, token_windows
 from ingest.position_interpolation import (
     PositionInterpolation,
@@ -75,7 +75,6 @@ log = logging.getLogger(__name__)
 EXTENSIONS = choices(ExtensionMethod)
 
 _QUERY_NAMES = ("query", "q", "q_proj")  # BERT/RoBERTa/XLM-R, MPNet, Llama/Qwen/Mistral
-_ROPE_METHODS = ("ntk", "linear", "selfextend")
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +253,7 @@ class ExtendedModel:
             self.self_extend = patch_self_extend(
                 hf, group=ext.group, window=ext.window, original_length=ext.original_length
             )
-        if ext.method in _ROPE_METHODS:
+        if ext.method in ROPE_EXTENSIONS:
             hf.config.max_position_embeddings = max(int(hf.config.max_position_embeddings), ext.max_length)
         if ext.attn_scale:
             self.attention = AttentionScaling(self.st, hf, ext.original_length)

@@ -79,8 +79,7 @@ class ScriptedLLM:
         self.calls.append(list(messages))
         reply = self.replies.pop(0)
         start = time.perf_counter()
-        for word in re.findall(r"\S+\s*", reply):
-            yield word
+        yield from re.findall(r"\S+\s*", reply)
         yield Completion(text=reply, prompt_tokens=sum(self.count_tokens(m.content) for m in messages),
                          completion_tokens=self.count_tokens(reply), seconds=time.perf_counter() - start,
                          first_token_seconds=0.0)

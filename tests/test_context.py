@@ -229,14 +229,16 @@ def test_full_mode_numbers_whole_documents_in_order_without_overlap(fake_index):
 def test_auto_falls_back_to_retrieval_when_documents_do_not_fit(fake_index):
     llm = ScriptedLLM("Ida Marsh [1].", context_tokens=900)
     answer = fake_index(llm, mode="auto", verify="none", top_k=3).ask("Who was the lighthouse keeper?")
-    assert answer.mode == "retrieve" and "mode (retrieve): retrieved passages (auto: the documents exceed" in answer.notes[1]
+    assert answer.mode == "retrieve"
+    assert "mode (retrieve): retrieved passages (auto: the documents exceed" in answer.notes[1]
     assert len(answer.passages) <= 3
     capped = fake_index(ScriptedLLM("x"), mode="auto", full_max_tokens=100, verify="none").ask("keeper?")
     assert any("exceed 100 tokens" in n for n in capped.notes)
     forced = fake_index(ScriptedLLM("x", context_tokens=900), mode="full", verify="none").ask(
         "When was the line electrified?")
     note = forced.stage("mode").details[0]
-    assert forced.mode == "full" and note.startswith("whole documents: 1 document(s)") and "1 other document(s) left out" in note
+    assert forced.mode == "full" and note.startswith("whole documents: 1 document(s)")
+    assert "1 other document(s) left out" in note
     assert {Path(p.source).name for p in forced.passages} == {"rail.txt"}  # the hit's document
 
 

@@ -59,8 +59,10 @@ def test_cli_flags_come_from_the_schema():
     ask = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["ask"]
     by_flag = {opt: a for a in ask._actions for opt in a.option_strings}
     assert by_flag["--verify"].choices == ("none", "lexical", "llm") and by_flag["-k"].type is int
-    assert "citation check after generation" in by_flag["--verify"].help and "[answer] verify" in by_flag["--verify"].help
-    args = parser.parse_args(["ask", "doc.txt", "q?", "--verify", "none", "-k", "30", "--mode", "bm25", "--coarse", "2"])
+    help_text = by_flag["--verify"].help
+    assert "citation check after generation" in help_text and "[answer] verify" in help_text
+    args = parser.parse_args(["ask", "doc.txt", "q?", "--verify", "none", "-k", "30", "--mode", "bm25",
+                              "--coarse", "2"])
     args.config = None
     s = _settings(args)
     assert (s.answer.verify, s.answer.top_k, s.answer.rerank_candidates, s.search.mode, s.search.coarse_docs) == (

@@ -53,9 +53,11 @@ def choices(literal: Any) -> tuple[str, ...]:
 
 
 def setting(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = None,  # noqa: A002
-            env: str | None = None, factory: Any = dataclasses.MISSING) -> Any:
-    """A settings field with its help text, optional CLI flag and extra environment variable name."""
-    meta = {"help": help, "flag": flag, "env": env}
+            env: str | None = None, low: float | None = None, high: float | None = None,
+            factory: Any = dataclasses.MISSING) -> Any:
+    """A settings field with its help text, optional CLI flag, extra environment variable name and
+    inclusive bounds (``low``/``high``, checked by :func:`check_section` when the value is not None)."""
+    meta = {"help": help, "flag": flag, "env": env, "low": low, "high": high}
     if factory is not dataclasses.MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -99,6 +101,11 @@ def check_section(section: Any) -> None:
         error = _type_error(f.name, value, field_types(type(section))[f.name])
         if error:
             raise ValueError(error)
+        low, high = f.metadata.get("low"), f.metadata.get("high")
+        if value is not None and low is not None and value < low:
+            raise ValueError(f"{f.name} must be >= {low}, got {value}")
+        if value is not None and high is not None and value > high:
+            raise ValueError(f"{f.name} must be <= {high}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -108,14 +115,14 @@ class EmbedSettings:
     model: str = setting(DEFAULT_EMBEDDER, flag="--embedder", env="DOCQA_EMBED_MODEL",
                          help="embedding model: hub id, local directory, or a packaged model's alias")
     backend: str = setting("sentence-transformers", help="embedder implementation (registry name)")
-    max_length: int | None = setting(None, help="tokens per input; None keeps the model's own limit. With an "
+    max_length: int | None = setting(None, low=8, help="tokens per input; None keeps the model's own limit. With an "
                                                 "extension the target length (chunk: tokens covered by all windows)")
-    batch_size: int = setting(32, help="inputs per forward pass (sorted by length first)")
+    batch_size: int = setting(32, low=1, help="inputs per forward pass (sorted by length first)")
     device: str | None = setting(None, help='"cpu", "cuda", ...; None picks CUDA when available')
     extension: ExtensionMethod = setting("none", help="context extension: none truncates; chunk averages windows; "
                                                       "pi interpolates absolute positions; ntk/linear scale RoPE; "
                                                       "selfextend groups far RoPE positions")
-    factor: float = setting(1.0, help="extension factor (chunk/pi/selfextend: target = factor x window, an "
+    factor: float = setting(1.0, low=1.0, help="extension factor (chunk/pi/selfextend: target = factor x window, an "
                                       "alternative to max_length; ntk/linear: the RoPE scale)")
     trust_remote_code: bool = setting(False, help="allow model code from the hub (off unless asked for)")
     query_prefix: str = setting("", help='text put before queries (e.g. "query: " for E5)')
@@ -127,14 +134,9 @@ class EmbedSettings:
 
     def __post_init__(self) -> None:
         check_section(self)
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.max_length is not None and self.max_length < 8:
-            raise ValueError(f"max_length must be >= 8 tokens, got {self.max_length}")
-        if self.factor < 1.0:
-            raise ValueError(f"factor must be >= 1.0, got {self.factor}")
         if self.extension == "none" and self.factor != 1.0:
-            raise ValueError(f"factor {self.factor} needs an extension; valid: {', '.join(choices(ExtensionMethod)[1:])}")
+            valid = ", ".join(choices(ExtensionMethod)[1:])
+            raise ValueError(f"factor {self.factor} needs an extension; valid: {valid}")
         if self.attn_scale and self.extension not in MODEL_EXTENSIONS:
             raise ValueError(f"attn_scale works with extension {', '.join(MODEL_EXTENSIONS)}, not {self.extension!r}")
         # Both max_length and factor may be given (the manifest records both); the extension checks they agree.
@@ -148,18 +150,16 @@ class EmbedSettings:
 class SplitSettings:
     """How documents are cut into passages (``[split]``)."""
 
-    chunk_tokens: int = setting(200, help="most tokens per passage, counted by the embedder's tokenizer")
-    overlap_tokens: int = setting(32, help="tokens shared by neighbouring passages")
-    code_lines: int = setting(60, help="most lines per passage for line-split code")
-    code_overlap_lines: int = setting(5, help="lines shared by neighbouring line-split code passages")
+    chunk_tokens: int = setting(200, low=16, help="most tokens per passage, counted by the embedder's tokenizer")
+    overlap_tokens: int = setting(32, low=0, help="tokens shared by neighbouring passages")
+    code_lines: int = setting(60, low=2, help="most lines per passage for line-split code")
+    code_overlap_lines: int = setting(5, low=0, help="lines shared by neighbouring line-split code passages")
 
     def __post_init__(self) -> None:
         check_section(self)
-        if self.chunk_tokens < 16:
-            raise ValueError(f"chunk_tokens must be >= 16, got {self.chunk_tokens}")
-        if not 0 <= self.overlap_tokens < self.chunk_tokens:
+        if self.overlap_tokens >= self.chunk_tokens:
             raise ValueError(f"need 0 <= overlap_tokens < chunk_tokens, got {self.overlap_tokens}, {self.chunk_tokens}")
-        if self.code_lines < 2 or not 0 <= self.code_overlap_lines < self.code_lines:
+        if self.code_overlap_lines >= self.code_lines:
             raise ValueError(f"need code_lines >= 2 and 0 <= code_overlap_lines < code_lines, got "
                              f"{self.code_lines}, {self.code_overlap_lines}")
 
@@ -170,17 +170,14 @@ class SearchSettings:
 
     mode: SearchMode = setting("hybrid", flag="--mode", help="first-stage retrieval: dense, bm25, or hybrid "
                                                              "(reciprocal-rank fusion of both)")
-    candidates: int = setting(50, help="how many each retriever contributes before fusion")
-    rrf_k: int = setting(60, help="the fusion constant (Cormack et al. 2009)")
-    coarse_docs: int = setting(0, flag="--coarse", help="coarse-to-fine: search passages only inside the N documents "
+    candidates: int = setting(50, low=1, help="how many each retriever contributes before fusion")
+    rrf_k: int = setting(60, low=0, help="the fusion constant (Cormack et al. 2009)")
+    coarse_docs: int = setting(0, flag="--coarse", low=0,
+                               help="coarse-to-fine: search passages only inside the N documents "
                                                         "whose file vectors match best (0: off)")
 
     def __post_init__(self) -> None:
         check_section(self)
-        if self.candidates < 1:
-            raise ValueError(f"candidates must be >= 1, got {self.candidates}")
-        if self.coarse_docs < 0:
-            raise ValueError(f"coarse_docs must be >= 0 (0: off), got {self.coarse_docs}")
 
 
 @dataclass(frozen=True)
@@ -191,10 +188,11 @@ class LLMSettings:
                            help="LLM backend: llama-cpp (GGUF, default) or transformers (hub id or local dir)")
     model: str = setting(DEFAULT_LLM, flag="--model", env="DOCQA_LLM_MODEL",
                          help="packaged model name, .gguf path, hub id or local directory")
-    context_tokens: int = setting(8192, flag="--context", env="DOCQA_LLM_CONTEXT",
+    context_tokens: int = setting(8192, flag="--context", env="DOCQA_LLM_CONTEXT", low=512,
                                   help="context window to allocate (prompt + answer)")
-    max_answer_tokens: int = setting(384, help="most tokens generated per answer")
-    threads: int | None = setting(None, env="DOCQA_LLM_THREADS", help="CPU threads for llama.cpp (None: all cores)")
+    max_answer_tokens: int = setting(384, low=1, help="most tokens generated per answer")
+    threads: int | None = setting(None, env="DOCQA_LLM_THREADS", low=1,
+                                  help="CPU threads for llama.cpp (None: all cores)")
     gpu_layers: int = setting(0, help="layers llama.cpp offloads to a GPU (-1 all, 0 none)")
     device: str | None = setting(None, help='transformers device ("cuda", "cpu"; None: CUDA when available)')
     dtype: Dtype = setting("auto", help="transformers dtype (auto: bf16/fp16 on GPU, fp32 on CPU)")
@@ -202,9 +200,7 @@ class LLMSettings:
 
     def __post_init__(self) -> None:
         check_section(self)
-        if self.context_tokens < 512:
-            raise ValueError(f"context_tokens must be >= 512, got {self.context_tokens}")
-        if not 1 <= self.max_answer_tokens < self.context_tokens:
+        if self.max_answer_tokens >= self.context_tokens:
             raise ValueError(f"need 1 <= max_answer_tokens < context_tokens, got {self.max_answer_tokens}")
 
 
@@ -212,38 +208,33 @@ class LLMSettings:
 class RerankSettings:
     """How the LLM rerankers build prompts and treat failures (``[rerank]``; which one runs is ``answer.rerank``)."""
 
-    passage_words: int = setting(100, help="words kept per passage in a prompt (RankGPT's 100); shrunk per call "
+    passage_words: int = setting(100, low=1, help="words kept per passage in a prompt (RankGPT's 100); shrunk per call "
                                            "if the prompt would not fit the model's context")
-    window: int = setting(20, help="passages per call of the sliding-window baseline")
+    window: int = setting(20, low=2, help="passages per call of the sliding-window baseline")
     stride: int = setting(10, help="step between windows, back to front")
-    max_missing_fraction: float = setting(0.2, help="above this share of ids missing from a generated ranking, the "
+    max_missing_fraction: float = setting(0.2, low=0.0, high=1.0,
+                                          help="above this share of ids missing from a generated ranking, the "
                                                     "call is flagged (missing ids still follow in first-stage order)")
     raise_on_failure: bool = setting(False, help="re-raise backend errors instead of keeping first-stage order")
 
     def __post_init__(self) -> None:
         check_section(self)
-        if self.passage_words < 1:
-            raise ValueError(f"passage_words must be >= 1, got {self.passage_words}")
         if not 0 < self.stride <= self.window:
             raise ValueError(f"need 0 < stride <= window, got stride={self.stride}, window={self.window}")
-        if self.window < 2:
-            raise ValueError(f"window must be >= 2, got {self.window}")
-        if not 0.0 <= self.max_missing_fraction <= 1.0:
-            raise ValueError(f"max_missing_fraction must be in [0, 1], got {self.max_missing_fraction}")
 
 
 @dataclass(frozen=True)
 class AnswerSettings:
     """What the answering stage reads and how its answer is checked (``[answer]``)."""
 
-    top_k: int = setting(5, flag="-k", help="passages put in the prompt (best first, whole passages only)")
+    top_k: int = setting(5, flag="-k", low=1, help="passages put in the prompt (best first, whole passages only)")
     rerank: str = setting("none", flag="--rerank", help="reranker: none (default), full, full-logits, window, "
                                                         "pointwise")
     rerank_candidates: int = setting(20, help="first-stage candidates handed to the reranker and to segment scoring")
     mode: AnswerModeSetting = setting("retrieve", flag="--answer-mode",
                                       help="auto reads whole documents when they fit full_max_tokens (else "
                                            "retrieves); full always reads whole documents; retrieve never does")
-    full_max_tokens: int = setting(0, help="largest full text auto reads (0: whatever fits the context budget)")
+    full_max_tokens: int = setting(0, low=0, help="largest full text auto reads (0: whatever fits the context budget)")
     select: Selector = setting("none", flag="--select", help="segment relevance scoring of the candidates: none, "
                                                              "embedding (cosine) or llm (question likelihood)")
     order: Order = setting("rank", flag="--order", help="passage order in the prompt: rank, edges (best first and "
@@ -255,21 +246,19 @@ class AnswerSettings:
     unsupported: UnsupportedPolicy = setting("abstain", flag="--unsupported",
                                              help="an answer no passage supports: abstain (say the document does "
                                                   "not say; the draft is kept) or flag (keep it, warn)")
-    support_threshold: float = setting(0.6, help="share of a sentence's content words found in a passage that "
+    support_threshold: float = setting(0.6, low=0.0, high=1.0,
+                                       help="share of a sentence's content words found in a passage that "
                                                  "counts as support")
-    borderline_threshold: float = setting(0.3, help="below this share a citation is removed without asking the "
+    borderline_threshold: float = setting(0.3, low=0.0, high=1.0,
+                                          help="below this share a citation is removed without asking the "
                                                     "model (verify = llm)")
     answer_check_margin: float = setting(0.0, help="withhold an answer when log P(Yes) - log P(No) of 'do the cited "
                                                    "passages answer the question' falls below this")
 
     def __post_init__(self) -> None:
         check_section(self)
-        if self.top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
         if self.rerank_candidates < self.top_k:
             raise ValueError(f"rerank_candidates ({self.rerank_candidates}) must be >= top_k ({self.top_k})")
-        if self.full_max_tokens < 0:
-            raise ValueError(f"full_max_tokens must be >= 0, got {self.full_max_tokens}")
         if not 0.0 <= self.borderline_threshold <= self.support_threshold <= 1.0:
             raise ValueError(f"need 0 <= borderline_threshold <= support_threshold <= 1, got "
                              f"{self.borderline_threshold}, {self.support_threshold}")
