@@ -1,4 +1,4 @@
-"""The ``docqa`` command line: index, ask, search, eval, info, ui.
+"""The ``docqa`` command line: index, ask, search, eval, info, ui, serve, mcp.
 
 Every command exits non-zero with a one-line ``docqa: error: ...`` on bad input.
 """
@@ -6,6 +6,7 @@ Every command exits non-zero with a one-line ``docqa: error: ...`` on bad input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -250,6 +251,48 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return subprocess.call(cmd + (["--", "--index", args.index] if args.index else []))
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from app.server import check_bind, create_app, resolve_api_key, serve
+
+    settings = _settings(args)
+    host = args.host or settings.serve.host
+    port = settings.serve.port if args.port is None else args.port
+    key = resolve_api_key(args.api_key, settings.serve)
+    check_bind(host, key, env_name=settings.serve.api_key_env)  # before the index and its embedder load
+    index = _open_index(args, settings)
+    app = create_app(index, settings, api_key=key)
+
+    def listening(url: str) -> None:
+        print(f"docqa: serving {args.index} at {url} (REST and OpenAI-compatible API under {url}/v1, "
+              f"OpenAPI at {url}/openapi.json{'; bearer-token auth on' if key else ''})", flush=True)
+
+    try:
+        serve(app, host=host, port=port, on_listening=listening, log_level="info" if args.verbose else "warning")
+    finally:
+        index.close()
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from app.mcp_server import run_stdio
+
+    settings = _settings(args)
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries the protocol: nothing else may reach it
+        index = _open_index(args, settings)
+    try:
+        run_stdio(index, settings)
+    finally:
+        index.close()
+    return 0
+
+
+def _open_index(args: argparse.Namespace, settings: Any) -> Any:
+    """The index of ``--index`` with the given settings (its own embedder unless one is named)."""
+    from app.sdk import Index
+
+    return Index.open(args.index, settings=settings, embed_from_index=not _explicit(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     from ingest.core.settings import SearchLevel, choices
@@ -308,6 +351,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, default=8501)
     sp.add_argument("--address", default="127.0.0.1", help="interface to listen on (0.0.0.0 in containers)")
     sp.set_defaults(func=cmd_ui)
+
+    sp = sub.add_parser("serve", help="serve an index over HTTP: REST, OpenAI-compatible chat, OpenAPI",
+                        description="docqa serve --index DIR: see the README section 'Server'")
+    sp.add_argument("--index", required=True, help="an index directory built by `docqa index`")
+    sp.add_argument("--host", help="interface to listen on (default: [serve] host, 127.0.0.1); any other than "
+                                   "loopback needs an API key")
+    sp.add_argument("--port", type=int, help="port (default: [serve] port, 8000; 0: any free port)")
+    sp.add_argument("--api-key", help="bearer token clients must send (default: $DOCQA_SERVE_API_KEY, the "
+                                      "variable [serve] api_key_env names; prefer it: flags show in `ps`)")
+    add_setting_flags(sp, "embed", "search", "llm", "answer")
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("mcp", help="serve an index to agents over MCP (stdio): tools search and ask",
+                        description="docqa mcp --index DIR: a Model Context Protocol server on stdin/stdout")
+    sp.add_argument("--index", required=True, help="an index directory built by `docqa index`")
+    add_setting_flags(sp, "embed", "search", "llm", "answer")
+    sp.set_defaults(func=cmd_mcp)
     return p
 
 

@@ -23,7 +23,8 @@ from ingest.split import DocumentSplitter, ProseSplitter
 from retrieval.search import Searcher
 
 BUILTINS: dict[Any, dict[str, str]] = {
-    LLMS: {"llama-cpp": "generation.llamacpp:LlamaCppLLM", "transformers": "generation.hf:TransformersLLM"},
+    LLMS: {"llama-cpp": "generation.llamacpp:LlamaCppLLM", "transformers": "generation.hf:TransformersLLM",
+           "openai": "generation.openai_llm:OpenAILLM"},
     RERANKERS: {"none": "rerank.identity:IdentityReranker", "full": "rerank.listwise:FullListwiseReranker",
                 "full-logits": "rerank.listwise:SinglePassListwiseReranker",
                 "window": "rerank.window:SlidingWindowReranker", "pointwise": "rerank.pointwise:PointwiseReranker"},

@@ -17,7 +17,7 @@ from generation.citations import parse_citations
 from generation.context import order_passages, pack_passages
 from generation.prompt import NOT_FOUND, build_messages
 from generation.verify import answers_margin, llm_judge, verify_citations, withhold_unsupported
-from ingest.core.protocols import LLM, LogitsLLM
+from ingest.core.protocols import LLM, LogitsLLM, capable
 from ingest.core.records import AnswerWarning, Citation, Completion, Passage, StageTrace, WarningKind
 from ingest.core.settings import AnswerSettings, Order, UnsupportedPolicy, VerifyMode
 
@@ -144,8 +144,8 @@ class Verifier:
         warnings: list[AnswerWarning] = []
         judge = None
         if s.verify == "llm":
-            if isinstance(self.llm, LogitsLLM):
-                judge = llm_judge(self.llm)
+            if capable(self.llm, LogitsLLM):
+                judge = llm_judge(self.llm)  # type: ignore[arg-type]
             else:
                 warnings.append(AnswerWarning(WarningKind.FEATURE_SKIPPED,
                                               f"citation check: {self.llm.name} cannot score yes/no; lexical only"))
@@ -174,12 +174,12 @@ class Verifier:
     def _answer_check(self, question: str, passages: list[Passage], text: str,
                       warnings: list[AnswerWarning]) -> tuple[StageTrace, bool]:
         """The yes/no answer check's trace, and whether the answer is withheld (warnings appended)."""
-        if not isinstance(self.llm, LogitsLLM):
+        if not capable(self.llm, LogitsLLM):
             warnings.append(AnswerWarning(WarningKind.FEATURE_SKIPPED,
                                           f"answer check: {self.llm.name} cannot score yes/no; skipped"))
             return StageTrace("answer_check", outcome="skipped"), False
         t = time.perf_counter()
-        margin, tokens = answers_margin(self.llm, question, passages)
+        margin, tokens = answers_margin(self.llm, question, passages)  # type: ignore[arg-type]
         withheld = margin < self.settings.answer_check_margin
         if withheld:
             warnings.append(AnswerWarning(WarningKind.WITHHELD_NOT_ANSWERED,

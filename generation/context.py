@@ -22,11 +22,10 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from ingest.core.records import Passage, passage_id
+from ingest.core.settings import Order, choices
 from ingest.core.text import STOPWORDS, sentence_spans
 
 T = TypeVar("T")
-
-ORDERS = ("rank", "edges", "document")
 
 _WORD = re.compile(r"[a-z0-9]+")
 # Content words are what a claim and the passage that supports it must share: besides the function words,
@@ -64,7 +63,7 @@ def document_order(passages: Sequence[Passage], doc_rank: Mapping[str, int] | No
 
 
 def order_passages(passages: Sequence[Passage], order: str) -> list[Passage]:
-    """Apply one of :data:`ORDERS` to passages given best first.
+    """Apply one of the orders of :data:`ingest.core.settings.Order` to passages given best first.
 
     :raises ValueError: an unknown order (lists the valid ones).
     """
@@ -74,7 +73,7 @@ def order_passages(passages: Sequence[Passage], order: str) -> list[Passage]:
         return edges_first(passages)
     if order == "document":
         return document_order(passages)
-    raise ValueError(f"unknown order {order!r}; valid: {', '.join(ORDERS)}")
+    raise ValueError(f"unknown order {order!r}; valid: {', '.join(choices(Order))}")
 
 
 def _join(a: Passage, b: Passage) -> Passage:

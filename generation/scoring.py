@@ -21,7 +21,6 @@ import numpy as np
 from ingest.core.protocols import Embedder, ScoringLLM
 from ingest.core.records import Passage
 
-SELECTORS = ("none", "embedding", "llm")
 SEGMENT_CHARS = 2400  # longest segment text scored by the LLM (a passage is ~200 tokens; longer ones are cut)
 
 

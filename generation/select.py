@@ -20,7 +20,7 @@ from typing import Protocol
 from generation.answer import PASSAGE_OVERHEAD_TOKENS, context_budget
 from generation.context import expand_neighbours, merge_overlaps, trim_overlaps
 from generation.scoring import score_segments_embedding, score_segments_llm, select_relevant
-from ingest.core.protocols import LLM, Embedder, ScoringLLM
+from ingest.core.protocols import LLM, Embedder, ScoringLLM, capable
 from ingest.core.records import Passage, Ranked, StageTrace
 from ingest.core.settings import AnswerModeSetting, AnswerSettings
 
@@ -160,8 +160,8 @@ class ContextSelector:
         details: list[str] = []
         method, llm_tokens, embedder_tokens = "top-k", 0, 0
         if s.select != "none" and kept:
-            if s.select == "llm" and isinstance(self.llm, ScoringLLM):
-                scores = score_segments_llm(self.llm, question, kept)
+            if s.select == "llm" and capable(self.llm, ScoringLLM):
+                scores = score_segments_llm(self.llm, question, kept)  # type: ignore[arg-type]
             else:
                 if s.select == "llm":
                     details.append(f"{self.llm.name} cannot score text; used embeddings")

@@ -62,9 +62,6 @@ class Verification:
         return self.factual > 0 and self.supported == 0
 
 
-UNSUPPORTED_POLICIES = ("flag", "abstain")
-
-
 def withhold_unsupported(v: Verification, not_found: str) -> Verification:
     """``v`` unless it is :attr:`~Verification.unsupported`; then an abstention (``not_found``) without citations,
     its flagged sentences kept for the notes.
@@ -280,7 +277,6 @@ def llm_judge(llm: LogitsLLM) -> Judge:
 
 
 ANSWERS_SYSTEM = "You check whether a passage answers a question. Reply with one word: Yes or No."
-ANSWERS_MARGIN = 0.0  # withhold when log P(Yes) - log P(No) falls below this: the model leans to "No"
 
 
 def answers_messages(question: str, passages: Sequence[Passage]) -> list[Message]:

@@ -7,7 +7,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-OUTCOMES = ("ok", "wrong_format", "repetition", "missing")
 # a well-formed reply: only identifiers and separators ("[3] > [1] > [2]")
 _WELL_FORMED = re.compile(r"^\s*\[\d+\](\s*>\s*\[\d+\])*\s*$")
 

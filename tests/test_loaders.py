@@ -100,6 +100,6 @@ def test_explicit_bad_file_raises_even_among_good_ones(tmp_path: Path):
 
 
 def test_decode_policy_falls_back_to_cp1252():
-    assert decode_text("naïve".encode("utf-8")) == "naïve"
+    assert decode_text("naïve".encode()) == "naïve"
     assert decode_text("naïve".encode("cp1252")) == "naïve"
     assert decode_text(b"\xef\xbb\xbfbom") == "bom"

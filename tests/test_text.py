@@ -18,7 +18,7 @@ from ingest.core.text import (
     sentence_spans,
     strip_markers,
 )
-from ingest.core.vectors import consecutive_groups, mean_unit_vectors
+from ingest.core.vectors import mean_unit_vectors
 from ingest.core.yesno import YES_NO, YesNo, ask_yes_no
 
 
@@ -97,9 +97,3 @@ def test_mean_unit_vectors_of_groups() -> None:
     assert not out[1].any() and not out[2].any()  # a zero mean and an empty group stay zero
     np.testing.assert_allclose(np.linalg.norm(out[3]), 1.0, rtol=1e-6)
     assert mean_unit_vectors(v, []).shape == (0, 2)
-
-
-def test_consecutive_groups_feed_mean_unit_vectors() -> None:
-    v = np.eye(3, dtype=np.float32)
-    out = mean_unit_vectors(v, consecutive_groups([2, 1]))
-    np.testing.assert_allclose(out, [[math.sqrt(0.5), math.sqrt(0.5), 0.0], [0.0, 0.0, 1.0]], rtol=1e-6)

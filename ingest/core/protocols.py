@@ -100,3 +100,16 @@ class Reranker(Protocol):
     name: str
 
     def rank(self, query: str, candidates: Sequence[Ranked], *, top_k: int) -> tuple[list[Ranked], RerankCost]: ...
+
+
+def capable(llm: object, protocol: type) -> bool:
+    """Whether ``llm`` implements ``protocol`` (``LogitsLLM``, ``ScoringLLM``) and can use it now.
+
+    A backend whose support depends on something outside it (a remote server that may or may not return
+    log-probabilities) defines ``supports(protocol_name) -> bool``, detected on first call; others are
+    taken at their word.
+    """
+    if not isinstance(llm, protocol):
+        return False
+    supports = getattr(llm, "supports", None)
+    return bool(supports(protocol.__name__)) if callable(supports) else True

@@ -197,6 +197,13 @@ class LLMSettings:
     device: str | None = setting(None, help='transformers device ("cuda", "cpu"; None: CUDA when available)')
     dtype: Dtype = setting("auto", help="transformers dtype (auto: bf16/fp16 on GPU, fp32 on CPU)")
     trust_remote_code: bool = setting(False, help="allow model code from the hub (off unless asked for)")
+    base_url: str | None = setting(None, env="DOCQA_LLM_BASE_URL", help="openai backend: the server's base URL, e.g. "
+                                                                       "http://127.0.0.1:8080/v1")
+    api_key_env: str = setting("DOCQA_LLM_API_KEY", help="openai backend: the environment variable holding the API "
+                                                         "key (the key itself is never stored in settings or indexes)")
+    timeout_seconds: float = setting(120.0, low=1.0, help="openai backend: seconds to wait for a server response")
+    max_retries: int = setting(2, low=0, high=10, help="openai backend: retries of a failed request (connection "
+                                                       "errors, 429, 5xx), with backoff")
 
     def __post_init__(self) -> None:
         check_section(self)
@@ -265,6 +272,23 @@ class AnswerSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """The HTTP and MCP servers (``[serve]``)."""
+
+    host: str = setting("127.0.0.1", help="interface to listen on; any other than loopback needs an API key")
+    port: int = setting(8000, low=0, high=65535, help="port to listen on (0: any free port)")
+    api_key_env: str = setting("DOCQA_SERVE_API_KEY", help="the environment variable holding the bearer token "
+                                                           "clients must send (unset: no auth, loopback only)")
+    max_question_chars: int = setting(4000, low=1, help="longest question accepted")
+    max_k: int = setting(100, low=1, help="most passages a search may ask for")
+    max_body_bytes: int = setting(1 << 20, low=1024, help="largest request body accepted")
+    queue_size: int = setting(8, low=0, help="answering jobs that may wait for the model (more: 429 with Retry-After)")
+
+    def __post_init__(self) -> None:
+        check_section(self)
+
+
+@dataclass(frozen=True)
 class CacheSettings:
     """Where docqa keeps what it can rebuild (``[cache]``)."""
 
@@ -303,6 +327,7 @@ class Settings:
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     rerank: RerankSettings = field(default_factory=RerankSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
     def replace(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed: ``s.replace(llm={"model": "x.gguf"})``.

@@ -13,9 +13,9 @@ import numpy as np
 def mean_unit_vectors(vectors: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndarray:
     """Per group of row indices: the mean of those rows of ``vectors``, L2-normalised, as float32.
 
-    A group that is empty, or whose mean is the zero vector, gives a zero row. Used for the unit and
-    file vectors of an index (the mean of their passages' vectors) and for chunk-and-pool embedding
-    (the mean of a long text's window vectors).
+    A group that is empty, or whose mean is the zero vector, gives a zero row. An index's unit and file
+    vectors are such means of their passages' vectors; chunk-and-pool embedding takes the same mean of a
+    long text's window vectors.
 
     >>> v = np.array([[1.0, 0.0], [0.0, 1.0], [3.0, 4.0]], dtype=np.float32)
     >>> mean_unit_vectors(v, [[0, 1], [2], []]).astype(float).round(4).tolist()
@@ -28,17 +28,3 @@ def mean_unit_vectors(vectors: np.ndarray, groups: Sequence[Sequence[int]]) -> n
             out[i] = vectors[list(rows)].mean(axis=0)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
-
-
-def consecutive_groups(counts: Sequence[int]) -> list[range]:
-    """Row groups for rows laid out one group after another, ``counts[i]`` rows in group ``i``.
-
-    >>> consecutive_groups([2, 1, 0, 3])
-    [range(0, 2), range(2, 3), range(3, 3), range(3, 6)]
-    """
-    groups: list[range] = []
-    start = 0
-    for n in counts:
-        groups.append(range(start, start + n))
-        start += n
-    return groups

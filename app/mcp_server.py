@@ -1,0 +1,155 @@
+"""``docqa mcp``: one index as a Model Context Protocol server over stdio (the official ``mcp`` SDK, 2.x).
+
+Tools:
+
+- ``search(query, k)``: the best passages, each with source, page or lines, symbol and text.
+- ``ask(question)``: an answer with ``[n]`` markers and its citations (source, page or lines, quote, verdict).
+
+Each result carries the citations twice: as text (what a model reads) and as structured content (what a
+host application reads, with an output schema). Both tools call the SDK (:class:`app.sdk.Index`); answers
+run one at a time (:class:`app.jobs.AnswerQueue`). stdout carries the protocol: logging goes to stderr,
+and the SDK points file descriptor 1 at stderr while it serves, so stray output cannot corrupt a message.
+"""
+
+# No ``from __future__ import annotations``: the SDK reads the tools' annotations at run time.
+
+import logging
+from typing import Annotated
+
+import anyio.to_thread
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from app.jobs import AnswerQueue
+from app.sdk import Index
+from ingest.core.errors import QAError
+from ingest.core.records import Answer, Ranked
+from ingest.core.settings import Settings
+from ingest.core.text import check_question
+
+log = logging.getLogger(__name__)
+
+
+class SearchHit(BaseModel):
+    rank: int
+    score: float
+    id: str
+    source: str = Field(description="path or URL of the document")
+    label: str = Field(description='"report.pdf p.3" or "src/x.py:10-42"')
+    page: int | None = Field(None, description="1-based page (PDFs)")
+    lines: list[int] | None = Field(None, description="1-based inclusive [first, last] lines (text, code)")
+    symbol: str | None = Field(None, description='"module.Class.method" for code')
+    text: str
+
+
+class SearchResult(BaseModel):
+    query: str
+    hits: list[SearchHit]
+
+
+class AskCitation(BaseModel):
+    n: int = Field(description="the [n] marker in the answer")
+    passage_id: str
+    source: str
+    label: str
+    page: int | None = None
+    lines: list[int] | None = None
+    symbol: str | None = None
+    quote: str | None = Field(None, description="the supporting span inside the passage, when located")
+    supported: bool | None = Field(None, description="the citation check's verdict (null: not checked)")
+
+
+class AskResult(BaseModel):
+    answer: str = Field(description="the checked answer, with [n] citation markers")
+    mode: str = Field(description='"retrieve" (retrieved passages) or "full" (whole documents)')
+    citations: list[AskCitation]
+    warnings: list[str]
+
+
+def search_result(query: str, hits: list[Ranked]) -> CallToolResult:
+    """Search hits as MCP text and structured content."""
+    out = SearchResult(query=query, hits=[
+        SearchHit(rank=i, score=h.score, id=h.passage.id, source=h.passage.source, label=h.passage.label,
+                  page=h.passage.page, lines=list(h.passage.lines) if h.passage.lines else None,
+                  symbol=h.passage.symbol, text=h.passage.text) for i, h in enumerate(hits, 1)])
+    blocks = [f"{h.rank}. {h.label}{f' [{h.symbol}]' if h.symbol else ''} (score {h.score:.4f})\n{h.text.strip()}"
+              for h in out.hits]
+    text = "\n\n".join(blocks) or f"no passages match {query!r}"
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=out.model_dump())
+
+
+def ask_result(answer: Answer) -> CallToolResult:
+    """An answer as MCP text (the answer, then its sources with quotes) and structured content."""
+    out = AskResult(answer=answer.text, mode=answer.mode, warnings=[str(w) for w in answer.warnings], citations=[
+        AskCitation(n=c.number, passage_id=c.passage.id, source=c.passage.source, label=c.label, page=c.passage.page,
+                    lines=list(c.passage.lines) if c.passage.lines else None, symbol=c.passage.symbol,
+                    quote=c.quote, supported=c.supported) for c in answer.citations])
+    lines = [answer.text]
+    if out.citations:
+        lines.append("\nSources:")
+        lines += [f"[{c.n}] {c.label}" + (f' "{" ".join(c.quote.split())}"' if c.quote else "") for c in out.citations]
+    lines += [f"warning: {w}" for w in out.warnings]
+    return CallToolResult(content=[TextContent(type="text", text="\n".join(lines))],
+                          structured_content=out.model_dump())
+
+
+def create_mcp_server(index: Index, settings: Settings, *, queue: AnswerQueue | None = None) -> MCPServer:
+    """The MCP server for ``index``: tools ``search`` and ``ask``, with the limits of ``settings.serve``.
+
+    :param queue: the answer queue (default: one of ``settings.serve.queue_size``).
+    """
+    limits = settings.serve
+    answers = queue or AnswerQueue(limits.queue_size)
+    server = MCPServer("docqa", instructions="Search and ask questions of an indexed document collection; every "
+                                             "answer cites its sources (file, page or lines, quote).",
+                       log_level="WARNING")
+
+    def question_of(text: str, what: str) -> str:
+        try:
+            question = check_question(text)
+        except QAError as err:
+            raise ToolError(str(err).replace("question:", f"{what}:", 1)) from err
+        if len(question) > limits.max_question_chars:
+            raise ToolError(f"{what}: {len(question)} characters; the limit is {limits.max_question_chars}")
+        return question
+
+    @server.tool(annotations=ToolAnnotations(title="Search the index", read_only_hint=True))
+    async def search(query: Annotated[str, Field(description="what to search for")],
+                     k: Annotated[int, Field(description="passages to return")] = 5,
+                     ) -> Annotated[CallToolResult, SearchResult]:
+        """Find the passages of the indexed documents that best match a query; each hit names its source and
+        page or lines."""
+        q = question_of(query, "query")
+        if not 1 <= k <= limits.max_k:
+            raise ToolError(f"k must be between 1 and {limits.max_k}, got {k}")
+        try:
+            hits = await anyio.to_thread.run_sync(lambda: index.search(q, k))
+        except QAError as err:
+            raise ToolError(str(err)) from err
+        return search_result(q, hits)
+
+    @server.tool(annotations=ToolAnnotations(title="Ask the index", read_only_hint=True))
+    async def ask(question: Annotated[str, Field(description="the question")],
+                  ) -> Annotated[CallToolResult, AskResult]:
+        """Answer a question from the indexed documents. The answer cites passages as [n]; each citation names its
+        source, page or lines, and the supporting quote."""
+        q = question_of(question, "question")
+
+        def answer() -> Answer:
+            with answers.job():
+                return index.ask(q)
+
+        try:
+            result = await anyio.to_thread.run_sync(answer)
+        except QAError as err:  # QueueFull included: the message says when to retry
+            raise ToolError(str(err)) from err
+        return ask_result(result)
+
+    return server
+
+
+def run_stdio(index: Index, settings: Settings) -> None:
+    """Serve ``index`` over stdin/stdout until the client closes stdin."""
+    create_mcp_server(index, settings).run("stdio")

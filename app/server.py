@@ -1,0 +1,744 @@
+"""``docqa serve``: one index over HTTP, as a REST API and as an OpenAI-compatible "model", citations kept.
+
+Endpoints (``/v1/*`` need ``Authorization: Bearer <key>`` when the server has a key; ``/health`` and the
+OpenAPI documents never do):
+
+- ``POST /v1/search`` ``{query, k, mode?, level?, docs?}``: ranked passages with their provenance.
+- ``POST /v1/ask`` ``{question}``: the full answer (:meth:`Answer.to_dict`) plus ``queue_seconds``.
+- ``POST /v1/ask/stream`` ``{question}``: server-sent events ``queued`` (when it waits), ``token`` (``{"text"}``,
+  the raw generation), ``answer`` (the checked answer object, as from ``/v1/ask``), then ``done``; a failure
+  after the stream started arrives as ``event: error``.
+- ``GET /v1/documents``, ``GET /v1/passages/{id}``.
+- ``POST /v1/chat/completions`` (stream or not) and ``GET /v1/models``: the last user message is the
+  question; the reply keeps its ``[n]`` markers and ends with a "Sources:" list; the structured citations
+  travel in the extra field ``docqa`` (``answer``, ``mode``, ``citations``, ``warnings``, ``notes``,
+  ``queue_seconds``) of the response, or of the last chunk of a stream.
+- ``GET /health``, ``GET /openapi.json``.
+
+Errors are ``{"error": {"message", "type", "param"}}`` (OpenAI's shape) with a 4xx status that says what
+was wrong; a full answer queue is 429 with ``Retry-After``. Handlers call the SDK (:class:`app.sdk.Index`)
+only. Searches run concurrently in the thread pool; answers run one at a time per model
+(:class:`app.jobs.AnswerQueue`), each in a worker thread of its own.
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI reads the handlers' annotations at run time, and the
+# request models are built per app (their limits come from the settings), inside create_app's scope.
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.jobs import AnswerQueue, QueueFull
+from app.sdk import Index
+from ingest.core.errors import GenerationError, InputError, ModelError, QAError
+from ingest.core.records import Answer, Passage
+from ingest.core.settings import SearchLevel, SearchMode, ServeSettings, Settings
+
+log = logging.getLogger(__name__)
+
+MODEL_ID = "docqa"  # the index as an OpenAI "model"
+ErrorType = Literal["invalid_request_error", "authentication_error", "not_found_error", "rate_limit_error",
+                    "model_error", "server_error"]
+
+
+# -- response shapes (for the OpenAPI document) -----------------------------------------------------------
+class ErrorDetail(BaseModel):
+    message: str = Field(description="what was wrong, in one line")
+    type: str = Field(description="invalid_request_error, authentication_error, not_found_error, "
+                                  "rate_limit_error, model_error or server_error")
+    param: str | None = Field(None, description="the request field at fault, when one is")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class PassageOut(BaseModel):
+    id: str
+    doc_id: str
+    source: str = Field(description="path or URL of the document")
+    label: str = Field(description='"report.pdf p.3" or "src/x.py:10-42"')
+    text: str
+    chars: list[int] = Field(description="[start, end) offsets into the document's text")
+    page: int | None = Field(None, description="1-based page (PDFs)")
+    lines: list[int] | None = Field(None, description="1-based inclusive [first, last] lines (text, code)")
+    kind: str
+    symbol: str | None = Field(None, description='"module.Class.method" for code')
+
+
+class Hit(PassageOut):
+    rank: int
+    score: float
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: str
+    level: str
+    hits: list[Hit]
+    seconds: float
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="the [n] marker in the answer")
+    passage_id: str
+    source: str
+    page: int | None
+    lines: list[int] | None
+    symbol: str | None
+    label: str
+    quote: str | None = Field(description="the supporting span inside the passage, when located")
+    quote_chars: list[int] | None = Field(description="[start, end) of the quote inside the passage text")
+    supported: bool | None = Field(description="the citation check's verdict (null: not checked)")
+
+
+class AnswerResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")  # trace, dropped_citations: see Answer.to_dict
+
+    question: str
+    answer: str = Field(description="the checked answer, with [n] citation markers")
+    mode: str = Field(description='"retrieve" (retrieved passages) or "full" (whole documents)')
+    citations: list[CitationOut]
+    passages: list[dict[str, Any]] = Field(description="the numbered context the model saw: n, id, label, text")
+    warnings: list[dict[str, Any]]
+    notes: list[str]
+    timings: dict[str, float]
+    tokens: dict[str, int]
+    model: str
+    draft: str = Field(description="the model's text before the citation check changed or withheld it")
+    queue_seconds: float = Field(description="how long the question waited for the model")
+
+
+class DocqaExtra(BaseModel):
+    """The extra ``docqa`` field of OpenAI-compatible responses: the citations, structured."""
+
+    answer: str
+    mode: str
+    citations: list[CitationOut]
+    warnings: list[dict[str, Any]]
+    notes: list[str]
+    queue_seconds: float
+
+
+class ChatCompletionResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    object: str = "chat.completion"
+    created: int
+    model: str
+    choices: list[dict[str, Any]]
+    usage: dict[str, int]
+    docqa: DocqaExtra
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    source: str
+    kind: str
+    language: str | None
+    pages: int = Field(description="pages in the file (PDFs; 0 otherwise)")
+    chars: int
+    passages: int
+
+
+class DocumentsResponse(BaseModel):
+    documents: list[DocumentOut]
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: str = "model"
+    created: int
+    owned_by: str = "docqa"
+
+
+class ModelList(BaseModel):
+    object: str = "list"
+    data: list[ModelCard]
+
+
+class Health(BaseModel):
+    status: str
+    documents: int
+    passages: int
+    queue: dict[str, int] = Field(description="running (0 or 1), waiting, capacity")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": what}
+    for code, what in ((400, "bad request (e.g. the body is not valid JSON)"), (401, "missing or wrong API key"),
+                       (413, "request body too large"), (422, "a field is missing, of the wrong type, or out of range"))
+}
+NOT_FOUND = {404: {"model": ErrorResponse, "description": "no such item"}}
+BUSY = {429: {"model": ErrorResponse, "description": "the answer queue is full; retry after Retry-After seconds"}}
+
+
+def _request_models(limits: ServeSettings) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
+    """The request bodies, with this server's limits in their schema (so OpenAPI states them)."""
+    question_field = {"min_length": 1, "max_length": limits.max_question_chars}
+
+    class SearchRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        query: str = Field(description="what to search for", **question_field)
+        k: int = Field(5, ge=1, le=limits.max_k, description="passages to return")
+        mode: SearchMode | None = Field(None, description="dense, bm25 or hybrid (default: the server's settings)")
+        level: SearchLevel = Field("passage", description="passage (blocks), unit (whole functions/classes, "
+                                                          "dense only) or file")
+        docs: int | None = Field(None, ge=0, le=10_000, description="search only inside the N best documents "
+                                                                  "(0: off; default: the server's settings)")
+
+    class AskRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        question: str = Field(description="the question", **question_field)
+
+    class ChatMessage(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        role: str
+        content: str | list[dict[str, Any]] | None = None
+
+    class ChatRequest(BaseModel):
+        model_config = ConfigDict(extra="allow")  # temperature, max_tokens, ...: accepted, not used
+        model: str = Field(MODEL_ID, description=f'the index as a model: "{MODEL_ID}"')
+        messages: list[ChatMessage] = Field(min_length=1, description="the last user message is the question")
+        stream: bool = False
+        stream_options: dict[str, Any] | None = Field(None, description='{"include_usage": true}: a usage chunk '
+                                                                        "before [DONE]")
+
+    return SearchRequest, AskRequest, ChatRequest
+
+
+# -- errors ---------------------------------------------------------------------------------------------
+class ApiError(Exception):
+    """An error answer: status, one-line message, OpenAI error type, extra headers."""
+
+    def __init__(self, status: int, message: str, kind: ErrorType, *, param: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.kind, self.param, self.headers = status, message, kind, param, headers
+
+
+def _error_body(message: str, kind: str, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param}}
+
+
+def _api_error(err: Exception) -> ApiError:
+    """The answer to an exception: 429 for a full queue, 4xx for docqa's own errors, 503 for a failing model."""
+    if isinstance(err, ApiError):
+        return err
+    if isinstance(err, QueueFull):
+        return ApiError(429, str(err), "rate_limit_error", headers={"Retry-After": str(err.retry_after)})
+    if isinstance(err, InputError):
+        return ApiError(422, str(err), "invalid_request_error")
+    if isinstance(err, GenerationError | ModelError):  # the model, not the request: a server-side failure
+        return ApiError(503, str(err), "model_error")
+    if isinstance(err, QAError):
+        return ApiError(400, str(err), "invalid_request_error")
+    log.error("internal error", exc_info=err)
+    return ApiError(500, f"internal error: {type(err).__name__}: {err}", "server_error")
+
+
+def _error_response(err: ApiError) -> JSONResponse:
+    return JSONResponse(_error_body(err.message, err.kind, err.param), status_code=err.status, headers=err.headers)
+
+
+def _validation_message(err: RequestValidationError) -> tuple[int, str, str | None]:
+    """Status, one-line message and field of a request validation error: bad JSON is 400, the rest 422."""
+    problems = list(err.errors())
+    if any(p.get("type") == "json_invalid" for p in problems):
+        detail = next(p for p in problems if p.get("type") == "json_invalid").get("ctx", {}).get("error", "")
+        return 400, f"request body is not valid JSON{f' ({detail})' if detail else ''}", None
+    parts, param = [], None
+    for p in problems:
+        loc = [str(x) for x in p.get("loc", ()) if x != "body"]
+        where = ".".join(loc) or "body"
+        param = param or (loc[0] if loc else None)
+        parts.append(f"{where}: {p.get('msg', 'invalid')}")
+    return 422, "; ".join(parts) or "invalid request", param
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413, by ``Content-Length`` and by the bytes that arrive
+    (chunked uploads have no length); the body is read here, then handed on unchanged."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                await _error_response(ApiError(400, f"bad Content-Length header {declared.decode(errors='replace')!r}",
+                                               "invalid_request_error"))(scope, receive, send)
+                return
+            if size > self.max_bytes:
+                await self._too_large(scope, receive, send, size)
+                return
+        chunks: list[bytes] = []
+        received, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
+                await self._too_large(scope, receive, send, received, partial=True)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # then disconnects, as usual
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, size: int, *, partial: bool = False) -> None:
+        got = f"more than {self.max_bytes}" if partial else str(size)
+        response = _error_response(ApiError(413, f"request body is {got} bytes; the limit is {self.max_bytes} "
+                                                 "([serve] max_body_bytes)", "invalid_request_error"))
+        await response(scope, receive, send)
+
+
+# -- answering in turn ----------------------------------------------------------------------------------
+_END = object()
+
+
+class AnswerJob:
+    """One question answered in a worker thread of its own, in its turn; its pieces are read on the event loop.
+
+    Creating it takes a place in line (:class:`QueueFull` at once when the line is full) and starts the
+    worker, so a request that is never read still gives its turn back.
+    """
+
+    def __init__(self, index: Index, queue: AnswerQueue, question: str) -> None:
+        self.index, self.queue, self.question = index, queue, question
+        self.ticket = queue.enter()
+        self.position = queue.position(self.ticket)
+        self._loop = asyncio.get_running_loop()
+        self._items: asyncio.Queue[object] = asyncio.Queue()
+        threading.Thread(target=self._run, name=f"docqa-answer-{self.ticket.number}", daemon=True).start()
+
+    @property
+    def queue_seconds(self) -> float:
+        """How long the question waited for the model."""
+        return round(self.ticket.waited, 3)
+
+    def _emit(self, item: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the event loop is gone: the server is shutting down
+            self._loop.call_soon_threadsafe(self._items.put_nowait, item)
+
+    def _run(self) -> None:
+        try:
+            if not self.queue.wait(self.ticket):
+                return  # cancelled while waiting: the client went away
+            stream = self.index.ask_stream(self.question)
+            try:
+                for piece in stream:
+                    if self.ticket.cancelled:
+                        break
+                    self._emit(piece)
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+        except Exception as err:  # noqa: BLE001  (handed to the request, which answers with it)
+            self._emit(err)
+        finally:
+            self.queue.release(self.ticket)
+            self._emit(_END)
+
+    async def events(self) -> AsyncIterator[str | Answer]:
+        """Text pieces as generated, then the final :class:`Answer`; a failure is raised here."""
+        try:
+            while (item := await self._items.get()) is not _END:
+                if isinstance(item, Exception):
+                    raise item
+                yield item  # type: ignore[misc]
+        finally:
+            self.queue.cancel(self.ticket)  # stops the job if the reader left early; harmless once it is done
+
+    async def answer(self) -> Answer:
+        """The final answer."""
+        final = None
+        async for item in self.events():
+            if isinstance(item, Answer):
+                final = item
+        if final is None:
+            raise RuntimeError("the answer stream ended without an answer")
+        return final
+
+
+# -- rendering ------------------------------------------------------------------------------------------
+def passage_dict(p: Passage) -> dict[str, Any]:
+    """A passage as JSON, with its label."""
+    return {"id": p.id, "doc_id": p.doc_id, "source": p.source, "label": p.label, "text": p.text,
+            "chars": list(p.chars), "page": p.page, "lines": list(p.lines) if p.lines else None, "kind": p.kind,
+            "symbol": p.symbol}
+
+
+def sources_text(answer: Answer) -> str:
+    """The "Sources:" list that follows a chat reply (empty without citations).
+
+    >>> sources_text(Answer(question="q", text="t", citations=(), passages=()))
+    ''
+    """
+    if not answer.citations:
+        return ""
+    lines = [f"[{c.number}] {c.label}" + (f" ({c.passage.symbol})" if c.passage.symbol else "")
+             for c in answer.citations]
+    return "\n\nSources:\n" + "\n".join(lines)
+
+
+def docqa_extra(answer: Answer, queue_seconds: float) -> dict[str, Any]:
+    """The extra ``docqa`` field of OpenAI-compatible responses."""
+    d = answer.to_dict()
+    return {"answer": answer.text, "mode": answer.mode, "citations": d["citations"], "warnings": d["warnings"],
+            "notes": d["notes"], "queue_seconds": queue_seconds}
+
+
+def _usage(answer: Answer) -> dict[str, int]:
+    prompt, completion = answer.tokens.get("prompt", 0), answer.tokens.get("completion", 0)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _sse(event: str, data: object) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+def _content_text(content: str | list[dict[str, Any]] | None) -> str:
+    if isinstance(content, list):  # content parts: the text ones
+        return "\n".join(str(part.get("text", "")) for part in content if part.get("type") == "text")
+    return content or ""
+
+
+@dataclass
+class ServerState:
+    """What the handlers share: the index, its answer queue, the limits, and lookups built on first use."""
+
+    index: Index
+    settings: Settings
+    queue: AnswerQueue
+    api_key: str | None
+    model_id: str = MODEL_ID
+    started: int = field(default_factory=lambda: int(time.time()))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _by_id: dict[str, Passage] | None = None
+    _documents: list[dict[str, Any]] | None = None
+
+    def passage(self, passage_id: str) -> Passage | None:
+        """The indexed passage with this id (the lookup is built once)."""
+        with self._lock:
+            if self._by_id is None:
+                self._by_id = {p.id: p for ps in self.index.doc_passages().values() for p in ps}
+        return self._by_id.get(passage_id)
+
+    def documents(self) -> list[dict[str, Any]]:
+        """The indexed documents (without their text), built once."""
+        with self._lock:
+            if self._documents is None:
+                counts: dict[str, int] = {}
+                for p in self.index.passages():
+                    counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
+                self._documents = [{"doc_id": d.doc_id, "source": d.source, "kind": d.kind, "language": d.language,
+                                    "pages": d.page_count, "chars": len(d.text), "passages": counts.get(d.doc_id, 0)}
+                                   for d in self.index.documents()]
+            return self._documents
+
+
+def resolve_api_key(api_key: str | None, settings: ServeSettings) -> str | None:
+    """The key clients must send: the one given ("": none), else the environment variable the settings name
+    (unset or empty: none)."""
+    if api_key is not None:
+        return api_key or None
+    return os.environ.get(settings.api_key_env) or None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is only reachable from this machine.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("::1"), is_loopback("0.0.0.0")
+    (True, True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, api_key: str | None, *, env_name: str = "DOCQA_SERVE_API_KEY") -> None:
+    """Refuse to listen beyond this machine without an API key.
+
+    :raises InputError: a non-loopback ``host`` and no key.
+    """
+    if not api_key and not is_loopback(host):
+        raise InputError(f"refusing to listen on {host} without an API key: set {env_name} or pass --api-key "
+                         "(or listen on 127.0.0.1)")
+
+
+def create_app(index: Index, settings: Settings, *, api_key: str | None = None, queue: AnswerQueue | None = None,
+               model_id: str = MODEL_ID) -> FastAPI:
+    """The HTTP API over ``index`` (see the module docstring for the endpoints).
+
+    :param api_key: the bearer token clients must send ("": no auth); None: the environment variable named by
+        ``settings.serve.api_key_env`` (unset: no auth).
+    :param queue: the answer queue; pass one to share a model between several apps (default: one of
+        ``settings.serve.queue_size``).
+    :param model_id: the name of the index as an OpenAI "model".
+    """
+    limits = settings.serve
+    key = resolve_api_key(api_key, limits)
+    state = ServerState(index, settings, queue or AnswerQueue(limits.queue_size), key, model_id)
+    SearchRequest, AskRequest, ChatRequest = _request_models(limits)
+
+    app = FastAPI(title="docqa", version="1", description=__doc__.split("\n\n", 1)[1] if __doc__ else "",
+                  responses=ERRORS)
+    app.state.docqa = state
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+
+    @app.exception_handler(ApiError)
+    async def on_api_error(request: Request, err: ApiError) -> JSONResponse:
+        return _error_response(err)
+
+    @app.exception_handler(QAError)
+    async def on_qa_error(request: Request, err: QAError) -> JSONResponse:
+        return _error_response(_api_error(err))
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        status, message, param = _validation_message(err)
+        return _error_response(ApiError(status, message, "invalid_request_error", param=param))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        kind: ErrorType = "not_found_error" if err.status_code == 404 else "invalid_request_error"
+        return _error_response(ApiError(err.status_code, str(err.detail), kind, headers=dict(err.headers or {})))
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, err: Exception) -> JSONResponse:
+        return _error_response(_api_error(err))
+
+    bearer = HTTPBearer(auto_error=False, description="the server's API key (--api-key or $" +
+                                                      limits.api_key_env + ")")
+
+    def authorize(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        if credentials is None:
+            raise ApiError(401, "missing API key: send the header 'Authorization: Bearer <key>'",
+                           "authentication_error", headers={"WWW-Authenticate": "Bearer"})
+        if not hmac.compare_digest(credentials.credentials.encode(), (key or "").encode()):
+            raise ApiError(401, "wrong API key", "authentication_error", headers={"WWW-Authenticate": "Bearer"})
+
+    v1 = [Depends(authorize)] if key else []
+
+    def question_of(text: str, what: str = "question") -> str:
+        question = text.strip()
+        if not question:
+            raise InputError(f"{what}: empty {what}")
+        if len(question) > limits.max_question_chars:
+            raise InputError(f"{what}: {len(question)} characters; the limit is {limits.max_question_chars}")
+        return question
+
+    @app.get("/health", response_model=Health, tags=["status"])
+    def health() -> dict[str, Any]:
+        """Liveness and size of the index; the answer queue's state. Needs no key."""
+        counts = index.manifest.counts
+        return {"status": "ok", "documents": int(counts.get("documents", 0)),
+                "passages": int(counts.get("passages", 0)), "queue": state.queue.snapshot()}
+
+    @app.post("/v1/search", response_model=SearchResponse, dependencies=v1, tags=["rest"])
+    def search(body: SearchRequest) -> dict[str, Any]:  # type: ignore[valid-type]
+        """The best ``k`` passages for ``query`` (runs concurrently with other searches and with answering)."""
+        t = time.perf_counter()
+        hits = index.search(question_of(body.query, "query"), body.k, mode=body.mode, level=body.level, docs=body.docs)
+        return {"query": body.query, "mode": body.mode or settings.search.mode, "level": body.level,
+                "hits": [{"rank": i, "score": h.score, **passage_dict(h.passage)} for i, h in enumerate(hits, 1)],
+                "seconds": round(time.perf_counter() - t, 4)}
+
+    @app.post("/v1/ask", response_model=AnswerResponse, dependencies=v1, tags=["rest"], responses=BUSY)
+    async def ask(body: AskRequest) -> dict[str, Any]:  # type: ignore[valid-type]
+        """Answer the question with citations; one answer at a time per model, others wait in a bounded queue."""
+        job = AnswerJob(index, state.queue, question_of(body.question))
+        answer = await job.answer()
+        return {**answer.to_dict(), "queue_seconds": job.queue_seconds}
+
+    @app.post("/v1/ask/stream", dependencies=v1, tags=["rest"], responses={
+        200: {"content": {"text/event-stream": {}}, "description": "events: queued?, token*, answer, done "
+                                                                   "(or error)"}, **BUSY})
+    async def ask_stream(body: AskRequest) -> StreamingResponse:  # type: ignore[valid-type]
+        """Answer as server-sent events: ``queued`` ``{position}`` while waiting, ``token`` ``{text}`` pieces of the
+        raw generation, then ``answer`` (the checked answer, as from ``/v1/ask``) and ``done``."""
+        job = AnswerJob(index, state.queue, question_of(body.question))
+
+        async def events() -> AsyncIterator[str]:
+            if job.position > 0:
+                yield _sse("queued", {"position": job.position})
+            try:
+                async for item in job.events():
+                    if isinstance(item, Answer):
+                        yield _sse("answer", {**item.to_dict(), "queue_seconds": job.queue_seconds})
+                    else:
+                        yield _sse("token", {"text": item})
+            except Exception as err:  # noqa: BLE001  (the status is sent: report it in the stream)
+                e = _api_error(err)
+                yield _sse("error", _error_body(e.message, e.kind))
+                return
+            yield _sse("done", {})
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers=_STREAM_HEADERS)
+
+    @app.get("/v1/documents", response_model=DocumentsResponse, dependencies=v1, tags=["rest"])
+    def documents() -> dict[str, Any]:
+        """The indexed documents (without their text)."""
+        return {"documents": state.documents()}
+
+    @app.get("/v1/passages/{passage_id}", response_model=PassageOut, dependencies=v1, tags=["rest"],
+             responses=NOT_FOUND)
+    def passage(passage_id: str) -> dict[str, Any]:
+        """One indexed passage by id (as in search hits and citations)."""
+        p = state.passage(passage_id)
+        if p is None:
+            raise ApiError(404, f"no passage {passage_id!r} in this index (passages merged into an answer's "
+                                "context have ids of their own; their text is in the answer's passages)",
+                           "not_found_error", param="passage_id")
+        return passage_dict(p)
+
+    @app.get("/v1/models", response_model=ModelList, dependencies=v1, tags=["openai"])
+    def models() -> dict[str, Any]:
+        """The index as the one model this server offers."""
+        return {"object": "list", "data": [{"id": model_id, "object": "model", "created": state.started,
+                                            "owned_by": "docqa"}]}
+
+    @app.post("/v1/chat/completions", response_model=ChatCompletionResponse, dependencies=v1, tags=["openai"],
+              responses={200: {"content": {"text/event-stream": {}}, "description": "a chat.completion, or with "
+                                                                                     "stream: chunks, then [DONE]"},
+                         **NOT_FOUND, **BUSY})
+    async def chat(body: ChatRequest) -> Any:  # type: ignore[valid-type]
+        """OpenAI-compatible chat: the last user message is the question. The reply keeps its ``[n]`` markers and
+        ends with a "Sources:" list; the extra field ``docqa`` holds the structured citations (on the last chunk
+        of a stream)."""
+        if body.model != model_id:
+            raise ApiError(404, f"model {body.model!r} is not served here; this server's model is {model_id!r}",
+                           "not_found_error", param="model")
+        user = [m for m in body.messages if m.role == "user"]
+        if not user:
+            raise InputError("messages: no user message (the last user message is the question)")
+        job = AnswerJob(index, state.queue, question_of(_content_text(user[-1].content)))
+        cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+        if not body.stream:
+            answer = await job.answer()
+            return {"id": cid, "object": "chat.completion", "created": created, "model": model_id,
+                    "choices": [{"index": 0, "message": {"role": "assistant",
+                                                         "content": answer.text + sources_text(answer)},
+                                 "finish_reason": "stop"}],
+                    "usage": _usage(answer), "docqa": docqa_extra(answer, job.queue_seconds)}
+        include_usage = bool((body.stream_options or {}).get("include_usage"))
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+            data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model_id,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+            return f"data: {json.dumps(data)}\n\n"
+
+        async def chunks() -> AsyncIterator[str]:
+            yield chunk({"role": "assistant", "content": ""})
+            streamed: list[str] = []
+            final: Answer | None = None
+            try:
+                async for item in job.events():
+                    if isinstance(item, Answer):
+                        final = item
+                    else:
+                        streamed.append(item)
+                        yield chunk({"content": item})
+            except Exception as err:  # noqa: BLE001  (the status is sent: report it in the stream, as OpenAI does)
+                e = _api_error(err)
+                yield f"data: {json.dumps(_error_body(e.message, e.kind))}\n\ndata: [DONE]\n\n"
+                return
+            assert final is not None
+            tail = sources_text(final)
+            if final.text.strip() != "".join(streamed).strip():  # the citation check changed the draft
+                tail = f"\n\nChecked: {final.text}{tail}"
+            if tail:
+                yield chunk({"content": tail})
+            yield chunk({}, "stop", docqa=docqa_extra(final, job.queue_seconds))
+            if include_usage:
+                data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model_id,
+                        "choices": [], "usage": _usage(final)}
+                yield f"data: {json.dumps(data)}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(chunks(), media_type="text/event-stream", headers=_STREAM_HEADERS)
+
+    return app
+
+
+_STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def listen(app: FastAPI, *, host: str, port: int, log_level: str = "warning") -> tuple[Any, socket.socket, str]:
+    """Bind ``host:port`` for ``app`` (``port`` 0: any free port): the uvicorn server, its listening socket and
+    the URL; ``server.run(sockets=[sock])`` serves, ``server.should_exit = True`` stops it.
+
+    :raises InputError: a non-loopback ``host`` for an app without an API key, or an address that cannot be bound.
+    """
+    import uvicorn
+
+    state: ServerState = app.state.docqa
+    check_bind(host, state.api_key, env_name=state.settings.serve.api_key_env)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)  # connections wait in the backlog from now on, so the URL works as soon as it is shown
+    except OSError as err:
+        sock.close()
+        raise InputError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, timeout_graceful_shutdown=5))
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    return server, sock, f"http://{shown}:{sock.getsockname()[1]}"
+
+
+def serve(app: FastAPI, *, host: str, port: int, on_listening: Callable[[str], None] | None = None,
+          log_level: str = "warning") -> None:
+    """Run ``app`` under uvicorn until interrupted; ``on_listening(url)`` once the socket listens.
+
+    :raises InputError: as :func:`listen`.
+    """
+    server, sock, url = listen(app, host=host, port=port, log_level=log_level)
+    if on_listening is not None:
+        on_listening(url)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
