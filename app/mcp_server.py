@@ -27,7 +27,6 @@ from app.sdk import Index
 from ingest.core.errors import QAError
 from ingest.core.records import Answer, Ranked
 from ingest.core.settings import Settings
-from ingest.core.text import check_question
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +106,9 @@ def create_mcp_server(index: Index, settings: Settings, *, queue: AnswerQueue | 
                        log_level="WARNING")
 
     def question_of(text: str, what: str) -> str:
-        try:
-            question = check_question(text)
-        except QAError as err:
-            raise ToolError(str(err).replace("question:", f"{what}:", 1)) from err
+        question = text.strip()
+        if not question:
+            raise ToolError(f"{what}: empty {what}")
         if len(question) > limits.max_question_chars:
             raise ToolError(f"{what}: {len(question)} characters; the limit is {limits.max_question_chars}")
         return question

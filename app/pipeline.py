@@ -14,6 +14,7 @@ from settings.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,10 +82,8 @@ class Pipeline:
             t = time.perf_counter()
             ranked, cost = self.reranker.rank(question, candidates,
                                               top_k=len(candidates) if s.select != "none" else s.top_k)
-            calls = (f"{cost.llm_calls} LLM calls, {cost.seconds:.1f} s",) if cost.llm_calls else ()
-            trace.append(StageTrace("rerank", cost.method, seconds=time.perf_counter() - t,
-                                    prompt_tokens=cost.input_tokens, completion_tokens=cost.output_tokens,
-                                    calls=cost.llm_calls, outcome=cost.outcome, details=calls + cost.notes))
+            calls = (f"{cost.calls} LLM calls",) if cost.calls else ()
+            trace.append(dataclasses.replace(cost, seconds=time.perf_counter() - t, details=calls + cost.details))
             passages, by_document, select_trace = self.selector.key_context(question, [r.passage for r in ranked])
             trace.append(select_trace)
             order = "document" if by_document else s.order

@@ -46,7 +46,7 @@ from ingest.core.settings import EmbedSettings, SplitSettings
 from ingest.embed import SentenceTransformerEmbedder  # noqa: E402
 from ingest.loaders import load_file  # noqa: E402
 from ingest.split import locate_chunks  # noqa: E402
-from retrieval.units import mean_normalised  # noqa: E402
+from ingest.core.vectors import mean_unit_vectors  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "cosqa"
 STDLIB = Path(ast.__file__).parent
@@ -309,7 +309,7 @@ def run_set(name: str, docs: list[Document], items: list[Item] | None, queries: 
         # unit vectors: mean of the unit's AST blocks (what retrieval.units stores)
         if items is None:  # one function per document: the unit is the document
             groups = [[k for k, c in enumerate(chunks) if c.doc == d] for d in range(len(docs))]
-            unit = q @ mean_normalised(vectors, groups).T
+            unit = q @ mean_unit_vectors(vectors, groups).T
         else:
             unit = np.full((len(queries), n_items), -np.inf, dtype=np.float32)
             symbol_item = {it.symbol: j for j, it in enumerate(items)}
@@ -325,13 +325,13 @@ def run_set(name: str, docs: list[Document], items: list[Item] | None, queries: 
                 for symbol, members in code_units(ps):
                     j = symbol_item.get(symbol)
                     if j is not None:
-                        vec = mean_normalised(vectors, [[ks[m] for m in members]])[0]
+                        vec = mean_unit_vectors(vectors, [[ks[m] for m in members]])[0]
                         unit[:, j] = q @ vec
             missing = int(np.isinf(unit[0]).sum())
             # an item the AST splitter did not make a unit (rare): fall back to its best block
             unit = np.where(np.isfinite(unit), unit, block)
             rows[f"{label} / unit (mean of blocks)"] = {**metrics(unit, gold), "items_without_unit": missing}
-            files = q @ mean_normalised(vectors, [[k for k, c in enumerate(chunks) if c.doc == d]
+            files = q @ mean_unit_vectors(vectors, [[k for k, c in enumerate(chunks) if c.doc == d]
                                                   for d in range(len(docs))]).T
             rows[f"{label} / file: mean of blocks"] = metrics(files, file_of_gold)
         if items is None:

@@ -1,4 +1,4 @@
-"""Issue 2 benchmark: docqa vs the LangChain baseline (DESIGN §6) with the same embedder.
+"""Issue 2 benchmark: docqa vs the LangChain baseline (PyPDFLoader + RecursiveCharacterTextSplitter 1000/200 + LangChain FAISS) with the same embedder.
 
   ingest     throughput (pages/s, passages/s) and peak memory on the PDFs in ../shared/data/pdfs,
              each pipeline in its own subprocess, alternating, repeated

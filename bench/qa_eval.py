@@ -5,7 +5,7 @@ Builds eval sets from /work/shared/data (written under a temp folder, never into
 question (so a run cut short by ``--minutes`` still compares the variants on the same questions):
 
 - ``plain``: retrieval top-k in rank order, no citation check;
-- ``edges``: the same passages, best first and last (METHODS §5);
+- ``edges``: the same passages, best first and last (docs/METHODS.md, "Edges-first ordering");
 - ``select-emb`` / ``select-llm``: segment relevance scoring of ``--pool`` candidates (embedding cosine /
   the answering model's question likelihood, XL3M-style), key context in document order;
 - ``full``: long-document mode (whole document when it fits the context; its own llama.cpp instance, so

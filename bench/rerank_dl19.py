@@ -192,14 +192,14 @@ def main() -> None:
                 ids = [r.passage.id for r in ranked] + rest
                 score = ndcg_at_k(ids, qrels.get(t["qid"], {}))
                 results[m].append(score)
-                rec = {"qid": t["qid"], "method": m, "ndcg10": score, "llm_calls": cost.llm_calls,
-                       "input_tokens": cost.input_tokens, "output_tokens": cost.output_tokens,
-                       "seconds": cost.seconds, "outcome": cost.outcome, "notes": list(cost.notes)}
+                rec = {"qid": t["qid"], "method": m, "ndcg10": score, "llm_calls": cost.calls,
+                       "input_tokens": cost.prompt_tokens, "output_tokens": cost.completion_tokens,
+                       "seconds": cost.seconds, "outcome": cost.outcome, "notes": list(cost.details)}
                 costs[m].append(rec)
                 log_file.write(json.dumps(rec) + "\n")
                 log_file.flush()
-                emit(f"[{qi}/{len(chosen)}] {t['qid']} {m:12s} nDCG@10={score:.3f} calls={cost.llm_calls} "
-                      f"in={cost.input_tokens} out={cost.output_tokens} {cost.seconds:.1f}s {cost.outcome}",
+                emit(f"[{qi}/{len(chosen)}] {t['qid']} {m:12s} nDCG@10={score:.3f} calls={cost.calls} "
+                      f"in={cost.prompt_tokens} out={cost.completion_tokens} {cost.seconds:.1f}s {cost.outcome}",
                       file=sys.stderr, flush=True)
     wall = time.perf_counter() - wall
     chosen_ids = {c["qid"] for c in costs[methods[0]]} if methods else set()

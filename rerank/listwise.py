@@ -27,8 +27,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from ingest.core.errors import GenerationError
-from ingest.core.protocols import LLM, LogitsLLM
-from ingest.core.records import Message, Ranked, RerankCost
+from ingest.core.protocols import LLM, LogitsLLM, capable
+from ingest.core.records import Message, Ranked, StageTrace
 from ingest.core.settings import RerankSettings
 from rerank.parse import parse_ranking
 from rerank.prompts import ASSISTANT_PREFIX, identifier_continuations, listwise_messages, ranking_example
@@ -85,13 +85,13 @@ def fit_prompt(llm: LLM, build: Callable[[int], list[Message]], *, n: int, words
 
 
 def fallback(name: str, candidates: Sequence[Ranked], top_k: int, err: Exception, start: float,
-             settings: RerankSettings) -> tuple[list[Ranked], RerankCost]:
+             settings: RerankSettings) -> tuple[list[Ranked], StageTrace]:
     """First-stage order after a backend failure (or re-raise when ``raise_on_failure``)."""
     if settings.raise_on_failure:
         raise err
     log.warning("%s rerank failed, keeping first-stage order: %s", name, err)
-    return list(candidates[:top_k]), RerankCost(method=name, seconds=time.perf_counter() - start,
-                                                outcome="fallback", notes=(str(err),))
+    return list(candidates[:top_k]), StageTrace("rerank", name, seconds=time.perf_counter() - start,
+                                                outcome="fallback", details=(str(err),))
 
 
 class LLMReranker:
@@ -104,14 +104,14 @@ class LLMReranker:
         self._llm_factory = llm_factory
         self.settings = settings
 
-    def rank(self, query: str, candidates: Sequence[Ranked], *, top_k: int) -> tuple[list[Ranked], RerankCost]:
+    def rank(self, query: str, candidates: Sequence[Ranked], *, top_k: int) -> tuple[list[Ranked], StageTrace]:
         """Rerank ``candidates``; return the best ``top_k`` and what the call cost."""
         if len(candidates) < 2:
-            return list(candidates[:top_k]), RerankCost(method=self.name)
+            return list(candidates[:top_k]), StageTrace("rerank", self.name)
         return self._rank(query, candidates, top_k, time.perf_counter())
 
     def _rank(self, query: str, candidates: Sequence[Ranked], top_k: int, start: float
-              ) -> tuple[list[Ranked], RerankCost]:
+              ) -> tuple[list[Ranked], StageTrace]:
         raise NotImplementedError
 
 
@@ -124,7 +124,7 @@ class FullListwiseReranker(LLMReranker):
     name = "full"
 
     def _rank(self, query: str, candidates: Sequence[Ranked], top_k: int, start: float
-              ) -> tuple[list[Ranked], RerankCost]:
+              ) -> tuple[list[Ranked], StageTrace]:
         """Rerank all ``candidates``; return the best ``top_k`` and the call's cost and outcome."""
         try:
             order, cost = rank_generative(self._llm_factory(), query, [c.passage.text for c in candidates],
@@ -132,13 +132,13 @@ class FullListwiseReranker(LLMReranker):
         except GenerationError as err:
             return fallback(self.name, candidates, top_k, err, start, self.settings)
         ranked = keep_order(candidates, order)[:top_k]
-        return ranked, RerankCost(method=self.name, llm_calls=1, input_tokens=cost.input_tokens,
-                                  output_tokens=cost.output_tokens, seconds=time.perf_counter() - start,
-                                  outcome=cost.outcome, notes=cost.notes)
+        return ranked, StageTrace("rerank", self.name, calls=1, prompt_tokens=cost.prompt_tokens,
+                                  completion_tokens=cost.completion_tokens, seconds=time.perf_counter() - start,
+                                  outcome=cost.outcome, details=cost.details)
 
 
 def rank_generative(llm: LLM, query: str, texts: Sequence[str], settings: RerankSettings
-                    ) -> tuple[list[int], RerankCost]:
+                    ) -> tuple[list[int], StageTrace]:
     """One generative listwise call over ``texts``: the repaired 0-based order and the call's cost.
 
     :raises GenerationError: from the backend, or when the prompt cannot fit.
@@ -156,9 +156,9 @@ def rank_generative(llm: LLM, query: str, texts: Sequence[str], settings: Rerank
         log.warning("listwise reply named only %d of %d passages; the rest keep first-stage order",
                     n - parsed.missing, n)
         notes.append(f"alert: {parsed.missing} of {n} ids missing from the reply, appended in first-stage order")
-    return list(parsed.order), RerankCost(method="full", llm_calls=1, input_tokens=completion.prompt_tokens,
-                                          output_tokens=completion.completion_tokens, seconds=completion.seconds,
-                                          outcome=parsed.outcome, notes=tuple(notes))
+    return list(parsed.order), StageTrace("rerank", "full", calls=1, prompt_tokens=completion.prompt_tokens,
+                                          completion_tokens=completion.completion_tokens, seconds=completion.seconds,
+                                          outcome=parsed.outcome, details=tuple(notes))
 
 
 def require_logits(llm: LLM) -> LogitsLLM:
@@ -166,10 +166,10 @@ def require_logits(llm: LLM) -> LogitsLLM:
 
     :raises GenerationError: the backend cannot score from logits (use a generative reranker).
     """
-    if not isinstance(llm, LogitsLLM):
+    if not capable(llm, LogitsLLM):
         raise GenerationError(f"{llm.name} cannot score continuations from logits; "
                               "use --rerank full or window with this backend")
-    return llm
+    return llm  # type: ignore[return-value]
 
 
 class SinglePassListwiseReranker(LLMReranker):
@@ -178,7 +178,7 @@ class SinglePassListwiseReranker(LLMReranker):
     name = "full-logits"
 
     def _rank(self, query: str, candidates: Sequence[Ranked], top_k: int, start: float
-              ) -> tuple[list[Ranked], RerankCost]:
+              ) -> tuple[list[Ranked], StageTrace]:
         """Rerank all ``candidates`` with one forward pass; return the best ``top_k`` and the cost."""
         n = len(candidates)
         llm = self._llm_factory()
@@ -194,6 +194,6 @@ class SinglePassListwiseReranker(LLMReranker):
         order = sorted(range(n), key=lambda i: -scored.logprobs[i])  # stable: ties keep first-stage order
         notes = [f"passage words: {words}"] if words < self.settings.passage_words else []
         notes.append(f"identifier steps beyond the prompt: {scored.extra_tokens}")
-        return keep_order(candidates, order, scored.logprobs)[:top_k], RerankCost(
-            method=self.name, llm_calls=1, input_tokens=scored.prompt_tokens + scored.extra_tokens,
-            output_tokens=0, seconds=time.perf_counter() - start, notes=tuple(notes))
+        return keep_order(candidates, order, scored.logprobs)[:top_k], StageTrace("rerank", 
+            self.name, calls=1, prompt_tokens=scored.prompt_tokens + scored.extra_tokens,
+            completion_tokens=0, seconds=time.perf_counter() - start, details=tuple(notes))

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 
 from ingest.core.errors import GenerationError
-from ingest.core.records import Ranked, RerankCost
+from ingest.core.records import Ranked, StageTrace
 from ingest.core.yesno import ask_yes_no
 from rerank.listwise import LLMReranker, fallback, keep_order, require_logits
 from rerank.prompts import pointwise_messages
@@ -22,7 +22,7 @@ class PointwiseReranker(LLMReranker):
     name = "pointwise"
 
     def _rank(self, query: str, candidates: Sequence[Ranked], top_k: int, start: float
-              ) -> tuple[list[Ranked], RerankCost]:
+              ) -> tuple[list[Ranked], StageTrace]:
         """Score every candidate; return the best ``top_k`` (ties keep first-stage order) and the cost."""
         scorer = require_logits(self._llm_factory())
         scores: list[float] = []
@@ -36,6 +36,6 @@ class PointwiseReranker(LLMReranker):
         except GenerationError as err:
             return fallback(self.name, candidates, top_k, err, start, self.settings)
         order = sorted(range(len(candidates)), key=lambda i: -scores[i])
-        return keep_order(candidates, order, scores)[:top_k], RerankCost(
-            method=self.name, llm_calls=len(candidates), input_tokens=tokens, output_tokens=0,
+        return keep_order(candidates, order, scores)[:top_k], StageTrace("rerank", 
+            self.name, calls=len(candidates), prompt_tokens=tokens, completion_tokens=0,
             seconds=time.perf_counter() - start)

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ingest.core.errors import GenerationError
-from ingest.core.records import Ranked, RerankCost
+from ingest.core.records import Ranked, StageTrace
 from rerank.listwise import LLMReranker, fallback, keep_order, rank_generative
 
 
@@ -50,7 +50,7 @@ class SlidingWindowReranker(LLMReranker):
     name = "window"
 
     def _rank(self, query: str, candidates: Sequence[Ranked], top_k: int, start: float
-              ) -> tuple[list[Ranked], RerankCost]:
+              ) -> tuple[list[Ranked], StageTrace]:
         """Rerank ``candidates`` with one call per window; return the best ``top_k`` and the summed cost."""
         order = list(range(len(candidates)))  # current ranking, as indexes into candidates
         calls = tokens_in = tokens_out = 0
@@ -65,14 +65,14 @@ class SlidingWindowReranker(LLMReranker):
                                               self.settings)
                 order[lo:hi] = [order[lo + j] for j in local]
                 calls += 1
-                tokens_in += cost.input_tokens
-                tokens_out += cost.output_tokens
+                tokens_in += cost.prompt_tokens
+                tokens_out += cost.completion_tokens
                 outcomes.append(cost.outcome)
-                notes.extend(f"window {lo}-{hi}: {note}" for note in cost.notes)
+                notes.extend(f"window {lo}-{hi}: {note}" for note in cost.details)
         except GenerationError as err:
             return fallback(self.name, candidates, top_k, err, start, self.settings)
         if outcomes:
             notes.insert(0, "outcomes: " + ", ".join(f"{k}={v}" for k, v in sorted(Counter(outcomes).items())))
-        return keep_order(candidates, order)[:top_k], RerankCost(
-            method=self.name, llm_calls=calls, input_tokens=tokens_in, output_tokens=tokens_out,
-            seconds=time.perf_counter() - start, outcome=worst_outcome(outcomes), notes=tuple(notes))
+        return keep_order(candidates, order)[:top_k], StageTrace("rerank", 
+            self.name, calls=calls, prompt_tokens=tokens_in, completion_tokens=tokens_out,
+            seconds=time.perf_counter() - start, outcome=worst_outcome(outcomes), details=tuple(notes))

@@ -124,7 +124,7 @@ def test_windows_back_to_front() -> None:
                                     (10, 30), (0, 20)]
     assert windows(30, 20, 10) == [(10, 30), (0, 20)]
     assert windows(5, 20, 10) == [(0, 5)]
-    assert sum(hi - lo for lo, hi in windows(100, 20, 10)) == 180  # METHODS §4.5: 180 passage slots
+    assert sum(hi - lo for lo, hi in windows(100, 20, 10)) == 180  # 9 calls read 180 passage slots against 100 for one pass (docs/METHODS.md, "LLM reranking")
 
 
 def test_prompt_defangs_and_truncates() -> None:
@@ -195,8 +195,8 @@ def test_full_generative_repairs_reply_and_records_outcome() -> None:
     cands = ranked(["a", "b", "c", "d", "e"])
     out, cost = FullListwiseReranker(lambda: llm, RerankSettings()).rank("q", cands, top_k=5)
     assert ids(out) == ["p2", "p0", "p1", "p3", "p4"]
-    assert cost.method == "full" and cost.llm_calls == 1 and cost.outcome == "repetition"
-    assert cost.input_tokens > 0 and cost.output_tokens == 9
+    assert cost.method == "full" and cost.calls == 1 and cost.outcome == "repetition"
+    assert cost.prompt_tokens > 0 and cost.completion_tokens == 9
     assert len(llm.calls) == 1 and len(prompt_passages(llm.calls[0])) == 5
 
 
@@ -204,20 +204,20 @@ def test_full_generative_notes_an_echoed_order() -> None:
     llm = ScriptedLLM("[1] > [2] > [3]")
     out, cost = FullListwiseReranker(lambda: llm, RerankSettings()).rank("q", ranked("abc"), top_k=3)
     assert ids(out) == ["p0", "p1", "p2"] and cost.outcome == "ok"
-    assert cost.notes == ("the reply repeats the input order",)
+    assert cost.details == ("the reply repeats the input order",)
 
 
 def test_full_generative_flags_many_missing_ids() -> None:
     llm = ScriptedLLM("[4]")
     out, cost = FullListwiseReranker(lambda: llm, RerankSettings()).rank("q", ranked("abcde"), top_k=3)
     assert ids(out) == ["p3", "p0", "p1"]
-    assert cost.outcome == "missing" and any("alert" in n for n in cost.notes)
+    assert cost.outcome == "missing" and any("alert" in n for n in cost.details)
 
 
 def test_failure_keeps_first_stage_order_or_raises() -> None:
     cands = ranked("abc")
     out, cost = FullListwiseReranker(lambda: FailingLLM(), RerankSettings()).rank("q", cands, top_k=2)
-    assert ids(out) == ["p0", "p1"] and cost.outcome == "fallback" and "backend down" in cost.notes[0]
+    assert ids(out) == ["p0", "p1"] and cost.outcome == "fallback" and "backend down" in cost.details[0]
     with pytest.raises(GenerationError):
         FullListwiseReranker(lambda: FailingLLM(), RerankSettings(raise_on_failure=True)).rank("q", cands, top_k=2)
 
@@ -237,7 +237,7 @@ def test_single_pass_ranks_by_identifier_logprobs() -> None:
     assert [r.score for r in out[:2]] == [5.0, 3.0]
     (messages, conts, prefix), = llm.scored
     assert prefix == ASSISTANT_PREFIX and conts == identifier_continuations(12) and conts[0] == "1]"
-    assert cost.llm_calls == 1 and cost.output_tokens == 0 and cost.outcome == "ok" and not llm.calls
+    assert cost.calls == 1 and cost.completion_tokens == 0 and cost.outcome == "ok" and not llm.calls
 
 
 def test_logit_rerankers_need_a_logits_backend() -> None:
@@ -256,9 +256,9 @@ def test_sliding_window_carries_best_to_the_front() -> None:
     cands = ranked([f"rel={r} passage {i}" for i, r in enumerate(rels)])
     out, cost = SlidingWindowReranker(lambda: llm, RerankSettings(window=20, stride=10)).rank("q", cands, top_k=3)
     assert ids(out) == ["p24", "p20", "p7"]
-    assert cost.llm_calls == 2 == len(llm.calls)
+    assert cost.calls == 2 == len(llm.calls)
     assert [len(prompt_passages(c)) for c in llm.calls] == [20, 15]
-    assert cost.outcome == "ok" and cost.input_tokens > 0 and cost.output_tokens > 0
+    assert cost.outcome == "ok" and cost.prompt_tokens > 0 and cost.completion_tokens > 0
 
 
 def test_sliding_window_reports_worst_outcome() -> None:
@@ -266,7 +266,7 @@ def test_sliding_window_reports_worst_outcome() -> None:
     out, cost = SlidingWindowReranker(lambda: llm, RerankSettings(window=2, stride=1)).rank("q", ranked("abc"),
                                                                                              top_k=3)
     assert ids(out) == ["p0", "p2", "p1"]  # window (1, 3) swapped, then (0, 2) kept by repair
-    assert cost.outcome == "wrong_format" and cost.notes[0] == "outcomes: ok=1, wrong_format=1"
+    assert cost.outcome == "wrong_format" and cost.details[0] == "outcomes: ok=1, wrong_format=1"
 
 
 def test_pointwise_scores_yes_probability() -> None:
@@ -279,7 +279,7 @@ def test_pointwise_scores_yes_probability() -> None:
     out, cost = PointwiseReranker(lambda: llm, RerankSettings()).rank("q", cands, top_k=3)
     assert ids(out) == ["p1", "p2", "p0"]
     assert out[0].score == pytest.approx(0.6 / 1.1)
-    assert cost.llm_calls == 3 and all(c == ["Yes", "No"] for _, c, _ in llm.scored)
+    assert cost.calls == 3 and all(c == ["Yes", "No"] for _, c, _ in llm.scored)
 
 
 def test_registry_and_app_wiring() -> None:
@@ -310,7 +310,7 @@ def test_registry_and_app_wiring() -> None:
 def test_single_candidate_needs_no_llm() -> None:
     for name in ("full", "full-logits", "window", "pointwise"):
         out, cost = make_reranker(name, FailingLLM, RerankSettings()).rank("q", ranked(["a"]), top_k=1)
-        assert ids(out) == ["p0"] and cost.llm_calls == 0
+        assert ids(out) == ["p0"] and cost.calls == 0
 
 
 # -- real backends -------------------------------------------------------------------------------------
@@ -337,7 +337,7 @@ def test_llamacpp_single_pass_returns_full_permutation(smollm) -> None:  # noqa:
                                                                                  top_k=12)
     assert sorted(ids(out)) == sorted(ids(cands))
     assert all(math.isfinite(r.score) and r.score <= 0 for r in out)
-    assert cost.llm_calls == 1 and cost.input_tokens > 100 and cost.seconds <= time.perf_counter() - start
+    assert cost.calls == 1 and cost.prompt_tokens > 100 and cost.seconds <= time.perf_counter() - start
     # the trie walk through the KV cache agrees with scoring the same tokens step by step
     msgs = listwise_messages("capital of France?", texts, words=100)
     both = smollm.continuation_logprobs(msgs, ["12", "1]"], assistant_prefix="[")
@@ -353,7 +353,7 @@ def test_llamacpp_single_pass_returns_full_permutation(smollm) -> None:  # noqa:
 def test_llamacpp_pointwise_probabilities(smollm) -> None:  # noqa: ANN001
     out, cost = PointwiseReranker(lambda: smollm, RerankSettings()).rank(
         "capital of France?", ranked(["Paris is the capital of France.", "Bananas are yellow."]), top_k=2)
-    assert all(0.0 <= r.score <= 1.0 for r in out) and cost.llm_calls == 2
+    assert all(0.0 <= r.score <= 1.0 for r in out) and cost.calls == 2
 
 
 @pytest.fixture(scope="module")
@@ -387,7 +387,7 @@ def test_transformers_single_pass_and_trie_scores(tiny_hf_dir) -> None:  # noqa:
                                       device="cpu"))
     cands = ranked([f"passage number {i} text" for i in range(12)])
     out, cost = SinglePassListwiseReranker(lambda: llm, RerankSettings()).rank("which one?", cands, top_k=12)
-    assert sorted(ids(out)) == sorted(ids(cands)) and cost.llm_calls == 1 and cost.outcome == "ok"
+    assert sorted(ids(out)) == sorted(ids(cands)) and cost.calls == 1 and cost.outcome == "ok"
     # chain-rule scores through the cached prompt equal a plain forward pass over the whole sequence
     msgs = [Message("user", "pick one")]
     got = llm.continuation_logprobs(msgs, ["12", "1]", "3"], assistant_prefix="[").logprobs

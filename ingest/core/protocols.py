@@ -17,8 +17,8 @@ from ingest.core.records import (
     Message,
     Passage,
     Ranked,
-    RerankCost,
     SequenceScore,
+    StageTrace,
 )
 
 
@@ -99,7 +99,7 @@ class Reranker(Protocol):
 
     name: str
 
-    def rank(self, query: str, candidates: Sequence[Ranked], *, top_k: int) -> tuple[list[Ranked], RerankCost]: ...
+    def rank(self, query: str, candidates: Sequence[Ranked], *, top_k: int) -> tuple[list[Ranked], StageTrace]: ...
 
 
 def capable(llm: object, protocol: type) -> bool:

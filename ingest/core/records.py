@@ -120,19 +120,6 @@ class Ranked:
     score: float
 
 
-@dataclass(frozen=True, slots=True)
-class RerankCost:
-    """What one rerank call cost."""
-
-    method: str
-    llm_calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    seconds: float = 0.0
-    outcome: str = "ok"  # "ok" | "wrong_format" | "repetition" | "missing" | "fallback"
-    notes: tuple[str, ...] = field(default=())
-
-
 Role = Literal["system", "user", "assistant"]
 
 
