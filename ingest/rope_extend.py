@@ -239,17 +239,9 @@ def _rerotate(x: Any, delta: Any, inv_freq: Any) -> Any:
     return torch.cat([rotated, x[..., rot:]], dim=-1) if rot < x.shape[-1] else rotated
 
 
-def self_extend_attention(
-    params: SelfExtendParams | None,
-    module: Any,
-    query: Any,
-    key: Any,
-    value: Any,
-    attention_mask: Any,
-    *,
-    scaling: float | None = None,
-    dropout: float = 0.0,
-) -> tuple[Any, Any]:
+def self_extend_attention(params: SelfExtendParams | None, module: Any, query: Any, key: Any, value: Any,
+                          attention_mask: Any, *, scaling: float | None = None, dropout: float = 0.0
+                          ) -> tuple[Any, Any]:
     """Eager attention with SelfExtend's grouped positions beyond the window; plain attention when ``params`` is None.
 
     ``query`` and ``key`` arrive already rotated by their own positions. RoPE is a rotation, so
@@ -293,16 +285,8 @@ def self_extend_attention(
 def _attention_function(params: weakref.WeakKeyDictionary[Any, SelfExtendParams]) -> Callable[..., tuple[Any, Any]]:
     """The attention function transformers calls: looks up each attention module's parameters in ``params``."""
 
-    def attention(
-        module: Any,
-        query: Any,
-        key: Any,
-        value: Any,
-        attention_mask: Any,
-        scaling: float | None = None,
-        dropout: float = 0.0,
-        **_kwargs: Any,
-    ) -> tuple[Any, Any]:
+    def attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any,
+                  scaling: float | None = None, dropout: float = 0.0, **_kwargs: Any) -> tuple[Any, Any]:
         return self_extend_attention(
             params.get(module), module, query, key, value, attention_mask, scaling=scaling, dropout=dropout
         )

@@ -147,6 +147,20 @@ class EmbedSettings:
 
 
 @dataclass(frozen=True)
+class IngestSettings:
+    """How files are read (``[ingest]``): each file is parsed and split under a time and memory bound."""
+
+    isolate: bool = setting(True, help="parse and split each file in a worker process that is killed when it "
+                                       "exceeds the bounds (off: in-process, no bounds; for debugging)")
+    timeout_seconds: float = setting(60.0, low=0.1, help="longest one file may take to parse and split")
+    memory_mb: int = setting(2048, low=64, help="most memory (MiB) the worker may use for one file")
+    max_file_mb: int = setting(50, low=1, help="files larger than this are skipped (in a walk) or refused (named)")
+
+    def __post_init__(self) -> None:
+        check_section(self)
+
+
+@dataclass(frozen=True)
 class SplitSettings:
     """How documents are cut into passages (``[split]``)."""
 
@@ -320,6 +334,7 @@ class CacheSettings:
 class Settings:
     """Everything docqa can be told; each field is one stage's section."""
 
+    ingest: IngestSettings = field(default_factory=IngestSettings)
     embed: EmbedSettings = field(default_factory=EmbedSettings)
     split: SplitSettings = field(default_factory=SplitSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
