@@ -88,9 +88,11 @@ def add_setting_flags(sp: argparse.ArgumentParser, *sections: str) -> None:
                                    "help": f"{f.metadata['help']} (default: {f.default}; [{section}] {f.name})"}
         if literal is not None:
             options["choices"] = choices(literal)
-        elif kind in (int, float):
+        else:
+            options["metavar"] = f.name.upper()
+        if literal is None and kind in (int, float):
             options["type"] = kind
-        elif int in typing.get_args(kind):
+        elif literal is None and int in typing.get_args(kind):
             options["type"] = int
         sp.add_argument(f.metadata["flag"], **options)
 

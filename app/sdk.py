@@ -47,6 +47,8 @@ class Index:
         :param reranker: reorders candidates (default: ``settings.answer.rerank``).
         """
         self.reader = reader
+        self.manifest: Manifest = reader.manifest  # how the index was built
+        self.directory: Path = reader.directory
         self.settings = settings
         self.embedder = embedder or shared_embedder(settings.embed)
         self.reader.check_embedder(self.embedder.identity())
@@ -103,16 +105,6 @@ class Index:
         return cls(reader, settings, **parts)
 
     # -- reading --------------------------------------------------------
-    @property
-    def manifest(self) -> Manifest:
-        """How the index was built."""
-        return self.reader.manifest
-
-    @property
-    def directory(self) -> Path:
-        """The index directory."""
-        return self.reader.directory
-
     def documents(self) -> list[Document]:
         """Indexed documents with their full text."""
         return self.reader.documents()
