@@ -731,7 +731,7 @@ def listen(app: FastAPI, *, host: str, port: int, log_level: str = "warning") ->
 
 def serve(app: FastAPI, *, host: str, port: int, on_listening: Callable[[str], None] | None = None,
           log_level: str = "warning") -> None:
-    """Run ``app`` under uvicorn until interrupted; ``on_listening(url)`` once the socket listens.
+    """Run ``app`` under uvicorn until interrupted (SIGINT, SIGTERM); ``on_listening(url)`` once the socket listens.
 
     :raises InputError: as :func:`listen`.
     """
@@ -740,5 +740,7 @@ def serve(app: FastAPI, *, host: str, port: int, on_listening: Callable[[str], N
         on_listening(url)
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shut down gracefully, then re-raised the signal: Ctrl-C is the normal stop
+        pass
     finally:
         sock.close()

@@ -7,14 +7,17 @@
   ask     the same index behind ``app.server.create_app`` + ``serve`` in a subprocess whose LLM is scripted and
           slow (no model: it streams a fixed cited reply at a fixed pace), ``[serve] queue_size`` = ``--queue``;
           ``--ask-clients`` concurrent clients POST /v1/ask: every request must be answered (200) or refused
-          (429 with Retry-After); none lost (a connection error or other status) or hung (over ``--timeout``); queue wait reported from
-          the answers' ``queue_seconds``; one more client searches meanwhile (search is not queued).
+          (429 with Retry-After); none lost (a connection error or other status) or hung (over ``--timeout``);
+          queue wait reported from the answers' ``queue_seconds``; one more client searches meanwhile (search is
+          not queued).
 
 The load generator (asyncio + httpx) shares the machine with the server: on 2 cores its own CPU use caps the
 figures. Every phase stops at ``--requests`` requests or ``--seconds`` seconds, whichever comes first.
 
 Usage: python bench/serve_load.py [--docs 220] [--requests 600] [--seconds 20] [--out bench/out/serve_load.json]
 """
+
+# ruff: noqa: T201  (a benchmark prints its results)
 
 from __future__ import annotations
 
@@ -24,7 +27,6 @@ import json
 import os
 import random
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -259,7 +261,8 @@ async def ask_load(url: str, questions: list[str], clients: int, requests: int, 
         await background
         health = (await http.get("/health")).json()
     return {"clients": clients, "requests": sent, "seconds": round(wall, 2), "answered": len(answered),
-            "refused_429": len(refused), "retry_after_s": sorted(set(refused)), "hung": hung, "other": other, "answer_p50_ms": ms(percentile(answered, 50)), "answer_p99_ms": ms(percentile(answered, 99)),
+            "refused_429": len(refused), "retry_after_s": sorted(set(refused)), "hung": hung, "other": other,
+            "answer_p50_ms": ms(percentile(answered, 50)), "answer_p99_ms": ms(percentile(answered, 99)),
             "queue_wait_p50_s": percentile(waits, 50), "queue_wait_max_s": max(waits) if waits else None,
             "search_meanwhile_p50_ms": ms(percentile(search_latencies, 50)),
             "search_meanwhile_n": len(search_latencies), "queue_after": health["queue"]}
@@ -323,10 +326,11 @@ def main() -> int:
         print(f"| {r['clients']} | {r['requests']} | {r['requests_per_s']} | {r['p50_ms']} | {r['p99_ms']} | "
               f"{r['errors']} |")
     a = report["ask"]
-    print(f"\nask: {a['requests']} requests from {a['clients']} clients in {a['seconds']} s: {a['answered']} answered, "
-          f"{a['refused_429']} refused (429, Retry-After {a['retry_after_s']}), {a['hung']} hung, "
-          f"other (errors, no response) {a['other']}; queue wait p50 {a['queue_wait_p50_s']} s, max {a['queue_wait_max_s']} s; "
-          f"search meanwhile p50 {a['search_meanwhile_p50_ms']} ms; queue after {a['queue_after']}")
+    print(f"\nask: {a['requests']} requests from {a['clients']} clients in {a['seconds']} s: {a['answered']} "
+          f"answered, {a['refused_429']} refused (429, Retry-After {a['retry_after_s']}), {a['hung']} hung, "
+          f"other (errors, no response) {a['other']}; queue wait p50 {a['queue_wait_p50_s']} s, "
+          f"max {a['queue_wait_max_s']} s; search meanwhile p50 {a['search_meanwhile_p50_ms']} ms; "
+          f"queue after {a['queue_after']}")
     print(f"report: {args.out}")
     return 0 if all(r["errors"] == 0 for r in report["search"]) and not (a["hung"] or a["other"]) else 1
 
