@@ -441,6 +441,77 @@ def _content_text(content: str | list[dict[str, Any]] | None) -> str:
     return content or ""
 
 
+async def answer_events(job: AnswerJob) -> AsyncIterator[str]:
+    """``/v1/ask/stream``: server-sent events ``queued`` (if it waits), ``token`` pieces, ``answer``, ``done``; a
+    failure after the status was sent arrives as ``error``."""
+    if job.position > 0:
+        yield _sse("queued", {"position": job.position})
+    try:
+        async for item in job.events():
+            if isinstance(item, Answer):
+                yield _sse("answer", {**item.to_dict(), "queue_seconds": job.queue_seconds})
+            else:
+                yield _sse("token", {"text": item})
+    except Exception as err:  # noqa: BLE001  (the status is sent: report it in the stream)
+        e = _api_error(err)
+        yield _sse("error", _error_body(e.message, e.kind))
+        return
+    yield _sse("done", {})
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    """An OpenAI-compatible reply to one chat request: a ``chat.completion`` or a stream of chunks."""
+
+    id: str
+    created: int
+    model: str
+
+    def completion(self, answer: Answer, queue_seconds: float) -> dict[str, Any]:
+        """The whole reply: the answer, its "Sources:" list, usage, and the ``docqa`` field."""
+        message = {"role": "assistant", "content": answer.text + sources_text(answer)}
+        return {"id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}], "usage": _usage(answer),
+                "docqa": docqa_extra(answer, queue_seconds)}
+
+    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> str:
+        data = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+                "choices": choices, **extra}
+        return f"data: {json.dumps(data)}\n\n"
+
+    def _delta(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        return self._chunk([{"index": 0, "delta": delta, "finish_reason": finish}], **extra)
+
+    async def chunks(self, job: AnswerJob, *, include_usage: bool = False) -> AsyncIterator[str]:
+        """The streamed reply: the raw generation piece by piece; then, if the citation check changed it,
+        "Checked: " and the checked answer; the "Sources:" list; a last chunk with the ``docqa`` field; a usage
+        chunk if asked for; ``[DONE]``."""
+        yield self._delta({"role": "assistant", "content": ""})
+        streamed: list[str] = []
+        final: Answer | None = None
+        try:
+            async for item in job.events():
+                if isinstance(item, Answer):
+                    final = item
+                else:
+                    streamed.append(item)
+                    yield self._delta({"content": item})
+        except Exception as err:  # noqa: BLE001  (the status is sent: report it in the stream, as OpenAI does)
+            e = _api_error(err)
+            yield f"data: {json.dumps(_error_body(e.message, e.kind))}\n\ndata: [DONE]\n\n"
+            return
+        assert final is not None  # job.events() ends with the Answer or raises
+        tail = sources_text(final)
+        if final.text.strip() != "".join(streamed).strip():  # the citation check changed the draft
+            tail = f"\n\nChecked: {final.text}{tail}"
+        if tail:
+            yield self._delta({"content": tail})
+        yield self._delta({}, "stop", docqa=docqa_extra(final, job.queue_seconds))
+        if include_usage:
+            yield self._chunk([], usage=_usage(final))
+        yield "data: [DONE]\n\n"
+
+
 @dataclass
 class ServerState:
     """What the handlers share: the index, its answer queue, the limits, and lookups built on first use."""
@@ -599,23 +670,7 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
         """Answer as server-sent events: ``queued`` ``{position}`` while waiting, ``token`` ``{text}`` pieces of the
         raw generation, then ``answer`` (the checked answer, as from ``/v1/ask``) and ``done``."""
         job = AnswerJob(index, state.queue, question_of(body.question))
-
-        async def events() -> AsyncIterator[str]:
-            if job.position > 0:
-                yield _sse("queued", {"position": job.position})
-            try:
-                async for item in job.events():
-                    if isinstance(item, Answer):
-                        yield _sse("answer", {**item.to_dict(), "queue_seconds": job.queue_seconds})
-                    else:
-                        yield _sse("token", {"text": item})
-            except Exception as err:  # noqa: BLE001  (the status is sent: report it in the stream)
-                e = _api_error(err)
-                yield _sse("error", _error_body(e.message, e.kind))
-                return
-            yield _sse("done", {})
-
-        return StreamingResponse(events(), media_type="text/event-stream", headers=_STREAM_HEADERS)
+        return StreamingResponse(answer_events(job), media_type="text/event-stream", headers=_STREAM_HEADERS)
 
     @app.get("/v1/documents", response_model=DocumentsResponse, dependencies=v1, tags=["rest"])
     def documents() -> dict[str, Any]:
@@ -654,50 +709,12 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
         if not user:
             raise InputError("messages: no user message (the last user message is the question)")
         job = AnswerJob(index, state.queue, question_of(_content_text(user[-1].content)))
-        cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+        reply = ChatReply(f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), model_id)
         if not body.stream:
-            answer = await job.answer()
-            return {"id": cid, "object": "chat.completion", "created": created, "model": model_id,
-                    "choices": [{"index": 0, "message": {"role": "assistant",
-                                                         "content": answer.text + sources_text(answer)},
-                                 "finish_reason": "stop"}],
-                    "usage": _usage(answer), "docqa": docqa_extra(answer, job.queue_seconds)}
+            return reply.completion(await job.answer(), job.queue_seconds)
         include_usage = bool((body.stream_options or {}).get("include_usage"))
-
-        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-            data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model_id,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
-            return f"data: {json.dumps(data)}\n\n"
-
-        async def chunks() -> AsyncIterator[str]:
-            yield chunk({"role": "assistant", "content": ""})
-            streamed: list[str] = []
-            final: Answer | None = None
-            try:
-                async for item in job.events():
-                    if isinstance(item, Answer):
-                        final = item
-                    else:
-                        streamed.append(item)
-                        yield chunk({"content": item})
-            except Exception as err:  # noqa: BLE001  (the status is sent: report it in the stream, as OpenAI does)
-                e = _api_error(err)
-                yield f"data: {json.dumps(_error_body(e.message, e.kind))}\n\ndata: [DONE]\n\n"
-                return
-            assert final is not None
-            tail = sources_text(final)
-            if final.text.strip() != "".join(streamed).strip():  # the citation check changed the draft
-                tail = f"\n\nChecked: {final.text}{tail}"
-            if tail:
-                yield chunk({"content": tail})
-            yield chunk({}, "stop", docqa=docqa_extra(final, job.queue_seconds))
-            if include_usage:
-                data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model_id,
-                        "choices": [], "usage": _usage(final)}
-                yield f"data: {json.dumps(data)}\n\n"
-            yield "data: [DONE]\n\n"
-
-        return StreamingResponse(chunks(), media_type="text/event-stream", headers=_STREAM_HEADERS)
+        return StreamingResponse(reply.chunks(job, include_usage=include_usage), media_type="text/event-stream",
+                                 headers=_STREAM_HEADERS)
 
     return app
 

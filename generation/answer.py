@@ -98,13 +98,13 @@ class Generator:
         if completion is None:
             raise RuntimeError(f"{self.llm.name}: the stream ended without a completion")
         text, citations, dropped = parse_citations(completion.text, context)
+        dropped_note = (f"dropped citations to passages that do not exist: {dropped}",) if dropped else ()
         generate = StageTrace("generate", self.llm.name, seconds=completion.seconds,
                               prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-                              calls=1, outcome=completion.finish_reason,
-                              details=(f"dropped citations to passages that do not exist: {dropped}",) if dropped
-                              else ())
+                              calls=1, outcome=completion.finish_reason, details=dropped_note)
         yield Draft(raw=completion.text, text=text, citations=tuple(citations), context=tuple(context),
-                    dropped=tuple(dropped), trace=(prompt, generate), first_token_seconds=completion.first_token_seconds)
+                    dropped=tuple(dropped), trace=(prompt, generate),
+                    first_token_seconds=completion.first_token_seconds)
 
 
 @dataclass(frozen=True, slots=True)

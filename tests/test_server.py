@@ -144,6 +144,48 @@ def test_openai_client_gets_clear_errors(url: str):
         client.chat.completions.create(model="docqa", messages=[{"role": "system", "content": "hi"}])
 
 
+def test_streamed_reply_shows_the_checked_answer_when_the_check_changed_the_draft(index_dir: Path):
+    from openai import OpenAI
+
+    index, settings = open_index(index_dir, RepeatingLLM("The pier was built by giants in 1066 [7]."))
+    with running(index, settings, api_key="") as base:
+        client = OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+        chunks = list(client.chat.completions.create(model="docqa", messages=[{"role": "user", "content": QUESTION}],
+                                                     stream=True))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    extra = chunks[-1].model_extra["docqa"]
+    assert streamed.startswith("The pier was built by giants in 1066 [7].")  # the raw generation came first
+    assert extra["answer"] != "The pier was built by giants in 1066 [7]." and not extra["citations"]
+    assert streamed.endswith(f"\n\nChecked: {extra['answer']}") and extra["warnings"]
+
+
+class FailingLLM(RepeatingLLM):
+    """A model server that goes away after the first words."""
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int) -> Iterator[str | Completion]:
+        from ingest.core.errors import GenerationError
+
+        yield "The harbour "
+        raise GenerationError("openai backend: http://127.0.0.1:9/v1 is not answering (connection refused)")
+
+
+def test_a_failing_model_is_a_503_or_an_error_event_never_a_hang(index_dir: Path):
+    import openai
+
+    index, settings = open_index(index_dir, FailingLLM())
+    with running(index, settings, api_key="") as base:
+        plain = httpx.post(f"{base}/v1/ask", json={"question": QUESTION}, timeout=30)
+        assert plain.status_code == 503 and "is not answering" in plain.json()["error"]["message"]
+        events = sse_events(httpx.post(f"{base}/v1/ask/stream", json={"question": QUESTION}, timeout=30).text)
+        assert events[0] == ("token", {"text": "The harbour "}) and events[-1][0] == "error"
+        assert "is not answering" in events[-1][1]["error"]["message"]
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+        with pytest.raises(openai.APIError, match="is not answering"):
+            list(client.chat.completions.create(model="docqa", messages=[{"role": "user", "content": QUESTION}],
+                                                stream=True))
+        assert httpx.get(f"{base}/health").json()["queue"]["running"] == 0  # the failed jobs gave their turn back
+
+
 # -- REST ---------------------------------------------------------------------------------------------------
 def test_rest_search_ask_documents_passages_health(url: str):
     with httpx.Client(base_url=url, timeout=30) as http:

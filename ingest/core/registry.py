@@ -65,6 +65,10 @@ class Registry:
         """Remove ``name`` (tests register and remove their own parts)."""
         self._factories.pop(name, None)
 
+    def refresh(self) -> None:
+        """Read the entry points again on next use (after installing a plugin into a running process)."""
+        self._entry_points_loaded = False
+
     def _load_entry_points(self) -> None:
         if self._entry_points_loaded:
             return
