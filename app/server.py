@@ -37,296 +37,37 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.jobs import AnswerQueue, QueueFull
+from app.http_errors import ApiError, BodyLimit, ErrorType, api_error, error_body, error_response, validation_message
+from app.http_schema import (
+    BUSY,
+    ERRORS,
+    MODEL_ID,
+    NOT_FOUND,
+    AnswerResponse,
+    ChatCompletionResponse,
+    DocumentsResponse,
+    Health,
+    ModelList,
+    PassageOut,
+    SearchResponse,
+    request_models,
+)
+from app.jobs import AnswerQueue
 from app.sdk import Index
-from ingest.core.errors import GenerationError, InputError, ModelError, QAError
+from ingest.core.errors import InputError, QAError
 from ingest.core.records import Answer, Passage
-from ingest.core.settings import SearchLevel, SearchMode, ServeSettings, Settings
+from ingest.core.settings import ServeSettings, Settings
 
 log = logging.getLogger(__name__)
 
-MODEL_ID = "docqa"  # the index as an OpenAI "model"
-ErrorType = Literal["invalid_request_error", "authentication_error", "not_found_error", "rate_limit_error",
-                    "model_error", "server_error"]
-
-
-# -- response shapes (for the OpenAPI document) -----------------------------------------------------------
-class ErrorDetail(BaseModel):
-    message: str = Field(description="what was wrong, in one line")
-    type: str = Field(description="invalid_request_error, authentication_error, not_found_error, "
-                                  "rate_limit_error, model_error or server_error")
-    param: str | None = Field(None, description="the request field at fault, when one is")
-
-
-class ErrorResponse(BaseModel):
-    error: ErrorDetail
-
-
-class PassageOut(BaseModel):
-    id: str
-    doc_id: str
-    source: str = Field(description="path or URL of the document")
-    label: str = Field(description='"report.pdf p.3" or "src/x.py:10-42"')
-    text: str
-    chars: list[int] = Field(description="[start, end) offsets into the document's text")
-    page: int | None = Field(None, description="1-based page (PDFs)")
-    lines: list[int] | None = Field(None, description="1-based inclusive [first, last] lines (text, code)")
-    kind: str
-    symbol: str | None = Field(None, description='"module.Class.method" for code')
-
-
-class Hit(PassageOut):
-    rank: int
-    score: float
-
-
-class SearchResponse(BaseModel):
-    query: str
-    mode: str
-    level: str
-    hits: list[Hit]
-    seconds: float
-
-
-class CitationOut(BaseModel):
-    n: int = Field(description="the [n] marker in the answer")
-    passage_id: str
-    source: str
-    page: int | None
-    lines: list[int] | None
-    symbol: str | None
-    label: str
-    quote: str | None = Field(description="the supporting span inside the passage, when located")
-    quote_chars: list[int] | None = Field(description="[start, end) of the quote inside the passage text")
-    supported: bool | None = Field(description="the citation check's verdict (null: not checked)")
-
-
-class AnswerResponse(BaseModel):
-    model_config = ConfigDict(extra="allow")  # trace, dropped_citations: see Answer.to_dict
-
-    question: str
-    answer: str = Field(description="the checked answer, with [n] citation markers")
-    mode: str = Field(description='"retrieve" (retrieved passages) or "full" (whole documents)')
-    citations: list[CitationOut]
-    passages: list[dict[str, Any]] = Field(description="the numbered context the model saw: n, id, label, text")
-    warnings: list[dict[str, Any]]
-    notes: list[str]
-    timings: dict[str, float]
-    tokens: dict[str, int]
-    model: str
-    draft: str = Field(description="the model's text before the citation check changed or withheld it")
-    queue_seconds: float = Field(description="how long the question waited for the model")
-
-
-class DocqaExtra(BaseModel):
-    """The extra ``docqa`` field of OpenAI-compatible responses: the citations, structured."""
-
-    answer: str
-    mode: str
-    citations: list[CitationOut]
-    warnings: list[dict[str, Any]]
-    notes: list[str]
-    queue_seconds: float
-
-
-class ChatCompletionResponse(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    object: str = "chat.completion"
-    created: int
-    model: str
-    choices: list[dict[str, Any]]
-    usage: dict[str, int]
-    docqa: DocqaExtra
-
-
-class DocumentOut(BaseModel):
-    doc_id: str
-    source: str
-    kind: str
-    language: str | None
-    pages: int = Field(description="pages in the file (PDFs; 0 otherwise)")
-    chars: int
-    passages: int
-
-
-class DocumentsResponse(BaseModel):
-    documents: list[DocumentOut]
-
-
-class ModelCard(BaseModel):
-    id: str
-    object: str = "model"
-    created: int
-    owned_by: str = "docqa"
-
-
-class ModelList(BaseModel):
-    object: str = "list"
-    data: list[ModelCard]
-
-
-class Health(BaseModel):
-    status: str
-    documents: int
-    passages: int
-    queue: dict[str, int] = Field(description="running (0 or 1), waiting, capacity")
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse, "description": what}
-    for code, what in ((400, "bad request (e.g. the body is not valid JSON)"), (401, "missing or wrong API key"),
-                       (413, "request body too large"), (422, "a field is missing, of the wrong type, or out of range"))
-}
-NOT_FOUND = {404: {"model": ErrorResponse, "description": "no such item"}}
-BUSY = {429: {"model": ErrorResponse, "description": "the answer queue is full; retry after Retry-After seconds"}}
-
-
-def _request_models(limits: ServeSettings) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
-    """The request bodies, with this server's limits in their schema (so OpenAPI states them)."""
-    question_field = {"min_length": 1, "max_length": limits.max_question_chars}
-
-    class SearchRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        query: str = Field(description="what to search for", **question_field)
-        k: int = Field(5, ge=1, le=limits.max_k, description="passages to return")
-        mode: SearchMode | None = Field(None, description="dense, bm25 or hybrid (default: the server's settings)")
-        level: SearchLevel = Field("passage", description="passage (blocks), unit (whole functions/classes, "
-                                                          "dense only) or file")
-        docs: int | None = Field(None, ge=0, le=10_000, description="search only inside the N best documents "
-                                                                  "(0: off; default: the server's settings)")
-
-    class AskRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        question: str = Field(description="the question", **question_field)
-
-    class ChatMessage(BaseModel):
-        model_config = ConfigDict(extra="allow")
-        role: str
-        content: str | list[dict[str, Any]] | None = None
-
-    class ChatRequest(BaseModel):
-        model_config = ConfigDict(extra="allow")  # temperature, max_tokens, ...: accepted, not used
-        model: str = Field(MODEL_ID, description=f'the index as a model: "{MODEL_ID}"')
-        messages: list[ChatMessage] = Field(min_length=1, description="the last user message is the question")
-        stream: bool = False
-        stream_options: dict[str, Any] | None = Field(None, description='{"include_usage": true}: a usage chunk '
-                                                                        "before [DONE]")
-
-    return SearchRequest, AskRequest, ChatRequest
-
-
-# -- errors ---------------------------------------------------------------------------------------------
-class ApiError(Exception):
-    """An error answer: status, one-line message, OpenAI error type, extra headers."""
-
-    def __init__(self, status: int, message: str, kind: ErrorType, *, param: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.kind, self.param, self.headers = status, message, kind, param, headers
-
-
-def _error_body(message: str, kind: str, param: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "param": param}}
-
-
-def _api_error(err: Exception) -> ApiError:
-    """The answer to an exception: 429 for a full queue, 4xx for docqa's own errors, 503 for a failing model."""
-    if isinstance(err, ApiError):
-        return err
-    if isinstance(err, QueueFull):
-        return ApiError(429, str(err), "rate_limit_error", headers={"Retry-After": str(err.retry_after)})
-    if isinstance(err, InputError):
-        return ApiError(422, str(err), "invalid_request_error")
-    if isinstance(err, GenerationError | ModelError):  # the model, not the request: a server-side failure
-        return ApiError(503, str(err), "model_error")
-    if isinstance(err, QAError):
-        return ApiError(400, str(err), "invalid_request_error")
-    log.error("internal error", exc_info=err)
-    return ApiError(500, f"internal error: {type(err).__name__}: {err}", "server_error")
-
-
-def _error_response(err: ApiError) -> JSONResponse:
-    return JSONResponse(_error_body(err.message, err.kind, err.param), status_code=err.status, headers=err.headers)
-
-
-def _validation_message(err: RequestValidationError) -> tuple[int, str, str | None]:
-    """Status, one-line message and field of a request validation error: bad JSON is 400, the rest 422."""
-    problems = list(err.errors())
-    if any(p.get("type") == "json_invalid" for p in problems):
-        detail = next(p for p in problems if p.get("type") == "json_invalid").get("ctx", {}).get("error", "")
-        return 400, f"request body is not valid JSON{f' ({detail})' if detail else ''}", None
-    parts, param = [], None
-    for p in problems:
-        loc = [str(x) for x in p.get("loc", ()) if x != "body"]
-        where = ".".join(loc) or "body"
-        param = param or (loc[0] if loc else None)
-        parts.append(f"{where}: {p.get('msg', 'invalid')}")
-    return 422, "; ".join(parts) or "invalid request", param
-
-
-class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, by ``Content-Length`` and by the bytes that arrive
-    (chunked uploads have no length); the body is read here, then handed on unchanged."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None:
-            try:
-                size = int(declared)
-            except ValueError:
-                await _error_response(ApiError(400, f"bad Content-Length header {declared.decode(errors='replace')!r}",
-                                               "invalid_request_error"))(scope, receive, send)
-                return
-            if size > self.max_bytes:
-                await self._too_large(scope, receive, send, size)
-                return
-        chunks: list[bytes] = []
-        received, more = 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > self.max_bytes:
-                await self._too_large(scope, receive, send, received, partial=True)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()  # then disconnects, as usual
-            replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send, size: int, *, partial: bool = False) -> None:
-        got = f"more than {self.max_bytes}" if partial else str(size)
-        response = _error_response(ApiError(413, f"request body is {got} bytes; the limit is {self.max_bytes} "
-                                                 "([serve] max_body_bytes)", "invalid_request_error"))
-        await response(scope, receive, send)
 
 
 # -- answering in turn ----------------------------------------------------------------------------------
@@ -453,8 +194,8 @@ async def answer_events(job: AnswerJob) -> AsyncIterator[str]:
             else:
                 yield _sse("token", {"text": item})
     except Exception as err:  # noqa: BLE001  (the status is sent: report it in the stream)
-        e = _api_error(err)
-        yield _sse("error", _error_body(e.message, e.kind))
+        e = api_error(err)
+        yield _sse("error", error_body(e.message, e.kind))
         return
     yield _sse("done", {})
 
@@ -497,8 +238,8 @@ class ChatReply:
                     streamed.append(item)
                     yield self._delta({"content": item})
         except Exception as err:  # noqa: BLE001  (the status is sent: report it in the stream, as OpenAI does)
-            e = _api_error(err)
-            yield f"data: {json.dumps(_error_body(e.message, e.kind))}\n\ndata: [DONE]\n\n"
+            e = api_error(err)
+            yield f"data: {json.dumps(error_body(e.message, e.kind))}\n\ndata: [DONE]\n\n"
             return
         assert final is not None  # job.events() ends with the Answer or raises
         tail = sources_text(final)
@@ -591,7 +332,7 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
     limits = settings.serve
     key = resolve_api_key(api_key, limits)
     state = ServerState(index, settings, queue or AnswerQueue(limits.queue_size), key, model_id)
-    SearchRequest, AskRequest, ChatRequest = _request_models(limits)
+    SearchRequest, AskRequest, ChatRequest = request_models(limits)
 
     app = FastAPI(title="docqa", version="1", description=__doc__.split("\n\n", 1)[1] if __doc__ else "",
                   responses=ERRORS)
@@ -600,25 +341,25 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
 
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, err: ApiError) -> JSONResponse:
-        return _error_response(err)
+        return error_response(err)
 
     @app.exception_handler(QAError)
     async def on_qa_error(request: Request, err: QAError) -> JSONResponse:
-        return _error_response(_api_error(err))
+        return error_response(api_error(err))
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, err: RequestValidationError) -> JSONResponse:
-        status, message, param = _validation_message(err)
-        return _error_response(ApiError(status, message, "invalid_request_error", param=param))
+        status, message, param = validation_message(err)
+        return error_response(ApiError(status, message, "invalid_request_error", param=param))
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
         kind: ErrorType = "not_found_error" if err.status_code == 404 else "invalid_request_error"
-        return _error_response(ApiError(err.status_code, str(err.detail), kind, headers=dict(err.headers or {})))
+        return error_response(ApiError(err.status_code, str(err.detail), kind, headers=dict(err.headers or {})))
 
     @app.exception_handler(Exception)
     async def on_crash(request: Request, err: Exception) -> JSONResponse:
-        return _error_response(_api_error(err))
+        return error_response(api_error(err))
 
     bearer = HTTPBearer(auto_error=False, description="the server's API key (--api-key or $" +
                                                       limits.api_key_env + ")")

@@ -22,8 +22,10 @@ Run from the repository root (prints Markdown; ``--out`` writes the JSON):
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -59,6 +61,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# resolved here, not in the forked child (no dynamic loading between fork and exec)
+_PRCTL = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None
+
+
+def die_with_parent() -> None:
+    """In the server process: stop when this script dies, however it dies (Linux)."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 @contextmanager
 def llama_server(model: Path, settings: Settings, *, logits_all: str, log_path: Path) -> Iterator[str]:
     """llama-cpp-python's server on loopback with the in-process backend's parameters; yields its base URL."""
@@ -69,7 +81,7 @@ def llama_server(model: Path, settings: Settings, *, logits_all: str, log_path: 
            "--n_batch", "512", "--n_threads", str(threads), "--n_threads_batch", str(threads),
            "--n_gpu_layers", str(settings.llm.gpu_layers), "--logits_all", logits_all, "--verbose", "false"]
     with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 300
@@ -165,6 +177,7 @@ def main() -> None:
     p.add_argument("--model", help="packaged model name or .gguf path (default: the default packaged model)")
     p.add_argument("--out", help="write the JSON results here")
     args = p.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanups (servers, temp files) on kill
     configs = [c for c in args.configs.split(",") if c]
     unknown = set(configs) - set(CONFIGS)
     if unknown:

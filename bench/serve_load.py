@@ -135,8 +135,11 @@ def serve_ask_child(index: str, queue: int, seconds: float) -> None:
 class Server:
     """A server subprocess: started, its URL read from its first line of output, stopped with SIGINT."""
 
-    def __init__(self, argv: list[str]) -> None:
-        self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    def __init__(self, argv: list[str], *, threads: int | None = None) -> None:
+        env = dict(os.environ)
+        if threads:  # torch/OpenMP threads per forward pass (default: one per core)
+            env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if "http://" not in line:
@@ -282,6 +285,8 @@ def main() -> int:
     p.add_argument("--answer-seconds", type=float, default=0.5, help="how long the scripted LLM takes per answer")
     p.add_argument("--queue", type=int, default=4, help="[serve] queue_size of the ask server")
     p.add_argument("--timeout", type=float, default=60, help="a request without a response by then is 'hung'")
+    p.add_argument("--server-threads", type=int, help="OMP_NUM_THREADS of the server processes (default: unset, "
+                                                      "torch uses one thread per core for each query)")
     p.add_argument("--work", help="directory for the corpus and index (default: a temporary one)")
     p.add_argument("--out", default=str(ROOT / "bench" / "out" / "serve_load.json"))
     p.add_argument("--serve-ask-child", nargs=3, metavar=("INDEX", "QUEUE", "SECONDS"), help=argparse.SUPPRESS)
@@ -299,7 +304,9 @@ def main() -> int:
     if report["corpus"]["passages"] < args.min_passages:
         raise SystemExit(f"only {report['corpus']['passages']} passages; raise --docs")
 
-    server = Server([sys.executable, "-m", "app.cli", "serve", "--index", str(index), "--port", "0"])
+    report["server_threads"] = args.server_threads
+    server = Server([sys.executable, "-m", "app.cli", "serve", "--index", str(index), "--port", "0"],
+                    threads=args.server_threads)
     try:
         report["search"] = []
         for clients in (int(c) for c in args.concurrency.split(",")):
@@ -310,7 +317,7 @@ def main() -> int:
         server.stop()
 
     server = Server([sys.executable, str(Path(__file__).resolve()), "--serve-ask-child", str(index), str(args.queue),
-                     str(args.answer_seconds)])
+                     str(args.answer_seconds)], threads=args.server_threads)
     try:
         report["ask"] = asyncio.run(ask_load(server.url, queries, args.ask_clients, args.ask_requests,
                                              args.ask_seconds, args.timeout))

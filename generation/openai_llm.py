@@ -406,9 +406,10 @@ class OpenAILLM:
         """Whether this server can serve ``protocol`` now ("LLM", "LogitsLLM"; never "ScoringLLM").
 
         "LogitsLLM" is asked of the server once (a one-token reply with ``top_logprobs``) and remembered;
-        a server that rejects the request or returns no log-probabilities does not support it.
+        a server that rejects the request (400, 422, 5xx) or returns no log-probabilities does not support it.
 
-        :raises GenerationError: the server cannot be reached (nothing else could be answered either).
+        :raises GenerationError: the server cannot be reached, refuses the key, or is rate limiting (nothing
+            else could be answered either).
         """
         if protocol == "LLM":
             return True
@@ -428,6 +429,8 @@ class OpenAILLM:
                 max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=TOP_LOGPROBS,
                 extra_body=self.extra_body or None, extra_headers=self._auth())
         except openai.APIStatusError as err:
+            if err.status_code in (401, 403, 404, 408, 409, 429):  # about the key, the URL or the load, not logprobs
+                raise self._error(err, "asking for log-probabilities") from err
             log.info("%s: %s rejects log-probability requests (%s); logit features are skipped", self.name,
                      self.url, err.status_code)
             return False

@@ -8,9 +8,11 @@ answer quality.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import logging
+import signal
 import socket
 import subprocess
 import sys
@@ -50,6 +52,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# resolved here, not in the forked child (no dynamic loading between fork and exec)
+_PRCTL = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None
+
+
+def die_with_parent() -> None:
+    """In the child: stop when the test process dies, even killed (Linux; elsewhere the fixture's cleanup only)."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _responds(url: str) -> bool:
     try:
         urllib.request.urlopen(url, timeout=2).close()
@@ -68,7 +80,7 @@ def llama_server(log_dir: Path, *args: str) -> Iterator[tuple[str, subprocess.Po
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(packaged_model_path("smollm2-135m-instruct-q4_1")),
            "--model_alias", MODEL, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", *args]
     with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + READY_SECONDS

@@ -1,0 +1,178 @@
+"""Request and response shapes of ``docqa serve`` (they make its OpenAPI document)."""
+
+# No ``from __future__ import annotations``: pydantic and FastAPI read these annotations at run time.
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ingest.core.settings import SearchLevel, SearchMode, ServeSettings
+
+MODEL_ID = "docqa"  # the index as an OpenAI "model"
+
+
+# -- response shapes (for the OpenAPI document) -----------------------------------------------------------
+class ErrorDetail(BaseModel):
+    message: str = Field(description="what was wrong, in one line")
+    type: str = Field(description="invalid_request_error, authentication_error, not_found_error, "
+                                  "rate_limit_error, model_error or server_error")
+    param: str | None = Field(None, description="the request field at fault, when one is")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class PassageOut(BaseModel):
+    id: str
+    doc_id: str
+    source: str = Field(description="path or URL of the document")
+    label: str = Field(description='"report.pdf p.3" or "src/x.py:10-42"')
+    text: str
+    chars: list[int] = Field(description="[start, end) offsets into the document's text")
+    page: int | None = Field(None, description="1-based page (PDFs)")
+    lines: list[int] | None = Field(None, description="1-based inclusive [first, last] lines (text, code)")
+    kind: str
+    symbol: str | None = Field(None, description='"module.Class.method" for code')
+
+
+class Hit(PassageOut):
+    rank: int
+    score: float
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: str
+    level: str
+    hits: list[Hit]
+    seconds: float
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="the [n] marker in the answer")
+    passage_id: str
+    source: str
+    page: int | None
+    lines: list[int] | None
+    symbol: str | None
+    label: str
+    quote: str | None = Field(description="the supporting span inside the passage, when located")
+    quote_chars: list[int] | None = Field(description="[start, end) of the quote inside the passage text")
+    supported: bool | None = Field(description="the citation check's verdict (null: not checked)")
+
+
+class AnswerResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")  # trace, dropped_citations: see Answer.to_dict
+
+    question: str
+    answer: str = Field(description="the checked answer, with [n] citation markers")
+    mode: str = Field(description='"retrieve" (retrieved passages) or "full" (whole documents)')
+    citations: list[CitationOut]
+    passages: list[dict[str, Any]] = Field(description="the numbered context the model saw: n, id, label, text")
+    warnings: list[dict[str, Any]]
+    notes: list[str]
+    timings: dict[str, float]
+    tokens: dict[str, int]
+    model: str
+    draft: str = Field(description="the model's text before the citation check changed or withheld it")
+    queue_seconds: float = Field(description="how long the question waited for the model")
+
+
+class DocqaExtra(BaseModel):
+    """The extra ``docqa`` field of OpenAI-compatible responses: the citations, structured."""
+
+    answer: str
+    mode: str
+    citations: list[CitationOut]
+    warnings: list[dict[str, Any]]
+    notes: list[str]
+    queue_seconds: float
+
+
+class ChatCompletionResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    object: str = "chat.completion"
+    created: int
+    model: str
+    choices: list[dict[str, Any]]
+    usage: dict[str, int]
+    docqa: DocqaExtra
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    source: str
+    kind: str
+    language: str | None
+    pages: int = Field(description="pages in the file (PDFs; 0 otherwise)")
+    chars: int
+    passages: int
+
+
+class DocumentsResponse(BaseModel):
+    documents: list[DocumentOut]
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: str = "model"
+    created: int
+    owned_by: str = "docqa"
+
+
+class ModelList(BaseModel):
+    object: str = "list"
+    data: list[ModelCard]
+
+
+class Health(BaseModel):
+    status: str
+    documents: int
+    passages: int
+    queue: dict[str, int] = Field(description="running (0 or 1), waiting, capacity")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": what}
+    for code, what in ((400, "bad request (e.g. the body is not valid JSON)"), (401, "missing or wrong API key"),
+                       (413, "request body too large"), (422, "a field is missing, of the wrong type, or out of range"))
+}
+NOT_FOUND = {404: {"model": ErrorResponse, "description": "no such item"}}
+BUSY = {429: {"model": ErrorResponse, "description": "the answer queue is full; retry after Retry-After seconds"}}
+
+
+def request_models(limits: ServeSettings) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
+    """The request bodies, with this server's limits in their schema (so OpenAPI states them)."""
+    question_field = {"min_length": 1, "max_length": limits.max_question_chars}
+
+    class SearchRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        query: str = Field(description="what to search for", **question_field)
+        k: int = Field(5, ge=1, le=limits.max_k, description="passages to return")
+        mode: SearchMode | None = Field(None, description="dense, bm25 or hybrid (default: the server's settings)")
+        level: SearchLevel = Field("passage", description="passage (blocks), unit (whole functions/classes, "
+                                                          "dense only) or file")
+        docs: int | None = Field(None, ge=0, le=10_000, description="search only inside the N best documents "
+                                                                  "(0: off; default: the server's settings)")
+
+    class AskRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        question: str = Field(description="the question", **question_field)
+
+    class ChatMessage(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        role: str
+        content: str | list[dict[str, Any]] | None = None
+
+    class ChatRequest(BaseModel):
+        model_config = ConfigDict(extra="allow")  # temperature, max_tokens, ...: accepted, not used
+        model: str = Field(MODEL_ID, description=f'the index as a model: "{MODEL_ID}"')
+        messages: list[ChatMessage] = Field(min_length=1, description="the last user message is the question")
+        stream: bool = False
+        stream_options: dict[str, Any] | None = Field(None, description='{"include_usage": true}: a usage chunk '
+                                                                        "before [DONE]")
+
+    return SearchRequest, AskRequest, ChatRequest
