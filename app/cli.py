@@ -243,14 +243,52 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    """Run the Streamlit server as a child: print its URL, and stop it when this process is stopped."""
+    import signal
+    import socket
     import subprocess
     from pathlib import Path
 
+    port = args.port
+    if port == 0:  # any free port
+        with socket.socket() as s:
+            s.bind((args.address, 0))
+            port = s.getsockname()[1]
     ui = Path(__file__).with_name("ui.py")
     cmd = [sys.executable, "-m", "streamlit", "run", str(ui), "--server.headless", "true",
-           "--server.port", str(args.port), "--server.address", args.address,
-           "--browser.gatherUsageStats", "false"]
-    return subprocess.call(cmd + (["--", "--index", args.index] if args.index else []))
+           "--server.port", str(port), "--server.address", args.address, "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer", "--theme.base", "light"]
+    if args.index:
+        cmd += ["--", "--index", str(Path(args.index).expanduser().resolve())]
+
+    def die_with_parent() -> None:  # Linux: the child gets SIGTERM if this process dies, even by SIGKILL
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    child = subprocess.Popen(cmd, preexec_fn=die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509
+    host = "127.0.0.1" if args.address in ("0.0.0.0", "") else args.address
+    where = "" if args.address == host else f" (listening on {args.address})"
+    print(f"docqa: web UI at http://{host}:{port}{where}; Ctrl-C stops it", flush=True)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -29,7 +29,8 @@ BUILTINS: dict[Any, dict[str, str]] = {
                 "full-logits": "rerank.listwise:SinglePassListwiseReranker",
                 "window": "rerank.window:SlidingWindowReranker", "pointwise": "rerank.pointwise:PointwiseReranker"},
     SPLITTERS: {"ast": "ingest.code.splitter:CodeSplitter"},
-    EMBEDDERS: {"sentence-transformers": "ingest.embed:SentenceTransformerEmbedder"},
+    EMBEDDERS: {"sentence-transformers": "ingest.embed:SentenceTransformerEmbedder",
+                "onnx": "ingest.onnx_embed:OnnxEmbedder", "onnx-int8": "ingest.onnx_embed:onnx_int8"},
 }
 CODE_SPLITTER = "ast"  # the code splitter documents are routed to (prose: the token-aware recursive splitter)
 _registered = threading.Lock()
@@ -73,10 +74,10 @@ def make_llm(settings: LLMSettings, cache: CacheSettings | None = None) -> LLM:
     return LLMS.get(settings.backend)(settings, cache or CacheSettings())
 
 
-def make_embedder(settings: EmbedSettings) -> Embedder:
+def make_embedder(settings: EmbedSettings, cache: CacheSettings | None = None) -> Embedder:
     """Build (but do not load) the embedder the settings name."""
     register_builtins()
-    return EMBEDDERS.get(settings.backend)(settings)
+    return EMBEDDERS.get(settings.backend)(settings, cache or CacheSettings())
 
 
 def make_reranker(name: str, llm_factory: Callable[[], LLM], settings: RerankSettings) -> Reranker:
@@ -96,9 +97,9 @@ def make_splitter(settings: SplitSettings, embedder: Any) -> DocumentSplitter:
 
 
 @functools.lru_cache(maxsize=4)
-def shared_embedder(settings: EmbedSettings) -> Embedder:
+def shared_embedder(settings: EmbedSettings, cache: CacheSettings | None = None) -> Embedder:
     """One embedder per settings value, shared by the indexes of a process (models are loaded once)."""
-    return make_embedder(settings)
+    return make_embedder(settings, cache)
 
 
 @functools.lru_cache(maxsize=2)

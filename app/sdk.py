@@ -29,6 +29,8 @@ def _embed_settings_from(manifest: Manifest, base: EmbedSettings) -> EmbedSettin
     """Embed settings that reproduce the manifest's embedder (runtime-only knobs taken from ``base``)."""
     known = {f.name for f in dataclasses.fields(EmbedSettings)}
     values = {k: v for k, v in manifest.embedder.items() if k in known}
+    # the runtime that made the vectors (onnx, onnx-int8) queries them; no runtime recorded: PyTorch
+    values["backend"] = manifest.embedder.get("runtime", "sentence-transformers")
     return dataclasses.replace(base, **values)
 
 
@@ -50,7 +52,7 @@ class Index:
         self.manifest: Manifest = reader.manifest  # how the index was built
         self.directory: Path = reader.directory
         self.settings = settings
-        self.embedder = embedder or shared_embedder(settings.embed)
+        self.embedder = embedder or shared_embedder(settings.embed, settings.cache)
         self.reader.check_embedder(self.embedder.identity())
         self.searcher = Searcher(reader, self.embedder, settings.search)
         self._llm, self._reranker = llm, reranker
@@ -83,7 +85,7 @@ class Index:
         """:meth:`build`, also returning what the build did."""
         settings = settings or Settings()
         path_list = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-        embedder = parts.pop("embedder", None) or shared_embedder(settings.embed)
+        embedder = parts.pop("embedder", None) or shared_embedder(settings.embed, settings.cache)
         report = build_index(path_list, directory, embedder=embedder,
                              splitter=make_splitter(settings.split, embedder), password=password, add=add,
                              progress=progress)

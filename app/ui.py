@@ -1,23 +1,43 @@
-"""Streamlit web UI: open an index or upload files, chat, streamed answers, citations that open their passage.
+"""Streamlit web UI: a library of indexes (collections), conversations kept per index, streamed answers whose
+citations open the PDF page with the quote highlighted or the code at its real lines.
 
-Run with ``docqa ui [--index DIR]``.
+Run with ``docqa ui [--index DIR]``. The parts: ``app/ui_state.py`` (what sessions share, the answering
+queue per model), ``app/ui_chat.py`` (chat and viewer), ``app/ui_viewer.py`` (page rendering and markup,
+no Streamlit), ``app/ui_library.py`` (uploads and builds), ``app/conversations.py`` (SQLite store).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import html
 import sys
-import tempfile
+import typing
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
-from app.sdk import Index, open_adhoc
-from app.settings import load_settings
-from ingest.core.errors import QAError
-from ingest.core.records import Answer, Citation
+from app.conversations import to_markdown
+from app.factory import llm_names, reranker_names
+from app.ui_chat import ask, md_escape, render_turn, render_viewer, rich
+from app.ui_library import (
+    build_files,
+    collection_dir,
+    collections,
+    file_rows,
+    index_ready,
+    read_failures,
+    rebuild,
+    record_outcome,
+    remove_file,
+    safe_name,
+    save_upload,
+    settings_for,
+)
+from app.ui_state import base_settings, documents, effective_settings, names, open_index, store, uploads
+from app.ui_viewer import text_html
+from ingest.core.errors import InputError, QAError
+from ingest.core.settings import AnswerModeSetting, UnsupportedPolicy, VerifyMode, choices
+from retrieval.store import Manifest
 
 SAMPLE = Path(__file__).with_name("samples") / "harbor-light-report.pdf"
 
@@ -29,135 +49,326 @@ def _cli_index() -> str | None:
     return args.index
 
 
-@st.cache_resource(show_spinner="Opening index…")
-def _open_index(directory: str) -> Index:
-    return Index.open(directory)
+def _notice(kind: str, text: str, *, where: str = "library") -> None:
+    """A message shown once, after the next rerun, in the library or the chat."""
+    st.session_state.setdefault(f"notices-{where}", []).append((kind, text))
 
 
-@st.cache_resource(show_spinner="Indexing…")
-def _index_files(key: str, paths: tuple[str, ...]) -> Index:
-    return open_adhoc(list(paths), settings=load_settings())
+def _show_notices(where: str) -> None:
+    for kind, text in st.session_state.pop(f"notices-{where}", []):
+        getattr(st, kind)(text)
 
 
-def _save_uploads(files: list) -> tuple[str, tuple[str, ...]]:
-    digest = hashlib.sha256()
-    root = Path(tempfile.gettempdir()) / "docqa-uploads"
-    paths = []
-    for f in files:
-        data = f.getvalue()
-        digest.update(f.name.encode() + data)
-        target = root / hashlib.sha256(data).hexdigest()[:12] / Path(f.name).name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        paths.append(str(target))
-    return digest.hexdigest()[:16], tuple(paths)
+# -- sidebar: index, conversation, settings -----------------------------------------------------------------
+
+def _index_label(directory: str) -> str:
+    root = base_settings().cache.root / "collections"
+    return f"{Path(directory).name} (collection)" if Path(directory).parent == root else directory
 
 
-def _page_text(index: Index, citation: Citation) -> str | None:
-    p = citation.passage
-    for doc in index.documents():
-        if doc.doc_id == p.doc_id:
-            for span in doc.pages:
-                if span.number == p.page:
-                    return doc.text[span.start:span.end]
-    return None
+def _select_index() -> str | None:
+    """The index directory this session works on, chosen in the sidebar."""
+    state = st.session_state
+    options: list[str] = []
+    if _cli_index():
+        options.append(str(Path(_cli_index() or "").expanduser().resolve()))
+    options += [str(p) for p in collections(base_settings().cache.root)]
+    options += [d for d in state.setdefault("opened", []) if d not in options]
+    options = list(dict.fromkeys(options))
+    if state.get("index_dir") not in options:
+        state.index_dir = options[0] if options else None
+    if options:
+        state.index_dir = st.selectbox("Index", options, index=options.index(state.index_dir),
+                                       format_func=_index_label, help="a collection made here, or an index "
+                                       "directory built with `docqa index`")
+    with st.popover("New collection", width="stretch"):
+        name = st.text_input("Name", key="new-collection", placeholder="reports")
+        if st.button("Create", key="create-collection", disabled=not name.strip()):
+            directory = collection_dir(base_settings().cache.root, name)
+            directory.mkdir(parents=True, exist_ok=True)
+            state.index_dir = str(directory)
+            st.rerun()
+    with st.popover("Open an index directory", width="stretch"):
+        path = st.text_input("Directory", key="open-dir", placeholder="/path/to/index")
+        if st.button("Open", key="open-index", disabled=not path.strip()):
+            directory = str(Path(path.strip()).expanduser().resolve())
+            if index_ready(directory):
+                state.opened.append(directory)
+                state.index_dir = directory
+                st.rerun()
+            st.error(f"no index at {path.strip()} (build one with `docqa index`, or create a collection)")
+    if not options and st.button("Try the bundled sample report", key="sample"):
+        directory = collection_dir(base_settings().cache.root, "sample")
+        saved = save_upload(uploads(str(directory)), SAMPLE.name, SAMPLE.read_bytes())
+        with st.spinner("Indexing the sample…"):
+            build_files([str(saved)], directory, base_settings(), add=True)
+        state.index_dir = str(directory)
+        st.rerun()
+    return state.index_dir
 
 
-def highlighted(text: str, span: tuple[int, int] | None) -> str:
-    """HTML for a passage with its supporting quote marked; the document text is escaped (it is data).
+def _select_conversation(directory: str) -> int:
+    """The conversation shown, with new, rename, delete and export."""
+    state, conversations = st.session_state, store()
+    listed = conversations.conversations(directory)
+    ids = [c.id for c in listed]
+    if state.get("conversation") not in ids:
+        state.conversation = ids[0] if ids else conversations.create(directory)
+        state.pop("viewer", None)
+        listed = conversations.conversations(directory)
+        ids = [c.id for c in listed]
+    titles = {c.id: f"{c.title} ({c.turns})" for c in listed}
+    if st.button("New conversation", key="new-conversation", icon="➕", width="stretch"):
+        state.conversation = conversations.create(directory)
+        state.pop("viewer", None)
+        st.rerun()
+    chosen = st.radio("Conversations", ids, index=ids.index(state.conversation), format_func=titles.__getitem__)
+    if chosen != state.conversation:
+        state.conversation = chosen
+        state.pop("viewer", None)
+        st.rerun()
+    cid = state.conversation
+    title = conversations.title(cid)
+    with st.popover("Rename, export or delete", width="stretch"):
+        new_title = st.text_input("Title", value=title, key=f"title-{cid}")
+        if st.button("Rename", key=f"rename-{cid}"):
+            try:
+                conversations.rename(cid, new_title)
+                st.rerun()
+            except ValueError as err:
+                st.error(str(err))
+        shown = names(directory)
+        st.download_button("Export as Markdown", data=to_markdown(title, conversations.turns(cid),
+                                                                    label=shown.label),
+                           file_name=f"{safe_name(title)}.md", mime="text/markdown", key=f"export-{cid}")
+        if st.button("Delete this conversation", key=f"delete-{cid}", type="primary"):
+            conversations.delete(cid)
+            state.pop("conversation", None)
+            st.rerun()
+    return cid
 
-    >>> highlighted("a <b> c. The quote.", (9, 19))
-    'a &lt;b&gt; c. <mark>The quote.</mark>'
-    """
-    if span is None:
-        return html.escape(text)
-    a, b = span
-    return html.escape(text[:a]) + "<mark>" + html.escape(text[a:b]) + "</mark>" + html.escape(text[b:])
+
+def _literal_index(options: typing.Sequence[str], value: str) -> int:
+    return list(options).index(value) if value in options else 0
 
 
-def show_citations(index: Index, answer: Answer) -> None:
-    """One expander per citation, holding the passage (code with its line numbers, prose with the supporting
-    quote marked) and, for PDFs, the page."""
-    for w in answer.warnings:
-        st.warning(str(w))
-    for c in answer.citations:
-        p = c.passage
-        with st.expander(f"[{c.number}] {c.label}" + (f" — {p.symbol}" if p.symbol else "")):
-            if p.kind == "code":
-                st.code(p.text, line_numbers=True)
-                if p.lines:
-                    st.caption(f"lines {p.lines[0]}–{p.lines[1]}")
+def _settings_panel(cid: int) -> dict[str, dict[str, Any]]:
+    """The conversation's settings overrides, edited in a form and validated by ``Settings.replace``."""
+    conversations = store()
+    overrides = conversations.overrides(cid)
+    try:
+        current = effective_settings(overrides)
+    except InputError as err:  # settings stored before the schema changed
+        st.warning(f"stored settings no longer valid ({err}); using the defaults")
+        overrides, current = {}, base_settings()
+    with st.expander("Answer settings (this conversation)"), st.form(f"settings-{cid}", border=False):
+        backends = llm_names()
+        backend = st.selectbox("LLM backend", backends, index=_literal_index(backends, current.llm.backend))
+        model = st.text_input("Model", value=current.llm.model, help="packaged model name, .gguf path, hub id")
+        modes = choices(AnswerModeSetting)
+        mode = st.selectbox("Answer mode", modes, index=_literal_index(modes, current.answer.mode),
+                            help="retrieve: passages; full: whole documents; auto: whole documents when they fit")
+        rerankers = reranker_names()
+        rerank = st.selectbox("Reranker", rerankers, index=_literal_index(rerankers, current.answer.rerank))
+        checks = choices(VerifyMode)
+        verify = st.selectbox("Citation check", checks, index=_literal_index(checks, current.answer.verify))
+        policies = choices(UnsupportedPolicy)
+        unsupported = st.selectbox("Unsupported answers", policies,
+                                   index=_literal_index(policies, current.answer.unsupported),
+                                   help="abstain: withhold an answer no passage supports; flag: keep it, warn")
+        top_k = st.number_input("Passages in the prompt (top-k)", min_value=1, max_value=100,
+                                value=current.answer.top_k)
+        applied = st.form_submit_button("Apply")
+    if applied:
+        base = base_settings()
+        wanted = {"llm": {"backend": backend, "model": model.strip()},
+                  "answer": {"mode": mode, "rerank": rerank, "verify": verify, "unsupported": unsupported,
+                             "top_k": int(top_k)}}
+        changes = {section: {k: v for k, v in values.items() if getattr(getattr(base, section), k) != v}
+                   for section, values in wanted.items()}
+        changes = {section: values for section, values in changes.items() if values}
+        if "top_k" in changes.get("answer", {}):  # as on the command line: a bigger k widens the pool with it
+            changes["answer"]["rerank_candidates"] = max(base.answer.rerank_candidates, int(top_k))
+        try:
+            base.replace(**changes)
+        except InputError as err:
+            st.error(str(err))
+            return overrides
+        conversations.set_overrides(cid, changes)
+        _notice("success", "Settings applied to this conversation.", where="chat")
+        st.rerun()
+    return overrides
+
+
+# -- library --------------------------------------------------------------------------------------------------
+
+def _progress_bar() -> Any:
+    bar = st.progress(0.0, text="Reading files…")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar.progress(min(1.0, done / total) if total else 1.0, text=f"{stage}: {done} of {total}")
+
+    return progress
+
+
+def _report(outcome: Any, shown: Any, what: str) -> None:
+    if outcome.error:
+        _notice("error", shown.scrub(outcome.error))
+    else:
+        _notice("success", f"{what}: the index holds {outcome.documents} documents, {outcome.passages} passages.")
+    for path, reason in outcome.failed:
+        _notice("warning", f"Not indexed: {shown.source(path)}: {shown.scrub(reason)}")
+    for path, pages in outcome.empty_pages.items():
+        _notice("info", f"{shown.source(path)}: {len(pages)} pages without extractable text: {list(pages)}")
+    for path in outcome.kept_missing:
+        _notice("info", f"{shown.source(path)} is no longer on disk; kept as it was indexed")
+
+
+def _library(directory: str) -> None:
+    """Add files or a folder, see each file's status, remove a file, rebuild."""
+    shown, folder = names(directory), uploads(directory)
+    manifest = Manifest.read(Path(directory)) if index_ready(directory) else None
+    settings = settings_for(base_settings(), manifest)
+    nonce = st.session_state.setdefault("upload-nonce", 0)
+    left, right = st.columns(2)
+    files = left.file_uploader("Add files", accept_multiple_files=True, key=f"upload-{nonce}")
+    tree = right.file_uploader("…or a folder", accept_multiple_files="directory", key=f"upload-dir-{nonce}")
+    chosen = list(files or []) + list(tree or [])
+    if st.button(f"Add {len(chosen)} file{'s' if len(chosen) != 1 else ''} to the index", key="add-files",
+                 type="primary", disabled=not chosen):
+        saved = [str(save_upload(folder, f.name, f.getvalue())) for f in chosen]
+        try:
+            outcome = build_files(saved, directory, settings, add=True, progress=_progress_bar())
+        except QAError as err:
+            _notice("error", shown.scrub(str(err)))
+        else:
+            record_outcome(folder, saved, outcome)
+            for path, _ in outcome.failed:  # an upload that cannot be indexed is not kept
+                Path(path).unlink(missing_ok=True)
+            _report(outcome, shown, f"Added {len(saved) - len(outcome.failed)} of {len(saved)} files")
+        st.session_state["upload-nonce"] = nonce + 1
+        st.rerun()
+    with st.expander("Add a folder on this machine"):
+        path = st.text_input("Folder", key="add-folder", placeholder="/path/to/docs")
+        if st.button("Add the folder", key="add-folder-go", disabled=not path.strip()):
+            target = Path(path.strip()).expanduser()
+            if not target.is_dir():
+                st.error(f"{path.strip()}: not a folder")
             else:
-                st.markdown(f"<blockquote style='white-space: pre-wrap'>{highlighted(p.text, c.quote_chars)}"
-                            "</blockquote>", unsafe_allow_html=True)
-            if p.page is not None:
-                page = _page_text(index, c)
-                if page and st.toggle("Show the whole page", key=f"page-{id(answer)}-{c.number}"):
-                    st.text(page)
-    if answer.dropped_citations:
-        st.caption(f"Removed citations to passages that do not exist: {list(answer.dropped_citations)}")
-    with st.expander("Run details"):
-        st.json({"mode": answer.mode, "timings (s)": answer.timings, "tokens": answer.tokens, "model": answer.model,
-                 "trace": answer.to_dict()["trace"], "notes": list(answer.notes)})
+                try:
+                    outcome = build_files([str(target)], directory, settings, add=True, progress=_progress_bar())
+                except QAError as err:
+                    _notice("error", shown.scrub(str(err)))
+                else:
+                    record_outcome(folder, [], outcome)
+                    _report(outcome, shown, f"Added {target}")
+                st.rerun()
+    _show_notices("library")
+    if manifest is None:
+        st.info("This index has no documents yet: add files or a folder.")
+    else:
+        _file_table(directory, manifest, settings, shown)
+    failures = read_failures(folder)
+    if failures:
+        st.markdown("**Not indexed**")
+        st.dataframe([{"file": shown.source(p), "why": shown.scrub(f["reason"])} for p, f in failures.items()],
+                     hide_index=True, width="stretch")
+
+
+def _file_table(directory: str, manifest: Manifest, settings: Any, shown: Any) -> None:
+    rows = file_rows(manifest)
+    head = st.columns([4, 1, 1, 1, 4, 1])
+    for col, title in zip(head, ["file", "kind", "pages", "passages", "status", ""], strict=True):
+        col.markdown(f"**{title}**")
+    for row in rows:
+        cols = st.columns([4, 1, 1, 1, 4, 1], vertical_alignment="center")
+        cols[0].markdown(md_escape(shown.source(row.source)))
+        cols[1].markdown(row.kind)
+        cols[2].markdown(str(row.pages or "–"))
+        cols[3].markdown(str(row.passages))
+        cols[4].markdown(md_escape(row.status))
+        if cols[5].button("Remove", key=f"remove-{row.source}"):
+            try:
+                outcome = remove_file(directory, row.source, settings, manifest, progress=_progress_bar())
+            except QAError as err:
+                outcome = None
+                _notice("error", shown.scrub(str(err)))
+            if outcome is not None:
+                _report(outcome, shown, f"Removed {shown.source(row.source)}")
+                if not outcome.error and Path(row.source).is_relative_to(uploads(directory)):
+                    Path(row.source).unlink(missing_ok=True)
+            st.rerun()
+    if st.button("Rebuild (read every file again)", key="rebuild"):
+        try:
+            _report(rebuild(directory, settings, manifest, progress=_progress_bar()), shown, "Rebuilt")
+        except QAError as err:
+            _notice("error", shown.scrub(str(err)))
+        st.rerun()
+    docs = documents(directory)
+    by_source = {d.source: d for d in docs.values()}
+    pick = st.selectbox("Preview a file's indexed text", ["–"] + [r.source for r in rows],
+                        format_func=lambda s: s if s == "–" else shown.source(s), key="preview")
+    if pick in by_source:
+        text = by_source[pick].text[:4000]
+        rich(text_html(text, (0, 0), None), key="preview-text")
+
+
+# -- the page -------------------------------------------------------------------------------------------------
+
+def _chat(directory: str, cid: int, overrides: dict[str, dict[str, Any]]) -> None:
+    try:
+        index = open_index(directory, overrides)
+    except QAError as err:
+        st.error(names(directory).scrub(str(err)))
+        return
+    if index is None:
+        st.info("This index has no documents yet: add some in the Library tab.")
+        return
+    shown = names(directory)
+    turns = store().turns(cid)
+    left, right = st.columns([3, 2], gap="large")
+    with right:
+        render_viewer(turns, directory, shown)
+    with left:
+        for i, turn in enumerate(turns):
+            render_turn(i, turn, shown, prefix=f"c{cid}")
+        pending = st.container()
+        question = st.chat_input("Ask a question about the documents", key="ask", submit_mode="disable",
+                                 max_chars=base_settings().serve.max_question_chars)
+        if question and question.strip():
+            with pending:
+                with st.chat_message("user"):
+                    st.markdown(md_escape(question))
+                with st.chat_message("assistant"):
+                    turn = ask(index, index.settings, turns, question, shown)
+            if turn is not None:
+                store().add_turn(cid, turn)
+                st.rerun()
 
 
 def main() -> None:
     """The page."""
     st.set_page_config(page_title="docqa", page_icon="📄", layout="wide")
-    st.title("docqa")
-    st.caption("Answers cite the passages they rest on: PDF page, or file and lines.")
     with st.sidebar:
-        st.header("Documents")
-        default_dir = _cli_index() or ""
-        directory = st.text_input("Index directory", value=default_dir, help="built with `docqa index`")
-        uploads = st.file_uploader("…or upload files", accept_multiple_files=True)
-        use_sample = st.checkbox("Use the bundled sample report", value=not directory and not uploads)
-    index: Index | None = None
-    try:
-        if uploads:
-            key, paths = _save_uploads(uploads)
-            index = _index_files(key, paths)
-        elif directory:
-            index = _open_index(directory)
-        elif use_sample:
-            index = _index_files("sample", (str(SAMPLE),))
-    except QAError as err:
-        st.error(str(err))
-        return
-    if index is None:
-        st.info("Pick an index, upload files, or use the sample to start.")
-        return
-    with st.sidebar:
-        m = index.manifest
-        st.caption(f"{m.counts['documents']} documents, {m.counts['passages']} passages · {m.embedder['model']}")
-    history = st.session_state.setdefault("history", [])
-    for question, answer in history:
-        st.chat_message("user").write(question)
-        with st.chat_message("assistant"):
-            st.markdown(answer.text)
-            show_citations(index, answer)
-    question = st.chat_input("Ask a question about the documents")
-    if not question:
-        return
-    st.chat_message("user").write(question)
-    with st.chat_message("assistant"):
-        box = st.empty()
-        streamed = ""
-        final: Answer | None = None
-        try:
-            for piece in index.ask_stream(question):
-                if isinstance(piece, Answer):
-                    final = piece
-                else:
-                    streamed += piece
-                    box.markdown(streamed + "▌")
-        except QAError as err:
-            st.error(str(err))
+        st.title("docqa")
+        st.caption("Answers cite the passages they rest on: the PDF page, or the file and its lines.")
+        directory = _select_index()
+        if directory is None:
+            st.info("Create a collection, open an index directory, or try the bundled sample.")
             return
-        assert final is not None
-        box.markdown(final.text)
-        show_citations(index, final)
-    history.append((question, final))
+        cid = _select_conversation(directory)
+        overrides = _settings_panel(cid)
+        manifest = Manifest.read(Path(directory)) if index_ready(directory) else None
+        if manifest is not None:
+            st.caption(f"{manifest.counts['documents']} documents, {manifest.counts['passages']} passages · "
+                       f"{manifest.embedder['model']}")
+    chat, library = st.tabs(["Chat", "Library"])
+    with library:
+        _library(directory)
+    with chat:
+        _show_notices("chat")
+        _chat(directory, cid, overrides)
 
 
-main()
+if __name__ == "__main__":
+    main()

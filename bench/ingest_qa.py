@@ -41,7 +41,7 @@ def ingest_docqa(paths: list[Path]) -> dict:
     from retrieval.build import build_index
 
     settings = Settings()
-    embedder = shared_embedder(settings.embed)
+    embedder = shared_embedder(settings.embed, settings.cache)
     embedder.warm_up()
     t = time.perf_counter()
     pages = passages = 0

@@ -77,7 +77,8 @@ class SentenceTransformerEmbedder:
     'sentence-transformers/all-MiniLM-L6-v2'
     """
 
-    def __init__(self, settings: EmbedSettings, *, model: Any = None) -> None:
+    def __init__(self, settings: EmbedSettings, cache: object = None, *, model: Any = None) -> None:
+        """``cache`` is accepted for the registry's factory signature; this backend caches nothing itself."""
         self.settings = settings
         self._model = model  # an already-built SentenceTransformer (tests, extensions)
         self._extended: ExtendedModel | None = None  # set by warm_up: the model with its context extension

@@ -3,21 +3,31 @@
 Errors name the file and the problem in one line. Directories are walked
 recursively; hidden and VCS folders are skipped, binary files are skipped and
 reported rather than raising, so one odd file does not stop a corpus.
+
+File names are kept as text that SQLite and a terminal accept: a name that is not valid
+UTF-8 (a POSIX walk hands it over surrogate-escaped) is written with ``\\xNN`` escapes
+(:func:`source_name`), and :func:`source_path` maps that text back to the file. A document's
+id hashes its bytes and its name, so identical files under two paths are two documents.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+import stat
+import struct
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ingest.core.errors import (
     CorruptFileError,
     EmptyDocumentError,
     FileMissingError,
+    FileTooLargeError,
     InputError,
     PasswordError,
     UnsupportedFileError,
@@ -39,16 +49,68 @@ SHEBANG_LANGUAGES = {"python": "python", "node": "javascript", "bash": "bash", "
 MARKDOWN_EXTENSIONS = {".md", ".markdown", ".mdx", ".rst"}
 HTML_EXTENSIONS = {".html", ".htm", ".xhtml"}
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".mypy_cache"}
-MAX_FILE_BYTES = 50 * 1024 * 1024  # files above this are skipped in directory walks
+MAX_FILE_BYTES = 50 * 1024 * 1024  # default for [ingest] max_file_mb
+
+Skipped = list[tuple[str, str]]  # (source, reason) of files left out
 
 
 def file_digest(data: bytes) -> str:
-    """Document id: sha256 of the file's bytes, 16 hex digits.
+    """Content digest: sha256 of the file's bytes, 16 hex digits.
 
     >>> file_digest(b"hello")
     '2cf24dba5fb0a30e'
     """
     return hashlib.sha256(data).hexdigest()[:16]
+
+
+def document_id(source: str, data: bytes) -> str:
+    """Document id: the content digest, then 8 hex digits of the name, so equal bytes under two paths
+    are two documents (each cited by its own path) and the content can still be checked from the id.
+
+    >>> document_id("a.txt", b"hello"), document_id("b.txt", b"hello")
+    ('2cf24dba5fb0a30e-18b7cb09', '2cf24dba5fb0a30e-ffa0da5d')
+    """
+    return f"{file_digest(data)}-{hashlib.sha256(source.encode()).hexdigest()[:8]}"
+
+
+def source_name(path: str | os.PathLike[str]) -> str:
+    """A path as readable text for citations and the index.
+
+    Names that are valid Unicode are kept as given. A name whose bytes are not UTF-8 (``os.walk``
+    returns such bytes as lone surrogates, which SQLite and a UTF-8 terminal reject) is written with
+    ``\\xNN`` for each such byte and ``\\\\`` for a backslash; :func:`source_path` reverses it.
+
+    >>> source_name("notes/caf\\udce9.txt")
+    'notes/caf\\\\xe9.txt'
+    >>> source_name("notes/café.txt")
+    'notes/café.txt'
+    """
+    text = os.fsdecode(path)
+    if not _SURROGATE.search(text):
+        return text
+    try:
+        raw = os.fsencode(text)
+    except UnicodeEncodeError:  # a surrogate that no file-system name decodes to
+        return text.encode("utf-8", "backslashreplace").decode("ascii")
+    return raw.replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
+
+
+_ESCAPE = re.compile(rb"\\\\|\\x([89a-f][0-9a-f])")
+
+
+def source_path(source: str) -> Path:
+    """The file a source names: the inverse of :func:`source_name`.
+
+    A source that names an existing path is that path; otherwise its ``\\xNN`` escapes are turned back
+    into the bytes they stand for.
+
+    >>> source_path(source_name("/nonexistent/caf\\udce9.txt")) == Path("/nonexistent/caf\\udce9.txt")
+    True
+    """
+    if "\\" not in source or os.path.lexists(source):
+        return Path(source)
+    raw = _ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]) if m.group(1) else b"\\", source.encode())
+    return Path(os.fsdecode(raw))
 
 
 def looks_binary(data: bytes) -> bool:
@@ -87,15 +149,16 @@ def decode_text(data: bytes) -> str:
 
 def clean_text(text: str) -> str:
     """Text safe for tokenizers and SQLite: newlines normalised, lone UTF-16 surrogates (which some PDF
-    fonts produce) replaced by U+FFFD.
+    fonts produce) and NUL characters (which SQLite's string functions stop at) replaced by U+FFFD.
 
-    >>> clean_text("a\\ud835b\\r\\nc") == "a\\ufffdb\\nc"
+    >>> clean_text("a\\ud835b\\r\\nc\\x00") == "a\\ufffdb\\nc\\ufffd"
     True
     """
-    return _SURROGATE.sub("\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _UNSAFE.sub("\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")
 
 
 def detect_language(path: Path, text: str) -> str | None:
@@ -132,12 +195,34 @@ def html_to_text(markup: str) -> str:
     return "\n".join(out).strip()
 
 
-def _load_pdf(path: Path, data: bytes, source: str, password: str | None) -> Document:
+def _pdf_failures() -> tuple[type[BaseException], ...]:
+    """What pypdf raises on damaged, hostile or unsupported PDFs (found by fuzzing: tests/fuzz).
+
+    Besides its own errors (``LimitReachedError`` for cyclic objects and decompression bombs, ``ParseError``,
+    ``PdfReadError``) and ``DependencyError`` (JBIG2 without jbig2dec, AES without cryptography), a broken
+    file surfaces as assertion, lookup, type, arithmetic, decoding and recursion errors from deep inside
+    the parser.
+    """
+    from pypdf.errors import DependencyError, PyPdfError
+
+    return (PyPdfError, DependencyError, ValueError, LookupError, TypeError, AttributeError, AssertionError,
+            ArithmeticError, RuntimeError, OSError, EOFError, zlib.error, struct.error)
+
+
+def _why(err: BaseException) -> str:
+    if isinstance(err, RecursionError):
+        return "nested too deeply"
+    text = " ".join(str(err).split())[:120]
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def _load_pdf(data: bytes, source: str, password: str | None, doc_id: str) -> Document:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
+    from pypdf.errors import FileNotDecryptedError
 
+    failures = _pdf_failures()
     try:
         reader = PdfReader(io.BytesIO(data))
         # Many PDFs are "encrypted" with an empty user password and open without one.
@@ -146,15 +231,30 @@ def _load_pdf(path: Path, data: bytes, source: str, password: str | None) -> Doc
                 f"{source}: PDF is password-protected; "
                 + ("wrong password" if password else "give the password with --password")
             )
-        raw_pages = [page.extract_text() or "" for page in reader.pages]
-    except PasswordError:
-        raise
+        pages = reader.pages
+        count = len(pages)
     except FileNotDecryptedError as err:
         raise PasswordError(f"{source}: PDF is password-protected; give the password with --password") from err
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as err:
-        raise CorruptFileError(f"{source}: cannot read PDF ({type(err).__name__}: {str(err)[:120]})") from err
     except NotImplementedError as err:
         raise CorruptFileError(f"{source}: unsupported PDF feature ({str(err)[:120]})") from err
+    except failures as err:
+        raise CorruptFileError(f"{source}: cannot read PDF ({_why(err)})") from err
+
+    raw_pages: list[str] = []
+    failed: list[int] = []
+    first_error: BaseException | None = None
+    for number in range(1, count + 1):
+        try:  # one damaged page costs that page, not the document
+            raw_pages.append(pages[number - 1].extract_text() or "")
+        except failures as err:
+            failed.append(number)
+            first_error = first_error or err
+            raw_pages.append("")
+    if first_error is not None and len(failed) == count:
+        raise CorruptFileError(f"{source}: cannot read PDF ({_why(first_error)})") from first_error
+    if failed:
+        log.warning("%s: %d of %d pages could not be read (%s): %s", source, len(failed), count,
+                    _why(first_error or ValueError()), failed)
 
     parts: list[str] = []
     spans: list[PageSpan] = []
@@ -178,33 +278,78 @@ def _load_pdf(path: Path, data: bytes, source: str, password: str | None) -> Doc
     if empty:
         log.warning("%s: %d of %d pages have no extractable text: %s", source, len(empty), len(raw_pages), empty)
     return Document(
-        doc_id=file_digest(data), source=source, text="".join(parts), kind="pdf",
+        doc_id=doc_id, source=source, text="".join(parts), kind="pdf",
         pages=tuple(spans), empty_pages=tuple(empty), page_count=len(raw_pages),
     )
 
 
-def load_file(path: str | os.PathLike[str], *, password: str | None = None) -> Document:
+_FILE_TYPES = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"))
+
+
+def _not_regular(mode: int) -> str | None:
+    """What a non-regular, non-directory file is ("a named pipe", ...); None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((what for test, what in _FILE_TYPES if test(mode)), "not a regular file")
+
+
+def read_file_bytes(path: Path, source: str, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``.
+
+    The file is opened without blocking and checked on the open descriptor, so a named pipe or a device
+    never hangs the read, and a file swapped for one after a directory walk is still refused.
+
+    :raises InputError: missing, a broken or looping link, a directory, not a regular file, too large,
+        or unreadable (permissions, I/O error); the message names the file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError as err:
+        if path.is_symlink():
+            raise FileMissingError(f"{source}: broken symbolic link") from err
+        raise FileMissingError(f"{source}: no such file") from err
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise InputError(f"{source}: symbolic link loop") from err
+        raise InputError(f"{source}: cannot read ({err.strerror or err})") from err
+    except (UnicodeEncodeError, ValueError) as err:  # a name no file system can hold (lone surrogate, NUL)
+        raise FileMissingError(f"{source}: no such file (the name cannot exist on this file system)") from err
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(f"{source}: is a directory (use load_paths)")
+        what = _not_regular(mode)
+        if what is not None:
+            raise UnsupportedFileError(f"{source}: {what}, not a file to read")
+        try:
+            data = f.read(max_bytes + 1)
+        except OSError as err:
+            raise InputError(f"{source}: cannot read ({err.strerror or err})") from err
+    if len(data) > max_bytes:
+        raise FileTooLargeError(f"{source}: larger than {max_bytes / 2**20:g} MiB (the [ingest] max_file_mb bound)")
+    return data
+
+
+def load_file(path: str | os.PathLike[str], *, password: str | None = None,
+              max_bytes: int = MAX_FILE_BYTES) -> Document:
     """Load one file.
 
-    :param path: the file; its string form becomes :attr:`Document.source`.
+    :param path: the file; its text form (:func:`source_name`) becomes :attr:`Document.source`.
     :param password: for encrypted PDFs.
-    :raises InputError: missing, empty, binary, corrupt or locked file (message names the file).
+    :param max_bytes: larger files are refused (:class:`FileTooLargeError`).
+    :raises InputError: missing, empty, binary, too large, corrupt, locked or unreadable file, or not a
+        regular file (message names the file).
     """
     p = Path(path)
-    source = str(path)
-    if not p.exists():
-        raise FileMissingError(f"{source}: no such file")
-    if p.is_dir():
-        raise InputError(f"{source}: is a directory (use load_paths)")
-    try:
-        data = p.read_bytes()
-    except OSError as err:
-        raise InputError(f"{source}: cannot read ({err.strerror})") from err
+    source = source_name(path)
+    data = read_file_bytes(p, source, max_bytes=max_bytes)
     if not data.strip():
         raise EmptyDocumentError(f"{source}: empty file (no text to index)")
+    doc_id = document_id(source, data)
     suffix = p.suffix.lower()
     if suffix == ".pdf" or data[:5] == b"%PDF-":
-        return _load_pdf(p, data, source, password)
+        return _load_pdf(data, source, password, doc_id)
     if looks_binary(data):
         raise UnsupportedFileError(f"{source}: binary file, not text, code or PDF")
     text = decode_text(data)
@@ -216,60 +361,134 @@ def load_file(path: str | os.PathLike[str], *, password: str | None = None) -> D
         kind = "markdown"
     elif suffix in HTML_EXTENSIONS:
         kind = "html"
-        text = html_to_text(text)
+        try:
+            text = html_to_text(text)
+        except RecursionError as err:
+            raise CorruptFileError(f"{source}: cannot read HTML (nested too deeply)") from err
     if not text.strip():
         raise EmptyDocumentError(f"{source}: no visible text")
-    return Document(doc_id=file_digest(data), source=source, text=text, kind=kind, language=language)
+    return Document(doc_id=doc_id, source=source, text=text, kind=kind, language=language)
 
 
-def walk(root: Path) -> Iterator[Path]:
-    """Files under ``root`` in sorted order, skipping hidden and VCS/build folders and hidden files."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS)
+def walk(root: Path, *, skipped: Skipped | None = None) -> Iterator[Path]:
+    """Regular files under ``root`` in sorted order, skipping hidden and VCS/build folders and hidden files.
+
+    Symbolic links to files are followed; links to directories are not (no loops). Entries that are not
+    regular files (named pipes, sockets, devices, broken or looping links, links to directories) and
+    directories that cannot be listed are left out, and listed in ``skipped`` when it is given.
+    """
+    def note(path: str | os.PathLike[str], reason: str) -> None:
+        if skipped is not None:
+            skipped.append((source_name(path), reason))
+
+    def unlisted(err: OSError) -> None:
+        note(err.filename or root, f"cannot list directory ({err.strerror or err})")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlisted):
+        kept = []
+        for d in sorted(dirnames):
+            if d.startswith(".") or d in SKIP_DIRS:
+                continue
+            if os.path.islink(os.path.join(dirpath, d)):
+                note(os.path.join(dirpath, d), "symbolic link to a directory (not followed)")
+                continue
+            kept.append(d)
+        dirnames[:] = kept
         for name in sorted(filenames):
-            if not name.startswith("."):
-                yield Path(dirpath) / name
+            if name.startswith("."):
+                continue
+            path = Path(dirpath) / name
+            why = _entry_problem(path)
+            if why is None:
+                yield path
+            else:
+                note(path, why)
 
 
-def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
+def _entry_problem(path: Path) -> str | None:
+    """Why a directory entry is not a file to read, or None."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "broken symbolic link" if path.is_symlink() else "vanished during the walk"
+    except OSError as err:
+        return "symbolic link loop" if err.errno == errno.ELOOP else f"cannot read ({err.strerror or err})"
+    if stat.S_ISDIR(mode):
+        return "symbolic link to a directory (not followed)"
+    what = _not_regular(mode)
+    return f"{what}, not a file to read" if what else None
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]], *, skipped: Skipped | None = None
+                 ) -> list[tuple[Path, bool]]:
     """Files named or found under directories, each with whether the user named it explicitly.
 
-    :raises FileMissingError: a path that does not exist.
+    A file reached twice (named twice, or named and found in a walk) is listed once, first come first
+    kept. Walks leave out entries that are not regular files (see :func:`walk`), listing them in
+    ``skipped`` when given.
+
+    :raises FileMissingError: a named path that does not exist (a broken link named explicitly is kept:
+        reading it gives the reason).
     """
     out: list[tuple[Path, bool]] = []
+    seen: set[str] = set()
+
+    def add(path: Path, explicit: bool) -> None:
+        key = os.path.abspath(path)  # "a/./b" and "a//b" are one file; links stay distinct paths
+        if key not in seen:
+            seen.add(key)
+            out.append((path, explicit))
+
     for path in paths:
         p = Path(path)
-        if not p.exists():
-            raise FileMissingError(f"{path}: no such file or directory")
+        if not p.exists() and not p.is_symlink():
+            raise FileMissingError(f"{source_name(path)}: no such file or directory")
         if p.is_dir():
-            out.extend((f, False) for f in walk(p))
+            for f in walk(p, skipped=skipped):
+                add(f, False)
         else:
-            out.append((p, True))
+            add(p, True)
     return out
 
 
-def load_paths(paths: Iterable[str | os.PathLike[str]], *, password: str | None = None) -> LoadReport:
-    """Load files and directories.
+def strict_single(paths: Sequence[object], files: Sequence[tuple[Path, bool]]) -> bool:
+    """Whether a load is of one explicitly named file, whose failure is an error rather than a skip.
 
-    Files named explicitly must load (else :class:`InputError`); files found by walking a
-    directory that are binary, empty, too large or unreadable are skipped and listed in
-    :attr:`LoadReport.skipped`.
+    >>> strict_single(["a.txt"], [(Path("a.txt"), True)]), strict_single(["a.txt", "b.txt"], [])
+    (True, False)
     """
+    return len(paths) == 1 and len(files) == 1 and files[0][1]
+
+
+def skip_reason(err: InputError, source: str) -> str:
+    """The reason part of a loader error (its message without the leading ``<source>: ``).
+
+    >>> skip_reason(InputError("a: b.txt: empty file"), "a: b.txt")
+    'empty file'
+    """
+    text = str(err)
+    return text[len(source) + 2:] if text.startswith(source + ": ") else text
+
+
+def load_paths(paths: Iterable[str | os.PathLike[str]], *, password: str | None = None,
+               max_bytes: int = MAX_FILE_BYTES) -> LoadReport:
+    """Load files and directories in this process (no time or memory bound: see :mod:`ingest.read`).
+
+    One file named alone must load (else :class:`InputError`). Among several paths, or in a directory
+    walk, a file that is binary, empty, too large, unreadable or corrupt is skipped and listed in
+    :attr:`LoadReport.skipped`, so one bad file never stops a corpus.
+    """
+    path_list = list(paths)
+    skipped: Skipped = []
+    files = expand_paths(path_list, skipped=skipped)
+    strict = strict_single(path_list, files)
     docs: list[Document] = []
-    skipped: list[tuple[str, str]] = []
-    for path, explicit in expand_paths(paths):
-        if not explicit:
-            try:
-                size = path.stat().st_size
-            except OSError:
-                size = 0
-            if size > MAX_FILE_BYTES:
-                skipped.append((str(path), f"larger than {MAX_FILE_BYTES // 2**20} MiB"))
-                continue
+    for path, _ in files:
         try:
-            docs.append(load_file(path, password=password))
+            docs.append(load_file(path, password=password, max_bytes=max_bytes))
         except InputError as err:
-            if explicit:
+            if strict:
                 raise
-            skipped.append((str(path), str(err).split(": ", 1)[-1]))
+            source = source_name(path)
+            skipped.append((source, skip_reason(err, source)))
     return LoadReport(documents=tuple(docs), skipped=tuple(skipped))

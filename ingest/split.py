@@ -4,11 +4,19 @@ Prose goes through LangChain's recursive splitter with lengths counted by the
 embedder's own tokenizer. Every passage records its character range in
 ``Document.text`` (so ``doc.text[a:b] == passage.text``), its page (PDFs) or
 line span (everything else).
+
+Cost stays linear in the text: a run without spaces or newlines that holds more than a
+passage's worth of tokens (a 20 MB line, binary read as text, CJK prose) is cut into
+character windows instead of going to LangChain's character level, which merges one
+character at a time and is quadratic; line and page spans come from a per-document index
+by binary search, not a count over the text before each passage.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
 from ingest.core.protocols import Splitter
@@ -48,12 +56,46 @@ def locate_chunks(text: str, chunks: list[str]) -> list[tuple[int, int]]:
     return spans
 
 
+class TextIndex:
+    """Where a document's lines and pages start, so a passage's line or page is a binary search.
+
+    >>> from ingest.core.records import line_span
+    >>> doc = Document(doc_id="d", source="a.txt", text="a\\nbb\\nc", kind="text")
+    >>> [TextIndex(doc).line_span(a, b) == line_span(doc.text, a, b) for a, b in [(2, 4), (0, 6), (5, 5)]]
+    [True, True, True]
+    """
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.newlines = [m.start() for m in re.finditer("\n", doc.text)]
+        self.page_starts = [s.start for s in doc.pages]
+
+    def line_span(self, start: int, end: int) -> tuple[int, int]:
+        """1-based inclusive lines of ``text[start:end]`` (as :func:`ingest.core.records.line_span`)."""
+        before = bisect_left(self.newlines, start)
+        return before + 1, bisect_left(self.newlines, max(start, end - 1)) + 1
+
+    def page_at(self, offset: int) -> int | None:
+        """The page holding ``offset`` (as :meth:`Document.page_at`)."""
+        i = bisect_right(self.page_starts, offset) - 1
+        if i >= 0:
+            span = self.doc.pages[i]
+            if offset < max(span.end, span.start + 1):
+                return span.number
+        return self.doc.page_at(offset)
+
+
 def make_passage(doc: Document, start: int, end: int, *, kind: PassageKind = "prose", symbol: str | None = None,
-                 splitter: str = "recursive", with_lines: bool = True) -> Passage:
-    """A passage for ``doc.text[start:end]`` with its page or line span filled in."""
+                 splitter: str = "recursive", with_lines: bool = True, index: TextIndex | None = None) -> Passage:
+    """A passage for ``doc.text[start:end]`` with its page or line span filled in.
+
+    :param index: the document's :class:`TextIndex`; give it when making many passages of one document.
+    """
     text = doc.text[start:end]
-    page = doc.page_at(start) if doc.pages else None
-    lines = line_span(doc.text, start, end) if with_lines and not doc.pages else None
+    page = (index.page_at(start) if index else doc.page_at(start)) if doc.pages else None
+    lines = None
+    if with_lines and not doc.pages:
+        lines = index.line_span(start, end) if index else line_span(doc.text, start, end)
     return Passage(
         id=passage_id(doc.source, (start, end), text), doc_id=doc.doc_id, source=doc.source, text=text,
         chars=(start, end), page=page, lines=lines, kind=kind, symbol=symbol, splitter=splitter,
@@ -79,19 +121,70 @@ class ProseSplitter:
             keep_separator="end",
             strip_whitespace=True,
         )
+        self._count_tokens = count_tokens
+        # a run shorter than this cannot hold chunk_tokens tokens (a character is at most 4 tokens: UTF-8 bytes)
+        self._dense = re.compile(f"[^ \n]{{{max(16, settings.chunk_tokens // 4)},}}")
 
     def split_text(self, text: str) -> list[tuple[int, int]]:
-        """Character ranges of the chunks of ``text``."""
-        return locate_chunks(text, [c for c in self._splitter.split_text(text) if c.strip()])
+        """Character ranges of the chunks of ``text``: LangChain's recursive split, with runs of over a
+        chunk's worth of tokens and no space or newline cut into character windows."""
+        spans: list[tuple[int, int]] = []
+        cursor = 0
+        for run in self._dense.finditer(text):
+            if self._count_tokens(run.group()) < self.settings.chunk_tokens:
+                continue
+            spans.extend(self._recursive(text, cursor, run.start()))
+            budget, overlap = self.settings.chunk_tokens, self.settings.overlap_tokens
+            spans.extend((run.start() + a, run.start() + b)
+                         for a, b in char_windows(run.group(), budget, overlap, self._count_tokens))
+            cursor = run.end()
+        spans.extend(self._recursive(text, cursor, len(text)))
+        return spans
+
+    def _recursive(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        piece = text[start:end]
+        if not piece.strip():
+            return []
+        chunks = [c for c in self._splitter.split_text(piece) if c.strip()]
+        return [(start + a, start + b) for a, b in locate_chunks(piece, chunks)]
 
     def split(self, doc: Document) -> list[Passage]:
         """Passages of a prose document (PDF pages never share a passage)."""
         regions = [(s.start, s.end) for s in doc.pages] if doc.pages else [(0, len(doc.text))]
+        index = TextIndex(doc)
         passages: list[Passage] = []
         for base, stop in regions:
             for a, b in self.split_text(doc.text[base:stop]):
-                passages.append(make_passage(doc, base + a, base + b))
+                passages.append(make_passage(doc, base + a, base + b, index=index))
         return passages
+
+
+def char_windows(line: str, budget: int, overlap: int, count_tokens: TokenCounter) -> list[tuple[int, int]]:
+    """Character ranges cutting one over-long line into pieces of about ``budget`` tokens.
+
+    The chars-per-token ratio is measured on the line's start; cuts prefer whitespace or punctuation
+    in the last fifth of a window. Windows overlap by about ``overlap`` tokens (at most half a window).
+
+    >>> char_windows("ab " * 10, 4, 0, lambda t: len(t.split()))
+    [(0, 9), (9, 18), (18, 27), (27, 30)]
+    """
+    sample = line[:4000]
+    ratio = len(sample) / max(1, count_tokens(sample))
+    size = max(8, int(budget * ratio * 0.9))
+    step_back = min(int(overlap * ratio), size // 2)
+    out: list[tuple[int, int]] = []
+    a = 0
+    while a < len(line):
+        b = min(len(line), a + size)
+        if b < len(line):
+            cut = max(line.rfind(c, a + size * 4 // 5, b) for c in " \t,;)}]")
+            if cut > a:
+                b = cut + 1
+        out.append((a, b))
+        if b >= len(line):
+            break
+        a = max(a + 1, b - step_back)
+    return out
 
 
 def line_windows(line_starts: list[int], text_len: int, *, size: int, overlap: int) -> list[tuple[int, int]]:
@@ -117,14 +210,15 @@ def line_windows(line_starts: list[int], text_len: int, *, size: int, overlap: i
 def split_lines(doc: Document, settings: SplitSettings, *, splitter: str = "lines") -> list[Passage]:
     """Line windows for code (or anything line-oriented) when no syntax-aware splitter applies."""
     text = doc.text
-    starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n" and i + 1 < len(text)]
+    index = TextIndex(doc)
+    starts = [0] + [i + 1 for i in index.newlines if i + 1 < len(text)]
     passages = []
     for a, b in line_windows(starts, len(text), size=settings.code_lines, overlap=settings.code_overlap_lines):
         # trim trailing newline and blank lines so the span names real lines
         while b > a and text[b - 1] in "\n \t":
             b -= 1
         if b > a and text[a:b].strip():
-            passages.append(make_passage(doc, a, b, kind="code", splitter=splitter))
+            passages.append(make_passage(doc, a, b, kind="code", splitter=splitter, index=index))
     return passages
 
 

@@ -92,7 +92,7 @@ def dataset(tmp_path: Path) -> Iterator[Path]:
     keeper = DOC.index("Ida Marsh")
     storm = DOC.index("In 1958")
     embedder = FakeEmbedder()
-    with registered(EMBEDDERS, "fake", lambda settings: embedder):
+    with registered(EMBEDDERS, "fake", lambda settings, cache: embedder):
         yield _write_jsonl(tmp_path / "q.jsonl", [
             {"id": "keeper", "question": "Who was the lighthouse keeper?", "answers": ["Ida Marsh"],
              "doc": "harbour.txt", "evidence": [{"chars": [keeper, keeper + 9]}]},

@@ -32,9 +32,15 @@ Fallbacks (``Passage.splitter`` says which): ``fallback:no-grammar`` (no languag
 ``fallback:too-large`` (over ``max_bytes``, e.g. generated amalgamations), ``fallback:minified``
 (lines over ``max_line_chars`` hold more than 20% of the text), ``fallback:syntax-error`` (ERROR
 nodes cover more than ``max_error_share`` of the non-blank lines; below that the file is split by
-syntax and the damaged regions are treated as glue). Fallback files are cut into line windows of at
-most ``chunk_tokens`` tokens and ``code_lines`` lines; lines over the budget are cut into character
-windows. Text arrives decoded by the loader (UTF-8, else Windows-1252; newlines normalised).
+syntax and the damaged regions are treated as glue), ``fallback:too-deep`` (definitions nested more
+than ``max_nesting`` levels: generated or hostile code, which would exhaust the recursion). Fallback
+files are cut into line windows of at most ``chunk_tokens`` tokens and ``code_lines`` lines; lines over
+the budget are cut into character windows. Text arrives decoded by the loader (UTF-8, else Windows-1252;
+newlines normalised).
+
+Cost: whether a row starts inside a string or comment is looked up in a table built from one
+query over the tree, not by climbing the row's ancestors (in tree-sitter a parent lookup descends
+from the root, so climbing was cubic in the nesting depth).
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ from ingest.code.languages import (
 )
 from ingest.core.records import Document, Passage
 from ingest.core.settings import SplitSettings
-from ingest.split import make_passage
+from ingest.split import TextIndex, char_windows, make_passage
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +172,9 @@ class _ParsedFile:
         for t in self.row_tokens:
             self.prefix.append(self.prefix[-1] + t)
         self.root: Any = None
+        self.language: Any = None  # the tree-sitter Language of root
+        self.index = TextIndex(doc)
+        self._covered: tuple[list[int], dict[int, int]] | None = None
 
     def tokens(self, a: int, b: int) -> int:
         """Tokens in rows ``a..b`` (inclusive), counted line by line."""
@@ -185,14 +194,31 @@ class _ParsedFile:
         if node is None or tuple(node.start_point) != (row, col):
             return False
         # a node inside a string or comment (the closing quotes of a docstring) is no place to cut
-        parent = node.parent
-        while parent is not None and parent.start_point[0] == row:
-            parent = parent.parent
-        while parent is not None:
-            if _TOKENISH.search(parent.type):
-                return False
-            parent = parent.parent
-        return True
+        whole, ends = self._token_cover()
+        return not whole[row] and col >= ends.get(row, 0)
+
+    def _token_cover(self) -> tuple[list[int], dict[int, int]]:
+        """Rows wholly inside a string or comment that began on an earlier row (count per row), and for
+        the row where such a token ends, the column it ends at."""
+        if self._covered is None:
+            diff = [0] * (len(self.lines) + 1)
+            ends: dict[int, int] = {}
+            query = _token_query(self.language)
+            if query is not None:
+                from tree_sitter import QueryCursor
+
+                for node in QueryCursor(query).captures(self.root).get("token", []):
+                    (a, _), (b, col) = node.start_point, node.end_point
+                    if b > a:
+                        diff[a + 1] += 1
+                        diff[b] -= 1
+                        ends[b] = max(ends.get(b, 0), col)
+            whole, depth = [], 0
+            for d in diff[:-1]:
+                depth += d
+                whole.append(depth)
+            self._covered = (whole, ends)
+        return self._covered
 
     def trim(self, a: int, b: int) -> tuple[int, int] | None:
         """Rows ``a..b`` without leading and trailing blank rows; None if all blank."""
@@ -205,7 +231,7 @@ class _ParsedFile:
     def passage(self, a: int, b: int, *, symbol: str | None, splitter: str) -> Passage:
         """The passage of whole rows ``a..b``."""
         return make_passage(self.doc, self.starts[a], self.starts[b] + len(self.lines[b]), kind="code",
-                            symbol=symbol, splitter=splitter)
+                            symbol=symbol, splitter=splitter, index=self.index)
 
 
 class CodeSplitter:
@@ -219,6 +245,7 @@ class CodeSplitter:
     :param max_error_share: share of non-blank lines inside ERROR nodes above which a file falls back.
     :param max_bytes: files larger than this (UTF-8) fall back to line windows.
     :param max_line_chars: a line longer than this counts towards minified-file detection.
+    :param max_nesting: definitions nested deeper than this fall back to line windows.
 
     >>> from ingest.split import SplitSettings
     >>> s = CodeSplitter(SplitSettings(), lambda t: len(t.split()))
@@ -232,7 +259,7 @@ class CodeSplitter:
 
     def __init__(self, settings: SplitSettings, count_tokens: TokenCounter, *, max_depth: int = 3,
                  min_line_gap: int = 3, max_error_share: float = 0.25, max_bytes: int = 1_000_000,
-                 max_line_chars: int = 1000) -> None:
+                 max_line_chars: int = 1000, max_nesting: int = 50) -> None:
         if max_depth < 1 or min_line_gap < 0:
             raise ValueError(f"need max_depth >= 1 and min_line_gap >= 0, got {max_depth}, {min_line_gap}")
         if not 0 <= max_error_share <= 1:
@@ -244,6 +271,7 @@ class CodeSplitter:
         self.max_error_share = max_error_share
         self.max_bytes = max_bytes
         self.max_line_chars = max_line_chars
+        self.max_nesting = max_nesting
 
     # -- entry point -------------------------------------------------------
     def split(self, doc: Document) -> list[Passage]:
@@ -255,13 +283,16 @@ class CodeSplitter:
             return self._fallback(doc, reason)
         parser = get_parser(doc.language or "")
         f = _ParsedFile(doc, self.count_tokens)
-        f.root = parser.parse(doc.text.encode("utf-8")).root_node
+        f.root, f.language = parser.parse(doc.text.encode("utf-8")).root_node, parser.language
         if f.root.has_error and error_share(f, parser.language) > self.max_error_share:
             return self._fallback(doc, "syntax-error", parsed=f)
         spec = spec_for(doc.language or "", parser.language)
-        walker = _Walker(f, spec, doc.language or "")
+        walker = _Walker(f, spec, doc.language or "", max_nesting=self.max_nesting)
         segments: list[_Segment] = []
-        walker.walk(f.root.named_children, module_path(doc.source), segments)
+        try:
+            walker.walk(f.root.named_children, module_path(doc.source), segments)
+        except _TooDeep:
+            return self._fallback(doc, "too-deep", parsed=f)
         segments = self._normalise(f, segments)
         passages: list[Passage] = []
         for seg in segments:
@@ -416,6 +447,27 @@ class CodeSplitter:
 
 
 @functools.lru_cache(maxsize=64)
+def _token_query(ts_language: Any) -> Any:
+    """A query capturing every string- or comment-like node of a grammar (None if it has none)."""
+    from tree_sitter import Query, QueryError
+
+    kinds = set()
+    for i in range(ts_language.node_kind_count):
+        name = ts_language.node_kind_for_id(i)
+        if name and ts_language.node_kind_is_named(i) and ts_language.node_kind_is_visible(i) \
+                and _TOKENISH.search(name):
+            kinds.add(name)
+    valid = []
+    for kind in sorted(kinds):
+        try:  # a kind that only occurs as an alias cannot be queried by name
+            Query(ts_language, f"({kind})")
+        except QueryError:
+            continue
+        valid.append(kind)
+    return Query(ts_language, "[" + " ".join(f"({k})" for k in valid) + "] @token") if valid else None
+
+
+@functools.lru_cache(maxsize=64)
 def _error_query(ts_language: Any) -> Any:
     from tree_sitter import Query
 
@@ -441,11 +493,17 @@ def _is_closer(f: _ParsedFile, seg: _Segment) -> bool:
     return all(w.lower() in CLOSERS for w in re.findall(r"[A-Za-z_]\w*", text))
 
 
+class _TooDeep(Exception):
+    """Definitions nest deeper than the splitter follows."""
+
+
 class _Walker:
     """Turns sibling nodes into segments, opening containers and attaching comments."""
 
-    def __init__(self, f: _ParsedFile, spec: LanguageSpec, language: str) -> None:
+    def __init__(self, f: _ParsedFile, spec: LanguageSpec, language: str, *, max_nesting: int) -> None:
         self.f, self.spec, self.language = f, spec, language
+        self.max_nesting = max_nesting
+        self.depth = 0
 
     def role(self, node: Any) -> tuple[str, Any]:
         """(role, definition node): prefix, unit, container, transparent, scope or glue."""
@@ -541,7 +599,11 @@ class _Walker:
         start = first if first is not None else start_row(node)
         if header_end >= start:
             out.append(_Segment(start, header_end, symbol, "glue", [*attached], header=True))
+        if self.depth >= self.max_nesting:
+            raise _TooDeep(symbol)
+        self.depth += 1
         self.walk(kids, symbol, out)
+        self.depth -= 1
         last = max(end_row(c) for c in kids)
         if end_row(node) > last:
             out.append(_Segment(last + 1, end_row(node), symbol, "glue", []))
@@ -572,36 +634,9 @@ def split_line_windows(doc: Document, settings: SplitSettings, f: _ParsedFile, c
             flush()
             for a, b in char_windows(line, budget, settings.overlap_tokens, count_tokens):
                 start = f.starts[r]
-                passages.append(make_passage(doc, start + a, start + b, kind="code", splitter=splitter))
+                passages.append(make_passage(doc, start + a, start + b, kind="code", splitter=splitter,
+                                             index=f.index))
         else:
             rows.append(r)
     flush()
     return passages
-
-
-def char_windows(line: str, budget: int, overlap: int, count_tokens: TokenCounter) -> list[tuple[int, int]]:
-    """Character ranges cutting one over-long line into pieces of about ``budget`` tokens.
-
-    The chars-per-token ratio is measured on the line's start; cuts prefer whitespace or punctuation
-    in the last fifth of a window.
-
-    >>> char_windows("ab " * 10, 4, 0, lambda t: len(t.split()))
-    [(0, 9), (9, 18), (18, 27), (27, 30)]
-    """
-    sample = line[:4000]
-    ratio = len(sample) / max(1, count_tokens(sample))
-    size = max(8, int(budget * ratio * 0.9))
-    step_back = int(overlap * ratio)
-    out: list[tuple[int, int]] = []
-    a = 0
-    while a < len(line):
-        b = min(len(line), a + size)
-        if b < len(line):
-            cut = max(line.rfind(c, a + size * 4 // 5, b) for c in " \t,;)}]")
-            if cut > a:
-                b = cut + 1
-        out.append((a, b))
-        if b >= len(line):
-            break
-        a = max(a + 1, b - step_back)
-    return out

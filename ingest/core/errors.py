@@ -36,6 +36,18 @@ class PasswordError(InputError):
     """A PDF is encrypted and no (or the wrong) password was given."""
 
 
+class FileTooLargeError(InputError):
+    """A file is larger than ``[ingest] max_file_mb``."""
+
+
+class ReadLimitError(InputError):
+    """Reading and splitting a file went over ``[ingest] timeout_seconds`` or ``memory_mb``; it was stopped."""
+
+
+class ReaderCrashError(InputError):
+    """The reader failed on a file in a way no check anticipated (the worker died or raised unexpectedly)."""
+
+
 class IndexStoreError(QAError):
     """Base for problems with an index directory."""
 

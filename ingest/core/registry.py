@@ -101,4 +101,4 @@ class Registry:
 LLMS = Registry("LLM backend", "docqa.llms")  # factory(LLMSettings, CacheSettings) -> LLM
 RERANKERS = Registry("reranker", "docqa.rerankers")  # factory(llm_factory, RerankSettings) -> Reranker
 SPLITTERS = Registry("splitter", "docqa.splitters")  # factory(SplitSettings, count_tokens) -> Splitter (code)
-EMBEDDERS = Registry("embedder", "docqa.embedders")  # factory(EmbedSettings) -> Embedder
+EMBEDDERS = Registry("embedder", "docqa.embedders")  # factory(EmbedSettings, CacheSettings) -> Embedder

@@ -1,0 +1,71 @@
+"""The ONNX Runtime embedder: exported locally from the packaged weights, cached and verified by hash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.factory import make_embedder
+from ingest.core.errors import IndexMismatchError, ModelError
+from ingest.core.settings import CacheSettings, EmbedSettings, Settings
+from ingest.onnx_embed import OnnxEmbedder, pool
+
+pytestmark = pytest.mark.slow
+
+TEXTS = ["The ferry Kittiwake carries 210 passengers.", "def toll(n):\n    return 3 * n",
+         "Ticket prices will rise by three percent next year to pay for new engines. " * 12, "x"]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> CacheSettings:
+    return CacheSettings(dir=str(tmp_path_factory.mktemp("onnx-cache")))
+
+
+def test_fp32_export_gives_the_pytorch_vectors(minilm, cache: CacheSettings) -> None:
+    onnx = make_embedder(EmbedSettings(backend="onnx"), cache)
+    assert isinstance(onnx, OnnxEmbedder)
+    a, b = onnx.embed_passages(TEXTS), minilm.embed_passages(TEXTS)
+    assert a.shape == b.shape == (4, 384) and np.abs(a - b).max() < 1e-4
+    assert onnx.count_tokens(TEXTS[0]) == minilm.count_tokens(TEXTS[0]) and onnx.max_length == minilm.max_length
+    identity = onnx.identity()
+    assert identity["runtime"] == "onnx" and len(identity["onnx_sha256"]) == 64
+    assert {k: v for k, v in identity.items() if k not in ("runtime", "onnx_sha256")} == minilm.identity()
+
+
+def test_int8_is_close_and_the_cache_is_verified(minilm, cache: CacheSettings) -> None:
+    int8 = make_embedder(EmbedSettings(backend="onnx-int8"), cache)
+    a, b = int8.embed_queries(TEXTS), minilm.embed_queries(TEXTS)
+    assert (a * b).sum(axis=1).min() > 0.97  # cosine to the fp32 PyTorch vectors
+    files = sorted((cache.root / "onnx").glob("*/model-int8.onnx"))
+    assert len(files) == 1
+    sha = int8.identity()["onnx_sha256"]
+    again = OnnxEmbedder(EmbedSettings(), cache, quantize=True)  # from the cache: same file, same vectors
+    assert again.identity()["onnx_sha256"] == sha and np.array_equal(again.embed_queries(TEXTS), a)
+    files[0].write_bytes(files[0].read_bytes()[:-10] + b"0123456789")  # damaged: re-exported, never trusted
+    fresh = OnnxEmbedder(EmbedSettings(), cache, quantize=True)
+    assert fresh.identity()["onnx_sha256"] == sha
+
+
+def test_an_index_refuses_queries_from_another_runtime(tmp_path: Path, cache: CacheSettings) -> None:
+    from app.sdk import Index
+
+    doc = tmp_path / "ferry.txt"
+    doc.write_text("The ferry Kittiwake carries 210 passengers.\n\nIts captain is Ida Marsh.\n")
+    settings = Settings().replace(embed={"backend": "onnx"}, cache={"dir": str(cache.root)})
+    with Index.build([doc], tmp_path / "idx", settings=settings) as index:
+        assert index.manifest.embedder["runtime"] == "onnx"
+        assert "Ida Marsh" in index.search("who is the captain?", 1)[0].passage.text
+    with Index.open(tmp_path / "idx", settings=Settings().replace(cache={"dir": str(cache.root)}),
+                    embed_from_index=True) as reopened:  # as the CLI opens an index: with the runtime it was built with
+        assert reopened.embedder.identity()["runtime"] == "onnx"
+    with pytest.raises(IndexMismatchError, match="runtime"):
+        Index.open(tmp_path / "idx", settings=Settings().replace(embed={"model": "all-MiniLM-L6-v2"}))
+
+
+def test_pooling_and_refusals() -> None:
+    h = np.ones((1, 2, 3), dtype=np.float32)
+    assert pool(h, np.array([[1, 0]]), mode="mean", normalise=True).shape == (1, 3)
+    with pytest.raises(ModelError, match="needs the sentence-transformers backend"):
+        OnnxEmbedder(EmbedSettings(extension="pi", max_length=1024))
