@@ -24,7 +24,8 @@ EXIT_USAGE = 2
 def _quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    for name in ("sentence_transformers", "transformers", "httpx", "faiss", "faiss.loader"):
+    for name in ("sentence_transformers", "transformers", "httpx", "httpx2", "httpcore", "httpcore2", "openai", "faiss",
+                 "faiss.loader"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 

@@ -218,19 +218,21 @@ def answer_from_dict(data: dict[str, Any]) -> Answer:
                   first_token_seconds=data["first_token_seconds"])
 
 
-def to_markdown(title: str, turns: list[Turn], *, label: Callable[[Passage], str] = lambda p: p.label) -> str:
+def to_markdown(title: str, turns: list[Turn], *, label: Callable[[Passage], str] = lambda p: p.label,
+                scrub: Callable[[str], str] = lambda text: text) -> str:
     """A conversation as Markdown: each question, the standalone question when it differs, the answer,
     its warnings and its sources with the supporting quotes.
 
     :param label: how a cited passage is named (the UI hides server paths of uploaded files).
+    :param scrub: applied to answers and warnings (which may quote such paths).
     """
     out = [f"# {title}", ""]
     for i, turn in enumerate(turns, 1):
         out += [f"## {i}. {turn.asked}", ""]
         if turn.standalone != turn.asked:
             out += [f"*Answered as:* {turn.standalone}", ""]
-        out += [turn.answer.text, ""]
-        out += [f"> warning: {w}" for w in turn.answer.warnings]
+        out += [scrub(turn.answer.text), ""]
+        out += [f"> warning: {scrub(str(w))}" for w in turn.answer.warnings]
         if turn.answer.warnings:
             out.append("")
         if turn.answer.citations:

@@ -88,7 +88,7 @@ class Index:
         embedder = parts.pop("embedder", None) or shared_embedder(settings.embed, settings.cache)
         report = build_index(path_list, directory, embedder=embedder,
                              splitter=make_splitter(settings.split, embedder), password=password, add=add,
-                             progress=progress)
+                             progress=progress, ingest=settings.ingest)
         return cls(IndexReader(directory), settings, embedder=embedder, **parts), report
 
     @classmethod

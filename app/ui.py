@@ -9,6 +9,7 @@ no Streamlit), ``app/ui_library.py`` (uploads and builds), ``app/conversations.p
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import typing
 from pathlib import Path
@@ -66,6 +67,17 @@ def _index_label(directory: str) -> str:
     return f"{Path(directory).name} (collection)" if Path(directory).parent == root else directory
 
 
+def _picked_index() -> None:
+    st.session_state.index_dir = st.session_state["index-pick"]
+    st.session_state.pop("conversation", None)
+    st.session_state.pop("viewer", None)
+
+
+def _picked_conversation(conversation_id: int) -> None:
+    st.session_state.conversation = conversation_id
+    st.session_state.pop("viewer", None)
+
+
 def _select_index() -> str | None:
     """The index directory this session works on, chosen in the sidebar."""
     state = st.session_state
@@ -78,9 +90,9 @@ def _select_index() -> str | None:
     if state.get("index_dir") not in options:
         state.index_dir = options[0] if options else None
     if options:
-        state.index_dir = st.selectbox("Index", options, index=options.index(state.index_dir),
-                                       format_func=_index_label, help="a collection made here, or an index "
-                                       "directory built with `docqa index`")
+        state["index-pick"] = state.index_dir  # the widget shows the session's choice (set before it is drawn)
+        st.selectbox("Index", options, key="index-pick", format_func=_index_label, on_change=_picked_index,
+                     help="a collection made here, or an index directory built with `docqa index`")
     with st.popover("New collection", width="stretch"):
         name = st.text_input("Name", key="new-collection", placeholder="reports")
         if st.button("Create", key="create-collection", disabled=not name.strip()):
@@ -117,16 +129,16 @@ def _select_conversation(directory: str) -> int:
         state.pop("viewer", None)
         listed = conversations.conversations(directory)
         ids = [c.id for c in listed]
-    titles = {c.id: f"{c.title} ({c.turns})" for c in listed}
-    if st.button("New conversation", key="new-conversation", icon="➕", width="stretch"):
+    if st.button("New conversation", key="new-conversation", icon=":material/add:", width="stretch"):
         state.conversation = conversations.create(directory)
         state.pop("viewer", None)
         st.rerun()
-    chosen = st.radio("Conversations", ids, index=ids.index(state.conversation), format_func=titles.__getitem__)
-    if chosen != state.conversation:
-        state.conversation = chosen
-        state.pop("viewer", None)
-        st.rerun()
+    st.caption("Conversations")
+    box = st.container(height=320, border=False) if len(listed) > 8 else st.container()
+    for c in listed:  # one button per conversation, keyed by its id (titles may repeat, and change)
+        box.button(f"{md_escape(c.title)} ({c.turns})", key=f"conversation-{c.id}", width="stretch",
+                  type="primary" if c.id == state.conversation else "secondary", on_click=_picked_conversation,
+                  args=(c.id,), icon=":material/chat:")
     cid = state.conversation
     title = conversations.title(cid)
     with st.popover("Rename, export or delete", width="stretch"):
@@ -139,7 +151,7 @@ def _select_conversation(directory: str) -> int:
                 st.error(str(err))
         shown = names(directory)
         st.download_button("Export as Markdown", data=to_markdown(title, conversations.turns(cid),
-                                                                    label=shown.label),
+                                                                    label=shown.label, scrub=shown.scrub),
                            file_name=f"{safe_name(title)}.md", mime="text/markdown", key=f"export-{cid}")
         if st.button("Delete this conversation", key=f"delete-{cid}", type="primary"):
             conversations.delete(cid)
@@ -271,23 +283,26 @@ def _library(directory: str) -> None:
     failures = read_failures(folder)
     if failures:
         st.markdown("**Not indexed**")
-        st.dataframe([{"file": shown.source(p), "why": shown.scrub(f["reason"])} for p, f in failures.items()],
-                     hide_index=True, width="stretch")
+        st.markdown("\n".join(f"- {md_escape(shown.source(p))}: {md_escape(shown.scrub(f['reason']))}"
+                              for p, f in sorted(failures.items())))
 
 
 def _file_table(directory: str, manifest: Manifest, settings: Any, shown: Any) -> None:
     rows = file_rows(manifest)
-    head = st.columns([4, 1, 1, 1, 4, 1])
-    for col, title in zip(head, ["file", "kind", "pages", "passages", "status", ""], strict=True):
+    widths = [3.6, 1.2, 0.8, 0.9, 3, 1.3, 1.3]
+    for col, title in zip(st.columns(widths), ["file", "kind", "pages", "passages", "status", "", ""], strict=True):
         col.markdown(f"**{title}**")
     for row in rows:
-        cols = st.columns([4, 1, 1, 1, 4, 1], vertical_alignment="center")
+        key = hashlib.sha256(row.source.encode()).hexdigest()[:12]
+        cols = st.columns(widths, vertical_alignment="center")
         cols[0].markdown(md_escape(shown.source(row.source)))
         cols[1].markdown(row.kind)
         cols[2].markdown(str(row.pages or "–"))
         cols[3].markdown(str(row.passages))
         cols[4].markdown(md_escape(row.status))
-        if cols[5].button("Remove", key=f"remove-{row.source}"):
+        cols[5].button("Preview", key=f"preview-{key}", icon=":material/visibility:", type="tertiary",
+                       on_click=lambda source=row.source: st.session_state.update(preview=source))
+        if cols[6].button("Remove", key=f"remove-{key}", icon=":material/delete:", type="tertiary"):
             try:
                 outcome = remove_file(directory, row.source, settings, manifest, progress=_progress_bar())
             except QAError as err:
@@ -298,19 +313,16 @@ def _file_table(directory: str, manifest: Manifest, settings: Any, shown: Any) -
                 if not outcome.error and Path(row.source).is_relative_to(uploads(directory)):
                     Path(row.source).unlink(missing_ok=True)
             st.rerun()
-    if st.button("Rebuild (read every file again)", key="rebuild"):
+    if st.button("Rebuild (read every file again)", key="rebuild", icon=":material/refresh:"):
         try:
             _report(rebuild(directory, settings, manifest, progress=_progress_bar()), shown, "Rebuilt")
         except QAError as err:
             _notice("error", shown.scrub(str(err)))
         st.rerun()
-    docs = documents(directory)
-    by_source = {d.source: d for d in docs.values()}
-    pick = st.selectbox("Preview a file's indexed text", ["–"] + [r.source for r in rows],
-                        format_func=lambda s: s if s == "–" else shown.source(s), key="preview")
-    if pick in by_source:
-        text = by_source[pick].text[:4000]
-        rich(text_html(text, (0, 0), None), key="preview-text")
+    preview = next((d for d in documents(directory).values() if d.source == st.session_state.get("preview")), None)
+    if preview is not None:
+        st.markdown(f"**{md_escape(shown.source(preview.source))}**, as indexed (the start):")
+        rich(text_html(preview.text[:4000], (0, 0), None), key="preview-text")
 
 
 # -- the page -------------------------------------------------------------------------------------------------
@@ -326,7 +338,8 @@ def _chat(directory: str, cid: int, overrides: dict[str, dict[str, Any]]) -> Non
         return
     shown = names(directory)
     turns = store().turns(cid)
-    left, right = st.columns([3, 2], gap="large")
+    viewing = bool(st.session_state.get("viewer"))
+    left, right = st.columns([2, 3] if viewing else [1, 1], gap="large")  # an open source gets the room
     with right:
         render_viewer(turns, directory, shown)
     with left:

@@ -143,7 +143,7 @@ def render_turn(i: int, turn: Turn, names: Names, *, prefix: str) -> None:
             st.caption(f"Follow-up answered as: {md_escape(turn.standalone)}")
         note = (turn.details.get("rewrite") or {}).get("note")
         if note:
-            st.caption(f"Asked as written ({md_escape(note)})")
+            st.caption(f"The model's rewrite was not used: {md_escape(note)}")
         key = f"{prefix}-text-{i}"
         rich(answer_html(names.scrub(a.text), [c.number for c in a.citations], turn=i), key=key,
              on_cite=functools.partial(_clicked, key))
@@ -187,7 +187,7 @@ def ask(index: Index, settings: Settings, history: list[Turn], question: str, na
         if history:
             status.caption("Rewriting the follow-up question with the conversation…")
             rewrite = rewrite_question(index.llm, [(t.standalone, t.answer.text) for t in history], question)
-            if rewrite.rewritten:
+            if rewrite.standalone != rewrite.asked:
                 st.caption(f"Follow-up answered as: {md_escape(rewrite.standalone)}")
         status.caption("Searching and answering…")
         box = st.empty()
@@ -254,10 +254,11 @@ def _pdf(doc: Document, citation: Citation, names: Names) -> None:
         note = "the quote is on another page"
     view = _page_view(str(path), path.stat().st_mtime, doc.doc_id, page, quote if page in quote_pages else None,
                       note if page in quote_pages or quote is None else "", doc)
-    prev, middle, nxt = st.columns([1, 3, 1], vertical_alignment="center")
-    prev.button("◀ Page", key="viewer-prev", disabled=page <= 1, on_click=_go_to_page, args=(page - 1,))
-    nxt.button("Page ▶", key="viewer-next", disabled=page >= view.page_count, on_click=_go_to_page,
-               args=(page + 1,))
+    prev, middle, nxt = st.columns([1, 6, 1], vertical_alignment="center")
+    prev.button("", key="viewer-prev", icon=":material/chevron_left:", help="previous page", disabled=page <= 1,
+                on_click=_go_to_page, args=(page - 1,))
+    nxt.button("", key="viewer-next", icon=":material/chevron_right:", help="next page",
+               disabled=page >= view.page_count, on_click=_go_to_page, args=(page + 1,))
     middle.caption(page_caption(view, cited_page=cited_page))
     if page != cited_page:
         st.button(f"Back to the cited page {cited_page}", key="viewer-back", on_click=_go_to_page,
@@ -276,9 +277,10 @@ def render_viewer(turns: list[Turn], directory: str, names: Names) -> None:
         st.caption("Click a citation [n] in an answer, or a source below it, to open it here.")
         return
     p = citation.passage
-    head, close = st.columns([5, 1], vertical_alignment="center")
+    head, close = st.columns([8, 1], vertical_alignment="center")
     head.markdown(f"**{md_escape(citation_label(citation, names))}**")
-    close.button("Close", key="viewer-close", on_click=lambda: st.session_state.pop("viewer", None))
+    close.button("", key="viewer-close", icon=":material/close:", help="close the viewer",
+                 on_click=lambda: st.session_state.pop("viewer", None))
     if citation.quote:
         st.caption(f"Quote: “{md_escape(' '.join(citation.quote.split()))}”")
     doc = documents(directory).get(p.doc_id)

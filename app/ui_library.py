@@ -28,7 +28,7 @@ from typing import Any
 
 from app.conversations import index_key
 from app.sdk import Index
-from ingest.core.errors import InputError
+from ingest.core.errors import EmptyDocumentError, InputError
 from ingest.core.settings import EmbedSettings, Settings, SplitSettings
 from retrieval.build import Progress
 from retrieval.store import Manifest
@@ -149,26 +149,36 @@ def _culprit(message: str, paths: Sequence[str]) -> str | None:
 
 
 def build_files(paths: Sequence[str], index_dir: str | os.PathLike[str], settings: Settings, *, add: bool,
-                progress: Progress | None = None) -> BuildOutcome:
+                progress: Progress | None = None, **parts: Any) -> BuildOutcome:
     """Index ``paths`` into ``index_dir`` with :meth:`Index.build_with_report`, leaving out each file that
     cannot be read and naming it (one bad file does not stop the others).
 
     :param add: keep the documents already indexed that are not among ``paths``.
+    :param parts: ``embedder`` to use instead of the settings' one (tests).
     """
     outcome = BuildOutcome()
     remaining = list(dict.fromkeys(paths))
     while remaining:
         try:
             index, report = Index.build_with_report(remaining, index_dir, settings=settings, add=add,
-                                                    progress=progress)
+                                                    progress=progress, **parts)
         except InputError as err:
             bad = _culprit(str(err), remaining)
-            if bad is None:
-                outcome.error = str(err)
+            if bad is not None:  # a file that fails alone (or a loader that stops at the first bad file)
+                outcome.failed.append((bad, str(err)[len(bad) + 2:]))
+                remaining.remove(bad)
+                continue
+            if add and len(remaining) > 1 and isinstance(err, EmptyDocumentError):
+                # nothing in the batch could be read: the message names a few; ask each file for its reason
+                for path in remaining:
+                    outcome.failed += build_files([path], index_dir, settings, add=True, progress=progress,
+                                                  **parts).failed
+                if len(outcome.failed) < len(paths):  # never expected: a file read alone after all
+                    return _counted(outcome, index_dir)
+                outcome.error = "none of the files could be indexed"
                 return outcome
-            outcome.failed.append((bad, str(err)[len(bad) + 2:]))
-            remaining.remove(bad)
-            continue
+            outcome.error = str(err)
+            return outcome
         index.close()
         outcome.documents, outcome.passages = report.documents, report.passages
         outcome.failed += [(p, why) for p, why in report.skipped]
@@ -178,13 +188,19 @@ def build_files(paths: Sequence[str], index_dir: str | os.PathLike[str], setting
     return outcome
 
 
+def _counted(outcome: BuildOutcome, index_dir: str | os.PathLike[str]) -> BuildOutcome:
+    manifest = Manifest.read(Path(index_dir))
+    outcome.documents, outcome.passages = manifest.counts["documents"], manifest.counts["passages"]
+    return outcome
+
+
 def source_path(source: str) -> Path:
     """The file a document's source names (relative sources: from the working directory)."""
     return Path(source).expanduser()
 
 
 def remove_file(index_dir: str | os.PathLike[str], source: str, settings: Settings, manifest: Manifest, *,
-                progress: Progress | None = None) -> BuildOutcome:
+                progress: Progress | None = None, **parts: Any) -> BuildOutcome:
     """Rebuild the index without ``source`` (the other files are read again; their vectors are reused).
 
     Refused, naming them, when some other indexed files are no longer on disk: the rebuild would lose them.
@@ -196,17 +212,17 @@ def remove_file(index_dir: str | os.PathLike[str], source: str, settings: Settin
                                   f"{len(missing)} of them are no longer on disk ({', '.join(missing[:3])})")
     if not others:
         return BuildOutcome(error=f"{source} is the only file of this index; add another before removing it")
-    return build_files(others, index_dir, settings, add=False, progress=progress)
+    return build_files(others, index_dir, settings, add=False, progress=progress, **parts)
 
 
 def rebuild(index_dir: str | os.PathLike[str], settings: Settings, manifest: Manifest, *,
-            progress: Progress | None = None) -> BuildOutcome:
+            progress: Progress | None = None, **parts: Any) -> BuildOutcome:
     """Read every indexed file again; documents whose files are gone stay as they were indexed."""
     sources = [s["source"] for s in manifest.sources]
     present = [s for s in sources if source_path(s).is_file()]
     if not present:
         return BuildOutcome(error="none of the indexed files are on disk any more; nothing to rebuild from")
-    outcome = build_files(present, index_dir, settings, add=True, progress=progress)
+    outcome = build_files(present, index_dir, settings, add=True, progress=progress, **parts)
     outcome.kept_missing = [s for s in sources if s not in present]
     return outcome
 

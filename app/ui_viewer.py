@@ -170,9 +170,10 @@ def line_boxes(chars: Sequence[tuple[str, Box]]) -> list[Box]:
 # -- PDF pages ----------------------------------------------------------------------------------------------
 
 def file_matches(path: Path, doc_id: str) -> bool:
-    """Whether the file still holds the bytes that were indexed (a document's id is their sha256)."""
+    """Whether the file still holds the bytes that were indexed: a document id starts with 16 hex digits of
+    their sha256 (``"<digest>"`` or ``"<digest>-<name hash>"``)."""
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()[:16] == doc_id
+        return hashlib.file_digest(f, "sha256").hexdigest()[:16] == doc_id.split("-", 1)[0]
 
 
 def pdfium_text(textpage: object) -> str:

@@ -26,6 +26,8 @@ from ingest.core.settings import AnswerSettings, Order, UnsupportedPolicy, Verif
 # counts each passage's real tokens and the reserve errs high.
 PROMPT_OVERHEAD_TOKENS = 320  # system prompt + chat template + question framing
 PASSAGE_OVERHEAD_TOKENS = 12  # "[n] label" line and blank lines around each passage
+USAGE_NOTES = {"reported": "token counts reported by the server",
+               "estimated": "token counts estimated (the server reported none)"}
 
 
 def context_budget(llm: LLM, question: str, max_answer_tokens: int) -> int:
@@ -99,6 +101,8 @@ class Generator:
             raise RuntimeError(f"{self.llm.name}: the stream ended without a completion")
         text, citations, dropped = parse_citations(completion.text, context)
         dropped_note = (f"dropped citations to passages that do not exist: {dropped}",) if dropped else ()
+        if completion.usage != "counted":
+            dropped_note += (USAGE_NOTES[completion.usage],)
         generate = StageTrace("generate", self.llm.name, seconds=completion.seconds,
                               prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
                               calls=1, outcome=completion.finish_reason, details=dropped_note)

@@ -32,6 +32,8 @@ MAX_ANSWER_CHARS = 300  # an earlier answer is cut to this in the prompt (the st
 MAX_REWRITE_TOKENS = 64
 _PREFIX = re.compile(r"^\s*(?:[-*>]\s*)?(?:(?:standalone|rewritten|new|last)\s+)?question\s*:\s*", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_ANAPHORA = frozenset({"it", "its", "they", "them", "their", "theirs", "this", "that", "these", "those", "he",
+                       "him", "his", "she", "her", "there", "then", "one", "ones", "same", "such", "former", "latter"})
 _FOLLOWUP_WORDS = frozenset({"also", "and", "he", "her", "him", "his", "more", "one", "ones", "same", "so", "such",
                              "tell", "what's", "about", "else", "other", "others"})
 
@@ -43,7 +45,8 @@ class Rewrite:
     :param asked: the question as the user wrote it.
     :param standalone: the question that is searched and answered (``asked`` when the rewrite was not used).
     :param rewritten: whether ``standalone`` came from the model.
-    :param note: why the model's reply was not used ("" when it was, or when no rewrite was needed).
+    :param note: why the model's reply was not used ("" when it was, or when no rewrite was needed); the
+        question is then asked as written, or with the previous question added when it refers back to it.
     :param seconds: time the model call took (0 without one).
     :param tokens: prompt plus completion tokens of the call.
     """
@@ -64,6 +67,25 @@ def content_words(text: str) -> list[str]:
     """
     skip = STOPWORDS | _FOLLOWUP_WORDS
     return [w for w in (m.group(0).lower() for m in _WORD.finditer(text)) if len(w) > 1 and w not in skip]
+
+
+def refers_back(question: str) -> bool:
+    """Whether a question leans on an earlier turn (a pronoun such as "it" or "they").
+
+    >>> refers_back("When was it funded?"), refers_back("Who funded the survey?")
+    (True, False)
+    """
+    return any(m.group(0).lower() in _ANAPHORA for m in _WORD.finditer(question))
+
+
+def with_previous(question: str, previous: str) -> str:
+    """The fallback when the model's rewrite is not usable: the question with the previous one beside it, so
+    retrieval and the answering model still see what "it" refers to.
+
+    >>> with_previous("When was it funded?", "Who funded the Harbor survey?")
+    'When was it funded? (follow-up to: Who funded the Harbor survey?)'
+    """
+    return f"{question} (follow-up to: {' '.join(previous.split())})"
 
 
 def rewrite_messages(history: Sequence[tuple[str, str]], question: str, *, max_turns: int = MAX_TURNS
@@ -95,13 +117,15 @@ def parse_rewrite(reply: str, question: str) -> tuple[str | None, str]:
     """The standalone question in the model's ``reply``, or None with the reason it is not usable.
 
     The first non-empty line is taken, without a "Standalone question:" prefix, quotes or citation markers.
-    It is refused when it is empty, far longer than a question, or keeps fewer than half of the
-    question's own content words (the model answered, or wandered off).
+    It is refused when it is empty, far longer than a question, not a question while the user asked one
+    (the model answered it), or keeps fewer than half of the question's own content words (it wandered off).
 
     >>> parse_rewrite('Standalone question: "Who funded the Harbor Light survey?"\\nThanks', "And who funded it?")
     ('Who funded the Harbor Light survey?', '')
-    >>> parse_rewrite("The survey was paid for by a trust.", "Who funded it?")
+    >>> parse_rewrite("Who paid for the survey?", "Who funded it?")
     (None, 'the rewrite dropped words of the question (funded)')
+    >>> parse_rewrite("The survey was funded by a trust.", "Who funded it?")
+    (None, 'the model answered instead of rewriting the question')
     """
     line = next((s.strip() for s in reply.splitlines() if s.strip()), "")
     line = _PREFIX.sub("", line)
@@ -110,6 +134,8 @@ def parse_rewrite(reply: str, question: str) -> tuple[str | None, str]:
         return None, "the model gave no rewrite"
     if len(line) > max(300, 4 * len(question)):
         return None, "the rewrite was far longer than a question"
+    if question.rstrip().endswith("?") and not line.endswith("?"):
+        return None, "the model answered instead of rewriting the question"
     wanted = content_words(question)
     have = " ".join(content_words(line))
     missing = [w for w in wanted if _stem(w) not in have]
@@ -143,6 +169,7 @@ def rewrite_question(llm: LLM, history: Sequence[tuple[str, str]], question: str
     tokens = completion.prompt_tokens + completion.completion_tokens
     standalone, note = parse_rewrite(completion.text, question)
     if standalone is None:
-        return Rewrite(asked=question, standalone=question, note=note, seconds=seconds, tokens=tokens)
+        fallback = with_previous(question, history[-1][0]) if refers_back(question) else question
+        return Rewrite(asked=question, standalone=fallback, note=note, seconds=seconds, tokens=tokens)
     return Rewrite(asked=question, standalone=standalone, rewritten=standalone != question, seconds=seconds,
                    tokens=tokens)

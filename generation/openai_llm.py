@@ -34,7 +34,6 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -149,17 +148,9 @@ def model_listed(model: str, served: Sequence[str]) -> bool:
     return any(s == model or s == f"{model}:latest" or s.endswith(f"/{model}") for s in served)
 
 
-_COMPLETION_FIELDS = {f.name for f in fields(Completion)}
-
-
 def _completion(usage: UsageSource, **values: Any) -> Completion:
-    # Completion gains a ``usage`` field ("reported" | "estimated") for the answer's notes (asked for in
-    # issue 15); until it has one, where the counts came from is only logged.
-    if "usage" in _COMPLETION_FIELDS:
-        values["usage"] = usage
-    else:
-        log.debug("token counts %s", usage)
-    return Completion(**values)
+    """A :class:`Completion` saying where its token counts come from (the answer's notes show it)."""
+    return Completion(usage=usage, **values)
 
 
 def _one_line(text: str, limit: int = 200) -> str:

@@ -74,28 +74,30 @@ def document_id(source: str, data: bytes) -> str:
 
 
 def source_name(path: str | os.PathLike[str]) -> str:
-    """A path as readable text for citations and the index.
+    """A path as readable, one-line text for citations, reports and the index.
 
-    Names that are valid Unicode are kept as given. A name whose bytes are not UTF-8 (``os.walk``
-    returns such bytes as lone surrogates, which SQLite and a UTF-8 terminal reject) is written with
-    ``\\xNN`` for each such byte and ``\\\\`` for a backslash; :func:`source_path` reverses it.
+    Names that are valid Unicode without control characters are kept as given. Otherwise (``os.walk``
+    returns bytes that are not UTF-8 as lone surrogates, which SQLite and a UTF-8 terminal reject; a
+    newline in a name would break a one-line message) the name is written with ``\\xNN`` for each such
+    byte or control character and ``\\\\`` for a backslash; :func:`source_path` reverses it.
 
-    >>> source_name("notes/caf\\udce9.txt")
-    'notes/caf\\\\xe9.txt'
-    >>> source_name("notes/café.txt")
-    'notes/café.txt'
+    >>> source_name("notes/caf\\udce9.txt"), source_name("a\\nb.txt"), source_name("notes/café.txt")
+    ('notes/caf\\\\xe9.txt', 'a\\\\x0ab.txt', 'notes/café.txt')
     """
     text = os.fsdecode(path)
-    if not _SURROGATE.search(text):
+    if not _ODD_NAME.search(text):
         return text
     try:
         raw = os.fsencode(text)
     except UnicodeEncodeError:  # a surrogate that no file-system name decodes to
-        return text.encode("utf-8", "backslashreplace").decode("ascii")
-    return raw.replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
+        raw = text.encode("utf-8", "backslashreplace")
+    escaped = raw.replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", escaped)
 
 
-_ESCAPE = re.compile(rb"\\\\|\\x([89a-f][0-9a-f])")
+_ODD_NAME = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_ESCAPE = re.compile(rb"\\\\|\\x([0-9a-f]{2})")
 
 
 def source_path(source: str) -> Path:
@@ -104,8 +106,8 @@ def source_path(source: str) -> Path:
     A source that names an existing path is that path; otherwise its ``\\xNN`` escapes are turned back
     into the bytes they stand for.
 
-    >>> source_path(source_name("/nonexistent/caf\\udce9.txt")) == Path("/nonexistent/caf\\udce9.txt")
-    True
+    >>> [source_path(source_name(p)) == Path(p) for p in ("/nonexistent/caf\\udce9.txt", "/nonexistent/a\\tb")]
+    [True, True]
     """
     if "\\" not in source or os.path.lexists(source):
         return Path(source)

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 TokenCounter = Callable[[str], int]
 PROSE_SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
+DENSE_CHARS_PER_TOKEN = 10  # a run of no spaces this long per budget token is no word (a URL is ~100 characters)
+MAX_CHARS_PER_TOKEN = 32  # character windows hold at most this many characters per budget token
 
 
 def locate_chunks(text: str, chunks: list[str]) -> list[tuple[int, int]]:
@@ -102,6 +104,36 @@ def make_passage(doc: Document, start: int, end: int, *, kind: PassageKind = "pr
     )
 
 
+class MemoCounter:
+    """A token counter that remembers the counts of short pieces.
+
+    LangChain's splitter counts every piece it merges: in a long run of text with no sentence
+    punctuation that is every word, one tokenizer call each (a million calls for 2 MB); words
+    repeat, so remembering them makes that linear in distinct words.
+
+    >>> calls = []
+    >>> count = MemoCounter(lambda t: calls.append(t) or len(t.split()))
+    >>> count("a b"), count("a b"), len(calls)
+    (2, 2, 1)
+    """
+
+    def __init__(self, count_tokens: TokenCounter, *, max_chars: int = 64, max_entries: int = 200_000) -> None:
+        self.count_tokens = count_tokens
+        self.max_chars = max_chars
+        self.max_entries = max_entries
+        self._known: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        if len(text) > self.max_chars:
+            return self.count_tokens(text)
+        n = self._known.get(text)
+        if n is None:
+            if len(self._known) >= self.max_entries:
+                self._known.clear()
+            n = self._known[text] = self.count_tokens(text)
+        return n
+
+
 class ProseSplitter:
     """Token-aware recursive splitting (LangChain) with provenance; PDF pages are split separately.
 
@@ -113,6 +145,7 @@ class ProseSplitter:
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
         self.settings = settings
+        count_tokens = MemoCounter(count_tokens)
         self._splitter = RecursiveCharacterTextSplitter(
             chunk_size=settings.chunk_tokens,
             chunk_overlap=settings.overlap_tokens,
@@ -126,12 +159,15 @@ class ProseSplitter:
         self._dense = re.compile(f"[^ \n]{{{max(16, settings.chunk_tokens // 4)},}}")
 
     def split_text(self, text: str) -> list[tuple[int, int]]:
-        """Character ranges of the chunks of ``text``: LangChain's recursive split, with runs of over a
-        chunk's worth of tokens and no space or newline cut into character windows."""
+        """Character ranges of the chunks of ``text``: LangChain's recursive split, except that a run with no
+        space or newline that holds a chunk's worth of tokens, or is over ``DENSE_CHARS_PER_TOKEN`` characters
+        per token of the budget long (however few tokens a tokenizer makes of it), is cut into character
+        windows."""
         spans: list[tuple[int, int]] = []
         cursor = 0
         for run in self._dense.finditer(text):
-            if self._count_tokens(run.group()) < self.settings.chunk_tokens:
+            long = len(run.group()) > self.settings.chunk_tokens * DENSE_CHARS_PER_TOKEN
+            if not long and self._count_tokens(run.group()) < self.settings.chunk_tokens:
                 continue
             spans.extend(self._recursive(text, cursor, run.start()))
             budget, overlap = self.settings.chunk_tokens, self.settings.overlap_tokens
@@ -163,14 +199,16 @@ def char_windows(line: str, budget: int, overlap: int, count_tokens: TokenCounte
     """Character ranges cutting one over-long line into pieces of about ``budget`` tokens.
 
     The chars-per-token ratio is measured on the line's start; cuts prefer whitespace or punctuation
-    in the last fifth of a window. Windows overlap by about ``overlap`` tokens (at most half a window).
+    in the last fifth of a window. Windows overlap by about ``overlap`` tokens (at most half a window)
+    and hold at most ``MAX_CHARS_PER_TOKEN * budget`` characters (a tokenizer may make one unknown token
+    of thousands of characters).
 
     >>> char_windows("ab " * 10, 4, 0, lambda t: len(t.split()))
     [(0, 9), (9, 18), (18, 27), (27, 30)]
     """
     sample = line[:4000]
     ratio = len(sample) / max(1, count_tokens(sample))
-    size = max(8, int(budget * ratio * 0.9))
+    size = max(8, min(int(budget * ratio * 0.9), budget * MAX_CHARS_PER_TOKEN))
     step_back = min(int(overlap * ratio), size // 2)
     out: list[tuple[int, int]] = []
     a = 0

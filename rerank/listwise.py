@@ -108,7 +108,11 @@ class LLMReranker:
         """Rerank ``candidates``; return the best ``top_k`` and what the call cost."""
         if len(candidates) < 2:
             return list(candidates[:top_k]), StageTrace("rerank", self.name)
-        return self._rank(query, candidates, top_k, time.perf_counter())
+        start = time.perf_counter()
+        try:
+            return self._rank(query, candidates, top_k, start)
+        except GenerationError as err:  # e.g. a backend without logits for a logit ranker: first-stage order
+            return fallback(self.name, candidates, top_k, err, start, self.settings)
 
     def _rank(self, query: str, candidates: Sequence[Ranked], top_k: int, start: float
               ) -> tuple[list[Ranked], StageTrace]:

@@ -36,6 +36,6 @@ class PointwiseReranker(LLMReranker):
         except GenerationError as err:
             return fallback(self.name, candidates, top_k, err, start, self.settings)
         order = sorted(range(len(candidates)), key=lambda i: -scores[i])
-        return keep_order(candidates, order, scores)[:top_k], StageTrace("rerank", 
-            self.name, calls=len(candidates), prompt_tokens=tokens, completion_tokens=0,
+        return keep_order(candidates, order, scores)[:top_k], StageTrace(
+            "rerank", self.name, calls=len(candidates), prompt_tokens=tokens, completion_tokens=0,
             seconds=time.perf_counter() - start)

@@ -1,5 +1,9 @@
-"""Build or update an index: load, split, embed (reusing vectors already in the index), aggregate unit and file
-vectors, write atomically."""
+"""Build or update an index: read (load and split each file under the ``[ingest]`` bounds), embed (reusing
+vectors already in the index), aggregate unit and file vectors, write atomically.
+
+One bad file never sinks a build: it is skipped and listed in :attr:`BuildReport.skipped`; only the one
+file named alone, or a set of paths with nothing readable in it, is an error. Files with equal bytes
+under different paths are separate documents, each cited by its own path."""
 
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ import numpy as np
 from ingest.core.errors import EmptyDocumentError, IndexMismatchError, IndexMissingError
 from ingest.core.protocols import Embedder, Splitter
 from ingest.core.records import Document, Passage
-from ingest.loaders import load_paths
+from ingest.core.settings import IngestSettings
+from ingest.loaders import source_name
+from ingest.read import read_paths
 from ingest.split import embedding_text
 from retrieval.store import IndexReader, Manifest, write_index, writer_lock
 from retrieval.units import build_units, whole_document_vectors, whole_documents
@@ -69,9 +75,19 @@ def _previous(directory: Path, identity: dict[str, object], splitter_id: dict[st
     return reader, same
 
 
+def _unique(passages: list[Passage]) -> list[Passage]:
+    """Passages with distinct ids, first kept (a splitter that repeated a span must not fail the write)."""
+    seen: dict[str, Passage] = {}
+    for p in passages:
+        seen.setdefault(p.id, p)
+    if len(seen) < len(passages):
+        log.warning("dropped %d repeated passages", len(passages) - len(seen))
+    return list(seen.values())
+
+
 def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.PathLike[str], *, embedder: Embedder,
                 splitter: Splitter, password: str | None = None, add: bool = False,
-                progress: Progress | None = None) -> BuildReport:
+                progress: Progress | None = None, ingest: IngestSettings | None = None) -> BuildReport:
     """Index ``paths`` into ``directory``.
 
     :param paths: files and directories.
@@ -81,19 +97,22 @@ def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.Pat
     :param password: for encrypted PDFs.
     :param add: keep documents already in the index that are not among ``paths`` (else they are dropped).
     :param progress: called as ``progress(stage, done, total)``.
-    :raises InputError: a named file is missing, empty, binary, corrupt or locked, or nothing is indexable.
+    :param ingest: per-file time and memory bounds (default: :class:`IngestSettings()`).
+    :raises InputError: a named path is missing, the one file named cannot be read, or nothing is indexable.
     :raises IndexLockedError: another process is writing the index.
     """
     directory = Path(directory)
     paths = list(paths)
     timings: dict[str, float] = {}
     with writer_lock(directory):
-        t = time.perf_counter()
-        report = load_paths(paths, password=password)
-        timings["load"] = time.perf_counter() - t
+        # the splitter counts tokens with the embedder's tokenizer: load it before the worker forks
+        report = read_paths(paths, splitter=splitter, settings=ingest, password=password, progress=progress,
+                            prepare=lambda: embedder.count_tokens("docqa"))
+        timings.update(report.seconds)
         if not report.documents:
             why = "; ".join(f"{p}: {r}" for p, r in report.skipped[:3])
-            raise EmptyDocumentError(f"{', '.join(map(str, paths))}: nothing to index" + (f" ({why})" if why else ""))
+            named = ", ".join(source_name(p) for p in paths)
+            raise EmptyDocumentError(f"{named}: nothing to index" + (f" ({why})" if why else ""))
         identity = embedder.identity()
         splitter_id = splitter.identity()  # type: ignore[attr-defined]
         previous, reusable = _previous(directory, identity, splitter_id)
@@ -108,14 +127,7 @@ def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.Pat
             kept = [p for p in old_passages if p.source in docs]
         for d in report.documents:
             docs[d.source] = d
-
-        t = time.perf_counter()
-        passages = list(kept)
-        for i, d in enumerate(report.documents, 1):
-            passages.extend(splitter.split(d))
-            if progress:
-                progress("split", i, len(report.documents))
-        timings["split"] = time.perf_counter() - t
+        passages = _unique(kept + list(report.passages))
 
         t = time.perf_counter()
         old_vectors: dict[str, np.ndarray] = {}

@@ -12,6 +12,12 @@ A build writes new data files beside the old ones and then replaces
 ``manifest.json`` atomically, so readers and interrupted builds never see a
 half-written index; the previous build's files are deleted afterwards. No pickle:
 vectors are FAISS's own format, everything else is SQLite and JSON.
+
+The writer lock is an ``flock`` on ``.lock``, which the kernel releases when its holder dies,
+so a build killed with SIGKILL never blocks the next one (the pid left in the file is only
+for the message). Processes forked while the lock is held (the ingest worker) close their copy
+of it at once, so they cannot keep it after the writer is gone. A reader that opens the index
+while a writer switches builds retries with the new manifest.
 """
 
 from __future__ import annotations
@@ -105,22 +111,54 @@ def identity_diff(built: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     return [f"{k}: {built.get(k)} -> {wanted.get(k)}" for k in keys if built.get(k) != wanted.get(k)]
 
 
+_HELD_LOCKS: set[int] = set()  # descriptors of writer locks this process holds
+
+
+def _close_held_locks() -> None:
+    """In a forked child: drop the parent's lock descriptors (an flock lives as long as any copy of it)."""
+    for fd in list(_HELD_LOCKS):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_held_locks)
+
+
+def _alive(pid: str) -> bool | None:
+    """Whether process ``pid`` exists (None: unknown)."""
+    if not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but not ours to signal
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def writer_lock(directory: Path) -> Iterator[None]:
     """Hold the index's write lock; a second writer gets :class:`IndexLockedError` at once."""
     directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as err:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise IndexLockedError(f"{directory}: another docqa process (pid {holder}) is writing this index; "
-                                   "wait for it to finish") from err
+            who = f"another docqa process (pid {holder})"
+            if _alive(holder) is False:
+                who = f"a process that inherited the lock of pid {holder} (which has exited)"
+            raise IndexLockedError(f"{directory}: {who} is writing this index; wait for it to finish") from err
+        _HELD_LOCKS.add(fd)
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
+        _HELD_LOCKS.discard(fd)
         os.close(fd)  # closing releases the flock
 
 
@@ -254,27 +292,53 @@ def fts_query(text: str) -> str:
     return " OR ".join(f'"{w}"' for w in kept)
 
 
+_OPEN_ATTEMPTS = 5  # manifest reads when a concurrent writer keeps switching builds under a reader
+
+
 class IndexReader:
-    """Read access to one build of an index (the one the manifest named when it was opened)."""
+    """Read access to one build of an index (the one the manifest named when it was opened).
+
+    Once open, it keeps reading that build even after a writer replaces it: its SQLite file stays
+    open and its vectors are in memory, so a search never sees a build change half-way.
+    """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        for attempt in range(_OPEN_ATTEMPTS):
+            self.manifest = Manifest.read(self.directory)
+            try:
+                self._open_build()
+                return
+            except (IndexMissingError, sqlite3.OperationalError, RuntimeError) as err:
+                # a writer may have switched builds and deleted these files after we read the manifest
+                if attempt + 1 == _OPEN_ATTEMPTS or Manifest.read(self.directory).build == self.manifest.build:
+                    if isinstance(err, IndexMissingError):
+                        raise
+                    raise IndexMissingError(f"{self.directory}: cannot open build {self.manifest.build} "
+                                            f"({err})") from err
+
+    def _open_build(self) -> None:
         import faiss
 
-        self.directory = Path(directory)
-        self.manifest = Manifest.read(self.directory)
         db_path = self.directory / self.manifest.files["passages"]
         vec_path = self.directory / self.manifest.files["vectors"]
         if not db_path.is_file() or not vec_path.is_file():
             raise IndexMissingError(f"{self.directory}: index files missing ({db_path.name}, {vec_path.name})")
-        self._db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
-        self._vectors = faiss.read_index(str(vec_path))
-        self._units: Any = None  # unit/file vectors; indexes built before they existed have none
-        self._unit_rows: dict[str, tuple[int, int]] = {}
-        units_name = self.manifest.files.get("units")
-        if units_name and (self.directory / units_name).is_file():
-            self._units = faiss.read_index(str(self.directory / units_name))
-            for kind, lo, hi in self._db.execute("SELECT kind, MIN(row), MAX(row) + 1 FROM units GROUP BY kind"):
-                self._unit_rows[kind] = (int(lo), int(hi))
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            db.execute("SELECT 1 FROM passages LIMIT 1").fetchall()  # opens the file now, while it exists
+            vectors = faiss.read_index(str(vec_path))
+            units: Any = None  # unit/file vectors; indexes built before they existed have none
+            unit_rows: dict[str, tuple[int, int]] = {}
+            units_name = self.manifest.files.get("units")
+            if units_name and (self.directory / units_name).is_file():
+                units = faiss.read_index(str(self.directory / units_name))
+                for kind, lo, hi in db.execute("SELECT kind, MIN(row), MAX(row) + 1 FROM units GROUP BY kind"):
+                    unit_rows[kind] = (int(lo), int(hi))
+        except BaseException:
+            db.close()
+            raise
+        self._db, self._vectors, self._units, self._unit_rows = db, vectors, units, unit_rows
 
     def close(self) -> None:
         """Release the SQLite connection."""

@@ -92,11 +92,16 @@ def test_directory_walk_skips_hidden_vcs_and_binaries(tmp_path: Path):
     assert {Path(p).name for p, _ in report.skipped} == {"blob.bin", "empty.txt"}
 
 
-def test_explicit_bad_file_raises_even_among_good_ones(tmp_path: Path):
+def test_bad_file_named_alone_raises_but_among_others_is_skipped(tmp_path: Path):
     (tmp_path / "ok.txt").write_text("fine")
     (tmp_path / "bad.bin").write_bytes(b"\x00" * 64)
+    (tmp_path / "__init__.py").write_text("")
     with pytest.raises(UnsupportedFileError, match="bad.bin"):
-        load_paths([tmp_path / "ok.txt", tmp_path / "bad.bin"])
+        load_paths([tmp_path / "bad.bin"])
+    report = load_paths([tmp_path / "ok.txt", tmp_path / "bad.bin", tmp_path / "__init__.py"])
+    assert [Path(d.source).name for d in report.documents] == ["ok.txt"]
+    assert [(Path(p).name, why) for p, why in report.skipped] == [
+        ("bad.bin", "binary file, not text, code or PDF"), ("__init__.py", "empty file (no text to index)")]
 
 
 def test_decode_policy_falls_back_to_cp1252():

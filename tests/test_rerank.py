@@ -243,10 +243,11 @@ def test_single_pass_ranks_by_identifier_logprobs() -> None:
 def test_logit_rerankers_need_a_logits_backend() -> None:
     assert isinstance(FakeLogitsLLM(lambda m, c: 0.0), LogitsLLM)
     assert not isinstance(ScriptedLLM(), LogitsLLM)
-    with pytest.raises(GenerationError, match="cannot score"):
-        SinglePassListwiseReranker(lambda: ScriptedLLM(), RerankSettings()).rank("q", ranked("ab"), top_k=1)
-    with pytest.raises(GenerationError, match="cannot score"):
-        PointwiseReranker(lambda: ScriptedLLM(), RerankSettings()).rank("q", ranked("ab"), top_k=1)
+    for reranker in (SinglePassListwiseReranker, PointwiseReranker):  # first-stage order, and the reason noted
+        out, trace = reranker(lambda: ScriptedLLM(), RerankSettings()).rank("q", ranked("ab"), top_k=1)
+        assert ids(out) == ["p0"] and trace.outcome == "fallback" and "cannot score" in trace.details[0]
+        with pytest.raises(GenerationError, match="cannot score"):
+            reranker(lambda: ScriptedLLM(), RerankSettings(raise_on_failure=True)).rank("q", ranked("ab"), top_k=1)
 
 
 def test_sliding_window_carries_best_to_the_front() -> None:

@@ -141,6 +141,7 @@ class Completion:
     seconds: float
     first_token_seconds: float | None = None
     finish_reason: str = "stop"
+    usage: Literal["counted", "reported", "estimated"] = "counted"  # where the token counts come from
 
 
 @dataclass(frozen=True, slots=True)

@@ -199,7 +199,8 @@ class LLMSettings:
     """Which model answers and how (``[llm]``)."""
 
     backend: str = setting("llama-cpp", flag="--backend", env="DOCQA_LLM_BACKEND",
-                           help="LLM backend: llama-cpp (GGUF, default) or transformers (hub id or local dir)")
+                           help="LLM backend: llama-cpp (GGUF, default), transformers (hub id or local dir), "
+                                "or openai (any OpenAI-compatible server at base_url)")
     model: str = setting(DEFAULT_LLM, flag="--model", env="DOCQA_LLM_MODEL",
                          help="packaged model name, .gguf path, hub id or local directory")
     context_tokens: int = setting(8192, flag="--context", env="DOCQA_LLM_CONTEXT", low=512,

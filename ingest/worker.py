@@ -1,0 +1,280 @@
+"""A persistent worker process that runs one task at a time under a time and a memory bound.
+
+A parser stuck in a loop, or one that allocates without end, cannot be stopped from inside
+Python; a process can be killed. The worker is forked from the calling process, so the task
+(a closure over the splitter and its tokenizer) needs no pickling and a restart costs
+milliseconds, not a model load; jobs and results cross a pipe. It stays up from one task to
+the next (starting a process per file would cost more than reading most files) and is
+replaced only after a task trips a bound or kills it.
+
+The bounds:
+
+- **time**: the caller waits at most ``timeout_seconds`` for the reply, then kills the worker;
+- **memory**: before each task the worker caps its own address space (``RLIMIT_AS``) at its size
+  plus ``memory_mb``, so an allocation beyond it fails with ``MemoryError`` (reported, and the
+  worker replaced); the caller also polls the worker's resident size and kills it when it grows
+  by more than ``memory_mb`` during the task (memory that native code takes without failing).
+
+The worker ignores SIGINT (the caller handles Ctrl-C and stops it), dies with its parent
+(``PR_SET_PDEATHSIG`` on Linux, and an end-of-file on the pipe everywhere), and leaves through
+``os._exit``, so it never runs the parent's exit handlers or flushes its buffers twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection, wait
+from typing import Any, Generic, Literal, TypeVar
+
+log = logging.getLogger(__name__)
+
+J = TypeVar("J")
+R = TypeVar("R")
+BoundKind = Literal["timeout", "memory", "crash"]
+MIB = 2**20
+
+
+class BoundTripped(Exception):
+    """A task went over a bound, or its worker died; the worker was replaced.
+
+    :param kind: "timeout", "memory" or "crash".
+    :param reason: one line for a report, e.g. "timed out after 60 s".
+    """
+
+    def __init__(self, kind: BoundKind, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+def timeout_reason(seconds: float) -> str:
+    """The reason recorded when the time bound trips.
+
+    >>> timeout_reason(60.0), timeout_reason(0.5)
+    ('timed out after 60 s', 'timed out after 0.5 s')
+    """
+    return f"timed out after {seconds:g} s"
+
+
+def memory_reason(memory_mb: int) -> str:
+    """The reason recorded when the memory bound trips.
+
+    >>> memory_reason(2048)
+    'over the 2048 MiB memory bound'
+    """
+    return f"over the {memory_mb} MiB memory bound"
+
+
+def _statm(pid: int | str, field: int) -> int | None:
+    """A field of ``/proc/<pid>/statm`` in bytes (0: total size, 1: resident); None where there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[field]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@contextlib.contextmanager
+def _address_space_limit(extra_bytes: int) -> Iterator[None]:
+    """Cap this process's address space at its current size plus ``extra_bytes`` for the block."""
+    try:
+        import resource
+    except ImportError:  # not POSIX: the caller's watchdog is the only bound
+        yield
+        return
+    size = _statm("self", 0)
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if size is None:
+        yield
+        return
+    cap = size + extra_bytes
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies (no orphaned worker keeps files open)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(0)
+
+
+def _serve(conn: Connection, other: Connection, task: Callable[[Any], Any], memory_bytes: int, parent: int) -> None:
+    """The worker's loop: receive a job, run the task under the memory cap, send back the outcome."""
+    try:
+        other.close()
+        _die_with_parent(parent)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        while True:
+            try:
+                command, job = conn.recv()
+            except (EOFError, OSError):
+                break
+            if command != "run":
+                break
+            with _address_space_limit(memory_bytes):
+                try:
+                    reply: tuple[str, Any] = ("ok", task(job))
+                except MemoryError:
+                    reply = ("memory", None)
+                except Exception as err:  # noqa: BLE001 - the worker is a fault boundary: the caller decides
+                    reply = ("raised", err)
+            try:
+                conn.send(reply)
+            except (pickle.PicklingError, TypeError, AttributeError) as err:
+                conn.send(("crash", f"its result could not be returned ({type(err).__name__}: {err})"))
+    except (EOFError, OSError):
+        pass
+    finally:
+        os._exit(0)
+
+
+class BoundedWorker(Generic[J, R]):
+    """Runs ``task(job)`` in a forked worker process under a time and memory bound.
+
+    :param task: what to run; inherited by the fork (no pickling); jobs and results must pickle.
+    :param timeout_seconds: longest one task may take before the worker is killed.
+    :param memory_mb: most memory one task may add to the worker.
+    :param poll_seconds: how often the memory watchdog looks while a task runs.
+    :param prepare: called once, before the first worker starts: load here what the task needs (a
+        tokenizer), so that every worker inherits it instead of loading its own.
+
+    >>> with BoundedWorker(len, timeout_seconds=10, memory_mb=256) as worker:
+    ...     worker.run("four")
+    4
+    """
+
+    def __init__(self, task: Callable[[J], R], *, timeout_seconds: float, memory_mb: int,
+                 poll_seconds: float = 0.05, prepare: Callable[[], object] | None = None) -> None:
+        if timeout_seconds <= 0 or memory_mb <= 0:
+            raise ValueError(f"need timeout_seconds > 0 and memory_mb > 0, got {timeout_seconds}, {memory_mb}")
+        self.task = task
+        self.timeout_seconds = timeout_seconds
+        self.memory_mb = memory_mb
+        self.poll_seconds = poll_seconds
+        self._prepare = prepare
+        self.restarts = 0  # workers replaced after a bound tripped
+        self._proc: Any = None
+        self._conn: Connection | None = None
+
+    def _start(self) -> tuple[Any, Connection]:
+        if self._proc is not None and self._conn is not None and self._proc.is_alive():
+            return self._proc, self._conn
+        self._discard()
+        if self._prepare is not None:
+            self._prepare()
+            self._prepare = None
+        ctx = multiprocessing.get_context("fork")
+        mine, theirs = ctx.Pipe(duplex=True)
+        for stream in (sys.stdout, sys.stderr):  # nothing buffered may be written twice
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                stream.flush()
+        proc = ctx.Process(target=_serve, args=(theirs, mine, self.task, self.memory_mb * MIB, os.getpid()),
+                           name="docqa-ingest-worker", daemon=True)
+        proc.start()
+        theirs.close()
+        self._proc, self._conn = proc, mine
+        return proc, mine
+
+    def _discard(self) -> None:
+        """Kill the worker (if any) and forget it."""
+        proc, conn = self._proc, self._conn
+        self._proc = self._conn = None
+        if proc is not None:
+            if proc.is_alive():
+                proc.kill()
+            proc.join(5)
+        if conn is not None:
+            conn.close()
+
+    def _trip(self, kind: BoundKind, reason: str) -> BoundTripped:
+        self._discard()
+        self.restarts += 1
+        return BoundTripped(kind, reason)
+
+    def run(self, job: J) -> R:
+        """``task(job)`` in the worker; an exception the task raises is raised here.
+
+        :raises BoundTripped: the task timed out, went over the memory bound, or killed the worker.
+        """
+        proc, conn = self._start()
+        try:
+            conn.send(("run", job))
+        except (BrokenPipeError, ConnectionResetError, EOFError):  # the idle worker died: start another
+            self._discard()
+            proc, conn = self._start()
+            conn.send(("run", job))
+        base = _statm(proc.pid, 1)
+        limit = self.memory_mb * MIB
+        deadline = time.monotonic() + self.timeout_seconds
+        while True:
+            left = deadline - time.monotonic()
+            ready = wait([conn, proc.sentinel], timeout=max(0.0, min(self.poll_seconds, left)))
+            if conn in ready:
+                try:
+                    status, value = conn.recv()
+                except (EOFError, OSError):
+                    raise self._trip("crash", self._death()) from None
+                break
+            if ready:
+                raise self._trip("crash", self._death())
+            if time.monotonic() >= deadline:
+                raise self._trip("timeout", timeout_reason(self.timeout_seconds))
+            rss = _statm(proc.pid, 1)
+            if base is not None and rss is not None and rss - base > limit:
+                raise self._trip("memory", memory_reason(self.memory_mb))
+        if status == "ok":
+            return value  # type: ignore[no-any-return]
+        if status == "raised":
+            raise value
+        if status == "memory":
+            raise self._trip("memory", memory_reason(self.memory_mb))
+        raise self._trip("crash", f"the reader failed: {value}")
+
+    def _death(self) -> str:
+        """Why the worker died, as a reason."""
+        proc = self._proc
+        if proc is not None:
+            proc.join(5)
+            code = proc.exitcode
+            if code is not None and code < 0:
+                with contextlib.suppress(ValueError):
+                    return f"the reader was killed by {signal.Signals(-code).name}"
+            return f"the reader exited unexpectedly (status {code})"
+        return "the reader exited unexpectedly"
+
+    def close(self) -> None:
+        """Stop the worker (politely, then by force)."""
+        proc, conn = self._proc, self._conn
+        if proc is not None and conn is not None and proc.is_alive():
+            with contextlib.suppress(OSError, ValueError):
+                conn.send(("stop", None))
+            proc.join(2)
+        self._discard()
+
+    def __enter__(self) -> BoundedWorker[J, R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,257 @@
+"""Fault injection: per-file bounds that trip (time, memory, a dying reader), builds killed with SIGKILL,
+concurrent writers, and readers searching while a writer rebuilds."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.core.errors import IndexLockedError, ReaderCrashError, ReadLimitError
+from ingest.core.records import Document, Passage
+from ingest.core.settings import IngestSettings, SearchSettings
+from ingest.read import read_paths
+from ingest.worker import BoundedWorker, BoundTripped
+from retrieval.search import Searcher
+from retrieval.store import LOCK, IndexReader, writer_lock
+from tests.fakes import FakeEmbedder
+from tests.fuzz.faults import (
+    build_seconds,
+    expected_ids,
+    fake_build,
+    fork_build,
+    index_ids,
+    kill_trial,
+    splitter_for,
+    write_corpus,
+)
+
+FAST = IngestSettings(timeout_seconds=2.0, memory_mb=256)
+
+
+class SabotagedSplitter:
+    """Splits normally, except files whose text contains a trigger word: those hang, eat memory, die or raise."""
+
+    def __init__(self) -> None:
+        self.inner = splitter_for(FakeEmbedder())
+
+    def split(self, doc: Document) -> list[Passage]:
+        if "HANG" in doc.text:
+            time.sleep(60)
+        if "GREEDY" in doc.text:
+            hoard = bytearray(2 << 30)  # over the address-space cap: MemoryError in the worker
+            del hoard
+        if "SEGFAULT" in doc.text:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if "TYPO" in doc.text:
+            raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+        return self.inner.split(doc)
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    root = tmp_path / "mixed"
+    root.mkdir()
+    for name, text in [("a-good.txt", "The kestrel hovers."), ("b-hang.txt", "HANG here"), ("c-good.txt", "Owls hunt."),
+                       ("d-greedy.txt", "GREEDY file"), ("e-crash.txt", "SEGFAULT now"), ("f-typo.txt", "TYPO"),
+                       ("g-good.txt", "The clipper carried tea.")]:
+        (root / name).write_text(text)
+    return root
+
+
+def test_each_bound_trips_skips_its_file_and_the_build_goes_on(mixed: Path):
+    start = time.perf_counter()
+    report = read_paths([mixed], splitter=SabotagedSplitter(), settings=FAST)
+    outcomes = {Path(f.source).name: (f.outcome, f.reason) for f in report.files}
+    assert outcomes == {
+        "a-good.txt": ("indexed", ""), "c-good.txt": ("indexed", ""), "g-good.txt": ("indexed", ""),
+        "b-hang.txt": ("timeout", "timed out after 2 s"),
+        "d-greedy.txt": ("memory", "over the 256 MiB memory bound"),
+        "e-crash.txt": ("crash", "the reader was killed by SIGSEGV"),
+        "f-typo.txt": ("crash", "unexpected error while reading (TypeError: unsupported operand type(s) for +: "
+                                "'int' and 'str')"),
+    }
+    assert [Path(d.source).name for d in report.documents] == ["a-good.txt", "c-good.txt", "g-good.txt"]
+    assert {Path(p).name for p, _ in report.skipped} == {"b-hang.txt", "d-greedy.txt", "e-crash.txt", "f-typo.txt"}
+    assert time.perf_counter() - start < 30
+
+
+@pytest.mark.parametrize("name, error, message", [
+    ("b-hang.txt", ReadLimitError, "b-hang.txt: timed out after 2 s"),
+    ("d-greedy.txt", ReadLimitError, "d-greedy.txt: over the 256 MiB memory bound"),
+    ("e-crash.txt", ReaderCrashError, "e-crash.txt: the reader was killed by SIGSEGV"),
+    ("f-typo.txt", ReaderCrashError, "f-typo.txt: unexpected error while reading (TypeError"),
+])
+def test_one_named_file_over_a_bound_is_a_one_line_error(mixed: Path, name: str, error: type, message: str):
+    with pytest.raises(error) as info:
+        read_paths([mixed / name], splitter=SabotagedSplitter(), settings=FAST)
+    assert str(info.value).startswith(str(mixed / message)) and "\n" not in str(info.value)
+
+
+def _fill_slowly(megabytes: int) -> int:
+    chunks = [b"x" * 2**20 for _ in range(megabytes)]  # touched pages: resident memory grows
+    time.sleep(5)
+    return len(chunks)
+
+
+def test_the_resident_memory_watchdog_kills_what_the_address_space_cap_lets_through(monkeypatch):
+    import ingest.worker as worker
+
+    monkeypatch.setattr(worker, "_address_space_limit", lambda extra: __import__("contextlib").nullcontext())
+    with BoundedWorker(_fill_slowly, timeout_seconds=20, memory_mb=128) as w:
+        with pytest.raises(BoundTripped, match="over the 128 MiB memory bound") as info:
+            w.run(400)
+        assert info.value.kind == "memory"
+        assert w.run(1) == 1  # a fresh worker takes the next task
+
+
+def test_worker_is_persistent_and_dies_with_its_parent(tmp_path: Path):
+    pids = []
+    with BoundedWorker(lambda _: os.getpid(), timeout_seconds=10, memory_mb=64) as w:
+        pids = [w.run(None) for _ in range(5)]
+    assert len(set(pids)) == 1 and pids[0] != os.getpid()  # one process for every task
+
+    marker = tmp_path / "worker-pid"
+    parent = os.fork()
+    if parent == 0:  # pragma: no cover - the child starts a worker, reports its pid, then waits to be killed
+        w = BoundedWorker(lambda _: os.getpid(), timeout_seconds=10, memory_mb=64)
+        marker.write_text(str(w.run(None)))
+        time.sleep(60)
+        os._exit(0)
+    deadline = time.monotonic() + 20
+    while not marker.exists() or not marker.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    orphan = int(marker.read_text())
+    os.kill(parent, signal.SIGKILL)
+    os.waitpid(parent, 0)
+    while time.monotonic() < deadline:
+        try:
+            os.kill(orphan, 0)
+        except ProcessLookupError:
+            break
+        with open(f"/proc/{orphan}/stat") as f:  # a zombie has died: only its entry is left
+            if f.read().split(") ", 1)[1].startswith("Z"):
+                break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"worker {orphan} outlived its parent")
+
+
+def test_without_isolation_files_are_read_in_process(mixed: Path):
+    (mixed / "b-hang.txt").unlink()
+    (mixed / "d-greedy.txt").unlink()
+    (mixed / "e-crash.txt").unlink()
+    report = read_paths([mixed], splitter=SabotagedSplitter(), settings=IngestSettings(isolate=False))
+    assert len(report.documents) == 3
+    assert [(Path(s).name, r.split(" (")[0]) for s, r in report.skipped] == [("f-typo.txt", "unexpected error while "
+                                                                                          "reading")]
+
+
+# -- kill -9 ----------------------------------------------------------------------------------------------
+
+def test_builds_killed_with_sigkill_never_corrupt_the_index(tmp_path: Path):
+    rng = random.Random(20240607)
+    corpus = write_corpus(tmp_path / "corpus", 12, rng)
+    index = tmp_path / "idx"
+    fake_build(corpus, index)
+    span = build_seconds(corpus, index)
+    trials = [kill_trial(corpus, index, rng, span=span) for _ in range(24)]
+    failures = [(t.point, t.delay, t.problems) for t in trials if not t.survived]
+    assert not failures, failures
+    states = {t.state for t in trials}
+    assert "previous" in states  # some kills landed before the commit point ...
+    assert (index / LOCK).exists()  # ... and the lock files the dead writers left behind never blocked
+
+
+def test_a_lock_left_by_a_dead_writer_does_not_block(tmp_path: Path):
+    corpus = write_corpus(tmp_path / "corpus", 3, random.Random(1))
+    index = tmp_path / "idx"
+
+    def take_the_lock_and_die() -> None:
+        writer_lock(index).__enter__()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    pid = fork_build(corpus, index, before=take_the_lock_and_die)
+    os.waitpid(pid, 0)
+    assert (index / LOCK).read_text() == str(pid)  # the dead writer's pid is still in the lock file
+    fake_build(corpus, index)
+    assert index_ids(index) == expected_ids(corpus)
+
+
+class SlowEmbedder(FakeEmbedder):
+    def embed_passages(self, texts):
+        time.sleep(1.5)
+        return super().embed_passages(texts)
+
+
+def test_second_concurrent_writer_is_refused_with_a_clear_message(tmp_path: Path):
+    corpus = write_corpus(tmp_path / "corpus", 5, random.Random(2))
+    index = tmp_path / "idx"
+    pid = fork_build(corpus, index, embedder=SlowEmbedder())
+    try:
+        deadline = time.monotonic() + 20
+        while not (index / LOCK).exists() or not (index / LOCK).read_text():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        with pytest.raises(IndexLockedError, match=rf"another docqa process \(pid {pid}\) is writing this index; "
+                                                   "wait for it to finish"):
+            fake_build(corpus, index)
+    finally:
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0  # the first writer was not disturbed
+    fake_build(corpus, index)
+    assert index_ids(index) == expected_ids(corpus)
+
+
+def test_readers_searching_in_a_loop_see_no_error_while_a_writer_rebuilds(tmp_path: Path):
+    rng = random.Random(3)
+    corpus = write_corpus(tmp_path / "corpus", 6, rng)
+    index = tmp_path / "idx"
+    fake_build(corpus, index)
+    counts = {len(expected_ids(corpus))}
+    extra = corpus / "toggle.txt"
+    extra.write_text("Lantern quartz meadow signal. " * 40)
+    counts.add(len(expected_ids(corpus)))
+    extra.unlink()
+    done = threading.Event()
+    errors: list[str] = []
+    seen: set[int] = set()
+    long_lived = IndexReader(index)
+
+    def read_loop() -> None:
+        while not done.is_set():
+            try:
+                reader = IndexReader(index)
+                hits = Searcher(reader, FakeEmbedder(), SearchSettings()).search("lantern quartz meadow", 3)
+                seen.add(len(reader))
+                assert hits, "no hits"
+                reader.close()
+                assert Searcher(long_lived, FakeEmbedder(), SearchSettings()).search("lantern quartz", 3)
+            except Exception as err:  # noqa: BLE001 - collected and asserted on below
+                errors.append(f"{type(err).__name__}: {err}")
+
+    threads = [threading.Thread(target=read_loop) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(12):  # rebuild in another process, adding and removing a file
+            if i % 2 == 0:
+                extra.write_text("Lantern quartz meadow signal. " * 40)
+            else:
+                extra.unlink()
+            pid = fork_build(corpus, index)
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        done.set()
+        for t in threads:
+            t.join(30)
+        long_lived.close()
+    assert not errors, errors[:5]
+    assert seen <= counts and len(seen) == 2
