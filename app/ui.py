@@ -57,14 +57,16 @@ def _notice(kind: str, text: str, *, where: str = "library") -> None:
 
 def _show_notices(where: str) -> None:
     for kind, text in st.session_state.pop(f"notices-{where}", []):
-        getattr(st, kind)(text)
+        getattr(st, kind)(md_escape(text))  # names and reasons come from files: shown as plain text
 
 
 # -- sidebar: index, conversation, settings -----------------------------------------------------------------
 
 def _index_label(directory: str) -> str:
+    """"reports (collection)", or "name · /full/path" for an index directory (labels must be unique)."""
     root = base_settings().cache.root / "collections"
-    return f"{Path(directory).name} (collection)" if Path(directory).parent == root else directory
+    path = Path(directory)
+    return f"{path.name} (collection)" if path.parent == root else f"{path.name} · {directory}"
 
 
 def _picked_index() -> None:
@@ -108,7 +110,7 @@ def _select_index() -> str | None:
                 state.opened.append(directory)
                 state.index_dir = directory
                 st.rerun()
-            st.error(f"no index at {path.strip()} (build one with `docqa index`, or create a collection)")
+            st.error(f"no index at {md_escape(path.strip())} (build one with `docqa index`, or create a collection)")
     if not options and st.button("Try the bundled sample report", key="sample"):
         directory = collection_dir(base_settings().cache.root, "sample")
         saved = save_upload(uploads(str(directory)), SAMPLE.name, SAMPLE.read_bytes())
@@ -171,7 +173,7 @@ def _settings_panel(cid: int) -> dict[str, dict[str, Any]]:
     try:
         current = effective_settings(overrides)
     except InputError as err:  # settings stored before the schema changed
-        st.warning(f"stored settings no longer valid ({err}); using the defaults")
+        st.warning(f"stored settings no longer valid ({md_escape(str(err))}); using the defaults")
         overrides, current = {}, base_settings()
     with st.expander("Answer settings (this conversation)"), st.form(f"settings-{cid}", border=False):
         backends = llm_names()
@@ -204,7 +206,7 @@ def _settings_panel(cid: int) -> dict[str, dict[str, Any]]:
         try:
             base.replace(**changes)
         except InputError as err:
-            st.error(str(err))
+            st.error(md_escape(str(err)))
             return overrides
         conversations.set_overrides(cid, changes)
         _notice("success", "Settings applied to this conversation.", where="chat")
@@ -265,7 +267,7 @@ def _library(directory: str) -> None:
         if st.button("Add the folder", key="add-folder-go", disabled=not path.strip()):
             target = Path(path.strip()).expanduser()
             if not target.is_dir():
-                st.error(f"{path.strip()}: not a folder")
+                st.error(f"{md_escape(path.strip())}: not a folder")
             else:
                 try:
                     outcome = build_files([str(target)], directory, settings, add=True, progress=_progress_bar())
@@ -331,7 +333,7 @@ def _chat(directory: str, cid: int, overrides: dict[str, dict[str, Any]]) -> Non
     try:
         index = open_index(directory, overrides)
     except QAError as err:
-        st.error(names(directory).scrub(str(err)))
+        st.error(md_escape(names(directory).scrub(str(err))))
         return
     if index is None:
         st.info("This index has no documents yet: add some in the Library tab.")

@@ -148,7 +148,7 @@ def render_turn(i: int, turn: Turn, names: Names, *, prefix: str) -> None:
         rich(answer_html(names.scrub(a.text), [c.number for c in a.citations], turn=i), key=key,
              on_cite=functools.partial(_clicked, key))
         for w in a.warnings:
-            st.warning(names.scrub(str(w)), icon="⚠️")
+            st.warning(md_escape(names.scrub(str(w))), icon="⚠️")
         if a.warnings and a.draft.strip() and a.draft.strip() != a.text.strip():
             with st.expander("Draft before the citation check"):
                 st.text(names.scrub(a.draft))
@@ -172,7 +172,7 @@ def ask(index: Index, settings: Settings, history: list[Turn], question: str, na
     try:
         ticket = queue.enter()
     except QueueFull as err:
-        status.error(str(err))
+        status.error(md_escape(str(err)))
         return None
     try:
         while not queue.wait(ticket, timeout=0.4):
@@ -200,7 +200,7 @@ def ask(index: Index, settings: Settings, history: list[Turn], question: str, na
                 box.markdown(md_escape(names.scrub(streamed)) + "▌")
         status.empty()
     except QAError as err:
-        status.error(names.scrub(str(err)))
+        status.error(md_escape(names.scrub(str(err))))
         return None
     finally:
         queue.release(ticket)
@@ -240,7 +240,7 @@ def _pdf(doc: Document, citation: Citation, names: Names) -> None:
     page = st.session_state.viewer.get("page") or cited_page
     path = source_path(doc.source)
     if not path.is_file():
-        st.warning(f"{names.source(doc.source)} is no longer on disk; its indexed text is shown instead.")
+        st.warning(f"{md_escape(names.source(doc.source))} is no longer on disk; its indexed text is shown instead.")
         span = next((s for s in doc.pages if s.number == page), None)
         if span is not None:
             rich(text_html(doc.text, citation.passage.chars, quote), key="viewer-text")
