@@ -3,10 +3,10 @@ concurrent writers, and readers searching while a writer rebuilds."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -209,6 +209,24 @@ def test_second_concurrent_writer_is_refused_with_a_clear_message(tmp_path: Path
     assert index_ids(index) == expected_ids(corpus)
 
 
+def _read_until(index: Path, stop: Path, report: Path) -> None:
+    """Search the index in a loop (a fresh reader each time, and one kept open) until ``stop`` exists."""
+    errors: list[str] = []
+    seen: set[int] = set()
+    long_lived = IndexReader(index)
+    while not stop.exists():
+        try:
+            reader = IndexReader(index)
+            hits = Searcher(reader, FakeEmbedder(), SearchSettings()).search("lantern quartz meadow", 3)
+            seen.add(len(reader))
+            reader.close()
+            assert hits, "no hits"
+            assert Searcher(long_lived, FakeEmbedder(), SearchSettings()).search("lantern quartz", 3), "no hits"
+        except Exception as err:  # noqa: BLE001 - collected and asserted on by the test
+            errors.append(f"{type(err).__name__}: {err}")
+    report.write_text(json.dumps({"errors": errors[:20], "seen": sorted(seen)}))
+
+
 def test_readers_searching_in_a_loop_see_no_error_while_a_writer_rebuilds(tmp_path: Path):
     rng = random.Random(3)
     corpus = write_corpus(tmp_path / "corpus", 6, rng)
@@ -219,26 +237,14 @@ def test_readers_searching_in_a_loop_see_no_error_while_a_writer_rebuilds(tmp_pa
     extra.write_text("Lantern quartz meadow signal. " * 40)
     counts.add(len(expected_ids(corpus)))
     extra.unlink()
-    done = threading.Event()
-    errors: list[str] = []
-    seen: set[int] = set()
-    long_lived = IndexReader(index)
-
-    def read_loop() -> None:
-        while not done.is_set():
-            try:
-                reader = IndexReader(index)
-                hits = Searcher(reader, FakeEmbedder(), SearchSettings()).search("lantern quartz meadow", 3)
-                seen.add(len(reader))
-                assert hits, "no hits"
-                reader.close()
-                assert Searcher(long_lived, FakeEmbedder(), SearchSettings()).search("lantern quartz", 3)
-            except Exception as err:  # noqa: BLE001 - collected and asserted on below
-                errors.append(f"{type(err).__name__}: {err}")
-
-    threads = [threading.Thread(target=read_loop) for _ in range(2)]
-    for t in threads:
-        t.start()
+    stop = tmp_path / "stop"
+    readers = []  # processes, not threads: forking a build from a threaded process can deadlock the child
+    for i in range(2):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the reader process
+            _read_until(index, stop, tmp_path / f"reader{i}.json")
+            os._exit(0)
+        readers.append(pid)
     try:
         for i in range(12):  # rebuild in another process, adding and removing a file
             if i % 2 == 0:
@@ -249,9 +255,10 @@ def test_readers_searching_in_a_loop_see_no_error_while_a_writer_rebuilds(tmp_pa
             _, status = os.waitpid(pid, 0)
             assert os.waitstatus_to_exitcode(status) == 0
     finally:
-        done.set()
-        for t in threads:
-            t.join(30)
-        long_lived.close()
-    assert not errors, errors[:5]
-    assert seen <= counts and len(seen) == 2
+        stop.touch()
+        for pid in readers:
+            os.waitpid(pid, 0)
+    for i in range(2):
+        outcome = json.loads((tmp_path / f"reader{i}.json").read_text())
+        assert outcome["errors"] == []
+        assert set(outcome["seen"]) <= counts and outcome["seen"]

@@ -202,24 +202,33 @@ def nul_bytes(rng: random.Random, scale: float) -> Case:
     return Case("nul-bytes", variant, [Entry(b"nul.py", bytes(src), expect=INDEXED)], baseline="code")
 
 
-def long_lines(rng: random.Random, scale: float) -> Case:
-    """Single-line files up to 20 MB: letters, words without punctuation, base64, minified JS, CSV rows."""
-    size = _size(rng, scale, (100_000, 100_000, 1_000_000, 1_000_000, 5_000_000, 20_000_000)
-                 if rng.random() < 0.02 else (20_000, 100_000, 300_000, 1_000_000))
+def _one_line(rng: random.Random, size: int) -> tuple[str, bytes, bytes]:
+    """A single-line file of about ``size`` bytes: (variant, name, bytes)."""
     variant = rng.choice(["letters", "words", "base64", "minified-js", "csv-row"])
     if variant == "letters":
-        data, name = (string.ascii_lowercase * (size // 26 + 1))[:size].encode(), b"line.txt"
-    elif variant == "words":
-        data = " ".join(rng.choice(WORDS) + str(rng.randrange(50)) for _ in range(size // 8)).encode()
-        name = b"words.md"
-    elif variant == "base64":
-        data, name = base64.b64encode(rng.randbytes(size * 3 // 4)), b"blob.txt"
-    elif variant == "minified-js":
+        return variant, b"line.txt", (string.ascii_lowercase * (size // 26 + 1))[:size].encode()
+    if variant == "words":
+        return variant, b"words.md", " ".join(rng.choice(WORDS) + str(rng.randrange(50))
+                                                for _ in range(size // 8)).encode()
+    if variant == "base64":
+        return variant, b"blob.txt", base64.b64encode(rng.randbytes(size * 3 // 4))
+    if variant == "minified-js":
         unit = "function a{0}(b,c){{return b+c*{0}}};var x{0}=[1,2,{0}];".format
-        data, name = "".join(unit(i) for i in range(size // 50)).encode(), b"bundle.min.js"
-    else:
-        data, name = ",".join(str(rng.randrange(10**6)) for _ in range(size // 7)).encode(), b"row.csv"
+        return variant, b"bundle.min.js", "".join(unit(i) for i in range(size // 50)).encode()
+    return variant, b"row.csv", ",".join(str(rng.randrange(10**6)) for _ in range(size // 7)).encode()
+
+
+def long_lines(rng: random.Random, scale: float) -> Case:
+    """Single-line files of 20 KB to 1 MB: letters, words without punctuation, base64, minified JS, CSV rows."""
+    variant, name, data = _one_line(rng, _size(rng, scale, (20_000, 100_000, 300_000, 1_000_000)))
     return Case("long-lines", variant, [Entry(name, data, expect=INDEXED)],
+                baseline="code" if name.endswith(b".js") else "text")
+
+
+def huge_lines(rng: random.Random, scale: float) -> Case:
+    """Single-line files of 2 to 20 MB (the benchmark runs a few; each costs seconds)."""
+    variant, name, data = _one_line(rng, _size(rng, scale, (2_000_000, 5_000_000, 10_000_000, 20_000_000)))
+    return Case("huge-lines", variant, [Entry(name, data, expect=INDEXED)],
                 baseline="code" if name.endswith(b".js") else "text")
 
 
@@ -393,7 +402,7 @@ def unreadable(rng: random.Random, scale: float) -> Case:
 FAMILIES: dict[str, Callable[[random.Random, float], Case]] = {
     "normal": normal, "pdf-mutated": pdf_mutated, "pdf-broken": pdf_broken, "pdf-encrypted": pdf_encrypted,
     "binary-as-text": binary_as_text, "encodings": encodings, "surrogates": surrogates, "nul-bytes": nul_bytes,
-    "long-lines": long_lines, "nested-html": nested_html, "nested-code": nested_code,
+    "long-lines": long_lines, "huge-lines": huge_lines, "nested-html": nested_html, "nested-code": nested_code,
     "pathological-code": pathological_code, "random-unicode": random_unicode, "odd-names": odd_names,
     "duplicates": duplicates, "empty": empty, "symlink-loops": symlink_loops, "unreadable": unreadable,
 }

@@ -123,16 +123,19 @@ def fork_build(corpus: Path, index: Path, *, before: Callable[[], None] | None =
     return pid
 
 
-def _kill_on_call(module: Any, name: str, nth: int) -> None:
-    """Make the ``nth`` call of ``module.name`` kill this process with SIGKILL."""
+def _kill_on_call(module: Any, name: str, nth: int, *, after: bool = False) -> None:
+    """Make the ``nth`` call of ``module.name`` kill this process with SIGKILL (before it runs, or after)."""
     original = getattr(module, name)
     calls = [0]
 
     def deadly(*args: Any, **kwargs: Any) -> Any:
         calls[0] += 1
+        if calls[0] >= nth and not after:
+            os.kill(os.getpid(), signal.SIGKILL)
+        out = original(*args, **kwargs)
         if calls[0] >= nth:
             os.kill(os.getpid(), signal.SIGKILL)
-        return original(*args, **kwargs)
+        return out
 
     setattr(module, name, deadly)
 
@@ -145,8 +148,8 @@ def arm(point: str, rng: random.Random) -> Callable[[], None] | None:
         nth = rng.randint(1, 4)
         return lambda: _kill_on_call(store, "_fsync", nth)
     if point == "replace":
-        nth = rng.randint(1, 4)  # three data files, then the manifest: the commit point
-        return lambda: _kill_on_call(store.os, "replace", nth)
+        nth, after = rng.randint(1, 4), rng.random() < 0.5  # three data files, then the manifest: the commit point
+        return lambda: _kill_on_call(store.os, "replace", nth, after=after)
     if point == "cleanup":
         return lambda: _kill_on_call(store, "_remove_stale", 1)
     if point == "embed":
