@@ -537,3 +537,25 @@ def test_greedy_blocks_cover_in_order_and_always_move_on(tokens, budget, overlap
     for a, b in blocks:
         assert b - a + 1 <= max_items
         assert a == b or sum(tokens[a:b + 1]) <= budget
+
+
+@pytest.mark.parametrize("language, text", [
+    ("python", "".join(" " * i + f"class A{i}:\n" for i in range(300)) + " " * 300 + "pass\n"),
+    ("cpp", "namespace a {\n" * 2000 + "int x;\n" + "}\n" * 2000),
+    ("javascript", "f(function(){\n" * 5000 + "g();\n" + "});\n" * 5000),
+    ("c", "int f(void) {\n" + "{\n" * 5000 + "x;\n" + "}\n" * 5000 + "}\n"),
+])
+def test_deep_nesting_falls_back_without_recursion_errors_or_quadratic_time(language: str, text: str) -> None:
+    import time
+
+    start = time.perf_counter()
+    passages = split(text, language)
+    assert time.perf_counter() - start < 10
+    assert {p.splitter for p in passages} == {"fallback:too-deep"}
+    check_invariants(doc_of(text, language), passages, budget=200)
+
+
+def test_moderate_nesting_keeps_ast_splitting() -> None:
+    text = "".join(" " * (4 * i) + f"class A{i}:\n" for i in range(20)) + " " * 80 + "x = 1\n"
+    passages = split(text, "python")
+    assert {p.splitter for p in passages} == {"ast"}

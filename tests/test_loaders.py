@@ -1,7 +1,8 @@
-"""Loaders: PDF pages, passwords, corrupt and empty files, text kinds, directory walks."""
+"""Loaders: PDF pages, passwords, corrupt and empty files, text kinds, directory walks, odd names and files."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,12 @@ from ingest.core.errors import (
     CorruptFileError,
     EmptyDocumentError,
     FileMissingError,
+    FileTooLargeError,
+    InputError,
     PasswordError,
     UnsupportedFileError,
 )
-from ingest.loaders import decode_text, html_to_text, load_file, load_paths
+from ingest.loaders import decode_text, document_id, html_to_text, load_file, load_paths, source_path
 
 
 def test_pdf_pages_keep_numbers_and_report_empty_pages(make_pdf):
@@ -108,3 +111,62 @@ def test_decode_policy_falls_back_to_cp1252():
     assert decode_text("naïve".encode()) == "naïve"
     assert decode_text("naïve".encode("cp1252")) == "naïve"
     assert decode_text(b"\xef\xbb\xbfbom") == "bom"
+
+
+def test_file_names_that_are_not_utf8_read_as_escaped_text_and_map_back(tmp_path: Path):
+    raw = os.fsencode(tmp_path) + b"/caf\xe9 back\\slash\nline.txt"
+    with open(raw, "wb") as f:
+        f.write(b"Bytes that name no UTF-8 text.\n")
+    (doc,) = load_paths([tmp_path]).documents
+    assert doc.source == f"{tmp_path}/caf\\xe9 back\\\\slash\\x0aline.txt"
+    doc.source.encode("utf-8")  # storable in SQLite, printable on a UTF-8 terminal
+    assert os.fsencode(source_path(doc.source)) == raw
+    assert source_path(str(tmp_path / "plain.txt")) == tmp_path / "plain.txt"
+
+
+def test_identical_bytes_under_two_paths_are_two_documents(tmp_path: Path):
+    (tmp_path / "a.txt").write_text("Same words.")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.txt").write_text("Same words.")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "a.txt")
+    docs = load_paths([tmp_path, tmp_path / "a.txt"]).documents  # a.txt is also named: read once
+    assert [Path(d.source).relative_to(tmp_path).as_posix() for d in docs] == ["a.txt", "link.txt", "sub/a.txt"]
+    assert len({d.doc_id for d in docs}) == 3
+    assert len({d.doc_id.split("-")[0] for d in docs}) == 1  # the content digest is shared
+    assert docs[0].doc_id == document_id(str(tmp_path / "a.txt"), b"Same words.")
+
+
+def test_walk_skips_special_files_and_links_that_loop_dangle_or_lead_to_folders(tmp_path: Path):
+    (tmp_path / "ok.txt").write_text("fine")
+    os.mkfifo(tmp_path / "pipe.txt")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "gone.txt").symlink_to(tmp_path / "missing.txt")
+    (tmp_path / "up").symlink_to(tmp_path)
+    report = load_paths([tmp_path])
+    assert [Path(d.source).name for d in report.documents] == ["ok.txt"]
+    assert sorted((Path(p).name, why) for p, why in report.skipped) == [
+        ("gone.txt", "broken symbolic link"), ("loop", "symbolic link loop"),
+        ("pipe.txt", "a named pipe, not a file to read"), ("up", "symbolic link to a directory (not followed)")]
+    with pytest.raises(UnsupportedFileError, match=r"pipe\.txt: a named pipe, not a file to read"):
+        load_file(tmp_path / "pipe.txt")  # refused without blocking on the open
+    with pytest.raises(InputError, match=r"loop: symbolic link loop"):
+        load_paths([tmp_path / "loop"])
+
+
+def test_size_bound_and_nul_characters(tmp_path: Path):
+    (tmp_path / "big.txt").write_bytes(b"word " * 300_000)
+    with pytest.raises(FileTooLargeError, match=r"big\.txt: larger than 1 MiB \(the \[ingest\] max_file_mb bound\)"):
+        load_file(tmp_path / "big.txt", max_bytes=2**20)
+    (tmp_path / "nul.txt").write_bytes(b"a" * 9000 + b"\x00tail")
+    assert load_file(tmp_path / "nul.txt").text.endswith("a\ufffdtail")  # NUL after the binary sniff: replaced
+
+
+@pytest.mark.parametrize("body", [
+    b"%PDF-1.7\n1 0 obj\n" + b"[" * 50_000 + b"\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF",  # RecursionError in pypdf
+    b"%PDF-1.7\n1 0 obj\n2 0 R\nendobj\n2 0 obj\n1 0 R\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF",  # a cycle
+])
+def test_hostile_pdf_structures_are_one_line_errors(tmp_path: Path, body: bytes):
+    (tmp_path / "hostile.pdf").write_bytes(body)
+    with pytest.raises((CorruptFileError, EmptyDocumentError), match=r"hostile\.pdf: ") as info:
+        load_file(tmp_path / "hostile.pdf")
+    assert "\n" not in str(info.value)

@@ -83,3 +83,52 @@ def test_settings_reject_bad_values():
         SplitSettings(chunk_tokens=32, overlap_tokens=32)
     with pytest.raises(ValueError, match="chunk_tokens"):
         SplitSettings(chunk_tokens=4)
+
+
+def test_runs_without_spaces_are_cut_into_windows_in_linear_time():
+    import time
+
+    settings = SplitSettings(chunk_tokens=50, overlap_tokens=5)
+    calls = []
+
+    def counting(text: str) -> int:
+        calls.append(len(text))
+        return COUNT(text)
+
+    splitter = ProseSplitter(settings, counting)
+    for text in ["abcdefghij" * 200_000,  # one 2 MB word: LangChain would merge it a character at a time
+                 "intro words here. " + "x1,y2;" * 50_000 + " and an ending sentence.",
+                 "東京大阪名古屋" * 30_000]:  # CJK prose has no spaces
+        calls.clear()
+        start = time.perf_counter()
+        doc = _doc(text)
+        passages = splitter.split(doc)
+        assert time.perf_counter() - start < 10
+        assert len(calls) < 5_000  # a few calls per window, not one per character
+        covered = set()
+        for p in passages:
+            assert doc.text[p.chars[0]:p.chars[1]] == p.text
+            covered.update(range(*p.chars))
+        assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
+        assert max(len(p.text) for p in passages) <= 50 * 32
+
+
+def test_words_without_punctuation_are_counted_once_each():
+    calls = []
+    splitter = ProseSplitter(SplitSettings(), lambda t: calls.append(t) or COUNT(t))
+    text = " ".join(["alpha", "beta", "gamma", "delta"][i % 4] + str(i % 50) for i in range(100_000))
+    passages = splitter.split(_doc(text))
+    assert passages and len(calls) < 2_000  # short pieces are remembered (MemoCounter)
+
+
+def test_text_index_matches_the_scans_it_replaces():
+    from ingest.split import TextIndex
+
+    text = "a\nbb\n\nccc\nd"
+    doc = _doc(text)
+    index = TextIndex(doc)
+    for a in range(len(text) + 1):
+        for b in range(a, len(text) + 1):
+            assert index.line_span(a, b) == line_span(text, a, b)
+    pdf = _doc("one\n\ntwo", kind="pdf", pages=(PageSpan(1, 0, 3), PageSpan(3, 5, 8)))
+    assert [TextIndex(pdf).page_at(i) for i in range(9)] == [pdf.page_at(i) for i in range(9)]

@@ -233,3 +233,44 @@ def test_extended_embedder_embeds_whole_documents_for_file_vectors(tmp_path: Pat
     _build(paths, extended, embedder=again)
     assert again.embedded == 0  # unchanged documents reuse their file vectors
     assert all(np.allclose(IndexReader(extended).file_vectors()[d], got[d]) for d in docs)
+
+
+def test_identical_files_under_different_paths_are_both_indexed_and_cited(tmp_path: Path):
+    root = tmp_path / "corpus"
+    (root / "sub").mkdir(parents=True)
+    for name in ["report.txt", "report (1).txt", "sub/report.txt"]:
+        (root / name).write_text("The spare key is under the blue flowerpot.\n")
+    idx = tmp_path / "idx"
+    report = _build([root], idx)
+    assert report.documents == 3 and report.skipped == ()
+    reader = IndexReader(idx)
+    hits = Searcher(reader, FakeEmbedder(), SearchSettings()).search("spare key flowerpot", 5, mode="bm25")
+    assert sorted(Path(h.passage.source).relative_to(root).as_posix() for h in hits) == [
+        "report (1).txt", "report.txt", "sub/report.txt"]
+    reader.close()
+    again = _build([root], idx)
+    assert again.reused == again.passages  # ids are stable: nothing re-embedded
+
+
+def test_a_reader_opening_while_a_writer_switches_builds_opens_the_new_one(corpus: Path, tmp_path: Path,
+                                                                          monkeypatch):
+    import retrieval.store as store
+
+    idx = tmp_path / "idx"
+    _build([corpus], idx)
+    real = store.Manifest.read.__func__
+    raced = []
+
+    def stale(cls, directory):  # the manifest as it was, then a writer replaces the build and deletes its files
+        manifest = real(cls, directory)
+        if not raced:
+            raced.append(manifest.build)
+            (corpus / "late.txt").write_text("A file that arrived during the race.")
+            _build([corpus], idx)
+        return manifest
+
+    monkeypatch.setattr(store.Manifest, "read", classmethod(stale))
+    reader = IndexReader(idx)
+    assert raced and reader.manifest.build != raced[0]
+    assert any(p.source.endswith("late.txt") for p in reader.all_passages())
+    reader.close()

@@ -254,10 +254,12 @@ def nested_code(rng: random.Random, scale: float) -> Case:
     """Deep nesting in several languages: classes, blocks, namespaces, literals, callbacks."""
     depth = max(20, int(rng.choice([100, 500, 2_000, 10_000]) * scale))
     variant = rng.choice(["py-classes", "py-ifs", "c-braces", "cpp-namespaces", "js-callbacks", "py-lists", "rb"])
+    indent = min(depth, 2_000)  # indentation makes Python's size quadratic in the depth
     if variant == "py-classes":
-        src, name = "".join(" " * i + f"class A{i}:\n" for i in range(depth)) + " " * depth + "pass\n", b"deep.py"
+        src = "".join(" " * i + f"class A{i}:\n" for i in range(indent)) + " " * indent + "pass\n"
+        name = b"deep.py"
     elif variant == "py-ifs":
-        src = "def f(x):\n" + "".join(" " * (i + 1) + "if x:\n" for i in range(depth)) + " " * (depth + 1) + "pass\n"
+        src = "def f(x):\n" + "".join(" " * (i + 1) + "if x:\n" for i in range(indent)) + " " * (indent + 1) + "pass\n"
         name = b"ifs.py"
     elif variant == "c-braces":
         src, name = "int f(void) {\n" + "{\n" * depth + "x;\n" + "}\n" * depth + "}\n", b"deep.c"
