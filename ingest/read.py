@@ -67,7 +67,10 @@ class _Job:
     max_bytes: int
 
 
-def _read_one(job: _Job, *, splitter: Splitter) -> tuple[Document, list[Passage], float, float]:
+_Read = tuple[Document, list[Passage], float, float]  # the document, its passages, seconds to load and to split
+
+
+def _read_one(job: _Job, *, splitter: Splitter) -> _Read:
     """Load and split one file (runs in the worker)."""
     t0 = time.perf_counter()
     doc = load_file(job.path, password=job.password, max_bytes=job.max_bytes)
@@ -106,8 +109,8 @@ def read_paths(paths: Iterable[str | os.PathLike[str]], *, splitter: Splitter, s
     files = expand_paths(path_list, skipped=skipped)
     strict = strict_single(path_list, files)
     task = partial(_read_one, splitter=splitter)
-    run: Callable[[_Job], tuple[Document, list[Passage], float, float]] = task
-    worker: BoundedWorker[_Job, tuple[Document, list[Passage], float, float]] | None = None
+    run: Callable[[_Job], _Read] = task
+    worker: BoundedWorker[_Job, _Read] | None = None
     if settings.isolate:
         worker = BoundedWorker(task, timeout_seconds=settings.timeout_seconds, memory_mb=settings.memory_mb,
                                prepare=prepare)
@@ -136,9 +139,8 @@ def read_paths(paths: Iterable[str | os.PathLike[str]], *, splitter: Splitter, s
                       files=tuple(outcomes), seconds=seconds)
 
 
-def _attempt(run: Callable[[_Job], tuple[Document, list[Passage], float, float]], job: _Job, source: str,
-             strict: bool, docs: list[Document], passages: list[Passage], seconds: dict[str, float]
-             ) -> tuple[Outcome, str]:
+def _attempt(run: Callable[[_Job], _Read], job: _Job, source: str, strict: bool, docs: list[Document],
+             passages: list[Passage], seconds: dict[str, float]) -> tuple[Outcome, str]:
     """Read one file; append its document and passages, or say why not. Raises only when ``strict``."""
     try:
         doc, parts, load_s, split_s = run(job)

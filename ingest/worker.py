@@ -174,7 +174,6 @@ class BoundedWorker(Generic[J, R]):
         self.memory_mb = memory_mb
         self.poll_seconds = poll_seconds
         self._prepare = prepare
-        self.restarts = 0  # workers replaced after a bound tripped
         self._proc: Any = None
         self._conn: Connection | None = None
 
@@ -209,8 +208,8 @@ class BoundedWorker(Generic[J, R]):
             conn.close()
 
     def _trip(self, kind: BoundKind, reason: str) -> BoundTripped:
+        """Replace the worker and say why."""
         self._discard()
-        self.restarts += 1
         return BoundTripped(kind, reason)
 
     def run(self, job: J) -> R:

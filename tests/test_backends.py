@@ -63,7 +63,7 @@ def test_transformers_backend_refuses_prompt_over_context(tiny_llm_dir: Path):
 
 def test_unknown_backend_and_missing_models():
     assert {"llama-cpp", "transformers"} <= set(llm_names())
-    with pytest.raises(UnknownBackendError, match="unknown LLM backend 'vllm'; known: llama-cpp, transformers"):
+    with pytest.raises(UnknownBackendError, match="unknown LLM backend 'vllm'; known: llama-cpp, openai, transformers"):
         make_llm(LLMSettings(backend="vllm"))
     llm = make_llm(LLMSettings(model="/nonexistent/model.gguf"))
     with pytest.raises(ModelError, match="not a GGUF file or packaged model"):

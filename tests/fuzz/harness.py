@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,10 +189,3 @@ def cost_ratio(r: Result, fits: dict[str, tuple[float, float]]) -> float | None:
     a, b = fit
     expected = a + b * r.size
     return r.seconds / expected if expected > 0 else None
-
-
-def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    """``fn(*args, **kwargs)`` and the seconds it took."""
-    start = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - start
