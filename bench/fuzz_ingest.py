@@ -13,7 +13,9 @@
          (``tests/fuzz/faults.py``): survived = the index opened and searched as the previous or the new build, the
          dead writer's lock did not block, and the rebuild held exactly the expected passages.
 
-Usage: python bench/fuzz_ingest.py [--cases 10000] [--kill-trials 50] [--seed 0] [--out bench/out/fuzz_ingest.json]
+Usage: python bench/fuzz_ingest.py [--cases 10000] [--kill-trials 50] [--seed 0] [--families a,b]
+                                   [--out bench/out/fuzz_ingest.json]
+``--families`` re-runs only those families, with the same cases (seeds) as the full plan.
 """
 
 from __future__ import annotations
@@ -71,10 +73,11 @@ def plan(total: int) -> dict[str, int]:
     return counts
 
 
-def run_fuzz(total: int, seed: int, settings: IngestSettings, log: logging.Logger) -> dict:
+def run_fuzz(total: int, seed: int, settings: IngestSettings, log: logging.Logger,
+             only: set[str] | None = None) -> dict:
     counter = TokenizerCounter()
     splitter = make_splitter(counter)
-    counts = plan(total)
+    counts = {f: n for f, n in plan(total).items() if only is None or f in only}
     order = [(family, seed + i) for family, n in counts.items() for i in range(n)]
     random.Random(seed).shuffle(order)  # batches mix families, so a slow family does not bunch up
     results: list[Result] = []
@@ -162,13 +165,12 @@ def summarise(results: list[Result], singles: collections.Counter, single_proble
               counts: dict[str, int], seconds: float, generate_s: float) -> dict:
     fits = fit_baseline(results)
     families = {}
-    for family in FAMILIES:
+    for family in counts:
         rs = [r for r in results if r.case.family == family]
         outcome = collections.Counter(r.outcome for r in rs)
         secs = [r.seconds for r in rs]
         ratios = [x for x in (cost_ratio(r, fits) for r in rs if r.outcome not in ("timeout",)) if x is not None]
-        expected = sum(fits.get(r.case.baseline, fits["text"])[0] + fits.get(r.case.baseline, fits["text"])[1] * r.size
-                       for r in rs)
+        expected = sum(a + b * r.size for r in rs for a, b in [fits.get(r.case.baseline, fits.get("text", (0, 0)))])
         families[family] = {
             "cases": counts[family], "files": len(rs), "outcomes": {k: outcome.get(k, 0) for k in OUTCOMES},
             "alone": {k[1]: v for k, v in singles.items() if k[0] == family},
@@ -235,6 +237,7 @@ def main() -> None:
     p.add_argument("--cases", type=int, default=10_000)
     p.add_argument("--kill-trials", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--families", help="comma-separated families to re-run (default: all)")
     p.add_argument("--out", default=str(ROOT / "bench" / "out" / "fuzz_ingest.json"))
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -245,7 +248,8 @@ def main() -> None:
     started = time.time()
     report = {"command": " ".join(sys.argv), "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
               "settings": {"timeout_seconds": 60.0, "memory_mb": 2048}, "load_start": os.getloadavg()}
-    report["fuzz"] = run_fuzz(args.cases, args.seed, IngestSettings(), log)
+    only = set(args.families.split(",")) if args.families else None
+    report["fuzz"] = run_fuzz(args.cases, args.seed, IngestSettings(), log, only)
     report["kill"] = run_kills(args.kill_trials, args.seed)
     report["minutes"] = (time.time() - started) / 60
     report["load_end"] = os.getloadavg()

@@ -76,13 +76,16 @@ def document_id(source: str, data: bytes) -> str:
 def source_name(path: str | os.PathLike[str]) -> str:
     """A path as readable, one-line text for citations, reports and the index.
 
-    Names that are valid Unicode without control characters are kept as given. Otherwise (``os.walk``
-    returns bytes that are not UTF-8 as lone surrogates, which SQLite and a UTF-8 terminal reject; a
-    newline in a name would break a one-line message) the name is written with ``\\xNN`` for each such
-    byte or control character and ``\\\\`` for a backslash; :func:`source_path` reverses it.
+    Names that are valid Unicode with no control character and no backslash are kept as given. Any
+    other name is escaped: ``\\xNN`` for each byte that is not UTF-8 (``os.walk`` returns such bytes as
+    lone surrogates, which SQLite and a UTF-8 terminal reject) and each control character (a newline
+    would break a one-line message), ``\\\\`` for a backslash. Only escaped names hold a backslash, so
+    no two paths share a source, and :func:`source_path` maps every source back to its path.
 
     >>> source_name("notes/caf\\udce9.txt"), source_name("a\\nb.txt"), source_name("notes/café.txt")
     ('notes/caf\\\\xe9.txt', 'a\\\\x0ab.txt', 'notes/café.txt')
+    >>> source_name("caf\\\\xe9.txt")  # a literal backslash: escaped too, so it differs from the first
+    'caf\\\\\\\\xe9.txt'
     """
     text = os.fsdecode(path)
     if not _ODD_NAME.search(text):
@@ -90,26 +93,23 @@ def source_name(path: str | os.PathLike[str]) -> str:
     try:
         raw = os.fsencode(text)
     except UnicodeEncodeError:  # a surrogate that no file-system name decodes to
-        raw = text.encode("utf-8", "backslashreplace")
+        raw = text.encode("utf-8", "surrogatepass")
     escaped = raw.replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", escaped)
 
 
-_ODD_NAME = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+_ODD_NAME = re.compile("[\\\\\x00-\x1f\x7f\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
 _ESCAPE = re.compile(rb"\\\\|\\x([0-9a-f]{2})")
 
 
 def source_path(source: str) -> Path:
-    """The file a source names: the inverse of :func:`source_name`.
+    """The path a source names: the inverse of :func:`source_name`.
 
-    A source that names an existing path is that path; otherwise its ``\\xNN`` escapes are turned back
-    into the bytes they stand for.
-
-    >>> [source_path(source_name(p)) == Path(p) for p in ("/nonexistent/caf\\udce9.txt", "/nonexistent/a\\tb")]
-    [True, True]
+    >>> [source_path(source_name(p)) == Path(p) for p in ("/d/caf\\udce9.txt", "/d/a\\tb", "/d/a\\\\xe9", "/d/ok")]
+    [True, True, True, True]
     """
-    if "\\" not in source or os.path.lexists(source):
+    if "\\" not in source:
         return Path(source)
     raw = _ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]) if m.group(1) else b"\\", source.encode())
     return Path(os.fsdecode(raw))
@@ -201,14 +201,15 @@ def _pdf_failures() -> tuple[type[BaseException], ...]:
     """What pypdf raises on damaged, hostile or unsupported PDFs (found by fuzzing: tests/fuzz).
 
     Besides its own errors (``LimitReachedError`` for cyclic objects and decompression bombs, ``ParseError``,
-    ``PdfReadError``) and ``DependencyError`` (JBIG2 without jbig2dec, AES without cryptography), a broken
+    ``PdfReadError``), ``DependencyError`` (JBIG2 without jbig2dec, AES without cryptography) and
+    ``DeprecationError`` (an abbreviated filter name such as ``/Fl``, which pypdf 7 refuses), a broken
     file surfaces as assertion, lookup, type, arithmetic, decoding and recursion errors from deep inside
     the parser.
     """
-    from pypdf.errors import DependencyError, PyPdfError
+    from pypdf.errors import DependencyError, DeprecationError, PyPdfError
 
-    return (PyPdfError, DependencyError, ValueError, LookupError, TypeError, AttributeError, AssertionError,
-            ArithmeticError, RuntimeError, OSError, EOFError, zlib.error, struct.error)
+    return (PyPdfError, DependencyError, DeprecationError, ValueError, LookupError, TypeError, AttributeError,
+            AssertionError, ArithmeticError, RuntimeError, OSError, EOFError, zlib.error, struct.error)
 
 
 def _why(err: BaseException) -> str:

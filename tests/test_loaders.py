@@ -17,6 +17,7 @@ from ingest.core.errors import (
     UnsupportedFileError,
 )
 from ingest.loaders import decode_text, document_id, html_to_text, load_file, load_paths, source_path
+from tests.fuzz.pdfs import page_objects, raw_pdf, stream
 
 
 def test_pdf_pages_keep_numbers_and_report_empty_pages(make_pdf):
@@ -124,6 +125,17 @@ def test_file_names_that_are_not_utf8_read_as_escaped_text_and_map_back(tmp_path
     assert source_path(str(tmp_path / "plain.txt")) == tmp_path / "plain.txt"
 
 
+def test_a_literal_backslash_name_and_a_non_utf8_name_never_share_a_source(tmp_path: Path):
+    """Found by the long fuzz run: b"caf\\xe9.txt" and b"caf\xe9.txt" once printed alike."""
+    for raw in (b"caf\\xe9.txt", b"caf\xe9.txt"):
+        with open(os.fsencode(tmp_path) + b"/" + raw, "wb") as f:
+            f.write(raw + b" is the name of this file.\n")
+    report = load_paths([tmp_path])
+    assert report.skipped == () and len({d.source for d in report.documents}) == 2
+    for doc in report.documents:
+        assert source_path(doc.source).read_bytes().startswith(os.fsencode(source_path(doc.source).name))
+
+
 def test_identical_bytes_under_two_paths_are_two_documents(tmp_path: Path):
     (tmp_path / "a.txt").write_text("Same words.")
     (tmp_path / "sub").mkdir()
@@ -164,6 +176,7 @@ def test_size_bound_and_nul_characters(tmp_path: Path):
 @pytest.mark.parametrize("body", [
     b"%PDF-1.7\n1 0 obj\n" + b"[" * 50_000 + b"\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF",  # RecursionError in pypdf
     b"%PDF-1.7\n1 0 obj\n2 0 R\nendobj\n2 0 obj\n1 0 R\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF",  # a cycle
+    raw_pdf(page_objects(b"")[:4] + [stream(b"x", b"/Filter /Fl ")]),  # pypdf's DeprecationError (long fuzz run)
 ])
 def test_hostile_pdf_structures_are_one_line_errors(tmp_path: Path, body: bytes):
     (tmp_path / "hostile.pdf").write_bytes(body)
