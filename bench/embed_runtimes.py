@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest_qa import hits_at, squad_articles  # noqa: E402
+from ingest_qa import article_text, hits_at, squad_articles  # noqa: E402
 
 from app import Index, Settings  # noqa: E402
 from app.factory import make_embedder  # noqa: E402
@@ -51,11 +51,7 @@ def main() -> None:
     articles = squad_articles()[: args.articles]
     with tempfile.TemporaryDirectory() as tmp:
         for n, art in enumerate(articles):
-            text = "\n\n".join(art["paragraphs"])
-            starts, pos = [], 0
-            for para in art["paragraphs"]:
-                starts.append(pos)
-                pos += len(para) + 2
+            text, starts = article_text(art)
             path = Path(tmp) / f"{art['doc_id']}.txt"
             path.write_text(text)
             questions = [q for q in art["questions"] if not q.get("is_impossible")][: args.questions]

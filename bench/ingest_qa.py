@@ -1,4 +1,5 @@
-"""Issue 2 benchmark: docqa vs the LangChain baseline (PyPDFLoader + RecursiveCharacterTextSplitter 1000/200 + LangChain FAISS) with the same embedder.
+"""Issue 2 benchmark: docqa vs the LangChain baseline with the same embedder
+(PyPDFLoader + RecursiveCharacterTextSplitter 1000/200 + LangChain FAISS).
 
   ingest     throughput (pages/s, passages/s) and peak memory on the PDFs in ../shared/data/pdfs,
              each pipeline in its own subprocess, alternating, repeated
@@ -116,6 +117,15 @@ def squad_articles() -> list[dict]:
         return [json.loads(line) for line in f]
 
 
+def article_text(art: dict) -> tuple[str, list[int]]:
+    """An article's text (paragraphs joined by a blank line) and where each paragraph starts in it."""
+    starts, pos = [], 0
+    for para in art["paragraphs"]:
+        starts.append(pos)
+        pos += len(para) + 2
+    return "\n\n".join(art["paragraphs"]), starts
+
+
 def overlaps_gold(span: tuple[int, int], gold: tuple[int, int]) -> bool:
     """A retrieved chunk 'is' the gold paragraph when half of the chunk or half of the paragraph is shared."""
     inter = min(span[1], gold[1]) - max(span[0], gold[0])
@@ -152,11 +162,7 @@ def bench_retrieval(max_questions: int | None) -> dict:
     n_passages = {"docqa": 0, "langchain": 0}
     with tempfile.TemporaryDirectory() as tmp:
         for art in squad_articles():
-            text = "\n\n".join(art["paragraphs"])
-            starts, pos = [], 0
-            for para in art["paragraphs"]:
-                starts.append(pos)
-                pos += len(para) + 2
+            text, starts = article_text(art)
             path = Path(tmp) / f"{art['doc_id']}.txt"
             path.write_text(text)
             questions = [q for q in art["questions"] if not q.get("is_impossible")]
