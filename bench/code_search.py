@@ -43,10 +43,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from ingest.code import CodeSplitter, code_units, module_path  # noqa: E402
 from ingest.core.records import Document, line_span  # noqa: E402
 from ingest.core.settings import EmbedSettings, SplitSettings
+from ingest.core.vectors import mean_unit_vectors  # noqa: E402
 from ingest.embed import SentenceTransformerEmbedder  # noqa: E402
 from ingest.loaders import load_file  # noqa: E402
 from ingest.split import locate_chunks  # noqa: E402
-from ingest.core.vectors import mean_unit_vectors  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "cosqa"
 STDLIB = Path(ast.__file__).parent
