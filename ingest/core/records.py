@@ -35,7 +35,7 @@ class Document:
     kinds ``pages`` is empty and line numbers are counted in ``text`` itself.
     """
 
-    doc_id: str  # sha256 of the file's bytes, first 16 hex digits
+    doc_id: str  # 16 hex digits of the sha256 of the bytes, "-", 8 of the path's: equal files at two paths stay apart
     source: str  # path as given by the user
     text: str
     kind: DocKind
