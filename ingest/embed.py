@@ -67,7 +67,35 @@ def device_default() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-class SentenceTransformerEmbedder:
+class TokenizerEmbedder:
+    """What embedders with a Hugging Face tokenizer share (needs ``settings``, ``tokenizer``, ``max_length``,
+    ``dim``): token counting and the identity recorded in the manifest."""
+
+    settings: EmbedSettings
+
+    def vector_identity(self) -> dict[str, object]:
+        """The settings that change the vectors, the canonical model id, the effective length and the dimension."""
+        s = asdict(self.settings)
+        for key in EmbedSettings.RUNTIME:  # do not change the vectors
+            s.pop(key)
+        s["model"] = canonical_model_id(self.settings.model)
+        s["max_length"] = self.max_length  # type: ignore[attr-defined]
+        s["dim"] = self.dim  # type: ignore[attr-defined]
+        return s
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` by the model's tokenizer, without special tokens."""
+        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])  # type: ignore[attr-defined]
+
+    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
+        """:meth:`count_tokens` for many texts in one tokenizer call."""
+        if not texts:
+            return []
+        ids = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]  # type: ignore[attr-defined]
+        return [len(x) for x in ids]
+
+
+class SentenceTransformerEmbedder(TokenizerEmbedder):
     """Embeds text with a sentence-transformers model; vectors are L2-normalised float32.
 
     Construction is cheap; the model loads on first use (or :meth:`warm_up`).
@@ -143,25 +171,10 @@ class SentenceTransformerEmbedder:
 
     def identity(self) -> dict[str, object]:
         """What changes the vectors: recorded in the manifest, compared on open."""
-        s = asdict(self.settings)
-        for key in EmbedSettings.RUNTIME:  # do not change the vectors
-            s.pop(key)
-        s["model"] = canonical_model_id(self.settings.model)
-        s["max_length"] = self.max_length
-        s["dim"] = self.dim
-        return s
+        return self.vector_identity()
+
 
     # -- work ------------------------------------------------------------
-    def count_tokens(self, text: str) -> int:
-        """Tokens in ``text`` by the model's tokenizer, without special tokens."""
-        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
-
-    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
-        """:meth:`count_tokens` for many texts in one tokenizer call."""
-        if not texts:
-            return []
-        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]]
-
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import numpy as np
 
 from ingest.core.errors import ModelError
 from ingest.core.settings import CacheSettings, EmbedSettings
-from ingest.embed import canonical_model_id, resolve_model_path
+from ingest.embed import TokenizerEmbedder, resolve_model_path
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ def export_onnx(model_dir: Path, target: Path, *, input_names: Sequence[str]) ->
                       dynamic_axes=axes, external_data=False)  # one self-contained file to hash
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(TokenizerEmbedder):
     """Embeds with ONNX Runtime; cheap to construct, exports or loads on first use (:meth:`warm_up`).
 
     :param settings: the embed settings (``extension`` must be "none": context extension needs PyTorch).
@@ -211,22 +210,7 @@ class OnnxEmbedder:
 
     def identity(self) -> dict[str, object]:
         """What changes the vectors: the settings, the runtime and the exact ONNX file."""
-        s = asdict(self.settings)
-        for key in EmbedSettings.RUNTIME:
-            s.pop(key)
-        self.warm_up()
-        return {**s, "model": canonical_model_id(self.settings.model), "max_length": self._max_len, "dim": self._dim,
-                "runtime": self.runtime, "onnx_sha256": self._file_sha256}
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens in ``text``, without special tokens."""
-        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
-
-    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
-        """:meth:`count_tokens` for many texts in one call."""
-        if not texts:
-            return []
-        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]]
+        return {**self.vector_identity(), "runtime": self.runtime, "onnx_sha256": self._file_sha256}
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         self.warm_up()
