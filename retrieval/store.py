@@ -44,18 +44,18 @@ from retrieval.units import Unit
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: passages.header, documents.meta/sections, FTS over text and header
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 
 _PASSAGE_COLS = ("id", "doc_id", "source", "text", "char_start", "char_end", "page", "line_start", "line_end",
-                 "kind", "symbol", "splitter")
+                 "kind", "symbol", "splitter", "header")
 _SCHEMA = f"""
 CREATE TABLE passages (row INTEGER PRIMARY KEY, {", ".join(c + (" TEXT UNIQUE" if c == "id" else "")
                                                           for c in _PASSAGE_COLS)});
 CREATE TABLE documents (doc_id TEXT PRIMARY KEY, source TEXT, kind TEXT, language TEXT, text TEXT,
-                        pages TEXT, empty_pages TEXT, page_count INTEGER);
-CREATE VIRTUAL TABLE passages_fts USING fts5(text, tokenize='porter unicode61');
+                        pages TEXT, empty_pages TEXT, page_count INTEGER, meta TEXT, sections TEXT);
+CREATE VIRTUAL TABLE passages_fts USING fts5(text, header, tokenize='porter unicode61');
 CREATE TABLE units (row INTEGER PRIMARY KEY, kind TEXT, doc_id TEXT, source TEXT, symbol TEXT, char_start INTEGER,
                     char_end INTEGER, line_start INTEGER, line_end INTEGER, members TEXT);
 """
@@ -165,13 +165,14 @@ def writer_lock(directory: Path) -> Iterator[None]:
 def _passage_row(p: Passage) -> tuple[Any, ...]:
     lines = p.lines or (None, None)
     return (p.id, p.doc_id, p.source, p.text, p.chars[0], p.chars[1], p.page, lines[0], lines[1], p.kind,
-            p.symbol, p.splitter)
+            p.symbol, p.splitter, p.header)
 
 
 def _row_passage(row: Sequence[Any]) -> Passage:
-    (pid, doc_id, source, text, cs, ce, page, ls, le, kind, symbol, splitter) = row
+    (pid, doc_id, source, text, cs, ce, page, ls, le, kind, symbol, splitter, header) = row
     return Passage(id=pid, doc_id=doc_id, source=source, text=text, chars=(cs, ce), page=page,
-                   lines=(ls, le) if ls is not None else None, kind=kind, symbol=symbol, splitter=splitter)
+                   lines=(ls, le) if ls is not None else None, kind=kind, symbol=symbol, splitter=splitter,
+                   header=header or "")
 
 
 def _fsync(path: Path) -> None:
@@ -209,14 +210,15 @@ def write_index(directory: Path, documents: Sequence[Document], passages: Sequen
         con = sqlite3.connect(tmp_db)
         with con:
             con.executescript(_SCHEMA)
-            con.executemany(f"INSERT INTO passages (row, {', '.join(_PASSAGE_COLS)}) VALUES (?{', ?' * 12})",
+            con.executemany(f"INSERT INTO passages (row, {', '.join(_PASSAGE_COLS)}) VALUES (?{', ?' * len(_PASSAGE_COLS)})",
                             ((i, *_passage_row(p)) for i, p in enumerate(passages)))
-            con.executemany("INSERT INTO passages_fts (rowid, text) VALUES (?, ?)",
-                            ((i, p.text) for i, p in enumerate(passages)))
-            con.executemany("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (
+            con.executemany("INSERT INTO passages_fts (rowid, text, header) VALUES (?, ?, ?)",
+                            ((i, p.text, p.header) for i, p in enumerate(passages)))
+            con.executemany("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
                 (d.doc_id, d.source, d.kind, d.language, d.text,
                  json.dumps([[s.number, s.start, s.end] for s in d.pages]), json.dumps(list(d.empty_pages)),
-                 d.page_count) for d in documents))
+                 d.page_count, json.dumps(d.meta, sort_keys=True),
+                 json.dumps([[s.level, s.title, s.start] for s in d.sections])) for d in documents))
             con.executemany("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
                 (i, u.kind, u.doc_id, u.source, u.symbol, u.chars[0], u.chars[1], *(u.lines or (None, None)),
                  json.dumps(list(u.members))) for i, u in enumerate(units)))
@@ -238,7 +240,8 @@ def write_index(directory: Path, documents: Sequence[Document], passages: Sequen
             schema=SCHEMA_VERSION, build=build, created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             embedder=embedder, splitter=splitter, dim=dim, metric="inner_product", files=files,
             sources=[{"source": d.source, "doc_id": d.doc_id, "kind": d.kind, "pages": d.page_count,
-                      "empty_pages": list(d.empty_pages), "passages": per_doc.get(d.doc_id, 0)} for d in documents],
+                      "empty_pages": list(d.empty_pages), "passages": per_doc.get(d.doc_id, 0), "meta": d.meta}
+                     for d in documents],
             counts={"documents": len(documents), "passages": len(passages)},
         )
         tmp_manifest = directory / (MANIFEST + ".tmp")
@@ -476,10 +479,12 @@ class IndexReader:
 
     def documents(self) -> list[Document]:
         """Every document, with its full extracted text."""
-        from ingest.core.records import PageSpan
+        from ingest.core.records import PageSpan, Section
 
-        cur = self._db.execute("SELECT doc_id, source, kind, language, text, pages, empty_pages, page_count "
-                               "FROM documents")
+        cur = self._db.execute("SELECT doc_id, source, kind, language, text, pages, empty_pages, page_count, meta, "
+                               "sections FROM documents")
         return [Document(doc_id=d, source=s, text=t, kind=k, language=lang,
                          pages=tuple(PageSpan(*x) for x in json.loads(pg)), empty_pages=tuple(json.loads(ep)),
-                         page_count=pc) for d, s, k, lang, t, pg, ep, pc in cur]
+                         page_count=pc, meta=json.loads(meta or "{}"),
+                         sections=tuple(Section(*x) for x in json.loads(secs or "[]")))
+                for d, s, k, lang, t, pg, ep, pc, meta, secs in cur]

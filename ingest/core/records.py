@@ -27,6 +27,16 @@ class PageSpan:
 
 
 @dataclass(frozen=True, slots=True)
+class Section:
+    """A heading of a document: its nesting level (1 = top), its title, and where its text starts in
+    :attr:`Document.text` (from a PDF outline, Markdown/HTML headings, or heading lines in the text)."""
+
+    level: int
+    title: str
+    start: int
+
+
+@dataclass(frozen=True, slots=True)
 class Document:
     """One loaded file: its extracted text and how that text maps back to the file.
 
@@ -43,6 +53,10 @@ class Document:
     language: str | None = None  # for code: "python", "javascript", ...
     empty_pages: tuple[int, ...] = ()  # PDF pages with no extractable text
     page_count: int = 0  # pages in the file (PDFs), including empty ones
+    # what the file says about itself: "title", and for reports "issuer", "form", "period" where the file
+    # says them (PDF metadata, first page, file name); "extractor" for PDFs ("pdfium" or "pypdf")
+    meta: dict[str, str] = field(default_factory=dict, hash=False, compare=True)
+    sections: tuple[Section, ...] = ()  # headings in text order
 
     def page_at(self, offset: int) -> int | None:
         """1-based page holding character ``offset``, or None for non-PDFs."""
@@ -69,6 +83,9 @@ class Passage:
     kind: PassageKind = "prose"
     symbol: str | None = None  # "module.Class.method" for code
     splitter: str = "recursive"  # which splitter made it ("recursive", "ast", "fallback:lines", ...)
+    # where it sits, for retrieval only (embedded and BM25-indexed with the text, never quoted or cited):
+    # the document's title/issuer/form/period and the section path, plus a table's caption and header row
+    header: str = ""
 
     @property
     def label(self) -> str:

@@ -29,6 +29,7 @@ DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_LLM = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 
 SearchMode = Literal["dense", "bm25", "hybrid"]
+PdfExtractor = Literal["pdfium", "pypdf"]
 SearchLevel = Literal["passage", "unit", "file"]
 AnswerModeSetting = Literal["auto", "full", "retrieve"]
 Selector = Literal["none", "embedding", "llm"]
@@ -155,6 +156,8 @@ class IngestSettings:
     timeout_seconds: float = setting(60.0, low=0.1, help="longest one file may take to parse and split")
     memory_mb: int = setting(2048, low=64, help="most memory (MiB) the worker may use for one file")
     max_file_mb: int = setting(50, low=1, help="files larger than this are skipped (in a walk) or refused (named)")
+    pdf_extractor: PdfExtractor = setting("pdfium", help="PDF text: pdfium (PDFium via pypdfium2; pypdf for a file "
+                                                          "PDFium rejects) or pypdf")
 
     def __post_init__(self) -> None:
         check_section(self)
@@ -168,6 +171,9 @@ class SplitSettings:
     overlap_tokens: int = setting(32, low=0, help="tokens shared by neighbouring passages")
     code_lines: int = setting(60, low=2, help="most lines per passage for line-split code")
     code_overlap_lines: int = setting(5, low=0, help="lines shared by neighbouring line-split code passages")
+    headers: bool = setting(True, help="embed and keyword-index each passage with a header naming its document "
+                                       "(title, issuer, form, period) and section path")
+    tables: bool = setting(True, help="keep PDF tables whole in table passages (long ones split by row groups)")
 
     def __post_init__(self) -> None:
         check_section(self)
@@ -189,6 +195,8 @@ class SearchSettings:
     coarse_docs: int = setting(0, flag="--coarse", low=0,
                                help="coarse-to-fine: search passages only inside the N documents "
                                                         "whose file vectors match best (0: off)")
+    route: bool = setting(True, help="questions naming an issuer and period search the matching documents first "
+                                     "(the whole corpus when routing is unsure)")
 
     def __post_init__(self) -> None:
         check_section(self)
@@ -276,6 +284,8 @@ class AnswerSettings:
                                                     "model (verify = llm)")
     answer_check_margin: float = setting(0.0, help="withhold an answer when log P(Yes) - log P(No) of 'do the cited "
                                                    "passages answer the question' falls below this")
+    compute: bool = setting(True, help="figures derived from reported numbers (ratios, margins, growth, sums) are "
+                                       "computed by docqa from the operands the model cites, not by the model")
 
     def __post_init__(self) -> None:
         check_section(self)
