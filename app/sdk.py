@@ -182,10 +182,13 @@ class Index:
 def adhoc_index_key(paths: Sequence[PathLike], settings: Settings) -> str:
     """Cache key of an ad-hoc index: the files' contents and names plus the settings that shape the index."""
     h = hashlib.sha256()
-    for path, _ in sorted(expand_paths(paths), key=lambda x: str(x[0])):
-        h.update(str(path).encode() + b"\0")
-        with open(path, "rb") as f:
-            h.update(hashlib.file_digest(f, "sha256").digest())
+    for path, _ in sorted(expand_paths(paths), key=lambda x: os.fsencode(x[0])):
+        h.update(os.fsencode(path) + b"\0")  # bytes: a name that is not UTF-8 still has a key
+        try:
+            with open(path, "rb") as f:
+                h.update(hashlib.file_digest(f, "sha256").digest())
+        except OSError as err:  # unreadable: the build reports it; the key just has to be stable
+            h.update(f"unreadable:{err.errno}".encode())
     shape = {"embed": dataclasses.asdict(settings.embed), "split": dataclasses.asdict(settings.split)}
     shape["embed"]["model"] = canonical_model_id(settings.embed.model)
     for runtime in EmbedSettings.RUNTIME:
