@@ -22,18 +22,13 @@ Run from the repository root (prints Markdown; ``--out`` writes the JSON):
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -44,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.sdk import Index  # noqa: E402
+from generation.llama_server import llama_server as serve_llama  # noqa: E402
 from generation.llamacpp import LlamaCppLLM, resolve_gguf  # noqa: E402
 from generation.openai_llm import OpenAILLM  # noqa: E402
 from ingest.core.settings import Settings  # noqa: E402
@@ -55,53 +51,15 @@ ALIAS = "docqa-bench"
 CONFIGS = {"default": ({}, "true"), "generation": ({"unsupported": "flag"}, "false")}  # answer settings, logits_all
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# resolved here, not in the forked child (no dynamic loading between fork and exec)
-_PRCTL = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None
-
-
-def die_with_parent() -> None:
-    """In the server process: stop when this script dies, however it dies (Linux)."""
-    if _PRCTL is not None:
-        _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 @contextmanager
 def llama_server(model: Path, settings: Settings, *, logits_all: str, log_path: Path) -> Iterator[str]:
     """llama-cpp-python's server on loopback with the in-process backend's parameters; yields its base URL."""
     threads = settings.llm.threads or os.cpu_count() or 2
-    port = free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", ALIAS,
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(settings.llm.context_tokens),
-           "--n_batch", "512", "--n_threads", str(threads), "--n_threads_batch", str(threads),
-           "--n_gpu_layers", str(settings.llm.gpu_layers), "--logits_all", logits_all, "--verbose", "false"]
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2).close()
-                break
-            except (urllib.error.URLError, OSError):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {log_path.read_text(errors='replace')[-1500:]}") \
-                        from None
-                time.sleep(0.5)
+    args = ("--n_ctx", str(settings.llm.context_tokens), "--n_batch", "512", "--n_threads", str(threads),
+            "--n_threads_batch", str(threads), "--n_gpu_layers", str(settings.llm.gpu_layers),
+            "--logits_all", logits_all, "--verbose", "false")
+    with serve_llama(model, ALIAS, log_path=log_path, args=args) as (url, _):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def timed_ask(index: Index, question: str) -> dict[str, Any]:

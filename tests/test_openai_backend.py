@@ -8,17 +8,10 @@ answer quality.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import logging
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +23,8 @@ from app.factory import make_llm
 from app.sdk import Index
 from generation.answer import Draft, Verifier
 from generation.citations import parse_citations
+from generation.llama_server import free_port
+from generation.llama_server import llama_server as serve_llama
 from generation.models import packaged_model_path
 from generation.openai_llm import OpenAILLM, estimate_tokens
 from ingest.core.errors import GenerationError, ModelError
@@ -45,58 +40,13 @@ FACT_LINE = 9
 READY_SECONDS = 90  # model load on a busy 2-core machine
 
 
-def free_port() -> int:
-    """A port nothing listens on (just released by the OS)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# resolved here, not in the forked child (no dynamic loading between fork and exec)
-_PRCTL = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None
-
-
-def die_with_parent() -> None:
-    """In the child: stop when the test process dies, even killed (Linux; elsewhere the fixture's cleanup only)."""
-    if _PRCTL is not None:
-        _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _responds(url: str) -> bool:
-    try:
-        urllib.request.urlopen(url, timeout=2).close()
-    except urllib.error.HTTPError:
-        return True  # it answered (401 when it wants a key)
-    except (urllib.error.URLError, OSError):
-        return False
-    return True
-
-
 @contextmanager
 def llama_server(log_dir: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``python -m llama_cpp.server`` on a free loopback port; yields its base URL and process; always stopped."""
-    port = free_port()
-    log_path = log_dir / f"llama-server-{port}.log"
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(packaged_model_path("smollm2-135m-instruct-q4_1")),
-           "--model_alias", MODEL, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", *args]
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + READY_SECONDS
-        while not _responds(f"{base_url}/models"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                pytest.fail(f"llama_cpp.server did not start (exit {proc.poll()}):\n{tail}")
-            time.sleep(0.2)
-        yield base_url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """The packaged SmolLM2 behind ``python -m llama_cpp.server`` on a free loopback port; always stopped."""
+    model = packaged_model_path("smollm2-135m-instruct-q4_1")
+    with serve_llama(model, MODEL, log_path=log_dir / "llama-server.log", args=("--n_ctx", "4096", *args),
+                     ready_seconds=READY_SECONDS) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
