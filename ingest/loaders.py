@@ -115,12 +115,18 @@ def source_path(source: str) -> Path:
     return Path(os.fsdecode(raw))
 
 
+_UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
+_UTF16_BOMS = (*_UTF32_BOMS, b"\xff\xfe", b"\xfe\xff")  # UTF-32 first: its LE mark starts with UTF-16's
+
+
 def looks_binary(data: bytes) -> bool:
     """True for bytes that are not text: a NUL byte, or mostly control bytes, in the first 8 KiB.
 
     >>> looks_binary(b"plain text\\n"), looks_binary(b"\\x89PNG\\r\\n\\x1a\\n\\x00\\x00")
     (False, True)
     """
+    if data.startswith(_UTF16_BOMS):  # UTF-16/32 text is full of NUL bytes, but it is text
+        return False
     head = data[:8192]
     if b"\x00" in head:
         return True
@@ -131,13 +137,18 @@ def looks_binary(data: bytes) -> bool:
 
 
 def decode_text(data: bytes) -> str:
-    """Decode file bytes: UTF-8 (BOM stripped), else Windows-1252, else UTF-8 with U+FFFD for bad bytes.
+    """Decode file bytes: UTF-16/32 when a byte-order mark says so, UTF-8 (BOM stripped), else Windows-1252,
+    else UTF-8 with U+FFFD for bad bytes.
 
     Newlines are normalised to ``\\n`` so line numbers match what editors show.
 
     >>> decode_text("caf\\u00e9\\r\\n".encode("cp1252"))
     'café\\n'
+    >>> decode_text("caf\\u00e9\\n".encode("utf-16")), looks_binary("text".encode("utf-16"))
+    ('café\\n', False)
     """
+    if data.startswith(_UTF16_BOMS):
+        return clean_text(data.decode("utf-32" if data.startswith(_UTF32_BOMS) else "utf-16", errors="replace"))
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             text = data.decode(encoding)
