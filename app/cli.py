@@ -1,4 +1,4 @@
-"""The ``docqa`` command line: index, ask, search, eval, info, ui, serve, mcp.
+"""The ``docqa`` command line: index, status, ask, search, eval, info, ui, serve, mcp.
 
 Every command exits non-zero with a one-line ``docqa: error: ...`` on bad input.
 """
@@ -118,26 +118,169 @@ def _explicit(args: argparse.Namespace) -> bool:
                 or any(k.startswith("DOCQA_EMBED_") and v for k, v in os.environ.items()))
 
 
+class _IndexProgress:
+    """Progress of ``docqa index`` on stderr: files read (with pages and passages, and an ETA), passages
+    embedded, documents written. Its :meth:`file` is called by the build after each file read."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self._tqdm = tqdm
+        self.bars: dict[str, Any] = {}
+        self.pages = self.passages = 0
+
+    def _bar(self, stage: str, total: int) -> Any:
+        bar = self.bars.get(stage)
+        if bar is None:
+            unit = {"read": "file", "embed": "psg", "write": "doc"}.get(stage, "it")
+            bar = self.bars[stage] = self._tqdm(total=total, desc=f"{stage:>5}", unit=unit, file=sys.stderr,
+                                                leave=True, dynamic_ncols=True)
+        return bar
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        bar = self._bar(stage, total)
+        bar.total = max(total, done)
+        bar.n = done
+        if stage == "read":
+            bar.set_postfix(pages=self.pages, passages=self.passages, refresh=False)
+        bar.refresh()
+        if stage != "embed" and done >= total:
+            bar.close()
+
+    def file(self, source: str, pages: int, passages: int) -> None:
+        """One more file read."""
+        self.pages += pages
+        self.passages += passages
+
+    def close(self) -> None:
+        """Close the bars still open."""
+        for bar in self.bars.values():
+            bar.close()
+
+
+def _plan(args: argparse.Namespace, settings: Any) -> int:
+    """``docqa index --plan``: what a build would add, update, delete and skip, and why; nothing is written."""
+    from app.factory import make_splitter, shared_embedder
+    from retrieval.build import plan_build
+
+    embedder = shared_embedder(settings.embed, settings.cache)
+    plan = plan_build(args.paths, args.index, embedder_id=embedder.identity(),
+                      splitter_id=make_splitter(settings.split, embedder).identity(), ingest=settings.ingest,
+                      password=args.password, add=args.add)
+    if args.json:
+        print(json.dumps(plan.to_dict(), indent=2))
+        return 0
+    counts = plan.counts()
+    print(f"plan for {args.index}: " + ", ".join(f"{n} {a}" for a, n in counts.items() if n)
+          + (" (up to date: nothing to do)" if plan.up_to_date else ""))
+    if plan.embedder_changed:
+        print(f"  embedder changed: {'; '.join(plan.embedder_changed)} (passages are re-embedded, not re-read)")
+    for f in plan.files:
+        if f.action != "skip" or f.reason != "unchanged" or args.verbose:
+            print(f"  {f.action:<6} {f.source}: {f.reason}")
+    return 0
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from app.sdk import Index, index_info
 
     settings = _settings(args)
-    index, report = Index.build_with_report(args.paths, args.index, settings=settings, password=args.password,
-                                            add=args.add, progress=_progress_bar(not args.json and not args.quiet))
+    if args.plan:
+        return _plan(args, settings)
+    progress = _IndexProgress() if not args.json and not args.quiet else None
+    try:
+        index, report = Index.build_with_report(args.paths, args.index, settings=settings, password=args.password,
+                                                add=args.add, progress=progress)
+    except KeyboardInterrupt:
+        if progress is not None:
+            progress.close()
+        print(f"docqa: interrupted; {args.index} is unchanged, and the next run resumes where this one stopped",
+              file=sys.stderr)
+        return 130
+    if progress is not None:
+        progress.close()
     info = index_info(index)
-    info.update(embedded=report.embedded, reused=report.reused, skipped=[list(s) for s in report.skipped],
-                empty_pages={k: list(v) for k, v in report.empty_pages.items()}, seconds=report.seconds)
+    info.update(parsed=report.parsed, resumed=report.resumed, skipped_unchanged=report.unchanged,
+                embedded=report.embedded, reused=report.reused, removed=report.removed,
+                up_to_date=bool(report.plan and report.plan.up_to_date),
+                skipped=[list(s) for s in report.skipped],
+                empty_pages={k: list(v) for k, v in report.empty_pages.items()}, seconds=report.seconds,
+                plan=report.plan.counts() if report.plan else {})
     if args.json:
         print(json.dumps(info, indent=2))
     else:
-        print(f"indexed {report.documents} documents, {report.passages} passages "
-              f"({report.embedded} embedded, {report.reused} reused) into {args.index}")
+        if report.plan is not None and report.plan.up_to_date:
+            print(f"{args.index} is up to date: {report.documents} documents, {report.passages} passages "
+                  f"({report.unchanged} files unchanged)")
+        else:
+            print(f"indexed {report.documents} documents, {report.passages} passages "
+                  f"({report.embedded} embedded, {report.reused} reused) into {args.index}: {report.parsed} files "
+                  f"parsed, {report.resumed} resumed, {report.unchanged} unchanged, {report.removed} removed")
+        if report.plan is not None and report.plan.splitter_changed and report.parsed:
+            print(f"  splitter settings changed ({'; '.join(report.plan.splitter_changed)}): files re-split")
+        if report.plan is not None and report.plan.embedder_changed:
+            print(f"  embedder changed ({'; '.join(report.plan.embedder_changed)}): passages re-embedded")
         for path, pages in report.empty_pages.items():
             print(f"  {path}: {len(pages)} pages without extractable text: {pages}")
         for path, why in report.skipped:
             print(f"  skipped {path}: {why}")
     index.close()
     return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """``docqa status --index DIR``: every file of the index's ledger, indexed, skipped or failed, and why."""
+    from retrieval.store import IndexReader, ledger
+
+    reader = IndexReader(args.index)
+    try:
+        entries = ledger(reader)
+        manifest = reader.manifest
+    finally:
+        reader.close()
+    if not entries:  # an index built before ledgers: its documents only
+        entries_out = [{"source": s["source"], "status": "indexed", "reason": "", "pages": s["pages"],
+                        "empty_pages": s["empty_pages"], "passages": s["passages"], "seconds": None}
+                       for s in manifest.sources]
+    else:
+        entries_out = [e.to_dict() for e in entries]
+    counts: dict[str, int] = {}
+    for e in entries_out:
+        counts[e["status"]] = counts.get(e["status"], 0) + 1
+    if args.json:
+        print(json.dumps({"index": args.index, "build": manifest.build, "created": manifest.created,
+                          "counts": {**counts, **manifest.counts}, "files": entries_out}, indent=2))
+        return 0
+    print(f"{args.index}: build {manifest.build} ({manifest.created}): {manifest.counts['documents']} documents, "
+          f"{manifest.counts['passages']} passages; files: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    for e in entries_out:
+        seconds = f"{e['seconds']:.2f} s" if e["seconds"] is not None else "-"
+        detail = (f"{e['pages']} pages ({len(e['empty_pages'])} empty), " if e["pages"] else "") + \
+            f"{e['passages']} passages, {seconds}"
+        print(f"  {e['status']:<8} {e['source']}: " + (e["reason"] if e["status"] != "indexed" else detail))
+    return 0
+
+
+def add_scope_flags(sp: argparse.ArgumentParser) -> None:
+    """``--doc``, ``--kind``, ``--pages``: restrict a search or a question (:class:`retrieval.scope.Scope`)."""
+    from ingest.core.records import PassageKind
+    from ingest.core.settings import choices
+
+    sp.add_argument("--doc", dest="scope_docs", action="append", metavar="PATTERN",
+                    help="only this document: a source path, a glob such as 'reports/*2019*.pdf', or a doc id "
+                         "(repeatable)")
+    sp.add_argument("--kind", dest="scope_kinds", action="append", choices=choices(PassageKind),
+                    help="only passages of this kind (repeatable)")
+    sp.add_argument("--pages", dest="scope_pages", metavar="A-B", help="only passages starting on pages A to B "
+                                                                       "(1-based, inclusive; PDFs)")
+
+
+def _scope(args: argparse.Namespace) -> Any:
+    """The scope the flags ask for (None without scope flags)."""
+    from retrieval.scope import Scope
+
+    scope = Scope.of(args.scope_docs, args.scope_kinds, args.scope_pages)
+    return scope or None
 
 
 def _split_question(args: argparse.Namespace) -> None:
@@ -151,8 +294,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     _split_question(args)
     check_question(args.question)
+    scope = _scope(args)
     index = _open(args, _settings(args), explicit_settings=_explicit(args))
-    hits = index.search(args.question, args.k, level=args.level)
+    hits = index.search(args.question, args.k, level=args.level, scope=scope)
     if args.json:
         print(json.dumps([{"rank": i, "score": h.score, "id": h.passage.id, "label": h.passage.label,
                            "symbol": h.passage.symbol, "text": h.passage.text} for i, h in enumerate(hits, 1)],
@@ -172,11 +316,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     _split_question(args)
     check_question(args.question)
+    scope = _scope(args)
     index = _open(args, _settings(args), explicit_settings=_explicit(args))
     final: Answer | None = None
     stream = not args.json and not args.no_stream
     streamed = []
-    for piece in index.ask_stream(args.question):
+    for piece in index.ask_stream(args.question, scope=scope):
         if isinstance(piece, Answer):
             final = piece
         elif stream:
@@ -190,9 +335,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if stream:
             sys.stdout.write("\n")
             if final.text != "".join(streamed).strip():  # citation checks changed markers after streaming
-                print(f"\nChecked: {final.text}")
+                print(f"\n{'Computed' if final.calculation else 'Checked'}: {final.text}")
         else:
             print(final.text)
+        if final.calculation:
+            print("\nOperands (each found in the passage it cites; the arithmetic is docqa's, not the model's):")
+            for o in final.calculation.operands:
+                print(f"  {o.name} = {o.value}{o.unit if o.unit == '%' else ''} [{o.citation}]: {o.quote[:100]}")
         if final.citations:
             print("\nSources:")
             for c in final.citations:
@@ -352,9 +501,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("paths", nargs="+", help="files and directories")
     sp.add_argument("--index", required=True, help="index directory (created or updated atomically)")
     sp.add_argument("--add", action="store_true", help="keep already-indexed documents not named here")
+    sp.add_argument("--plan", action="store_true", help="show what a build would add, update, delete and skip "
+                                                        "(and why), without doing it")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     common(sp)
     sp.set_defaults(func=cmd_index)
+
+    sp = sub.add_parser("status", help="list every file of an index: indexed, skipped or failed, and why")
+    sp.add_argument("--index", required=True, help="an index directory built by `docqa index`")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.set_defaults(func=cmd_status)
 
     for name, func, helptext in (("ask", cmd_ask, "answer a question with citations"),
                                  ("search", cmd_search, "show the best passages for a query")):
@@ -363,6 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                             "the question")
         sp.add_argument("--index", help="an index directory built by `docqa index`")
         add_setting_flags(sp, "search")
+        add_scope_flags(sp)
         common(sp)
         if name == "search":
             sp.add_argument("-k", dest="k", type=int, default=5, help="passages to show (default: 5)")

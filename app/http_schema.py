@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.core.records import PassageKind
 from ingest.core.settings import SearchLevel, SearchMode, ServeSettings
 
 MODEL_ID = "docqa"  # the index as an OpenAI "model"
@@ -144,6 +145,20 @@ NOT_FOUND = {404: {"model": ErrorResponse, "description": "no such item"}}
 BUSY = {429: {"model": ErrorResponse, "description": "the answer queue is full; retry after Retry-After seconds"}}
 
 
+class ScopeIn(BaseModel):
+    """Restrict a search or a question to some documents, passage kinds and pages (all optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+    documents: list[str] = Field([], max_length=1000, description="source paths, globs (fnmatch on the source, "
+                                                                  "e.g. 'reports/*2019*.pdf') or doc ids")
+    kinds: list[PassageKind] = Field([], max_length=3, description="passage kinds: prose, code, table")
+    pages: tuple[int, int] | None = Field(None, description="[first, last]: passages starting on these pages "
+                                                            "(1-based, inclusive; PDFs)")
+
+
+SCOPE_FIELD = {"description": "restrict to some documents, kinds and pages; a scope matching nothing is a 422"}
+
+
 def request_models(limits: ServeSettings) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
     """The request bodies, with this server's limits in their schema (so OpenAPI states them)."""
     question_field = {"min_length": 1, "max_length": limits.max_question_chars}
@@ -157,10 +172,12 @@ def request_models(limits: ServeSettings) -> tuple[type[BaseModel], type[BaseMod
                                                           "dense only) or file")
         docs: int | None = Field(None, ge=0, le=10_000, description="search only inside the N best documents "
                                                                   "(0: off; default: the server's settings)")
+        scope: ScopeIn | None = Field(None, **SCOPE_FIELD)
 
     class AskRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
         question: str = Field(description="the question", **question_field)
+        scope: ScopeIn | None = Field(None, **SCOPE_FIELD)
 
     class ChatMessage(BaseModel):
         model_config = ConfigDict(extra="allow")
@@ -174,5 +191,6 @@ def request_models(limits: ServeSettings) -> tuple[type[BaseModel], type[BaseMod
         stream: bool = False
         stream_options: dict[str, Any] | None = Field(None, description='{"include_usage": true}: a usage chunk '
                                                                         "before [DONE]")
+        scope: ScopeIn | None = Field(None, description="docqa extension: " + SCOPE_FIELD["description"])
 
     return SearchRequest, AskRequest, ChatRequest

@@ -2,8 +2,13 @@
 
 Tools:
 
-- ``search(query, k)``: the best passages, each with source, page or lines, symbol and text.
-- ``ask(question)``: an answer with ``[n]`` markers and its citations (source, page or lines, quote, verdict).
+- ``search(query, k, documents?, kinds?, pages?)``: the best passages, each with source, page or lines, symbol
+  and text.
+- ``ask(question, documents?, kinds?, pages?)``: an answer with ``[n]`` markers and its citations (source, page
+  or lines, quote, verdict).
+
+``documents`` (paths, globs or doc ids), ``kinds`` and ``pages`` ("A-B") restrict either tool to a scope
+(:class:`retrieval.scope.Scope`); a scope that matches nothing is a tool error naming what did not match.
 
 Each result carries the citations twice: as text (what a model reads) and as structured content (what a
 host application reads, with an output schema). Both tools call the SDK (:class:`app.sdk.Index`); answers
@@ -27,6 +32,7 @@ from app.sdk import Index
 from ingest.core.errors import QAError
 from ingest.core.records import Answer, Ranked
 from ingest.core.settings import Settings
+from retrieval.scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +100,24 @@ def ask_result(answer: Answer) -> CallToolResult:
                           structured_content=out.model_dump())
 
 
+Documents = Annotated[list[str] | None, Field(description="only these documents: source paths, globs "
+                                                          "('reports/*2019*.pdf') or doc ids")]
+Kinds = Annotated[list[str] | None, Field(description="only passages of these kinds: prose, code, table")]
+Pages = Annotated[str | None, Field(description='only passages starting on these pages, "A-B" (1-based, PDFs)')]
+
+
+def scope_of(index: Index, documents: list[str] | None, kinds: list[str] | None, pages: str | None) -> Scope | None:
+    """The scope a tool call asks for, checked against the index (None: none asked for).
+
+    :raises InputError: a scope that matches nothing, an unknown kind, a bad page range.
+    """
+    scope = Scope.of(documents, kinds, pages)
+    if not scope:
+        return None
+    index.resolve_scope(scope)
+    return scope
+
+
 def create_mcp_server(index: Index, settings: Settings, *, queue: AnswerQueue | None = None) -> MCPServer:
     """The MCP server for ``index``: tools ``search`` and ``ask``, with the limits of ``settings.serve``.
 
@@ -116,6 +140,7 @@ def create_mcp_server(index: Index, settings: Settings, *, queue: AnswerQueue | 
     @server.tool(annotations=ToolAnnotations(title="Search the index", read_only_hint=True))
     async def search(query: Annotated[str, Field(description="what to search for")],
                      k: Annotated[int, Field(description="passages to return")] = 5,
+                     documents: Documents = None, kinds: Kinds = None, pages: Pages = None,
                      ) -> Annotated[CallToolResult, SearchResult]:
         """Find the passages of the indexed documents that best match a query; each hit names its source and
         page or lines."""
@@ -123,21 +148,27 @@ def create_mcp_server(index: Index, settings: Settings, *, queue: AnswerQueue | 
         if not 1 <= k <= limits.max_k:
             raise ToolError(f"k must be between 1 and {limits.max_k}, got {k}")
         try:
-            hits = await anyio.to_thread.run_sync(lambda: index.search(q, k))
+            scope = scope_of(index, documents, kinds, pages)
+            hits = await anyio.to_thread.run_sync(lambda: index.search(q, k, scope=scope))
         except QAError as err:
             raise ToolError(str(err)) from err
         return search_result(q, hits)
 
     @server.tool(annotations=ToolAnnotations(title="Ask the index", read_only_hint=True))
     async def ask(question: Annotated[str, Field(description="the question")],
+                  documents: Documents = None, kinds: Kinds = None, pages: Pages = None,
                   ) -> Annotated[CallToolResult, AskResult]:
         """Answer a question from the indexed documents. The answer cites passages as [n]; each citation names its
         source, page or lines, and the supporting quote."""
         q = question_of(question, "question")
+        try:
+            scope = scope_of(index, documents, kinds, pages)
+        except QAError as err:
+            raise ToolError(str(err)) from err
 
         def answer() -> Answer:
             with answers.job():
-                return index.ask(q)
+                return index.ask(q, scope=scope)
 
         try:
             result = await anyio.to_thread.run_sync(answer)

@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from generation.answer import Draft, Generator, Verifier
-from generation.select import ContextSelector
+from generation.select import ContextSelector, Corpus
+from ingest.core.errors import InputError
 from ingest.core.protocols import Reranker
 from ingest.core.records import Answer, Passage, Ranked, StageTrace, final_item
 from ingest.core.settings import AnswerSettings, Order
 from ingest.core.text import check_question
+from retrieval.scope import Scope
+from retrieval.search import Retrieval
 
 AnswerStream = Iterator[str | Answer]
 """What :meth:`Pipeline.stream` yields: answer text pieces as the model writes them (the raw generation,
@@ -41,6 +44,27 @@ class Retriever(Protocol):
         ...
 
     def search(self, query: str, k: int) -> list[Ranked]: ...
+
+
+@runtime_checkable
+class ScopedRetriever(Protocol):
+    """A first stage that can search inside a :class:`Scope` and say how it searched (``Searcher`` fits)."""
+
+    def retrieve(self, query: str, k: int, *, scope: Scope | None = None) -> Retrieval: ...
+
+
+class ScopedCorpus:
+    """The passages of a corpus that a scope allows (what whole-document reading and neighbours may use)."""
+
+    def __init__(self, corpus: Corpus, allows: Callable[[Passage], bool]) -> None:
+        self.corpus, self.allows = corpus, allows
+        self._by_doc: dict[str, list[Passage]] | None = None
+
+    def doc_passages(self) -> Mapping[str, Sequence[Passage]]:
+        if self._by_doc is None:
+            kept = {d: [p for p in ps if self.allows(p)] for d, ps in self.corpus.doc_passages().items()}
+            self._by_doc = {d: ps for d, ps in kept.items() if ps}
+        return self._by_doc
 
 
 @dataclass(frozen=True)
@@ -60,19 +84,38 @@ class Pipeline:
         pool = s.rerank_candidates if s.rerank != "none" or s.select != "none" else s.top_k
         return max(s.top_k, pool)
 
-    def stream(self, question: str) -> AnswerStream:
-        """Answer ``question``: yield text pieces as generated, then the final :class:`Answer` (see
-        :data:`AnswerStream`).
+    def _retrieve(self, question: str, scope: Scope | None) -> tuple[list[Ranked], ContextSelector, StageTrace]:
+        """First-stage candidates, the context selector for the scope, and the "retrieve" trace (with the scope
+        and routing decisions)."""
+        t = time.perf_counter()
+        selector: ContextSelector = self.selector
+        details: tuple[str, ...] = ()
+        if isinstance(self.searcher, ScopedRetriever):
+            found = self.searcher.retrieve(question, self.candidates_wanted(), scope=scope)
+            candidates, details = found.hits, found.details
+            if found.scope is not None:
+                sel = self.selector
+                selector = ContextSelector(sel.settings, llm=sel.llm, embedder=sel.embedder,
+                                           corpus=ScopedCorpus(sel.corpus, found.scope.allows),
+                                           max_answer_tokens=sel.max_answer_tokens)
+        elif scope:
+            raise InputError(f"the {self.searcher.name} retriever cannot restrict a search to a scope")
+        else:
+            candidates = self.searcher.search(question, self.candidates_wanted())
+        return candidates, selector, StageTrace("retrieve", self.searcher.name, seconds=time.perf_counter() - t,
+                                                details=(f"{len(candidates)} candidates", *details))
 
-        :raises InputError: an empty question.
+    def stream(self, question: str, *, scope: Scope | None = None) -> AnswerStream:
+        """Answer ``question`` (inside ``scope`` when given: retrieval and whole-document reading alike): yield
+        text pieces as generated, then the final :class:`Answer` (see :data:`AnswerStream`).
+
+        :raises InputError: an empty question, or a scope that matches nothing.
         """
         question = check_question(question)
         s = self.settings
-        t = time.perf_counter()
-        candidates = self.searcher.search(question, self.candidates_wanted())
-        trace = [StageTrace("retrieve", self.searcher.name,
-                            seconds=time.perf_counter() - t, details=(f"{len(candidates)} candidates",))]
-        full, mode_trace = self.selector.full_text(question, candidates)
+        candidates, selector, retrieve_trace = self._retrieve(question, scope)
+        trace = [retrieve_trace]
+        full, mode_trace = selector.full_text(question, candidates)
         trace.append(mode_trace)
         passages: list[Passage]
         order: Order = "rank"
@@ -84,11 +127,11 @@ class Pipeline:
                                               top_k=len(candidates) if s.select != "none" else s.top_k)
             calls = (f"{cost.calls} LLM calls",) if cost.calls else ()
             trace.append(dataclasses.replace(cost, seconds=time.perf_counter() - t, details=calls + cost.details))
-            passages, by_document, select_trace = self.selector.key_context(question, [r.passage for r in ranked])
+            passages, by_document, select_trace = selector.key_context(question, [r.passage for r in ranked])
             trace.append(select_trace)
             order = "document" if by_document else s.order
         draft: Draft | None = None
-        for piece in self.generator.stream(question, passages, order=order):
+        for piece in self.generator.stream(question, passages, order=order, compute=s.compute):
             if isinstance(piece, Draft):
                 draft = piece
             else:
@@ -99,8 +142,8 @@ class Pipeline:
                      mode="full" if full is not None else "retrieve",
                      trace=(*trace, *draft.trace, *checked.trace), warnings=checked.warnings,
                      dropped_citations=draft.dropped, model=self.generator.llm.name, draft=draft.raw,
-                     first_token_seconds=draft.first_token_seconds)
+                     first_token_seconds=draft.first_token_seconds, calculation=checked.calculation)
 
-    def run(self, question: str) -> Answer:
+    def run(self, question: str, *, scope: Scope | None = None) -> Answer:
         """The final :class:`Answer` of :meth:`stream`."""
-        return final_item(self.stream(question), Answer)
+        return final_item(self.stream(question, scope=scope), Answer)

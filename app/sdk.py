@@ -19,7 +19,8 @@ from ingest.core.text import check_question
 from ingest.embed import canonical_model_id
 from ingest.loaders import expand_paths
 from retrieval.build import BuildReport, Progress, build_index
-from retrieval.search import Searcher
+from retrieval.scope import ResolvedScope, Scope
+from retrieval.search import Retrieval, Searcher
 from retrieval.store import IndexReader, Manifest
 
 PathLike = str | os.PathLike[str]
@@ -116,16 +117,30 @@ class Index:
         return self.reader.all_passages()
 
     def search(self, query: str, k: int = 5, *, mode: SearchMode | None = None, level: SearchLevel = "passage",
-               docs: int | None = None) -> list[Ranked]:
+               docs: int | None = None, scope: Scope | None = None) -> list[Ranked]:
         """Best ``k`` passages for ``query`` ("dense", "bm25" or "hybrid"; default from settings).
 
         ``level="unit"`` returns whole functions/classes and ``level="file"`` whole files, ranked by their
         unit vectors (dense only). ``docs=N`` searches coarse-to-fine: passages of the N best documents
-        only (default: ``settings.search.coarse_docs``; 0 is off).
+        only (default: ``settings.search.coarse_docs``; 0 is off). ``scope`` restricts the search to some
+        documents (paths, globs, doc ids), passage kinds and pages (:class:`retrieval.scope.Scope`); a question
+        naming an issuer and period is routed to its filings (``settings.search.route``).
 
-        :raises InputError: an empty query, an unknown mode or level, or ``k < 1``.
+        :raises InputError: an empty query, an unknown mode or level, ``k < 1``, or a scope matching nothing.
         """
-        return self.searcher.search(check_question(query), k, mode=mode, level=level, docs=docs)
+        return self.searcher.search(check_question(query), k, mode=mode, level=level, docs=docs, scope=scope)
+
+    def retrieve(self, query: str, k: int = 5, *, scope: Scope | None = None,
+                 mode: SearchMode | None = None) -> Retrieval:
+        """:meth:`search` at passage level with its account: the scope and routing decisions (``details``)."""
+        return self.searcher.retrieve(check_question(query), k, scope=scope, mode=mode)
+
+    def resolve_scope(self, scope: Scope | None) -> ResolvedScope | None:
+        """``scope`` resolved against this index (None: no scope).
+
+        :raises InputError: a scope that matches nothing (names what did not match).
+        """
+        return self.searcher.resolve(scope)
 
     def as_retriever(self, k: int = 5, **options: Any) -> Any:
         """This index as a LangChain ``BaseRetriever`` (:class:`app.langchain_retriever.DocqaRetriever`);
@@ -156,17 +171,18 @@ class Index:
             self._by_doc = by_doc
         return self._by_doc
 
-    def ask_stream(self, question: str) -> AnswerStream:
+    def ask_stream(self, question: str, *, scope: Scope | None = None) -> AnswerStream:
         """Yield answer text as it is generated, then the final :class:`Answer` (:data:`app.pipeline.AnswerStream`).
 
         Depending on ``settings.answer.mode`` the model reads whole documents (when they fit its
-        context budget) or a key context built from retrieval, reranking and segment scoring.
+        context budget) or a key context built from retrieval, reranking and segment scoring; both stay
+        inside ``scope`` when given.
         """
-        return self.pipeline.stream(question)
+        return self.pipeline.stream(question, scope=scope)
 
-    def ask(self, question: str) -> Answer:
-        """Answer ``question`` from this index, citing passages."""
-        return self.pipeline.run(question)
+    def ask(self, question: str, *, scope: Scope | None = None) -> Answer:
+        """Answer ``question`` from this index (inside ``scope`` when given), citing passages."""
+        return self.pipeline.run(question, scope=scope)
 
     def close(self) -> None:
         """Release files."""
@@ -210,18 +226,19 @@ def open_adhoc(doc: PathLike | Sequence[PathLike], *, settings: Settings, passwo
 
 def ask(doc: PathLike | Sequence[PathLike] | Index, question: str, *, settings: Settings | None = None,
         password: str | None = None, progress: Callable[[str, int, int], None] | None = None,
-        **parts: Any) -> Answer:
+        scope: Scope | None = None, **parts: Any) -> Answer:
     """Answer ``question`` about ``doc``: a file, a directory, a list of them, or an :class:`Index`.
 
-    Files are indexed on the fly into a cache keyed by their content. ``parts``: ``embedder``, ``llm``,
+    Files are indexed on the fly into a cache keyed by their content. ``scope`` restricts the answer to some
+    of the documents, kinds and pages (:class:`retrieval.scope.Scope`). ``parts``: ``embedder``, ``llm``,
     ``reranker`` to use instead of building them from settings.
     """
     check_question(question)
     if isinstance(doc, Index):
-        return doc.ask(question)
+        return doc.ask(question, scope=scope)
     index = open_adhoc(doc, settings=settings or Settings(), password=password, progress=progress, **parts)
     try:
-        return index.ask(question)
+        return index.ask(question, scope=scope)
     finally:
         index.close()
 

@@ -3,14 +3,15 @@
 Endpoints (``/v1/*`` need ``Authorization: Bearer <key>`` when the server has a key; ``/health`` and the
 OpenAPI documents never do):
 
-- ``POST /v1/search`` ``{query, k, mode?, level?, docs?}``: ranked passages with their provenance.
-- ``POST /v1/ask`` ``{question}``: the full answer (:meth:`Answer.to_dict`) plus ``queue_seconds``.
-- ``POST /v1/ask/stream`` ``{question}``: server-sent events ``queued`` (when it waits), ``token`` (``{"text"}``,
-  the raw generation), ``answer`` (the checked answer object, as from ``/v1/ask``), then ``done``; a failure
-  after the stream started arrives as ``event: error``.
+- ``POST /v1/search`` ``{query, k, mode?, level?, docs?, scope?}``: ranked passages with their provenance.
+- ``POST /v1/ask`` ``{question, scope?}``: the full answer (:meth:`Answer.to_dict`) plus ``queue_seconds``.
+- ``POST /v1/ask/stream`` ``{question, scope?}``: server-sent events ``queued`` (when it waits), ``token``
+  (``{"text"}``, the raw generation), ``answer`` (the checked answer object, as from ``/v1/ask``), then
+  ``done``; a failure after the stream started arrives as ``event: error``.
 - ``GET /v1/documents``, ``GET /v1/passages/{id}``.
 - ``POST /v1/chat/completions`` (stream or not) and ``GET /v1/models``: the last user message is the
-  question; the reply keeps its ``[n]`` markers and ends with a "Sources:" list; the structured citations
+  question (an optional ``scope`` field restricts it);
+  the reply keeps its ``[n]`` markers and ends with a "Sources:" list; the structured citations
   travel in the extra field ``docqa`` (``answer``, ``mode``, ``citations``, ``warnings``, ``notes``,
   ``queue_seconds``) of the response, or of the last chunk of a stream.
 - ``GET /health``, ``GET /openapi.json``.
@@ -57,6 +58,7 @@ from app.http_schema import (
     Health,
     ModelList,
     PassageOut,
+    ScopeIn,
     SearchResponse,
     request_models,
 )
@@ -65,6 +67,7 @@ from app.sdk import Index
 from ingest.core.errors import InputError, QAError
 from ingest.core.records import Answer, Passage
 from ingest.core.settings import ServeSettings, Settings
+from retrieval.scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +84,8 @@ class AnswerJob:
     worker, so a request that is never read still gives its turn back.
     """
 
-    def __init__(self, index: Index, queue: AnswerQueue, question: str) -> None:
-        self.index, self.queue, self.question = index, queue, question
+    def __init__(self, index: Index, queue: AnswerQueue, question: str, scope: Scope | None = None) -> None:
+        self.index, self.queue, self.question, self.scope = index, queue, question, scope
         self.ticket = queue.enter()
         self.position = queue.position(self.ticket)
         self._loop = asyncio.get_running_loop()
@@ -102,7 +105,7 @@ class AnswerJob:
         try:
             if not self.queue.wait(self.ticket):
                 return  # cancelled while waiting: the client went away
-            stream = self.index.ask_stream(self.question)
+            stream = self.index.ask_stream(self.question, scope=self.scope)
             try:
                 for piece in stream:
                     if self.ticket.cancelled:
@@ -381,6 +384,15 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
             raise InputError(f"{what}: {len(question)} characters; the limit is {limits.max_question_chars}")
         return question
 
+    def scope_of(body: ScopeIn | None) -> Scope | None:
+        """The request's scope, checked against the index now (a scope matching nothing is a 422 before any
+        answering starts)."""
+        if body is None:
+            return None
+        scope = Scope.of(body.documents, body.kinds, body.pages)
+        index.resolve_scope(scope)
+        return scope or None
+
     @app.get("/health", response_model=Health, tags=["status"])
     def health() -> dict[str, Any]:
         """Liveness and size of the index; the answer queue's state. Needs no key."""
@@ -392,7 +404,8 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
     def search(body: SearchRequest) -> dict[str, Any]:  # type: ignore[valid-type]
         """The best ``k`` passages for ``query`` (runs concurrently with other searches and with answering)."""
         t = time.perf_counter()
-        hits = index.search(question_of(body.query, "query"), body.k, mode=body.mode, level=body.level, docs=body.docs)
+        hits = index.search(question_of(body.query, "query"), body.k, mode=body.mode, level=body.level, docs=body.docs,
+                            scope=scope_of(body.scope))
         return {"query": body.query, "mode": body.mode or settings.search.mode, "level": body.level,
                 "hits": [{"rank": i, "score": h.score, **passage_dict(h.passage)} for i, h in enumerate(hits, 1)],
                 "seconds": round(time.perf_counter() - t, 4)}
@@ -400,7 +413,7 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
     @app.post("/v1/ask", response_model=AnswerResponse, dependencies=v1, tags=["rest"], responses=BUSY)
     async def ask(body: AskRequest) -> dict[str, Any]:  # type: ignore[valid-type]
         """Answer the question with citations; one answer at a time per model, others wait in a bounded queue."""
-        job = AnswerJob(index, state.queue, question_of(body.question))
+        job = AnswerJob(index, state.queue, question_of(body.question), scope_of(body.scope))
         answer = await job.answer()
         return {**answer.to_dict(), "queue_seconds": job.queue_seconds}
 
@@ -410,7 +423,7 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
     async def ask_stream(body: AskRequest) -> StreamingResponse:  # type: ignore[valid-type]
         """Answer as server-sent events: ``queued`` ``{position}`` while waiting, ``token`` ``{text}`` pieces of the
         raw generation, then ``answer`` (the checked answer, as from ``/v1/ask``) and ``done``."""
-        job = AnswerJob(index, state.queue, question_of(body.question))
+        job = AnswerJob(index, state.queue, question_of(body.question), scope_of(body.scope))
         return StreamingResponse(answer_events(job), media_type="text/event-stream", headers=_STREAM_HEADERS)
 
     @app.get("/v1/documents", response_model=DocumentsResponse, dependencies=v1, tags=["rest"])
@@ -449,7 +462,7 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
         user = [m for m in body.messages if m.role == "user"]
         if not user:
             raise InputError("messages: no user message (the last user message is the question)")
-        job = AnswerJob(index, state.queue, question_of(_content_text(user[-1].content)))
+        job = AnswerJob(index, state.queue, question_of(_content_text(user[-1].content)), scope_of(body.scope))
         reply = ChatReply(f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), model_id)
         if not body.stream:
             return reply.completion(await job.answer(), job.queue_seconds)

@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from generation.citations import parse_citations
+from generation.compute import (
+    CalcError,
+    calculate,
+    display_name,
+    is_derived_question,
+    parse_block,
+    statement,
+    strip_block,
+)
 from generation.context import order_passages, pack_passages
-from generation.prompt import NOT_FOUND, build_messages
+from generation.prompt import COMPUTE_REMINDER, COMPUTE_RULES, NOT_FOUND, build_messages
 from generation.verify import answers_margin, llm_judge, verify_citations, withhold_unsupported
 from ingest.core.protocols import LLM, LogitsLLM, capable
-from ingest.core.records import AnswerWarning, Citation, Completion, Passage, StageTrace, WarningKind
+from ingest.core.records import AnswerWarning, Calculation, Citation, Completion, Passage, StageTrace, WarningKind
 from ingest.core.settings import AnswerSettings, Order, UnsupportedPolicy, VerifyMode
 
 # Fixed, not settings: they only reserve room in the context window and were measured once on the
@@ -59,6 +68,7 @@ class Draft:
     dropped: tuple[int, ...]  # marker numbers that pointed at no passage
     trace: tuple[StageTrace, ...]  # prompt, generate
     first_token_seconds: float | None = None
+    compute: bool = False  # the prompt asked for a calculation block (generation/compute.py)
 
 
 class Generator:
@@ -73,19 +83,28 @@ class Generator:
     def __init__(self, llm: LLM, *, max_answer_tokens: int, offer_not_found: bool) -> None:
         self.llm, self.max_answer_tokens, self.offer_not_found = llm, max_answer_tokens, offer_not_found
 
-    def stream(self, question: str, passages: Sequence[Passage], *, order: Order = "rank") -> Iterator[str | Draft]:
+    def stream(self, question: str, passages: Sequence[Passage], *, order: Order = "rank",
+               compute: bool = False) -> Iterator[str | Draft]:
         """Yield answer text as it is generated, then the :class:`Draft`.
 
         :param passages: best first; packed into the context budget best first (a passage that does not
             fit is left out, or cut at a sentence end).
         :param order: how the packed passages are numbered: "rank", "edges" or "document".
+        :param compute: when the question asks for a derived figure, ask for a calculation block
+            (``generation/compute.py``) instead of the model's arithmetic.
         """
         t = time.perf_counter()
-        packed = pack_passages(passages, context_budget(self.llm, question, self.max_answer_tokens),
-                               self.llm.count_tokens, overhead_tokens=PASSAGE_OVERHEAD_TOKENS)
+        ask = compute and is_derived_question(question)
+        budget = context_budget(self.llm, question, self.max_answer_tokens)
+        if ask:
+            budget -= self.llm.count_tokens(COMPUTE_RULES + COMPUTE_REMINDER)
+        packed = pack_passages(passages, budget, self.llm.count_tokens,
+                               overhead_tokens=PASSAGE_OVERHEAD_TOKENS + header_tokens(passages, self.llm))
         context = order_passages(packed.passages, order)
-        messages = build_messages(question, context, offer_not_found=self.offer_not_found)
+        messages = build_messages(question, context, offer_not_found=self.offer_not_found, compute=ask)
         details = [f"{len(context)} passages, order {order}"]
+        if ask:
+            details.append("derived figure: calculation block requested")
         if len(context) < len(passages):
             details.append(f"{len(context)} of {len(passages)} passages fit the token budget")
         if packed.trimmed:
@@ -108,7 +127,13 @@ class Generator:
                               calls=1, outcome=completion.finish_reason, details=dropped_note)
         yield Draft(raw=completion.text, text=text, citations=tuple(citations), context=tuple(context),
                     dropped=tuple(dropped), trace=(prompt, generate),
-                    first_token_seconds=completion.first_token_seconds)
+                    first_token_seconds=completion.first_token_seconds, compute=ask)
+
+
+def header_tokens(passages: Sequence[Passage], llm: LLM) -> int:
+    """Tokens the longest passage header adds to a passage's prompt lines (0 when no passage has one, so
+    packing for an index without headers is unchanged)."""
+    return max((llm.count_tokens(p.header) for p in passages if p.header), default=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +143,8 @@ class Checked:
     text: str
     citations: tuple[Citation, ...]
     warnings: tuple[AnswerWarning, ...]
-    trace: tuple[StageTrace, ...]  # verify, answer_check (those that ran)
+    trace: tuple[StageTrace, ...]  # compute, verify, answer_check (those that ran)
+    calculation: Calculation | None = None  # the figure docqa computed from the draft's calculation block
 
 
 class Verifier:
@@ -140,7 +166,19 @@ class Verifier:
         return self.settings.verify != "none"
 
     def check(self, question: str, draft: Draft) -> Checked:
-        """Run the checks on ``draft``."""
+        """Run the checks on ``draft``: a requested calculation first (see :func:`check_calculation`); when it
+        fails, the model's own text goes through the citation checks."""
+        if draft.compute:
+            computed, draft = check_calculation(question, draft)
+            if computed.calculation is not None:
+                return computed
+            checked = self._check(question, draft)
+            return replace(checked, warnings=computed.warnings + checked.warnings,
+                           trace=computed.trace + checked.trace)
+        return self._check(question, draft)
+
+    def _check(self, question: str, draft: Draft) -> Checked:
+        """The citation check and the answer check."""
         if not self.enabled:
             return Checked(draft.text, draft.citations, (), ())
         s = self.settings
@@ -193,3 +231,46 @@ class Verifier:
                           outcome="withheld" if withheld else "ok",
                           details=(f"the cited passages {verdict} the question (yes-no margin {margin:+.2f})",)), \
             withheld
+
+
+def check_calculation(question: str, draft: Draft) -> tuple[Checked, Draft]:
+    """Compute the figure the draft's calculation block asks for (``generation.compute.calculate``).
+
+    On success the answer is the stated calculation (formula, worked, result; each operand cited) with one
+    citation per cited passage, quoting the line that holds its operand; the operand check replaces the
+    citation and answer checks. On failure: a warning saying why, nothing computed, and the draft to check
+    instead, its block removed (or "The document does not say." when nothing else is left).
+    """
+    t = time.perf_counter()
+    try:
+        calc = calculate(question, draft.raw, draft.context)
+    except CalcError as e:
+        rest = strip_block(draft.raw)
+        text, citations, dropped = parse_citations(rest, draft.context) if rest else (NOT_FOUND, [], [])
+        fallback = replace(draft, text=text, citations=tuple(citations), dropped=tuple(dropped))
+        trace = StageTrace("compute", "formula", seconds=time.perf_counter() - t, outcome="invalid",
+                           details=(str(e),))
+        return Checked(text, tuple(citations), (AnswerWarning(WarningKind.CALCULATION_FAILED, str(e)),),
+                       (trace,)), fallback
+    raw = {o.name: o.citation for o in parse_block(draft.raw).operands}
+    moved = tuple(f"operand {o.name!r} cited [{raw[n]}] but printed in [{o.citation}]: cited there"
+                  for o in calc.operands for n in raw if display_name(n) == o.name and raw[n] != o.citation)
+    trace = StageTrace("compute", "formula", seconds=time.perf_counter() - t,
+                       details=(f"{calc.label or 'result'} = {calc.text} from {len(calc.operands)} operands, each "
+                                "found in the passage it cites", *moved))
+    return Checked(statement(calc), operand_citations(calc, draft.context), (), (trace,), calc), draft
+
+
+def operand_citations(calc: Calculation, context: Sequence[Passage]) -> tuple[Citation, ...]:
+    """One citation per passage the operands cite, in order, quoting the line that holds the first operand found
+    there (the operand check is its verdict)."""
+    out: dict[int, Citation] = {}
+    for o in calc.operands:
+        if o.citation in out:
+            continue
+        p = context[o.citation - 1]
+        at = p.text.find(o.quote) if o.quote else -1
+        quote_chars = (at, at + len(o.quote)) if at >= 0 else None
+        out[o.citation] = Citation(number=o.citation, passage=p, quote=o.quote or None, quote_chars=quote_chars,
+                                   supported=True)
+    return tuple(out.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import PurePath
 
@@ -27,6 +28,25 @@ ANSWER_FIRST_REMINDER = ("Answer the question from the passages above in one sho
                          "number like [1].")
 REMINDER = f'{ANSWER_FIRST_REMINDER} If none of the passages contains the answer, reply exactly "{NOT_FOUND}"'
 
+# For a question asking for a derived figure (generation/compute.py): the model picks the operands and the formula,
+# docqa checks and computes. The example's numbers are made up; its closing sentence states no number, so an answer
+# whose block fails falls back to words the citation check can judge, never to arithmetic the model did itself.
+COMPUTE_RULES = """
+- This question asks for a figure computed from numbers in the passages. Do not do the arithmetic yourself. \
+Write one OPERAND line for each number needed, copied exactly as printed in a passage, with the number of the \
+passage that prints it in brackets. Then write one FORMULA line: a name for the result, "=", and the operand names \
+joined with + - * / ( ) or avg(...). docqa computes the result, in percent when the question asks for one. Then \
+write one short sentence saying what was computed, citing the passages, without any result number.
+Example (made-up numbers):
+Question: What is the FY2021 year-over-year revenue growth in percent?
+OPERAND revenue_2021 = 1,250 [2]
+OPERAND revenue_2020 = 1,000 [2]
+FORMULA revenue_growth_2021 = (revenue_2021 - revenue_2020) / revenue_2020
+The FY2021 revenue growth compares revenue in FY2021 and FY2020 [2]."""
+COMPUTE_REMINDER = ("Do not compute the result yourself: write the OPERAND lines and the FORMULA line as in the "
+                    "example, then one short sentence citing the passages.")
+HEADER_CHARS = 300  # most characters of a passage's header shown in the prompt
+
 
 def passage_header(n: int, p: Passage) -> str:
     """The line that introduces passage ``n`` in the prompt.
@@ -36,11 +56,22 @@ def passage_header(n: int, p: Passage) -> str:
     >>> passage_header(2, Passage(id="x", doc_id="d", source="a.py", text="", chars=(0, 0), lines=(3, 9),
     ...                           kind="code", symbol="m.f"))
     '[2] a.py:3-9 (m.f)'
+
+    A passage's :attr:`~ingest.core.records.Passage.header` (document, section; a table's caption and column
+    headers) follows, defanged, on one line: context for reading the text, which alone is quoted and cited.
+
+    >>> passage_header(3, Passage(id="x", doc_id="d", source="r.pdf", text="", chars=(0, 0), page=69,
+    ...                           header="Balance Sheets | At Dec 31, 2019 [1]\\n At Dec 31, 2018"))
+    '[3] r.pdf p.69 — Balance Sheets | At Dec 31, 2019 (1) At Dec 31, 2018'
     """
     head = f"[{n}] {p.label}"
     if p.kind != "code":  # prose: the file name is enough, and long paths distract small models
         head = f"[{n}] {p.label[len(p.source) - len(PurePath(p.source).name):]}"
-    return head + (f" ({p.symbol})" if p.symbol else "")
+    head += f" ({p.symbol})" if p.symbol else ""
+    context = re.sub(r"\s+", " ", defang(p.header)).strip()
+    if len(context) > HEADER_CHARS:
+        context = context[: HEADER_CHARS - 1].rstrip() + "…"
+    return f"{head} — {context}" if context else head
 
 
 def format_passage(n: int, p: Passage) -> str:
@@ -51,8 +82,12 @@ def format_passage(n: int, p: Passage) -> str:
     return f"{passage_header(n, p)}\n{body}"
 
 
-def build_messages(question: str, passages: Sequence[Passage], *, offer_not_found: bool = True) -> list[Message]:
+def build_messages(question: str, passages: Sequence[Passage], *, offer_not_found: bool = True,
+                   compute: bool = False) -> list[Message]:
     """Chat messages asking ``question`` over numbered ``passages`` ([1] is the first).
+
+    With ``compute`` the model is asked for a calculation block (:data:`COMPUTE_RULES`, one worked example)
+    instead of doing arithmetic itself; ``generation.compute`` reads the block.
 
     With ``offer_not_found`` the model is told to reply "The document does not say." when no passage holds
     the answer. Without it the model is asked for an answer outright: small models take the offered way
@@ -75,5 +110,7 @@ def build_messages(question: str, passages: Sequence[Passage], *, offer_not_foun
     body = "\n\n".join(format_passage(i, p) for i, p in enumerate(passages, 1))
     system, reminder = (SYSTEM_PROMPT, REMINDER) if offer_not_found else (ANSWER_FIRST_SYSTEM_PROMPT,
                                                                          ANSWER_FIRST_REMINDER)
+    if compute:
+        system, reminder = system + COMPUTE_RULES, f"{COMPUTE_REMINDER} {reminder}"
     user = f"Passages:\n\n{body}\n\nQuestion: {question.strip()}\n\n{reminder}"
     return [Message("system", system), Message("user", user)]

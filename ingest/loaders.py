@@ -18,8 +18,6 @@ import logging
 import os
 import re
 import stat
-import struct
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -29,10 +27,10 @@ from ingest.core.errors import (
     FileMissingError,
     FileTooLargeError,
     InputError,
-    PasswordError,
     UnsupportedFileError,
 )
-from ingest.core.records import DocKind, Document, LoadReport, PageSpan
+from ingest.core.records import DocKind, Document, LoadReport
+from ingest.core.settings import PdfExtractor
 
 log = logging.getLogger(__name__)
 
@@ -208,95 +206,6 @@ def html_to_text(markup: str) -> str:
     return "\n".join(out).strip()
 
 
-def _pdf_failures() -> tuple[type[BaseException], ...]:
-    """What pypdf raises on damaged, hostile or unsupported PDFs (found by fuzzing: tests/fuzz).
-
-    Besides its own errors (``LimitReachedError`` for cyclic objects and decompression bombs, ``ParseError``,
-    ``PdfReadError``), ``DependencyError`` (JBIG2 without jbig2dec, AES without cryptography) and
-    ``DeprecationError`` (an abbreviated filter name such as ``/Fl``, which pypdf 7 refuses), a broken
-    file surfaces as assertion, lookup, type, arithmetic, decoding and recursion errors from deep inside
-    the parser.
-    """
-    from pypdf.errors import DependencyError, DeprecationError, PyPdfError
-
-    return (PyPdfError, DependencyError, DeprecationError, ValueError, LookupError, TypeError, AttributeError,
-            AssertionError, ArithmeticError, RuntimeError, OSError, EOFError, zlib.error, struct.error)
-
-
-def _why(err: BaseException) -> str:
-    if isinstance(err, RecursionError):
-        return "nested too deeply"
-    text = " ".join(str(err).split())[:120]
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
-
-
-def _load_pdf(data: bytes, source: str, password: str | None, doc_id: str) -> Document:
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError
-
-    failures = _pdf_failures()
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        # Many PDFs are "encrypted" with an empty user password and open without one.
-        if reader.is_encrypted and reader.decrypt(password or "") == 0:
-            raise PasswordError(
-                f"{source}: PDF is password-protected; "
-                + ("wrong password" if password else "give the password with --password")
-            )
-        pages = reader.pages
-        count = len(pages)
-    except FileNotDecryptedError as err:
-        raise PasswordError(f"{source}: PDF is password-protected; give the password with --password") from err
-    except NotImplementedError as err:
-        raise CorruptFileError(f"{source}: unsupported PDF feature ({str(err)[:120]})") from err
-    except failures as err:
-        raise CorruptFileError(f"{source}: cannot read PDF ({_why(err)})") from err
-
-    raw_pages: list[str] = []
-    failed: list[int] = []
-    first_error: BaseException | None = None
-    for number in range(1, count + 1):
-        try:  # one damaged page costs that page, not the document
-            raw_pages.append(pages[number - 1].extract_text() or "")
-        except failures as err:
-            failed.append(number)
-            first_error = first_error or err
-            raw_pages.append("")
-    if first_error is not None and len(failed) == count:
-        raise CorruptFileError(f"{source}: cannot read PDF ({_why(first_error)})") from first_error
-    if failed:
-        log.warning("%s: %d of %d pages could not be read (%s): %s", source, len(failed), count,
-                    _why(first_error or ValueError()), failed)
-
-    parts: list[str] = []
-    spans: list[PageSpan] = []
-    empty: list[int] = []
-    offset = 0
-    for number, raw in enumerate(raw_pages, start=1):
-        text = clean_text(raw).strip()
-        if not text:
-            empty.append(number)
-            continue
-        if parts:
-            parts.append("\n\n")
-            offset += 2
-        spans.append(PageSpan(number, offset, offset + len(text)))
-        parts.append(text)
-        offset += len(text)
-    if not spans:
-        raise EmptyDocumentError(
-            f"{source}: no extractable text on any of its {len(raw_pages)} pages (scanned? run OCR first)"
-        )
-    if empty:
-        log.warning("%s: %d of %d pages have no extractable text: %s", source, len(empty), len(raw_pages), empty)
-    return Document(
-        doc_id=doc_id, source=source, text="".join(parts), kind="pdf",
-        pages=tuple(spans), empty_pages=tuple(empty), page_count=len(raw_pages),
-    )
-
-
 _FILE_TYPES = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
                (stat.S_ISBLK, "a block device"))
 
@@ -346,12 +255,13 @@ def read_file_bytes(path: Path, source: str, *, max_bytes: int = MAX_FILE_BYTES)
 
 
 def load_file(path: str | os.PathLike[str], *, password: str | None = None,
-              max_bytes: int = MAX_FILE_BYTES) -> Document:
+              max_bytes: int = MAX_FILE_BYTES, pdf_extractor: PdfExtractor = "pdfium") -> Document:
     """Load one file.
 
     :param path: the file; its text form (:func:`source_name`) becomes :attr:`Document.source`.
     :param password: for encrypted PDFs.
     :param max_bytes: larger files are refused (:class:`FileTooLargeError`).
+    :param pdf_extractor: what reads a PDF's text ("pdfium", or "pypdf"; see :mod:`ingest.pdf`).
     :raises InputError: missing, empty, binary, too large, corrupt, locked or unreadable file, or not a
         regular file (message names the file).
     """
@@ -362,8 +272,12 @@ def load_file(path: str | os.PathLike[str], *, password: str | None = None,
         raise EmptyDocumentError(f"{source}: empty file (no text to index)")
     doc_id = document_id(source, data)
     suffix = p.suffix.lower()
+    from ingest.headers import describe_document  # title, issuer, form, period and sections (meta kept)
+
     if suffix == ".pdf" or data[:5] == b"%PDF-":
-        return _load_pdf(data, source, password, doc_id)
+        from ingest.pdf import load_pdf  # ingest.pdf cleans its text with clean_text from here
+
+        return describe_document(load_pdf(data, source, password, doc_id, extractor=pdf_extractor))
     if looks_binary(data):
         raise UnsupportedFileError(f"{source}: binary file, not text, code or PDF")
     text = decode_text(data)
@@ -381,7 +295,8 @@ def load_file(path: str | os.PathLike[str], *, password: str | None = None,
             raise CorruptFileError(f"{source}: cannot read HTML (nested too deeply)") from err
     if not text.strip():
         raise EmptyDocumentError(f"{source}: no visible text")
-    return Document(doc_id=doc_id, source=source, text=text, kind=kind, language=language)
+    return describe_document(Document(doc_id=doc_id, source=source, text=text, kind=kind, language=language),
+                             markup=decode_text(data) if kind == "html" else None)
 
 
 def walk(root: Path, *, skipped: Skipped | None = None) -> Iterator[Path]:

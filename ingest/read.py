@@ -7,15 +7,19 @@ reason (listed in :attr:`ReadReport.skipped`); or, when it was the one file name
 skipped with "timed out after 60 s" or "over the 2048 MiB memory bound"; a file that makes the
 reader fail in a way no check anticipated is skipped as well ("unexpected error ..."), so one bad
 file never sinks a build.
+
+A build reads through :func:`read_files`: a pool of such workers (one per core, up to four) reads
+several files at once and yields each as it finishes, so the caller can embed and store one file's
+passages while the next are parsed, and nothing holds the whole corpus. :func:`read_paths` gathers
+everything in memory (tests, small inputs).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -26,7 +30,7 @@ from ingest.core.protocols import Splitter
 from ingest.core.records import Document, Passage
 from ingest.core.settings import IngestSettings
 from ingest.loaders import Skipped, expand_paths, load_file, skip_reason, source_name, strict_single
-from ingest.worker import BoundedWorker, BoundTripped
+from ingest.worker import BoundTripped, WorkerPool, default_workers
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,7 @@ class _Job:
     path: Path
     password: str | None
     max_bytes: int
+    extractor: str = "pdfium"  # IngestSettings.pdf_extractor
 
 
 _Read = tuple[Document, list[Passage], float, float]  # the document, its passages, seconds to load and to split
@@ -73,7 +78,7 @@ _Read = tuple[Document, list[Passage], float, float]  # the document, its passag
 def _read_one(job: _Job, *, splitter: Splitter) -> _Read:
     """Load and split one file (runs in the worker)."""
     t0 = time.perf_counter()
-    doc = load_file(job.path, password=job.password, max_bytes=job.max_bytes)
+    doc = load_file(job.path, password=job.password, max_bytes=job.max_bytes, pdf_extractor=job.extractor)
     t1 = time.perf_counter()
     try:
         passages = splitter.split(doc)
@@ -89,10 +94,78 @@ def _size(path: Path) -> int:
         return 0
 
 
+@dataclass(frozen=True, slots=True)
+class FileRead:
+    """One file read: how it ended and, when indexed, its document and passages."""
+
+    path: Path
+    outcome: FileOutcome
+    document: Document | None = None
+    passages: tuple[Passage, ...] = ()
+    load_seconds: float = 0.0
+    split_seconds: float = 0.0
+
+
+def named_files(files: Iterable[tuple[Path, bool]]) -> list[tuple[Path, str, str]]:
+    """``(path, source, reason)`` for each file in order; ``reason`` is empty, or why a file is skipped unread
+    (two paths that print alike, an escaped name and a literal one: the first is kept).
+
+    >>> [r for _, _, r in named_files([(Path("a"), True), (Path("b"), True), (Path("./a"), True)])]
+    ['', '', 'same name as an earlier file']
+    """
+    out: list[tuple[Path, str, str]] = []
+    sources: set[str] = set()
+    for path, _ in files:
+        source = source_name(path)
+        out.append((path, source, "same name as an earlier file" if source in sources else ""))
+        sources.add(source)
+    return out
+
+
+def read_files(paths: Sequence[Path], *, splitter: Splitter, settings: IngestSettings | None = None,
+               password: str | None = None, strict: bool = False, prepare: Callable[[], object] | None = None,
+               workers: int | None = None) -> Iterator[FileRead]:
+    """Load and split ``paths``, each under the ``[ingest]`` bounds, yielding each file as it finishes.
+
+    With ``settings.isolate`` the files are read by a pool of ``workers`` forked processes (default:
+    :func:`ingest.worker.default_workers`), so results come in the order they finish, not the order given;
+    without it, one at a time in this process. Nothing is kept after a file is yielded.
+
+    :param strict: the one file named alone: its failure is raised, not reported.
+    :param prepare: called before the first worker starts (see :func:`read_paths`).
+    :raises InputError: ``strict`` and the file cannot be read.
+    """
+    settings = settings or IngestSettings()
+    task = partial(_read_one, splitter=splitter)
+    jobs = [_Job(path, password, settings.max_file_mb * 2**20, settings.pdf_extractor) for path in paths]
+    if not settings.isolate:
+        for job in jobs:
+            start = time.perf_counter()
+            try:
+                ok, value = True, task(job)
+            except Exception as err:  # noqa: BLE001 - judged by _finish (the failure policy of this module)
+                ok, value = False, err
+            yield _finish(job, ok, value, strict, time.perf_counter() - start)
+        return
+    size = 1 if strict else max(1, min(workers or default_workers(), len(jobs)))
+    started: dict[int, float] = {}
+
+    def timed(items: Iterable[_Job]) -> Iterator[_Job]:
+        for job in items:
+            started[id(job)] = time.perf_counter()
+            yield job
+
+    with WorkerPool(task, size=size, timeout_seconds=settings.timeout_seconds, memory_mb=settings.memory_mb,
+                    prepare=prepare) as pool:
+        for job, ok, value in pool.imap_unordered(timed(jobs)):
+            yield _finish(job, ok, value, strict, time.perf_counter() - started.pop(id(job)))
+
+
 def read_paths(paths: Iterable[str | os.PathLike[str]], *, splitter: Splitter, settings: IngestSettings | None = None,
                password: str | None = None, progress: Progress | None = None,
-               prepare: Callable[[], object] | None = None) -> ReadReport:
-    """Load and split files and directories, each file under the ``[ingest]`` bounds.
+               prepare: Callable[[], object] | None = None, workers: int | None = None) -> ReadReport:
+    """Load and split files and directories, each file under the ``[ingest]`` bounds (all results in memory:
+    a build streams them through :func:`read_files` instead).
 
     :param paths: files and directories; one file named alone must load, else its error is raised.
     :param splitter: cuts each document into passages (in the worker, inherited by fork).
@@ -101,71 +174,68 @@ def read_paths(paths: Iterable[str | os.PathLike[str]], *, splitter: Splitter, s
     :param progress: called as ``progress("read", done, total)``.
     :param prepare: called before the first worker starts, e.g. to load the tokenizer the splitter counts
         with, so that workers inherit it rather than each loading the model.
+    :param workers: how many files are read at once (default: :func:`ingest.worker.default_workers`).
     :raises InputError: a named path does not exist, or the one file named cannot be read.
     """
-    settings = settings or IngestSettings()
     path_list = list(paths)
     skipped: Skipped = []
     files = expand_paths(path_list, skipped=skipped)
     strict = strict_single(path_list, files)
-    task = partial(_read_one, splitter=splitter)
-    run: Callable[[_Job], _Read] = task
-    worker: BoundedWorker[_Job, _Read] | None = None
-    if settings.isolate:
-        worker = BoundedWorker(task, timeout_seconds=settings.timeout_seconds, memory_mb=settings.memory_mb,
-                               prepare=prepare)
-        run = worker.run
-    docs: list[Document] = []
-    passages: list[Passage] = []
     outcomes: list[FileOutcome] = [FileOutcome(source, "skipped", reason) for source, reason in skipped]
-    sources: set[str] = set()
-    seconds = {"load": 0.0, "split": 0.0}
-    with worker if worker is not None else contextlib.nullcontext():
-        for i, (path, _) in enumerate(files, 1):
-            source = source_name(path)
-            start = time.perf_counter()
-            if source in sources:  # two paths that print alike (an escaped name and a literal one)
-                outcome, reason = "skipped", "same name as an earlier file"
-            else:
-                outcome, reason = _attempt(run, _Job(path, password, settings.max_file_mb * 2**20), source, strict,
-                                           docs, passages, seconds)
-            sources.add(source)
-            if outcome != "indexed":
-                skipped.append((source, reason))
-            outcomes.append(FileOutcome(source, outcome, reason, time.perf_counter() - start, _size(path)))
-            if progress:
-                progress("read", i, len(files))
+    named = named_files(files)
+    by_source: dict[str, FileRead] = {}
+    todo = [path for path, _, reason in named if not reason]
+    done = len(named) - len(todo)
+    for read in read_files(todo, splitter=splitter, settings=settings, password=password, strict=strict,
+                           prepare=prepare, workers=workers):
+        by_source[read.outcome.source] = read
+        done += 1
+        if progress:
+            progress("read", done, len(named))
+    ordered = [by_source[source] if not reason else FileRead(path, FileOutcome(source, "skipped", reason, 0.0,
+                                                                                _size(path)))
+               for path, source, reason in named]
+    docs = [r.document for r in ordered if r.document is not None]
+    passages = [p for r in ordered for p in r.passages]
+    outcomes += [r.outcome for r in ordered]
+    skipped += [(r.outcome.source, r.outcome.reason) for r in ordered if r.outcome.outcome != "indexed"]
+    seconds = {"load": sum(r.load_seconds for r in ordered), "split": sum(r.split_seconds for r in ordered)}
     return ReadReport(documents=tuple(docs), passages=tuple(passages), skipped=tuple(skipped),
                       files=tuple(outcomes), seconds=seconds)
 
 
-def _attempt(run: Callable[[_Job], _Read], job: _Job, source: str, strict: bool, docs: list[Document],
-             passages: list[Passage], seconds: dict[str, float]) -> tuple[Outcome, str]:
-    """Read one file; append its document and passages, or say why not. Raises only when ``strict``."""
-    try:
-        doc, parts, load_s, split_s = run(job)
-    except InputError as err:
+def _finish(job: _Job, ok: bool, value: object, strict: bool, seconds: float) -> FileRead:
+    """The :class:`FileRead` of one job from its result or error. Raises only when ``strict``."""
+    source = source_name(job.path)
+    size = _size(job.path)
+    if ok:
+        doc, parts, load_s, split_s = value  # type: ignore[misc]
+        return FileRead(job.path, FileOutcome(source, "indexed", "", seconds, size), doc, tuple(parts), load_s,
+                        split_s)
+    outcome, reason = _failure(value, source, strict)  # type: ignore[arg-type]
+    return FileRead(job.path, FileOutcome(source, outcome, reason, seconds, size))
+
+
+def _failure(err: Exception, source: str, strict: bool) -> tuple[Outcome, str]:
+    """How a file that failed ended, and why. Raises instead when ``strict``."""
+    if isinstance(err, InputError):
         if strict:
-            raise
+            raise err
         return "skipped", skip_reason(err, source)
-    except BoundTripped as trip:
+    if isinstance(err, BoundTripped):
         if strict:
-            kind = ReadLimitError if trip.kind in ("timeout", "memory") else ReaderCrashError
-            raise kind(f"{source}: {trip.reason}") from None
-        log.warning("%s: %s", source, trip.reason)
-        return trip.kind, trip.reason
-    except MemoryError:  # in this process (isolate = false): no bound, but no reason to stop the build
+            kind = ReadLimitError if err.kind in ("timeout", "memory") else ReaderCrashError
+            raise kind(f"{source}: {err.reason}") from None
+        log.warning("%s: %s", source, err.reason)
+        return err.kind, err.reason
+    if isinstance(err, MemoryError):  # in this process (isolate = false): no bound, but no reason to stop the build
         if strict:
             raise ReadLimitError(f"{source}: ran out of memory") from None
         return "memory", "ran out of memory"
-    except Exception as err:  # noqa: BLE001 - one bad file never sinks a build (the failure policy of this module)
-        reason = f"unexpected error while reading ({type(err).__name__}: {' '.join(str(err).split())[:120]})"
-        log.warning("%s: %s", source, reason, exc_info=log.isEnabledFor(logging.DEBUG))
-        if strict:
-            raise ReaderCrashError(f"{source}: {reason}") from err
-        return "crash", reason
-    docs.append(doc)
-    passages.extend(parts)
-    seconds["load"] += load_s
-    seconds["split"] += split_s
-    return "indexed", ""
+    # one bad file never sinks a build (the failure policy of this module)
+    reason = f"unexpected error while reading ({type(err).__name__}: {' '.join(str(err).split())[:120]})"
+    log.warning("%s: %s", source, reason, exc_info=(type(err), err, err.__traceback__)
+                if log.isEnabledFor(logging.DEBUG) else None)
+    if strict:
+        raise ReaderCrashError(f"{source}: {reason}") from err
+    return "crash", reason

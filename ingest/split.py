@@ -22,6 +22,8 @@ from collections.abc import Callable
 from ingest.core.protocols import Splitter
 from ingest.core.records import Document, Passage, PassageKind, line_span, passage_id
 from ingest.core.settings import SplitSettings
+from ingest.headers import HEADER_SCHEME, add_headers
+from ingest.tables import TABLE_SCHEME, TableBlock, TableTally, find_tables, row_groups, table_header
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +33,22 @@ DENSE_CHARS_PER_TOKEN = 10  # a run of no spaces this long per budget token is n
 MAX_CHARS_PER_TOKEN = 32  # character windows hold at most this many characters per budget token
 
 
-def locate_chunks(text: str, chunks: list[str]) -> list[tuple[int, int]]:
+def locate_chunks(text: str, chunks: list[str], *,
+                  overlap_fits: Callable[[str], bool] | None = None) -> list[tuple[int, int]]:
     """Character ranges of in-order (possibly overlapping) chunks inside ``text``.
 
     Each chunk moves the text forward: it starts after the previous chunk's start and ends
-    after its end, so repeated text maps to the right occurrence.
+    after its end, so repeated text maps to the right occurrence. ``overlap_fits(shared)`` says
+    whether the text a candidate shares with the previous chunk is small enough to be the
+    splitter's overlap; an occurrence that would share more is a repeat further back, not this chunk.
 
     >>> locate_chunks("ab ab ab", ["ab ab", "ab ab"])
     [(0, 5), (3, 8)]
     >>> locate_chunks("x y x", ["x y", "x"])
     [(0, 3), (4, 5)]
+    >>> text = "a b c d\\n\\nc d e"  # "c d" repeats: the second chunk is the second paragraph
+    >>> locate_chunks(text, ["a b c d", "c d e"], overlap_fits=lambda shared: len(shared.split()) <= 1)
+    [(0, 7), (9, 14)]
     """
     spans: list[tuple[int, int]] = []
     cursor, prev_end = 0, 0
@@ -48,7 +56,8 @@ def locate_chunks(text: str, chunks: list[str]) -> list[tuple[int, int]]:
         start = text.find(chunk, cursor)
         if start < 0:  # should not happen: splitters return substrings
             raise ValueError(f"chunk not found in text: {chunk[:40]!r}")
-        while start + len(chunk) <= prev_end:
+        while start + len(chunk) <= prev_end or (
+                overlap_fits is not None and start < prev_end and not overlap_fits(text[start:prev_end])):
             later = text.find(chunk, start + 1)
             if later < 0:
                 break
@@ -182,16 +191,59 @@ class ProseSplitter:
         if not piece.strip():
             return []
         chunks = [c for c in self._splitter.split_text(piece) if c.strip()]
-        return [(start + a, start + b) for a, b in locate_chunks(piece, chunks)]
+        overlap = self.settings.overlap_tokens
+        spans = locate_chunks(piece, chunks, overlap_fits=lambda shared: self._count_tokens(shared) <= overlap)
+        return [(start + a, start + b) for a, b in spans]
 
     def split(self, doc: Document) -> list[Passage]:
-        """Passages of a prose document (PDF pages never share a passage)."""
+        """Passages of a prose document (PDF pages never share a passage; with ``tables`` on, a PDF's tables
+        become table passages and ``doc.meta["tables"]`` says how many, and which were unsure)."""
         regions = [(s.start, s.end) for s in doc.pages] if doc.pages else [(0, len(doc.text))]
         index = TextIndex(doc)
         passages: list[Passage] = []
+        tally = TableTally() if self.settings.tables and doc.kind == "pdf" else None
         for base, stop in regions:
+            if tally is not None:
+                passages.extend(self._page_with_tables(doc, base, stop, index, tally))
+                continue
             for a, b in self.split_text(doc.text[base:stop]):
                 passages.append(make_passage(doc, base + a, base + b, index=index))
+        if tally is not None and tally.note():
+            doc.meta["tables"] = tally.note()  # the record is frozen, its meta dict is not: read.py returns it
+        return passages
+
+    def _page_with_tables(self, doc: Document, base: int, stop: int, index: TextIndex,
+                          tally: TableTally) -> list[Passage]:
+        """One PDF page: each confident table as table passages, the text around them (and unsure tables)
+        through the prose splitter."""
+        passages: list[Passage] = []
+        cursor = base
+        for block in find_tables(doc.text[base:stop], base):
+            if not block.confident:
+                tally.unsure_pages.append(index.page_at(base) or 0)
+                continue
+            tally.kept += 1
+            passages.extend(make_passage(doc, cursor + a, cursor + b, index=index)
+                            for a, b in self.split_text(doc.text[cursor:block.start]))
+            passages.extend(self._table_passages(doc, block, index))
+            cursor = block.end
+        passages.extend(make_passage(doc, cursor + a, cursor + b, index=index)
+                        for a, b in self.split_text(doc.text[cursor:stop]))
+        return passages
+
+    def _table_passages(self, doc: Document, block: TableBlock, index: TextIndex) -> list[Passage]:
+        """A table whole, or runs of whole rows when over the budget, each headed by "caption | header row";
+        a single row over the budget is cut by the prose splitter."""
+        from dataclasses import replace
+
+        budget = self.settings.chunk_tokens
+        header = table_header(doc.text, block)
+        passages: list[Passage] = []
+        for a, b in row_groups(doc.text, block, self._count_tokens, budget):
+            pieces = [(a, b)] if self._count_tokens(doc.text[a:b]) <= budget else \
+                [(a + x, a + y) for x, y in self.split_text(doc.text[a:b])]
+            passages.extend(replace(make_passage(doc, x, y, kind="table", splitter="table", index=index),
+                                    header=header) for x, y in pieces)
         return passages
 
 
@@ -262,13 +314,18 @@ def split_lines(doc: Document, settings: SplitSettings, *, splitter: str = "line
 
 def embedding_text(p: Passage) -> str:
     """The text embedded for a passage: code blocks start with their symbol path, which names what the
-    block belongs to (measured +0.07 MRR on stdlib code search, bench/RESULTS.md); prose is embedded as is.
+    block belongs to (measured +0.07 MRR on stdlib code search, bench/RESULTS.md); prose and table passages
+    start with their header (document, section path, table caption: :mod:`ingest.headers`) when they have one.
 
     >>> embedding_text(Passage(id="x", doc_id="d", source="a.py", text="return 1", chars=(0, 8), kind="code",
     ...                        symbol="pkg.mod.f"))
     'pkg.mod.f\\nreturn 1'
+    >>> embedding_text(Passage(id="x", doc_id="d", source="a.pdf", text="Cash 5", chars=(0, 6), header="ACME 10-K"))
+    'ACME 10-K\\nCash 5'
     """
-    return f"{p.symbol}\n{p.text}" if p.kind == "code" and p.symbol else p.text
+    if p.kind == "code":
+        return f"{p.symbol}\n{p.text}" if p.symbol else p.text
+    return f"{p.header}\n{p.text}" if p.header else p.text
 
 
 class DocumentSplitter:
@@ -288,10 +345,13 @@ class DocumentSplitter:
         """What changes the passages; recorded in the manifest."""
         from dataclasses import asdict
 
-        return {**asdict(self.settings), "code": getattr(self.code, "name", "lines"), "code_header": "symbol"}
+        return {**asdict(self.settings), "code": getattr(self.code, "name", "lines"), "code_header": "symbol",
+                "header_scheme": HEADER_SCHEME if self.settings.headers else 0,
+                "table_scheme": TABLE_SCHEME if self.settings.tables else 0}  # not "tables": that is the flag
 
     def split(self, doc: Document) -> list[Passage]:
         """Passages of one document."""
         if doc.kind == "code":
             return self.code.split(doc) if self.code is not None else split_lines(doc, self.settings)
-        return self.prose.split(doc)
+        passages = self.prose.split(doc)
+        return add_headers(doc, passages) if self.settings.headers else passages

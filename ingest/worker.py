@@ -30,7 +30,7 @@ import pickle
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, wait
 from typing import Any, Generic, Literal, TypeVar
 
@@ -176,6 +176,9 @@ class BoundedWorker(Generic[J, R]):
         self._prepare = prepare
         self._proc: Any = None
         self._conn: Connection | None = None
+        self._pending = False  # a submitted task not yet collected
+        self._base: int | None = None  # the worker's resident size when the task was sent
+        self._deadline = 0.0
 
     def _start(self) -> tuple[Any, Connection]:
         if self._proc is not None and self._conn is not None and self._proc.is_alive():
@@ -200,6 +203,7 @@ class BoundedWorker(Generic[J, R]):
         """Kill the worker (if any) and forget it."""
         proc, conn = self._proc, self._conn
         self._proc = self._conn = None
+        self._pending = False
         if proc is not None:
             if proc.is_alive():
                 proc.kill()
@@ -212,11 +216,10 @@ class BoundedWorker(Generic[J, R]):
         self._discard()
         return BoundTripped(kind, reason)
 
-    def run(self, job: J) -> R:
-        """``task(job)`` in the worker; an exception the task raises is raised here.
-
-        :raises BoundTripped: the task timed out, went over the memory bound, or killed the worker.
-        """
+    def submit(self, job: J) -> None:
+        """Hand ``job`` to the worker (started if needed) and start its clocks; collect it with :meth:`check`."""
+        if self._pending:
+            raise RuntimeError("the worker is busy: check() its task first")
         proc, conn = self._start()
         try:
             conn.send(("run", job))
@@ -224,32 +227,71 @@ class BoundedWorker(Generic[J, R]):
             self._discard()
             proc, conn = self._start()
             conn.send(("run", job))
-        base = _statm(proc.pid, 1)
-        limit = self.memory_mb * MIB
-        deadline = time.monotonic() + self.timeout_seconds
-        while True:
-            left = deadline - time.monotonic()
-            ready = wait([conn, proc.sentinel], timeout=max(0.0, min(self.poll_seconds, left)))
-            if conn in ready:
-                try:
-                    status, value = conn.recv()
-                except (EOFError, OSError):
-                    raise self._trip("crash", self._death()) from None
-                break
-            if ready:
-                raise self._trip("crash", self._death())
-            if time.monotonic() >= deadline:
-                raise self._trip("timeout", timeout_reason(self.timeout_seconds))
-            rss = _statm(proc.pid, 1)
-            if base is not None and rss is not None and rss - base > limit:
+        self._base = _statm(proc.pid, 1)
+        self._deadline = time.monotonic() + self.timeout_seconds
+        self._pending = True
+
+    @property
+    def busy(self) -> bool:
+        """Whether a submitted task has not been collected yet."""
+        return self._pending
+
+    def waitables(self) -> list[Any]:
+        """What :func:`multiprocessing.connection.wait` can wait on for the task in flight (none when idle)."""
+        if not self._pending or self._proc is None or self._conn is None:
+            return []
+        return [self._conn, self._proc.sentinel]
+
+    def check(self) -> tuple[bool, R | None]:
+        """Look at the task in flight without blocking: ``(False, None)`` while it runs, ``(True, result)`` when done.
+
+        A reply that has arrived is taken even when the deadline has passed meanwhile (the caller was busy).
+
+        :raises BoundTripped: the task timed out, went over the memory bound, or killed the worker.
+        :raises Exception: what the task raised.
+        """
+        if not self._pending:
+            raise RuntimeError("no task in flight")
+        proc, conn = self._proc, self._conn
+        assert proc is not None and conn is not None
+        ready = wait([conn, proc.sentinel], timeout=0)
+        if conn in ready:
+            self._pending = False
+            try:
+                status, value = conn.recv()
+            except (EOFError, OSError):
+                raise self._trip("crash", self._death()) from None
+            if status == "ok":
+                return True, value  # type: ignore[no-any-return]
+            if status == "raised":
+                raise value
+            if status == "memory":
                 raise self._trip("memory", memory_reason(self.memory_mb))
-        if status == "ok":
-            return value  # type: ignore[no-any-return]
-        if status == "raised":
-            raise value
-        if status == "memory":
+            raise self._trip("crash", f"the reader failed: {value}")
+        if ready:
+            self._pending = False
+            raise self._trip("crash", self._death())
+        if time.monotonic() >= self._deadline:
+            self._pending = False
+            raise self._trip("timeout", timeout_reason(self.timeout_seconds))
+        rss = _statm(proc.pid, 1)
+        if self._base is not None and rss is not None and rss - self._base > self.memory_mb * MIB:
+            self._pending = False
             raise self._trip("memory", memory_reason(self.memory_mb))
-        raise self._trip("crash", f"the reader failed: {value}")
+        return False, None
+
+    def run(self, job: J) -> R:
+        """``task(job)`` in the worker; an exception the task raises is raised here.
+
+        :raises BoundTripped: the task timed out, went over the memory bound, or killed the worker.
+        """
+        self.submit(job)
+        while True:
+            left = self._deadline - time.monotonic()
+            wait(self.waitables(), timeout=max(0.0, min(self.poll_seconds, left)))
+            done, value = self.check()
+            if done:
+                return value  # type: ignore[return-value]
 
     def _death(self) -> str:
         """Why the worker died, as a reason."""
@@ -277,3 +319,80 @@ class BoundedWorker(Generic[J, R]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def default_workers() -> int:
+    """How many reading workers a build uses: one per core, at most four (embedding takes a core as well).
+
+    >>> 1 <= default_workers() <= 4
+    True
+    """
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class WorkerPool(Generic[J, R]):
+    """Several :class:`BoundedWorker` s, each running one task at a time under the same bounds.
+
+    :param size: how many workers (each a forked process, started when first given a job).
+    :param prepare: called once, before the first worker starts (see :class:`BoundedWorker`).
+
+    >>> with WorkerPool(len, size=2, timeout_seconds=10, memory_mb=256) as pool:
+    ...     sorted(value for _, ok, value in pool.imap_unordered(["a", "bb", "ccc"]))
+    [1, 2, 3]
+    """
+
+    def __init__(self, task: Callable[[J], R], *, size: int, timeout_seconds: float, memory_mb: int,
+                 poll_seconds: float = 0.05, prepare: Callable[[], object] | None = None) -> None:
+        if size < 1:
+            raise ValueError(f"need at least one worker, got {size}")
+        self._prepare = prepare
+        self.poll_seconds = poll_seconds
+        self.workers = [BoundedWorker(task, timeout_seconds=timeout_seconds, memory_mb=memory_mb,
+                                      poll_seconds=poll_seconds) for _ in range(size)]
+
+    def imap_unordered(self, jobs: Iterable[J]) -> Iterator[tuple[J, bool, Any]]:
+        """Run every job; yield ``(job, True, result)`` or ``(job, False, exception)`` as each finishes.
+
+        Every idle worker gets its next job before anything is yielded, so the workers keep reading while
+        the caller handles a result. The exception is the task's own or a :class:`BoundTripped`.
+        """
+        if self._prepare is not None:
+            self._prepare()
+            self._prepare = None
+        todo = iter(jobs)
+        running: dict[int, J] = {}
+        exhausted = False
+        while True:
+            for i, worker in enumerate(self.workers):
+                if not exhausted and not worker.busy:
+                    job = next(todo, _END)
+                    if job is _END:
+                        exhausted = True
+                        break
+                    worker.submit(job)  # type: ignore[arg-type]
+                    running[i] = job  # type: ignore[assignment]
+            if not running:
+                return
+            wait([w for i in running for w in self.workers[i].waitables()], timeout=self.poll_seconds)
+            for i in list(running):
+                try:
+                    done, value = self.workers[i].check()
+                except Exception as err:  # noqa: BLE001 - the task's failure is the caller's to judge
+                    yield running.pop(i), False, err
+                    continue
+                if done:
+                    yield running.pop(i), True, value
+
+    def close(self) -> None:
+        """Stop every worker."""
+        for worker in self.workers:
+            worker.close()
+
+    def __enter__(self) -> WorkerPool[J, R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_END = object()

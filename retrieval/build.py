@@ -1,18 +1,35 @@
-"""Build or update an index: read (load and split each file under the ``[ingest]`` bounds), embed (reusing
-vectors already in the index), aggregate unit and file vectors, write atomically.
+"""Build or update an index: plan, read, embed, write; incremental, resumable and streaming.
+
+1. **Plan** (:func:`plan_build`): each file named is compared with the index's per-file ledger. A file
+   whose size and mtime are unchanged is taken as unchanged without reading it; otherwise the sha256 of
+   its bytes decides. An unchanged file read with the same splitter (and, for a PDF, the same extractor)
+   keeps its passages, and its vectors too when the embedder is the same; a changed or new file is read;
+   an indexed file no longer named is removed (kept with ``add``). A file that failed before is not tried
+   again until its bytes or the read bounds change.
+2. **Read and embed**: the files to read are parsed and split by a pool of bounded workers
+   (:func:`ingest.read.read_files`) while this process embeds the passages of the files already read.
+   Each finished file and each batch of vectors is committed to the staging store
+   (:mod:`retrieval.staging`) as it comes, so a build stopped at any moment resumes without reading or
+   embedding again what it finished. Vectors are found by the text embedded: a passage whose text is
+   unchanged keeps its vector even when its file changed.
+3. **Write** (:class:`retrieval.store.IndexWriter`): documents stream into a new build one at a time, with
+   the ledger; the manifest switch makes it live at once. Readers see the old build until then.
 
 One bad file never sinks a build: it is skipped and listed in :attr:`BuildReport.skipped`; only the one
 file named alone, or a set of paths with nothing readable in it, is an error. Files with equal bytes
-under different paths are separate documents, each cited by its own path."""
+under different paths are separate documents, each cited by its own path.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
@@ -20,16 +37,87 @@ from ingest.core.errors import EmptyDocumentError, IndexMismatchError, IndexMiss
 from ingest.core.protocols import Embedder, Splitter
 from ingest.core.records import Document, Passage
 from ingest.core.settings import IngestSettings
-from ingest.loaders import source_name
-from ingest.read import read_paths
+from ingest.loaders import expand_paths, source_name, source_path, strict_single
+from ingest.read import FileRead, named_files, read_files
 from ingest.split import embedding_text
-from retrieval.store import IndexReader, Manifest, write_index, writer_lock
-from retrieval.units import build_units, whole_document_vectors, whole_documents
+from retrieval.staging import Staging, key_of, text_hash
+from retrieval.store import (
+    FileEntry,
+    IndexReader,
+    IndexWriter,
+    Manifest,
+    document,
+    identity_diff,
+    ledger,
+    row_vectors,
+    tidy,
+    writer_lock,
+)
+from retrieval.units import Unit, build_units, whole_document_vectors, whole_documents
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
-EMBED_CHUNK = 256  # passages per progress step; each chunk is embedded in length-sorted batches
+Progress = Callable[[str, int, int], None]  # (stage, done, total); may also have .file(source, pages, passages)
+EMBED_CHUNK = 256  # passages per embedding batch (sorted by length inside it), and per staging commit
+Action = Literal["add", "update", "delete", "skip", "keep"]
+Work = Literal["read", "staged", "live", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class FilePlan:
+    """What a build does with one file, and why.
+
+    ``action``: "add" (new), "update" (read again, or re-embedded), "delete" (indexed, no longer named),
+    "skip" (unchanged, or not readable), "keep" (indexed, not named, kept by ``add``). ``work``: where its
+    passages come from: "read" (parse and split now), "staged" (read by an interrupted build), "live"
+    (the current index), "none" (not indexed).
+    """
+
+    source: str
+    action: Action
+    reason: str
+    work: Work
+    path: Path | None = None
+    size: int = 0
+    mtime_ns: int = 0
+    sha256: str = ""
+    read_key: str = ""
+    bounds_key: str = ""
+    extractor: str = ""
+    live: FileEntry | None = None
+    embed: bool = False  # its passages come from the index but need new vectors (another embedder)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: source, action, reason, work."""
+        return {"source": self.source, "action": self.action, "reason": self.reason, "work": self.work}
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What a build of some paths into an index would do."""
+
+    files: tuple[FilePlan, ...]
+    embedder_changed: tuple[str, ...] = ()  # ``key: old -> new`` lines when the embedder differs
+    splitter_changed: tuple[str, ...] = ()
+    fresh: bool = True  # no usable index yet
+    strict: bool = False  # one file named alone: its failure is an error
+
+    @property
+    def up_to_date(self) -> bool:
+        """Whether the index already holds exactly this: nothing to read, embed or remove."""
+        return not self.fresh and all(f.action in ("skip", "keep") and not f.embed for f in self.files)
+
+    def counts(self) -> dict[str, int]:
+        """Files per action."""
+        out = dict.fromkeys(("add", "update", "delete", "skip", "keep"), 0)
+        for f in self.files:
+            out[f.action] += 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready plan."""
+        return {"up_to_date": self.up_to_date, "counts": self.counts(), "embedder_changed": list(self.embedder_changed),
+                "splitter_changed": list(self.splitter_changed), "files": [f.to_dict() for f in self.files]}
 
 
 @dataclass(frozen=True)
@@ -40,10 +128,15 @@ class BuildReport:
     documents: int
     passages: int
     embedded: int  # passages embedded in this build
-    reused: int  # passages whose vectors came from the previous build
+    reused: int  # passages whose vectors came from the previous build or the staging store
     skipped: tuple[tuple[str, str], ...] = ()
     empty_pages: dict[str, tuple[int, ...]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    parsed: int = 0  # files parsed and split in this build
+    resumed: int = 0  # files whose reading an interrupted build had finished
+    unchanged: int = 0  # files skipped as unchanged (not read, not embedded)
+    removed: int = 0  # files removed from the index
+    plan: BuildPlan | None = None
 
 
 def embed_sorted(embedder: Embedder, texts: Sequence[str], *, progress: Progress | None = None,
@@ -62,17 +155,481 @@ def embed_sorted(embedder: Embedder, texts: Sequence[str], *, progress: Progress
     return out if out is not None else np.zeros((0, embedder.dim), dtype=np.float32)
 
 
-def _previous(directory: Path, identity: dict[str, object], splitter_id: dict[str, object]
-              ) -> tuple[IndexReader | None, bool]:
-    """The current build, and whether its vectors can be reused (same embedder and splitter)."""
+# -- planning --------------------------------------------------------------------------------------------------
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes ("" when it cannot be read: reading it will say why)."""
+    digest = hashlib.sha256()
     try:
-        reader = IndexReader(directory)
-    except IndexMissingError:
-        return None, False
-    except IndexMismatchError:  # an old schema: rebuild from scratch
-        return None, False
-    same = reader.manifest.embedder == identity and reader.manifest.splitter == splitter_id
-    return reader, same
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+def looks_pdf(path: Path) -> bool:
+    """Whether the loader will read ``path`` as a PDF (by its suffix or its first bytes)."""
+    if path.suffix.lower() == ".pdf":
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(5) == b"%PDF-"
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """What decides whether a file's stored passages, vectors and failures still hold."""
+
+    splitter_id: dict[str, Any]
+    embedder_id: dict[str, Any]
+    ingest: IngestSettings
+    password: str | None
+
+    def read_key(self, pdf: bool) -> str:
+        """The key of what shapes a file's passages: the splitter, and for a PDF its extractor and password."""
+        return key_of({"splitter": self.splitter_id, "extractor": self.ingest.pdf_extractor if pdf else "",
+                       "password": pdf and self.password is not None})
+
+    @property
+    def bounds_key(self) -> str:
+        """The key of the bounds a file is read under (a file that failed is tried again when they change)."""
+        s = self.ingest
+        return key_of({"isolate": s.isolate, "timeout": s.timeout_seconds, "memory": s.memory_mb,
+                       "max_file_mb": s.max_file_mb})
+
+    @property
+    def space(self) -> str:
+        """The key of the embedder (vectors of one space are interchangeable)."""
+        return key_of(self.embedder_id)
+
+
+def _open_live(directory: Path) -> IndexReader | None:
+    """The current build, if there is one this docqa reads (an older schema is rebuilt from scratch)."""
+    try:
+        return IndexReader(directory)
+    except (IndexMissingError, IndexMismatchError):
+        return None
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return 0, 0
+    return st.st_size, st.st_mtime_ns
+
+
+def _plan(paths: Sequence[str | os.PathLike[str]], keys: _Keys, live: IndexReader | None, staging: Staging, *,
+          add: bool) -> BuildPlan:
+    """The plan for ``paths`` against the current build ``live`` and what ``staging`` holds."""
+    walk_skips: list[tuple[str, str]] = []
+    files = expand_paths(paths, skipped=walk_skips)
+    entries = {e.source: e for e in ledger(live)} if live is not None else {}
+    indexed = {s["source"]: s for s in live.manifest.sources} if live is not None else {}
+    same_embedder = live is not None and live.manifest.embedder == keys.embedder_id
+    embedder_diff = tuple(identity_diff(live.manifest.embedder, keys.embedder_id)) if live is not None else ()
+    splitter_diff = tuple(identity_diff(live.manifest.splitter, keys.splitter_id)) if live is not None else ()
+    strict = strict_single(list(paths), files)
+    plans = [FilePlan(source, "skip", reason, "none") for source, reason in walk_skips]
+    for path, source, dup in named_files(files):
+        if dup:
+            plans.append(FilePlan(source, "skip", dup, "none", path))
+            continue
+        entry = entries.get(source)
+        if strict and entry is not None and entry.outcome != "indexed":
+            entry = None  # one file named alone that failed before: read it again, its error is the answer
+        plans.append(_plan_file(path, source, keys, entry, source in indexed, same_embedder, embedder_diff,
+                                splitter_diff, staging))
+    named = {p.source for p in plans}
+    for source, entry in {**{s: None for s in indexed}, **entries}.items():
+        if source in named:
+            continue
+        in_index = source in indexed
+        if add:
+            plans.append(FilePlan(source, "keep", "indexed, not named (kept: --add)" if in_index else
+                                  "not named (kept: --add)", "live" if in_index else "none", live=entry,
+                                  embed=in_index and not same_embedder))
+        else:
+            gone = not source_path(source).exists()
+            plans.append(FilePlan(source, "delete", "file no longer exists" if gone else "not among the paths named",
+                                  "none", live=entry))
+    return BuildPlan(tuple(plans), embedder_diff if not same_embedder else (), splitter_diff, fresh=live is None,
+                     strict=strict)
+
+
+def _plan_file(path: Path, source: str, keys: _Keys, entry: FileEntry | None, in_index: bool, same_embedder: bool,
+               embedder_diff: tuple[str, ...], splitter_diff: tuple[str, ...], staging: Staging) -> FilePlan:
+    """The plan for one file named."""
+    size, mtime = _stat(path)
+    pdf = looks_pdf(path)
+    read_key, bounds_key = keys.read_key(pdf), keys.bounds_key
+    extractor = keys.ingest.pdf_extractor if pdf else ""
+    if entry is not None and entry.sha256 and (entry.size, entry.mtime_ns) == (size, mtime) and mtime:
+        sha = entry.sha256  # size and mtime unchanged: the bytes are taken as unchanged, unread
+    else:
+        sha = file_sha256(path)
+    base = FilePlan(source, "add", "new file", "read", path, size, mtime, sha, read_key, bounds_key, extractor, entry)
+    if entry is not None and sha and sha == entry.sha256:
+        if entry.outcome == "indexed" and entry.read_key == read_key and in_index:
+            if same_embedder:
+                return replace(base, action="skip", reason="unchanged", work="live")
+            return replace(base, action="update", reason=f"embedder changed ({'; '.join(embedder_diff[:3])}): "
+                                                         "re-embed only", work="live", embed=True)
+        if entry.outcome != "indexed" and entry.read_key == read_key and entry.bounds_key == bounds_key:
+            return replace(base, action="skip", reason=f"unchanged; {entry.status} before: {entry.reason}",
+                           work="none")
+        if entry.read_key != read_key and splitter_diff:
+            why = f"splitter settings changed ({'; '.join(splitter_diff[:3])})"
+        elif entry.read_key != read_key and entry.extractor != extractor:
+            why = f"PDF extractor changed ({entry.extractor or '-'} -> {extractor or '-'})"
+        elif entry.read_key != read_key:
+            why = "read settings changed (password)"
+        else:
+            why = f"{entry.status} before ({entry.reason}); the read bounds changed"
+        base = replace(base, action="update", reason=why)
+    elif entry is not None or in_index:
+        base = replace(base, action="update", reason="content changed" if entry is not None else
+                       "indexed by an older docqa (no ledger)")
+    staged = staging.file(source, sha)
+    if staged is not None and staged.read_key == read_key and (staged.outcome == "indexed"
+                                                               or staged.bounds_key == bounds_key):
+        return replace(base, reason=base.reason + "; already read by an interrupted build", work="staged")
+    return base
+
+
+def plan_build(paths: Iterable[str | os.PathLike[str]], directory: str | os.PathLike[str], *,
+               embedder_id: dict[str, Any], splitter_id: dict[str, Any], ingest: IngestSettings | None = None,
+               password: str | None = None, add: bool = False) -> BuildPlan:
+    """What :func:`build_index` would do with these paths and parts, without doing it (nothing is written).
+
+    :param embedder_id: ``embedder.identity()``; :param splitter_id: ``splitter.identity()``.
+    :raises InputError: a named path is missing.
+    """
+    directory = Path(directory)
+    live = _open_live(directory)
+    staging = Staging(directory, create=False)
+    try:
+        return _plan(list(paths), _Keys(splitter_id, embedder_id, ingest or IngestSettings(), password), live,
+                     staging, add=add)
+    finally:
+        staging.close()
+        if live is not None:
+            live.close()
+
+
+# -- building --------------------------------------------------------------------------------------------------
+
+def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.PathLike[str], *, embedder: Embedder,
+                splitter: Splitter, password: str | None = None, add: bool = False,
+                progress: Progress | None = None, ingest: IngestSettings | None = None,
+                workers: int | None = None) -> BuildReport:
+    """Index ``paths`` into ``directory``, doing only what changed since the last build.
+
+    :param paths: files and directories.
+    :param directory: the index directory (created if needed).
+    :param embedder: vectors for passages; its identity goes into the manifest.
+    :param splitter: cuts documents into passages; needs an ``identity()``.
+    :param password: for encrypted PDFs.
+    :param add: keep documents already in the index that are not among ``paths`` (else they are removed).
+    :param progress: called as ``progress(stage, done, total)`` for "read" (files), "embed" (passages) and
+        "write" (documents); if it has a ``file`` attribute, that is called as ``file(source, pages, passages)``
+        after each file read.
+    :param ingest: per-file time and memory bounds, and the PDF extractor (default: :class:`IngestSettings()`).
+    :param workers: files read at once (default: :func:`ingest.worker.default_workers`).
+    :raises InputError: a named path is missing, the one file named cannot be read, or nothing is indexable.
+    :raises IndexLockedError: another process is writing the index.
+    """
+    directory = Path(directory)
+    path_list = list(paths)
+    ingest = ingest or IngestSettings()
+    keys = _Keys(splitter.identity(), embedder.identity(), ingest, password)  # type: ignore[attr-defined]
+    with writer_lock(directory):
+        live = _open_live(directory)
+        staging = Staging(directory)
+        try:
+            t = time.perf_counter()
+            plan = _plan(path_list, keys, live, staging, add=add)
+            plan_seconds = time.perf_counter() - t
+            if plan.up_to_date:
+                assert live is not None
+                tidy(directory)
+                staging.remove()
+                return _up_to_date(live, plan, plan_seconds)
+            run = _Build(directory, embedder, splitter, keys, plan, live, staging, progress, workers)
+            run.seconds["plan"] = plan_seconds
+            report = run.run(path_list)
+            staging.remove()  # its work is in the index now
+            return report
+        finally:
+            if staging.empty:
+                staging.remove()
+            staging.close()
+            if live is not None:
+                live.close()
+
+
+def _up_to_date(live: IndexReader, plan: BuildPlan, plan_seconds: float) -> BuildReport:
+    """The report of a build that found nothing to do."""
+    m = live.manifest
+    skipped = tuple((f.source, f.live.reason if f.live is not None else f.reason) for f in plan.files
+                    if f.action == "skip" and f.work == "none")
+    return BuildReport(manifest=m, documents=m.counts["documents"], passages=m.counts["passages"], embedded=0,
+                       reused=m.counts["passages"], skipped=skipped,
+                       empty_pages={s["source"]: tuple(s["empty_pages"]) for s in m.sources if s["empty_pages"]},
+                       seconds={"plan": plan_seconds}, unchanged=sum(f.action == "skip" for f in plan.files),
+                       plan=plan)
+
+
+class _Build:
+    """One build that has something to do (see the module docstring)."""
+
+    def __init__(self, directory: Path, embedder: Embedder, splitter: Splitter, keys: _Keys, plan: BuildPlan,
+                 live: IndexReader | None, staging: Staging, progress: Progress | None, workers: int | None) -> None:
+        self.directory, self.embedder, self.splitter, self.keys, self.plan = directory, embedder, splitter, keys, plan
+        self.live, self.staging, self.progress, self.workers = live, staging, progress, workers
+        self.same_embedder = live is not None and live.manifest.embedder == keys.embedder_id
+        self.space = keys.space
+        self.pending: dict[str, str] = {}  # text hash -> text, waiting to be embedded
+        self.embedded = 0
+        self.queued = 0
+        self.seconds: dict[str, float] = {"read": 0.0, "load": 0.0, "split": 0.0, "embed": 0.0}
+        self._live_files: dict[str, np.ndarray] | None = None
+        self._doc_ids = {s["source"]: s["doc_id"] for s in live.manifest.sources} if live is not None else {}
+
+    # -- read and embed ---------------------------------------------------------------------------------------
+    def run(self, paths: Sequence[str | os.PathLike[str]]) -> BuildReport:
+        """Read, embed, then write the new build; the report of what was done."""
+        plan = self.plan
+        for f in plan.files:  # work finished by an interrupted build, or passages that need new vectors
+            if f.work == "staged":
+                staged = self.staging.file(f.source, f.sha256)
+                if staged is not None and staged.document is not None:
+                    self._queue(list(staged.passages), f.source)
+            elif f.work == "live" and f.embed:
+                self._queue(self._live_passages(f.source)[1], f.source)
+            self._embed(force=False)
+        reads = [f for f in plan.files if f.work == "read"]
+        self._read(reads)
+        t = time.perf_counter()
+        self._embed(force=True)
+        self.seconds["embed"] += time.perf_counter() - t
+        indexed_now = sum(1 for f in plan.files if f.action not in ("keep", "delete") and self._indexed(f))
+        if not indexed_now:
+            why = "; ".join(f"{f.source}: {r}" for f in plan.files if (r := self._failure(f)))
+            named = ", ".join(source_name(p) for p in paths)
+            raise EmptyDocumentError(f"{named}: nothing to index" + (f" ({why[:300]})" if why else ""))
+        t = time.perf_counter()
+        manifest, entries = self._write()
+        self.seconds["write"] = time.perf_counter() - t
+        skipped = tuple((e.source, e.reason) for e in entries if e.outcome != "indexed")
+        return BuildReport(
+            manifest=manifest, documents=manifest.counts["documents"], passages=manifest.counts["passages"],
+            embedded=self.embedded, reused=max(0, manifest.counts["passages"] - self.embedded), skipped=skipped,
+            empty_pages={s["source"]: tuple(s["empty_pages"]) for s in manifest.sources if s["empty_pages"]},
+            seconds=self.seconds, parsed=len([f for f in plan.files if f.work == "read"]),
+            resumed=sum(f.work == "staged" for f in plan.files), unchanged=sum(f.action == "skip" for f in plan.files),
+            removed=sum(f.action == "delete" for f in plan.files), plan=plan)
+
+    def _indexed(self, f: FilePlan) -> bool:
+        if f.work == "live":
+            return True
+        if f.work in ("read", "staged"):
+            staged = self.staging.outcome(f.source, f.sha256)
+            return staged is not None and staged[0] == "indexed"
+        return False
+
+    def _failure(self, f: FilePlan) -> str:
+        if f.work in ("read", "staged"):
+            staged = self.staging.outcome(f.source, f.sha256)
+            return staged[1] if staged is not None else ""
+        return f.live.reason if f.live is not None and f.action == "skip" else (f.reason if f.action == "skip" else "")
+
+    def _read(self, reads: list[FilePlan]) -> None:
+        """Parse and split ``reads`` in the worker pool, staging each file and embedding as files come in."""
+        if not reads:
+            return
+        by_path = {os.fsdecode(f.path): f for f in reads if f.path is not None}
+        t0 = time.perf_counter()
+        results = read_files([f.path for f in reads if f.path is not None], splitter=self.splitter,
+                             settings=self.keys.ingest, password=self.keys.password, strict=self.plan.strict,
+                             prepare=lambda: self.embedder.count_tokens("docqa"), workers=self.workers)
+        on_file = getattr(self.progress, "file", None)
+        try:
+            for done, read in enumerate(results, 1):
+                f = by_path[os.fsdecode(read.path)]
+                self._stage(f, read)
+                if self.progress:
+                    self.progress("read", done, len(reads))
+                if on_file is not None:
+                    on_file(f.source, read.document.page_count if read.document else 0, len(read.passages))
+                t = time.perf_counter()
+                self._embed(force=False)
+                self.seconds["embed"] += time.perf_counter() - t
+        finally:
+            results.close()
+        self.seconds["read"] = time.perf_counter() - t0
+
+    def _stage(self, f: FilePlan, read: FileRead) -> None:
+        """Commit one file read to the staging store and queue its passages for vectors."""
+        passages = _unique(list(read.passages))
+        self.staging.put_file(f.source, f.sha256, f.read_key, f.bounds_key, read.outcome.outcome,
+                              read.outcome.reason, read.outcome.seconds, read.document, passages)
+        self.seconds["load"] += read.load_seconds
+        self.seconds["split"] += read.split_seconds
+        if read.document is not None:
+            self._queue(passages, f.source)
+
+    def _live_passages(self, source: str) -> tuple[list[int], list[Passage]]:
+        """The rows and passages of ``source`` in the current build, in row order (none if it has none)."""
+        if self.live is None:
+            return [], []
+        doc_id = self._doc_ids.get(source)
+        rows = sorted(self.live.document_rows([doc_id])) if doc_id else []
+        return rows, self.live.passages(rows)
+
+    def _queue(self, passages: Sequence[Passage], source: str) -> None:
+        """Find vectors for ``passages``: staged, or the current build's for the same text, or queue them."""
+        hashes = {text_hash(embedding_text(p)): embedding_text(p) for p in passages}
+        have = set(self.staging.vectors(self.space, hashes))
+        missing = {h: text for h, text in hashes.items() if h not in have and h not in self.pending}
+        if missing and self.same_embedder and self.live is not None:  # unchanged texts of a changed file
+            rows, old = self._live_passages(source)
+            by_hash = {text_hash(embedding_text(p)): r for p, r in zip(old, rows, strict=True)}
+            found = {h: by_hash[h] for h in missing if h in by_hash}
+            if found:
+                vecs = row_vectors(self.live, list(found.values()))
+                self.staging.put_vectors(self.space, dict(zip(found, vecs, strict=True)))
+                missing = {h: text for h, text in missing.items() if h not in found}
+        self.pending.update(missing)
+        self.queued += len(missing)
+
+    def _embed(self, *, force: bool) -> None:
+        """Embed and stage the queued texts, a batch at a time (all of them when ``force``)."""
+        while len(self.pending) >= EMBED_CHUNK or (force and self.pending):
+            batch = list(self.pending.items())[:EMBED_CHUNK]
+            vecs = embed_sorted(self.embedder, [text for _, text in batch])
+            self.staging.put_vectors(self.space, {h: v for (h, _), v in zip(batch, vecs, strict=True)})
+            for h, _ in batch:
+                del self.pending[h]
+            self.embedded += len(batch)
+            if self.progress:
+                self.progress("embed", self.embedded, self.queued)
+
+    # -- write ------------------------------------------------------------------------------------------------
+    def _write(self) -> tuple[Manifest, list[FileEntry]]:
+        """Stream every document of the new build into an :class:`IndexWriter` and commit it."""
+        writer = IndexWriter(self.directory, self.embedder.dim)
+        units: list[Unit] = []
+        files: list[Unit] = []
+        unit_vecs: list[np.ndarray] = []
+        file_vecs: list[np.ndarray] = []
+        entries: list[FileEntry] = []
+        seen: set[str] = set()
+        kept = [f for f in self.plan.files if f.action != "delete"]
+        try:
+            for done, f in enumerate(kept, 1):
+                got = self._document(f)
+                if got is None:
+                    entries.append(self._entry(f, None, 0))
+                    continue
+                doc, passages, vectors = got
+                fresh = [i for i, p in enumerate(passages) if p.id not in seen]
+                if len(fresh) < len(passages):
+                    log.warning("%s: dropped %d repeated passages", f.source, len(passages) - len(fresh))
+                    passages, vectors = [passages[i] for i in fresh], vectors[fresh]
+                seen.update(p.id for p in passages)
+                writer.add_document(doc)
+                first = writer.add_passages(passages, vectors)
+                for u, v in zip(*self._units(doc, passages, vectors, first, f), strict=True):
+                    (files if u.kind == "file" else units).append(u)
+                    (file_vecs if u.kind == "file" else unit_vecs).append(v)
+                entries.append(self._entry(f, doc, len(passages)))
+                if self.progress:
+                    self.progress("write", done, len(kept))
+            dim = self.embedder.dim
+            all_vecs = np.vstack(unit_vecs + file_vecs) if units or files else np.zeros((0, dim), np.float32)
+            manifest = writer.commit(embedder=self.keys.embedder_id, splitter=self.keys.splitter_id,
+                                     units=units + files, unit_vectors=all_vecs, files=entries)
+        except BaseException:
+            writer.abort()
+            raise
+        return manifest, entries
+
+    def _document(self, f: FilePlan) -> tuple[Document, list[Passage], np.ndarray] | None:
+        """The document, passages and vectors of one file in the new build (None: not indexed)."""
+        if f.work == "live":
+            assert self.live is not None
+            doc = document(self.live, self._doc_ids[f.source])
+            assert doc is not None
+            rows, passages = self._live_passages(f.source)
+            if not f.embed:
+                return doc, passages, row_vectors(self.live, rows)
+        elif f.work in ("read", "staged"):
+            staged = self.staging.file(f.source, f.sha256)
+            if staged is None or staged.document is None:
+                return None
+            doc, passages = staged.document, list(staged.passages)
+        else:
+            return None
+        return doc, passages, self._vectors(passages)
+
+    def _vectors(self, passages: Sequence[Passage]) -> np.ndarray:
+        """Staged vectors of ``passages`` (any still missing are embedded now)."""
+        hashes = [text_hash(embedding_text(p)) for p in passages]
+        found = self.staging.vectors(self.space, hashes)
+        missing = {h: embedding_text(p) for h, p in zip(hashes, passages, strict=True) if h not in found}
+        if missing:  # never expected: every passage was queued while reading
+            self.pending.update(missing)
+            self.queued += len(missing)
+            self._embed(force=True)
+            found = self.staging.vectors(self.space, hashes)
+        if not hashes:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.stack([found[h] for h in hashes]).astype(np.float32, copy=False)
+
+    def _units(self, doc: Document, passages: list[Passage], vectors: np.ndarray, first: int, f: FilePlan
+               ) -> tuple[list[Unit], np.ndarray]:
+        """The unit and file vectors of one document, with member rows of the new build."""
+        file_vectors: dict[str, np.ndarray] = {}
+        if whole_documents(self.keys.embedder_id) and passages:
+            vec = None
+            if f.work == "live" and not f.embed and self.live is not None:
+                if self._live_files is None:
+                    self._live_files = self.live.file_vectors()
+                vec = self._live_files.get(doc.doc_id)
+            if vec is None:
+                vec = self.staging.file_vector(self.space, doc.doc_id)
+            if vec is None:
+                computed = whole_document_vectors(self.embedder, [doc])
+                if doc.doc_id in computed:
+                    vec = computed[doc.doc_id]
+                    self.staging.put_file_vector(self.space, doc.doc_id, vec)
+            if vec is not None:
+                file_vectors[doc.doc_id] = vec
+        local, vecs = build_units([doc], passages, vectors, file_vectors)
+        return [replace(u, members=tuple(first + m for m in u.members)) for u in local], vecs
+
+    def _entry(self, f: FilePlan, doc: Document | None, passages: int) -> FileEntry:
+        """The ledger row of one file in the new build."""
+        common = {"source": f.source, "size": f.size, "mtime_ns": f.mtime_ns, "sha256": f.sha256,
+                  "read_key": f.read_key, "bounds_key": f.bounds_key, "extractor": f.extractor}
+        if f.work == "live" and f.action == "keep" and f.live is not None:
+            common = {k: getattr(f.live, k) for k in common}  # not named: as it was
+        staged = self.staging.outcome(f.source, f.sha256) if f.work in ("read", "staged") else None
+        if doc is not None:
+            previous = f.live.seconds if f.live is not None and f.work == "live" else 0.0
+            return FileEntry(**common, outcome="indexed", doc_id=doc.doc_id, kind=doc.kind, pages=doc.page_count,
+                             empty_pages=doc.empty_pages, passages=passages,
+                             seconds=staged[2] if staged is not None else previous)
+        if staged is not None:
+            return FileEntry(**common, outcome=staged[0], reason=staged[1], seconds=staged[2])
+        if f.live is not None:  # unchanged, failed or skipped before
+            return replace(f.live, **({k: v for k, v in common.items() if f.action != "keep"}))
+        return FileEntry(**common, outcome="skipped", reason=f.reason)
 
 
 def _unique(passages: list[Passage]) -> list[Passage]:
@@ -84,87 +641,3 @@ def _unique(passages: list[Passage]) -> list[Passage]:
         log.warning("dropped %d repeated passages", len(passages) - len(seen))
     return list(seen.values())
 
-
-def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.PathLike[str], *, embedder: Embedder,
-                splitter: Splitter, password: str | None = None, add: bool = False,
-                progress: Progress | None = None, ingest: IngestSettings | None = None) -> BuildReport:
-    """Index ``paths`` into ``directory``.
-
-    :param paths: files and directories.
-    :param directory: the index directory (created if needed).
-    :param embedder: vectors for passages; its identity goes into the manifest.
-    :param splitter: cuts documents into passages; needs an ``identity()``.
-    :param password: for encrypted PDFs.
-    :param add: keep documents already in the index that are not among ``paths`` (else they are dropped).
-    :param progress: called as ``progress(stage, done, total)``.
-    :param ingest: per-file time and memory bounds (default: :class:`IngestSettings()`).
-    :raises InputError: a named path is missing, the one file named cannot be read, or nothing is indexable.
-    :raises IndexLockedError: another process is writing the index.
-    """
-    directory = Path(directory)
-    paths = list(paths)
-    timings: dict[str, float] = {}
-    with writer_lock(directory):
-        # the splitter counts tokens with the embedder's tokenizer: load it before the worker forks
-        report = read_paths(paths, splitter=splitter, settings=ingest, password=password, progress=progress,
-                            prepare=lambda: embedder.count_tokens("docqa"))
-        timings.update(report.seconds)
-        if not report.documents:
-            why = "; ".join(f"{p}: {r}" for p, r in report.skipped[:3])
-            named = ", ".join(source_name(p) for p in paths)
-            raise EmptyDocumentError(f"{named}: nothing to index" + (f" ({why})" if why else ""))
-        identity = embedder.identity()
-        splitter_id = splitter.identity()  # type: ignore[attr-defined]
-        previous, reusable = _previous(directory, identity, splitter_id)
-
-        reuse = previous is not None and reusable
-        old_passages = previous.all_passages() if reuse else []
-        docs: dict[str, Document] = {}
-        kept: list[Passage] = []
-        if add and reuse:
-            new_sources = {d.source for d in report.documents}
-            docs = {d.source: d for d in previous.documents() if d.source not in new_sources}
-            kept = [p for p in old_passages if p.source in docs]
-        for d in report.documents:
-            docs[d.source] = d
-        passages = _unique(kept + list(report.passages))
-
-        t = time.perf_counter()
-        old_vectors: dict[str, np.ndarray] = {}
-        if reuse:
-            old_vectors = dict(zip((p.id for p in old_passages), previous.vectors(), strict=True))
-        todo = [i for i, p in enumerate(passages) if p.id not in old_vectors]
-        fresh = embed_sorted(embedder, [embedding_text(passages[i]) for i in todo], progress=progress)
-        vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
-        for i, p in enumerate(passages):
-            if p.id in old_vectors:
-                vectors[i] = old_vectors[p.id]
-        if todo:
-            vectors[todo] = fresh
-        timings["embed"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        file_vectors: dict[str, np.ndarray] = {}
-        if whole_documents(identity):  # an extended embedder: file vectors embed each document whole
-            old_files = previous.file_vectors() if reuse else {}
-            file_vectors = {d.doc_id: old_files[d.doc_id] for d in docs.values() if d.doc_id in old_files}
-            missing = [d for d in docs.values() if d.doc_id not in file_vectors]
-            if progress and missing:
-                progress("documents", 0, len(missing))
-            file_vectors.update(whole_document_vectors(embedder, missing))
-            if progress and missing:
-                progress("documents", len(missing), len(missing))
-        if previous is not None:
-            previous.close()
-        units, unit_vectors = build_units(list(docs.values()), passages, vectors, file_vectors)
-        timings["units"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        manifest = write_index(directory, list(docs.values()), passages, vectors, embedder=identity,
-                               splitter=splitter_id, units=units, unit_vectors=unit_vectors)
-        timings["write"] = time.perf_counter() - t
-    return BuildReport(
-        manifest=manifest, documents=len(docs), passages=len(passages), embedded=len(todo),
-        reused=len(passages) - len(todo), skipped=report.skipped,
-        empty_pages={d.source: d.empty_pages for d in report.documents if d.empty_pages}, seconds=timings,
-    )

@@ -183,80 +183,236 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """One file of the ledger: how it ended in the build that holds it, and how to tell it changed.
+
+    ``outcome`` is "indexed", "skipped" (a reason the loader gives: empty, binary, corrupt, ...), or
+    "timeout", "memory", "crash" (a bound tripped, or the reader failed): :attr:`status` groups the last
+    three as "failed". ``read_key`` names what shaped its passages (splitter, PDF extractor), ``bounds_key``
+    the bounds it was read under (a failed file is read again when they change).
+    """
+
+    source: str
+    outcome: str
+    reason: str = ""
+    doc_id: str | None = None
+    size: int = 0
+    mtime_ns: int = 0
+    sha256: str = ""
+    read_key: str = ""
+    bounds_key: str = ""
+    extractor: str = ""  # the PDF extractor that read it ("" for other files)
+    kind: str = ""
+    pages: int = 0
+    empty_pages: tuple[int, ...] = ()
+    passages: int = 0
+    seconds: float = 0.0
+
+    @property
+    def status(self) -> str:
+        """ "indexed", "skipped" or "failed".
+
+        >>> FileEntry("a.pdf", "timeout").status, FileEntry("b.txt", "skipped").status
+        ('failed', 'skipped')
+        """
+        return self.outcome if self.outcome in ("indexed", "skipped") else "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, with :attr:`status`."""
+        return {"source": self.source, "status": self.status, "outcome": self.outcome, "reason": self.reason,
+                "pages": self.pages, "empty_pages": list(self.empty_pages), "passages": self.passages,
+                "seconds": round(self.seconds, 3), "size": self.size, "kind": self.kind, "doc_id": self.doc_id}
+
+
+_LEDGER_COLS = tuple(FileEntry.__dataclass_fields__)
+_LEDGER_SCHEMA = ("CREATE TABLE IF NOT EXISTS files ("
+                  + ", ".join(c + (" TEXT PRIMARY KEY" if c == "source" else "") for c in _LEDGER_COLS) + ");")
+
+
+def _ledger_row(e: FileEntry) -> tuple[Any, ...]:
+    return tuple(json.dumps(list(e.empty_pages)) if c == "empty_pages" else getattr(e, c) for c in _LEDGER_COLS)
+
+
+def _row_ledger(row: Sequence[Any]) -> FileEntry:
+    values = dict(zip(_LEDGER_COLS, row, strict=True))
+    values["empty_pages"] = tuple(json.loads(values["empty_pages"] or "[]"))
+    return FileEntry(**values)
+
+
+def ledger(reader: IndexReader) -> list[FileEntry]:
+    """The per-file ledger of the build ``reader`` opened (empty for a build made before ledgers)."""
+    try:
+        cur = reader._db.execute(f"SELECT {', '.join(_LEDGER_COLS)} FROM files ORDER BY rowid")
+    except sqlite3.OperationalError:  # no such table: an older build
+        return []
+    return [_row_ledger(r) for r in cur]
+
+
+def document(reader: IndexReader, doc_id: str) -> Document | None:
+    """One document of the build ``reader`` opened, with its full text (None if it has no such document)."""
+    from ingest.core.records import PageSpan, Section
+
+    row = reader._db.execute("SELECT doc_id, source, kind, language, text, pages, empty_pages, page_count, meta, "
+                             "sections FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+    if row is None:
+        return None
+    d, s, k, lang, t, pg, ep, pc, meta, secs = row
+    return Document(doc_id=d, source=s, text=t, kind=k, language=lang,
+                    pages=tuple(PageSpan(*x) for x in json.loads(pg)), empty_pages=tuple(json.loads(ep)),
+                    page_count=pc, meta=json.loads(meta or "{}"),
+                    sections=tuple(Section(*x) for x in json.loads(secs or "[]")))
+
+
+def row_vectors(reader: IndexReader, rows: Sequence[int]) -> np.ndarray:
+    """The stored vectors of passage ``rows`` (in the order given)."""
+    if not rows:
+        return np.zeros((0, reader.manifest.dim), dtype=np.float32)
+    lo, hi = min(rows), max(rows) + 1
+    block = np.asarray(reader._vectors.reconstruct_n(lo, hi - lo), dtype=np.float32)
+    return block[np.asarray(rows, dtype=np.int64) - lo]
+
+
+class IndexWriter:
+    """Writes one new build beside the current one, document by document, and switches to it on :meth:`commit`.
+
+    The caller holds :func:`writer_lock`. Passages go into the new SQLite file as they come (one
+    transaction, committed at the end); vectors are kept in memory for the FAISS file. Until the
+    manifest is replaced, readers see the previous build; on any failure (or :meth:`abort`) the new
+    files are removed.
+
+    :param directory: the index directory.
+    :param dim: the vectors' dimension.
+    """
+
+    def __init__(self, directory: Path, dim: int) -> None:
+        import faiss
+
+        self.directory, self.dim = directory, dim
+        self.build = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        self.files = {"vectors": f"vectors-{self.build}.faiss", "passages": f"passages-{self.build}.sqlite",
+                      "units": f"units-{self.build}.faiss"}
+        self._tmp = {k: directory / (name + ".tmp") for k, name in self.files.items()}
+        self.rows = 0
+        self._sources: list[dict[str, Any]] = []
+        self._per_doc: dict[str, int] = {}
+        self._vectors = faiss.IndexFlatIP(dim)
+        self._con: sqlite3.Connection | None = sqlite3.connect(self._tmp["passages"])
+        try:
+            self._con.executescript(_SCHEMA + _LEDGER_SCHEMA)
+        except BaseException:
+            self.abort()
+            raise
+
+    def add_document(self, d: Document) -> None:
+        """Store one document (its passages come through :meth:`add_passages`)."""
+        assert self._con is not None
+        self._con.execute("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+            d.doc_id, d.source, d.kind, d.language, d.text,
+            json.dumps([[s.number, s.start, s.end] for s in d.pages]), json.dumps(list(d.empty_pages)),
+            d.page_count, json.dumps(d.meta, sort_keys=True),
+            json.dumps([[s.level, s.title, s.start] for s in d.sections])))
+        self._sources.append({"source": d.source, "doc_id": d.doc_id, "kind": d.kind, "pages": d.page_count,
+                              "empty_pages": list(d.empty_pages), "meta": d.meta})
+
+    def add_passages(self, passages: Sequence[Passage], vectors: np.ndarray) -> int:
+        """Store passages with their vectors (rows aligned); returns the row of the first."""
+        assert self._con is not None
+        if len(passages) != len(vectors):
+            raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
+        first = self.rows
+        self._con.executemany(f"INSERT INTO passages (row, {', '.join(_PASSAGE_COLS)}) "
+                              f"VALUES (?{', ?' * len(_PASSAGE_COLS)})",
+                              ((first + i, *_passage_row(p)) for i, p in enumerate(passages)))
+        self._con.executemany("INSERT INTO passages_fts (rowid, text, header) VALUES (?, ?, ?)",
+                              ((first + i, p.text, p.header) for i, p in enumerate(passages)))
+        if len(passages):
+            self._vectors.add(np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(passages), self.dim))
+        for p in passages:
+            self._per_doc[p.doc_id] = self._per_doc.get(p.doc_id, 0) + 1
+        self.rows += len(passages)
+        return first
+
+    def commit(self, *, embedder: dict[str, Any], splitter: dict[str, Any], units: Sequence[Unit] = (),
+               unit_vectors: np.ndarray | None = None, files: Sequence[FileEntry] = ()) -> Manifest:
+        """Write the unit vectors and the ledger, then switch the manifest to this build (the commit point)."""
+        import faiss
+
+        assert self._con is not None
+        if unit_vectors is None:
+            unit_vectors = np.zeros((0, self.dim), dtype=np.float32)
+        if len(units) != len(unit_vectors):
+            raise ValueError(f"{len(units)} units but {len(unit_vectors)} unit vectors")
+        directory, tmp = self.directory, self._tmp
+        try:
+            con = self._con
+            con.executemany("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+                (i, u.kind, u.doc_id, u.source, u.symbol, u.chars[0], u.chars[1], *(u.lines or (None, None)),
+                 json.dumps(list(u.members))) for i, u in enumerate(units)))
+            con.executemany(f"INSERT OR REPLACE INTO files ({', '.join(_LEDGER_COLS)}) "
+                            f"VALUES ({', '.join('?' * len(_LEDGER_COLS))})", (_ledger_row(e) for e in files))
+            con.commit()
+            con.close()
+            self._con = None
+            faiss.write_index(self._vectors, str(tmp["vectors"]))
+            units_index = faiss.IndexFlatIP(self.dim)
+            if len(unit_vectors):
+                units_index.add(np.ascontiguousarray(unit_vectors, dtype=np.float32))
+            faiss.write_index(units_index, str(tmp["units"]))
+            for name in ("passages", "vectors", "units"):
+                _fsync(tmp[name])
+            for name in ("passages", "vectors", "units"):
+                os.replace(tmp[name], directory / self.files[name])
+            manifest = Manifest(
+                schema=SCHEMA_VERSION, build=self.build,
+                created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), embedder=embedder, splitter=splitter,
+                dim=self.dim, metric="inner_product", files=self.files,
+                sources=[{**s, "passages": self._per_doc.get(s["doc_id"], 0)} for s in self._sources],
+                counts={"documents": len(self._sources), "passages": self.rows},
+            )
+            tmp_manifest = directory / (MANIFEST + ".tmp")
+            tmp_manifest.write_text(manifest.to_json())
+            _fsync(tmp_manifest)
+            os.replace(tmp_manifest, directory / MANIFEST)  # the commit point
+            _fsync(directory)
+        except BaseException:
+            self.abort()
+            raise
+        _remove_stale(directory, keep=set(self.files.values()))
+        return manifest
+
+    def abort(self) -> None:
+        """Drop this build's files (those the manifest does not name)."""
+        if self._con is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._con.close()
+            self._con = None
+        for leftover in (*self._tmp.values(), *(self.directory / name for name in self.files.values())):
+            with contextlib.suppress(FileNotFoundError):
+                if not _is_current(self.directory, leftover.name):
+                    leftover.unlink()
+
+
 def write_index(directory: Path, documents: Sequence[Document], passages: Sequence[Passage], vectors: np.ndarray,
                 *, embedder: dict[str, Any], splitter: dict[str, Any], units: Sequence[Unit] = (),
-                unit_vectors: np.ndarray | None = None) -> Manifest:
-    """Write a complete new build into ``directory`` and switch the manifest to it.
+                unit_vectors: np.ndarray | None = None, files: Sequence[FileEntry] = ()) -> Manifest:
+    """Write a complete new build into ``directory`` and switch the manifest to it (all in memory at once;
+    :class:`IndexWriter` takes a build document by document).
 
     The caller holds :func:`writer_lock`. Rows of ``vectors`` align with ``passages``; rows of
     ``unit_vectors`` with ``units`` (unit/file aggregates, :mod:`retrieval.units`).
     """
-    import faiss
-
     if len(passages) != len(vectors):
         raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
-    dim = int(vectors.shape[1])
-    build = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    files = {"vectors": f"vectors-{build}.faiss", "passages": f"passages-{build}.sqlite",
-             "units": f"units-{build}.faiss"}
-    if unit_vectors is None:
-        unit_vectors = np.zeros((0, dim), dtype=np.float32)
-    if len(units) != len(unit_vectors):
-        raise ValueError(f"{len(units)} units but {len(unit_vectors)} unit vectors")
-    tmp_db = directory / (files["passages"] + ".tmp")
-    tmp_vec = directory / (files["vectors"] + ".tmp")
-    tmp_units = directory / (files["units"] + ".tmp")
+    writer = IndexWriter(directory, int(vectors.shape[1]))
     try:
-        con = sqlite3.connect(tmp_db)
-        with con:
-            con.executescript(_SCHEMA)
-            con.executemany(f"INSERT INTO passages (row, {', '.join(_PASSAGE_COLS)}) VALUES (?{', ?' * len(_PASSAGE_COLS)})",
-                            ((i, *_passage_row(p)) for i, p in enumerate(passages)))
-            con.executemany("INSERT INTO passages_fts (rowid, text, header) VALUES (?, ?, ?)",
-                            ((i, p.text, p.header) for i, p in enumerate(passages)))
-            con.executemany("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
-                (d.doc_id, d.source, d.kind, d.language, d.text,
-                 json.dumps([[s.number, s.start, s.end] for s in d.pages]), json.dumps(list(d.empty_pages)),
-                 d.page_count, json.dumps(d.meta, sort_keys=True),
-                 json.dumps([[s.level, s.title, s.start] for s in d.sections])) for d in documents))
-            con.executemany("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
-                (i, u.kind, u.doc_id, u.source, u.symbol, u.chars[0], u.chars[1], *(u.lines or (None, None)),
-                 json.dumps(list(u.members))) for i, u in enumerate(units)))
-        con.close()
-        for rows, tmp in ((vectors, tmp_vec), (unit_vectors, tmp_units)):
-            index = faiss.IndexFlatIP(dim)
-            if len(rows):
-                index.add(np.ascontiguousarray(rows, dtype=np.float32))
-            faiss.write_index(index, str(tmp))
-        for tmp in (tmp_db, tmp_vec, tmp_units):
-            _fsync(tmp)
-        os.replace(tmp_db, directory / files["passages"])
-        os.replace(tmp_vec, directory / files["vectors"])
-        os.replace(tmp_units, directory / files["units"])
-        per_doc: dict[str, int] = {}
-        for p in passages:
-            per_doc[p.doc_id] = per_doc.get(p.doc_id, 0) + 1
-        manifest = Manifest(
-            schema=SCHEMA_VERSION, build=build, created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            embedder=embedder, splitter=splitter, dim=dim, metric="inner_product", files=files,
-            sources=[{"source": d.source, "doc_id": d.doc_id, "kind": d.kind, "pages": d.page_count,
-                      "empty_pages": list(d.empty_pages), "passages": per_doc.get(d.doc_id, 0), "meta": d.meta}
-                     for d in documents],
-            counts={"documents": len(documents), "passages": len(passages)},
-        )
-        tmp_manifest = directory / (MANIFEST + ".tmp")
-        tmp_manifest.write_text(manifest.to_json())
-        _fsync(tmp_manifest)
-        os.replace(tmp_manifest, directory / MANIFEST)  # the commit point
-        _fsync(directory)
+        for d in documents:
+            writer.add_document(d)
+        writer.add_passages(passages, vectors)
     except BaseException:
-        for leftover in (tmp_db, tmp_vec, tmp_units, *(directory / name for name in files.values())):
-            with contextlib.suppress(FileNotFoundError):
-                if not _is_current(directory, leftover.name):
-                    leftover.unlink()
+        writer.abort()
         raise
-    _remove_stale(directory, keep=set(files.values()))
-    return manifest
+    return writer.commit(embedder=embedder, splitter=splitter, units=units, unit_vectors=unit_vectors, files=files)
 
 
 def _is_current(directory: Path, name: str) -> bool:
@@ -271,6 +427,20 @@ def _remove_stale(directory: Path, keep: set[str]) -> None:
         if path.name.startswith(("vectors-", "passages-", "units-")) and path.name not in keep:
             with contextlib.suppress(OSError):
                 path.unlink()
+
+
+def tidy(directory: Path) -> None:
+    """Remove what interrupted builds left (data files the manifest does not name, a half-written manifest).
+
+    The caller holds :func:`writer_lock`.
+    """
+    try:
+        keep = set(Manifest.read(directory).files.values())
+    except (IndexMissingError, IndexMismatchError):
+        return
+    with contextlib.suppress(FileNotFoundError):
+        (directory / (MANIFEST + ".tmp")).unlink()
+    _remove_stale(directory, keep=keep)
 
 
 # Words of a question's framing ("how can I", "what would") match nearly every passage, so keyword
@@ -488,3 +658,42 @@ class IndexReader:
                          page_count=pc, meta=json.loads(meta or "{}"),
                          sections=tuple(Section(*x) for x in json.loads(secs or "[]")))
                 for d, s, k, lang, t, pg, ep, pc, meta, secs in cur]
+
+    # -- scoped search (retrieval/scope.py) -------------------------------------------------------------------
+    @staticmethod
+    def _scope_where(doc_ids: Sequence[str] | None, kinds: Sequence[str],
+                     pages: tuple[int, int] | None) -> tuple[str, list[Any]]:
+        """SQL conditions on ``passages`` (joined by AND, "1" when none) and their parameters."""
+        conditions, params = ["1"], []
+        if doc_ids is not None:
+            conditions.append(f"passages.doc_id IN ({','.join('?' * len(doc_ids))})")
+            params += list(doc_ids)
+        if kinds:
+            conditions.append(f"passages.kind IN ({','.join('?' * len(kinds))})")
+            params += list(kinds)
+        if pages is not None:
+            conditions.append("passages.page BETWEEN ? AND ?")
+            params += [pages[0], pages[1]]
+        return " AND ".join(conditions), params
+
+    def scope_rows(self, *, doc_ids: Sequence[str] | None = None, kinds: Sequence[str] = (),
+                   pages: tuple[int, int] | None = None) -> list[int]:
+        """Passage rows inside a scope: of ``doc_ids`` (None: all), of ``kinds`` (empty: all), whose page is in
+        the inclusive range ``pages`` (None: any; passages without a page fall outside every range)."""
+        if doc_ids is not None and not doc_ids:
+            return []
+        where, params = self._scope_where(doc_ids, kinds, pages)
+        return [int(r) for (r,) in self._db.execute(f"SELECT row FROM passages WHERE {where} ORDER BY row", params)]
+
+    def bm25_scoped(self, query: str, k: int, *, doc_ids: Sequence[str] | None = None, kinds: Sequence[str] = (),
+                    pages: tuple[int, int] | None = None) -> list[tuple[int, float]]:
+        """:meth:`bm25` restricted by SQL to the passages of a scope (as for :meth:`scope_rows`)."""
+        expr = fts_query(query)
+        if not expr or k <= 0 or (doc_ids is not None and not doc_ids):
+            return []
+        where, params = self._scope_where(doc_ids, kinds, pages)
+        cur = self._db.execute(
+            "SELECT passages_fts.rowid, -bm25(passages_fts) FROM passages_fts JOIN passages "
+            f"ON passages.row = passages_fts.rowid WHERE passages_fts MATCH ? AND {where} "
+            "ORDER BY bm25(passages_fts) LIMIT ?", (expr, *params, k))
+        return [(int(r), float(s)) for r, s in cur]

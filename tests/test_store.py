@@ -12,7 +12,7 @@ import pytest
 
 from ingest.core.errors import IndexLockedError, IndexMismatchError, IndexMissingError, InputError
 from ingest.core.settings import SearchSettings, SplitSettings
-from ingest.split import DocumentSplitter, ProseSplitter
+from ingest.split import DocumentSplitter, ProseSplitter, embedding_text
 from retrieval.build import build_index
 from retrieval.search import Searcher
 from retrieval.store import IndexReader, writer_lock
@@ -74,8 +74,8 @@ def test_failed_build_leaves_previous_index_intact(corpus: Path, tmp_path: Path)
     (corpus / "new.txt").write_text("Completely new text that needs embedding.")
     with pytest.raises(RuntimeError, match="power cut"):
         _build([corpus], idx, embedder=ExplodingEmbedder())
-    after = {p.name: p.read_bytes() for p in idx.iterdir() if p.name != ".lock"}
-    assert after == before
+    after = {p.name: p.read_bytes() for p in idx.iterdir() if p.name not in (".lock", "staging.db")}
+    assert after == before  # the live index is untouched (staging.db keeps the finished work for a rerun)
     assert len(IndexReader(idx).all_passages()) > 0
 
 
@@ -150,7 +150,7 @@ def test_rebuild_reuses_vectors_and_add_keeps_documents(corpus: Path, tmp_path: 
     vectors = reader.vectors()
     fake = FakeEmbedder()
     for p, v in zip(reader.all_passages(), vectors, strict=True):
-        assert np.allclose(v, fake.embed_passages([p.text])[0])  # rows stay aligned after reuse
+        assert np.allclose(v, fake.embed_passages([embedding_text(p)])[0])  # rows stay aligned after reuse
     replaced = _build([extra], idx)
     assert replaced.documents == 1
     assert len(os.listdir(idx)) == 5  # old builds' files are cleaned up (manifest, lock, vectors, passages, units)

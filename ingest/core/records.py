@@ -208,6 +208,7 @@ class WarningKind(StrEnum):
     WITHHELD_UNSUPPORTED = "withheld_unsupported"  # no passage supports the answer: replaced by "not found"
     WITHHELD_NOT_ANSWERED = "withheld_not_answered"  # the answer check judged the cited passages off-question
     FEATURE_SKIPPED = "feature_skipped"  # a check or scorer the settings asked for could not run on this backend
+    CALCULATION_FAILED = "calculation_failed"  # the model's calculation block was missing or invalid: not computed
 
 
 _WARNING_TEXT = {
@@ -217,6 +218,7 @@ _WARNING_TEXT = {
     WarningKind.WITHHELD_NOT_ANSWERED: "answer check: the model judged that the cited passages do not answer the "
                                        "question, so the answer was withheld ({detail})",
     WarningKind.FEATURE_SKIPPED: "{detail}",
+    WarningKind.CALCULATION_FAILED: "calculation: {detail}; nothing was computed, the model's own answer is shown",
 }
 
 
@@ -269,6 +271,43 @@ class StageTrace:
         return [f"{head}: {d}" for d in self.details]
 
 
+@dataclass(frozen=True, slots=True)
+class Operand:
+    """One number a calculation uses: named by the model, quoted from a cited passage, found there by docqa."""
+
+    name: str  # as the model named it, underscores read as spaces ("PP&E 2019")
+    value: str  # the number as quoted, signed, without unit or scale ("6,489", "-6", "12.5")
+    citation: int  # the passage [n] it was found in
+    unit: str = ""  # "$", "%" or ""
+    scale: str = ""  # "thousand", "million", "billion", as the model or the passage said ("" when neither did)
+    quote: str = ""  # the line of the passage text that holds it
+
+
+@dataclass(frozen=True, slots=True)
+class Calculation:
+    """A figure docqa computed from operands the model chose and cited (``generation/compute.py``).
+
+    ``formula`` names the operands, ``worked`` puts their values in; ``text`` is the result as stated
+    (rounded as the question asked, with its unit), ``result`` the exact value before rounding.
+    """
+
+    label: str  # what was computed ("fixed asset turnover 2019")
+    formula: str  # "revenue / ((PP&E 2019 + PP&E 2018) / 2)"
+    worked: str  # "6,489 / ((253 + 282) / 2)"
+    operands: tuple[Operand, ...]
+    result: float
+    unit: str  # "%", "$", "$ million", "million" or ""
+    text: str  # "24.26", "65.4%", "$1,234 million"
+    places: int | None = None  # decimal places the question asked to round to (None: it did not say)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-JSON form."""
+        return {"label": self.label, "formula": self.formula, "worked": self.worked, "result": self.result,
+                "unit": self.unit, "text": self.text, "places": self.places,
+                "operands": [{"name": o.name, "value": o.value, "unit": o.unit, "scale": o.scale, "n": o.citation,
+                              "quote": o.quote} for o in self.operands]}
+
+
 AnswerMode = Literal["retrieve", "full"]
 
 
@@ -290,6 +329,7 @@ class Answer:
     model: str = ""
     draft: str = ""  # the model's text as generated, before the citation check changed or withheld it
     first_token_seconds: float | None = None
+    calculation: Calculation | None = None  # the figure docqa computed, when the question asked for one
 
     def stage(self, name: str) -> StageTrace | None:
         """The trace of stage ``name``, if it ran."""
@@ -366,7 +406,7 @@ class Answer:
             "model": self.model,
             "notes": list(self.notes),
             "draft": self.draft,
-        }
+        } | ({"calculation": self.calculation.to_dict()} if self.calculation is not None else {})
 
 
 T = TypeVar("T")

@@ -1,0 +1,697 @@
+"""Figures derived from reported numbers, computed by docqa rather than by the model (pure functions).
+
+For a question that asks for a ratio, margin, growth, average, sum or difference
+(:func:`is_derived_question`), the model is asked to choose the operands and the formula only, in a block
+of lines it fills (``generation/prompt.py`` shows it one worked example)::
+
+    OPERAND revenue_2019 = 6,489 [1]
+    OPERAND ppe_2019 = 253 [2]
+    OPERAND ppe_2018 = 282 [2]
+    FORMULA fixed_asset_turnover_2019 = revenue_2019 / ((ppe_2019 + ppe_2018) / 2)
+
+:func:`calculate` parses the block (:func:`parse_block`), checks that every operand's number is printed in
+the text of the passage it cites (:func:`find_number`; commas, ``$``, parenthesised negatives and scale
+words normalised; never the passage's header), evaluates the formula exactly over fractions with a small
+evaluator that walks a Python ``ast`` allowing only numbers, the operand names, ``+ - * / **`` (bounded),
+signs, parentheses and a few functions (:func:`evaluate`), carries units (``$``, ``%``, "in millions")
+through, rounds as the question asks (:func:`rounding_places`), and returns a
+:class:`~ingest.core.records.Calculation`. Anything wrong raises :class:`CalcError` with one line saying
+what; the caller then falls back to the model's own text.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from fractions import Fraction
+
+from ingest.core.records import Calculation, Operand, Passage
+
+
+class CalcError(ValueError):
+    """The calculation block is missing or invalid; the message says why, in one line."""
+
+
+# ---------------------------------------------------------------------------------------------- the question
+
+_DERIVED = re.compile(
+    r"\bratios?\b|\bmargins?\b|\bturnover\b|\bgrowth\b|\bcagr\b|\bcompound(?:ed)? annual\b|\baverage\b|\bavg\b"
+    r"|%|\bper ?cent(?:s|age)?\b|\bas a (?:share|proportion|fraction) of\b|\byear[- ]over[- ]year\b|\byoy\b"
+    r"|\bdifference between\b|\bsum of\b|\bcalculat|\bcompute\b|\bdivided by\b|\bdefined? (?:\w+ ){0,4}as\b"
+    r"|\b(?:increase|decrease|grow|decline|rise|fall|drop)(?:d|s)? by how much\b"
+    r"|\bhow much (?:did|has|have|was|were)\b[^?]*\b(?:increase|decrease|grow|grew|decline|rise|rose|fall|fell|"
+    r"drop|change)",
+    re.IGNORECASE)
+_CHANGE = re.compile(r"\bchange (?:in|from|between|of)\b", re.IGNORECASE)
+_YEARISH = re.compile(r"\b(?:FY|fiscal (?:year )?)?(?:19|20)\d\d\b|\bFY\d\d\b", re.IGNORECASE)
+
+
+def is_derived_question(question: str) -> bool:
+    """Whether ``question`` asks for a figure computed from reported numbers (ratio, margin, growth, change,
+    average, sum, difference, percent). A cheap cue test that prefers missing a derived question to
+    triggering on a plain lookup.
+
+    >>> is_derived_question("What is the FY2019 fixed asset turnover ratio for Activision Blizzard?")
+    True
+    >>> is_derived_question("What is the year end FY2019 total amount of inventories?")
+    False
+    >>> is_derived_question("What is the change in operating income from FY2015 to FY2016?")
+    True
+    >>> is_derived_question("Did the company change its auditor?")
+    False
+    """
+    return bool(_DERIVED.search(question)) or (bool(_CHANGE.search(question)) and bool(_YEARISH.search(question)))
+
+
+_PERCENT_WANTED = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bmargins?\b|\bgrowth rate\b|\bcagr\b|\bcompound(?:ed)? "
+                             r"annual growth\b", re.IGNORECASE)
+
+
+def wants_percent(question: str) -> bool:
+    """Whether the question asks for its figure in percent.
+
+    >>> wants_percent("year-over-year change in operating income (in percents)"), wants_percent("asset turnover")
+    (True, False)
+    """
+    return bool(_PERCENT_WANTED.search(question))
+
+
+_PLACE_WORDS = {"no": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "1": 1, "2": 2, "3": 3, "4": 4,
+                "0": 0, "single": 1}
+_PLACES = re.compile(r"\b(no|zero|one|two|three|four|single|[0-4])[- ](?:decimal|dp\b)", re.IGNORECASE)
+_NEAREST = re.compile(r"\bnearest (whole|integer|dollar|cent|percent|percentage point|tenth|hundredth|thousandth)",
+                      re.IGNORECASE)
+_NEAREST_PLACES = {"tenth": 1, "hundredth": 2, "thousandth": 3, "cent": 2}
+
+
+def rounding_places(question: str) -> int | None:
+    """Decimal places the question asks its answer rounded to (None when it does not say).
+
+    >>> rounding_places("... Round your answer to two decimal places."), rounding_places("to 1 decimal place")
+    (2, 1)
+    >>> rounding_places("rounded to the nearest whole number"), rounding_places("What is the ratio?")
+    (0, None)
+    """
+    if m := _PLACES.search(question):
+        return _PLACE_WORDS[m.group(1).lower()]
+    if m := _NEAREST.search(question):
+        return _NEAREST_PLACES.get(m.group(1).lower(), 0)
+    return None
+
+
+# ------------------------------------------------------------------------------------------ numbers in text
+
+_SCALES = {"thousand": Decimal(10) ** 3, "million": Decimal(10) ** 6, "billion": Decimal(10) ** 9,
+           "trillion": Decimal(10) ** 12}
+_SCALE_ALIASES = {"k": "thousand", "thousands": "thousand", "m": "million", "mm": "million", "mn": "million",
+                  "millions": "million", "b": "billion", "bn": "billion", "billions": "billion",
+                  "trillions": "trillion"}
+_DIGITS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
+_VALUE = re.compile(
+    rf"^(?P<sign>[-−–(]\s*)?(?P<cur>(?:US\$|\$|USD)\s*)?(?P<sign2>[-−–]\s*)?(?P<num>{_DIGITS})\s*\)?\s*"
+    r"(?P<pct>%|percent\b|per cent\b)?\s*"
+    r"(?:(?P<scale>thousands?|millions?|billions?|trillions?|mm|mn|bn|k|m|b)\b\.?)?\s*"
+    r"(?:(?:USD|dollars?)\b)?\s*$", re.IGNORECASE)
+_PASSAGE_NUMBER = re.compile(rf"(?<![\d.,])(?:{_DIGITS})(?![\d])")
+_SCALE_NOTE = re.compile(r"\bin (thousands|millions|billions)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Quoted:
+    """A number as written: signed value, unit ("$", "%" or "") and scale word ("" when none)."""
+
+    value: Decimal
+    unit: str = ""
+    scale: str = ""
+
+
+def parse_value(text: str) -> Quoted:
+    """The one number in an operand's value, with its sign, unit and scale.
+
+    >>> parse_value("$6,489 million")
+    Quoted(value=Decimal('6489'), unit='$', scale='million')
+    >>> parse_value("(1,234)"), parse_value("12.5%").unit
+    (Quoted(value=Decimal('-1234'), unit='', scale=''), '%')
+
+    :raises CalcError: not exactly one number.
+    """
+    m = _VALUE.match(text.strip())
+    if not m:
+        raise CalcError(f"{text.strip()!r} is not one number")
+    value = Decimal(m.group("num").replace(",", ""))
+    if m.group("sign") or m.group("sign2"):
+        value = -value
+    scale = (m.group("scale") or "").lower()
+    scale = _SCALE_ALIASES.get(scale, scale)
+    unit = "%" if m.group("pct") else "$" if m.group("cur") else ""
+    return Quoted(value, unit, scale)
+
+
+def passage_scale(passage: Passage) -> str:
+    """The scale a passage states for its amounts ("in millions" in its text or header), or "".
+
+    >>> passage_scale(Passage(id="x", doc_id="d", source="a", text="(in millions) 6,489", chars=(0, 19)))
+    'million'
+    """
+    m = _SCALE_NOTE.search(passage.text) or _SCALE_NOTE.search(passage.header)
+    return m.group(1).lower().rstrip("s") if m else ""
+
+
+def find_number(quoted: Quoted, passage: Passage) -> tuple[int, int] | None:
+    """``[start, end)`` of the first number in ``passage.text`` equal to ``quoted`` (sign ignored: tables print
+    negatives as "(6)" or, cut off, "(6"), compared as written or with both scales applied; None if absent.
+
+    >>> p = Passage(id="x", doc_id="d", source="a", text="Revenue (in millions) $ 6,489 and (6", chars=(0, 36))
+    >>> a, b = find_number(Quoted(Decimal("6489")), p); p.text[a:b]
+    '6,489'
+    >>> find_number(Quoted(Decimal("-6")), p), find_number(Quoted(Decimal("6.489"), "$", "billion"), p)
+    ((35, 36), (24, 29))
+    >>> find_number(Quoted(Decimal("6488")), p) is None
+    True
+    """
+    want = abs(quoted.value)
+    want_scaled = want * _SCALES.get(quoted.scale, Decimal(1))
+    factor = _SCALES.get(passage_scale(passage), Decimal(1))
+    for m in _PASSAGE_NUMBER.finditer(passage.text):
+        found = Decimal(m.group().replace(",", ""))
+        if found == want or found * factor == want_scaled:
+            return m.start(), m.end()
+    return None
+
+
+def line_at(text: str, start: int, end: int) -> str:
+    """The line of ``text`` holding ``[start, end)``, stripped.
+
+    >>> line_at("a\\n  Revenue 6,489 \\nb", 12, 17)
+    'Revenue 6,489'
+    """
+    a = text.rfind("\n", 0, start) + 1
+    b = text.find("\n", end)
+    return text[a: b if b >= 0 else len(text)].strip()
+
+
+# ---------------------------------------------------------------------------------------------- the block
+
+_OPERAND_LINE = re.compile(r"^\W*operand\s*\d*\s*[:\-]?\s*(?P<name>[^=:]+?)\s*[=:]\s*(?P<value>.+?)\s*"
+                           r"\[\s*(?P<n>\d+)\s*\][\s.,;]*$", re.IGNORECASE)
+_OPERAND_START = re.compile(r"^\W*operand\b", re.IGNORECASE)
+_FORMULA_LINE = re.compile(r"^\W*formula\b\s*[:\-]?\s*(?P<body>.+?)\s*$", re.IGNORECASE)
+_NUMBER_ONLY = re.compile(rf"^[-$(]*(?:{_DIGITS})\)?\s*%?$")
+_TRAILING_MARKERS = re.compile(r"(?:\s*\[\s*\d+(?:\s*[,;\-–]\s*\d+)*\s*\])+[\s.]*$")  # "a / b [1]."
+MAX_OPERANDS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class RawOperand:
+    """An ``OPERAND name = value [n]`` line, parsed."""
+
+    name: str
+    quoted: Quoted
+    citation: int
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """The calculation block of a model's answer, and the answer's other text."""
+
+    operands: tuple[RawOperand, ...]
+    label: str  # the formula's left-hand side ("" when it had none)
+    formula: str
+    rest: str  # the answer without the block's lines
+
+
+def parse_block(text: str) -> Block:
+    """The ``OPERAND`` lines and the ``FORMULA`` line in ``text`` (case, bullets and backticks tolerated).
+
+    >>> b = parse_block("OPERAND rev = 6,489 [1]\\nOPERAND cost = $2.5 million [2]\\nFORMULA margin = rev / cost\\nOk.")
+    >>> [(o.name, o.quoted.value, o.citation) for o in b.operands], b.label, b.formula, b.rest
+    ([('rev', Decimal('6489'), 1), ('cost', Decimal('2.5'), 2)], 'margin', 'rev / cost', 'Ok.')
+
+    :raises CalcError: no block, a malformed operand line, no formula or more than one.
+    """
+    operands: list[RawOperand] = []
+    formulas: list[str] = []
+    rest: list[str] = []
+    for line in text.splitlines():
+        clean = line.strip().strip("`").strip()
+        if _OPERAND_START.match(clean):
+            m = _OPERAND_LINE.match(clean)
+            if not m:
+                raise CalcError(f"operand line {clean[:80]!r} is not 'OPERAND name = number [n]'")
+            operands.append(RawOperand(m.group("name").strip(" `*"), parse_value(m.group("value")), int(m.group("n"))))
+        elif m := _FORMULA_LINE.match(clean):
+            formulas.append(_TRAILING_MARKERS.sub("", m.group("body")).strip("` "))
+        elif clean not in ("", "```"):
+            rest.append(line.rstrip())
+    if not operands and not formulas:
+        raise CalcError("the answer has no OPERAND and FORMULA lines")
+    if not formulas:
+        raise CalcError("the answer has no FORMULA line")
+    if len(formulas) > 1:
+        raise CalcError(f"the answer has {len(formulas)} FORMULA lines, not one")
+    if not operands:
+        raise CalcError("the answer has no OPERAND lines")
+    if len(operands) > MAX_OPERANDS:
+        raise CalcError(f"{len(operands)} operands, more than {MAX_OPERANDS}")
+    label, formula = "", formulas[0]
+    if formula.count("=") == 1:
+        left, right = (part.strip() for part in formula.split("="))
+        if _NUMBER_ONLY.match(right):  # "a / b = 24.26": the model's own result is not used
+            formula = left
+        else:
+            label, formula = left, right
+    return Block(tuple(operands), label, formula, "\n".join(rest).strip())
+
+
+# ------------------------------------------------------------------------------------------- the evaluator
+
+MAX_FORMULA_CHARS = 400
+MAX_NODES = 120
+MAX_EXPONENT = 12
+MAX_MAGNITUDE = Fraction(10) ** 18
+# numbers a formula may hold besides its operands: small counts (2 for an average of two years, 100 for percent),
+# day and month counts, and powers of ten (scale)
+_CONSTANTS = {Fraction(n) for n in range(101)} | {Fraction(n) for n in (360, 365, 366)} | {
+    Fraction(10) ** k for k in range(3, 13, 3)}
+
+Dim = tuple[int, int] | None  # exponents of (amount, percent); None: mixed units (a sum of $ and %)
+AMOUNT: Dim = (1, 0)
+PERCENT: Dim = (0, 1)
+NUMBER: Dim = (0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """An exact value and its units."""
+
+    number: Fraction
+    dim: Dim
+
+
+def _add(a: Dim, b: Dim) -> Dim:
+    return a if a == b else None
+
+
+def _times(a: Dim, b: Dim, sign: int) -> Dim:
+    if a is None or b is None:
+        return None
+    return a[0] + sign * b[0], a[1] + sign * b[1]
+
+
+def _round_half_up(x: Fraction, places: int) -> Fraction:
+    """``x`` rounded to ``places`` decimals, halves away from zero (as financial statements round)."""
+    q = Fraction(10) ** places
+    n = x * q
+    r = math.floor(abs(n) + Fraction(1, 2))
+    return Fraction(r if n >= 0 else -r) / q
+
+
+def _same_dims(args: Sequence[Value]) -> Dim:
+    dims = {a.dim for a in args}
+    return dims.pop() if len(dims) == 1 else None
+
+
+def _mean(args: Sequence[Value]) -> Value:
+    return Value(sum((a.number for a in args), Fraction(0)) / len(args), _same_dims(args))
+
+
+def _round(args: Sequence[Value]) -> Value:
+    if len(args) not in (1, 2) or (len(args) == 2 and (args[1].number.denominator != 1 or
+                                                       not 0 <= args[1].number <= 10)):
+        raise CalcError("round takes a value and 0 to 10 decimal places")
+    return Value(_round_half_up(args[0].number, int(args[1].number) if len(args) == 2 else 0), args[0].dim)
+
+
+FUNCTIONS: Mapping[str, Callable[[Sequence[Value]], Value]] = {
+    "avg": _mean, "average": _mean, "mean": _mean,
+    "sum": lambda a: Value(sum((x.number for x in a), Fraction(0)), _same_dims(a)),
+    "min": lambda a: Value(min(x.number for x in a), _same_dims(a)),
+    "max": lambda a: Value(max(x.number for x in a), _same_dims(a)),
+    "abs": lambda a: Value(abs(a[0].number), a[0].dim) if len(a) == 1 else _arity("abs"),
+    "round": _round,
+}
+
+
+def _arity(name: str) -> Value:
+    raise CalcError(f"{name} takes one value")
+
+
+def _is_literal(node: ast.AST, value: int) -> bool:
+    return isinstance(node, ast.Constant) and node.value == value
+
+
+def evaluate(tree: ast.Expression, names: Mapping[str, Value]) -> Value:
+    """The exact value of a parsed formula over bound ``names`` (see :func:`parse_formula`).
+
+    Units follow the arithmetic: amounts add to amounts, divide to plain numbers; multiplying a plain number
+    by a literal 100 makes it a percent (and dividing a percent by 100 makes it a plain number).
+
+    >>> v = evaluate(parse_formula("a / ((b + c) / 2)", {"a", "b", "c"}),
+    ...              {"a": Value(Fraction(6489), AMOUNT), "b": Value(Fraction(253), AMOUNT),
+    ...               "c": Value(Fraction(282), AMOUNT)})
+    >>> v.number, v.dim
+    (Fraction(12978, 535), (0, 0))
+
+    :raises CalcError: division by zero, an exponent out of bounds, a result too large, a bad function call.
+    """
+
+    def ev(node: ast.AST) -> Value:
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant):
+            return Value(Fraction(str(node.value)), NUMBER)
+        if isinstance(node, ast.Name):
+            return names[node.id]
+        if isinstance(node, ast.UnaryOp):
+            v = ev(node.operand)
+            return Value(-v.number if isinstance(node.op, ast.USub) else v.number, v.dim)
+        if isinstance(node, ast.Call):
+            assert isinstance(node.func, ast.Name)
+            args = [ev(a) for a in node.args]
+            if not args:
+                raise CalcError(f"{node.func.id}() needs values")
+            return FUNCTIONS[node.func.id](args)
+        assert isinstance(node, ast.BinOp)
+        a, b = ev(node.left), ev(node.right)
+        if isinstance(node.op, ast.Add):
+            return Value(a.number + b.number, _add(a.dim, b.dim))
+        if isinstance(node.op, ast.Sub):
+            return Value(a.number - b.number, _add(a.dim, b.dim))
+        if isinstance(node.op, ast.Mult):
+            dim = _times(a.dim, b.dim, 1)
+            if (_is_literal(node.right, 100) and a.dim == NUMBER) or (_is_literal(node.left, 100) and b.dim == NUMBER):
+                dim = PERCENT
+            return Value(a.number * b.number, dim)
+        if isinstance(node.op, ast.Div):
+            if b.number == 0:
+                raise CalcError("division by zero")
+            dim = NUMBER if _is_literal(node.right, 100) and a.dim == PERCENT else _times(a.dim, b.dim, -1)
+            return Value(a.number / b.number, dim)
+        return _power(a, b)
+
+    out = ev(tree)
+    if abs(out.number) > MAX_MAGNITUDE:
+        raise CalcError("the result is too large")
+    return out
+
+
+def _power(a: Value, b: Value) -> Value:
+    """``a ** b``: exact for whole exponents, floating point for roots (a compound growth rate)."""
+    if abs(b.number) > MAX_EXPONENT or abs(a.number) > MAX_MAGNITUDE:
+        raise CalcError(f"a power out of bounds (exponent {float(b.number):g})")
+    if b.number.denominator == 1:
+        if a.number == 0 and b.number < 0:
+            raise CalcError("division by zero")
+        e = int(b.number)
+        return Value(a.number ** e, None if a.dim is None else (a.dim[0] * e, a.dim[1] * e))
+    if a.number <= 0:
+        raise CalcError("a fractional power of a number that is not positive")
+    return Value(Fraction(float(a.number) ** float(b.number)), NUMBER if a.dim == NUMBER else None)
+
+
+_ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Call, ast.Load, ast.Add, ast.Sub,
+            ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
+
+
+def parse_formula(formula: str, names: set[str]) -> ast.Expression:
+    """Parse a formula, allowing only numbers, the given names, ``+ - * / **``, signs, parentheses and calls of
+    :data:`FUNCTIONS` (no attributes, subscripts, keywords or anything else).
+
+    >>> parse_formula("a.__class__", {"a"})
+    Traceback (most recent call last):
+    ...
+    generation.compute.CalcError: not allowed in a formula: 'a.__class__' (Attribute)
+
+    :raises CalcError: a syntax error, a construct not allowed, an unknown name, a formula too long.
+    """
+    if len(formula) > MAX_FORMULA_CHARS:
+        raise CalcError(f"the formula is longer than {MAX_FORMULA_CHARS} characters")
+    try:
+        tree = ast.parse(formula, mode="eval")
+    except (SyntaxError, ValueError) as e:
+        raise CalcError(f"the formula {formula!r} does not parse ({getattr(e, 'msg', e)})") from None
+    nodes = list(ast.walk(tree))
+    called = {id(n.func) for n in nodes if isinstance(n, ast.Call)}
+    if len(nodes) > MAX_NODES:
+        raise CalcError(f"the formula has more than {MAX_NODES} parts")
+    for node in nodes:
+        if not isinstance(node, _ALLOWED):
+            part = ast.get_source_segment(formula, node) or type(node).__name__
+            raise CalcError(f"not allowed in a formula: {part!r} ({type(node).__name__})")
+        if isinstance(node, ast.Constant) and (isinstance(node.value, bool) or
+                                               not isinstance(node.value, int | float)):
+            raise CalcError(f"not a number in the formula: {node.value!r}")
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
+                func = ast.get_source_segment(formula, node.func) or "?"
+                raise CalcError(f"unknown function {func!r} (allowed: {', '.join(sorted(FUNCTIONS))})")
+        elif isinstance(node, ast.Name) and node.id not in names and id(node) not in called:
+            raise CalcError(f"unknown name {node.id!r} in the formula")
+    return tree
+
+
+# ----------------------------------------------------------------------------------------------- formatting
+
+_PRECEDENCE = {ast.Add: 1, ast.Sub: 1, ast.Mult: 2, ast.Div: 2, ast.Pow: 4}
+_SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "^"}
+
+
+def _precedence(node: ast.AST) -> int:
+    if isinstance(node, ast.BinOp):
+        return _PRECEDENCE[type(node.op)]
+    return 3 if isinstance(node, ast.UnaryOp) else 5
+
+
+def render(node: ast.AST, show: Callable[[str], str]) -> str:
+    """A formula as text, names shown by ``show``, with only the parentheses it needs.
+
+    >>> render(ast.parse("a / ((b + c) / 2)", mode="eval"), str.upper)
+    'A / ((B + C) / 2)'
+    >>> render(ast.parse("(a - b) / b * 100", mode="eval"), str)
+    '(a - b) / b * 100'
+    """
+    if isinstance(node, ast.Expression):
+        return render(node.body, show)
+    if isinstance(node, ast.Name):
+        return show(node.id)
+    if isinstance(node, ast.Constant):
+        return format_decimal(Decimal(str(node.value)))
+    if isinstance(node, ast.UnaryOp):
+        inner = render(node.operand, show)
+        inner = f"({inner})" if _precedence(node.operand) < 3 else inner
+        return ("-" if isinstance(node.op, ast.USub) else "+") + inner
+    if isinstance(node, ast.Call):
+        func = node.func.id if isinstance(node.func, ast.Name) else "?"
+        return f"{func}({', '.join(render(a, show) for a in node.args)})"
+    assert isinstance(node, ast.BinOp)
+    p = _PRECEDENCE[type(node.op)]
+    left, right = render(node.left, show), render(node.right, show)
+    if _precedence(node.left) < p or (p == 4 and _precedence(node.left) <= p):
+        left = f"({left})"
+    if _precedence(node.right) < p or (_precedence(node.right) == p and isinstance(node.op, ast.Sub | ast.Div)):
+        right = f"({right})"
+    return f"{left} {_SYMBOL[type(node.op)]} {right}"
+
+
+def format_decimal(d: Decimal, places: int | None = None) -> str:
+    """``d`` with thousands separators, rounded half up to ``places`` (None: as it is).
+
+    >>> format_decimal(Decimal("6489")), format_decimal(Decimal("24.2579"), 2), format_decimal(Decimal("-1234.5"))
+    ('6,489', '24.26', '-1,234.5')
+    """
+    if places is not None:
+        d = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return f"{d:,}"
+
+
+def to_decimal(x: Fraction, digits: int = 28) -> Decimal:
+    """A fraction as a decimal with ``digits`` significant digits."""
+    with localcontext() as ctx:
+        ctx.prec = digits
+        return Decimal(x.numerator) / Decimal(x.denominator)
+
+
+def state_result(x: Fraction, places: int | None) -> str:
+    """The result's digits: rounded to ``places`` as asked, else to at most two decimals (trailing zeros cut).
+
+    >>> state_result(Fraction(12978, 535), 2), state_result(Fraction(654, 10), None), state_result(Fraction(5), None)
+    ('24.26', '65.4', '5')
+    """
+    if places is not None:
+        return format_decimal(to_decimal(x), places)
+    text = format_decimal(to_decimal(x), 2)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+# ------------------------------------------------------------------------------------------ the calculation
+
+def display_name(name: str) -> str:
+    return re.sub(r"[_\s]+", " ", name).strip()
+
+
+def _bind_names(formula: str, operands: Sequence[RawOperand]) -> str:
+    """The formula with each operand's name (as written, or with ``_`` for spaces) replaced by ``v0``, ``v1``...,
+    longest names first, and with ``×÷−^$`` and thousands commas read as Python."""
+    text = formula.replace("×", "*").replace("÷", "/").replace("−", "-").replace("–", "-").replace("^", "**")
+    text = text.replace("$", "")
+    order = sorted(range(len(operands)), key=lambda i: -len(operands[i].name))
+    for i in order:
+        name = operands[i].name
+        for form in dict.fromkeys((name, re.sub(r"\W+", "_", name).strip("_"), display_name(name))):
+            if form:
+                text = re.sub(rf"(?<![\w.]){re.escape(form)}(?![\w])", f"__v{i}", text, flags=re.IGNORECASE)
+    values = {abs(o.quoted.value) for o in operands}
+
+    def uncomma(m: re.Match[str]) -> str:  # "6,489" is one number when it is an operand's; else a list "1,2"
+        joined = m.group().replace(",", "")
+        return joined if Decimal(joined) in values else m.group()
+
+    return re.sub(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d])", uncomma, text)
+
+
+def _operands_for_literals(tree: ast.Expression, operands: Sequence[RawOperand]) -> ast.Expression:
+    """Literal numbers that are an operand's value become that operand's name; any other literal must be a
+    small constant (:data:`_CONSTANTS`), never a number the model worked out itself.
+
+    :raises CalcError: a literal that is neither.
+    """
+    by_value = {abs(o.quoted.value): i for i, o in reversed(list(enumerate(operands)))}
+
+    class Bind(ast.NodeTransformer):
+        def visit_Constant(self, node: ast.Constant) -> ast.AST:
+            value = Decimal(str(node.value))
+            if value in by_value and Fraction(str(node.value)) not in _CONSTANTS:
+                return ast.copy_location(ast.Name(id=f"__v{by_value[value]}", ctx=ast.Load()), node)
+            if Fraction(str(node.value)) not in _CONSTANTS:
+                raise CalcError(f"the formula uses {format_decimal(value)}, which is not one of the operands")
+            return node
+
+    return ast.fix_missing_locations(Bind().visit(tree))
+
+
+def check_operands(operands: Sequence[RawOperand], passages: Sequence[Passage]) -> list[Operand]:
+    """Each operand found in the text of the passage it cites, as an :class:`Operand` (scale from the passage
+    when the model gave none; a ``$`` printed right before the number counts as its unit). A number its passage
+    does not print but exactly one other passage does is cited to that one (the caller notes the change).
+
+    :raises CalcError: a citation to no passage, or a number neither its passage nor exactly one other prints.
+    """
+    out: list[Operand] = []
+    for o in operands:
+        if not 1 <= o.citation <= len(passages):
+            raise CalcError(f"operand {o.name!r} cites [{o.citation}], which is not a passage")
+        cited, p = o.citation, passages[o.citation - 1]
+        span = find_number(o.quoted, p)
+        if span is None:  # a wrong number in brackets: repaired only when exactly one other passage prints it
+            found = [(i, s) for i, q in enumerate(passages, 1) if (s := find_number(o.quoted, q)) is not None]
+            if len(found) != 1:
+                raise CalcError(f"operand {o.name!r} = {format_decimal(o.quoted.value)} is not in passage "
+                                f"[{o.citation}]" + (f" (but in {len(found)} others)" if found else ""))
+            (cited, span), p = found[0], passages[found[0][0] - 1]
+        unit = o.quoted.unit or ("$" if p.text[max(0, span[0] - 4): span[0]].rstrip(" (").endswith("$") else "")
+        scale = o.quoted.scale
+        if not scale and unit != "%" and not (_PER_SHARE.search(o.name) and _EXCEPT_PER_SHARE.search(p.text)):
+            scale = passage_scale(p)
+        out.append(Operand(name=display_name(o.name), value=format_decimal(o.quoted.value), citation=cited,
+                           unit=unit, scale=scale, quote=line_at(p.text, *span)))
+    return out
+
+
+_PER_SHARE = re.compile(r"share|eps|dividend", re.IGNORECASE)
+_EXCEPT_PER_SHARE = re.compile(r"except (?:for )?per[- ]share", re.IGNORECASE)
+_EXPLICIT_PERCENT = re.compile(r"%|\bper ?cent(?:s|age)?\b", re.IGNORECASE)
+
+
+def _scale_factor(scale: str, common: str) -> Fraction:
+    """What to multiply an amount quoted in ``scale`` by to express it in ``common`` ("" for either: as is)."""
+    if not scale or not common or scale == common:
+        return Fraction(1)
+    return Fraction(_SCALES[scale]) / Fraction(_SCALES[common])
+
+
+def calculate(question: str, answer: str, passages: Sequence[Passage]) -> Calculation:
+    """Parse the calculation block in ``answer``, check its operands against the numbered ``passages``
+    ([1] is ``passages[0]``), evaluate it and state the result as ``question`` asks (percent, rounding).
+
+    An amount's scale is the one the model wrote ("6.5 billion") or else its passage states ("in millions";
+    not for a per-share figure in a table "except per share"); amounts of different scales are brought to
+    the most common one first, and an amount result carries that scale.
+
+    :raises CalcError: the block is missing or invalid, an operand is not in its passage, the formula
+        cannot be evaluated.
+    """
+    block = parse_block(answer)
+    checked = check_operands(block.operands, passages)
+    ids = {f"__v{i}" for i in range(len(block.operands))}
+    try:
+        tree = _operands_for_literals(parse_formula(_bind_names(block.formula, block.operands), ids),
+                                      block.operands)
+    except CalcError as e:  # name the operands as the model did
+        raise CalcError(re.sub(r"__v(\d+)", lambda m: block.operands[int(m.group(1))].name, str(e))) from None
+    said = [o.scale for o in checked if o.scale and o.unit != "%"]
+    common = max(sorted(set(said), key=_SCALES.__getitem__), key=said.count) if said else ""  # ties: the smaller
+    names = {f"__v{i}": Value(Fraction(o.quoted.value) * _scale_factor(c.scale, common),
+                              PERCENT if c.unit == "%" else AMOUNT)
+             for i, (o, c) in enumerate(zip(block.operands, checked, strict=True))}
+    value = evaluate(tree, names)
+    number, dim = value.number, value.dim
+    if dim == NUMBER and wants_percent(question):
+        number, dim = number * 100, PERCENT
+    if dim == AMOUNT and _EXPLICIT_PERCENT.search(question):
+        raise CalcError(f"the question asks for a percent, but the formula {block.formula!r} gives an amount")
+    unit = _unit(dim, checked, common)
+    places = rounding_places(question)
+    digits = state_result(number, places)
+    text = (f"{digits}%" if unit == "%" else
+            f"${digits}{unit[1:]}" if unit.startswith("$") else f"{digits} {unit}".strip())
+    label_of = {f"__v{i}": c.name for i, c in enumerate(checked)}
+    value_of = {f"__v{i}": c.value for i, c in enumerate(checked)}
+    return Calculation(label=display_name(block.label), formula=render(tree, label_of.__getitem__),
+                       worked=render(tree, value_of.__getitem__), operands=tuple(checked),
+                       result=float(number), unit=unit, text=text, places=places)
+
+
+def _unit(dim: Dim, operands: Sequence[Operand], scale: str) -> str:
+    """The result's unit: "%", "$ million", "$", "million" or "" (plain number, or units that do not add up)."""
+    if dim == PERCENT:
+        return "%"
+    if dim != AMOUNT:
+        return ""
+    amounts = [o for o in operands if o.unit != "%"]
+    currency = "$" if any(o.unit == "$" for o in amounts) else ""
+    return (currency + (f" {scale}" if scale else "")).strip()
+
+
+def statement(calc: Calculation) -> str:
+    """The answer text for a computed figure: the formula, worked, with the result; then each operand cited.
+
+    >>> op = Operand(name="revenue", value="6,489", citation=1)
+    >>> print(statement(Calculation(label="turnover", formula="revenue / 2", worked="6,489 / 2", operands=(op,),
+    ...                             result=3244.5, unit="", text="3,244.5")))
+    turnover = revenue / 2 = 6,489 / 2 = 3,244.5
+    revenue 6,489 [1]
+    """
+    head = f"{calc.label} = " if calc.label else ""
+    first = f"{head}{calc.formula} = {calc.worked} = {calc.text}"
+    cited = "; ".join(f"{o.name} {_with_unit(o)} [{o.citation}]" for o in calc.operands)
+    return f"{first}\n{cited}"
+
+
+def _with_unit(o: Operand) -> str:
+    return f"{o.value}%" if o.unit == "%" else f"${o.value}" if o.unit == "$" else o.value
+
+
+def strip_block(answer: str) -> str:
+    """``answer`` without the lines of a calculation block (OPERAND, FORMULA, code fences).
+
+    >>> strip_block("OPERAND a = 1 [1]\\nFORMULA a\\nIt is 1 [1].")
+    'It is 1 [1].'
+    """
+    keep = [line for line in answer.splitlines()
+            if not _OPERAND_START.match(line.strip().strip("`")) and not _FORMULA_LINE.match(line.strip().strip("`"))
+            and line.strip() != "```"]
+    return "\n".join(keep).strip()

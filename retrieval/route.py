@@ -1,0 +1,294 @@
+"""Routing: send a question that names an issuer and a period to the matching filings first.
+
+:func:`route` is pure: it reads the question and each document's metadata (``meta`` "issuer", "form",
+"period", "year", "title", and the file name, e.g. ``ADOBE_2016_10K``) and returns a
+:class:`RouteDecision`. It is *confident* when the question names one or two issuers it can find among
+the documents; then the search runs inside the routed documents. Otherwise (no issuer named, or too
+many) it is unsure and the whole corpus is searched.
+
+Names are compared normalised (lowercase, alphanumerics only, legal suffixes such as "Inc." dropped), so
+"Activision Blizzard" matches the issuer "ACTIVISION BLIZZARD, INC." and the file stem
+``ACTIVISIONBLIZZARD_2019_10K``; an all-capitals ticker-like word ("JPM") matches a name it begins.
+
+Periods: a 10-K for FY2019 also reports FY2018 and FY2017, so a question is routed to the filings of the
+*latest* year it names (a range "FY2015 - FY2017" is about the FY2017 filing) plus the next year's annual
+filing of the same issuer; a named quarter ("Q2 2023", "2021 Q1", "second fiscal quarter of 2023")
+prefers that quarter's filing. A question naming only an issuer goes to all of that issuer's documents.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+LEGAL_SUFFIXES = frozenset({"inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "plc",
+                            "llc", "lp", "sa", "ag", "nv", "holdings", "group"})
+# names that are ordinary words cannot route ("3M", "GE" and "HP" can: two characters are enough otherwise)
+_COMMON = frozenset({"the", "and", "of", "for", "inc", "report", "annual", "notes", "data", "document", "file", "an",
+                     "as", "at", "be", "by", "in", "is", "it", "no", "on", "or", "to", "us", "we"})
+MAX_ISSUERS = 2  # more issuers named than this: routing is unsure
+_ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+_YEAR = r"(?:19[89]\d|20[0-4]\d)"
+
+
+@dataclass(frozen=True)
+class Period:
+    """A fiscal year and, for quarterly filings or questions, the quarter (1-4)."""
+
+    year: int
+    quarter: int | None = None
+
+    def __str__(self) -> str:
+        return f"FY{self.year}" + (f"Q{self.quarter}" if self.quarter else "")
+
+
+@dataclass(frozen=True)
+class DocInfo:
+    """What routing knows of one document: its id, the names it answers to, its period and form."""
+
+    doc_id: str
+    label: str  # for the reason: the file stem
+    names: frozenset[str]  # normalised issuer names and aliases
+    issuer: str | None  # the canonical normalised issuer (groups filings of one company)
+    period: Period | None
+    form: str = ""
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """Where a question goes: ``doc_ids`` (best first; empty when unsure), why, and whether to trust it."""
+
+    doc_ids: tuple[str, ...]
+    reason: str
+    confident: bool
+    issuers: tuple[str, ...] = field(default=())
+    periods: tuple[str, ...] = field(default=())
+    applicable: bool = True  # False: no document has an issuer (not a corpus of filings); nothing worth a note
+
+    def note(self) -> str:
+        """One line for the search trace.
+
+        >>> RouteDecision(("a",), "issuer adobe, FY2016: ADOBE_2016_10K", True).note()
+        'routed to 1 document(s): issuer adobe, FY2016: ADOBE_2016_10K'
+        >>> RouteDecision((), "no issuer named", False).note()
+        'not routed (whole corpus): no issuer named'
+        """
+        if self.confident:
+            return f"routed to {len(self.doc_ids)} document(s): {self.reason}"
+        return f"not routed (whole corpus): {self.reason}"
+
+
+def normalise(name: str) -> str:
+    """Lowercase alphanumerics of a company name, legal suffixes and a leading "the" dropped.
+
+    >>> normalise("ACTIVISION BLIZZARD, INC."), normalise("The Kraft Heinz Company"), normalise("Best Buy Co., Inc.")
+    ('activisionblizzard', 'kraftheinz', 'bestbuy')
+    """
+    words = re.findall(r"[a-z0-9]+", name.lower().replace("&", " "))
+    while words and words[-1] in LEGAL_SUFFIXES:
+        words.pop()
+    if words and words[0] == "the":
+        words = words[1:]
+    return "".join(words)
+
+
+def stem_parts(source: str) -> tuple[str, Period | None, str]:
+    """Issuer token, period and form from a filing's file name ``ISSUER_YEAR[Qn]_FORM[...]``; the issuer is
+    "" when the name does not look like a filing (no year right after the first part).
+
+    >>> stem_parts("reports/BESTBUY_2024Q2_10Q.pdf")
+    ('bestbuy', Period(year=2024, quarter=2), '10Q')
+    >>> stem_parts("FOOTLOCKER_2022_8K_dated-2022-05-20.pdf")
+    ('footlocker', Period(year=2022, quarter=None), '8K')
+    >>> stem_parts("notes.txt")
+    ('', None, '')
+    """
+    parts = PurePath(source).stem.split("_")
+    if len(parts) < 2:
+        return "", None, ""
+    m = re.fullmatch(rf"({_YEAR})(?:Q([1-4]))?", parts[1], re.IGNORECASE)
+    if not m:
+        return "", None, ""
+    return normalise(parts[0]), Period(int(m[1]), int(m[2]) if m[2] else None), (parts[2] if len(parts) > 2 else "")
+
+
+def parse_period(text: str) -> Period | None:
+    """A document's period from its metadata ("FY2019", "2023Q2", "Q2 2023", "2019").
+
+    >>> parse_period("FY2019"), parse_period("2023Q2"), parse_period("Q4 2023"), parse_period("n/a")
+    (Period(year=2019, quarter=None), Period(year=2023, quarter=2), Period(year=2023, quarter=4), None)
+    """
+    periods = question_periods(text)
+    if not periods:
+        return None
+    quarters = [p for p in periods if p.quarter]
+    return quarters[0] if quarters else periods[0]
+
+
+def doc_info(doc_id: str, source: str, meta: Mapping[str, str]) -> DocInfo:
+    """Routing facts of one document from its metadata, falling back to its file name."""
+    stem_issuer, stem_period, stem_form = stem_parts(source)
+    names = set()
+    issuer = normalise(meta.get("issuer", "")) or stem_issuer or None
+    for name in (issuer, stem_issuer):
+        if name and len(name) >= 2 and name not in _COMMON:
+            names.add(name)
+    period = None
+    if meta.get("period"):
+        period = parse_period(meta["period"])
+    if period is None and str(meta.get("year", "")).strip().isdigit():
+        period = Period(int(str(meta["year"]).strip()))
+    period = period or stem_period
+    return DocInfo(doc_id, PurePath(source).stem, frozenset(names), issuer if names else None, period,
+                   meta.get("form") or stem_form)
+
+
+def question_tokens(question: str) -> list[str]:
+    """Lowercase alphanumeric words of a question, possessive "'s" dropped.
+
+    >>> question_tokens("What is Adobe's FY22 margin?")
+    ['what', 'is', 'adobe', 'fy22', 'margin']
+    """
+    return re.findall(r"[a-z0-9]+", re.sub(r"['’]s\b", "", question.lower()))
+
+
+def find_issuers(question: str, docs: Sequence[DocInfo], *, span: int = 4) -> dict[str, set[str]]:
+    """The issuers a question names: issuer -> doc ids. A name matches 1-``span`` consecutive question words
+    joined ("Best Buy" -> "bestbuy"); an all-capitals word of 3+ letters matches a name it begins ("JPM")."""
+    by_name: dict[str, set[str]] = {}
+    for d in docs:
+        for name in d.names:
+            by_name.setdefault(name, set()).add(d.doc_id)
+    words = question_tokens(question)
+    found: dict[str, set[str]] = {}
+    for i in range(len(words)):
+        for j in range(i + 1, min(len(words), i + span) + 1):
+            joined = "".join(words[i:j])
+            if joined in by_name:
+                found.setdefault(joined, set()).update(by_name[joined])
+    for acronym in re.findall(r"\b[A-Z]{3,}\b", question):
+        low = acronym.lower()
+        for name, ids in by_name.items():
+            if name != low and name.startswith(low):
+                found.setdefault(name, set()).update(ids)
+    return _merge_aliases(found)
+
+
+def _merge_aliases(found: dict[str, set[str]]) -> dict[str, set[str]]:
+    """One entry per company: two names that matched overlapping documents are one issuer."""
+    merged: list[tuple[str, set[str]]] = []
+    for name, ids in sorted(found.items(), key=lambda x: (-len(x[1]), x[0])):
+        for _, group in merged:
+            if group & ids:
+                group |= ids
+                break
+        else:
+            merged.append((name, set(ids)))
+    return dict(merged)
+
+
+def question_periods(question: str) -> list[Period]:
+    """The fiscal years and quarters a question names, in order of appearance (duplicates dropped).
+
+    >>> [str(p) for p in question_periods("FY2015 - FY2017 average, FY22, fiscal 2019 and Q2 of FY2024")]
+    ['FY2015', 'FY2017', 'FY2022', 'FY2019', 'FY2024Q2']
+    >>> [str(p) for p in question_periods("In 2021 Q1 vs the second fiscal quarter of 2023, FY2023Q1")]
+    ['FY2021Q1', 'FY2023Q2', 'FY2023Q1']
+    """
+    found: list[tuple[int, Period]] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(m: re.Match[str], year: str, quarter: str | None) -> None:
+        if any(a < m.end() and m.start() < b for a, b in taken):
+            return
+        taken.append(m.span())
+        q = None if not quarter else int(quarter) if quarter.isdigit() else _ORDINAL[quarter.lower()]
+        found.append((m.start(), Period(int(year) if len(year) == 4 else 2000 + int(year), q)))
+
+    patterns: list[tuple[str, tuple[int, int | None]]] = [
+        (rf"\b(?:FY\s?)?({_YEAR})\s?Q([1-4])\b", (1, 2)),  # 2023Q1, FY2023Q1, 2021 Q1
+        (rf"\bQ([1-4])\s*(?:of\s+)?(?:fiscal\s+(?:year\s+)?|FY\s?)?({_YEAR}|\d{{2}}\b)", (2, 1)),  # Q2 2023, Q2 of FY24
+        (rf"\b(first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?quarter\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?"
+         rf"|FY\s?)?({_YEAR})", (2, 1)),
+        (rf"\bFY\s?({_YEAR}|\d{{2}})\b", (1, None)),  # FY2019, FY 2023, FY22
+        (rf"\bfiscal\s+(?:year\s+)?({_YEAR})\b", (1, None)),
+        (rf"\b({_YEAR})\b", (1, None)),
+    ]
+    for pattern, (year_group, quarter_group) in patterns:
+        for m in re.finditer(pattern, question, re.IGNORECASE):
+            add(m, m[year_group], m[quarter_group] if quarter_group else None)
+    found.sort(key=lambda x: x[0])
+    return list(dict.fromkeys(p for _, p in found))
+
+
+ANNUAL_FORMS = frozenset({"10k", "10kt", "20f", "40f", "annual", "annualreport"})
+
+
+def is_annual(doc: DocInfo) -> bool:
+    """Whether a document is an annual report (it restates the previous year's figures): no quarter, and an
+    annual form or none known.
+
+    >>> is_annual(DocInfo("a", "X_2019_10K", frozenset(), None, Period(2019), "10-K"))
+    True
+    >>> is_annual(DocInfo("b", "X_2019_8K", frozenset(), None, Period(2019), "8K"))
+    False
+    """
+    form = re.sub(r"[^a-z0-9]", "", doc.form.lower())
+    return doc.period is not None and doc.period.quarter is None and (not form or form in ANNUAL_FORMS)
+
+
+def _pick_period(docs: Sequence[DocInfo], periods: Sequence[Period]) -> tuple[list[DocInfo], str]:
+    """The filings of the latest period named (and the next year's annual filing), best first; why."""
+    latest = max(periods, key=lambda p: (p.year, p.quarter or 0))
+    if latest.quarter:
+        exact = [d for d in docs if d.period == latest]
+        if exact:
+            return exact, f"{latest}"
+    year = latest.year
+    same = [d for d in docs if d.period is not None and d.period.year == year]
+    same.sort(key=lambda d: (d.period.quarter is not None, -(d.period.quarter or 0)))  # type: ignore[union-attr]
+    following = [d for d in docs if d.period is not None and d.period.year == year + 1 and is_annual(d)]
+    if same or following:
+        why = f"FY{year}" + (f" (and FY{year + 1}'s annual filing, which restates it)" if following else "")
+        return same + following, why
+    later = sorted((d for d in docs if d.period is not None and year < d.period.year <= year + 2),
+                   key=lambda d: d.period.year)  # type: ignore[union-attr]
+    if later:
+        return later, f"FY{year} (no filing of that year; later filings restate it)"
+    return list(docs), f"no filing for FY{year}; all of the issuer's documents"
+
+
+def route(question: str, docs_meta: Sequence[Mapping[str, object]], *, max_issuers: int = MAX_ISSUERS) -> RouteDecision:
+    """Route ``question`` to documents by issuer and period.
+
+    :param docs_meta: one mapping per document with "doc_id", "source" and "meta" (the manifest's ``sources[]``).
+    :param max_issuers: more issuers named than this: unsure.
+    """
+    docs = [doc_info(str(d["doc_id"]), str(d.get("source", "")), _meta(d.get("meta"))) for d in docs_meta]
+    if not any(d.names for d in docs):
+        return RouteDecision((), "no document names an issuer", False, applicable=False)
+    issuers = find_issuers(question, docs)
+    if not issuers:
+        return RouteDecision((), "no issuer of the indexed documents is named", False)
+    names = tuple(sorted(issuers))
+    if len(issuers) > max_issuers:
+        return RouteDecision((), f"{len(issuers)} issuers named ({', '.join(names)})", False, names)
+    periods = question_periods(question)
+    chosen: list[DocInfo] = []
+    whys: list[str] = []
+    for name in names:
+        own = [d for d in docs if d.doc_id in issuers[name]]
+        if periods:
+            picked, why = _pick_period(own, periods)
+        else:
+            picked, why = sorted(own, key=lambda d: d.label), "no period named: all of its documents"
+        chosen += [d for d in picked if d not in chosen]
+        whys.append(f"issuer {name}, {why}")
+    reason = "; ".join(whys) + ": " + ", ".join(d.label for d in chosen)
+    return RouteDecision(tuple(d.doc_id for d in chosen), reason, True, names, tuple(str(p) for p in periods))
+
+
+def _meta(value: object) -> Mapping[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
