@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.core.records import Citation, Document, PageSpan, Passage, line_span
+from ingest.pdf import PDFIUM_LOCK
 
 PAGE_SCALE = 1.5  # pixels per PDF point of the rendered page (108 dpi)
 CONTEXT_CHARS = 900  # surrounding text shown around a prose passage, each side
@@ -181,7 +182,9 @@ def pdfium_text(textpage: object) -> str:
     import pypdfium2.raw as raw
 
     n = raw.FPDFText_CountChars(textpage)
-    return "".join(chr(raw.FPDFText_GetUnicode(textpage, i) or 0xFFFD) for i in range(n))
+    text = "".join(chr(raw.FPDFText_GetUnicode(textpage, i) or 0xFFFD) for i in range(n))
+    # a hyphen that breaks a word at a line end is U+0002 here and "-" in the indexed text (ingest/pdf.py)
+    return text.replace("\x02", "-")
 
 
 def quote_boxes(path: Path, doc: Document, page_number: int, start: int, end: int) -> tuple[list[Box], str]:
@@ -196,7 +199,12 @@ def quote_boxes(path: Path, doc: Document, page_number: int, start: int, end: in
     if not pieces:
         return [], f"the quote is not on page {page_number}"
     a, b = pieces[0]
-    pdf = pdfium.PdfDocument(str(path))
+    with PDFIUM_LOCK:  # PDFium is not thread-safe; Streamlit sessions are threads
+        return _quote_boxes(pdfium.PdfDocument(str(path)), doc, span, page_number, a, b)
+
+
+def _quote_boxes(pdf: object, doc: Document, span: PageSpan, page_number: int, a: int, b: int
+                 ) -> tuple[list[Box], str]:
     try:
         textpage = pdf[page_number - 1].get_textpage()
         target = pdfium_text(textpage)
@@ -228,9 +236,14 @@ def render_page(path: Path, page_number: int, boxes: Sequence[Box] = (), *, note
                 scale: float = PAGE_SCALE) -> PageView:
     """Page ``page_number`` of the PDF at ``path`` as a PNG with ``boxes`` drawn over it."""
     import pypdfium2 as pdfium
+
+    with PDFIUM_LOCK:
+        return _render(pdfium.PdfDocument(str(path)), page_number, boxes, note, scale)
+
+
+def _render(pdf: object, page_number: int, boxes: Sequence[Box], note: str, scale: float) -> PageView:
     from PIL import Image, ImageDraw
 
-    pdf = pdfium.PdfDocument(str(path))
     try:
         page = pdf[page_number - 1]
         width_pt, height_pt = page.get_size()
