@@ -29,9 +29,10 @@ from pydantic import BaseModel, Field
 
 from app.jobs import AnswerQueue
 from app.sdk import Index
-from ingest.core.errors import QAError
+from ingest.core.errors import InputError, QAError
 from ingest.core.records import Answer, Ranked
 from ingest.core.settings import Settings
+from ingest.core.text import check_question
 from retrieval.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -130,12 +131,10 @@ def create_mcp_server(index: Index, settings: Settings, *, queue: AnswerQueue | 
                        log_level="WARNING")
 
     def question_of(text: str, what: str) -> str:
-        question = text.strip()
-        if not question:
-            raise ToolError(f"{what}: empty {what}")
-        if len(question) > limits.max_question_chars:
-            raise ToolError(f"{what}: {len(question)} characters; the limit is {limits.max_question_chars}")
-        return question
+        try:
+            return check_question(text, what=what, max_chars=limits.max_question_chars)
+        except InputError as err:
+            raise ToolError(str(err)) from err
 
     @server.tool(annotations=ToolAnnotations(title="Search the index", read_only_hint=True))
     async def search(query: Annotated[str, Field(description="what to search for")],

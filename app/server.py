@@ -67,6 +67,7 @@ from app.sdk import Index
 from ingest.core.errors import InputError, QAError
 from ingest.core.records import Answer, Passage
 from ingest.core.settings import ServeSettings, Settings
+from ingest.core.text import check_question
 from retrieval.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -377,12 +378,7 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
     v1 = [Depends(authorize)] if key else []
 
     def question_of(text: str, what: str = "question") -> str:
-        question = text.strip()
-        if not question:
-            raise InputError(f"{what}: empty {what}")
-        if len(question) > limits.max_question_chars:
-            raise InputError(f"{what}: {len(question)} characters; the limit is {limits.max_question_chars}")
-        return question
+        return check_question(text, what=what, max_chars=limits.max_question_chars)
 
     def scope_of(body: ScopeIn | None) -> Scope | None:
         """The request's scope, checked against the index now (a scope matching nothing is a 422 before any

@@ -32,17 +32,22 @@ STOPWORDS = frozenset({
 SENTENCE_END = re.compile(r"[.!?][\"')\]]*(?=\s|$)|\s*\n\s*\n")
 
 
-def check_question(question: str) -> str:
-    """The stripped question.
+def check_question(question: str, *, what: str = "question", max_chars: int | None = None) -> str:
+    """The stripped question (or query: ``what`` names it in errors).
 
     >>> check_question("  Who?  ")
     'Who?'
+    >>> check_question("x" * 9, what="query", max_chars=4)
+    Traceback (most recent call last):
+    ingest.core.errors.InputError: query: 9 characters; the limit is 4
 
-    :raises InputError: an empty question.
+    :raises InputError: an empty question, or one longer than ``max_chars``.
     """
     q = (question or "").strip()
     if not q:
-        raise InputError("question: empty question")
+        raise InputError(f"{what}: empty {what}")
+    if max_chars is not None and len(q) > max_chars:
+        raise InputError(f"{what}: {len(q)} characters; the limit is {max_chars}")
     return q
 
 
