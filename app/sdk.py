@@ -205,7 +205,8 @@ def adhoc_index_key(paths: Sequence[PathLike], settings: Settings) -> str:
                 h.update(hashlib.file_digest(f, "sha256").digest())
         except OSError as err:  # unreadable: the build reports it; the key just has to be stable
             h.update(f"unreadable:{err.errno}".encode())
-    shape = {"embed": dataclasses.asdict(settings.embed), "split": dataclasses.asdict(settings.split)}
+    shape: dict[str, Any] = {"embed": dataclasses.asdict(settings.embed), "split": dataclasses.asdict(settings.split),
+                             "pdf_extractor": settings.ingest.pdf_extractor}
     shape["embed"]["model"] = canonical_model_id(settings.embed.model)
     for runtime in EmbedSettings.RUNTIME:
         shape["embed"].pop(runtime)
