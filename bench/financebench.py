@@ -20,8 +20,9 @@ Subcommands (each runs alone; indexes are cached under ``~/.cache/docqa-bench/fi
 Variants: ``default`` = today's default (pypdf, headers/tables/route/compute off); ``pdfium``, ``headers``,
 ``tables``, ``route``, ``compute`` = the default with that one change (``tables`` also reads with PDFium: on
 pypdf's one-cell-per-line text every table is unsure and kept as page text, so alone it would change nothing);
-``all`` = every change; ``langchain`` = the baseline. A variant whose feature is not implemented yet simply scores as the default. ``route`` and ``compute``
-act at question time, so they reuse the default's index; ``all`` has its own.
+``all`` = every change; ``langchain`` = the baseline. A variant whose feature is not implemented yet simply
+scores as the default. ``route`` and ``compute`` act at question time, so they reuse the default's index; ``all``
+has its own.
 
 A retrieval hit: a retrieved passage from the gold filing whose 1-based page - 1 is an evidence ``page0``.
 
