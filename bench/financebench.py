@@ -666,8 +666,10 @@ PARTS = tuple(DEFAULT_VARIANTS)
 
 def run_part(what: str, variants: list[str], args: argparse.Namespace, base: Settings, out: Path) -> dict[str, Any]:
     """One subcommand: results per variant, saved to ``out`` after each variant (a run cut short keeps them)."""
-    questions, pdfs = select(load_questions(FB / "questions.jsonl"), sorted((FB / "pdfs").glob("*.pdf")),
-                             args.filings, args.questions)
+    asked = load_questions(FB / "questions.jsonl")
+    if args.numeric_only:  # the questions whose gold answer is a number (the numeric-match population)
+        asked = [q for q in asked if gold_number(q.answer) is not None]
+    questions, pdfs = select(asked, sorted((FB / "pdfs").glob("*.pdf")), args.filings, args.questions)
     model = base.embed.model
     started = time.perf_counter()
     results: dict[str, Any] = {}
@@ -724,6 +726,7 @@ def main() -> int:
     p.add_argument("--variants", default=None, help="comma-separated: " + ", ".join(VARIANTS) + "; default per part: "
                    + "; ".join(f"{k}: {v}" for k, v in DEFAULT_VARIANTS.items()))
     p.add_argument("--questions", type=int, default=None, help="at most N questions (spread over filings)")
+    p.add_argument("--numeric-only", action="store_true", help="only questions whose gold answer is a number")
     p.add_argument("--filings", default=None, help="N (the first N filings asked about) or stems, comma-separated")
     p.add_argument("--embedder", default=None, help="embedding model (default: docqa's, MiniLM)")
     p.add_argument("--embed-backend", default="sentence-transformers", help="sentence-transformers, onnx, onnx-int8")
