@@ -50,9 +50,11 @@ def parse_value(text: str, kind: Any) -> Any:
 
     >>> parse_value("8", int), parse_value("yes", bool), parse_value("none", int | None), parse_value("0.5", float)
     (8, True, None, 0.5)
-    >>> parse_value("x", int)
-    'x'
+    >>> parse_value("x", int), parse_value("a.pdf, b/*.md", tuple[str, ...])
+    ('x', ('a.pdf', 'b/*.md'))
     """
+    if typing.get_origin(kind) is tuple:
+        return tuple(part.strip() for part in text.split(",") if part.strip())
     options = typing.get_args(kind) if typing.get_origin(kind) in (typing.Union, __import__("types").UnionType) else (
         kind,)
     if type(None) in options and text.strip().lower() in ("none", "null"):

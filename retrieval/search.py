@@ -106,12 +106,21 @@ class Searcher:
         hits = self.reader.unit_dense(self._query_vector(query), docs, level="file")
         return [u.doc_id for u in self.reader.units([r for r, _ in hits])]
 
+    def default_scope(self) -> Scope | None:
+        """The scope the settings give (``[search] documents``, ``kinds``, ``pages``), used when a search names
+        none; None when they give none."""
+        s = self.settings
+        if not (s.documents or s.kinds or s.pages):
+            return None
+        return Scope.of(s.documents, s.kinds, s.pages or None)
+
     def resolve(self, scope: Scope | None) -> ResolvedScope | None:
         """``scope`` resolved against this index (None for no scope).
 
         :raises InputError: a document pattern matching no document, an unknown kind, a bad page range, or a
             scope whose documents hold no passage of its kinds and pages.
         """
+        scope = scope or self.default_scope()
         if not scope:
             return None
         resolved = resolve_scope(scope, self.reader.manifest.sources)

@@ -287,3 +287,23 @@ def test_mcp_tools_take_a_scope(corpus: tuple[Path, Path]):
         with pytest.raises(ToolError, match="matches none|first page is after the last"):
             anyio.run(server.call_tool, tool, args)
     index.close()
+
+
+def test_settings_give_a_default_scope_that_a_question_scope_replaces(reader: IndexReader, tmp_path: Path):
+    from app.settings import load_settings
+
+    config = tmp_path / "docqa.toml"
+    config.write_text('[search]\ndocuments = ["*GLOBEX*", "tool.py"]\nroute = false\n')
+    settings = load_settings(config, env={})
+    assert settings.search.documents == ("*GLOBEX*", "tool.py")
+    s = Searcher(reader, FakeEmbedder(), settings.search)
+    assert names(s.search("turbine revenue", 20)) == {"GLOBEX_2020_10K.txt", "tool.py"}
+    assert names(s.search("turbine revenue", 20, scope=Scope(("manual.pdf",)))) == {"manual.pdf"}
+    from_env = load_settings(env={"DOCQA_SEARCH_KINDS": "code", "DOCQA_SEARCH_PAGES": ""})
+    assert from_env.search.kinds == ("code",)
+    assert {h.passage.kind for h in Searcher(reader, FakeEmbedder(), from_env.search).search("turbine", 20)} == {
+        "code"}
+    with pytest.raises(InputError, match="pages must be"):
+        load_settings(env={"DOCQA_SEARCH_PAGES": "two"})
+    with pytest.raises(InputError, match="unknown kinds"):
+        load_settings(env={"DOCQA_SEARCH_KINDS": "prose,figure"})

@@ -83,6 +83,9 @@ def _type_error(name: str, value: Any, kind: Any) -> str | None:
         return f"{name} must be {' or '.join(getattr(k, '__name__', str(k)) for k in options)}, got {value!r}"
     if kind is type(None):
         return None if value is None else f"{name} must be None, got {value!r}"
+    if origin is tuple:  # tuple[str, ...]: a list of strings (TOML arrays, comma-separated text)
+        ok = isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+        return None if ok else f"{name} must be a list of strings, got {value!r}"
     if kind is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
     elif kind is int:
@@ -197,9 +200,23 @@ class SearchSettings:
                                                         "whose file vectors match best (0: off)")
     route: bool = setting(True, help="questions naming an issuer and period search the matching documents first "
                                      "(the whole corpus when routing is unsure)")
+    documents: tuple[str, ...] = setting((), help="default scope: only these documents (source paths, globs such "
+                                                   "as 'reports/*2019*.pdf', or doc ids; empty: all); a scope given "
+                                                   "with a question (--doc, scope=) replaces it")
+    kinds: tuple[str, ...] = setting((), help="default scope: only passages of these kinds (prose, code, table)")
+    pages: str = setting("", help='default scope: only passages starting on these pages, "A-B" (PDFs)')
 
     def __post_init__(self) -> None:
         check_section(self)
+        import re
+
+        from ingest.core.records import PassageKind
+
+        unknown = [k for k in self.kinds if k not in choices(PassageKind)]
+        if unknown:
+            raise ValueError(f"unknown kinds {', '.join(unknown)}; valid: {', '.join(choices(PassageKind))}")
+        if self.pages and not re.fullmatch(r"\s*\d+\s*(-\s*\d+\s*)?", self.pages):
+            raise ValueError(f'pages must be "A-B" or "A" (1-based), got {self.pages!r}')
 
 
 @dataclass(frozen=True)
@@ -385,6 +402,7 @@ def from_mapping(data: dict[str, Any], *, base: Settings | None = None, origin: 
         for key in values:
             if key not in known:
                 raise InputError(f"{origin}: unknown key {section}.{key}; valid: {', '.join(sorted(known))}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}  # TOML arrays
         try:
             changes[section] = dataclasses.replace(current, **values)
         except (TypeError, ValueError) as err:
