@@ -8,5 +8,6 @@ from app.sdk import Index, ask
 from app.settings import load_settings
 from ingest.core.records import Answer, Citation
 from ingest.core.settings import Settings
+from retrieval.scope import Scope
 
-__all__ = ["Answer", "Citation", "Index", "Settings", "ask", "load_settings"]
+__all__ = ["Answer", "Citation", "Index", "Scope", "Settings", "ask", "load_settings"]
