@@ -156,9 +156,17 @@ def run_langchain(corpus: Path, index: Path, fake: bool) -> dict:
         try:
             password = PASSWORD if "password" in path.name else None
             loader = PyPDFLoader(str(path), password=password) if path.suffix == ".pdf" else TextLoader(str(path))
-            docs += loader.load()
+            loaded = loader.load()
         except Exception as err:  # noqa: BLE001 - a file LangChain cannot load is counted, not fatal
             failed.append(f"{path.name}: {type(err).__name__}")
+            continue
+        try:  # the tokenizer rejects text with lone surrogates (pypdf gives them for some fonts)
+            for d in loaded:
+                d.page_content.encode("utf-8")
+        except UnicodeEncodeError:
+            failed.append(f"{path.name}: lone surrogates (the embedder's tokenizer refuses the file)")
+            continue
+        docs += loaded
     chunks = [c for c in splitter.split_documents(docs) if c.page_content.strip()]
     if not chunks:
         raise SystemExit(f"LangChain read nothing from {corpus} ({'; '.join(failed[:5])})")
