@@ -213,10 +213,36 @@ def test_staging_is_ignored_when_the_bytes_changed(tmp_path: Path):
     assert {p.id for p in IndexReader(index).all_passages()} == expected_ids(corpus)
 
 
+# The interrupted build runs in a fresh interpreter: forking this (threaded) pytest process could leave the
+# child waiting forever on a lock another thread held at the fork, and SIGINT cannot wake a C-level wait.
+_CTRL_C_CHILD = """
+import os, sys
+from pathlib import Path
+import retrieval.build as build
+from app.cli import main
+from ingest.core.registry import EMBEDDERS
+from tests.fakes import registered
+from tests.test_resume import RecordingEmbedder
+
+corpus, index, log, started = map(Path, sys.argv[1:5])
+slow = RecordingEmbedder(log, delay=0.05)
+original = slow.embed_passages
+
+def announce(texts):
+    started.touch()
+    return original(texts)
+
+slow.embed_passages = announce
+build.EMBED_CHUNK = 4
+os.environ["DOCQA_EMBED_BACKEND"] = "fake"
+with registered(EMBEDDERS, "fake", lambda settings, *rest: slow):
+    sys.exit(main(["index", str(corpus), "--index", str(index), "--quiet", "--json"]))
+"""
+
+
 def test_ctrl_c_exits_130_leaves_the_index_unchanged_and_the_next_run_resumes(tmp_path: Path):
-    from app.cli import main
-    from ingest.core.registry import EMBEDDERS
-    from tests.fakes import registered
+    import subprocess
+    import sys
 
     rng = random.Random(9)
     corpus = write_corpus(tmp_path / "corpus", 6, rng)
@@ -226,31 +252,22 @@ def test_ctrl_c_exits_130_leaves_the_index_unchanged_and_the_next_run_resumes(tm
     for _ in range(8):
         add_file(corpus, rng)
     started = tmp_path / "started"
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 3
-        try:
-            slow = RecordingEmbedder(tmp_path / "log", delay=0.05)
-            original = slow.embed_passages
-
-            def announce(texts):  # noqa: ANN001, ANN202
-                started.touch()
-                return original(texts)
-
-            slow.embed_passages = announce  # type: ignore[method-assign]
-            build.EMBED_CHUNK = 4
-            os.environ["DOCQA_EMBED_BACKEND"] = "fake"
-            with registered(EMBEDDERS, "fake", lambda settings, *rest: slow):
-                code = main(["index", str(corpus), "--index", str(index), "--quiet", "--json"])
-        finally:
-            os._exit(code)
-    deadline = time.monotonic() + 60
-    while not started.exists() and time.monotonic() < deadline:
+    root = Path(__file__).resolve().parents[1]
+    child = subprocess.Popen([sys.executable, "-c", _CTRL_C_CHILD, str(corpus), str(index), str(tmp_path / "log"),
+                              str(started)], cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    deadline = time.monotonic() + 120
+    while not started.exists() and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.02)
+    assert started.exists(), f"the build never started embedding (exit {child.poll()})"
     time.sleep(0.3)
-    os.kill(pid, signal.SIGINT)
-    _, status = os.waitpid(pid, 0)
-    assert os.WEXITSTATUS(status) == 130
+    child.send_signal(signal.SIGINT)
+    try:
+        code = child.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+        pytest.fail("the build did not stop within 60 s of SIGINT")
+    assert code == 130
     assert (index / MANIFEST).read_bytes() == manifest
     staged = _staged_hashes(index)
     assert staged  # some batches were finished before the interrupt
