@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from app.figures_stage import MODEL_NAME, answer_figures
 from generation.answer import Draft, Generator, Verifier
 from generation.select import ContextSelector, Corpus
 from ingest.core.errors import InputError
@@ -84,12 +85,14 @@ class Pipeline:
         pool = s.rerank_candidates if s.rerank != "none" or s.select != "none" else s.top_k
         return max(s.top_k, pool)
 
-    def _retrieve(self, question: str, scope: Scope | None) -> tuple[list[Ranked], ContextSelector, StageTrace]:
-        """First-stage candidates, the context selector for the scope, and the "retrieve" trace (with the scope
-        and routing decisions)."""
+    def _retrieve(self, question: str, scope: Scope | None
+                  ) -> tuple[list[Ranked], ContextSelector, StageTrace, Retrieval | None]:
+        """First-stage candidates, the context selector for the scope, the "retrieve" trace (with the scope
+        and routing decisions) and the search's own account (None for a retriever without scopes)."""
         t = time.perf_counter()
         selector: ContextSelector = self.selector
         details: tuple[str, ...] = ()
+        found: Retrieval | None = None
         if isinstance(self.searcher, ScopedRetriever):
             found = self.searcher.retrieve(question, self.candidates_wanted(), scope=scope)
             candidates, details = found.hits, found.details
@@ -103,7 +106,7 @@ class Pipeline:
         else:
             candidates = self.searcher.search(question, self.candidates_wanted())
         return candidates, selector, StageTrace("retrieve", self.searcher.name, seconds=time.perf_counter() - t,
-                                                details=(f"{len(candidates)} candidates", *details))
+                                                details=(f"{len(candidates)} candidates", *details)), found
 
     def stream(self, question: str, *, scope: Scope | None = None) -> AnswerStream:
         """Answer ``question`` (inside ``scope`` when given: retrieval and whole-document reading alike): yield
@@ -113,8 +116,18 @@ class Pipeline:
         """
         question = check_question(question)
         s = self.settings
-        candidates, selector, retrieve_trace = self._retrieve(question, scope)
+        candidates, selector, retrieve_trace, found = self._retrieve(question, scope)
         trace = [retrieve_trace]
+        if s.compute:  # a figure the statement tables give: answered without the model (app/figures_stage.py)
+            figures = answer_figures(question, self.searcher, found, scope, candidates,
+                                     self.selector.corpus.doc_passages())
+            if figures is not None:
+                trace.append(figures.trace)
+            if figures is not None and figures.checked is not None and figures.draft is not None:
+                yield Answer(question=question, text=figures.checked.text, citations=figures.checked.citations,
+                             passages=figures.draft.context, mode="retrieve", trace=(*trace, *figures.checked.trace),
+                             model=MODEL_NAME, draft=figures.draft.raw, calculation=figures.checked.calculation)
+                return
         full, mode_trace = selector.full_text(question, candidates)
         trace.append(mode_trace)
         passages: list[Passage]

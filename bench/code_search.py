@@ -17,6 +17,9 @@ it by the mean of its AST blocks (L2-normalised, the vector the index stores); "
 scores. File level ranks files (mean of all blocks vs best block) with the gold function's file as target.
 
 Run: ``python bench/code_search.py`` (prints Markdown tables; ``--json PATH`` saves the numbers).
+``--embed-backend onnx-int8`` runs the same with another embedder runtime; ``--splitters ast`` keeps only the
+named splitters (``ast``, ``langchain``, ``tokens``; with ``--symbol-header`` also ``ast+symbol header``, on both
+sets).
 """
 
 from __future__ import annotations
@@ -40,11 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from app.factory import make_embedder  # noqa: E402
 from ingest.code import CodeSplitter, code_units, module_path  # noqa: E402
+from ingest.core.protocols import Embedder  # noqa: E402
 from ingest.core.records import Document, line_span  # noqa: E402
-from ingest.core.settings import EmbedSettings, SplitSettings
+from ingest.core.settings import CacheSettings, EmbedSettings, SplitSettings  # noqa: E402
 from ingest.core.vectors import mean_unit_vectors  # noqa: E402
-from ingest.embed import SentenceTransformerEmbedder  # noqa: E402
 from ingest.loaders import load_file  # noqa: E402
 from ingest.split import locate_chunks  # noqa: E402
 
@@ -113,7 +117,7 @@ def token_window_chunks(docs: Sequence[Document], budget: int, overlap: int, tok
 
 # -- embedding with a per-run cache (identical chunks across splitters are embedded once) -------------------------
 class CachedEmbedder:
-    def __init__(self, embedder: SentenceTransformerEmbedder) -> None:
+    def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
         self.cache: dict[str, np.ndarray] = {}
         self.embedded = 0
@@ -342,7 +346,7 @@ def run_set(name: str, docs: list[Document], items: list[Item] | None, queries: 
             "split_lines_per_s": {k: lines / v for k, v in split_seconds.items() if v > 0}}
 
 
-def indexing_throughput(docs: list[Document], embedder: SentenceTransformerEmbedder,
+def indexing_throughput(docs: list[Document], embedder: Embedder,
                         splitters: dict[str, Callable[[], list[Chunk]]]) -> dict[str, dict[str, float]]:
     """Split + embed (no cache) of the same documents: lines per second per splitter."""
     lines = sum(d.text.count("\n") + 1 for d in docs)
@@ -379,12 +383,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--skip-cosqa", action="store_true")
     ap.add_argument("--symbol-header", action="store_true", help="also embed AST blocks with their symbol path "
                                                                  "as a first line (stdlib set)")
+    ap.add_argument("--embed-backend", default="sentence-transformers",
+                    help="embedder runtime: sentence-transformers, onnx, onnx-int8")
+    ap.add_argument("--splitters", default="", help="comma-separated splitters to run (default: all)")
+    ap.add_argument("--skip-throughput", action="store_true", help="skip the split+embed timing")
     ap.add_argument("--json", help="write the numbers here")
     args = ap.parse_args(argv)
 
     t_start = time.perf_counter()
-    st = SentenceTransformerEmbedder(EmbedSettings())
-    st.warm_up()
+    st = make_embedder(EmbedSettings(backend=args.embed_backend), CacheSettings())
+    st.warm_up()  # type: ignore[attr-defined]
     count = st.count_tokens
     settings = SplitSettings(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens)
     ast_splitter = CodeSplitter(settings, count)
@@ -396,7 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                "tokens": lambda: token_window_chunks(docs, args.chunk_tokens, args.overlap_tokens, st.tokenizer)}
         if header:
             out["ast+symbol header"] = lambda: ast_chunks(docs, ast_splitter, header=True)
-        return out
+        keep = [k for k in args.splitters.split(",") if k]
+        return {k: v for k, v in out.items() if not keep or k in keep}
 
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -405,10 +414,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.append(run_set(f"stdlib ({', '.join(packages)})", docs, items, queries, gold, cached,
                                splitters(docs, header=args.symbol_header)))
         tp_docs = [d for d in docs if Path(d.source).relative_to(tmp).parts[0] == args.throughput_package]
-        throughput = indexing_throughput(tp_docs, st, {k: v for k, v in splitters(tp_docs).items() if k != "tokens"})
+        throughput = {} if args.skip_throughput else indexing_throughput(
+            tp_docs, st, {k: v for k, v in splitters(tp_docs).items() if k != "tokens"})
     if not args.skip_cosqa:
         docs, queries, gold = load_cosqa(args.cosqa_corpus, args.seed)
-        results.append(run_set("CoSQA dev", docs, None, queries, gold, cached, splitters(docs)))
+        results.append(run_set("CoSQA dev", docs, None, queries, gold, cached,
+                               splitters(docs, header=args.symbol_header)))
     total = time.perf_counter() - t_start
 
     for r in results:

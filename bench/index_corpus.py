@@ -13,7 +13,7 @@ Every measurement runs in its own child process (peak memory is the child's ``ru
                temporary directory); LangChain's as well
 
 Usage:
-  python bench/index_corpus.py {throughput,incremental,memory,all} [--repeats N] [--out FILE.json]
+  python bench/index_corpus.py {throughput,incremental,memory,all} [--repeats N] [--pytorch] [--out FILE.json]
   python bench/index_corpus.py all --fake --limit 3     # smoke test: hashing embedders, 3 files per corpus
 """
 
@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 PASSWORD = "1234"  # 2206.01062_pg3_password.pdf; the other PDFs are not encrypted, so it is ignored for them
 MIN_FILES = 200
+PYTORCH = "sentence-transformers"  # the docqa-pytorch pipeline: docqa with the PyTorch embedder runtime
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -80,11 +81,11 @@ def write_many(folder: Path, limit: int | None, minimum: int = MIN_FILES) -> Pat
 
 
 # ---------------------------------------------------------------- pipelines -------------------------------------------
-def docqa_parts(fake: bool) -> tuple[object, object]:
+def docqa_parts(fake: bool, backend: str | None = None) -> tuple[object, object]:
     from app.factory import make_splitter, shared_embedder
     from ingest.core.settings import Settings
 
-    settings = Settings()
+    settings = Settings() if backend is None else Settings().replace(embed={"backend": backend})
     if fake:
         from tests.fakes import FakeEmbedder
 
@@ -95,12 +96,13 @@ def docqa_parts(fake: bool) -> tuple[object, object]:
     return embedder, make_splitter(settings.split, embedder)
 
 
-def run_docqa(corpus: Path, index: Path, fake: bool, *, steps: list[str]) -> dict:
-    """Build ``corpus`` into ``index``; ``steps`` may add "noop" (a rerun) and "update" (one file changed)."""
+def run_docqa(corpus: Path, index: Path, fake: bool, *, steps: list[str], backend: str | None = None) -> dict:
+    """Build ``corpus`` into ``index``; ``steps`` may add "noop" (a rerun) and "update" (one file changed);
+    ``backend`` overrides the default embedder runtime."""
     from retrieval.build import build_index
 
-    embedder, splitter = docqa_parts(fake)
-    out: dict = {}
+    embedder, splitter = docqa_parts(fake, backend)
+    out: dict = {"runtime": embedder.identity().get("runtime", "sentence-transformers")}  # type: ignore[attr-defined]
 
     def timed(name: str) -> None:
         t = time.perf_counter()
@@ -190,8 +192,9 @@ def child(args: list[str]) -> None:
         else:
             corpus = write_many(base / "corpus", lim, minimum=MIN_FILES if not lim else 3 * lim)
         files = len(list(corpus.iterdir()))
-        if pipeline == "docqa":
-            result = run_docqa(corpus, base / "idx", fake == "1", steps=steps.split(",") if steps else [])
+        if pipeline.startswith("docqa"):
+            result = run_docqa(corpus, base / "idx", fake == "1", steps=steps.split(",") if steps else [],
+                               backend=PYTORCH if pipeline == "docqa-pytorch" else None)
         else:
             result = run_langchain(corpus, base / "idx", fake == "1")
     result["files"] = files
@@ -212,20 +215,26 @@ def spawn(pipeline: str, kind: str, *, copies: int = 1, limit: int | None, fake:
 
 
 # ---------------------------------------------------------------- benchmarks ------------------------------------------
-def bench_throughput(repeats: int, limit: int | None, fake: bool) -> dict:
+def bench_throughput(repeats: int, limit: int | None, fake: bool, pytorch: bool) -> dict:
+    """Median build seconds per pipeline, the pipelines taking turns (the order reversed every repeat); with
+    ``pytorch`` docqa also runs with the PyTorch embedder runtime (what the default runtime gains)."""
     out: dict = {}
+    order = ["langchain", "docqa", *(["docqa-pytorch"] if pytorch else [])]
     for kind, unit in (("pdfs", "pages"), ("articles", "chars")):
-        runs: dict[str, list[dict]] = {"docqa": [], "langchain": []}
+        runs: dict[str, list[dict]] = {p: [] for p in order}
         for r in range(repeats):
-            for pipeline in (("langchain", "docqa") if r % 2 == 0 else ("docqa", "langchain")):
+            for pipeline in (order if r % 2 == 0 else order[::-1]):
                 runs[pipeline].append(spawn(pipeline, kind, limit=limit, fake=fake))
         summary = {}
         for pipeline, rs in runs.items():
             secs = statistics.median(x["build"]["seconds"] for x in rs)
-            summary[pipeline] = {"seconds_median": round(secs, 3), unit: rs[0]["build"][unit],
+            summary[pipeline] = {"seconds_median": round(secs, 3), "runtime": rs[0].get("runtime"),
+                                 unit: rs[0]["build"][unit],
                                  f"{unit}_per_s": rs[0]["build"][unit] / secs, "passages": rs[0]["build"]["passages"],
                                  "peak_rss_mb": max(x["peak_rss_mb"] for x in rs)}
         summary["ratio"] = summary["docqa"][f"{unit}_per_s"] / summary["langchain"][f"{unit}_per_s"]
+        if pytorch:
+            summary["ratio_pytorch"] = summary["docqa-pytorch"][f"{unit}_per_s"] / summary["langchain"][f"{unit}_per_s"]
         out[kind] = summary
     return out
 
@@ -262,11 +271,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="throughput runs per pipeline (median)")
     ap.add_argument("--limit", type=int, help="first N files per corpus (smoke test)")
     ap.add_argument("--fake", action="store_true", help="hashing embedders instead of the model (smoke test)")
+    ap.add_argument("--pytorch", action="store_true", help="throughput: also docqa with the PyTorch embedder runtime")
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args()
     results: dict = {"fake_embedder": args.fake, "limit": args.limit, "cpus": os.cpu_count()}
     if args.what in ("throughput", "all"):
-        results["throughput"] = bench_throughput(args.repeats, args.limit, args.fake)
+        results["throughput"] = bench_throughput(args.repeats, args.limit, args.fake, args.pytorch)
     if args.what in ("incremental", "all"):
         results["incremental"] = bench_incremental(args.limit, args.fake)
     if args.what in ("memory", "all"):

@@ -667,16 +667,25 @@ def _unit(dim: Dim, operands: Sequence[Operand], scale: str) -> str:
 
 
 def statement(calc: Calculation) -> str:
-    """The answer text for a computed figure: the formula, worked, with the result; then each operand cited.
+    """The answer text for a computed figure: the formula, worked, with the result; then each operand cited. A
+    figure read off one row (a lookup) is stated once, not as a formula equal to itself.
 
     >>> op = Operand(name="revenue", value="6,489", citation=1)
     >>> print(statement(Calculation(label="turnover", formula="revenue / 2", worked="6,489 / 2", operands=(op,),
     ...                             result=3244.5, unit="", text="3,244.5")))
     turnover = revenue / 2 = 6,489 / 2 = 3,244.5
     revenue 6,489 [1]
+    >>> print(statement(Calculation(label="revenue", formula="revenue", worked="6,489", operands=(op,),
+    ...                             result=6489, unit="$ million", text="$6,489 million")))
+    revenue = $6,489 million
+    revenue 6,489 [1]
     """
-    head = f"{calc.label} = " if calc.label else ""
-    first = f"{head}{calc.formula} = {calc.worked} = {calc.text}"
+    parts = [calc.label] if calc.label else []
+    if calc.formula != calc.label:
+        parts.append(calc.formula)
+    if calc.worked != calc.formula and calc.formula not in {o.name for o in calc.operands}:
+        parts.append(calc.worked)  # a lookup's worked form is its value, which the result states
+    first = " = ".join([*parts, calc.text])
     cited = "; ".join(f"{o.name} {_with_unit(o)} [{o.citation}]" for o in calc.operands)
     return f"{first}\n{cited}"
 

@@ -30,7 +30,7 @@ from ingest.embed import TokenizerEmbedder, resolve_model_path
 log = logging.getLogger(__name__)
 
 OPSET = 18
-EXPORT_VERSION = 1  # bump when the export recipe changes, so cached files are rebuilt
+EXPORT_VERSION = 2  # bump when the export recipe changes, so cached files are rebuilt
 
 
 def _file_sha256(path: Path) -> str:
@@ -108,7 +108,29 @@ def export_onnx(model_dir: Path, target: Path, *, input_names: Sequence[str]) ->
     axes = {name: {0: "batch", 1: "seq"} for name in (*input_names, "token_states")}
     torch.onnx.export(TokenStates(model).eval(), tuple(sample[n] for n in input_names), str(target), dynamo=True,
                       opset_version=OPSET, input_names=list(input_names), output_names=["token_states"],
-                      dynamic_axes=axes, external_data=False)  # one self-contained file to hash
+                      dynamic_axes=axes, external_data=False, verbose=False)  # one self-contained file to hash
+    strip_provenance(target)
+
+
+def strip_provenance(path: Path) -> None:
+    """Drop the exporter's per-node provenance (Python stack traces naming this file's path and line numbers),
+    so the same weights and library versions give the same bytes, and the same sha256, on every machine."""
+    import onnx
+
+    model = onnx.load(str(path))
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        graph.ClearField("doc_string")
+        for node in graph.node:
+            node.ClearField("metadata_props")
+            node.ClearField("doc_string")
+            graphs += [a.g for a in node.attribute if a.HasField("g")] + [g for a in node.attribute for g in a.graphs]
+    for function in model.functions:
+        for node in function.node:
+            node.ClearField("metadata_props")
+            node.ClearField("doc_string")
+    onnx.save(model, str(path))
 
 
 class OnnxEmbedder(TokenizerEmbedder):
@@ -135,7 +157,7 @@ class OnnxEmbedder(TokenizerEmbedder):
         try:
             import onnxruntime as ort
         except ImportError as err:
-            raise ModelError("the onnx embedder needs onnxruntime: pip install 'docqa[onnx]'") from err
+            raise ModelError("the onnx embedder needs onnxruntime: pip install onnxruntime") from err
         from transformers import AutoTokenizer
 
         model_dir = Path(resolve_model_path(self.settings.model))
@@ -209,7 +231,8 @@ class OnnxEmbedder(TokenizerEmbedder):
         return self._tokenizer
 
     def identity(self) -> dict[str, object]:
-        """What changes the vectors: the settings, the runtime and the exact ONNX file."""
+        """What changes the vectors: the settings, the runtime and the exact ONNX file (exported or loaded here)."""
+        self.warm_up()
         return {**self.vector_identity(), "runtime": self.runtime, "onnx_sha256": self._file_sha256}
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -240,3 +263,35 @@ class OnnxEmbedder(TokenizerEmbedder):
 def onnx_int8(settings: EmbedSettings, cache: CacheSettings | None = None) -> OnnxEmbedder:
     """The int8-quantised ONNX embedder (registry name ``onnx-int8``)."""
     return OnnxEmbedder(settings, cache, quantize=True)
+
+
+def auto_runtime(settings: EmbedSettings) -> str:
+    """The runtime ``[embed] backend = "auto"`` (the default) picks: ``onnx-int8`` on a CPU for a local
+    sentence-transformers model with mean or CLS pooling and no context extension (2.2x PyTorch's speed with
+    retrieval within a point: bench/RESULTS.md), else ``sentence-transformers`` (a GPU, an extension, a hub id
+    not downloaded yet, another pooling, or no onnxruntime)."""
+    from ingest.embed import device_default
+
+    if settings.extension != "none" or (settings.device or device_default()) != "cpu":
+        return "sentence-transformers"
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return "sentence-transformers"
+    model_dir = Path(resolve_model_path(settings.model))
+    try:
+        if not model_dir.is_dir():
+            return "sentence-transformers"
+        pooling_of(model_dir)
+    except (ModelError, OSError, KeyError, ValueError):
+        return "sentence-transformers"
+    return "onnx-int8"
+
+
+def auto_embedder(settings: EmbedSettings, cache: CacheSettings | None = None) -> Any:
+    """The embedder :func:`auto_runtime` picks (registry name ``auto``); its identity names the runtime."""
+    if auto_runtime(settings) == "onnx-int8":
+        return onnx_int8(settings, cache)
+    from ingest.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(settings, cache)

@@ -10,7 +10,7 @@ import pytest
 from app.factory import make_embedder
 from ingest.core.errors import IndexMismatchError, ModelError
 from ingest.core.settings import CacheSettings, EmbedSettings, Settings
-from ingest.onnx_embed import OnnxEmbedder, pool
+from ingest.onnx_embed import OnnxEmbedder, auto_runtime, pool
 
 pytestmark = pytest.mark.slow
 
@@ -40,6 +40,9 @@ def test_int8_is_close_and_the_cache_is_verified(minilm, cache: CacheSettings) -
     assert (a * b).sum(axis=1).min() > 0.97  # cosine to the fp32 PyTorch vectors
     files = sorted((cache.root / "onnx").glob("*/model-int8.onnx"))
     assert len(files) == 1
+    # no exporter provenance (stack traces naming this checkout's paths and line numbers): the same weights
+    # and library versions give the same file, and the same sha256 in the index identity, on every machine
+    assert b"onnx_embed.py" not in files[0].read_bytes() and b"stack_trace" not in files[0].read_bytes()
     sha = int8.identity()["onnx_sha256"]
     again = OnnxEmbedder(EmbedSettings(), cache, quantize=True)  # from the cache: same file, same vectors
     assert again.identity()["onnx_sha256"] == sha and np.array_equal(again.embed_queries(TEXTS), a)
@@ -62,6 +65,15 @@ def test_an_index_refuses_queries_from_another_runtime(tmp_path: Path, cache: Ca
         assert reopened.embedder.identity()["runtime"] == "onnx"
     with pytest.raises(IndexMismatchError, match="runtime"):
         Index.open(tmp_path / "idx", settings=Settings().replace(embed={"model": "all-MiniLM-L6-v2"}))
+
+
+def test_auto_takes_int8_on_a_cpu_and_pytorch_where_onnx_does_not_apply(tmp_path: Path) -> None:
+    assert auto_runtime(EmbedSettings(device="cpu")) == "onnx-int8"  # the packaged MiniLM
+    assert auto_runtime(EmbedSettings(device="cuda")) == "sentence-transformers"
+    assert auto_runtime(EmbedSettings(device="cpu", extension="pi", max_length=1024)) == "sentence-transformers"
+    assert auto_runtime(EmbedSettings(device="cpu", model="someone/not-downloaded")) == "sentence-transformers"
+    (tmp_path / "modules.json").write_text('[{"type": "sentence_transformers.models.Transformer", "path": ""}]')
+    assert auto_runtime(EmbedSettings(device="cpu", model=str(tmp_path))) == "sentence-transformers"  # no pooling
 
 
 def test_pooling_and_refusals() -> None:

@@ -1,0 +1,153 @@
+"""The figures stage: a derived or looked-up figure answered from the statement tables, without the model.
+
+When ``[answer] compute`` is on and :func:`generation.figures.plan_question` plans the question, each operand
+(a line item in one fiscal year) gets one small search inside the question's own scope and routing
+("<line item> <statement> <year>"); :func:`generation.figures.find_operand` picks its row and cell among
+those hits and the question's candidates. When every operand is found, the planner's ``OPERAND``/``FORMULA``
+block goes through the same check as a model's (``generation.answer.check_calculation``): every operand must
+be printed in the passage it cites, and docqa computes the result. Anything missing or failing: the caller
+runs the model as before. The searching lives here because ``generation`` does not import ``retrieval``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from generation.answer import Checked, Draft, check_calculation
+from generation.figures import Found, Plan, find_operand, in_units_asked, operand_query, plan_question, write_block
+from ingest.core.records import Passage, Ranked, StageTrace
+from retrieval.scope import Scope
+from retrieval.search import Retrieval
+
+OPERAND_HITS = 8  # passages searched per operand
+STATEMENT_HITS = 3  # statement pages searched per statement
+STATEMENT_QUERIES = {"balance": "consolidated balance sheets total assets total liabilities",
+                     "income": "consolidated statements of operations income revenues net income",
+                     "cash": "consolidated statements of cash flows operating activities investing activities"}
+MODEL_NAME = "docqa figures (no model call)"
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What the stage did: its trace, and the checked answer and draft when it answered (None: ask the model)."""
+
+    trace: StageTrace
+    checked: Checked | None = None
+    draft: Draft | None = None
+
+
+def figures_scope(found: Retrieval | None, scope: Scope | None, candidates: Sequence[Ranked]) -> tuple[Scope | None,
+                                                                                                   str]:
+    """Where operand searches run, and why: the question's first routed filing (with the user's kinds and
+    pages), else the user's scope, else the filing of the question's best candidate (one filing's figures)."""
+    kinds, pages = (scope.kinds, scope.pages) if scope is not None else ((), None)
+    if found is not None and found.route is not None and found.route.confident and found.route.doc_ids:
+        doc = found.route.doc_ids[0]
+        return Scope(documents=(doc,), kinds=kinds, pages=pages), "the routed filing"
+    if scope:
+        return scope, "the question's scope"
+    if candidates:
+        return Scope(documents=(candidates[0].passage.doc_id,), kinds=kinds, pages=pages), \
+            "the best candidate's document"
+    return None, "the whole index"
+
+
+def with_table_heads(passages: Sequence[Passage], corpus: Mapping[str, Sequence[Passage]] | None) -> list[Passage]:
+    """``passages`` plus, for each table passage cut from a longer table, the earlier passages of the same table
+    (same document and header, adjacent), which print the column years it lacks."""
+    if corpus is None:
+        return list(passages)
+    out: dict[str, Passage] = {p.id: p for p in passages}
+    for p in passages:
+        if p.kind != "table":
+            continue
+        doc = corpus.get(p.doc_id, ())
+        at = next((i for i, q in enumerate(doc) if q.id == p.id), None)
+        while at is not None and at > 0 and doc[at - 1].kind == "table" and doc[at - 1].header == p.header:
+            at -= 1
+            out.setdefault(doc[at].id, doc[at])
+    return list(out.values())
+
+
+def _search(searcher: object, query: str, scope: Scope | None, k: int) -> list[Passage]:
+    retrieve = getattr(searcher, "retrieve", None)
+    if retrieve is not None:
+        return [h.passage for h in retrieve(query, k, scope=scope).hits]
+    if scope:
+        return []
+    return [h.passage for h in searcher.search(query, k)]  # type: ignore[attr-defined]
+
+
+def statement_pages(plan: Plan, searcher: object, scope: Scope | None,
+                    corpus: Mapping[str, Sequence[Passage]] | None) -> list[Passage]:
+    """The pages of the statements the plan's operands are reported in: one search per statement for its title
+    ("consolidated balance sheets"), then every passage on the page of each hit (a statement cut into several
+    tables, such as assets and liabilities, comes whole)."""
+    out: dict[str, Passage] = {}
+    for statement in dict.fromkeys(o.item.statement for o in plan.operands if o.item.statement):
+        for hit in _search(searcher, STATEMENT_QUERIES[statement], scope, STATEMENT_HITS):
+            page = [p for p in (corpus or {}).get(hit.doc_id, ()) if p.page == hit.page] or [hit]
+            out.update((p.id, p) for p in page)
+    return list(out.values())
+
+
+def resolve(plan: Plan, searcher: object, scope: Scope | None, candidates: Sequence[Passage],
+            corpus: Mapping[str, Sequence[Passage]] | None) -> tuple[dict[str, Found], list[str]]:
+    """Each operand's cell (searched inside ``scope``, then on the statements' pages and among the question's
+    candidates), and the names of operands not found."""
+    allowed = set(scope.documents) if scope is not None and scope.documents else None
+    found: dict[str, Found] = {}
+    missing: list[str] = []
+    statements = statement_pages(plan, searcher, scope, corpus)
+    for operand in plan.operands:
+        hits = _search(searcher, operand_query(operand), scope, OPERAND_HITS)
+        pool = [p for p in [*hits, *statements, *candidates]
+                if allowed is None or p.doc_id in allowed or p.source in allowed]
+        pool = list({p.id: p for p in with_table_heads(pool, corpus)}.values())
+        cell = find_operand(operand.item, operand.year, pool, statements=plan.statements)
+        if cell is None:
+            missing.append(operand.name)
+        else:
+            found[operand.name] = cell
+    return found, missing
+
+
+def answer_figures(question: str, searcher: object, retrieval: Retrieval | None, scope: Scope | None,
+                   candidates: Sequence[Ranked], corpus: Mapping[str, Sequence[Passage]] | None) -> Figures | None:
+    """The question answered from the statement tables, or a trace saying why not; None when nothing is planned.
+
+    :param corpus: every passage of each document in order (for a table's earlier passages), or None.
+    """
+    hint = None
+    if retrieval is not None and retrieval.route is not None:
+        years = [int(m) for p in retrieval.route.periods for m in re.findall(r"(?:19|20)\d\d", p)]
+        hint = years[0] if len(set(years)) == 1 else None
+    plan = plan_question(question, fiscal_year_hint=hint)
+    if plan is None:
+        return None
+    t = time.perf_counter()
+    where, why = figures_scope(retrieval, scope, candidates)
+    found, missing = resolve(plan, searcher, where, [r.passage for r in candidates], corpus)
+    details = [plan.describe(), f"operands searched in {why}"]
+    details += [f"{name}: {f.label!r} = {f.text} ({f.passage.label})" for name, f in found.items()]
+    if missing:
+        details.append(f"not found: {', '.join(missing)}; the model answers")
+        return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="incomplete",
+                                  details=tuple(details)))
+    context = list({f.passage.id: f.passage for f in found.values()}.values())
+    block = write_block(plan, found, context)
+    draft = Draft(raw=block, text=block, citations=(), context=tuple(context), dropped=(), trace=(), compute=True)
+    checked, _ = check_calculation(question, draft)
+    if checked.calculation is None:
+        details.append(f"the block failed its check ({'; '.join(w.detail for w in checked.warnings)}); the model "
+                       "answers")
+        return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="invalid",
+                                  details=tuple(details)))
+    calc = checked.calculation
+    if restated := in_units_asked(question, calc.result, calc.unit):  # "Answer in USD billions"
+        checked = replace(checked, text=f"{checked.text}\n= {restated}")
+    return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, calls=0, outcome="ok",
+                              details=tuple(details)), checked, draft)

@@ -1,0 +1,212 @@
+"""The figures planner (generation/figures.py) and its stage in the pipeline (app/figures_stage.py)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from app.figures_stage import MODEL_NAME
+from generation.compute import calculate
+from generation.figures import (
+    ITEMS,
+    find_operand,
+    in_units_asked,
+    plan_question,
+    rank_cells,
+    table_info,
+    table_rows,
+    write_block,
+)
+from ingest.core.records import Passage
+from tests.fakes import ScriptedLLM, pipeline_over
+
+DOC = "ACME CORP 10-K FY2019"
+
+
+def table(pid: str, text: str, *, header: str = "", start: int = 0, kind: str = "table", doc: str = "d",
+          page: int = 5) -> Passage:
+    return Passage(id=pid, doc_id=doc, source=f"/x/{doc}.pdf", text=text, chars=(start, start + len(text)),
+                   page=page, kind=kind, header=header)  # type: ignore[arg-type]
+
+
+INCOME = table("inc", "ACME CORP\nCONSOLIDATED STATEMENTS OF OPERATIONS\n(In millions, except per share data)\n"
+                      "For the Years Ended December 31,\n2019 2018 2017\nNet revenues\nProduct sales $ 1,975 $ 2,255 "
+                      "$ 2,110\nTotal net revenues 6,489 7,500 7,017\nCost of revenues 1,200 1,300 1,400\n"
+                      "Operating income 1,607 1,988 1,309\nNet income $ 1,503 $ 1,848 $ 273",
+               header=f"{DOC} · Item 8 · CONSOLIDATED STATEMENTS OF OPERATIONS (In millions) | 2019 2018 2017")
+BALANCE = table("bal", "CONSOLIDATED BALANCE SHEETS\n(Amounts in millions)\nAt December 31, 2019 At December 31, 2018\n"
+                       "Current assets:\nCash and cash equivalents $ 5,794 $ 4,225\nInventories 32 43\n"
+                       "Total current assets 8,000 7,000\nProperty and equipment, net 253 282\nTotal assets $ 19,845 "
+                       "$ 17,890\nCurrent liabilities:\nAccounts payable $ 292 $ 253\nOther current liabilities 50 40\n"
+                       "Total current liabilities 2,915 2,642",
+                header=f"{DOC} · Item 8 · CONSOLIDATED BALANCE SHEETS (Amounts in millions) | At December 31, 2019")
+CASH = table("cf", "CONSOLIDATED STATEMENTS OF CASH FLOWS\n(In millions)\n2019 2018 2017\n"
+                   "Depreciation and amortization of property and intangibles 328 370 400\n"
+                   "Net cash provided by operating activities 1,831 1,790 2,213\n"
+                   "Capital expenditures (116) (131) (155)",
+             header=f"{DOC} · Item 8 · CONSOLIDATED STATEMENTS OF CASH FLOWS (In millions) | 2019 2018 2017")
+MDNA = table("mdna", "A summary of our cash flows is as follows (in millions):\n2019 2018\n"
+                     "Net cash provided by operating activities $ 1.8 $ 1.7\nCapital expenditures (0.1) (0.1)",
+             header=f"{DOC} · Item 7. Management's Discussion and Analysis · Liquidity · A summary of our cash flows")
+
+
+# ------------------------------------------------------------------------------------------------ table rows
+
+def test_rows_take_years_from_the_header_lines_and_read_signs_dashes_and_dollars():
+    p = table("t", "Fiscal Years Ended January 28, 2017 January 30, 2016\nMerchandise inventories $ 5,409 $ 5,209\n"
+                   "Net loss (619) (601)\nShort-term investments — 2,032")
+    rows = {r.label: r for r in table_rows(p)}
+    inv = rows["Merchandise inventories"]
+    assert [(c.year, c.value) for c in inv.cells] == [(2017, Decimal(5409)), (2016, Decimal(5209))]
+    assert p.text[inv.cells[0].start:inv.cells[0].end] == "$ 5,409"
+    assert [c.value for c in rows["Net loss"].cells] == [Decimal(-619), Decimal(-601)]
+    assert rows["Short-term investments"].cell(2017) is None  # a dash is empty
+    assert rows["Short-term investments"].cell(2016).value == Decimal(2032)
+
+
+def test_a_trailing_percent_column_does_not_shift_the_years():
+    p = table("t", "2019 2018 % Change\nNet revenues 6,489 7,500 (13)%")
+    (row,) = table_rows(p)
+    assert row.cell(2019).text == "6,489" and row.cell(2018).text == "7,500"
+    assert row.cells[2].percent and row.cells[2].year is None
+
+
+def test_years_missing_from_a_cut_header_come_from_the_document_year_and_a_footnote_is_not_a_cell():
+    p = table("t", "December 27,\n2014\nDecember 28,\n2013\nNet revenue (1) $ 3,991 $ 5,506 $ 5,299",
+              header="AMD 10-K FY2015 · Item 8")
+    (row,) = table_rows(p)
+    assert [(c.year, c.text) for c in row.cells] == [(2015, "$ 3,991"), (2014, "$ 5,506"), (2013, "$ 5,299")]
+
+
+def test_a_later_piece_of_a_table_takes_the_years_and_scale_of_the_first_and_total_takes_its_section():
+    head = table("a", "Balance Sheets\n(In thousands)\nDecember 31, 2016 2015\nCash $ 452,030 $ 461,329",
+                 header="X · Balance Sheets (In thousands)…")
+    tail = table("b", "Current liabilities:\nAccounts payable 12,602 18,869\nTotal 577,464 334,202",
+                 header="X · Balance Sheets (In thousands)…", start=200)
+    info = table_info([tail, head])
+    assert info["b"].years == (2016, 2015) and info["b"].scale == "thousand"
+    rows = table_rows(tail, info["b"].years)
+    assert rows[-1].label == "Total Current liabilities" and rows[-1].cell(2015).value == Decimal(334202)
+
+
+def test_prose_lines_that_look_like_rows_are_read_too():
+    p = table("t", "Selected data\n2019 2018\nNet sales 1,000 900", kind="prose")
+    assert table_rows(p)[0].cell(2018).value == Decimal(900)
+
+
+# ------------------------------------------------------------------------------------------------- planning
+
+@pytest.mark.parametrize("question, formula", [
+    ("What is the FY2019 fixed asset turnover ratio? Fixed asset turnover ratio is defined as: FY2019 revenue / "
+     "(average PP&E between FY2018 and FY2019). Round your answer to two decimal places.",
+     "revenue_2019 / (avg(ppe_2018, ppe_2019))"),
+    ("What is the FY2021 net working capital? Define net working capital as total current assets less total current "
+     "liabilities. Answer in USD millions.", "total_current_assets_2021 - total_current_liabilities_2021"),
+    ("What is FY2020 days payable outstanding (DPO)? DPO is defined as: 365 * (average accounts payable between FY2019 "
+     "and FY2020) / (FY2020 COGS + change in inventory between FY2019 and FY2020).",
+     "365 * (avg(payables_2019, payables_2020)) / (cogs_2020 + (inventories_2020 - inventories_2019))"),
+    ("What is the FY2016 working capital ratio? Define working capital ratio as total current assets divided by total "
+     "current liabilities.", "total_current_assets_2016 / total_current_liabilities_2016"),
+])
+def test_a_stated_definition_becomes_the_formula(question, formula):
+    plan = plan_question(question)
+    assert plan is not None and plan.source == "definition" and plan.formula == formula
+
+
+@pytest.mark.parametrize("question, formula", [
+    ("What is the FY2018 current ratio?", "total_current_assets_2018 / total_current_liabilities_2018"),
+    ("What is the FY2015 unadjusted EBITDA % margin? Calculate unadjusted EBITDA using unadjusted operating income "
+     "and D&A (from cash flow statement).", "(operating_income_2015 + da_2015) / revenue_2015"),
+    ("What is the FY2022 unadjusted EBITDA less capex? Define unadjusted EBITDA as unadjusted operating income + "
+     "depreciation and amortization [from cash flow statement].", "operating_income_2022 + da_2022 - capex_2022"),
+    ("What is the FY2015 depreciation and amortization (D&A from cash flow statement) % margin?",
+     "da_2015 / revenue_2015"),
+    ("What is the FY2017 - FY2019 3 year average of capex as a % of revenue?",
+     "avg(capex_2017 / revenue_2017, capex_2018 / revenue_2018, capex_2019 / revenue_2019)"),
+    ("What is the year-over-year change in unadjusted operating income from FY2015 to FY2016 (in percents)?",
+     "(operating_income_2016 - operating_income_2015) / operating_income_2015"),
+    ("What is the 2 year total revenue CAGR from FY2020 to FY2022?", "(revenue_2022 / revenue_2020) ** (1 / 2) - 1"),
+    ("What is the FY2019 inventory turnover ratio?", "cogs_2019 / avg(inventories_2019, inventories_2018)"),
+])
+def test_glossary_metrics_growth_and_averages(question, formula):
+    plan = plan_question(question)
+    assert plan is not None and plan.formula == formula
+
+
+def test_a_plain_lookup_of_one_line_item_and_the_year_hint():
+    plan = plan_question("What is the year end FY2019 total amount of inventories? Base your judgments on the "
+                         "information provided primarily in the balance sheet.")
+    assert plan is not None and plan.source == "lookup" and plan.formula == "inventories_2019"
+    assert plan.statements == {"balance"}
+    hinted = plan_question("How much total assets did the company have?", fiscal_year_hint=2021)
+    assert hinted is not None and hinted.formula == "total_assets_2021"
+
+
+@pytest.mark.parametrize("question", [
+    "By how much did Pepsico increase its unsecured five year revolving credit agreement on May 26, 2023?",
+    "What percent of total spend on stock repurchases for FY 2023 occurred in Q4 of FY2023?",
+    "Who is the CEO in FY2019?",
+    "What is the total amount of inventories?",  # no year and no hint
+])
+def test_no_plan_when_unsure(question):
+    assert plan_question(question) is None
+
+
+# ------------------------------------------------------------------------------------------ picking the cell
+
+def test_find_operand_prefers_the_statement_table_and_the_total_row():
+    cfo = find_operand(ITEMS["cfo"], 2019, [MDNA, CASH])
+    assert cfo is not None and cfo.passage.id == "cf" and cfo.text == "1,831"
+    tcl = find_operand(ITEMS["total_current_liabilities"], 2018, [INCOME, BALANCE])
+    assert tcl is not None and tcl.text == "2,642"  # not "Other current liabilities"
+    assert BALANCE.text[tcl.span[0]:tcl.span[1]] == "2,642"
+    assert find_operand(ITEMS["long_term_debt"], 2019, [INCOME, BALANCE, CASH]) is None
+    assert find_operand(ITEMS["total_assets"], 2016, [BALANCE]) is None  # no such column
+    assert [f.label for f in rank_cells(ITEMS["da"], 2019, [CASH])] == [
+        "Depreciation and amortization of property and intangibles"]
+
+
+def test_the_block_goes_through_the_existing_check():
+    plan = plan_question("What is the FY2019 capex as a % of revenue?")
+    assert plan is not None
+    found = {o.name: find_operand(o.item, o.year, [INCOME, CASH]) for o in plan.operands}
+    context = [CASH, INCOME]
+    block = write_block(plan, found, context)
+    assert "OPERAND capex_2019 = 116 [1]" in block and "OPERAND revenue_2019 = 6,489 [2]" in block
+    calc = calculate("What is the FY2019 capex as a % of revenue?", block, context)
+    assert calc.text == "1.79%"
+
+
+def test_a_result_restated_in_the_units_asked():
+    assert in_units_asked("Answer in USD billions.", 4625.0, "$ million") == "$4.625 billion"
+    assert in_units_asked("What is it?", 4625.0, "$ million") is None
+
+
+# -------------------------------------------------------------------------------------------------- pipeline
+
+def test_the_pipeline_answers_a_resolved_plan_without_the_model():
+    llm = ScriptedLLM("should not be used")
+    pipe = pipeline_over([INCOME, BALANCE, CASH], llm, compute=True)
+    answer = pipe.run("What is the FY2019 operating cash flow ratio? Operating cash flow ratio is defined as: cash "
+                      "from operations / total current liabilities. Round your answer to two decimal places.")
+    assert llm.calls == []
+    assert answer.model == MODEL_NAME and answer.calculation is not None
+    assert answer.calculation.text == "0.63"  # 1,831 / 2,915
+    assert {c.passage.id for c in answer.citations} == {"cf", "bal"}
+    assert answer.stage("figures") is not None and answer.stage("figures").outcome == "ok"
+
+
+def test_the_model_answers_when_the_planner_cannot():
+    llm = ScriptedLLM("Revenue was $6,489 million [1].")
+    pipe = pipeline_over([INCOME, BALANCE, CASH], llm, compute=True)
+    answer = pipe.run("What is the FY2019 total long-term debt?")  # planned, but no such row
+    assert len(llm.calls) == 1 and answer.model == "scripted"
+    assert answer.stage("figures").outcome == "incomplete"
+
+
+def test_compute_off_leaves_the_planner_out():
+    llm = ScriptedLLM("The inventories were 32 [1].")
+    pipe = pipeline_over([INCOME, BALANCE, CASH], llm, compute=False)
+    answer = pipe.run("What is the year end FY2019 total amount of inventories?")
+    assert len(llm.calls) == 1 and answer.stage("figures") is None
