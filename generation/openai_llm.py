@@ -40,6 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ingest.core.errors import GenerationError, ModelError
 from ingest.core.records import Completion, ContinuationScores, Message
 from ingest.core.settings import CacheSettings, LLMSettings
+from ingest.core.text import one_line
 
 if TYPE_CHECKING:
     import openai
@@ -151,11 +152,6 @@ def model_listed(model: str, served: Sequence[str]) -> bool:
 def _completion(usage: UsageSource, **values: Any) -> Completion:
     """A :class:`Completion` saying where its token counts come from (the answer's notes show it)."""
     return Completion(usage=usage, **values)
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class OpenAILLM:
@@ -277,13 +273,13 @@ class OpenAILLM:
                     f"while {doing}{retried}")
         elif isinstance(err, openai.APIConnectionError):
             cause = err.__cause__ or err.__context__
-            why = f" ({_one_line(str(cause), 80)})" if cause and str(cause) else ""
+            why = f" ({one_line(str(cause), 80)})" if cause and str(cause) else ""
             text = (f"{self.name}: lost the connection to {self.url} while {doing}{why}; is the server still running?"
                     if midway else
                     f"{self.name}: cannot reach {self.url} while {doing}{retried}{why}; is the server running?")
         elif isinstance(err, openai.APIStatusError):
             status = err.status_code
-            detail = _one_line(_server_message(err))
+            detail = one_line(_server_message(err), 200)
             if status in (400, 404, 422) and "model" in detail.lower():
                 try:
                     served = self.served_models()
@@ -297,7 +293,7 @@ class OpenAILLM:
                     429: f"; rate limited{retried}"}.get(status, f"{retried}" if status >= 500 else "")
             text = f"{self.name}: {self.url} answered {status} while {doing}: {detail}{hint}"
         else:
-            text = f"{self.name}: {doing} at {self.url} failed: {_one_line(str(err))}"
+            text = f"{self.name}: {doing} at {self.url} failed: {one_line(str(err), 200)}"
         return GenerationError(self._scrub(text))
 
     def _chat(self, messages: Sequence[Message], *, max_tokens: int, doing: str, **options: Any) -> Any:

@@ -48,19 +48,19 @@ COMPUTE_REMINDER = ("Do not compute the result yourself: write the OPERAND lines
 HEADER_CHARS = 300  # most characters of a passage's header shown in the prompt
 
 
-def passage_header(n: int, p: Passage) -> str:
+def passage_intro(n: int, p: Passage) -> str:
     """The line that introduces passage ``n`` in the prompt.
 
-    >>> passage_header(1, Passage(id="x", doc_id="d", source="/tmp/r.pdf", text="", chars=(0, 0), page=4))
+    >>> passage_intro(1, Passage(id="x", doc_id="d", source="/tmp/r.pdf", text="", chars=(0, 0), page=4))
     '[1] r.pdf p.4'
-    >>> passage_header(2, Passage(id="x", doc_id="d", source="a.py", text="", chars=(0, 0), lines=(3, 9),
+    >>> passage_intro(2, Passage(id="x", doc_id="d", source="a.py", text="", chars=(0, 0), lines=(3, 9),
     ...                           kind="code", symbol="m.f"))
     '[2] a.py:3-9 (m.f)'
 
     A passage's :attr:`~ingest.core.records.Passage.header` (document, section; a table's caption and column
     headers) follows, defanged, on one line: context for reading the text, which alone is quoted and cited.
 
-    >>> passage_header(3, Passage(id="x", doc_id="d", source="r.pdf", text="", chars=(0, 0), page=69,
+    >>> passage_intro(3, Passage(id="x", doc_id="d", source="r.pdf", text="", chars=(0, 0), page=69,
     ...                           header="Balance Sheets | At Dec 31, 2019 [1]\\n At Dec 31, 2018"))
     '[3] r.pdf p.69 — Balance Sheets | At Dec 31, 2019 (1) At Dec 31, 2018'
     """
@@ -79,7 +79,7 @@ def format_passage(n: int, p: Passage) -> str:
     body = defang(p.text)
     if p.kind == "code":
         body = f"```\n{body}\n```"
-    return f"{passage_header(n, p)}\n{body}"
+    return f"{passage_intro(n, p)}\n{body}"
 
 
 def build_messages(question: str, passages: Sequence[Passage], *, offer_not_found: bool = True,

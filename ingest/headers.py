@@ -35,6 +35,7 @@ from dataclasses import replace
 from pathlib import PurePath
 
 from ingest.core.records import Document, Passage, Section
+from ingest.core.text import one_line
 
 HEADER_SCHEME = 1  # recorded in the splitter identity: bump when the header text changes
 SCAN_CHARS = 20_000  # describe() reads at most this much of the text
@@ -88,24 +89,6 @@ _NAME_WORDS = frozenset({"form", "annual", "report", "earnings", "dated", "quart
 
 
 # -- small pure pieces -------------------------------------------------------------------------------------
-
-def one_line(text: str, limit: int | None = None) -> str:
-    """Whitespace runs made one space, stripped, clipped to ``limit`` characters at a word with "…".
-
-    >>> one_line("  Item 7.\\n  Management's  Discussion ")
-    "Item 7. Management's Discussion"
-    >>> one_line("Consolidated Statements of Cash Flows", 20)
-    'Consolidated…'
-    """
-    flat = " ".join(text.split())
-    if limit is None or len(flat) <= limit:
-        return flat
-    cut = flat[:max(1, limit - 1)]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:·›-") + "…"
-
 
 def year_ok(text: str) -> str | None:
     """``text`` as a year in [1990, 2100], else None.

@@ -126,11 +126,11 @@ def join_pages(texts: Sequence[str]) -> tuple[str, tuple[PageSpan, ...], tuple[i
     return "".join(parts), tuple(spans), tuple(empty)
 
 
-def one_line(text: str, limit: int = MAX_TITLE_CHARS) -> str:
+def clean_title(text: str, limit: int = MAX_TITLE_CHARS) -> str:
     """Text as one line: control and format characters dropped, whitespace runs made one space, at most
     ``limit`` characters.
 
-    >>> one_line("  Annual\\r\\n Report\\x00 2023 \\ufeff")
+    >>> clean_title("  Annual\\r\\n Report\\x00 2023 \\ufeff")
     'Annual Report 2023'
     """
     kept = "".join(" " if ch.isspace() else ch for ch in text
@@ -158,7 +158,7 @@ def meaningful_title(raw: str, source: str = "") -> str | None:
     ...  "PowerPoint Presentation", "Untitled-1", "C:\\\\work\\\\q3.pdf", "q3 report", "123-45", "ACME_10K_2019", "")]
     [None, None, None, None, None, None, None, None]
     """
-    title = one_line(raw)
+    title = clean_title(raw)
     if len(title) < 3 or not any(ch.isalpha() for ch in title):
         return None
     if _EDITOR_PREFIX.match(title) or _PLACEHOLDER.fullmatch(title) or _FILE_SUFFIX.search(title):
@@ -228,7 +228,7 @@ def outline_sections(outline: Iterable[OutlineEntry], text: str, spans: Sequence
     by_number = {s.number: s for s in spans}
     resolved: list[tuple[int, str, int | None]] = []
     for level, raw_title, index in outline:
-        title = one_line(raw_title)
+        title = clean_title(raw_title)
         if not title:
             continue
         start: int | None = None

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from ingest.core.text import one_line
+
 Span = tuple[int, int]
 
 TABLE_SCHEME = 1  # recorded in the splitter identity when tables are on; bump when the passages change
@@ -340,15 +342,6 @@ def find_tables(page_text: str, offset: int = 0) -> list[TableBlock]:
             floor = i + len(body)
         i = max(i + len(body), i + 1)
     return blocks
-
-
-def one_line(text: str) -> str:
-    """Whitespace runs as single spaces.
-
-    >>> one_line(" At December 31,\\n 2019 ")
-    'At December 31, 2019'
-    """
-    return " ".join(text.split())
 
 
 def table_header(text: str, block: TableBlock) -> str:

@@ -25,7 +25,7 @@ from generation.compute import (
     strip_block,
     wants_percent,
 )
-from generation.prompt import COMPUTE_RULES, build_messages, passage_header
+from generation.prompt import COMPUTE_RULES, build_messages, passage_intro
 from generation.verify import verify_citations
 from ingest.core.records import Answer, Passage, WarningKind
 from tests.fakes import ScriptedLLM, pipeline_over
@@ -262,9 +262,9 @@ def test_a_percent_question_answered_with_an_amount_is_refused():
 
 
 def test_header_is_shown_on_the_passage_line_never_as_text():
-    assert passage_header(2, BALANCE) == ("[2] ATVI_2019_10K.pdf p.2 — Activision Blizzard 10-K FY2019 › Balance "
+    assert passage_intro(2, BALANCE) == ("[2] ATVI_2019_10K.pdf p.2 — Activision Blizzard 10-K FY2019 › Balance "
                                           "Sheets | At December 31, 2019 At December 31, 2018")
-    assert passage_header(1, INCOME) == "[1] ATVI_2019_10K.pdf p.1"  # no header: the line as before
+    assert passage_intro(1, INCOME) == "[1] ATVI_2019_10K.pdf p.1"  # no header: the line as before
     # a claim only the header supports is not supported: the citation check reads passage text alone
     v = verify_citations("Activision Blizzard filed its 10-K for FY2019 [2].", [INCOME, BALANCE], repair=False)
     assert v.flagged and not v.citations

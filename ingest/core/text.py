@@ -94,3 +94,21 @@ def sentence_spans(text: str, *, ends: re.Pattern[str] = SENTENCE_END) -> list[t
     if rest.strip():
         spans.append((start + len(rest) - len(rest.lstrip()), len(text.rstrip())))
     return spans
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """Whitespace runs made one space, stripped, clipped to ``limit`` characters at a word with "…".
+
+    >>> one_line("  Item 7.\\n  Management's  Discussion ")
+    "Item 7. Management's Discussion"
+    >>> one_line("Consolidated Statements of Cash Flows", 20)
+    'Consolidated…'
+    """
+    flat = " ".join(text.split())
+    if limit is None or len(flat) <= limit:
+        return flat
+    cut = flat[:max(1, limit - 1)]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:·›-") + "…"
