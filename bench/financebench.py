@@ -116,11 +116,26 @@ class Question:
     kind: str
 
 
-def load_questions(path: Path) -> list[Question]:
-    """The questions of ``questions.jsonl``.
+def resolve_pdf(relative: str, folder: Path, fallback: Path) -> Path:
+    """A question's ``pdf`` path: beside its questions file when there, else in ``fallback`` (the dev set's folder,
+    so a held-out questions file elsewhere can name the dev set's filings), else beside the file as written.
 
-    :raises SystemExit: a line that is not JSON or lacks a field (one line naming the file and line).
+    >>> resolve_pdf("pdfs/X.pdf", Path("/nowhere"), Path("/also-nowhere"))
+    PosixPath('/nowhere/pdfs/X.pdf')
     """
+    beside = folder / relative
+    if beside.exists() or not (fallback / relative).exists():
+        return beside
+    return fallback / relative
+
+
+def load_questions(path: Path) -> list[Question]:
+    """The questions of a questions file (the dev set's ``questions.jsonl`` or one in its format).
+
+    :raises SystemExit: no such file, or a line that is not JSON or lacks a field (one line naming the file).
+    """
+    if not path.is_file():
+        raise SystemExit(f"{path}: no such questions file")
     out = []
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -128,7 +143,7 @@ def load_questions(path: Path) -> list[Question]:
                 continue
             try:
                 row = json.loads(line)
-                out.append(Question(id=str(row["id"]), doc=row["doc"], pdf=path.parent / row["pdf"],
+                out.append(Question(id=str(row["id"]), doc=row["doc"], pdf=resolve_pdf(row["pdf"], path.parent, FB),
                                     question=row["question"], answer=str(row["answer"]),
                                     pages0=tuple(int(e["page0"]) for e in row["evidence"]),
                                     kind=row.get("question_type", "")))
@@ -510,6 +525,7 @@ def docqa_answers(name: str, questions: list[Question], pdfs: list[Path], corpus
         seconds = time.perf_counter() - t
         rows.append(answer_row(q, answer.text, [location(c.passage) for c in answer.citations], seconds))
         rows[-1]["notes"] = list(answer.notes)
+        rows[-1]["model"] = answer.model  # "docqa figures (no model call)" when the planner answered
         print(f"  {name} {q.id}: numeric={rows[-1]['numeric']} cites={rows[-1]['cited_evidence']}/"
               f"{rows[-1]['citations']} {seconds:.1f}s | {answer.text[:100]!r}", flush=True)
     index.close()
@@ -666,7 +682,7 @@ PARTS = tuple(DEFAULT_VARIANTS)
 
 def run_part(what: str, variants: list[str], args: argparse.Namespace, base: Settings, out: Path) -> dict[str, Any]:
     """One subcommand: results per variant, saved to ``out`` after each variant (a run cut short keeps them)."""
-    asked = load_questions(FB / "questions.jsonl")
+    asked = load_questions(Path(args.questions_file))
     if args.numeric_only:  # the questions whose gold answer is a number (the numeric-match population)
         asked = [q for q in asked if gold_number(q.answer) is not None]
     questions, pdfs = select(asked, sorted((FB / "pdfs").glob("*.pdf")), args.filings, args.questions)
@@ -727,6 +743,9 @@ def main() -> int:
                    + "; ".join(f"{k}: {v}" for k, v in DEFAULT_VARIANTS.items()))
     p.add_argument("--questions", type=int, default=None, help="at most N questions (spread over filings)")
     p.add_argument("--numeric-only", action="store_true", help="only questions whose gold answer is a number")
+    p.add_argument("--questions-file", default=str(FB / "questions.jsonl"),
+                   help="questions in the dev set's JSONL format (default: the dev set's); `pdf` paths resolve beside "
+                        "it, else in the dev set's folder")
     p.add_argument("--filings", default=None, help="N (the first N filings asked about) or stems, comma-separated")
     p.add_argument("--embedder", default=None, help="embedding model (default: docqa's, MiniLM)")
     p.add_argument("--embed-backend", default="sentence-transformers", help="sentence-transformers, onnx, onnx-int8")

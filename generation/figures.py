@@ -317,6 +317,8 @@ def _fit_years(years: Sequence[int], cells: int, fiscal_year: int | None) -> lis
 
     >>> _fit_years([2014, 2013], 3, 2015), _fit_years([], 2, 2019), _fit_years([2019, 2018], 3, 2019)
     ([2015, 2014, 2013], [2019, 2018], [2019, 2018])
+    >>> _fit_years([2021], 4, 2021)  # "2021: U.S., Canada, Other International, Total"
+    []
     """
     years = list(years)
     if not years:
@@ -325,6 +327,8 @@ def _fit_years(years: Sequence[int], cells: int, fiscal_year: int | None) -> lis
     if fiscal_year and descending and len(years) < cells and fiscal_year > years[0] and \
             fiscal_year - years[0] <= cells - len(years):
         years = list(range(fiscal_year, years[0], -1)) + years
+    if len(years) == 1 and cells >= 3:
+        return []  # one year over three or more amount columns: the columns are segments or quarters, not years
     return years
 
 
@@ -737,12 +741,43 @@ def _operands_of(formula: str) -> tuple[Operand, ...]:
     return tuple(Operand(f"{k}_{y}", ITEMS[k], int(y)) for k, y in dict.fromkeys(_NAME_IN_FORMULA.findall(formula)))
 
 
+# a part of the company rather than its consolidated statements: the statement tables do not answer it
+_PART_OF_COMPANY = re.compile(r"\bsegments?\b|\bdivisions?\b|\bbusiness (?:unit|line)s?\b|\breportable\b|"
+                              r"\bgeograph|\bregions?\b|\bproduct (?:line|categor)|\bby (?:product|category|country)\b",
+                              re.IGNORECASE)
+# words that may stand right before a line item's name without narrowing it ("the FY2019 total revenue")
+_PLAIN_BEFORE = frozenset({"the", "its", "their", "total", "net", "consolidated", "unadjusted", "annual", "reported",
+                           "gross", "of", "in", "for", "what", "much", "was", "were", "is", "are", "and", "year",
+                           "end", "fiscal", "quarterly", "company", "company's", "amount", "did", "generate", "report",
+                           "a", "an", "as", "at", "by", "on", "to", "from", "with"})
+
+
+def narrows_item(question: str, start: int) -> bool:
+    """Whether the word right before a line item's name (at ``start``) narrows it to a part of what the
+    statements report ("bitcoin revenue", "Aeronautics net sales"); years, possessives and plain words do not.
+
+    >>> narrows_item("How much bitcoin revenue did it report?", 13), narrows_item("the FY2019 total revenue", 17)
+    (True, False)
+    >>> narrows_item("What is Costco's FY2021 revenue?", 24), narrows_item("What is 3M's revenue?", 13)
+    (False, False)
+    """
+    before = re.findall(r"[\w'’&-]+", question[:start])
+    if not before:
+        return False
+    word = before[-1].lower()
+    return not (word in _PLAIN_BEFORE or word.endswith(("'s", "’s", "s'")) or any(c.isdigit() for c in word))
+
+
 def _single_item(question: str) -> LineItem | None:
-    """The one line item a question names (statement names aside), or None for none or several."""
+    """The one line item a question names (statement names aside), or None for none, several, or one narrowed
+    by the word before it (:func:`narrows_item`)."""
     text = re.sub(r"(?:balance sheets?|cash flows? statements?|statements? of [\w ]+|income statements?|"
                   r"p ?& ?l(?: statements?)?)", " ", question, flags=re.IGNORECASE)
-    found = {i.key: i for *_, i in items_named(text)}
-    return next(iter(found.values())) if len(found) == 1 else None
+    named = items_named(text)
+    found = {i.key: i for *_, i in named}
+    if len(found) != 1 or any(narrows_item(text, a) for a, _, _ in named):
+        return None
+    return next(iter(found.values()))
 
 
 def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan | None:
@@ -762,9 +797,11 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
     'inventories_2019'
     >>> plan_question("By how much did the company increase its credit agreement?") is None
     True
+    >>> plan_question("How much revenue did the Intelligent Cloud segment generate in FY2023?") is None
+    True
     """
     years = question_years(question) or ([fiscal_year_hint] if fiscal_year_hint else [])
-    if not years:
+    if not years or _PART_OF_COMPANY.search(question):  # a segment's figure: not in the consolidated statements
         return None
     statements = frozenset(statements_named(question))
     year = max(years)
