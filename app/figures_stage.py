@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from generation.answer import Checked, Draft, check_calculation
 from generation.figures import Found, Plan, find_operand, in_units_asked, operand_query, plan_question, write_block
+from generation.select import Corpus
 from ingest.core.records import Passage, Ranked, StageTrace
 from retrieval.scope import Scope
 from retrieval.search import Retrieval
@@ -116,10 +117,11 @@ def resolve(plan: Plan, searcher: object, scope: Scope | None, candidates: Seque
 
 
 def answer_figures(question: str, searcher: object, retrieval: Retrieval | None, scope: Scope | None,
-                   candidates: Sequence[Ranked], corpus: Mapping[str, Sequence[Passage]] | None) -> Figures | None:
+                   candidates: Sequence[Ranked], corpus: Corpus | None) -> Figures | None:
     """The question answered from the statement tables, or a trace saying why not; None when nothing is planned.
 
-    :param corpus: every passage of each document in order (for a table's earlier passages), or None.
+    :param corpus: the index's passages by document (for a table's earlier passages and a statement's whole
+        page), read only once a question is planned: most questions never load them.
     """
     hint = None
     if retrieval is not None and retrieval.route is not None:
@@ -130,7 +132,8 @@ def answer_figures(question: str, searcher: object, retrieval: Retrieval | None,
         return None
     t = time.perf_counter()
     where, why = figures_scope(retrieval, scope, candidates)
-    found, missing = resolve(plan, searcher, where, [r.passage for r in candidates], corpus)
+    found, missing = resolve(plan, searcher, where, [r.passage for r in candidates],
+                             corpus.doc_passages() if corpus is not None else None)
     details = [plan.describe(), f"operands searched in {why}"]
     details += [f"{name}: {f.label!r} = {f.text} ({f.passage.label})" for name, f in found.items()]
     if missing:

@@ -119,15 +119,15 @@ class Pipeline:
         candidates, selector, retrieve_trace, found = self._retrieve(question, scope)
         trace = [retrieve_trace]
         if s.compute:  # a figure the statement tables give: answered without the model (app/figures_stage.py)
-            figures = answer_figures(question, self.searcher, found, scope, candidates,
-                                     self.selector.corpus.doc_passages())
+            figures = answer_figures(question, self.searcher, found, scope, candidates, self.selector.corpus)
             if figures is not None:
                 trace.append(figures.trace)
-            if figures is not None and figures.checked is not None and figures.draft is not None:
-                yield Answer(question=question, text=figures.checked.text, citations=figures.checked.citations,
-                             passages=figures.draft.context, mode="retrieve", trace=(*trace, *figures.checked.trace),
-                             model=MODEL_NAME, draft=figures.draft.raw, calculation=figures.checked.calculation)
-                return
+                if figures.checked is not None and figures.draft is not None:
+                    yield Answer(question=question, text=figures.checked.text, citations=figures.checked.citations,
+                                 passages=figures.draft.context, mode="retrieve",
+                                 trace=(*trace, *figures.checked.trace), model=MODEL_NAME, draft=figures.draft.raw,
+                                 calculation=figures.checked.calculation)
+                    return
         full, mode_trace = selector.full_text(question, candidates)
         trace.append(mode_trace)
         passages: list[Passage]
