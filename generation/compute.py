@@ -105,8 +105,9 @@ def rounding_places(question: str) -> int | None:
 
 # ------------------------------------------------------------------------------------------ numbers in text
 
-_SCALES = {"thousand": Decimal(10) ** 3, "million": Decimal(10) ** 6, "billion": Decimal(10) ** 9,
-           "trillion": Decimal(10) ** 12}
+#: Scale words and their factors (shared with generation/figures.py).
+SCALES = {"thousand": Decimal(10) ** 3, "million": Decimal(10) ** 6, "billion": Decimal(10) ** 9,
+          "trillion": Decimal(10) ** 12}
 _SCALE_ALIASES = {"k": "thousand", "thousands": "thousand", "m": "million", "mm": "million", "mn": "million",
                   "millions": "million", "b": "billion", "bn": "billion", "billions": "billion",
                   "trillions": "trillion"}
@@ -117,7 +118,8 @@ _VALUE = re.compile(
     r"(?:(?P<scale>thousands?|millions?|billions?|trillions?|mm|mn|bn|k|m|b)\b\.?)?\s*"
     r"(?:(?:USD|dollars?)\b)?\s*$", re.IGNORECASE)
 _PASSAGE_NUMBER = re.compile(rf"(?<![\d.,])(?:{_DIGITS})(?![\d])")
-_SCALE_NOTE = re.compile(r"\bin (thousands|millions|billions)\b", re.IGNORECASE)
+#: A passage's or line's statement of the scale of its amounts ("in millions").
+SCALE_NOTE = re.compile(r"\bin (thousands|millions|billions)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +159,7 @@ def passage_scale(passage: Passage) -> str:
     >>> passage_scale(Passage(id="x", doc_id="d", source="a", text="(in millions) 6,489", chars=(0, 19)))
     'million'
     """
-    m = _SCALE_NOTE.search(passage.text) or _SCALE_NOTE.search(passage.header)
+    m = SCALE_NOTE.search(passage.text) or SCALE_NOTE.search(passage.header)
     return m.group(1).lower().rstrip("s") if m else ""
 
 
@@ -174,8 +176,8 @@ def find_number(quoted: Quoted, passage: Passage) -> tuple[int, int] | None:
     True
     """
     want = abs(quoted.value)
-    want_scaled = want * _SCALES.get(quoted.scale, Decimal(1))
-    factor = _SCALES.get(passage_scale(passage), Decimal(1))
+    want_scaled = want * SCALES.get(quoted.scale, Decimal(1))
+    factor = SCALES.get(passage_scale(passage), Decimal(1))
     for m in _PASSAGE_NUMBER.finditer(passage.text):
         found = Decimal(m.group().replace(",", ""))
         if found == want or found * factor == want_scaled:
@@ -610,7 +612,7 @@ def _scale_factor(scale: str, common: str) -> Fraction:
     """What to multiply an amount quoted in ``scale`` by to express it in ``common`` ("" for either: as is)."""
     if not scale or not common or scale == common:
         return Fraction(1)
-    return Fraction(_SCALES[scale]) / Fraction(_SCALES[common])
+    return Fraction(SCALES[scale]) / Fraction(SCALES[common])
 
 
 def calculate(question: str, answer: str, passages: Sequence[Passage]) -> Calculation:
@@ -633,7 +635,7 @@ def calculate(question: str, answer: str, passages: Sequence[Passage]) -> Calcul
     except CalcError as e:  # name the operands as the model did
         raise CalcError(re.sub(r"__v(\d+)", lambda m: block.operands[int(m.group(1))].name, str(e))) from None
     said = [o.scale for o in checked if o.scale and o.unit != "%"]
-    common = max(sorted(set(said), key=_SCALES.__getitem__), key=said.count) if said else ""  # ties: the smaller
+    common = max(sorted(set(said), key=SCALES.__getitem__), key=said.count) if said else ""  # ties: the smaller
     names = {f"__v{i}": Value(Fraction(o.quoted.value) * _scale_factor(c.scale, common),
                               PERCENT if c.unit == "%" else AMOUNT)
              for i, (o, c) in enumerate(zip(block.operands, checked, strict=True))}

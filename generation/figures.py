@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from generation.compute import is_derived_question, passage_scale
+from generation.compute import SCALE_NOTE, SCALES, is_derived_question, passage_scale
 from ingest.core.records import Passage
 from ingest.tables import numeric_cells
 
@@ -201,7 +201,6 @@ _CELL = re.compile(r"\$?\s?\(?\s?[-−–]?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.
 _YEAR = re.compile(r"(?<![\d,.$])(?:19|20)\d\d(?!\d|,\d|%)")
 _FY = re.compile(r"\bFY ?((?:19|20)\d\d)\b")
 _FOOTNOTE = re.compile(r"\(\d\)")
-_SCALE_LINE = re.compile(r"\bin (?:thousands|millions|billions)\b", re.IGNORECASE)
 
 
 def parse_cell(text: str) -> tuple[Decimal | None, bool]:
@@ -357,7 +356,7 @@ def table_rows(passage: Passage, years: Sequence[int] | None = None) -> list[Row
         start, offset = offset, offset + len(line) + 1
         parsed = _line_cells(line, start)
         if parsed is None:
-            if line.strip() and not _SCALE_LINE.search(line):
+            if line.strip() and not SCALE_NOTE.search(line):
                 section = line.strip().rstrip(":")
             continue
         label, cells = parsed
@@ -870,7 +869,6 @@ def _label(question: str, fallback: str) -> str:
 # --------------------------------------------------------------------------------------------- the block
 
 _UNITS_ASKED = re.compile(r"\bin (?:units of )?(?:USD |US\$ ?|\$ ?)?(thousands|millions|billions)\b", re.IGNORECASE)
-_SCALE_VALUE = {"thousand": Decimal(10) ** 3, "million": Decimal(10) ** 6, "billion": Decimal(10) ** 9}
 
 
 def in_units_asked(question: str, result: float, unit: str) -> str | None:
@@ -885,13 +883,13 @@ def in_units_asked(question: str, result: float, unit: str) -> str | None:
     True
     """
     m = _UNITS_ASKED.search(question)
-    have = next((w for w in _SCALE_VALUE if w in unit), None)
+    have = next((w for w in SCALES if w in unit), None)
     if m is None or have is None:
         return None
     want = m.group(1).lower().rstrip("s")
     if want == have:
         return None
-    value = Decimal(str(result)) * _SCALE_VALUE[have] / _SCALE_VALUE[want]
+    value = Decimal(str(result)) * SCALES[have] / SCALES[want]
     digits = f"{value.quantize(Decimal('0.001')).normalize():,f}"
     return f"{'$' if unit.startswith('$') else ''}{digits} {want}"
 
