@@ -31,7 +31,7 @@ BUILTINS: dict[Any, dict[str, str]] = {
     SPLITTERS: {"ast": "ingest.code.splitter:CodeSplitter"},
     EMBEDDERS: {"sentence-transformers": "ingest.embed:SentenceTransformerEmbedder",
                 "onnx": "ingest.onnx_embed:OnnxEmbedder", "onnx-int8": "ingest.onnx_embed:onnx_int8",
-                  "auto": "ingest.onnx_embed:auto_embedder"},
+                "openvino": "ingest.onnx_embed:openvino", "auto": "ingest.onnx_embed:auto_embedder"},
 }
 CODE_SPLITTER = "ast"  # the code splitter documents are routed to (prose: the token-aware recursive splitter)
 _registered = threading.Lock()

@@ -13,7 +13,7 @@ Every measurement runs in its own child process (peak memory is the child's ``ru
                temporary directory); LangChain's as well
 
 Usage:
-  python bench/index_corpus.py {throughput,incremental,memory,all} [--repeats N] [--pytorch] [--out FILE.json]
+  python bench/index_corpus.py {throughput,incremental,memory,all} [--repeats N] [--runtimes R,R] [--out FILE.json]
   python bench/index_corpus.py all --fake --limit 3     # smoke test: hashing embedders, 3 files per corpus
 """
 
@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 PASSWORD = "1234"  # 2206.01062_pg3_password.pdf; the other PDFs are not encrypted, so it is ignored for them
 MIN_FILES = 200
-PYTORCH = "sentence-transformers"  # the docqa-pytorch pipeline: docqa with the PyTorch embedder runtime
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -194,7 +193,7 @@ def child(args: list[str]) -> None:
         files = len(list(corpus.iterdir()))
         if pipeline.startswith("docqa"):
             result = run_docqa(corpus, base / "idx", fake == "1", steps=steps.split(",") if steps else [],
-                               backend=PYTORCH if pipeline == "docqa-pytorch" else None)
+                               backend=pipeline.partition(":")[2] or None)
         else:
             result = run_langchain(corpus, base / "idx", fake == "1")
     result["files"] = files
@@ -215,11 +214,11 @@ def spawn(pipeline: str, kind: str, *, copies: int = 1, limit: int | None, fake:
 
 
 # ---------------------------------------------------------------- benchmarks ------------------------------------------
-def bench_throughput(repeats: int, limit: int | None, fake: bool, pytorch: bool) -> dict:
+def bench_throughput(repeats: int, limit: int | None, fake: bool, runtimes: list[str]) -> dict:
     """Median build seconds per pipeline, the pipelines taking turns (the order reversed every repeat); with
-    ``pytorch`` docqa also runs with the PyTorch embedder runtime (what the default runtime gains)."""
+    each of ``runtimes`` adds docqa with that embedder runtime (pipeline "docqa:RUNTIME": what the default gains)."""
     out: dict = {}
-    order = ["langchain", "docqa", *(["docqa-pytorch"] if pytorch else [])]
+    order = ["langchain", "docqa", *(f"docqa:{r}" for r in runtimes)]
     for kind, unit in (("pdfs", "pages"), ("articles", "chars")):
         runs: dict[str, list[dict]] = {p: [] for p in order}
         for r in range(repeats):
@@ -233,8 +232,8 @@ def bench_throughput(repeats: int, limit: int | None, fake: bool, pytorch: bool)
                                  f"{unit}_per_s": rs[0]["build"][unit] / secs, "passages": rs[0]["build"]["passages"],
                                  "peak_rss_mb": max(x["peak_rss_mb"] for x in rs)}
         summary["ratio"] = summary["docqa"][f"{unit}_per_s"] / summary["langchain"][f"{unit}_per_s"]
-        if pytorch:
-            summary["ratio_pytorch"] = summary["docqa-pytorch"][f"{unit}_per_s"] / summary["langchain"][f"{unit}_per_s"]
+        for r in runtimes:
+            summary[f"ratio:{r}"] = summary[f"docqa:{r}"][f"{unit}_per_s"] / summary["langchain"][f"{unit}_per_s"]
         out[kind] = summary
     return out
 
@@ -271,12 +270,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="throughput runs per pipeline (median)")
     ap.add_argument("--limit", type=int, help="first N files per corpus (smoke test)")
     ap.add_argument("--fake", action="store_true", help="hashing embedders instead of the model (smoke test)")
-    ap.add_argument("--pytorch", action="store_true", help="throughput: also docqa with the PyTorch embedder runtime")
+    ap.add_argument("--runtimes", default="", help="throughput: also docqa with these embedder runtimes, comma-separated "
+                    "(e.g. sentence-transformers,onnx-int8)")
+    ap.add_argument("--pytorch", action="store_true", help="the same as --runtimes sentence-transformers")
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args()
     results: dict = {"fake_embedder": args.fake, "limit": args.limit, "cpus": os.cpu_count()}
     if args.what in ("throughput", "all"):
-        results["throughput"] = bench_throughput(args.repeats, args.limit, args.fake, args.pytorch)
+        runtimes = [r for r in args.runtimes.split(",") if r] + (["sentence-transformers"] if args.pytorch else [])
+        results["throughput"] = bench_throughput(args.repeats, args.limit, args.fake, runtimes)
     if args.what in ("incremental", "all"):
         results["incremental"] = bench_incremental(args.limit, args.fake)
     if args.what in ("memory", "all"):

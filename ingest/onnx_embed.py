@@ -6,9 +6,17 @@ the weights, the exporter and the variant; each cached file's sha256 is checked 
 embedder identity, so an index records exactly which file made its vectors. Pooling and normalisation follow
 the model's own sentence-transformers modules (mean or CLS pooling, then L2 normalisation).
 
-Backends: ``[embed] backend = "onnx"`` (fp32: the same vectors as PyTorch up to float rounding) or
-``"onnx-int8"`` (dynamic int8 quantisation of the weights: faster, slightly different vectors). An index
-built with one runtime refuses queries from another (the runtime is part of the identity).
+Runtimes (``[embed] backend``), each running the same locally exported file:
+
+- ``"openvino"``: OpenVINO on the fp32 export, at the precision the CPU runs fastest (bfloat16 where the CPU
+  has it, else fp32; recorded in the identity). On the 2-core build machine it is the fastest runtime and
+  stays within 1e-4 cosine of PyTorch (bench/RESULTS.md, session 7).
+- ``"onnx"``: ONNX Runtime fp32 (PyTorch's vectors up to float rounding).
+- ``"onnx-int8"``: ONNX Runtime with dynamic int8 quantisation of the weights (slightly different vectors).
+
+Inputs are tokenised once and batched by token count, longest first, so a batch pads to nearly its own length
+(sorting by characters left 27% of a PDF corpus's tokens as padding). An index built with one runtime refuses
+queries from another (the runtime is part of the identity).
 """
 
 from __future__ import annotations
@@ -17,7 +25,9 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +97,32 @@ def pool(hidden: np.ndarray, mask: np.ndarray, *, mode: str, normalise: bool) ->
     return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of ``batch_size``, longest first, so each batch pads to its first length.
+
+    >>> length_batches([3, 9, 1, 7], 2)
+    [[1, 3], [0, 2]]
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def pad_batch(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """(token ids padded with ``pad_id`` to the longest row, attention mask), both int64.
+
+    >>> ids, mask = pad_batch([[5, 6, 7], [8]], 0)
+    >>> ids.tolist(), mask.tolist()
+    ([[5, 6, 7], [8, 0, 0]], [[1, 1, 1], [1, 0, 0]])
+    """
+    width = max((len(r) for r in rows), default=0)
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for i, row in enumerate(rows):
+        ids[i, :len(row)] = row
+        mask[i, :len(row)] = 1
+    return ids, mask
+
+
 def export_onnx(model_dir: Path, target: Path, *, input_names: Sequence[str]) -> None:
     """Export the transformer of ``model_dir`` to ``target`` (token states for dynamic batch and length)."""
     import torch
@@ -133,43 +169,88 @@ def strip_provenance(path: Path) -> None:
     onnx.save(model, str(path))
 
 
+@dataclass(frozen=True)
+class Engine:
+    """A loaded model: ``run`` maps named int64 inputs to token states (batch, tokens, dim)."""
+
+    run: Callable[[dict[str, np.ndarray]], np.ndarray]
+    inputs: frozenset[str]
+    precision: str = "f32"  # what the runtime computes in: "f32", "bf16", "int8" (weights)
+
+
+def open_onnxruntime(path: Path) -> Engine:
+    """ONNX Runtime on the CPU (its sessions are safe to call from several threads)."""
+    try:
+        import onnxruntime as ort
+    except ImportError as err:
+        raise ModelError("the onnx embedder needs onnxruntime: pip install onnxruntime") from err
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return Engine(lambda feed: session.run(None, feed)[0], frozenset(i.name for i in session.get_inputs()))
+
+
+def open_openvino(path: Path) -> Engine:
+    """OpenVINO on the CPU, tuned for one caller at a time (one stream on every core); the precision is the
+    one OpenVINO picks for this CPU (bf16 where the CPU has bfloat16 instructions, else f32)."""
+    try:
+        import openvino as ov
+    except ImportError as err:
+        raise ModelError("the openvino embedder needs OpenVINO: pip install openvino") from err
+    try:
+        core = ov.Core()
+        compiled = core.compile_model(core.read_model(str(path)), "CPU", {"PERFORMANCE_HINT": "LATENCY"})
+        precision = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
+    except RuntimeError as err:
+        raise ModelError(f"{path}: OpenVINO cannot load it: {str(err).strip().splitlines()[0]}") from err
+    request, lock = compiled.create_infer_request(), threading.Lock()
+
+    def run(feed: dict[str, np.ndarray]) -> np.ndarray:
+        with lock:  # an infer request serves one call at a time
+            request.infer(feed)
+            return request.get_output_tensor(0).data.copy()
+
+    return Engine(run, frozenset(i.get_any_name() for i in compiled.inputs), precision)
+
+
+RUNTIMES = {"onnx": ("onnxruntime", False), "onnx-int8": ("onnxruntime", True), "openvino": ("openvino", False)}
+ENGINES = {"onnxruntime": open_onnxruntime, "openvino": open_openvino}
+
+
 class OnnxEmbedder(TokenizerEmbedder):
-    """Embeds with ONNX Runtime; cheap to construct, exports or loads on first use (:meth:`warm_up`).
+    """Embeds with a locally exported ONNX file; cheap to construct, exports or loads on first use (:meth:`warm_up`).
 
     :param settings: the embed settings (``extension`` must be "none": context extension needs PyTorch).
     :param cache: where exports are cached.
-    :param quantize: int8 dynamic quantisation of the exported weights.
+    :param runtime: "onnx" (ONNX Runtime fp32), "onnx-int8" (int8 weights) or "openvino".
     """
 
-    def __init__(self, settings: EmbedSettings, cache: CacheSettings | None = None, *, quantize: bool = False) -> None:
+    def __init__(self, settings: EmbedSettings, cache: CacheSettings | None = None, *, runtime: str = "onnx") -> None:
         if settings.extension != "none":
-            raise ModelError(f"extension {settings.extension!r} needs the sentence-transformers backend, not onnx")
-        self.settings, self.cache, self.quantize = settings, cache or CacheSettings(), quantize
-        self.runtime = "onnx-int8" if quantize else "onnx"
-        self._session: Any = None
+            raise ModelError(f"extension {settings.extension!r} needs the sentence-transformers backend, not {runtime}")
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown onnx runtime {runtime!r}; one of {sorted(RUNTIMES)}")
+        self.settings, self.cache, self.runtime = settings, cache or CacheSettings(), runtime
+        self._engine_name, self.quantize = RUNTIMES[runtime]
+        self._engine: Engine | None = None
         self._tokenizer: Any = None
         self._file_sha256 = ""
 
     def warm_up(self) -> None:
         """Export (once, cached) and load the model (idempotent)."""
-        if self._session is not None:
+        if self._engine is not None:
             return
-        try:
-            import onnxruntime as ort
-        except ImportError as err:
-            raise ModelError("the onnx embedder needs onnxruntime: pip install onnxruntime") from err
         from transformers import AutoTokenizer
 
         model_dir = Path(resolve_model_path(self.settings.model))
         if not model_dir.is_dir():
-            raise ModelError(f"{self.settings.model}: the onnx backend exports from local weights (a packaged model "
-                             "or a directory); download the model first")
+            raise ModelError(f"{self.settings.model}: the {self.runtime} backend exports from local weights (a "
+                             "packaged model or a directory); download the model first")
         self._mode, self._normalise, self._dim, self._max_len = pooling_of(model_dir)
         self._max_len = min(self._max_len, self.settings.max_length or self._max_len)
         self._tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        self._pad_id = self._tokenizer.pad_token_id or 0
         path = self._cached_file(model_dir)
-        self._session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        log.info("loaded %s as %s from %s", self.settings.model, self.runtime, path)
+        self._engine = ENGINES[self._engine_name](path)
+        log.info("loaded %s as %s (%s) from %s", self.settings.model, self.runtime, self._engine.precision, path)
 
     def _cached_file(self, model_dir: Path) -> Path:
         """The verified ONNX file for this model and variant, exported (atomically) when missing or damaged."""
@@ -231,22 +312,24 @@ class OnnxEmbedder(TokenizerEmbedder):
         return self._tokenizer
 
     def identity(self) -> dict[str, object]:
-        """What changes the vectors: the settings, the runtime and the exact ONNX file (exported or loaded here)."""
+        """What changes the vectors: the settings, the runtime (with OpenVINO, its precision) and the exact ONNX
+        file (exported or loaded here)."""
         self.warm_up()
-        return {**self.vector_identity(), "runtime": self.runtime, "onnx_sha256": self._file_sha256}
+        extra = {"precision": self._engine.precision} if self.runtime == "openvino" else {}  # type: ignore[union-attr]
+        return {**self.vector_identity(), "runtime": self.runtime, "onnx_sha256": self._file_sha256, **extra}
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         self.warm_up()
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths batch together
-        names = {i.name for i in self._session.get_inputs()}
-        for start in range(0, len(order), self.settings.batch_size):
-            idx = order[start:start + self.settings.batch_size]
-            enc = self._tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=self._max_len,
-                                  return_tensors="np")
-            feed = {k: v.astype(np.int64) for k, v in enc.items() if k in names}
-            (states,) = self._session.run(None, feed)
-            out[idx] = pool(states, enc["attention_mask"], mode=self._mode, normalise=self._normalise)
+        if not texts:
+            return out
+        ids = self._tokenizer(list(texts), truncation=True, max_length=self._max_len, verbose=False)["input_ids"]
+        engine: Engine = self._engine  # type: ignore[assignment]
+        for idx in length_batches([len(row) for row in ids], self.settings.batch_size):
+            input_ids, mask = pad_batch([ids[i] for i in idx], self._pad_id)
+            feed = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+            states = engine.run({k: v for k, v in feed.items() if k in engine.inputs})
+            out[idx] = pool(states, mask, mode=self._mode, normalise=self._normalise)
         return out
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -261,23 +344,34 @@ class OnnxEmbedder(TokenizerEmbedder):
 
 
 def onnx_int8(settings: EmbedSettings, cache: CacheSettings | None = None) -> OnnxEmbedder:
-    """The int8-quantised ONNX embedder (registry name ``onnx-int8``)."""
-    return OnnxEmbedder(settings, cache, quantize=True)
+    """The int8-quantised ONNX Runtime embedder (registry name ``onnx-int8``)."""
+    return OnnxEmbedder(settings, cache, runtime="onnx-int8")
+
+
+def openvino(settings: EmbedSettings, cache: CacheSettings | None = None) -> OnnxEmbedder:
+    """The OpenVINO embedder (registry name ``openvino``)."""
+    return OnnxEmbedder(settings, cache, runtime="openvino")
+
+
+def _importable(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
 
 
 def auto_runtime(settings: EmbedSettings) -> str:
-    """The runtime ``[embed] backend = "auto"`` (the default) picks: ``onnx-int8`` on a CPU for a local
-    sentence-transformers model with mean or CLS pooling and no context extension (2.2x PyTorch's speed; hybrid
-    hit@5 within a point on SQuAD and code, 3.8 points lower on FinanceBench: bench/RESULTS.md), else
-    ``sentence-transformers`` (a GPU, an extension, a hub id not downloaded yet, another pooling, or no
-    onnxruntime)."""
+    """The runtime ``[embed] backend = "auto"`` (the default) picks.
+
+    On a CPU, for a local sentence-transformers model with mean or CLS pooling and no context extension:
+    ``openvino`` (on the build machine 2.4x PyTorch's speed at 1e-4 cosine from its vectors), else ``onnx-int8``
+    when only ONNX Runtime is installed. Otherwise (a GPU, an extension, a hub id not downloaded yet, another
+    pooling) ``sentence-transformers``. Measurements: bench/RESULTS.md, sessions 6 and 7.
+    """
     from ingest.embed import device_default
 
     if settings.extension != "none" or (settings.device or device_default()) != "cpu":
-        return "sentence-transformers"
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
         return "sentence-transformers"
     model_dir = Path(resolve_model_path(settings.model))
     try:
@@ -286,13 +380,17 @@ def auto_runtime(settings: EmbedSettings) -> str:
         pooling_of(model_dir)
     except (ModelError, OSError, KeyError, ValueError):
         return "sentence-transformers"
-    return "onnx-int8"
+    for runtime, module in (("openvino", "openvino"), ("onnx-int8", "onnxruntime")):
+        if _importable(module):
+            return runtime
+    return "sentence-transformers"
 
 
 def auto_embedder(settings: EmbedSettings, cache: CacheSettings | None = None) -> Any:
     """The embedder :func:`auto_runtime` picks (registry name ``auto``); its identity names the runtime."""
-    if auto_runtime(settings) == "onnx-int8":
-        return onnx_int8(settings, cache)
+    runtime = auto_runtime(settings)
+    if runtime in RUNTIMES:
+        return OnnxEmbedder(settings, cache, runtime=runtime)
     from ingest.embed import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(settings, cache)

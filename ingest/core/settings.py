@@ -119,8 +119,8 @@ class EmbedSettings:
     model: str = setting(DEFAULT_EMBEDDER, flag="--embedder", env="DOCQA_EMBED_MODEL",
                          help="embedding model: hub id, local directory, or a packaged model's alias")
     backend: str = setting("auto", env="DOCQA_EMBED_BACKEND",
-                           help="embedder runtime (registry name): auto (ONNX Runtime int8 on a CPU where it applies, "
-                                "else PyTorch), sentence-transformers (PyTorch), onnx, onnx-int8")
+                           help="embedder runtime (registry name): auto (OpenVINO on a CPU where it applies, "
+                                "else PyTorch), sentence-transformers (PyTorch), openvino, onnx, onnx-int8")
     max_length: int | None = setting(None, low=8, help="tokens per input; None keeps the model's own limit. With an "
                                                 "extension the target length (chunk: tokens covered by all windows)")
     batch_size: int = setting(32, low=1, help="inputs per forward pass (sorted by length first)")
