@@ -30,7 +30,7 @@ def _embed_settings_from(manifest: Manifest, base: EmbedSettings) -> EmbedSettin
     """Embed settings that reproduce the manifest's embedder (runtime-only knobs taken from ``base``)."""
     known = {f.name for f in dataclasses.fields(EmbedSettings)}
     values = {k: v for k, v in manifest.embedder.items() if k in known}
-    # the runtime that made the vectors (onnx, onnx-int8) queries them; no runtime recorded: PyTorch
+    # the runtime that made the vectors (openvino, onnx, onnx-int8) queries them; no runtime recorded: PyTorch
     values["backend"] = manifest.embedder.get("runtime", "sentence-transformers")
     return dataclasses.replace(base, **values)
 
