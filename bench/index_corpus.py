@@ -270,8 +270,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="throughput runs per pipeline (median)")
     ap.add_argument("--limit", type=int, help="first N files per corpus (smoke test)")
     ap.add_argument("--fake", action="store_true", help="hashing embedders instead of the model (smoke test)")
-    ap.add_argument("--runtimes", default="", help="throughput: also docqa with these embedder runtimes, comma-separated "
-                    "(e.g. sentence-transformers,onnx-int8)")
+    ap.add_argument("--runtimes", default="",
+                    help="throughput: also docqa with these embedder runtimes, comma-separated (e.g. onnx-int8)")
     ap.add_argument("--pytorch", action="store_true", help="the same as --runtimes sentence-transformers")
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args()

@@ -1,4 +1,4 @@
-"""ONNX Runtime embedder: a sentence-transformers model exported locally to ONNX (optionally int8-quantised).
+"""ONNX embedders: a sentence-transformers model exported locally to ONNX, run by OpenVINO or ONNX Runtime.
 
 The export runs here, from the same weights the PyTorch embedder loads (a packaged model, a local directory or
 a hub id), never from a downloaded ONNX file. It is cached under ``<cache>/onnx/<key>/`` where the key hashes

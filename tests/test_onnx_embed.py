@@ -1,4 +1,4 @@
-"""The ONNX embedders (ONNX Runtime, OpenVINO): exported locally from the packaged weights, cached and verified by hash."""
+"""The ONNX embedders (ONNX Runtime, OpenVINO): exported locally from the packaged weights, verified by hash."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from app.factory import make_embedder
+from ingest import onnx_embed
 from ingest.core.errors import IndexMismatchError, ModelError
 from ingest.core.settings import CacheSettings, EmbedSettings, Settings
-from ingest import onnx_embed
 from ingest.onnx_embed import OnnxEmbedder, auto_runtime, length_batches, pad_batch, pool
 
 pytestmark = pytest.mark.slow
