@@ -2,9 +2,9 @@
 
 Every file ends one of three ways: indexed (its document and passages returned); skipped with a
 reason (listed in :attr:`ReadReport.skipped`); or, when it was the one file named, an
-:class:`InputError` whose one-line message names it. A file that takes longer than
-``timeout_seconds`` or more than ``memory_mb`` is stopped (its worker killed and replaced) and
-skipped with "timed out after 60 s" or "over the 2048 MiB memory bound"; a file that makes the
+:class:`InputError` whose one-line message names it. A file that takes more than ``timeout_seconds``
+of CPU time (3x that on the clock when the reader hangs idle) or more than ``memory_mb`` is stopped
+(its worker killed and replaced) and skipped with "timed out after 60 s" or "over the 2048 MiB memory bound"; a file that makes the
 reader fail in a way no check anticipated is skipped as well ("unexpected error ..."), so one bad
 file never sinks a build.
 
@@ -35,6 +35,7 @@ from ingest.worker import BoundTripped, WorkerPool, default_workers
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+READ_NICE = 10  # reading workers yield the cores to the embedder: builds 7-10% faster (bench/RESULTS.md, session 7)
 Outcome = Literal["indexed", "skipped", "timeout", "memory", "crash"]
 
 
@@ -156,7 +157,7 @@ def read_files(paths: Sequence[Path], *, splitter: Splitter, settings: IngestSet
             yield job
 
     with WorkerPool(task, size=size, timeout_seconds=settings.timeout_seconds, memory_mb=settings.memory_mb,
-                    prepare=prepare) as pool:
+                    prepare=prepare, nice=READ_NICE) as pool:
         for job, ok, value in pool.imap_unordered(timed(jobs)):
             yield _finish(job, ok, value, strict, time.perf_counter() - started.pop(id(job)))
 

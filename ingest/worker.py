@@ -9,7 +9,10 @@ replaced only after a task trips a bound or kills it.
 
 The bounds:
 
-- **time**: the caller waits at most ``timeout_seconds`` for the reply, then kills the worker;
+- **time**: a task may use ``timeout_seconds`` of the worker's CPU time (read from ``/proc``), so a
+  worker that shares the cores with the embedder, or runs at a lower priority (``nice``), is not cut
+  short by the wall clock; a task that waits without using the CPU (a hang) is stopped after
+  :data:`HANG_FACTOR` times that wall-clock time. Where there is no ``/proc``, the wall clock alone;
 - **memory**: before each task the worker caps its own address space (``RLIMIT_AS``) at its size
   plus ``memory_mb``, so an allocation beyond it fails with ``MemoryError`` (reported, and the
   worker replaced); the caller also polls the worker's resident size and kills it when it grows
@@ -40,6 +43,7 @@ J = TypeVar("J")
 R = TypeVar("R")
 BoundKind = Literal["timeout", "memory", "crash"]
 MIB = 2**20
+HANG_FACTOR = 3  # a task idle on the CPU is stopped after this many times the time bound, on the wall clock
 
 
 class BoundTripped(Exception):
@@ -82,6 +86,16 @@ def _statm(pid: int | str, field: int) -> int | None:
         return None
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU seconds of process ``pid`` from ``/proc/<pid>/stat``; None where there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @contextlib.contextmanager
 def _address_space_limit(extra_bytes: int) -> Iterator[None]:
     """Cap this process's address space at its current size plus ``extra_bytes`` for the block."""
@@ -120,11 +134,15 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def _serve(conn: Connection, other: Connection, task: Callable[[Any], Any], memory_bytes: int, parent: int) -> None:
+def _serve(conn: Connection, other: Connection, task: Callable[[Any], Any], memory_bytes: int, parent: int,
+           nice: int) -> None:
     """The worker's loop: receive a job, run the task under the memory cap, send back the outcome."""
     try:
         other.close()
         _die_with_parent(parent)
+        if nice:
+            with contextlib.suppress(OSError, AttributeError):
+                os.nice(nice)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         while True:
             try:
@@ -159,6 +177,7 @@ class BoundedWorker(Generic[J, R]):
     :param poll_seconds: how often the memory watchdog looks while a task runs.
     :param prepare: called once, before the first worker starts: load here what the task needs (a
         tokenizer), so that every worker inherits it instead of loading its own.
+    :param nice: added to the worker's niceness (a lower priority: it yields the cores to this process).
 
     >>> with BoundedWorker(len, timeout_seconds=10, memory_mb=256) as worker:
     ...     worker.run("four")
@@ -166,10 +185,11 @@ class BoundedWorker(Generic[J, R]):
     """
 
     def __init__(self, task: Callable[[J], R], *, timeout_seconds: float, memory_mb: int,
-                 poll_seconds: float = 0.05, prepare: Callable[[], object] | None = None) -> None:
+                 poll_seconds: float = 0.05, prepare: Callable[[], object] | None = None, nice: int = 0) -> None:
         if timeout_seconds <= 0 or memory_mb <= 0:
             raise ValueError(f"need timeout_seconds > 0 and memory_mb > 0, got {timeout_seconds}, {memory_mb}")
         self.task = task
+        self.nice = nice
         self.timeout_seconds = timeout_seconds
         self.memory_mb = memory_mb
         self.poll_seconds = poll_seconds
@@ -178,7 +198,9 @@ class BoundedWorker(Generic[J, R]):
         self._conn: Connection | None = None
         self._pending = False  # a submitted task not yet collected
         self._base: int | None = None  # the worker's resident size when the task was sent
-        self._deadline = 0.0
+        self._cpu_base: float | None = None  # the worker's CPU seconds when the task was sent (None: no /proc)
+        self._deadline = 0.0  # when the task can first be over its time bound
+        self._wall_limit = 0.0  # when it is over it on the wall clock
 
     def _start(self) -> tuple[Any, Connection]:
         if self._proc is not None and self._conn is not None and self._proc.is_alive():
@@ -192,8 +214,8 @@ class BoundedWorker(Generic[J, R]):
         for stream in (sys.stdout, sys.stderr):  # nothing buffered may be written twice
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 stream.flush()
-        proc = ctx.Process(target=_serve, args=(theirs, mine, self.task, self.memory_mb * MIB, os.getpid()),
-                           name="docqa-ingest-worker", daemon=True)
+        proc = ctx.Process(target=_serve, args=(theirs, mine, self.task, self.memory_mb * MIB, os.getpid(),
+                                                self.nice), name="docqa-ingest-worker", daemon=True)
         proc.start()
         theirs.close()
         self._proc, self._conn = proc, mine
@@ -228,7 +250,10 @@ class BoundedWorker(Generic[J, R]):
             proc, conn = self._start()
             conn.send(("run", job))
         self._base = _statm(proc.pid, 1)
+        self._cpu_base = _cpu_seconds(proc.pid)
         self._deadline = time.monotonic() + self.timeout_seconds
+        self._wall_limit = self._deadline if self._cpu_base is None else (
+            time.monotonic() + HANG_FACTOR * self.timeout_seconds)
         self._pending = True
 
     @property
@@ -272,8 +297,12 @@ class BoundedWorker(Generic[J, R]):
             self._pending = False
             raise self._trip("crash", self._death())
         if time.monotonic() >= self._deadline:
-            self._pending = False
-            raise self._trip("timeout", timeout_reason(self.timeout_seconds))
+            wall = time.monotonic() >= self._wall_limit
+            cpu = _cpu_seconds(proc.pid) if self._cpu_base is not None else None
+            if wall or (cpu is not None and cpu - self._cpu_base >= self.timeout_seconds):  # type: ignore[operator]
+                self._pending = False
+                seconds = HANG_FACTOR * self.timeout_seconds if wall and self._cpu_base is not None else None
+                raise self._trip("timeout", timeout_reason(seconds or self.timeout_seconds))
         rss = _statm(proc.pid, 1)
         if self._base is not None and rss is not None and rss - self._base > self.memory_mb * MIB:
             self._pending = False
@@ -287,8 +316,7 @@ class BoundedWorker(Generic[J, R]):
         """
         self.submit(job)
         while True:
-            left = self._deadline - time.monotonic()
-            wait(self.waitables(), timeout=max(0.0, min(self.poll_seconds, left)))
+            wait(self.waitables(), timeout=self.poll_seconds)
             done, value = self.check()
             if done:
                 return value  # type: ignore[return-value]
@@ -335,6 +363,7 @@ class WorkerPool(Generic[J, R]):
 
     :param size: how many workers (each a forked process, started when first given a job).
     :param prepare: called once, before the first worker starts (see :class:`BoundedWorker`).
+    :param nice: added to each worker's niceness (see :class:`BoundedWorker`).
 
     >>> with WorkerPool(len, size=2, timeout_seconds=10, memory_mb=256) as pool:
     ...     sorted(value for _, ok, value in pool.imap_unordered(["a", "bb", "ccc"]))
@@ -342,13 +371,13 @@ class WorkerPool(Generic[J, R]):
     """
 
     def __init__(self, task: Callable[[J], R], *, size: int, timeout_seconds: float, memory_mb: int,
-                 poll_seconds: float = 0.05, prepare: Callable[[], object] | None = None) -> None:
+                 poll_seconds: float = 0.05, prepare: Callable[[], object] | None = None, nice: int = 0) -> None:
         if size < 1:
             raise ValueError(f"need at least one worker, got {size}")
         self._prepare = prepare
         self.poll_seconds = poll_seconds
         self.workers = [BoundedWorker(task, timeout_seconds=timeout_seconds, memory_mb=memory_mb,
-                                      poll_seconds=poll_seconds) for _ in range(size)]
+                                      poll_seconds=poll_seconds, nice=nice) for _ in range(size)]
 
     def imap_unordered(self, jobs: Iterable[J]) -> Iterator[tuple[J, bool, Any]]:
         """Run every job; yield ``(job, True, result)`` or ``(job, False, exception)`` as each finishes.

@@ -72,7 +72,7 @@ def test_each_bound_trips_skips_its_file_and_the_build_goes_on(mixed: Path):
     outcomes = {Path(f.source).name: (f.outcome, f.reason) for f in report.files}
     assert outcomes == {
         "a-good.txt": ("indexed", ""), "c-good.txt": ("indexed", ""), "g-good.txt": ("indexed", ""),
-        "b-hang.txt": ("timeout", "timed out after 2 s"),
+        "b-hang.txt": ("timeout", "timed out after 6 s"),  # idle on the CPU: stopped at 3x the bound, wall clock
         "d-greedy.txt": ("memory", "over the 256 MiB memory bound"),
         "e-crash.txt": ("crash", "the reader was killed by SIGSEGV"),
         "f-typo.txt": ("crash", "unexpected error while reading (TypeError: unsupported operand type(s) for +: "
@@ -84,7 +84,7 @@ def test_each_bound_trips_skips_its_file_and_the_build_goes_on(mixed: Path):
 
 
 @pytest.mark.parametrize("name, error, message", [
-    ("b-hang.txt", ReadLimitError, "b-hang.txt: timed out after 2 s"),
+    ("b-hang.txt", ReadLimitError, "b-hang.txt: timed out after 6 s"),
     ("d-greedy.txt", ReadLimitError, "d-greedy.txt: over the 256 MiB memory bound"),
     ("e-crash.txt", ReaderCrashError, "e-crash.txt: the reader was killed by SIGSEGV"),
     ("f-typo.txt", ReaderCrashError, "f-typo.txt: unexpected error while reading (TypeError"),
@@ -99,6 +99,25 @@ def _fill_slowly(megabytes: int) -> int:
     chunks = [b"x" * 2**20 for _ in range(megabytes)]  # touched pages: resident memory grows
     time.sleep(5)
     return len(chunks)
+
+
+def _spin(seconds: float) -> int:
+    end, n = time.process_time() + seconds, 0
+    while time.process_time() < end:
+        n += 1
+    return n
+
+
+def test_the_time_bound_counts_cpu_seconds_and_stops_a_hang_on_the_wall_clock():
+    with BoundedWorker(_spin, timeout_seconds=1, memory_mb=64) as w:
+        start = time.monotonic()
+        with pytest.raises(BoundTripped, match="timed out after 1 s") as info:
+            w.run(30)  # a reader stuck in a loop uses the CPU: stopped after one CPU second
+        assert info.value.kind == "timeout" and time.monotonic() - start < 10
+        assert w.run(0.1) > 0  # a fresh worker takes the next task
+    with BoundedWorker(time.sleep, timeout_seconds=1, memory_mb=64, nice=3) as w:
+        w.run(1.5)  # waiting (a slow disk, a starved worker) is not reading: within 3x the bound it may finish
+        assert os.getpriority(os.PRIO_PROCESS, w._proc.pid) == os.getpriority(os.PRIO_PROCESS, 0) + 3
 
 
 def test_the_resident_memory_watchdog_kills_what_the_address_space_cap_lets_through(monkeypatch):
