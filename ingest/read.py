@@ -4,9 +4,9 @@ Every file ends one of three ways: indexed (its document and passages returned);
 reason (listed in :attr:`ReadReport.skipped`); or, when it was the one file named, an
 :class:`InputError` whose one-line message names it. A file that takes more than ``timeout_seconds``
 of CPU time (3x that on the clock when the reader hangs idle) or more than ``memory_mb`` is stopped
-(its worker killed and replaced) and skipped with "timed out after 60 s" or "over the 2048 MiB memory bound"; a file that makes the
-reader fail in a way no check anticipated is skipped as well ("unexpected error ..."), so one bad
-file never sinks a build.
+(its worker killed and replaced) and skipped with "timed out after 60 s" or "over the 2048 MiB memory
+bound"; a file that makes the reader fail in a way no check anticipated is skipped as well ("unexpected
+error ..."), so one bad file never sinks a build. The workers run at a lower priority (:data:`READ_NICE`).
 
 A build reads through :func:`read_files`: a pool of such workers (one per core, up to four) reads
 several files at once and yields each as it finishes, so the caller can embed and store one file's
