@@ -199,8 +199,7 @@ class BoundedWorker(Generic[J, R]):
         self._pending = False  # a submitted task not yet collected
         self._base: int | None = None  # the worker's resident size when the task was sent
         self._cpu_base: float | None = None  # the worker's CPU seconds when the task was sent (None: no /proc)
-        self._deadline = 0.0  # when the task can first be over its time bound
-        self._wall_limit = 0.0  # when it is over it on the wall clock
+        self._started = 0.0  # when the task was sent (monotonic clock)
 
     def _start(self) -> tuple[Any, Connection]:
         if self._proc is not None and self._conn is not None and self._proc.is_alive():
@@ -251,9 +250,7 @@ class BoundedWorker(Generic[J, R]):
             conn.send(("run", job))
         self._base = _statm(proc.pid, 1)
         self._cpu_base = _cpu_seconds(proc.pid)
-        self._deadline = time.monotonic() + self.timeout_seconds
-        self._wall_limit = self._deadline if self._cpu_base is None else (
-            time.monotonic() + HANG_FACTOR * self.timeout_seconds)
+        self._started = time.monotonic()
         self._pending = True
 
     @property
@@ -296,18 +293,29 @@ class BoundedWorker(Generic[J, R]):
         if ready:
             self._pending = False
             raise self._trip("crash", self._death())
-        if time.monotonic() >= self._deadline:
-            wall = time.monotonic() >= self._wall_limit
-            cpu = _cpu_seconds(proc.pid) if self._cpu_base is not None else None
-            if wall or (cpu is not None and cpu - self._cpu_base >= self.timeout_seconds):  # type: ignore[operator]
-                self._pending = False
-                seconds = HANG_FACTOR * self.timeout_seconds if wall and self._cpu_base is not None else None
-                raise self._trip("timeout", timeout_reason(seconds or self.timeout_seconds))
+        reason = self._over_time(proc.pid)
+        if reason:
+            self._pending = False
+            raise self._trip("timeout", reason)
         rss = _statm(proc.pid, 1)
         if self._base is not None and rss is not None and rss - self._base > self.memory_mb * MIB:
             self._pending = False
             raise self._trip("memory", memory_reason(self.memory_mb))
         return False, None
+
+    def _over_time(self, pid: int) -> str | None:
+        """Why the task in flight is over its time bound (CPU seconds; idle on the CPU: the wall clock), or None."""
+        elapsed = time.monotonic() - self._started
+        if elapsed < self.timeout_seconds:  # neither bound can have tripped yet
+            return None
+        if self._cpu_base is None:  # no /proc: the wall clock alone
+            return timeout_reason(self.timeout_seconds)
+        if elapsed >= HANG_FACTOR * self.timeout_seconds:
+            return timeout_reason(HANG_FACTOR * self.timeout_seconds)
+        used = _cpu_seconds(pid)
+        if used is not None and used - self._cpu_base >= self.timeout_seconds:
+            return timeout_reason(self.timeout_seconds)
+        return None
 
     def run(self, job: J) -> R:
         """``task(job)`` in the worker; an exception the task raises is raised here.
