@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +175,7 @@ class Engine:
 
     run: Callable[[dict[str, np.ndarray]], np.ndarray]
     inputs: frozenset[str]
-    precision: str = "f32"  # what the runtime computes in: "f32", "bf16", "int8" (weights)
+    precision: str = "f32"  # what the weights are computed in: "f32", "bf16" or "int8"
 
 
 def open_onnxruntime(path: Path) -> Engine:
@@ -249,7 +249,8 @@ class OnnxEmbedder(TokenizerEmbedder):
         self._tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
         self._pad_id = self._tokenizer.pad_token_id or 0
         path = self._cached_file(model_dir)
-        self._engine = ENGINES[self._engine_name](path)
+        engine = ENGINES[self._engine_name](path)
+        self._engine = replace(engine, precision="int8") if self.quantize else engine
         log.info("loaded %s as %s (%s) from %s", self.settings.model, self.runtime, self._engine.precision, path)
 
     def _cached_file(self, model_dir: Path) -> Path:
