@@ -3,10 +3,14 @@
 Every file ends one of three ways: indexed (its document and passages returned); skipped with a
 reason (listed in :attr:`ReadReport.skipped`); or, when it was the one file named, an
 :class:`InputError` whose one-line message names it. A file that takes more than ``timeout_seconds``
-of CPU time (3x that on the clock when the reader hangs idle) or more than ``memory_mb`` is stopped
-(its worker killed and replaced) and skipped with "timed out after 60 s" or "over the 2048 MiB memory
-bound"; a file that makes the reader fail in a way no check anticipated is skipped as well ("unexpected
-error ..."), so one bad file never sinks a build. The workers run at a lower priority (:data:`READ_NICE`).
+of CPU time, or makes no progress at all (neither running nor waiting for a core) for 3x that, or takes
+more than ``memory_mb``, is stopped (its worker killed and replaced). A file that timed out among others
+is read once more, alone, after the rest; if it times out again it is skipped with the bound that
+tripped and its CPU and wall seconds ("timed out: used its 60 s of CPU time (CPU 60.0 s, wall 75.2 s);
+the same when read alone"). Over the memory bound: "over the 2048 MiB memory bound". A file that makes
+the reader fail in a way no check anticipated is skipped as well ("unexpected error ..."), so one bad
+file never sinks a build. The workers run at a lower priority (:data:`READ_NICE`); waiting for a core
+is never counted against a file, so a busy machine skips nothing it would read on an idle one.
 
 A build reads through :func:`read_files`: a pool of such workers (one per core, up to four) reads
 several files at once and yields each as it finishes, so the caller can embed and store one file's
@@ -30,7 +34,7 @@ from ingest.core.protocols import Splitter
 from ingest.core.records import Document, Passage
 from ingest.core.settings import IngestSettings
 from ingest.loaders import Skipped, expand_paths, load_file, skip_reason, source_name, strict_single
-from ingest.worker import BoundTripped, WorkerPool, default_workers
+from ingest.worker import BoundedWorker, BoundTripped, WorkerPool, default_workers
 
 log = logging.getLogger(__name__)
 
@@ -156,10 +160,41 @@ def read_files(paths: Sequence[Path], *, splitter: Splitter, settings: IngestSet
             started[id(job)] = time.perf_counter()
             yield job
 
+    retry: list[_Job] = []  # timed out among other readers: read again alone, after the rest
     with WorkerPool(task, size=size, timeout_seconds=settings.timeout_seconds, memory_mb=settings.memory_mb,
                     prepare=prepare, nice=READ_NICE) as pool:
         for job, ok, value in pool.imap_unordered(timed(jobs)):
+            if retry_alone(value, ok=ok, strict=strict):
+                log.info("%s: %s; reading it again alone after the other files", source_name(job.path),
+                         value.reason)  # type: ignore[union-attr]
+                retry.append(job)
+                continue
             yield _finish(job, ok, value, strict, time.perf_counter() - started.pop(id(job)))
+    if not retry:
+        return
+    with BoundedWorker(task, timeout_seconds=settings.timeout_seconds, memory_mb=settings.memory_mb,
+                       nice=READ_NICE) as alone:
+        for job in retry:
+            try:
+                ok, value = True, alone.run(job)
+            except BoundTripped as err:
+                ok, value = False, BoundTripped(err.kind, f"{err.reason}; the same when read alone")
+            except Exception as err:  # noqa: BLE001 - judged by _finish (the failure policy of this module)
+                ok, value = False, err
+            yield _finish(job, ok, value, strict, time.perf_counter() - started.pop(id(job)))
+
+
+def retry_alone(value: object, *, ok: bool, strict: bool) -> bool:
+    """Whether a file's outcome calls for one more read, alone: it timed out while other files were read.
+
+    >>> retry_alone(BoundTripped("timeout", "timed out"), ok=False, strict=False)
+    True
+    >>> retry_alone(BoundTripped("memory", "over"), ok=False, strict=False), retry_alone(None, ok=True, strict=False)
+    (False, False)
+    >>> retry_alone(BoundTripped("timeout", "timed out"), ok=False, strict=True)  # the one file named: read alone
+    False
+    """
+    return not ok and not strict and isinstance(value, BoundTripped) and value.kind == "timeout"
 
 
 def read_paths(paths: Iterable[str | os.PathLike[str]], *, splitter: Splitter, settings: IngestSettings | None = None,

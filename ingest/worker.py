@@ -9,10 +9,12 @@ replaced only after a task trips a bound or kills it.
 
 The bounds:
 
-- **time**: a task may use ``timeout_seconds`` of the worker's CPU time (read from ``/proc``), so a
-  worker that shares the cores with the embedder, or runs at a lower priority (``nice``), is not cut
-  short by the wall clock; a task that waits without using the CPU (a hang) is stopped after
-  :data:`HANG_FACTOR` times that wall-clock time. Where there is no ``/proc``, the wall clock alone;
+- **time**: a task may use ``timeout_seconds`` of the worker's CPU time (read from ``/proc``). A task
+  that makes no progress at all, neither running nor waiting for a core (asleep on a lock, a pipe, a
+  stuck disk: a hang), is stopped after :data:`HANG_FACTOR` times that many seconds without progress.
+  A worker that shares busy cores with the embedder or other programs, or runs at a lower priority
+  (``nice``), waits on the run queue: that is progress, so a loaded machine never trips the bound,
+  however long the wall clock runs. Where there is no ``/proc``, the wall clock alone;
 - **memory**: before each task the worker caps its own address space (``RLIMIT_AS``) at its size
   plus ``memory_mb``, so an allocation beyond it fails with ``MemoryError`` (reported, and the
   worker replaced); the caller also polls the worker's resident size and kills it when it grows
@@ -34,6 +36,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Generic, Literal, TypeVar
 
@@ -43,14 +46,14 @@ J = TypeVar("J")
 R = TypeVar("R")
 BoundKind = Literal["timeout", "memory", "crash"]
 MIB = 2**20
-HANG_FACTOR = 3  # a task idle on the CPU is stopped after this many times the time bound, on the wall clock
+HANG_FACTOR = 3  # a task with no progress (not running, not waiting for a core) is stopped after this x the bound
 
 
 class BoundTripped(Exception):
     """A task went over a bound, or its worker died; the worker was replaced.
 
     :param kind: "timeout", "memory" or "crash".
-    :param reason: one line for a report, e.g. "timed out after 60 s".
+    :param reason: one line for a report, e.g. "timed out: used its 60 s of CPU time (CPU 60.0 s, wall 75.2 s)".
     """
 
     def __init__(self, kind: BoundKind, reason: str) -> None:
@@ -59,13 +62,31 @@ class BoundTripped(Exception):
         self.reason = reason
 
 
-def timeout_reason(seconds: float) -> str:
-    """The reason recorded when the time bound trips.
+def cpu_timeout_reason(bound: float, cpu: float, wall: float) -> str:
+    """The reason recorded when a task used up its CPU-time bound.
 
-    >>> timeout_reason(60.0), timeout_reason(0.5)
-    ('timed out after 60 s', 'timed out after 0.5 s')
+    >>> cpu_timeout_reason(60.0, 60.04, 181.7)
+    'timed out: used its 60 s of CPU time (CPU 60.0 s, wall 181.7 s)'
     """
-    return f"timed out after {seconds:g} s"
+    return f"timed out: used its {bound:g} s of CPU time (CPU {cpu:.1f} s, wall {wall:.1f} s)"
+
+
+def hang_reason(idle: float, cpu: float, wall: float) -> str:
+    """The reason recorded when a task made no progress for ``idle`` seconds (the hang bound).
+
+    >>> hang_reason(6.0, 0.0, 6.06)
+    'timed out: no progress for 6 s (CPU 0.0 s, wall 6.1 s)'
+    """
+    return f"timed out: no progress for {idle:g} s (CPU {cpu:.1f} s, wall {wall:.1f} s)"
+
+
+def wall_timeout_reason(bound: float) -> str:
+    """The reason recorded where the CPU clock cannot be read (no ``/proc``) and the wall clock tripped.
+
+    >>> wall_timeout_reason(60.0)
+    'timed out after 60 s'
+    """
+    return f"timed out after {bound:g} s"
 
 
 def memory_reason(memory_mb: int) -> str:
@@ -86,13 +107,82 @@ def _statm(pid: int | str, field: int) -> int | None:
         return None
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU seconds of process ``pid`` from ``/proc/<pid>/stat``; None where there is no /proc."""
+@dataclass(frozen=True, slots=True)
+class SchedSample:
+    """What the scheduler says of a process at one moment.
+
+    :param cpu: seconds it has run on a CPU.
+    :param waited: seconds it has waited on a run queue for a core (0 where the kernel does not say).
+    :param runnable: it is running or waiting for a core right now (state R).
+    """
+
+    cpu: float
+    waited: float
+    runnable: bool
+
+    @property
+    def progress(self) -> float:
+        """Seconds it has spent running or waiting to run: grows unless the process is asleep (a hang)."""
+        return self.cpu + self.waited
+
+
+def parse_sched(stat: str, schedstat: str | None, ticks: int) -> SchedSample:
+    """A :class:`SchedSample` from the text of ``/proc/<pid>/stat`` and ``/proc/<pid>/schedstat``.
+
+    ``schedstat`` (nanoseconds on a CPU, nanoseconds waiting on a run queue, time slices) is exact and says
+    how long the process waited for a core; without it, ``stat``'s user and system ticks give the CPU time.
+
+    >>> stat = "41 (a (b) c) S 1 41 41 0 -1 0 0 0 0 0 250 50 0 0 30 10 1 0 5 0 0"
+    >>> parse_sched(stat, "3100000000 700000000 12", 100)
+    SchedSample(cpu=3.1, waited=0.7, runnable=False)
+    >>> parse_sched(stat.replace(") S", ") R"), None, 100)
+    SchedSample(cpu=3.0, waited=0.0, runnable=True)
+    """
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces and parentheses
+    runnable = fields[0] == "R"
+    if schedstat:
+        on_cpu, waited = schedstat.split()[:2]
+        return SchedSample(int(on_cpu) / 1e9, int(waited) / 1e9, runnable)
+    return SchedSample((int(fields[11]) + int(fields[12])) / ticks, 0.0, runnable)
+
+
+def _sched(pid: int) -> SchedSample | None:
+    """The scheduler's view of process ``pid`` now; None where there is no ``/proc`` (or it is gone)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            stat = f.read()
+        try:
+            with open(f"/proc/{pid}/schedstat") as f:
+                schedstat: str | None = f.read()
+        except OSError:
+            schedstat = None
+        return parse_sched(stat, schedstat, os.sysconf("SC_CLK_TCK"))
     except (OSError, ValueError, IndexError):
+        return None
+
+
+@dataclass
+class _TaskClock:
+    """The clocks of the task in flight: when it was sent, the worker's CPU and progress then, and when the
+    worker was last seen making progress (running or waiting for a core)."""
+
+    started: float
+    base: SchedSample | None
+    seen_progress: float = -1.0  # the worker's progress seconds when last looked at
+    last_progress: float = 0.0  # monotonic time when progress was last seen
+
+    def over(self, now: float, sample: SchedSample | None, bound: float) -> str | None:
+        """Why the task is over its time bound at ``now``, or None (see the module's notes on the bounds)."""
+        wall = now - self.started
+        if self.base is None or sample is None:  # no /proc: the wall clock alone
+            return wall_timeout_reason(bound) if wall >= bound else None
+        cpu = sample.cpu - self.base.cpu
+        if cpu >= bound:
+            return cpu_timeout_reason(bound, cpu, wall)
+        if sample.runnable or sample.progress > self.seen_progress:
+            self.seen_progress, self.last_progress = sample.progress, now
+        elif now - self.last_progress >= HANG_FACTOR * bound:
+            return hang_reason(HANG_FACTOR * bound, cpu, wall)
         return None
 
 
@@ -198,8 +288,7 @@ class BoundedWorker(Generic[J, R]):
         self._conn: Connection | None = None
         self._pending = False  # a submitted task not yet collected
         self._base: int | None = None  # the worker's resident size when the task was sent
-        self._cpu_base: float | None = None  # the worker's CPU seconds when the task was sent (None: no /proc)
-        self._started = 0.0  # when the task was sent (monotonic clock)
+        self._clock = _TaskClock(0.0, None)  # the time bound's clocks for the task in flight
 
     def _start(self) -> tuple[Any, Connection]:
         if self._proc is not None and self._conn is not None and self._proc.is_alive():
@@ -249,8 +338,8 @@ class BoundedWorker(Generic[J, R]):
             proc, conn = self._start()
             conn.send(("run", job))
         self._base = _statm(proc.pid, 1)
-        self._cpu_base = _cpu_seconds(proc.pid)
-        self._started = time.monotonic()
+        base, now = _sched(proc.pid), time.monotonic()
+        self._clock = _TaskClock(now, base, base.progress if base else -1.0, now)
         self._pending = True
 
     @property
@@ -293,7 +382,7 @@ class BoundedWorker(Generic[J, R]):
         if ready:
             self._pending = False
             raise self._trip("crash", self._death())
-        reason = self._over_time(proc.pid)
+        reason = self._clock.over(time.monotonic(), _sched(proc.pid), self.timeout_seconds)
         if reason:
             self._pending = False
             raise self._trip("timeout", reason)
@@ -302,20 +391,6 @@ class BoundedWorker(Generic[J, R]):
             self._pending = False
             raise self._trip("memory", memory_reason(self.memory_mb))
         return False, None
-
-    def _over_time(self, pid: int) -> str | None:
-        """Why the task in flight is over its time bound (CPU seconds; idle on the CPU: the wall clock), or None."""
-        elapsed = time.monotonic() - self._started
-        if elapsed < self.timeout_seconds:  # neither bound can have tripped yet
-            return None
-        if self._cpu_base is None:  # no /proc: the wall clock alone
-            return timeout_reason(self.timeout_seconds)
-        if elapsed >= HANG_FACTOR * self.timeout_seconds:
-            return timeout_reason(HANG_FACTOR * self.timeout_seconds)
-        used = _cpu_seconds(pid)
-        if used is not None and used - self._cpu_base >= self.timeout_seconds:
-            return timeout_reason(self.timeout_seconds)
-        return None
 
     def run(self, job: J) -> R:
         """``task(job)`` in the worker; an exception the task raises is raised here.

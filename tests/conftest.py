@@ -12,6 +12,29 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--cpu-load", type=int, default=0, metavar="N",
+                     help="run the session beside N CPU-burning processes (a busy machine; see tests/load.py)")
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    load = config.getoption("--cpu-load")
+    return f"cpu load: {load} busy processes beside the tests" if load else None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cpu_load(request: pytest.FixtureRequest):  # noqa: ANN202
+    """``--cpu-load N``: N busy processes compete for the cores for the whole session."""
+    load = request.config.getoption("--cpu-load")
+    if not load:
+        yield
+        return
+    from tests.load import cpu_burners
+
+    with cpu_burners(load, seconds=3600):
+        yield
+
+
 def write_pdf(path: Path, pages: Sequence[str], *, password: str | None = None) -> Path:
     """A PDF with one page per string (an empty string gives a page with no text)."""
     from fpdf import FPDF

@@ -548,9 +548,9 @@ def test_greedy_blocks_cover_in_order_and_always_move_on(tokens, budget, overlap
 def test_deep_nesting_falls_back_without_recursion_errors_or_quadratic_time(language: str, text: str) -> None:
     import time
 
-    start = time.perf_counter()
+    start = time.process_time()  # CPU seconds: a busy machine does not make this slower
     passages = split(text, language)
-    assert time.perf_counter() - start < 10
+    assert time.process_time() - start < 10
     assert {p.splitter for p in passages} == {"fallback:too-deep"}
     check_invariants(doc_of(text, language), passages, budget=200)
 

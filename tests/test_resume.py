@@ -27,13 +27,15 @@ import pytest
 
 import retrieval.build as build
 from ingest.split import embedding_text
-from retrieval.build import build_index
+from retrieval.build import Progress, build_index
 from retrieval.staging import STAGING, key_of, text_hash
 from retrieval.store import MANIFEST, IndexReader
 from tests.fakes import FakeEmbedder
 from tests.fuzz.faults import add_file, expected_ids, index_ids, search_works, splitter_for, stray_files, write_corpus
+from tests.load import HANG_GUARD
 
 TRIALS = 22
+KILL_STAGES = ("read", "embed", "embed", "write", "time")  # where a trial's build is killed (see _kill_at)
 
 
 class RecordingEmbedder(FakeEmbedder):
@@ -55,17 +57,33 @@ class RecordingEmbedder(FakeEmbedder):
         return out
 
 
-def _build(corpus: Path, index: Path, embedder: FakeEmbedder) -> None:
-    build_index([corpus], index, embedder=embedder, splitter=splitter_for(embedder), workers=2)
+def _build(corpus: Path, index: Path, embedder: FakeEmbedder, progress: Progress | None = None) -> None:
+    build_index([corpus], index, embedder=embedder, splitter=splitter_for(embedder), workers=2, progress=progress)
 
 
-def _fork_build(corpus: Path, index: Path, log: Path) -> int:
+def _kill_at(stage: str, nth: int) -> Progress:
+    """A progress callback that kills its own process (SIGKILL) at the ``nth`` report of ``stage``: "read" (a
+    file read and staged), "embed" (a batch of vectors staged) or "write" (a document written to the new
+    build, before the commit). Kills on events, unlike kills after a delay, land where they are aimed
+    however fast or busy the machine is."""
+    seen = [0]
+
+    def progress(reported: str, done: int, total: int) -> None:
+        if reported == stage:
+            seen[0] += 1
+            if seen[0] >= nth:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return progress
+
+
+def _fork_build(corpus: Path, index: Path, log: Path, kill: Progress | None = None) -> int:
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         code = 0
         try:
             build.EMBED_CHUNK = 8  # many small commits to the staging store
-            _build(corpus, index, RecordingEmbedder(log, delay=0.002))
+            _build(corpus, index, RecordingEmbedder(log, delay=0.002), kill)
         except BaseException:  # noqa: BLE001 - reported through the exit status
             code = 3
         os._exit(code)
@@ -143,10 +161,13 @@ def test_builds_killed_at_random_points_resume_without_redoing_finished_work(tmp
         after_ids = expected_ids(corpus)
         log = tmp_path / f"embedded-{trial}.log"
         for kill in range(1 + (trial % 3 == 0)):  # every third trial kills a resumed build as well
-            pid = _fork_build(corpus, index, log)
-            time.sleep(rng.uniform(0.0, span * 1.1))
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            stage = rng.choice(KILL_STAGES)
+            event = _kill_at(stage, rng.randint(1, 4)) if stage != "time" else None
+            pid = _fork_build(corpus, index, log, event)
+            if event is None:  # anywhere, the commit and the clean-up after it included
+                time.sleep(rng.uniform(0.0, span * 1.1))
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             now = index_ids(index)
             state = "previous" if now == before_ids else "new" if now == after_ids else "broken"
@@ -219,7 +240,7 @@ def test_staging_is_ignored_when_the_bytes_changed(tmp_path: Path):
 # The interrupted build runs in a fresh interpreter: forking this (threaded) pytest process could leave the
 # child waiting forever on a lock another thread held at the fork, and SIGINT cannot wake a C-level wait.
 _CTRL_C_CHILD = """
-import os, sys
+import os, sys, time
 from pathlib import Path
 import retrieval.build as build
 from app.cli import main
@@ -228,14 +249,20 @@ from tests.fakes import registered
 from tests.test_resume import RecordingEmbedder
 
 corpus, index, log, started = map(Path, sys.argv[1:5])
-slow = RecordingEmbedder(log, delay=0.05)
+slow = RecordingEmbedder(log)
 original = slow.embed_passages
+calls = []
 
-def announce(texts):
-    started.touch()
+def pause_at_the_second_batch(texts):
+    # the first batch is embedded and staged; the second holds the build (a pause point) until Ctrl-C
+    calls.append(len(texts))
+    if len(calls) == 2:
+        started.touch()
+        while True:
+            time.sleep(0.05)
     return original(texts)
 
-slow.embed_passages = announce
+slow.embed_passages = pause_at_the_second_batch
 build.EMBED_CHUNK = 4
 os.environ["DOCQA_EMBED_BACKEND"] = "fake"
 with registered(EMBEDDERS, "fake", lambda settings, *rest: slow):
@@ -258,18 +285,17 @@ def test_ctrl_c_exits_130_leaves_the_index_unchanged_and_the_next_run_resumes(tm
     root = Path(__file__).resolve().parents[1]
     child = subprocess.Popen([sys.executable, "-c", _CTRL_C_CHILD, str(corpus), str(index), str(tmp_path / "log"),
                               str(started)], cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
-    deadline = time.monotonic() + 120
-    while not started.exists() and time.monotonic() < deadline and child.poll() is None:
-        time.sleep(0.02)
-    assert started.exists(), f"the build never started embedding (exit {child.poll()})"
-    time.sleep(0.3)
+    deadline = time.monotonic() + HANG_GUARD
+    while not started.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # until the build holds at its second embedding batch
+    assert started.exists(), f"the build never reached its second embedding batch (exit {child.poll()})"
     child.send_signal(signal.SIGINT)
     try:
-        code = child.wait(timeout=60)
+        code = child.wait(timeout=HANG_GUARD)
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
-        pytest.fail("the build did not stop within 60 s of SIGINT")
+        pytest.fail(f"the build did not stop within {HANG_GUARD} s of SIGINT")
     assert code == 130
     assert (index / MANIFEST).read_bytes() == manifest
     staged = _staged_hashes(index)

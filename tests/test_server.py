@@ -26,6 +26,7 @@ from ingest.core.errors import InputError
 from ingest.core.records import Completion, Message
 from ingest.core.settings import Settings, SplitSettings
 from tests.fakes import FakeEmbedder, ScriptedLLM
+from tests.load import HANG_GUARD
 
 DOCS = {
     "harbour.txt": "The harbour of Vellmar was dredged in 1921.\nShips of deeper draught could then dock.\n\n"
@@ -33,6 +34,7 @@ DOCS = {
     "rail.txt": "The railway reached Vellmar in 1889.\nThe station has two platforms.\n\n"
                 "Trains run hourly to Osterby.\nThe line was electrified in 1962.\n",
 }
+
 REPLY = "The harbour was dredged in 1921 [1]."
 QUESTION = "When was the harbour of Vellmar dredged?"
 
@@ -81,7 +83,7 @@ def running(index: app.sdk.Index, settings: Settings, **options: Any) -> Iterato
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + HANG_GUARD
         while not server.started:
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.01)
@@ -334,15 +336,14 @@ def test_full_queue_answers_429_at_once_and_every_request_is_answered(index_dir:
     index, settings = open_index(index_dir, llm, queue_size=1)
     with running(index, settings, api_key="") as base, ThreadPoolExecutor(4) as pool:
         first = pool.submit(httpx.post, f"{base}/v1/ask", json={"question": QUESTION}, timeout=60)
-        assert llm.started.acquire(timeout=10)  # the first answer holds the model
+        assert llm.started.acquire(timeout=HANG_GUARD)  # the first answer holds the model
         second = pool.submit(httpx.post, f"{base}/v1/ask", json={"question": QUESTION}, timeout=60)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + HANG_GUARD
         while httpx.get(f"{base}/health").json()["queue"]["waiting"] < 1:
             assert time.monotonic() < deadline
             time.sleep(0.02)
-        t = time.monotonic()
-        refused = httpx.post(f"{base}/v1/ask", json={"question": QUESTION}, timeout=10)
-        assert refused.status_code == 429 and time.monotonic() - t < 5  # refused at once, never hangs
+        refused = httpx.post(f"{base}/v1/ask", json={"question": QUESTION}, timeout=60)
+        assert refused.status_code == 429 and not gate.is_set()  # refused while the model is still held: at once
         assert int(refused.headers["retry-after"]) >= 1 and "the model is busy" in refused.json()["error"]["message"]
         assert httpx.post(f"{base}/v1/ask/stream", json={"question": QUESTION}).status_code == 429
         with pytest.raises(openai.RateLimitError, match="the model is busy"):
@@ -363,12 +364,12 @@ def test_a_client_that_leaves_gives_its_turn_back(index_dir: Path):
     index, settings = open_index(index_dir, llm, queue_size=1)
     with running(index, settings, api_key="") as base, ThreadPoolExecutor(2) as pool:
         first = pool.submit(httpx.post, f"{base}/v1/ask", json={"question": QUESTION}, timeout=60)
-        assert llm.started.acquire(timeout=10)
+        assert llm.started.acquire(timeout=HANG_GUARD)
         with httpx.Client(timeout=30) as leaving, leaving.stream("POST", f"{base}/v1/ask/stream",
                                                                  json={"question": QUESTION}) as r:
             first_event = next(r.iter_text())
             assert first_event.startswith("event: queued") and '"position": 1' in first_event
-        deadline = time.monotonic() + 10  # the stream closed while waiting: its place is freed
+        deadline = time.monotonic() + HANG_GUARD  # the stream closed while waiting: its place is freed
         while httpx.get(f"{base}/health").json()["queue"]["waiting"]:
             assert time.monotonic() < deadline, "the departed client still holds a place in line"
             time.sleep(0.05)

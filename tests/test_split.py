@@ -100,10 +100,10 @@ def test_runs_without_spaces_are_cut_into_windows_in_linear_time():
                  "intro words here. " + "x1,y2;" * 50_000 + " and an ending sentence.",
                  "東京大阪名古屋" * 30_000]:  # CJK prose has no spaces
         calls.clear()
-        start = time.perf_counter()
+        start = time.process_time()  # CPU seconds: a busy machine does not make this slower
         doc = _doc(text)
         passages = splitter.split(doc)
-        assert time.perf_counter() - start < 10
+        assert time.process_time() - start < 10
         assert len(calls) < 5_000  # a few calls per window, not one per character
         covered = set()
         for p in passages:
