@@ -301,11 +301,10 @@ class Calculation:
     places: int | None = None  # decimal places the question asked to round to (None: it did not say)
 
     def to_dict(self) -> dict[str, object]:
-        """Plain-JSON form."""
-        return {"label": self.label, "formula": self.formula, "worked": self.worked, "result": self.result,
-                "unit": self.unit, "text": self.text, "places": self.places,
-                "operands": [{"name": o.name, "value": o.value, "unit": o.unit, "scale": o.scale, "n": o.citation,
-                              "quote": o.quote} for o in self.operands]}
+        """Plain-JSON form (:func:`ingest.core.serialize.calculation_to_dict`)."""
+        from ingest.core.serialize import calculation_to_dict  # the one serialisation; it imports this module
+
+        return calculation_to_dict(self)
 
 
 AnswerMode = Literal["retrieve", "full"]
@@ -370,43 +369,10 @@ class Answer:
         return tuple(line for s in self.trace for line in s.notes()) + tuple(str(w) for w in self.warnings)
 
     def to_dict(self) -> dict[str, object]:
-        """Plain-JSON form for ``--json`` output, reports and servers."""
-        return {
-            "question": self.question,
-            "answer": self.text,
-            "mode": self.mode,
-            "citations": [
-                {
-                    "n": c.number,
-                    "passage_id": c.passage.id,
-                    "source": c.passage.source,
-                    "page": c.passage.page,
-                    "lines": list(c.passage.lines) if c.passage.lines else None,
-                    "symbol": c.passage.symbol,
-                    "label": c.label,
-                    "quote": c.quote,
-                    "quote_chars": list(c.quote_chars) if c.quote_chars else None,
-                    "supported": c.supported,
-                }
-                for c in self.citations
-            ],
-            "passages": [
-                {"n": i, "id": p.id, "label": p.label, "text": p.text} for i, p in enumerate(self.passages, 1)
-            ],
-            "warnings": [{"kind": str(w.kind), "detail": w.detail, "message": str(w)} for w in self.warnings],
-            "trace": [
-                {"name": s.name, "method": s.method, "seconds": s.seconds, "prompt_tokens": s.prompt_tokens,
-                 "completion_tokens": s.completion_tokens, "embedder_tokens": s.embedder_tokens, "calls": s.calls,
-                 "outcome": s.outcome, "details": list(s.details)}
-                for s in self.trace
-            ],
-            "dropped_citations": list(self.dropped_citations),
-            "timings": self.timings,
-            "tokens": self.tokens,
-            "model": self.model,
-            "notes": list(self.notes),
-            "draft": self.draft,
-        } | ({"calculation": self.calculation.to_dict()} if self.calculation is not None else {})
+        """Plain-JSON form for ``--json`` output, reports and servers (:func:`ingest.core.serialize.answer_to_dict`)."""
+        from ingest.core.serialize import answer_to_dict  # the one serialisation; it imports this module
+
+        return answer_to_dict(self)
 
 
 T = TypeVar("T")
