@@ -23,6 +23,7 @@ from ingest.core.protocols import Splitter
 from ingest.core.records import Document, Passage, PassageKind, line_span, passage_id
 from ingest.core.settings import SplitSettings
 from ingest.headers import HEADER_SCHEME, add_headers
+from ingest.table_rows import column_periods, head_text, table_record, table_scale
 from ingest.tables import TABLE_SCHEME, TableBlock, TableTally, find_tables, row_groups, table_header
 
 log = logging.getLogger(__name__)
@@ -232,18 +233,23 @@ class ProseSplitter:
         return passages
 
     def _table_passages(self, doc: Document, block: TableBlock, index: TextIndex) -> list[Passage]:
-        """A table whole, or runs of whole rows when over the budget, each headed by "caption | header row";
-        a single row over the budget is cut by the prose splitter."""
+        """A table whole, or runs of whole rows when over the budget, each headed by "caption | header row" and
+        carrying its :class:`ingest.core.tables.Table` (its rows; the table's periods and scale); a single row
+        over the budget is cut by the prose splitter."""
         from dataclasses import replace
 
         budget = self.settings.chunk_tokens
         header = table_header(doc.text, block)
+        whole = doc.text[block.start:block.end]
+        periods, scale = column_periods(head_text(whole)), table_scale(whole)
         passages: list[Passage] = []
         for a, b in row_groups(doc.text, block, self._count_tokens, budget):
             pieces = [(a, b)] if self._count_tokens(doc.text[a:b]) <= budget else \
                 [(a + x, a + y) for x, y in self.split_text(doc.text[a:b])]
             passages.extend(replace(make_passage(doc, x, y, kind="table", splitter="table", index=index),
-                                    header=header) for x, y in pieces)
+                                    header=header,
+                                    table=table_record(doc.text[x:y], header, periods, scale, (block.start, block.end)))
+                            for x, y in pieces)
         return passages
 
 

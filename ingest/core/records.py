@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, TypeVar
 
+from ingest.core.tables import Table
+
 DocKind = Literal["pdf", "text", "markdown", "html", "code"]
 PassageKind = Literal["prose", "code", "table"]
 
@@ -86,6 +88,8 @@ class Passage:
     # where it sits, for retrieval only (embedded and BM25-indexed with the text, never quoted or cited):
     # the document's title/issuer/form/period and the section path, plus a table's caption and header row
     header: str = ""
+    # a table passage's rows, cells (spans in ``text``), column periods and scale, read once at ingest
+    table: Table | None = None
 
     @property
     def label(self) -> str:

@@ -1,0 +1,190 @@
+"""A table's rows, cells and column periods as records (:class:`ingest.core.tables.Table`), read once at ingest.
+
+:func:`ingest.tables.find_tables` finds a table block in a page; the splitter cuts it into passages; for each
+passage :func:`table_record` reads the rows that passage prints (label, numeric cells with exact spans in the
+passage text and their ``Decimal`` values, the section label above), and gives it what the whole table says: its
+caption, the periods its column header names (:func:`column_periods`) and the scale of its amounts. Pure
+functions of text; nothing at question time parses table text again.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from ingest.core.tables import Period, Table, TableCell, TableRow
+from ingest.headers import month_number
+from ingest.tables import numeric_cells
+
+_CELL = re.compile(r"\$?\s?\(?\s?[-−–]?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s?\)?\s?%?|(?<!\S)[-—–−]{1,3}(?!\S)")
+YEAR = re.compile(r"(?<![\d,.$])(?:19|20)\d\d(?!\d|,\d|%)")  # a column year ("2019", not "2,019" nor "2019%")
+_FOOTNOTE = re.compile(r"\(\d\)")
+#: A statement of the scale of a table's amounts ("(In millions, except per share data)").
+SCALE_NOTE = re.compile(r"\bin (thousands|millions|billions)\b", re.IGNORECASE)
+_DATE_BEFORE = re.compile(r"\b(Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+                          r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?\s+(\d{1,2})\s*,?\s*$",
+                          re.IGNORECASE)
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "nine": 9, "twelve": 12, "thirteen": 13,
+                 "twenty-six": 26, "thirty-nine": 39, "fifty-two": 52, "fifty-three": 53}
+_LENGTH = re.compile(r"\b(\d{1,2}|one|two|three|four|six|nine|twelve|thirteen|twenty-six|thirty-nine|fifty-two|"
+                     r"fifty-three)[- ](months?|weeks?|quarters?)\b|\b((?:fiscal )?years?|quarters?)(?= ended| ending)",
+                     re.IGNORECASE)
+_INSTANT = re.compile(r"\b(?:as of|at)\b|\bbalance sheets?\b", re.IGNORECASE)
+
+
+def parse_cell(text: str) -> tuple[Decimal | None, bool]:
+    """A cell's value (parentheses and a leading minus negative; a dash is None) and whether it is a percent.
+
+    >>> parse_cell("$ (1,234)"), parse_cell("—"), parse_cell("12.5 %")
+    ((Decimal('-1234'), False), (None, False), (Decimal('12.5'), True))
+    """
+    digits = re.search(r"\d[\d,]*(?:\.\d+)?", text)
+    if digits is None:
+        return None, False
+    value = Decimal(digits.group().replace(",", ""))
+    if "(" in text or re.search(r"[-−–]\s?\$?\s?\d", text):
+        value = -value
+    return value, "%" in text
+
+
+def line_cells(line: str, offset: int) -> tuple[str, list[TableCell]] | None:
+    """A line's label and its numeric cells (offsets: ``offset`` plus the position in ``line``), or None when
+    it does not end in cells.
+
+    >>> label, cells = line_cells("Net loss $ (619) —", 10); label, [(c.text, c.start, c.value) for c in cells]
+    ('Net loss', [('$ (619)', 19, Decimal('-619')), ('—', 27, None)])
+    """
+    count, label_end, _ = numeric_cells(line)
+    if not count:
+        return None
+    cells = []
+    for m in _CELL.finditer(line, label_end):
+        text = m.group().strip()
+        if not re.search(r"\d|[-—–−]", text):
+            continue
+        lead = len(m.group()) - len(m.group().lstrip())
+        value, percent = parse_cell(text)
+        start = offset + m.start() + lead
+        cells.append(TableCell(text, start, start + len(text), value, percent))
+    if not cells:
+        return None
+    return line[:label_end].strip(" .:$"), cells
+
+
+def _is_row(line: str) -> bool:
+    """Whether a line is a row of amounts (cells after a label that is not a year), not a header line."""
+    count, label_end, years_only = numeric_cells(line)
+    label = line[:label_end].strip()
+    return bool(count) and not years_only and bool(label) and not YEAR.fullmatch(label.rstrip(",")) and \
+        line_cells(line, 0) is not None
+
+
+def head_text(text: str) -> str:
+    """The lines of a table's text above its first row of amounts: caption, column header, labels.
+
+    >>> head_text("BALANCE SHEETS\\n(In millions)\\n2019 2018\\nCash $ 5 $ 4\\nDebt 1 2")
+    'BALANCE SHEETS\\n(In millions)\\n2019 2018'
+    """
+    head: list[str] = []
+    for line in text.splitlines():
+        if _is_row(line):
+            break
+        head.append(line)
+    return "\n".join(head)
+
+
+def _length(m: re.Match[str]) -> int:
+    """Months in a period phrase ("Three Months", "13 weeks", "Years" ended, "Quarter" ended)."""
+    if m.group(3):
+        return 3 if m.group(3).lower().startswith("quarter") else 12
+    word = m.group(1).lower()
+    n = int(word) if word.isdigit() else _NUMBER_WORDS[word]
+    unit = m.group(2).lower()
+    if unit.startswith("week"):
+        return max(1, round(n / 52 * 12))
+    return n * 3 if unit.startswith("quarter") else n
+
+
+def column_periods(head: str) -> tuple[Period, ...]:
+    """The periods a table's column header names, one per year printed, in order.
+
+    Each year printed is a column; a date right before it ("January 28, 2017") gives its month and day; a
+    length ("Three Months Ended", "Years Ended", "13 weeks") goes to the years after it (several lengths
+    share the years evenly, in order); with no length, "As of" / "At" or a balance sheet makes the columns
+    points in time.
+
+    >>> [(p.text, p.year, p.months) for p in column_periods("Fiscal Years Ended January 28, 2017 January 30, 2016")]
+    [('January 28, 2017', 2017, 12), ('January 30, 2016', 2016, 12)]
+    >>> [(p.year, p.months) for p in column_periods("Three Months Ended Six Months Ended\\n2019 2018 2019 2018")]
+    [(2019, 3), (2018, 3), (2019, 6), (2018, 6)]
+    >>> column_periods("At December 31, 2019 2018")[1]
+    Period(text='2018', year=2018, month=None, day=None, months=None, instant=True)
+    """
+    years = list(YEAR.finditer(head))
+    lengths = list(_LENGTH.finditer(head))
+    instant = not lengths and bool(_INSTANT.search(head))
+    out: list[Period] = []
+    for i, y in enumerate(years):
+        date = _DATE_BEFORE.search(head, 0, y.start())
+        month = day = None
+        text = y.group()
+        if date is not None and "\n" not in head[date.start():y.start()]:
+            month, day, text = month_number(date.group(1)), int(date.group(2)), head[date.start():y.end()]
+        months = None
+        if len(lengths) == 1 or (lengths and len(years) % len(lengths) == 0):
+            months = _length(lengths[min(i * len(lengths) // len(years), len(lengths) - 1)])
+        out.append(Period(text, int(y.group()), month, day, months, instant))
+    return tuple(out)
+
+
+def read_rows(text: str, columns: int) -> tuple[TableRow, ...]:
+    """The rows of a table passage's text: each line that ends in numeric cells after a label (not a header line
+    of years), with its cells and the last label line above it (its section).
+
+    :param columns: how many periods the table's header names: a leading "(1)" is a footnote, not a cell, when
+        the row has more cells than that.
+
+    >>> rows = read_rows("2019 2018\\nCurrent liabilities:\\nAccounts payable $ 292 $ 253\\nTotal (1) 2,915 2,642", 2)
+    >>> [(r.name, [c.text for c in r.cells]) for r in rows]
+    [('Accounts payable', ['$ 292', '$ 253']), ('Total Current liabilities', ['2,915', '2,642'])]
+    """
+    rows: list[TableRow] = []
+    section = ""
+    offset = 0
+    for line in text.split("\n"):
+        start, offset = offset, offset + len(line) + 1
+        parsed = line_cells(line, start)
+        if parsed is None:
+            if line.strip() and not SCALE_NOTE.search(line):
+                section = line.strip().rstrip(":")
+            continue
+        label, cells = parsed
+        if not label or numeric_cells(line)[2] or YEAR.fullmatch(label.rstrip(",")):
+            continue  # a header line of years
+        while cells and _FOOTNOTE.fullmatch(cells[0].text) and (len(cells) == 1 or len(cells) > columns):
+            cells = cells[1:]  # "Revenues (2) 6,489 7,500": a footnote number, not a cell
+        if cells:
+            rows.append(TableRow(label, tuple(cells), start, start + len(line), section))
+    return tuple(rows)
+
+
+def table_scale(text: str) -> str:
+    """The scale a table's text states for its amounts ("thousand", "million", "billion"), or "".
+
+    >>> table_scale("BALANCE SHEETS\\n(Dollars In Millions)"), table_scale("2019 2018")
+    ('million', '')
+    """
+    m = SCALE_NOTE.search(text)
+    return m.group(1).lower().rstrip("s") if m else ""
+
+
+def table_record(passage_text: str, caption: str, periods: tuple[Period, ...], scale: str,
+                 span: tuple[int, int]) -> Table:
+    """The :class:`Table` of one passage of a table: its own rows, and what the whole table says.
+
+    :param caption: the table's "caption | column header" line (:func:`ingest.tables.table_header`).
+    :param periods: :func:`column_periods` of the whole table's head (:func:`head_text`).
+    :param scale: :func:`table_scale` of the whole table's text.
+    :param span: the whole table in ``Document.text``.
+    """
+    return Table(caption, periods, read_rows(passage_text, len(periods)), scale, span)
