@@ -22,7 +22,7 @@ from ingest.core.text import one_line
 
 Span = tuple[int, int]
 
-TABLE_SCHEME = 2  # recorded in the splitter identity when tables are on; bump when the passages change (2: Table records)
+TABLE_SCHEME = 2  # in the splitter identity when tables are on; bump when the passages change (2: Table records)
 
 MIN_ROWS = 3  # a table has at least this many rows that end in numbers
 MAX_GAP = 3  # label lines allowed in a row between two numeric rows (section labels, wrapped labels)

@@ -26,7 +26,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -470,7 +470,8 @@ class _Build:
                 self._embed(force=False)
                 self.seconds["embed"] += time.perf_counter() - t
         finally:
-            results.close()
+            if isinstance(results, Generator):  # stops the workers of a read left part-way
+                results.close()
         self.seconds["read"] = time.perf_counter() - t0
 
     def _stage(self, f: FilePlan, read: FileRead) -> None:
@@ -615,7 +616,7 @@ class _Build:
 
     def _entry(self, f: FilePlan, doc: Document | None, passages: int) -> FileEntry:
         """The ledger row of one file in the new build."""
-        common = {"source": f.source, "size": f.size, "mtime_ns": f.mtime_ns, "sha256": f.sha256,
+        common: dict[str, Any] = {"source": f.source, "size": f.size, "mtime_ns": f.mtime_ns, "sha256": f.sha256,
                   "read_key": f.read_key, "bounds_key": f.bounds_key, "extractor": f.extractor}
         if f.work == "live" and f.action == "keep" and f.live is not None:
             common = {k: getattr(f.live, k) for k in common}  # not named: as it was

@@ -5,7 +5,7 @@ One SQLite file, ``staging.db`` in the index directory, written only under the i
 
 - ``files``: each file read, keyed by its source, with the sha256 of its bytes and the keys of what
   shaped its passages (``read_key``) and the bounds it was read under (``bounds_key``); its document
-  and passages as JSON, or why it was not indexed;
+  and passages (with a table passage's :class:`Table`) as JSON, or why it was not indexed;
 - ``vectors``: passage vectors as float32 blobs, keyed by the embedder (``space``) and the sha256 of
   the text embedded; ``file_vectors``: whole-document vectors of an extended embedder.
 
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ingest.core.records import Document, PageSpan, Passage, Section
+from ingest.core.tables import table_from_dict, table_to_dict
 
 STAGING = "staging.db"
 _SCHEMA = """
@@ -82,23 +83,28 @@ _PASSAGE_FIELDS = ("id", "doc_id", "source", "text", "chars", "page", "lines", "
 
 
 def passages_json(passages: Sequence[Passage]) -> str:
-    """Passages as JSON text (:func:`passages_from_json` reads them back)."""
-    return json.dumps([[getattr(p, f) for f in _PASSAGE_FIELDS] for p in passages])
+    """Passages as JSON text (:func:`passages_from_json` reads them back); a table passage's :class:`Table`
+    follows its fields."""
+    return json.dumps([[getattr(p, f) for f in _PASSAGE_FIELDS]
+                       + ([table_to_dict(p.table)] if p.table is not None else []) for p in passages])
 
 
 def passages_from_json(text: str) -> list[Passage]:
-    """The passages :func:`passages_json` wrote.
+    """The passages :func:`passages_json` wrote (staged before tables were records: without them).
 
+    >>> from ingest.core.tables import Table
     >>> p = Passage("p-1", "d-1", "a.py", "x = 1", (0, 5), lines=(1, 1), kind="code", symbol="m", header="h")
-    >>> passages_from_json(passages_json([p])) == [p]
+    >>> t = Passage("p-2", "d-1", "a.pdf", "Cash 5", (9, 15), kind="table", table=Table("C", (), (), "million"))
+    >>> passages_from_json(passages_json([p, t])) == [p, t]
     True
     """
     out = []
     for row in json.loads(text):
-        v = dict(zip(_PASSAGE_FIELDS, row, strict=True))
+        v: dict[str, Any] = dict(zip(_PASSAGE_FIELDS, row[:len(_PASSAGE_FIELDS)], strict=True))
         v["chars"] = tuple(v["chars"])
         v["lines"] = tuple(v["lines"]) if v["lines"] is not None else None
-        out.append(Passage(**v))
+        table = table_from_dict(row[len(_PASSAGE_FIELDS)]) if len(row) > len(_PASSAGE_FIELDS) else None
+        out.append(Passage(**v, table=table))
     return out
 
 
@@ -152,8 +158,9 @@ class Staging:
                                 "passages FROM files WHERE source = ? AND sha256 = ?", (source, sha256)).fetchone()
         if row is None:
             return None
-        *head, doc, parts = row
-        return StagedFile(*head, document_from_json(doc) if doc else None,
+        src, sha, read_key, bounds_key, outcome, reason, seconds, doc, parts = row
+        return StagedFile(src, sha, read_key, bounds_key, outcome, reason, float(seconds),
+                          document_from_json(doc) if doc else None,
                           tuple(passages_from_json(parts)) if parts else ())
 
     def outcome(self, source: str, sha256: str) -> tuple[str, str, float] | None:

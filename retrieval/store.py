@@ -4,7 +4,7 @@ Layout of an index directory::
 
     manifest.json                  the commit point: names the data files of the current build
     vectors-<build>.faiss          inner-product index over L2-normalised vectors (row i = passage row i)
-    passages-<build>.sqlite        passages, documents, units, and an FTS5 table for BM25
+    passages-<build>.sqlite        passages, documents, units, table records, and an FTS5 table for BM25
     units-<build>.faiss            unit and file vectors (row i = units row i; means of their passages)
     .lock                          held by the one process writing the index
 
@@ -12,6 +12,11 @@ A build writes new data files beside the old ones and then replaces
 ``manifest.json`` atomically, so readers and interrupted builds never see a
 half-written index; the previous build's files are deleted afterwards. No pickle:
 vectors are FAISS's own format, everything else is SQLite and JSON.
+
+A table passage's :class:`ingest.core.tables.Table` is a JSON row of ``passage_tables``, keyed by the passage's
+id, and comes back in ``Passage.table`` wherever passages are read. Like the ledger and the unit vectors it was
+added without a schema bump: a build made before it has no such table, opens as before, and its passages
+carry no table.
 
 The writer lock is an ``flock`` on ``.lock``, which the kernel releases when its holder dies,
 so a build killed with SIGKILL never blocks the next one (the pid left in the file is only
@@ -39,6 +44,7 @@ import numpy as np
 
 from ingest.core.errors import IndexLockedError, IndexMismatchError, IndexMissingError
 from ingest.core.records import Document, Passage, passage_id
+from ingest.core.tables import Table, table_from_json, table_to_json
 from ingest.core.text import STOPWORDS
 from retrieval.units import Unit
 
@@ -58,6 +64,7 @@ CREATE TABLE documents (doc_id TEXT PRIMARY KEY, source TEXT, kind TEXT, languag
 CREATE VIRTUAL TABLE passages_fts USING fts5(text, header, tokenize='porter unicode61');
 CREATE TABLE units (row INTEGER PRIMARY KEY, kind TEXT, doc_id TEXT, source TEXT, symbol TEXT, char_start INTEGER,
                     char_end INTEGER, line_start INTEGER, line_end INTEGER, members TEXT);
+CREATE TABLE passage_tables (passage TEXT PRIMARY KEY, record TEXT NOT NULL);
 """
 
 
@@ -169,10 +176,19 @@ def _passage_row(p: Passage) -> tuple[Any, ...]:
 
 
 def _row_passage(row: Sequence[Any]) -> Passage:
-    (pid, doc_id, source, text, cs, ce, page, ls, le, kind, symbol, splitter, header) = row
+    """A passage from its columns, then its table's JSON record (or None)."""
+    (pid, doc_id, source, text, cs, ce, page, ls, le, kind, symbol, splitter, header, record) = row
     return Passage(id=pid, doc_id=doc_id, source=source, text=text, chars=(cs, ce), page=page,
                    lines=(ls, le) if ls is not None else None, kind=kind, symbol=symbol, splitter=splitter,
-                   header=header or "")
+                   header=header or "", table=table_from_json(record) if record else None)
+
+
+def _search_params(selector: Any) -> Any:
+    """FAISS search parameters restricted by an ID selector (its type stubs do not declare the keyword)."""
+    import faiss
+
+    make: Any = faiss.SearchParameters
+    return make(sel=selector)
 
 
 def _fsync(path: Path) -> None:
@@ -326,6 +342,8 @@ class IndexWriter:
                               ((first + i, *_passage_row(p)) for i, p in enumerate(passages)))
         self._con.executemany("INSERT INTO passages_fts (rowid, text, header) VALUES (?, ?, ?)",
                               ((first + i, p.text, p.header) for i, p in enumerate(passages)))
+        self._con.executemany("INSERT INTO passage_tables (passage, record) VALUES (?, ?)",
+                              ((p.id, table_to_json(p.table)) for p in passages if p.table is not None))
         if len(passages):
             self._vectors.add(np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(passages), self.dim))
         for p in passages:
@@ -512,6 +530,13 @@ class IndexReader:
             db.close()
             raise
         self._db, self._vectors, self._units, self._unit_rows = db, vectors, units, unit_rows
+        has_tables = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'passage_tables'"
+                                ).fetchone() is not None
+        columns = ", ".join(f"passages.{c}" for c in _PASSAGE_COLS)
+        # a passage's columns and its table record (NULL for a passage without one, or a build made before them)
+        self._select = (f"SELECT passages.row, {columns}, passage_tables.record FROM passages LEFT JOIN "
+                        "passage_tables ON passage_tables.passage = passages.id" if has_tables else
+                        f"SELECT passages.row, {columns}, NULL FROM passages")
 
     def close(self) -> None:
         """Release the SQLite connection."""
@@ -541,7 +566,7 @@ class IndexReader:
             scores, found = self._vectors.search(query, min(k, len(self)))
         else:
             allowed = np.asarray(sorted(rows), dtype=np.int64)
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            params = _search_params(faiss.IDSelectorBatch(allowed))
             scores, found = self._vectors.search(query, min(k, len(allowed)), params=params)
         return [(int(r), float(s)) for r, s in zip(found[0], scores[0], strict=True) if r >= 0]
 
@@ -575,15 +600,20 @@ class IndexReader:
         if not rows:
             return []
         marks = ",".join("?" * len(rows))
-        cur = self._db.execute(f"SELECT row, {', '.join(_PASSAGE_COLS)} FROM passages WHERE row IN ({marks})",
-                               list(rows))
+        cur = self._db.execute(f"{self._select} WHERE passages.row IN ({marks})", list(rows))
         by_row = {r[0]: _row_passage(r[1:]) for r in cur}
         return [by_row[r] for r in rows if r in by_row]
 
     def all_passages(self) -> list[Passage]:
         """Every passage in row order."""
-        cur = self._db.execute(f"SELECT {', '.join(_PASSAGE_COLS)} FROM passages ORDER BY row")
-        return [_row_passage(r) for r in cur]
+        cur = self._db.execute(f"{self._select} ORDER BY passages.row")
+        return [_row_passage(r[1:]) for r in cur]
+
+    def table(self, passage_id: str) -> Table | None:
+        """The table record of a table passage (None: not a table passage, no such passage, or a build made
+        before table records)."""
+        row = self._db.execute(f"{self._select} WHERE passages.id = ?", (passage_id,)).fetchone()
+        return _row_passage(row[1:]).table if row is not None else None
 
     def vectors(self) -> np.ndarray:
         """All vectors, row-aligned with :meth:`all_passages`."""
@@ -610,7 +640,7 @@ class IndexReader:
         lo, hi = self._unit_rows.get(level, (0, 0))
         if hi <= lo or k <= 0:
             return []
-        params = faiss.SearchParameters(sel=faiss.IDSelectorRange(lo, hi))
+        params = _search_params(faiss.IDSelectorRange(lo, hi))
         scores, rows = self._units.search(np.asarray(query_vector, dtype=np.float32).reshape(1, -1),
                                           min(k, hi - lo), params=params)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
@@ -664,7 +694,8 @@ class IndexReader:
     def _scope_where(doc_ids: Sequence[str] | None, kinds: Sequence[str],
                      pages: tuple[int, int] | None) -> tuple[str, list[Any]]:
         """SQL conditions on ``passages`` (joined by AND, "1" when none) and their parameters."""
-        conditions, params = ["1"], []
+        conditions: list[str] = ["1"]
+        params: list[Any] = []
         if doc_ids is not None:
             conditions.append(f"passages.doc_id IN ({','.join('?' * len(doc_ids))})")
             params += list(doc_ids)
