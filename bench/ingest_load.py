@@ -103,7 +103,8 @@ def run_level(cases: list, splitter: object, settings: IngestSettings, load: int
         f["files"] += 1
         f["outcomes"][reason_class(r.outcome, r.reason)] += 1
         f["seconds"] += r.seconds
-    indexed = sorted(r.source for r in results if r.outcome == "indexed")
+    root = str(tmp / "batch") + "/"
+    indexed = sorted(r.source.removeprefix(root) for r in results if r.outcome == "indexed")  # same across runs
     problems = [f"{r.case.family} {r.source}: {'; '.join(r.problems)}" for r in results if r.problems]
     return {"load": load, "rule": name, "seconds": seconds, "files": len(results), "indexed": len(indexed),
             "indexed_sources": indexed, "problems": problems[:20],
