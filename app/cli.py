@@ -160,10 +160,11 @@ class _IndexProgress:
 
 def _plan(args: argparse.Namespace, settings: Any) -> int:
     """``docqa index --plan``: what a build would add, update, delete and skip, and why; nothing is written."""
-    from app.factory import make_splitter, shared_embedder
+    from app.factory import make_splitter
+    from app.runtime import default_runtime
     from retrieval.build import plan_build
 
-    embedder = shared_embedder(settings.embed, settings.cache)
+    embedder = default_runtime().embedder(settings.embed, settings.cache)
     plan = plan_build(args.paths, args.index, embedder_id=embedder.identity(),
                       splitter_id=make_splitter(settings.split, embedder).identity(), ingest=settings.ingest,
                       password=args.password, add=args.add)
@@ -297,10 +298,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     scope = _scope(args)
     index = _open(args, _settings(args), explicit_settings=_explicit(args))
     hits = index.search(args.question, args.k, level=args.level, scope=scope)
-    if args.json:
-        print(json.dumps([{"rank": i, "score": h.score, "id": h.passage.id, "label": h.passage.label,
-                           "symbol": h.passage.symbol, "text": h.passage.text} for i, h in enumerate(hits, 1)],
-                         indent=2))
+    if args.json:  # the hits as the HTTP API and MCP give them (ingest.core.serialize)
+        from ingest.core.serialize import hits_to_list
+
+        print(json.dumps(hits_to_list(hits), indent=2))
     else:
         for i, h in enumerate(hits, 1):
             snippet = " ".join(h.passage.text.split())[:160]
@@ -311,26 +312,24 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from ingest.core.records import Answer
+    from ingest.core.serialize import answer_to_dict
     from ingest.core.text import check_question
 
     _split_question(args)
     check_question(args.question)
     scope = _scope(args)
     index = _open(args, _settings(args), explicit_settings=_explicit(args))
-    final: Answer | None = None
     stream = not args.json and not args.no_stream
     streamed = []
-    for piece in index.ask_stream(args.question, scope=scope):
-        if isinstance(piece, Answer):
-            final = piece
-        elif stream:
+    answering = index.ask_stream(args.question, scope=scope)
+    for piece in answering:
+        if stream:
             streamed.append(piece)
             sys.stdout.write(piece)
             sys.stdout.flush()
-    assert final is not None
+    final = answering.answer
     if args.json:
-        print(json.dumps(final.to_dict(), indent=2))
+        print(json.dumps(answer_to_dict(final), indent=2))
     else:
         if stream:
             sys.stdout.write("\n")

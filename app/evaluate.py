@@ -185,10 +185,10 @@ def _indexes(source: Any, settings: Settings, llm: LLM | None) -> Callable[[Eval
 def run(source: Any, items: Sequence[EvalItem], *, settings: Settings | None = None, llm: LLM | None = None,
         retrieval_k: int = max(RETRIEVAL_K)) -> Iterator[dict[str, Any]]:
     """Yield one scored record per question, as each is answered."""
-    from app.factory import shared_llm
+    from app.runtime import default_runtime
 
     settings = settings or Settings()
-    llm = llm or shared_llm(settings.llm, settings.cache)
+    llm = llm or default_runtime().llm(settings.llm, settings.cache)
     index_for = _indexes(source, settings, llm)
     for item in items:
         index = index_for(item)

@@ -3,24 +3,30 @@
 Built-in parts register in the one registry (:mod:`ingest.core.registry`) by path, exactly as a
 third-party package does through its entry points, so nothing heavy is imported before it is used.
 :func:`build_pipeline` turns :class:`Settings` into a :class:`~app.pipeline.Pipeline`; any part can be
-passed in instead (tests, servers that share one model).
+passed in instead (tests, servers that share one model). Models are owned by :class:`app.runtime.Runtime`.
 """
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from app.figures_stage import FiguresShortcut
+from app.parts import Calculator, NoShortcut, Retriever, Shortcut
 from app.pipeline import Pipeline
-from generation.answer import Generator, Verifier, offers_not_found
+from generation.answer import FormulaCalculator, Generator, Verifier, offers_not_found
 from generation.select import ContextSelector, Corpus
+from ingest.core.errors import InputError
 from ingest.core.protocols import LLM, Embedder, Reranker
 from ingest.core.registry import EMBEDDERS, LLMS, RERANKERS, SPLITTERS
 from ingest.core.settings import CacheSettings, EmbedSettings, LLMSettings, RerankSettings, Settings, SplitSettings
 from ingest.split import DocumentSplitter, ProseSplitter
-from retrieval.search import Searcher
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+
+T = TypeVar("T")
 
 BUILTINS: dict[Any, dict[str, str]] = {
     LLMS: {"llama-cpp": "generation.llamacpp:LlamaCppLLM", "transformers": "generation.hf:TransformersLLM",
@@ -97,33 +103,48 @@ def make_splitter(settings: SplitSettings, embedder: Any) -> DocumentSplitter:
     return DocumentSplitter(settings, ProseSplitter(settings, embedder.count_tokens), code)
 
 
-@functools.lru_cache(maxsize=4)
-def shared_embedder(settings: EmbedSettings, cache: CacheSettings | None = None) -> Embedder:
-    """One embedder per settings value, shared by the indexes of a process (models are loaded once)."""
-    return make_embedder(settings, cache)
+def build_pipeline(settings: Settings, *, retriever: Retriever, corpus: Corpus | None = None,
+                   embedder: Embedder | None = None, llm: LLM | None = None, runtime: Runtime | None = None,
+                   shortcut: Shortcut | None = None, selector: ContextSelector | None = None,
+                   reranker: Reranker | None = None, generator: Generator | None = None,
+                   verifier: Verifier | None = None, calculator: Calculator | None = None) -> Pipeline:
+    """The question-answering pipeline for one index, from settings; every part given is used as it is.
 
-
-@functools.lru_cache(maxsize=2)
-def shared_llm(settings: LLMSettings, cache: CacheSettings) -> LLM:
-    """One LLM per settings value, shared by the indexes of a process (models are big: load once)."""
-    return make_llm(settings, cache)
-
-
-def build_pipeline(settings: Settings, *, searcher: Searcher, corpus: Corpus, embedder: Embedder,
-                   llm: LLM | None = None, reranker: Reranker | None = None) -> Pipeline:
-    """The question-answering pipeline for one index, from settings; parts given are used as they are.
+    :param retriever: the first stage (``retrieval.search.Searcher`` for an index).
+    :param corpus: the index's passages by document (for the selector built here).
+    :param embedder: the index's embedder (segment scoring, for the selector built here).
+    :param llm: the answering model for the parts built here (default: the runtime's for ``settings.llm``).
+    :param runtime: where the default model comes from (default: the process's, ``app.runtime``).
+    :param shortcut: a direct answerer (default: the figures stage with ``[answer] compute``, else none).
+    :raises InputError: no ``selector`` and no ``corpus`` and ``embedder`` to build one from.
 
     Nothing loads here: backends load their models on first use.
     """
-    llm = llm or shared_llm(settings.llm, settings.cache)
     s = settings.answer
+    if selector is None and (corpus is None or embedder is None):
+        raise InputError("build_pipeline: give a selector, or the corpus and embedder to build one")
+    if llm is None and None in (selector, reranker, generator, verifier):
+        from app.runtime import default_runtime  # app.runtime builds models with this module's make_llm
+
+        llm = (runtime or default_runtime()).llm(settings.llm, settings.cache)
+    if shortcut is None:
+        shortcut = FiguresShortcut() if s.compute else NoShortcut()
+    model: LLM | None = llm
+    max_answer = settings.llm.max_answer_tokens
     return Pipeline(
         settings=s,
-        searcher=searcher,
-        reranker=reranker or make_reranker(s.rerank, lambda: llm, settings.rerank),
-        selector=ContextSelector(s, llm=llm, embedder=embedder, corpus=corpus,
-                                 max_answer_tokens=settings.llm.max_answer_tokens),
-        generator=Generator(llm, max_answer_tokens=settings.llm.max_answer_tokens,
-                            offer_not_found=offers_not_found(s.verify, s.unsupported)),
-        verifier=Verifier(llm, s),
+        retriever=retriever,
+        shortcut=shortcut,
+        selector=selector or ContextSelector(s, llm=_given(model), embedder=_given(embedder),
+                                             corpus=_given(corpus), max_answer_tokens=max_answer),
+        reranker=reranker or make_reranker(s.rerank, lambda: _given(model), settings.rerank),
+        generator=generator or Generator(_given(model), max_answer_tokens=max_answer,
+                                         offer_not_found=offers_not_found(s.verify, s.unsupported)),
+        verifier=verifier or Verifier(_given(model), s),
+        calculator=calculator or FormulaCalculator(),
     )
+
+
+def _given(part: T | None) -> T:
+    assert part is not None  # checked by build_pipeline before any part is built
+    return part

@@ -16,10 +16,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from app.parts import Direct, Search
 from generation.answer import Checked, Draft, check_calculation
 from generation.figures import Found, Plan, find_operand, in_units_asked, operand_query, plan_question, write_block
 from generation.select import Corpus
-from ingest.core.records import Passage, Ranked, StageTrace
+from ingest.core.records import Answer, Passage, Ranked, StageTrace
 from retrieval.scope import Scope
 from retrieval.search import Retrieval
 
@@ -154,3 +155,32 @@ def answer_figures(question: str, searcher: object, retrieval: Retrieval | None,
         checked = replace(checked, text=f"{checked.text}\n= {restated}")
     return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, calls=0, outcome="ok",
                               details=tuple(details)), checked, draft)
+
+
+class _Searching:
+    """A search callable as the object the stage's searches call (``retrieve(query, k, scope=...)``)."""
+
+    def __init__(self, search: Search) -> None:
+        self._search = search
+
+    def retrieve(self, query: str, k: int, *, scope: Scope | None = None) -> Retrieval:
+        return self._search(query, k, scope)
+
+
+class FiguresShortcut:
+    """The figures stage as the pipeline's shortcut (:class:`app.parts.Shortcut`): a planned figure whose every
+    operand is found is answered here, without the model."""
+
+    name = "figures"
+
+    def answer(self, question: str, *, search: Search, retrieval: Retrieval, scope: Scope | None,
+               candidates: Sequence[Ranked], corpus: Corpus | None) -> Direct | None:
+        figures = answer_figures(question, _Searching(search), retrieval, scope, candidates, corpus)
+        if figures is None:
+            return None
+        if figures.checked is None or figures.draft is None:
+            return Direct(figures.trace)
+        checked, draft = figures.checked, figures.draft
+        return Direct(figures.trace, Answer(question=question, text=checked.text, citations=checked.citations,
+                                            passages=draft.context, mode="retrieve", trace=checked.trace,
+                                            model=MODEL_NAME, draft=draft.raw, calculation=checked.calculation))

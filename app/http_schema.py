@@ -35,6 +35,9 @@ class PassageOut(BaseModel):
     lines: list[int] | None = Field(None, description="1-based inclusive [first, last] lines (text, code)")
     kind: str
     symbol: str | None = Field(None, description='"module.Class.method" for code')
+    splitter: str = Field("recursive", description='which splitter made it ("recursive", "ast", ...)')
+    header: str = Field("", description="where it sits (document title, section path, table header), used for "
+                                        "retrieval only")
 
 
 class Hit(PassageOut):
@@ -70,7 +73,8 @@ class AnswerResponse(BaseModel):
     answer: str = Field(description="the checked answer, with [n] citation markers")
     mode: str = Field(description='"retrieve" (retrieved passages) or "full" (whole documents)')
     citations: list[CitationOut]
-    passages: list[dict[str, Any]] = Field(description="the numbered context the model saw: n, id, label, text")
+    passages: list[dict[str, Any]] = Field(description="the numbered context the model saw: n, then the passage "
+                                                       "(id, label, text, source, page, lines, ...)")
     warnings: list[dict[str, Any]]
     notes: list[str]
     timings: dict[str, float]
@@ -187,7 +191,8 @@ def request_models(limits: ServeSettings) -> tuple[type[BaseModel], type[BaseMod
     class ChatRequest(BaseModel):
         model_config = ConfigDict(extra="allow")  # temperature, max_tokens, ...: accepted, not used
         model: str = Field(MODEL_ID, description=f'the index as a model: "{MODEL_ID}"')
-        messages: list[ChatMessage] = Field(min_length=1, description="the last user message is the question")
+        messages: list[ChatMessage] = Field(min_length=1, description="the last user message is the question; the "
+                                                                      "messages before it are the conversation")
         stream: bool = False
         stream_options: dict[str, Any] | None = Field(None, description='{"include_usage": true}: a usage chunk '
                                                                         "before [DONE]")

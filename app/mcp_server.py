@@ -4,14 +4,16 @@ Tools:
 
 - ``search(query, k, documents?, kinds?, pages?)``: the best passages, each with source, page or lines, symbol
   and text.
-- ``ask(question, documents?, kinds?, pages?)``: an answer with ``[n]`` markers and its citations (source, page
-  or lines, quote, verdict).
+- ``ask(question, documents?, kinds?, pages?, history?)``: an answer with ``[n]`` markers and its citations
+  (source, page or lines, quote, verdict). ``history`` (the conversation so far, ``[{role, content}]``) makes
+  the question a follow-up: it is rewritten to stand alone first, as the UI and the HTTP chat do.
 
 ``documents`` (paths, globs or doc ids), ``kinds`` and ``pages`` ("A-B") restrict either tool to a scope
 (:class:`retrieval.scope.Scope`); a scope that matches nothing is a tool error naming what did not match.
 
 Each result carries the citations twice: as text (what a model reads) and as structured content (what a
-host application reads, with an output schema). Both tools call the SDK (:class:`app.sdk.Index`); answers
+host application reads, with an output schema, in the forms of ``ingest.core.serialize``, as the HTTP API
+gives them). Both tools call the SDK (:class:`app.sdk.Index`); answers
 run one at a time (:class:`app.jobs.AnswerQueue`). stdout carries the protocol: logging goes to stderr,
 and the SDK points file descriptor 1 at stderr while it serves, so stray output cannot corrupt a message.
 """
@@ -19,7 +21,7 @@ and the SDK points file descriptor 1 at stderr while it serves, so stray output 
 # No ``from __future__ import annotations``: the SDK reads the tools' annotations at run time.
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
@@ -27,10 +29,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from app.http_schema import CitationOut, Hit
 from app.jobs import AnswerQueue
 from app.sdk import Index
 from ingest.core.errors import InputError, QAError
-from ingest.core.records import Answer, Ranked
+from ingest.core.records import Answer, Message, Ranked
+from ingest.core.serialize import calculation_to_dict, citation_to_dict, hits_to_list
 from ingest.core.settings import Settings
 from ingest.core.text import check_question
 from retrieval.scope import Scope
@@ -38,48 +42,28 @@ from retrieval.scope import Scope
 log = logging.getLogger(__name__)
 
 
-class SearchHit(BaseModel):
-    rank: int
-    score: float
-    id: str
-    source: str = Field(description="path or URL of the document")
-    label: str = Field(description='"report.pdf p.3" or "src/x.py:10-42"')
-    page: int | None = Field(None, description="1-based page (PDFs)")
-    lines: list[int] | None = Field(None, description="1-based inclusive [first, last] lines (text, code)")
-    symbol: str | None = Field(None, description='"module.Class.method" for code')
-    text: str
-
-
 class SearchResult(BaseModel):
     query: str
-    hits: list[SearchHit]
-
-
-class AskCitation(BaseModel):
-    n: int = Field(description="the [n] marker in the answer")
-    passage_id: str
-    source: str
-    label: str
-    page: int | None = None
-    lines: list[int] | None = None
-    symbol: str | None = None
-    quote: str | None = Field(None, description="the supporting span inside the passage, when located")
-    supported: bool | None = Field(None, description="the citation check's verdict (null: not checked)")
+    hits: list[Hit]
 
 
 class AskResult(BaseModel):
+    question: str = Field(description="the question answered (a follow-up rewritten to stand alone)")
     answer: str = Field(description="the checked answer, with [n] citation markers")
     mode: str = Field(description='"retrieve" (retrieved passages) or "full" (whole documents)')
-    citations: list[AskCitation]
+    citations: list[CitationOut]
     warnings: list[str]
+    calculation: dict[str, Any] | None = Field(None, description="the figure docqa computed, when one was asked for")
+
+
+class HistoryMessage(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
 
 
 def search_result(query: str, hits: list[Ranked]) -> CallToolResult:
     """Search hits as MCP text and structured content."""
-    out = SearchResult(query=query, hits=[
-        SearchHit(rank=i, score=h.score, id=h.passage.id, source=h.passage.source, label=h.passage.label,
-                  page=h.passage.page, lines=list(h.passage.lines) if h.passage.lines else None,
-                  symbol=h.passage.symbol, text=h.passage.text) for i, h in enumerate(hits, 1)])
+    out = SearchResult(query=query, hits=[Hit(**h) for h in hits_to_list(hits)])
     blocks = [f"{h.rank}. {h.label}{f' [{h.symbol}]' if h.symbol else ''} (score {h.score:.4f})\n{h.text.strip()}"
               for h in out.hits]
     text = "\n\n".join(blocks) or f"no passages match {query!r}"
@@ -88,10 +72,10 @@ def search_result(query: str, hits: list[Ranked]) -> CallToolResult:
 
 def ask_result(answer: Answer) -> CallToolResult:
     """An answer as MCP text (the answer, then its sources with quotes) and structured content."""
-    out = AskResult(answer=answer.text, mode=answer.mode, warnings=[str(w) for w in answer.warnings], citations=[
-        AskCitation(n=c.number, passage_id=c.passage.id, source=c.passage.source, label=c.label, page=c.passage.page,
-                    lines=list(c.passage.lines) if c.passage.lines else None, symbol=c.passage.symbol,
-                    quote=c.quote, supported=c.supported) for c in answer.citations])
+    out = AskResult(question=answer.question, answer=answer.text, mode=answer.mode,
+                    warnings=[str(w) for w in answer.warnings],
+                    citations=[CitationOut(**citation_to_dict(c)) for c in answer.citations],
+                    calculation=calculation_to_dict(answer.calculation) if answer.calculation else None)
     lines = [answer.text]
     if out.citations:
         lines.append("\nSources:")
@@ -105,6 +89,8 @@ Documents = Annotated[list[str] | None, Field(description="only these documents:
                                                           "('reports/*2019*.pdf') or doc ids")]
 Kinds = Annotated[list[str] | None, Field(description="only passages of these kinds: prose, code, table")]
 Pages = Annotated[str | None, Field(description='only passages starting on these pages, "A-B" (1-based, PDFs)')]
+History = Annotated[list[HistoryMessage] | None, Field(max_length=100, description="the conversation so far, "
+                                                       "oldest first: a follow-up question is rewritten with it")]
 
 
 def scope_of(index: Index, documents: list[str] | None, kinds: list[str] | None, pages: str | None) -> Scope | None:
@@ -156,10 +142,13 @@ def create_mcp_server(index: Index, settings: Settings, *, queue: AnswerQueue | 
     @server.tool(annotations=ToolAnnotations(title="Ask the index", read_only_hint=True))
     async def ask(question: Annotated[str, Field(description="the question")],
                   documents: Documents = None, kinds: Kinds = None, pages: Pages = None,
+                  history: History = None,
                   ) -> Annotated[CallToolResult, AskResult]:
         """Answer a question from the indexed documents. The answer cites passages as [n]; each citation names its
-        source, page or lines, and the supporting quote."""
+        source, page or lines, and the supporting quote. With ``history`` (the conversation so far) a follow-up
+        question is rewritten to stand alone first."""
         q = question_of(question, "question")
+        turns = tuple(Message(m.role, m.content) for m in history or ())
         try:
             scope = scope_of(index, documents, kinds, pages)
         except QAError as err:
@@ -167,7 +156,7 @@ def create_mcp_server(index: Index, settings: Settings, *, queue: AnswerQueue | 
 
         def answer() -> Answer:
             with answers.job():
-                return index.ask(q, scope=scope)
+                return index.ask(q, scope=scope, history=turns)
 
         try:
             result = await anyio.to_thread.run_sync(answer)

@@ -2,82 +2,127 @@
 
 ::
 
-    question ─► searcher ─► [whole documents fit?] ─► reranker ─► selector ─► generator ─► verifier ─► Answer
-                 (retrieve)   selector.full_text         (rerank)    (select)    (prompt,       (verify,
-                                (mode)                                            generate)      answer_check)
+    question [+ history] ─► follow-up rewrite ─► retriever ─► shortcut ─┬─► Answer (answered directly)
+                             (followup)          (retrieve)  (figures) │
+      ┌────────────────────────────────────────────────────────────────┘
+      └─► [whole documents fit?] ─► reranker ─► selector ─► generator ─► calculator ─► verifier ─► Answer
+           selector.full_text        (rerank)    (select)    (prompt,     (compute)     (verify,
+             (mode)                                          generate)                  answer_check)
 
-Each part reports a :class:`~ingest.core.records.StageTrace`; the :class:`Answer` carries them, the
-warnings, and the answer mode that ran. The SDK (:class:`app.sdk.Index`), the CLI, the UI and the
-evaluation all call :meth:`Pipeline.stream` or :meth:`Pipeline.run`; ``app/factory.py`` builds it
-from settings.
+Every part is injected (:class:`Pipeline`; protocols in ``app/parts.py``) and reports a
+:class:`~ingest.core.records.StageTrace`; the :class:`Answer` carries them, the warnings, and the answer mode
+that ran. :meth:`Pipeline.stream` returns an :class:`AnswerStream` (text pieces, then ``.answer``);
+:meth:`Pipeline.run` returns the :class:`Answer`. The SDK (:class:`app.sdk.Index`), the CLI, the UI, the
+servers and the evaluation all call one of them; ``app/factory.py`` builds the pipeline from settings.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
-from app.figures_stage import MODEL_NAME, answer_figures
-from generation.answer import Draft, Generator, Verifier
-from generation.select import ContextSelector, Corpus
-from ingest.core.errors import InputError
+from app.parts import Calculator, Retriever, Shortcut
+from generation.answer import Checked, Draft, Verifier
+from generation.answer import Generator as AnswerGenerator
+from generation.followup import Rewrite, history_pairs, rewrite_question
+from generation.select import ContextSelector
 from ingest.core.protocols import Reranker
-from ingest.core.records import Answer, Passage, Ranked, StageTrace, final_item
+from ingest.core.records import Answer, Message, Passage, StageTrace
 from ingest.core.settings import AnswerSettings, Order
 from ingest.core.text import check_question
 from retrieval.scope import Scope
 from retrieval.search import Retrieval
 
-AnswerStream = Iterator[str | Answer]
-"""What :meth:`Pipeline.stream` yields: answer text pieces as the model writes them (the raw generation,
-before the citation check), then exactly one final :class:`Answer` whose ``text`` is the checked answer."""
 
+class AnswerStream(Iterator[str]):
+    """What :meth:`Pipeline.stream` returns: iterating it yields the answer's text pieces as the model writes
+    them (the raw generation, before the citation check); once iteration ends, :attr:`answer` holds the final
+    :class:`Answer`, whose ``text`` is the checked answer.
 
-class Retriever(Protocol):
-    """The first stage: best passages for a query (``retrieval.search.Searcher`` fits)."""
+    Nothing runs until it is iterated. :attr:`rewrite` is set once a follow-up question has been rewritten
+    (before the first piece).
+    """
+
+    def __init__(self, run: Callable[[AnswerStream], Generator[str, None, Answer]]) -> None:
+        self.rewrite: Rewrite | None = None
+        self._answer: Answer | None = None
+        self._done: list[Callable[[Answer], None]] = []
+        self._pieces = run(self)
+
+    def __iter__(self) -> AnswerStream:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return next(self._pieces)
+        except StopIteration as end:
+            if self._answer is None:
+                self._answer = end.value
+                for done in self._done:
+                    done(end.value)
+            raise
 
     @property
-    def name(self) -> str:
-        """What runs ("hybrid", "dense", "bm25", ...), for the trace."""
-        ...
+    def answer(self) -> Answer:
+        """The final answer.
 
-    def search(self, query: str, k: int) -> list[Ranked]: ...
+        :raises RuntimeError: the stream has not been read to its end.
+        """
+        if self._answer is None:
+            raise RuntimeError("the answer is not ready: read the stream to its end first")
+        return self._answer
+
+    def finish(self) -> Answer:
+        """Read the rest of the stream; the final answer."""
+        for _ in self:
+            pass
+        return self.answer
+
+    def on_answer(self, done: Callable[[Answer], None]) -> None:
+        """Call ``done(answer)`` when the answer arrives."""
+        self._done.append(done)
+
+    def close(self) -> None:
+        """Stop early (the model stops generating)."""
+        self._pieces.close()
 
 
-@runtime_checkable
-class ScopedRetriever(Protocol):
-    """A first stage that can search inside a :class:`Scope` and say how it searched (``Searcher`` fits)."""
+def followup_trace(rewrite: Rewrite, history: Sequence[Message]) -> StageTrace:
+    """The "followup" stage's trace: the history used, the question as asked and as answered.
 
-    def retrieve(self, query: str, k: int, *, scope: Scope | None = None) -> Retrieval: ...
-
-
-class ScopedCorpus:
-    """The passages of a corpus that a scope allows (what whole-document reading and neighbours may use)."""
-
-    def __init__(self, corpus: Corpus, allows: Callable[[Passage], bool]) -> None:
-        self.corpus, self.allows = corpus, allows
-        self._by_doc: dict[str, list[Passage]] | None = None
-
-    def doc_passages(self) -> Mapping[str, Sequence[Passage]]:
-        if self._by_doc is None:
-            kept = {d: [p for p in ps if self.allows(p)] for d, ps in self.corpus.doc_passages().items()}
-            self._by_doc = {d: ps for d, ps in kept.items() if ps}
-        return self._by_doc
+    >>> t = followup_trace(Rewrite("When?", "When did Ada Works build it?", rewritten=True, tokens=9),
+    ...                    [Message("user", "Who built the dam?"), Message("assistant", "Ada Works [1].")])
+    >>> t.outcome, t.details[0], t.details[2]
+    ('rewritten', "history: 1 turn(s): 'Who built the dam?'", "answered as: 'When did Ada Works build it?'")
+    """
+    pairs = history_pairs(history)
+    used = "; ".join(repr(q) for q, _ in pairs[-3:])
+    details = [f"history: {len(pairs)} turn(s)" + (f": {used}" if used else ""), f"asked: {rewrite.asked!r}"]
+    if rewrite.standalone != rewrite.asked:
+        details.append(f"answered as: {rewrite.standalone!r}")
+    if rewrite.note:
+        details.append(f"the model's rewrite was not used: {rewrite.note}")
+    outcome = "rewritten" if rewrite.rewritten else "fallback" if rewrite.note else "unchanged"
+    return StageTrace("followup", "llm" if rewrite.tokens or rewrite.seconds else "none", seconds=rewrite.seconds,
+                      prompt_tokens=rewrite.tokens, calls=1 if rewrite.tokens or rewrite.seconds else 0,
+                      outcome=outcome, details=tuple(details))
 
 
 @dataclass(frozen=True)
 class Pipeline:
-    """Retrieval, reranking, context selection, generation and verification for one index."""
+    """Follow-up rewrite, retrieval, a shortcut, context selection, reranking, generation, calculation and
+    verification for one index; every decision is one of these injected parts."""
 
     settings: AnswerSettings
-    searcher: Retriever
-    reranker: Reranker
+    retriever: Retriever
+    shortcut: Shortcut
     selector: ContextSelector
-    generator: Generator
+    reranker: Reranker
+    generator: AnswerGenerator
     verifier: Verifier
+    calculator: Calculator
 
     def candidates_wanted(self) -> int:
         """First-stage candidates: the rerank/segment-scoring pool when either runs, else ``top_k``."""
@@ -85,49 +130,53 @@ class Pipeline:
         pool = s.rerank_candidates if s.rerank != "none" or s.select != "none" else s.top_k
         return max(s.top_k, pool)
 
-    def _retrieve(self, question: str, scope: Scope | None
-                  ) -> tuple[list[Ranked], ContextSelector, StageTrace, Retrieval | None]:
-        """First-stage candidates, the context selector for the scope, the "retrieve" trace (with the scope
-        and routing decisions) and the search's own account (None for a retriever without scopes)."""
+    def _search(self, query: str, k: int, scope: Scope | None) -> Retrieval:
+        return self.retriever.retrieve(query, k, scope=scope)
+
+    def _retrieve(self, question: str, scope: Scope | None) -> tuple[Retrieval, ContextSelector, StageTrace]:
+        """First-stage candidates with the search's account, the context selector for the scope, and the
+        "retrieve" trace (with the scope and routing decisions)."""
         t = time.perf_counter()
-        selector: ContextSelector = self.selector
-        details: tuple[str, ...] = ()
-        found: Retrieval | None = None
-        if isinstance(self.searcher, ScopedRetriever):
-            found = self.searcher.retrieve(question, self.candidates_wanted(), scope=scope)
-            candidates, details = found.hits, found.details
-            if found.scope is not None:
-                sel = self.selector
-                selector = ContextSelector(sel.settings, llm=sel.llm, embedder=sel.embedder,
-                                           corpus=ScopedCorpus(sel.corpus, found.scope.allows),
-                                           max_answer_tokens=sel.max_answer_tokens)
-        elif scope:
-            raise InputError(f"the {self.searcher.name} retriever cannot restrict a search to a scope")
-        else:
-            candidates = self.searcher.search(question, self.candidates_wanted())
-        return candidates, selector, StageTrace("retrieve", self.searcher.name, seconds=time.perf_counter() - t,
-                                                details=(f"{len(candidates)} candidates", *details)), found
+        found = self.retriever.retrieve(question, self.candidates_wanted(), scope=scope)
+        selector = self.selector.scoped(found.scope.allows) if found.scope is not None else self.selector
+        return found, selector, StageTrace("retrieve", self.retriever.name, seconds=time.perf_counter() - t,
+                                           details=(f"{len(found.hits)} candidates", *found.details))
 
-    def stream(self, question: str, *, scope: Scope | None = None) -> AnswerStream:
-        """Answer ``question`` (inside ``scope`` when given: retrieval and whole-document reading alike): yield
-        text pieces as generated, then the final :class:`Answer` (see :data:`AnswerStream`).
+    def _followup(self, question: str, history: Sequence[Message]) -> Rewrite:
+        """The question rewritten to stand alone with the conversation (the answering model, one call)."""
+        return rewrite_question(self.generator.llm, history_pairs(history), question)
 
-        :raises InputError: an empty question, or a scope that matches nothing.
-        """
+    def _check(self, question: str, draft: Draft) -> Checked:
+        """A requested calculation first (the calculator); when it computes nothing, the model's own text goes
+        through the citation checks (the verifier)."""
+        if not draft.compute:
+            return self.verifier.check(question, draft)
+        computed, draft = self.calculator.calculate(question, draft)
+        if computed.calculation is not None:
+            return computed
+        checked = self.verifier.check(question, draft)
+        return dataclasses.replace(checked, warnings=computed.warnings + checked.warnings,
+                                   trace=computed.trace + checked.trace)
+
+    def _answer(self, out: AnswerStream, question: str, scope: Scope | None,
+                history: Sequence[Message]) -> Generator[str, None, Answer]:
         question = check_question(question)
         s = self.settings
-        candidates, selector, retrieve_trace, found = self._retrieve(question, scope)
-        trace = [retrieve_trace]
-        if s.compute:  # a figure the statement tables give: answered without the model (app/figures_stage.py)
-            figures = answer_figures(question, self.searcher, found, scope, candidates, self.selector.corpus)
-            if figures is not None:
-                trace.append(figures.trace)
-                if figures.checked is not None and figures.draft is not None:
-                    yield Answer(question=question, text=figures.checked.text, citations=figures.checked.citations,
-                                 passages=figures.draft.context, mode="retrieve",
-                                 trace=(*trace, *figures.checked.trace), model=MODEL_NAME, draft=figures.draft.raw,
-                                 calculation=figures.checked.calculation)
-                    return
+        trace: list[StageTrace] = []
+        if history:
+            out.rewrite = self._followup(question, history)
+            trace.append(followup_trace(out.rewrite, history))
+            question = out.rewrite.standalone
+        found, selector, retrieve_trace = self._retrieve(question, scope)
+        candidates = found.hits
+        trace.append(retrieve_trace)
+        direct = self.shortcut.answer(question, search=self._search, retrieval=found, scope=scope,
+                                      candidates=candidates, corpus=self.selector.corpus)
+        if direct is not None:
+            trace.append(direct.trace)
+            if direct.answer is not None:
+                return dataclasses.replace(direct.answer, question=question,
+                                           trace=(*trace, *direct.answer.trace))
         full, mode_trace = selector.full_text(question, candidates)
         trace.append(mode_trace)
         passages: list[Passage]
@@ -150,13 +199,25 @@ class Pipeline:
             else:
                 yield piece
         assert draft is not None  # Generator.stream always ends with its Draft
-        checked = self.verifier.check(question, draft)
-        yield Answer(question=question, text=checked.text, citations=checked.citations, passages=draft.context,
-                     mode="full" if full is not None else "retrieve",
-                     trace=(*trace, *draft.trace, *checked.trace), warnings=checked.warnings,
-                     dropped_citations=draft.dropped, model=self.generator.llm.name, draft=draft.raw,
-                     first_token_seconds=draft.first_token_seconds, calculation=checked.calculation)
+        checked = self._check(question, draft)
+        return Answer(question=question, text=checked.text, citations=checked.citations, passages=draft.context,
+                      mode="full" if full is not None else "retrieve",
+                      trace=(*trace, *draft.trace, *checked.trace), warnings=checked.warnings,
+                      dropped_citations=draft.dropped, model=self.generator.llm.name, draft=draft.raw,
+                      first_token_seconds=draft.first_token_seconds, calculation=checked.calculation)
 
-    def run(self, question: str, *, scope: Scope | None = None) -> Answer:
+    def stream(self, question: str, *, scope: Scope | None = None, history: Sequence[Message] = ()) -> AnswerStream:
+        """Answer ``question`` (inside ``scope`` when given: retrieval and whole-document reading alike): iterate
+        the returned :class:`AnswerStream` for text pieces as generated; its ``answer`` holds the result.
+
+        :param history: the conversation so far, oldest first (user questions and assistant answers; system
+            messages are skipped): a follow-up question is first rewritten to stand alone with it
+            (``generation.followup``), and the rewrite and the history used are the "followup" stage's trace.
+        :raises InputError: (while iterating) an empty question, or a scope that matches nothing.
+        """
+        turns = tuple(history)
+        return AnswerStream(lambda out: self._answer(out, question, scope, turns))
+
+    def run(self, question: str, *, scope: Scope | None = None, history: Sequence[Message] = ()) -> Answer:
         """The final :class:`Answer` of :meth:`stream`."""
-        return final_item(self.stream(question, scope=scope), Answer)
+        return self.stream(question, scope=scope, history=history).finish()

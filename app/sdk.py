@@ -1,4 +1,4 @@
-"""The Python SDK: ``ask(doc, question)`` and :class:`Index`."""
+"""The Python SDK: ``ask(doc, question)``, :class:`Index` and :class:`Conversation`."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from app.factory import build_pipeline, make_splitter, shared_embedder
+from app.factory import build_pipeline, make_splitter
 from app.pipeline import AnswerStream, Pipeline
+from app.runtime import Runtime, default_runtime
 from ingest.core.protocols import LLM, Embedder, Reranker
-from ingest.core.records import Answer, Document, Passage, Ranked
+from ingest.core.records import Answer, Document, Message, Passage, Ranked
 from ingest.core.settings import EmbedSettings, SearchLevel, SearchMode, Settings
 from ingest.core.text import check_question
 from ingest.embed import canonical_model_id
@@ -24,6 +25,7 @@ from retrieval.search import Retrieval, Searcher
 from retrieval.store import IndexReader, Manifest
 
 PathLike = str | os.PathLike[str]
+PIPELINE_PARTS = frozenset({"shortcut", "selector", "generator", "verifier", "calculator"})  # besides llm, reranker
 
 
 def _embed_settings_from(manifest: Manifest, base: EmbedSettings) -> EmbedSettings:
@@ -42,21 +44,29 @@ class Index:
     """
 
     def __init__(self, reader: IndexReader, settings: Settings, *, embedder: Embedder | None = None,
-                 llm: LLM | None = None, reranker: Reranker | None = None) -> None:
+                 llm: LLM | None = None, reranker: Reranker | None = None, runtime: Runtime | None = None,
+                 **parts: Any) -> None:
         """Use :meth:`open` or :meth:`build`; the parts given here replace the ones the settings would build.
 
-        :param embedder: embeds queries (must match the index's embedder; default: built from settings).
-        :param llm: answers questions (default: built from settings, shared per process, loaded on first use).
+        :param embedder: embeds queries (must match the index's embedder; default: the runtime's for the settings).
+        :param llm: answers questions (default: the runtime's for the settings, loaded on first use).
         :param reranker: reorders candidates (default: ``settings.answer.rerank``).
+        :param runtime: owns the models built from settings (default: the process's, :func:`default_runtime`).
+        :param parts: any other part of the pipeline (``shortcut``, ``selector``, ``generator``, ``verifier``,
+            ``calculator``), as for :func:`app.factory.build_pipeline`.
         """
         self.reader = reader
         self.manifest: Manifest = reader.manifest  # how the index was built
         self.directory: Path = reader.directory
         self.settings = settings
-        self.embedder = embedder or shared_embedder(settings.embed, settings.cache)
+        self.runtime = runtime or default_runtime()
+        self.embedder = embedder or self.runtime.embedder(settings.embed, settings.cache)
         self.reader.check_embedder(self.embedder.identity())
         self.searcher = Searcher(reader, self.embedder, settings.search)
-        self._llm, self._reranker = llm, reranker
+        unknown = sorted(set(parts) - PIPELINE_PARTS)
+        if unknown:
+            raise TypeError(f"Index: unknown part(s) {', '.join(unknown)}; parts: {', '.join(sorted(PIPELINE_PARTS))}")
+        self._parts: dict[str, Any] = {"llm": llm, "reranker": reranker, **parts}
         self._pipeline: Pipeline | None = None
         self._by_doc: dict[str, list[Passage]] | None = None
 
@@ -73,7 +83,8 @@ class Index:
         :param password: for encrypted PDFs.
         :param add: keep documents already indexed that are not among ``paths``.
         :param progress: ``progress(stage, done, total)`` callback.
-        :param parts: ``embedder``, ``llm``, ``reranker`` to use instead of building them from settings.
+        :param parts: ``embedder``, ``llm``, ``reranker``, ``runtime`` (or any part of the pipeline) to use instead
+            of building them from settings.
         """
         index, _ = cls.build_with_report(paths, directory, settings=settings, password=password, add=add,
                                          progress=progress, **parts)
@@ -86,7 +97,8 @@ class Index:
         """:meth:`build`, also returning what the build did."""
         settings = settings or Settings()
         path_list = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-        embedder = parts.pop("embedder", None) or shared_embedder(settings.embed, settings.cache)
+        embedder = parts.pop("embedder", None) or (parts.get("runtime") or default_runtime()).embedder(
+            settings.embed, settings.cache)
         report = build_index(path_list, directory, embedder=embedder,
                              splitter=make_splitter(settings.split, embedder), password=password, add=add,
                              progress=progress, ingest=settings.ingest)
@@ -153,8 +165,8 @@ class Index:
     def pipeline(self) -> Pipeline:
         """The question-answering pipeline over this index (built on first use; models load when first needed)."""
         if self._pipeline is None:
-            self._pipeline = build_pipeline(self.settings, searcher=self.searcher, corpus=self,
-                                            embedder=self.embedder, llm=self._llm, reranker=self._reranker)
+            self._pipeline = build_pipeline(self.settings, retriever=self.searcher, corpus=self,
+                                            embedder=self.embedder, runtime=self.runtime, **self._parts)
         return self._pipeline
 
     @property
@@ -171,18 +183,26 @@ class Index:
             self._by_doc = by_doc
         return self._by_doc
 
-    def ask_stream(self, question: str, *, scope: Scope | None = None) -> AnswerStream:
-        """Yield answer text as it is generated, then the final :class:`Answer` (:data:`app.pipeline.AnswerStream`).
+    def ask_stream(self, question: str, *, scope: Scope | None = None,
+                   history: Sequence[Message] = ()) -> AnswerStream:
+        """Answer ``question`` as it is generated: iterate the :class:`~app.pipeline.AnswerStream` for text pieces;
+        its ``answer`` then holds the final :class:`Answer`.
 
         Depending on ``settings.answer.mode`` the model reads whole documents (when they fit its
         context budget) or a key context built from retrieval, reranking and segment scoring; both stay
-        inside ``scope`` when given.
+        inside ``scope`` when given. With ``history`` (the conversation so far) a follow-up is first rewritten
+        to stand alone (see :class:`Conversation`).
         """
-        return self.pipeline.stream(question, scope=scope)
+        return self.pipeline.stream(question, scope=scope, history=history)
 
-    def ask(self, question: str, *, scope: Scope | None = None) -> Answer:
-        """Answer ``question`` from this index (inside ``scope`` when given), citing passages."""
-        return self.pipeline.run(question, scope=scope)
+    def ask(self, question: str, *, scope: Scope | None = None, history: Sequence[Message] = ()) -> Answer:
+        """Answer ``question`` from this index (inside ``scope`` when given; a follow-up to ``history``), citing
+        passages."""
+        return self.pipeline.run(question, scope=scope, history=history)
+
+    def conversation(self, *, scope: Scope | None = None) -> Conversation:
+        """A new :class:`Conversation` with this index."""
+        return Conversation(self, scope=scope)
 
     def close(self) -> None:
         """Release files."""
@@ -193,6 +213,40 @@ class Index:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Conversation:
+    """Questions asked of one index in turn, each follow-up rewritten with the turns before it.
+
+    >>> # chat = index.conversation(); chat.ask("Who built the dam?"); chat.ask("When did they finish it?")
+
+    :param history: earlier turns to continue from (user and assistant messages, oldest first).
+    :param scope: every question of the conversation stays inside it.
+    """
+
+    def __init__(self, index: Index, *, scope: Scope | None = None, history: Sequence[Message] = ()) -> None:
+        self.index, self.scope = index, scope
+        self.messages: list[Message] = list(history)  # the standalone questions and the answers, oldest first
+        self.answers: list[Answer] = []
+
+    def ask_stream(self, question: str) -> AnswerStream:
+        """:meth:`Index.ask_stream` with the conversation so far; the turn is kept once the answer arrives."""
+        stream = self.index.ask_stream(question, scope=self.scope, history=tuple(self.messages))
+        stream.on_answer(self._keep)
+        return stream
+
+    def ask(self, question: str) -> Answer:
+        """:meth:`Index.ask` with the conversation so far; the turn is kept."""
+        return self.ask_stream(question).finish()
+
+    def _keep(self, answer: Answer) -> None:
+        self.messages += [Message("user", answer.question), Message("assistant", answer.text)]
+        self.answers.append(answer)
+
+    def clear(self) -> None:
+        """Forget the turns: the next question starts a new conversation."""
+        self.messages.clear()
+        self.answers.clear()
 
 
 def adhoc_index_key(paths: Sequence[PathLike], settings: Settings) -> str:

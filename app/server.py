@@ -10,8 +10,9 @@ OpenAPI documents never do):
   ``done``; a failure after the stream started arrives as ``event: error``.
 - ``GET /v1/documents``, ``GET /v1/passages/{id}``.
 - ``POST /v1/chat/completions`` (stream or not) and ``GET /v1/models``: the last user message is the
-  question (an optional ``scope`` field restricts it);
-  the reply keeps its ``[n]`` markers and ends with a "Sources:" list; the structured citations
+  question and the messages before it are the conversation, so a follow-up ("and when was it built?") is
+  rewritten to stand alone first (an optional ``scope`` field restricts it); the reply keeps its ``[n]``
+  markers and ends with a "Sources:" list; the structured citations
   travel in the extra field ``docqa`` (``answer``, ``mode``, ``citations``, ``warnings``, ``notes``,
   ``queue_seconds``) of the response, or of the last chunk of a stream.
 - ``GET /health``, ``GET /openapi.json``.
@@ -65,7 +66,8 @@ from app.http_schema import (
 from app.jobs import AnswerQueue
 from app.sdk import Index
 from ingest.core.errors import InputError, QAError
-from ingest.core.records import Answer, Passage
+from ingest.core.records import Answer, Message, Passage
+from ingest.core.serialize import answer_to_dict, hits_to_list, passage_to_dict
 from ingest.core.settings import ServeSettings, Settings
 from ingest.core.text import check_question
 from retrieval.scope import Scope
@@ -78,6 +80,13 @@ log = logging.getLogger(__name__)
 _END = object()
 
 
+@dataclass(frozen=True)
+class _Final:
+    """The worker's last item: the final answer."""
+
+    answer: Answer
+
+
 class AnswerJob:
     """One question answered in a worker thread of its own, in its turn; its pieces are read on the event loop.
 
@@ -85,8 +94,10 @@ class AnswerJob:
     worker, so a request that is never read still gives its turn back.
     """
 
-    def __init__(self, index: Index, queue: AnswerQueue, question: str, scope: Scope | None = None) -> None:
-        self.index, self.queue, self.question, self.scope = index, queue, question, scope
+    def __init__(self, index: Index, queue: AnswerQueue, question: str, scope: Scope | None = None,
+                 history: tuple[Message, ...] = ()) -> None:
+        self.index, self.queue, self.question, self.scope, self.history = index, queue, question, scope, history
+        self.final: Answer | None = None
         self.ticket = queue.enter()
         self.position = queue.position(self.ticket)
         self._loop = asyncio.get_running_loop()
@@ -106,51 +117,46 @@ class AnswerJob:
         try:
             if not self.queue.wait(self.ticket):
                 return  # cancelled while waiting: the client went away
-            stream = self.index.ask_stream(self.question, scope=self.scope)
+            stream = self.index.ask_stream(self.question, scope=self.scope, history=self.history)
             try:
                 for piece in stream:
                     if self.ticket.cancelled:
                         break
                     self._emit(piece)
+                else:
+                    self._emit(_Final(stream.answer))
             finally:
-                close = getattr(stream, "close", None)
-                if close is not None:
-                    close()
+                stream.close()
         except Exception as err:  # noqa: BLE001  (handed to the request, which answers with it)
             self._emit(err)
         finally:
             self.queue.release(self.ticket)
             self._emit(_END)
 
-    async def events(self) -> AsyncIterator[str | Answer]:
-        """Text pieces as generated, then the final :class:`Answer`; a failure is raised here."""
+    async def pieces(self) -> AsyncIterator[str]:
+        """Text pieces as generated; once they end, :attr:`final` holds the answer. A failure is raised here."""
         try:
             while (item := await self._items.get()) is not _END:
                 if isinstance(item, Exception):
                     raise item
-                yield item  # type: ignore[misc]
+                if isinstance(item, _Final):
+                    self.final = item.answer
+                elif isinstance(item, str):
+                    yield item
         finally:
             self.queue.cancel(self.ticket)  # stops the job if the reader left early; harmless once it is done
+        if self.final is None:
+            raise RuntimeError("the answer stream ended without an answer")
 
     async def answer(self) -> Answer:
         """The final answer."""
-        final = None
-        async for item in self.events():
-            if isinstance(item, Answer):
-                final = item
-        if final is None:
-            raise RuntimeError("the answer stream ended without an answer")
-        return final
+        async for _ in self.pieces():
+            pass
+        assert self.final is not None  # pieces() raises otherwise
+        return self.final
 
 
 # -- rendering ------------------------------------------------------------------------------------------
-def passage_dict(p: Passage) -> dict[str, Any]:
-    """A passage as JSON, with its label."""
-    return {"id": p.id, "doc_id": p.doc_id, "source": p.source, "label": p.label, "text": p.text,
-            "chars": list(p.chars), "page": p.page, "lines": list(p.lines) if p.lines else None, "kind": p.kind,
-            "symbol": p.symbol}
-
-
 def sources_text(answer: Answer) -> str:
     """The "Sources:" list that follows a chat reply (empty without citations).
 
@@ -166,7 +172,7 @@ def sources_text(answer: Answer) -> str:
 
 def docqa_extra(answer: Answer, queue_seconds: float) -> dict[str, Any]:
     """The extra ``docqa`` field of OpenAI-compatible responses."""
-    d = answer.to_dict()
+    d = answer_to_dict(answer)
     return {"answer": answer.text, "mode": answer.mode, "citations": d["citations"], "warnings": d["warnings"],
             "notes": d["notes"], "queue_seconds": queue_seconds}
 
@@ -186,21 +192,49 @@ def _content_text(content: str | list[dict[str, Any]] | None) -> str:
     return content or ""
 
 
+_SOURCES = "\n\nSources:\n"
+
+
+def chat_turns(messages: list[tuple[str, str]]) -> tuple[str, tuple[Message, ...]]:
+    """The question of an OpenAI-style chat (its last user message) and the conversation before it, from
+    ``(role, text)`` pairs: user and assistant messages (a reply's "Sources:" list left out), system and
+    developer messages as system messages, tool messages skipped.
+
+    :raises InputError: no user message.
+
+    >>> question, history = chat_turns([("system", "Be brief."), ("user", "Who built it?"),
+    ...                                 ("assistant", "Ada Works [1].\\n\\nSources:\\n[1] a.txt"), ("user", "When?")])
+    >>> question, [(m.role, m.content) for m in history]
+    ('When?', [('system', 'Be brief.'), ('user', 'Who built it?'), ('assistant', 'Ada Works [1].')])
+    """
+    last = max((i for i, (role, _) in enumerate(messages) if role == "user"), default=None)
+    if last is None:
+        raise InputError("messages: no user message (the last user message is the question)")
+    history: list[Message] = []
+    for role, text in messages[:last]:
+        if role == "user":
+            history.append(Message("user", text))
+        elif role == "assistant":
+            history.append(Message("assistant", text.split(_SOURCES, 1)[0]))
+        elif role in ("system", "developer"):
+            history.append(Message("system", text))
+    return messages[last][1], tuple(history)
+
+
 async def answer_events(job: AnswerJob) -> AsyncIterator[str]:
     """``/v1/ask/stream``: server-sent events ``queued`` (if it waits), ``token`` pieces, ``answer``, ``done``; a
     failure after the status was sent arrives as ``error``."""
     if job.position > 0:
         yield _sse("queued", {"position": job.position})
     try:
-        async for item in job.events():
-            if isinstance(item, Answer):
-                yield _sse("answer", {**item.to_dict(), "queue_seconds": job.queue_seconds})
-            else:
-                yield _sse("token", {"text": item})
+        async for piece in job.pieces():
+            yield _sse("token", {"text": piece})
     except Exception as err:  # noqa: BLE001  (the status is sent: report it in the stream)
         e = api_error(err)
         yield _sse("error", error_body(e.message, e.kind))
         return
+    assert job.final is not None  # pieces() raises otherwise
+    yield _sse("answer", {**answer_to_dict(job.final), "queue_seconds": job.queue_seconds})
     yield _sse("done", {})
 
 
@@ -233,19 +267,16 @@ class ChatReply:
         chunk if asked for; ``[DONE]``."""
         yield self._delta({"role": "assistant", "content": ""})
         streamed: list[str] = []
-        final: Answer | None = None
         try:
-            async for item in job.events():
-                if isinstance(item, Answer):
-                    final = item
-                else:
-                    streamed.append(item)
-                    yield self._delta({"content": item})
+            async for piece in job.pieces():
+                streamed.append(piece)
+                yield self._delta({"content": piece})
         except Exception as err:  # noqa: BLE001  (the status is sent: report it in the stream, as OpenAI does)
             e = api_error(err)
             yield f"data: {json.dumps(error_body(e.message, e.kind))}\n\ndata: [DONE]\n\n"
             return
-        assert final is not None  # job.events() ends with the Answer or raises
+        final = job.final
+        assert final is not None  # pieces() raises otherwise
         tail = sources_text(final)
         if final.text.strip() != "".join(streamed).strip():  # the citation check changed the draft
             tail = f"\n\nChecked: {final.text}{tail}"
@@ -403,7 +434,7 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
         hits = index.search(question_of(body.query, "query"), body.k, mode=body.mode, level=body.level, docs=body.docs,
                             scope=scope_of(body.scope))
         return {"query": body.query, "mode": body.mode or settings.search.mode, "level": body.level,
-                "hits": [{"rank": i, "score": h.score, **passage_dict(h.passage)} for i, h in enumerate(hits, 1)],
+                "hits": hits_to_list(hits),
                 "seconds": round(time.perf_counter() - t, 4)}
 
     @app.post("/v1/ask", response_model=AnswerResponse, dependencies=v1, tags=["rest"], responses=BUSY)
@@ -411,7 +442,7 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
         """Answer the question with citations; one answer at a time per model, others wait in a bounded queue."""
         job = AnswerJob(index, state.queue, question_of(body.question), scope_of(body.scope))
         answer = await job.answer()
-        return {**answer.to_dict(), "queue_seconds": job.queue_seconds}
+        return {**answer_to_dict(answer), "queue_seconds": job.queue_seconds}
 
     @app.post("/v1/ask/stream", dependencies=v1, tags=["rest"], responses={
         200: {"content": {"text/event-stream": {}}, "description": "events: queued?, token*, answer, done "
@@ -436,7 +467,7 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
             raise ApiError(404, f"no passage {passage_id!r} in this index (passages merged into an answer's "
                                 "context have ids of their own; their text is in the answer's passages)",
                            "not_found_error", param="passage_id")
-        return passage_dict(p)
+        return passage_to_dict(p)
 
     @app.get("/v1/models", response_model=ModelList, dependencies=v1, tags=["openai"])
     def models() -> dict[str, Any]:
@@ -449,16 +480,14 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
                                                                                      "stream: chunks, then [DONE]"},
                          **NOT_FOUND, **BUSY})
     async def chat(body: ChatRequest) -> Any:  # type: ignore[valid-type]
-        """OpenAI-compatible chat: the last user message is the question. The reply keeps its ``[n]`` markers and
-        ends with a "Sources:" list; the extra field ``docqa`` holds the structured citations (on the last chunk
-        of a stream)."""
+        """OpenAI-compatible chat: the last user message is the question, the messages before it the conversation
+        (a follow-up is rewritten to stand alone). The reply keeps its ``[n]`` markers and ends with a "Sources:"
+        list; the extra field ``docqa`` holds the structured citations (on the last chunk of a stream)."""
         if body.model != model_id:
             raise ApiError(404, f"model {body.model!r} is not served here; this server's model is {model_id!r}",
                            "not_found_error", param="model")
-        user = [m for m in body.messages if m.role == "user"]
-        if not user:
-            raise InputError("messages: no user message (the last user message is the question)")
-        job = AnswerJob(index, state.queue, question_of(_content_text(user[-1].content)), scope_of(body.scope))
+        question, history = chat_turns([(m.role, _content_text(m.content)) for m in body.messages])
+        job = AnswerJob(index, state.queue, question_of(question), scope_of(body.scope), history)
         reply = ChatReply(f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), model_id)
         if not body.stream:
             return reply.completion(await job.answer(), job.queue_seconds)

@@ -262,11 +262,12 @@ def progress_printer(label: str):
 def docqa_index(name: str, pdfs: list[Path], corpus: str, base: Settings, *, rebuild: bool = False, llm: Any = None):
     """The variant's corpus-wide index (built once, then opened from the cache) and its build record."""
     from app import Index
-    from app.factory import make_splitter, shared_embedder
+    from app.factory import make_splitter
+    from app.runtime import default_runtime
     from ingest.core.errors import IndexMismatchError
 
     settings = variant_settings(name, base)
-    embedder = shared_embedder(settings.embed, settings.cache)
+    embedder = default_runtime().embedder(settings.embed, settings.cache)
     key = index_key(corpus, settings, make_splitter(settings.split, embedder).identity())
     directory = CACHE / f"docqa-{key}"
     record_path = directory / "bench-build.json"
@@ -710,9 +711,9 @@ def run_part(what: str, variants: list[str], args: argparse.Namespace, base: Set
             print(table({name: results[name]}, RETRIEVAL_COLUMNS), flush=True)
         print(table(results, RETRIEVAL_COLUMNS))
     elif what == "answers":
-        from app.factory import shared_llm
+        from app.runtime import default_runtime
 
-        llm = warm(shared_llm(base.llm, base.cache))
+        llm = warm(default_runtime().llm(base.llm, base.cache))
         for name in variants:
             results[name] = (langchain_answers(questions, pdfs, model, llm, base.llm.max_answer_tokens,
                                                args.rebuild) if name == "langchain"
@@ -724,9 +725,9 @@ def run_part(what: str, variants: list[str], args: argparse.Namespace, base: Set
         print(table(results, [("hit@1", "hit@1"), ("hit@5", "hit@5"), ("hit@10", "hit@10"),
                               ("questions", "questions")]))
     else:
-        from app.factory import shared_llm
+        from app.runtime import default_runtime
 
-        results.update(leval(variants, base, warm(shared_llm(base.llm, base.cache)), args.leval_docs,
+        results.update(leval(variants, base, warm(default_runtime().llm(base.llm, base.cache)), args.leval_docs,
                              args.leval_per_doc))
         print(table(results, [("contains-gold", "contains_gold"), ("F1", "f1"),
                               ("s/question", "seconds_per_question"), ("questions", "questions")]))

@@ -81,7 +81,8 @@ def write_many(folder: Path, limit: int | None, minimum: int = MIN_FILES) -> Pat
 
 # ---------------------------------------------------------------- pipelines -------------------------------------------
 def docqa_parts(fake: bool, backend: str | None = None) -> tuple[object, object]:
-    from app.factory import make_splitter, shared_embedder
+    from app.factory import make_splitter
+    from app.runtime import default_runtime
     from ingest.core.settings import Settings
 
     settings = Settings() if backend is None else Settings().replace(embed={"backend": backend})
@@ -90,7 +91,7 @@ def docqa_parts(fake: bool, backend: str | None = None) -> tuple[object, object]
 
         embedder = FakeEmbedder(dim=384)
     else:
-        embedder = shared_embedder(settings.embed, settings.cache)
+        embedder = default_runtime().embedder(settings.embed, settings.cache)
         embedder.warm_up()  # type: ignore[attr-defined]
     return embedder, make_splitter(settings.split, embedder)
 

@@ -37,12 +37,13 @@ def pdf_paths() -> list[Path]:
 
 # ---------------------------------------------------------------- ingest ---------------------------------------------
 def ingest_docqa(paths: list[Path]) -> dict:
-    from app.factory import make_splitter, shared_embedder
+    from app.factory import make_splitter
+    from app.runtime import default_runtime
     from ingest.core.settings import Settings
     from retrieval.build import build_index
 
     settings = Settings()
-    embedder = shared_embedder(settings.embed, settings.cache)
+    embedder = default_runtime().embedder(settings.embed, settings.cache)
     embedder.warm_up()
     t = time.perf_counter()
     pages = passages = 0

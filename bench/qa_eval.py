@@ -285,10 +285,10 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="qa-eval-data-"))
     base = Settings().replace(answer={"rerank_candidates": args.pool},
                               **({"llm": {"model": args.model}} if args.model else {}))
-    from app.factory import shared_llm
+    from app.runtime import default_runtime
     from generation.llamacpp import LlamaCppLLM
 
-    llms = {"main": shared_llm(base.llm, base.cache), "full": LlamaCppLLM(dataclasses.replace(base.llm))}
+    llms = {"main": default_runtime().llm(base.llm, base.cache), "full": LlamaCppLLM(dataclasses.replace(base.llm))}
     sets: dict[str, list[EvalItem]] = {}
     wanted = args.sets.split(",")
     articles = args.squad_articles.split(",")

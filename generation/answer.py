@@ -3,7 +3,8 @@
 :class:`Generator` packs the context into the model's budget, streams the model's answer and resolves
 its ``[n]`` markers; it ends its stream with a :class:`Draft`. :class:`Verifier` checks the draft's
 citations (and, when unsupported answers are withheld, asks the model whether the cited passages
-answer the question). Both report what they did as :class:`~ingest.core.records.StageTrace` s and
+answer the question); :class:`FormulaCalculator` computes a figure a draft's calculation block asks for
+(``generation/compute.py``). Each reports what it did as :class:`~ingest.core.records.StageTrace` s and
 :class:`~ingest.core.records.AnswerWarning` s; ``app/pipeline.py`` assembles the :class:`Answer`.
 """
 
@@ -166,19 +167,8 @@ class Verifier:
         return self.settings.verify != "none"
 
     def check(self, question: str, draft: Draft) -> Checked:
-        """Run the checks on ``draft``: a requested calculation first (see :func:`check_calculation`); when it
-        fails, the model's own text goes through the citation checks."""
-        if draft.compute:
-            computed, draft = check_calculation(question, draft)
-            if computed.calculation is not None:
-                return computed
-            checked = self._check(question, draft)
-            return replace(checked, warnings=computed.warnings + checked.warnings,
-                           trace=computed.trace + checked.trace)
-        return self._check(question, draft)
-
-    def _check(self, question: str, draft: Draft) -> Checked:
-        """The citation check and the answer check."""
+        """The citation check and the answer check (a requested calculation is the pipeline's calculator's:
+        :class:`FormulaCalculator`)."""
         if not self.enabled:
             return Checked(draft.text, draft.citations, (), ())
         s = self.settings
@@ -259,6 +249,16 @@ def check_calculation(question: str, draft: Draft) -> tuple[Checked, Draft]:
                        details=(f"{calc.label or 'result'} = {calc.text} from {len(calc.operands)} operands, each "
                                 "found in the passage it cites", *moved))
     return Checked(statement(calc), operand_citations(calc, draft.context), (), (trace,), calc), draft
+
+
+class FormulaCalculator:
+    """The calculation step: computes the figure a draft's calculation block asks for (:func:`check_calculation`);
+    the pipeline runs it before the citation check, which reads the draft it returns when nothing was computed."""
+
+    name = "formula"
+
+    def calculate(self, question: str, draft: Draft) -> tuple[Checked, Draft]:
+        return check_calculation(question, draft)
 
 
 def operand_citations(calc: Calculation, context: Sequence[Passage]) -> tuple[Citation, ...]:

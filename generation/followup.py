@@ -88,6 +88,24 @@ def with_previous(question: str, previous: str) -> str:
     return f"{question} (follow-up to: {' '.join(previous.split())})"
 
 
+def history_pairs(history: Sequence[Message]) -> list[tuple[str, str]]:
+    """A conversation's messages as ``(question, answer)`` pairs, oldest first: each user message with the
+    assistant replies that follow it (joined; "" when none did); system messages are skipped.
+
+    >>> history_pairs([Message("system", "Be brief."), Message("user", "Who built it?"),
+    ...                Message("assistant", "Ada Works."), Message("user", "When?")])
+    [('Who built it?', 'Ada Works.'), ('When?', '')]
+    """
+    pairs: list[tuple[str, str]] = []
+    for m in history:
+        if m.role == "user" and m.content.strip():
+            pairs.append((m.content.strip(), ""))
+        elif m.role == "assistant" and pairs and m.content.strip():
+            asked, answer = pairs[-1]
+            pairs[-1] = (asked, f"{answer}\n{m.content.strip()}".strip())
+    return pairs
+
+
 def rewrite_messages(history: Sequence[tuple[str, str]], question: str, *, max_turns: int = MAX_TURNS
                      ) -> list[Message]:
     """The chat that asks the model for a standalone version of ``question``.

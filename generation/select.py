@@ -100,6 +100,20 @@ class Corpus(Protocol):
     def doc_passages(self) -> Mapping[str, Sequence[Passage]]: ...
 
 
+class ScopedCorpus:
+    """The passages of a corpus that a scope allows (what whole-document reading and neighbours may use)."""
+
+    def __init__(self, corpus: Corpus, allows: Callable[[Passage], bool]) -> None:
+        self.corpus, self.allows = corpus, allows
+        self._by_doc: dict[str, list[Passage]] | None = None
+
+    def doc_passages(self) -> Mapping[str, Sequence[Passage]]:
+        if self._by_doc is None:
+            kept = {d: [p for p in ps if self.allows(p)] for d, ps in self.corpus.doc_passages().items()}
+            self._by_doc = {d: ps for d, ps in kept.items() if ps}
+        return self._by_doc
+
+
 class ContextSelector:
     """Decides what the model reads: whole documents (when the answer mode asks and they fit), else a key context.
 
@@ -116,6 +130,12 @@ class ContextSelector:
         self.settings, self.llm, self.embedder, self.corpus = settings, llm, embedder, corpus
         self.max_answer_tokens = max_answer_tokens
         self._tokens_by_doc: dict[str, int] = {}
+
+    def scoped(self, allows: Callable[[Passage], bool]) -> ContextSelector:
+        """This selector reading only the passages ``allows`` admits (a scoped question's documents, kinds and
+        pages), with the same settings and models."""
+        return ContextSelector(self.settings, llm=self.llm, embedder=self.embedder,
+                               corpus=ScopedCorpus(self.corpus, allows), max_answer_tokens=self.max_answer_tokens)
 
     def _doc_tokens(self, doc_id: str, cap: int) -> int:
         """Prompt tokens of a whole document as trimmed passages (``cap + 1`` when it clearly exceeds ``cap``)."""

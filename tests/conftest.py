@@ -72,11 +72,11 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 
 @pytest.fixture(scope="session", autouse=True)
 def _close_models():  # noqa: ANN202
-    """Free cached llama.cpp models when the session ends."""
+    """Free the runtime's models when the session ends (and llama.cpp models tests built themselves)."""
     yield
-    from app.factory import shared_llm
+    from app.runtime import default_runtime
 
-    shared_llm.cache_clear()
+    default_runtime().close()
     import gc
 
     for obj in gc.get_objects():

@@ -12,9 +12,11 @@ import numpy as np
 
 from app.factory import build_pipeline
 from app.pipeline import Pipeline
+from ingest.core.errors import InputError
 from ingest.core.records import Completion, Message, Passage, Ranked
 from ingest.core.registry import Registry
 from ingest.core.settings import Settings
+from retrieval.search import Retrieval
 
 
 class FakeEmbedder:
@@ -117,6 +119,11 @@ class StaticSearcher:
     def search(self, query: str, k: int) -> list[Ranked]:
         return [Ranked(p, float(len(self.passages) - i)) for i, p in enumerate(self.passages[:k])]
 
+    def retrieve(self, query: str, k: int, *, scope: object = None) -> Retrieval:
+        if scope:
+            raise InputError(f"the {self.name} retriever cannot restrict a search to a scope")
+        return Retrieval(self.search(query, k))
+
     def doc_passages(self) -> dict[str, list[Passage]]:
         by_doc: dict[str, list[Passage]] = {}
         for p in sorted(self.passages, key=lambda p: (p.doc_id, p.chars)):
@@ -129,14 +136,15 @@ def pipeline_over(passages: Sequence[Passage], llm: object, *, max_answer_tokens
     """The real pipeline with injected parts: a static first stage over ``passages`` and the given LLM."""
     settings = Settings().replace(answer=dict(answer), llm={"max_answer_tokens": max_answer_tokens})
     searcher = StaticSearcher(passages)
-    return build_pipeline(settings, searcher=searcher, corpus=searcher, embedder=embedder or FakeEmbedder(),
+    return build_pipeline(settings, retriever=searcher, corpus=searcher, embedder=embedder or FakeEmbedder(),
                           llm=llm)  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager
 def registered(registry: Registry, name: str, factory: object) -> Iterator[None]:
     """Register a test part under ``name`` for the duration of a block (as a plugin would), then remove it."""
-    from app.factory import register_builtins, shared_embedder, shared_llm
+    from app.factory import register_builtins
+    from app.runtime import default_runtime
 
     register_builtins()
     registry.register(name, factory)  # type: ignore[arg-type]
@@ -144,5 +152,4 @@ def registered(registry: Registry, name: str, factory: object) -> Iterator[None]
         yield
     finally:
         registry.unregister(name)
-        shared_embedder.cache_clear()
-        shared_llm.cache_clear()
+        default_runtime().close()  # models built with the test part are let go with it

@@ -48,8 +48,9 @@ def test_abstention_detection():
 def test_answer_streams_tokens_then_answer_with_citations():
     ps = [_p(1, "The bridge opened in 1932."), _p(2, "It is 503 metres long.")]
     llm = ScriptedLLM("It opened in 1932 [1] and is 503 m long [2][9].")
-    pieces = list(pipeline_over(ps, llm, max_answer_tokens=50, verify="none").stream(" When did it open? "))
-    *tokens, final = pieces
+    stream = pipeline_over(ps, llm, max_answer_tokens=50, verify="none").stream(" When did it open? ")
+    tokens = list(stream)
+    final = stream.answer
     assert all(isinstance(t, str) for t in tokens) and "".join(tokens).startswith("It opened")
     assert isinstance(final, Answer)
     assert final.text == "It opened in 1932 [1] and is 503 m long [2]."

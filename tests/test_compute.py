@@ -332,11 +332,11 @@ def test_packaged_model_fills_the_block_and_docqa_computes():
     """The default packaged model (temperature 0) fills the block; docqa parses it, finds every operand in the
     passage text and computes. Mechanics only: whether the model's formula is the right one is measured
     elsewhere (it left out the "/ 2" of the average here when measured; see the report of issue 13)."""
-    from app.factory import shared_llm
+    from app.runtime import default_runtime
     from ingest.core.settings import Settings
 
     settings = Settings()
-    llm = shared_llm(settings.llm, settings.cache)
+    llm = default_runtime().llm(settings.llm, settings.cache)
     income = _real(1, "Consolidated Statements of Operations (in millions)\nYear ended December 31: 2019 2018 "
                       "2017\nTotal net revenues 6,489 7,500 7,017\nOperating income 1,607 1,988 1,309",
                    header="Activision Blizzard 10-K FY2019 › Consolidated Statements of Operations | 2019 2018 2017")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app import Index, Settings, ask
-from app.factory import shared_llm
+from app.runtime import default_runtime
 from app.sdk import open_adhoc
 from generation.models import SMOLLM2_135M
 from ingest.core.records import Answer, WarningKind
@@ -82,8 +82,9 @@ def test_streaming_and_adhoc_cache_with_small_model(tmp_path: Path, smol_setting
     doc = tmp_path / "note.md"
     doc.write_text("# Garden\n\nThe tomatoes are planted in bed three.\n\nThe beans are in bed five.\n")
     first = open_adhoc(doc, settings=smol_settings)
-    pieces = list(first.ask_stream("Where are the tomatoes planted?"))
-    *tokens, final = pieces
+    stream = first.ask_stream("Where are the tomatoes planted?")
+    tokens = list(stream)
+    final = stream.answer
     assert tokens and all(isinstance(t, str) for t in tokens)
     assert isinstance(final, Answer) and final.text and final.model.startswith("llama-cpp:")
     assert "".join(tokens).strip() == final.draft.strip()  # the stream is the raw generation; final.text is checked
@@ -94,4 +95,4 @@ def test_streaming_and_adhoc_cache_with_small_model(tmp_path: Path, smol_setting
     doc.write_text(doc.read_text() + "\nThe peas are in bed one.\n")
     changed = open_adhoc(doc, settings=smol_settings)
     assert changed.directory != first.directory
-    assert shared_llm(smol_settings.llm, smol_settings.cache) is again.llm  # the model loads once per process
+    assert default_runtime().llm(smol_settings.llm, smol_settings.cache) is again.llm  # loads once per process

@@ -72,7 +72,7 @@ def test_the_pipeline_uses_a_plugin_chosen_in_the_settings(plugin_package: Path)
     searcher = StaticSearcher(passages)
     settings = Settings().replace(answer={"rerank": "reverse", "top_k": 3, "verify": "none"})
     try:
-        answer = build_pipeline(settings, searcher=searcher, corpus=searcher, embedder=FakeEmbedder(),
+        answer = build_pipeline(settings, retriever=searcher, corpus=searcher, embedder=FakeEmbedder(),
                                 llm=ScriptedLLM("It is passage three [1].")).run("which passage?")
     finally:
         RERANKERS.unregister("reverse")

@@ -124,7 +124,8 @@ def test_windows_back_to_front() -> None:
                                     (10, 30), (0, 20)]
     assert windows(30, 20, 10) == [(10, 30), (0, 20)]
     assert windows(5, 20, 10) == [(0, 5)]
-    assert sum(hi - lo for lo, hi in windows(100, 20, 10)) == 180  # 9 calls read 180 passage slots against 100 for one pass (docs/METHODS.md, "LLM reranking")
+    # 9 calls read 180 passage slots against 100 for one pass (docs/METHODS.md, "LLM reranking")
+    assert sum(hi - lo for lo, hi in windows(100, 20, 10)) == 180
 
 
 def test_prompt_defangs_and_truncates() -> None:
@@ -304,7 +305,7 @@ def test_registry_and_app_wiring() -> None:
 
     s = Settings().replace(answer={"rerank": "window"}, rerank={"window": 4, "stride": 2})
     searcher = StaticSearcher([c.passage for c in ranked("ab")])
-    r = build_pipeline(s, searcher=searcher, corpus=searcher, embedder=FakeEmbedder(), llm=ScriptedLLM()).reranker
+    r = build_pipeline(s, retriever=searcher, corpus=searcher, embedder=FakeEmbedder(), llm=ScriptedLLM()).reranker
     assert isinstance(r, SlidingWindowReranker) and r.settings.window == 4
 
 
