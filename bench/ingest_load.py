@@ -66,7 +66,7 @@ def rule(name: str) -> Iterator[None]:
         return
     saved = ingest.worker._TaskClock.over, ingest.read.retry_alone
     ingest.worker._TaskClock.over = _wall_rule  # type: ignore[method-assign]
-    ingest.read.retry_alone = lambda value, *, ok, strict: False  # type: ignore[assignment]
+    ingest.read.retry_alone = lambda result, *, strict: False  # type: ignore[assignment]
     try:
         yield
     finally:

@@ -48,7 +48,10 @@ PAGES = [
 ]
 
 
-def main(out: Path = Path(__file__).resolve().parents[1] / "app" / "samples" / "harbor-light-report.pdf") -> None:
+SAMPLE = Path(__file__).resolve().parents[1] / "app" / "samples" / "harbor-light-report.pdf"
+
+
+def main(out: Path = SAMPLE) -> None:
     """Write the sample PDF."""
     from fpdf import FPDF
 

@@ -49,7 +49,8 @@ class TransformersLLM:
         try:
             self._tok = AutoTokenizer.from_pretrained(self.settings.model, **kwargs)
             self._model = AutoModelForCausalLM.from_pretrained(
-                self.settings.model, dtype=pick_dtype(self.settings.dtype, device), **kwargs).to(device).eval()
+                self.settings.model, dtype=pick_dtype(self.settings.dtype, device), **kwargs
+            ).to(device).eval()  # type: ignore[arg-type]  # transformers' stubs type .to() as a decorator
         except (OSError, ValueError) as err:
             raise ModelError(f"cannot load {self.settings.model!r}: {str(err).splitlines()[0]}") from err
         if self._tok.chat_template is None:

@@ -146,7 +146,8 @@ def _stamp_ok(target: Path, expected: str) -> bool:
         st = target.stat()
     except (OSError, ValueError):
         return False
-    return stamp.get("sha256") == expected and stamp.get("size") == st.st_size and stamp.get("mtime_ns") == st.st_mtime_ns
+    return (stamp.get("sha256") == expected and stamp.get("size") == st.st_size
+            and stamp.get("mtime_ns") == st.st_mtime_ns)
 
 
 def packaged_model_path(name: str = DEFAULT_LLM, *, model_dir: Path | None = None, verify: bool = True) -> Path:

@@ -34,7 +34,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from ingest.core.errors import GenerationError, ModelError
@@ -44,6 +44,12 @@ from ingest.core.text import one_line
 
 if TYPE_CHECKING:
     import openai
+    from openai.types.chat import ChatCompletionMessageParam
+
+
+def _wire(messages: Sequence[Message]) -> list[ChatCompletionMessageParam]:
+    """``messages`` as the chat-completions API takes them."""
+    return [cast("ChatCompletionMessageParam", {"role": m.role, "content": m.content}) for m in messages]
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +309,7 @@ class OpenAILLM:
         self.warm_up()
         try:
             return self.client.chat.completions.create(
-                model=self.settings.model, messages=[{"role": m.role, "content": m.content} for m in messages],
+                model=self.settings.model, messages=_wire(messages),
                 max_tokens=max_tokens, temperature=0.0, extra_body=self.extra_body or None,
                 extra_headers=self._auth(), **options)
         except openai.OpenAIError as err:
@@ -412,7 +418,7 @@ class OpenAILLM:
         self.warm_up()
         try:
             response = self.client.chat.completions.create(
-                model=self.settings.model, messages=[{"role": m.role, "content": m.content} for m in PROBE],
+                model=self.settings.model, messages=_wire(PROBE),
                 max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=TOP_LOGPROBS,
                 extra_body=self.extra_body or None, extra_headers=self._auth())
         except openai.APIStatusError as err:

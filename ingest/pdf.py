@@ -504,7 +504,7 @@ def read_pypdf_pages(data: bytes, source: str, password: str | None, numbers: Se
                 out[number] = reader.pages[number - 1].extract_text() or ""
             except failures as err:
                 log.debug("%s: pypdf cannot read page %d either (%s)", source, number, why(err))
-    except (*failures, NotImplementedError) as err:
+    except failures + (NotImplementedError,) as err:
         log.debug("%s: pypdf cannot open it for the pages PDFium broke up (%s)", source, why(err))
     return out
 

@@ -32,7 +32,7 @@ from typing import Literal
 from ingest.core.errors import CorruptFileError, InputError, ReaderCrashError, ReadLimitError
 from ingest.core.protocols import Splitter
 from ingest.core.records import Document, Passage
-from ingest.core.settings import IngestSettings
+from ingest.core.settings import IngestSettings, PdfExtractor
 from ingest.loaders import Skipped, expand_paths, load_file, skip_reason, source_name, strict_single
 from ingest.worker import BoundedWorker, BoundTripped, WorkerPool, default_workers
 
@@ -74,7 +74,7 @@ class _Job:
     path: Path
     password: str | None
     max_bytes: int
-    extractor: str = "pdfium"  # IngestSettings.pdf_extractor
+    extractor: PdfExtractor = "pdfium"  # IngestSettings.pdf_extractor
 
 
 _Read = tuple[Document, list[Passage], float, float]  # the document, its passages, seconds to load and to split
@@ -146,11 +146,12 @@ def read_files(paths: Sequence[Path], *, splitter: Splitter, settings: IngestSet
     if not settings.isolate:
         for job in jobs:
             start = time.perf_counter()
+            result: _Read | Exception
             try:
-                ok, value = True, task(job)
+                result = task(job)
             except Exception as err:  # noqa: BLE001 - judged by _finish (the failure policy of this module)
-                ok, value = False, err
-            yield _finish(job, ok, value, strict, time.perf_counter() - start)
+                result = err
+            yield _finish(job, result, strict, time.perf_counter() - start)
         return
     size = 1 if strict else max(1, min(workers or default_workers(), len(jobs)))
     started: dict[int, float] = {}
@@ -163,38 +164,38 @@ def read_files(paths: Sequence[Path], *, splitter: Splitter, settings: IngestSet
     retry: list[_Job] = []  # timed out among other readers: read again alone, after the rest
     with WorkerPool(task, size=size, timeout_seconds=settings.timeout_seconds, memory_mb=settings.memory_mb,
                     prepare=prepare, nice=READ_NICE) as pool:
-        for job, ok, value in pool.imap_unordered(timed(jobs)):
-            if retry_alone(value, ok=ok, strict=strict):
+        for job, value in pool.imap_unordered(timed(jobs)):
+            if retry_alone(value, strict=strict):
                 log.info("%s: %s; reading it again alone after the other files", source_name(job.path),
                          value.reason)  # type: ignore[union-attr]
                 retry.append(job)
                 continue
-            yield _finish(job, ok, value, strict, time.perf_counter() - started.pop(id(job)))
+            yield _finish(job, value, strict, time.perf_counter() - started.pop(id(job)))
     if not retry:
         return
     with BoundedWorker(task, timeout_seconds=settings.timeout_seconds, memory_mb=settings.memory_mb,
                        nice=READ_NICE) as alone:
         for job in retry:
             try:
-                ok, value = True, alone.run(job)
+                result = alone.run(job)
             except BoundTripped as err:
-                ok, value = False, BoundTripped(err.kind, f"{err.reason}; the same when read alone")
+                result = BoundTripped(err.kind, f"{err.reason}; the same when read alone")
             except Exception as err:  # noqa: BLE001 - judged by _finish (the failure policy of this module)
-                ok, value = False, err
-            yield _finish(job, ok, value, strict, time.perf_counter() - started.pop(id(job)))
+                result = err
+            yield _finish(job, result, strict, time.perf_counter() - started.pop(id(job)))
 
 
-def retry_alone(value: object, *, ok: bool, strict: bool) -> bool:
+def retry_alone(result: object, *, strict: bool) -> bool:
     """Whether a file's outcome calls for one more read, alone: it timed out while other files were read.
 
-    >>> retry_alone(BoundTripped("timeout", "timed out"), ok=False, strict=False)
+    >>> retry_alone(BoundTripped("timeout", "timed out"), strict=False)
     True
-    >>> retry_alone(BoundTripped("memory", "over"), ok=False, strict=False), retry_alone(None, ok=True, strict=False)
+    >>> retry_alone(BoundTripped("memory", "over"), strict=False), retry_alone(("doc", []), strict=False)
     (False, False)
-    >>> retry_alone(BoundTripped("timeout", "timed out"), ok=False, strict=True)  # the one file named: read alone
+    >>> retry_alone(BoundTripped("timeout", "timed out"), strict=True)  # the one file named: it was read alone
     False
     """
-    return not ok and not strict and isinstance(value, BoundTripped) and value.kind == "timeout"
+    return not strict and isinstance(result, BoundTripped) and result.kind == "timeout"
 
 
 def read_paths(paths: Iterable[str | os.PathLike[str]], *, splitter: Splitter, settings: IngestSettings | None = None,
@@ -240,15 +241,15 @@ def read_paths(paths: Iterable[str | os.PathLike[str]], *, splitter: Splitter, s
                       files=tuple(outcomes), seconds=seconds)
 
 
-def _finish(job: _Job, ok: bool, value: object, strict: bool, seconds: float) -> FileRead:
+def _finish(job: _Job, result: _Read | Exception, strict: bool, seconds: float) -> FileRead:
     """The :class:`FileRead` of one job from its result or error. Raises only when ``strict``."""
     source = source_name(job.path)
     size = _size(job.path)
-    if ok:
-        doc, parts, load_s, split_s = value  # type: ignore[misc]
+    if not isinstance(result, Exception):
+        doc, parts, load_s, split_s = result
         return FileRead(job.path, FileOutcome(source, "indexed", "", seconds, size), doc, tuple(parts), load_s,
                         split_s)
-    outcome, reason = _failure(value, source, strict)  # type: ignore[arg-type]
+    outcome, reason = _failure(result, source, strict)
     return FileRead(job.path, FileOutcome(source, outcome, reason, seconds, size))
 
 

@@ -449,7 +449,7 @@ class WorkerPool(Generic[J, R]):
     :param nice: added to each worker's niceness (see :class:`BoundedWorker`).
 
     >>> with WorkerPool(len, size=2, timeout_seconds=10, memory_mb=256) as pool:
-    ...     sorted(value for _, ok, value in pool.imap_unordered(["a", "bb", "ccc"]))
+    ...     sorted(value for _, value in pool.imap_unordered(["a", "bb", "ccc"]))
     [1, 2, 3]
     """
 
@@ -462,8 +462,9 @@ class WorkerPool(Generic[J, R]):
         self.workers = [BoundedWorker(task, timeout_seconds=timeout_seconds, memory_mb=memory_mb,
                                       poll_seconds=poll_seconds, nice=nice) for _ in range(size)]
 
-    def imap_unordered(self, jobs: Iterable[J]) -> Iterator[tuple[J, bool, Any]]:
-        """Run every job; yield ``(job, True, result)`` or ``(job, False, exception)`` as each finishes.
+    def imap_unordered(self, jobs: Iterable[J]) -> Iterator[tuple[J, R | Exception]]:
+        """Run every job; yield ``(job, result)`` or ``(job, exception)`` as each finishes (a task returns
+        results, never exceptions, so the two cannot be confused).
 
         Every idle worker gets its next job before anything is yielded, so the workers keep reading while
         the caller handles a result. The exception is the task's own or a :class:`BoundTripped`.
@@ -490,10 +491,10 @@ class WorkerPool(Generic[J, R]):
                 try:
                     done, value = self.workers[i].check()
                 except Exception as err:  # noqa: BLE001 - the task's failure is the caller's to judge
-                    yield running.pop(i), False, err
+                    yield running.pop(i), err
                     continue
                 if done:
-                    yield running.pop(i), True, value
+                    yield running.pop(i), value  # type: ignore[misc]
 
     def close(self) -> None:
         """Stop every worker."""

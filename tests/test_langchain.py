@@ -18,7 +18,8 @@ def index(tmp_path: Path):  # noqa: ANN201
     import app.sdk
 
     embedder = FakeEmbedder()
-    (tmp_path / "ferry.txt").write_text("The ferry Kittiwake carries 210 passengers and a crew of six between the two harbours every day.\n\nIts captain is Ida Marsh.\n")
+    (tmp_path / "ferry.txt").write_text("The ferry Kittiwake carries 210 passengers and a crew of six between the two "
+                                        "harbours every day.\n\nIts captain is Ida Marsh.\n")
     (tmp_path / "tolls.py").write_text("def toll(n):\n    return 3 * n\n")
     s = SplitSettings(chunk_tokens=16, overlap_tokens=0)
     build_index([tmp_path / "ferry.txt", tmp_path / "tolls.py"], tmp_path / "idx", embedder=embedder,

@@ -355,12 +355,12 @@ class CodeSplitter:
         grouped: list[_Segment] = []
         budget = self.settings.chunk_tokens
         for seg in out:
-            prev = grouped[-1] if grouped else None
-            if (prev is not None and prev.kind == seg.kind == "glue" and prev.symbol == seg.symbol
-                    and f.tokens(prev.start, seg.end) <= budget):
-                prev.end = seg.end
-                prev.nodes.extend(seg.nodes)
-                prev.header = False  # a header grouped with docstrings or fields stands alone
+            last = grouped[-1] if grouped else None
+            if (last is not None and last.kind == seg.kind == "glue" and last.symbol == seg.symbol
+                    and f.tokens(last.start, seg.end) <= budget):
+                last.end = seg.end
+                last.nodes.extend(seg.nodes)
+                last.header = False  # a header grouped with docstrings or fields stands alone
             else:
                 grouped.append(seg)
         # a short container header opens its first member's passage: "class A:" alone says little
@@ -372,8 +372,8 @@ class CodeSplitter:
                 del grouped[i]
         # rows no segment holds (stray tokens outside named nodes) go to the segment before them
         for i, seg in enumerate(grouped):
-            nxt = grouped[i + 1].start if i + 1 < len(grouped) else len(f.lines)
-            tail = f.trim(seg.end + 1, nxt - 1)
+            next_start = grouped[i + 1].start if i + 1 < len(grouped) else len(f.lines)
+            tail = f.trim(seg.end + 1, next_start - 1)
             if tail is not None:
                 seg.end = tail[1]
         if grouped:

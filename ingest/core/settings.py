@@ -102,7 +102,7 @@ def check_section(section: Any) -> None:
     """
     for f in dataclasses.fields(section):
         value = getattr(section, f.name)
-        error = _type_error(f.name, value, field_types(type(section))[f.name])
+        error = _type_error(f.name, value, field_types(section.__class__)[f.name])
         if error:
             raise ValueError(error)
         low, high = f.metadata.get("low"), f.metadata.get("high")
