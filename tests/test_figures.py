@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -14,11 +15,13 @@ from generation.figures import (
     in_units_asked,
     plan_question,
     rank_cells,
-    table_info,
     table_rows,
     write_block,
 )
-from ingest.core.records import Passage
+from ingest.core.records import Document, PageSpan, Passage
+from ingest.core.settings import SplitSettings
+from ingest.split import ProseSplitter
+from ingest.table_rows import column_periods, head_text, table_record, table_scale
 from tests.fakes import ScriptedLLM, pipeline_over
 
 DOC = "ACME CORP 10-K FY2019"
@@ -26,8 +29,11 @@ DOC = "ACME CORP 10-K FY2019"
 
 def table(pid: str, text: str, *, header: str = "", start: int = 0, kind: str = "table", doc: str = "d",
           page: int = 5) -> Passage:
+    """A passage of a whole table, with the record ingest writes for it (a prose passage has none)."""
+    record = table_record(text, header.split(" · ")[-1], column_periods(head_text(text)), table_scale(text),
+                          (start, start + len(text))) if kind == "table" else None
     return Passage(id=pid, doc_id=doc, source=f"/x/{doc}.pdf", text=text, chars=(start, start + len(text)),
-                   page=page, kind=kind, header=header)  # type: ignore[arg-type]
+                   page=page, kind=kind, header=header, table=record)  # type: ignore[arg-type]
 
 
 INCOME = table("inc", "ACME CORP\nCONSOLIDATED STATEMENTS OF OPERATIONS\n(In millions, except per share data)\n"
@@ -80,19 +86,43 @@ def test_years_missing_from_a_cut_header_come_from_the_document_year_and_a_footn
 
 
 def test_a_later_piece_of_a_table_takes_the_years_and_scale_of_the_first_and_total_takes_its_section():
-    head = table("a", "Balance Sheets\n(In thousands)\nDecember 31, 2016 2015\nCash $ 452,030 $ 461,329",
-                 header="X · Balance Sheets (In thousands)…")
-    tail = table("b", "Current liabilities:\nAccounts payable 12,602 18,869\nTotal 577,464 334,202",
-                 header="X · Balance Sheets (In thousands)…", start=200)
-    info = table_info([tail, head])
-    assert info["b"].years == (2016, 2015) and info["b"].scale == "thousand"
-    rows = table_rows(tail, info["b"].years)
+    lines = [f"Line item number {i} of the schedule $ {1000 + i:,} $ {2000 + i:,}" for i in range(12)]
+    text = ("Balance Sheets\n(In thousands)\nDecember 31, 2016 2015\nCash $ 452,030 $ 461,329\n" + "\n".join(lines)
+            + "\nCurrent liabilities:\nAccounts payable 12,602 18,869\nTotal 577,464 334,202")
+    doc = Document(doc_id="d" * 16, source="x.pdf", text=text, kind="pdf", pages=(PageSpan(1, 0, len(text)),))
+    settings = SplitSettings(chunk_tokens=40, overlap_tokens=5, headers=False)
+    tail = ProseSplitter(settings, lambda t: len(t.split())).split(doc)[-1]
+    assert tail.kind == "table" and tail.table is not None and "2016" not in tail.text and "thousand" not in tail.text
+    assert tail.table.years == (2016, 2015) and tail.table.scale == "thousand"  # printed only in the first piece
+    rows = table_rows(tail)
     assert rows[-1].label == "Total Current liabilities" and rows[-1].cell(2015).value == Decimal(334202)
+    found = find_operand(ITEMS["payables"], 2016, [tail])  # its header names the scale: the check reads it there
+    assert found is not None and (found.text, found.scale) == ("12,602", "")
+    found = find_operand(ITEMS["payables"], 2016, [replace(tail, header="")])  # else the block states the table's
+    assert found is not None and (found.text, found.scale) == ("12,602", "thousand")
 
 
-def test_prose_lines_that_look_like_rows_are_read_too():
+def test_prose_passages_have_no_rows():
+    """Rows come from the table records ingest wrote; a prose passage has none, whatever its lines look like."""
     p = table("t", "Selected data\n2019 2018\nNet sales 1,000 900", kind="prose")
-    assert table_rows(p)[0].cell(2018).value == Decimal(900)
+    assert p.table is None and table_rows(p) == [] and find_operand(ITEMS["revenue"], 2018, [p]) is None
+
+
+def test_cells_come_from_the_table_record_not_from_the_passage_text(monkeypatch):
+    import ingest.table_rows
+    import ingest.tables
+
+    def parsed(*args: object, **kw: object) -> None:
+        raise AssertionError("table text parsed at question time")
+
+    for module, name in [(ingest.table_rows, "line_cells"), (ingest.table_rows, "read_rows"),
+                         (ingest.table_rows, "head_text"), (ingest.table_rows, "column_periods"),
+                         (ingest.tables, "numeric_cells"), (ingest.tables, "find_tables")]:
+        monkeypatch.setattr(module, name, parsed)
+    changed = replace(BALANCE, text=BALANCE.text.replace("2,642", "9,999").replace("2019", "1999"))
+    tcl = find_operand(ITEMS["total_current_liabilities"], 2018, [changed])
+    assert tcl is not None and (tcl.text, tcl.value, tcl.span) == ("2,642", Decimal(2642), (
+        BALANCE.text.index("2,642"), BALANCE.text.index("2,642") + 5))  # the record's cell, as ingest read it
 
 
 # ------------------------------------------------------------------------------------------------- planning

@@ -1,0 +1,200 @@
+"""Cells of statement tables for the figures planner, read from the table records ingest wrote (pure functions).
+
+A table passage carries its :class:`ingest.core.tables.Table` (``Passage.table``): rows of a label and numeric
+cells with exact spans in the passage text and ``Decimal`` values, the periods the table's column header names,
+the scale of its amounts. :func:`table_rows` puts each cell under its column's fiscal year; :func:`find_operand`
+picks the row and cell of one operand (a line item in one year) among passages. Nothing here parses passage
+text for rows, cells or years: a passage without a table record has no rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from generation.compute import passage_scale
+from generation.line_items import LineItem, Statement, label_score, norm_label, statements_named
+from ingest.core.records import Passage
+from ingest.core.tables import Table
+
+# ------------------------------------------------------------------------------------------- rows of a table
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One numeric cell: its text as printed and exact ``[start, end)`` in the passage text, its value (None for
+    a dash), the column's fiscal year (None when unknown) and whether it is a percent."""
+
+    text: str
+    start: int
+    end: int
+    value: Decimal | None
+    year: int | None = None
+    percent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A table row: its label (with the section above it when the label is only "Total") and numeric cells."""
+
+    label: str
+    cells: tuple[Cell, ...]
+    section: str = ""
+
+    def cell(self, year: int) -> Cell | None:
+        """The first cell in ``year``'s column (a value, not a dash), or None."""
+        for c in self.cells:
+            if c.year == year and not c.percent:
+                return c if c.value is not None else None
+        return None
+
+
+_FY = re.compile(r"\bFY ?((?:19|20)\d\d)\b")
+
+
+def document_year(passage: Passage) -> int | None:
+    """The fiscal year of the passage's document, from the "FY2019" of its header's document label."""
+    m = _FY.search(passage.header.split(" · ")[0])
+    return int(m.group(1)) if m else None
+
+
+def _header_part(passage: Passage) -> str:
+    """The caption and column header a table passage's header carries (its last " · " part), else ""."""
+    parts = passage.header.split(" · ")
+    return parts[-1] if passage.kind == "table" and len(parts) > 1 else ""
+
+
+def _fit_years(years: Sequence[int], cells: int, fiscal_year: int | None) -> list[int]:
+    """Years for ``cells`` columns: those given, extended with the document's later years when fewer than the
+    cells and the given ones run down from below ``fiscal_year`` (a first column whose date sits in the text
+    above the table); the document's year counting down when none are known.
+
+    >>> _fit_years([2014, 2013], 3, 2015), _fit_years([], 2, 2019), _fit_years([2019, 2018], 3, 2019)
+    ([2015, 2014, 2013], [2019, 2018], [2019, 2018])
+    >>> _fit_years([2021], 4, 2021)  # "2021: U.S., Canada, Other International, Total"
+    []
+    """
+    years = list(years)
+    if not years:
+        return [fiscal_year - i for i in range(cells)] if fiscal_year else []
+    descending = all(a - b == 1 for a, b in zip(years, years[1:], strict=False))
+    if fiscal_year and descending and len(years) < cells and fiscal_year > years[0] and \
+            fiscal_year - years[0] <= cells - len(years):
+        years = list(range(fiscal_year, years[0], -1)) + years
+    if len(years) == 1 and cells >= 3:
+        return []  # one year over three or more amount columns: the columns are segments or quarters, not years
+    return years
+
+
+def table_rows(passage: Passage) -> list[Row]:
+    """The rows of a table passage, from its table record, each cell under its column's fiscal year ([] for a
+    passage without a record).
+
+    The years are those of the table's column periods (fitted by :func:`_fit_years` to the row's amount cells
+    and the document's fiscal year); the first amount cells of a row take them in order; a percent cell never
+    takes a year (a trailing "% change" column does not shift the years).
+
+    >>> from ingest.core.tables import Period, Table, TableCell, TableRow
+    >>> record = Table("BALANCE SHEETS | 2019 2018", (Period("2019", 2019), Period("2018", 2018)),
+    ...                (TableRow("Net loss", (TableCell("(619)", 9, 14, Decimal(-619)), TableCell("—", 15, 16, None)),
+    ...                          0, 16),))
+    >>> p = Passage(id="t", doc_id="d", source="a.pdf", kind="table", chars=(0, 16), text="Net loss (619) —",
+    ...             table=record)
+    >>> [(r.label, [(c.text, c.year, c.value) for c in r.cells]) for r in table_rows(p)]
+    [('Net loss', [('(619)', 2019, Decimal('-619')), ('—', 2018, None)])]
+    """
+    table = passage.table
+    if table is None:
+        return []
+    fiscal_year = document_year(passage)
+    rows: list[Row] = []
+    for r in table.rows:
+        amounts = sum(not c.percent for c in r.cells)
+        dated = iter(_fit_years(table.years, amounts, fiscal_year))
+        cells = tuple(Cell(c.text, c.start, c.end, c.value, None if c.percent else next(dated, None), c.percent)
+                      for c in r.cells)
+        rows.append(Row(r.name, cells, r.section))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------- picking a cell
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """An operand's cell: the passage it is printed in, the cell as printed, its span, the row's label."""
+
+    passage: Passage
+    text: str
+    span: tuple[int, int]
+    label: str
+    score: float
+    value: Decimal
+    scale: str = ""  # the table's scale when the passage itself does not state it ("thousand", ...)
+
+
+def find_operand(item: LineItem, year: int, passages: Sequence[Passage], *,
+                 statements: Iterable[Statement] = ()) -> Found | None:
+    """The best cell for ``item`` in ``year`` among ``passages`` (best first, as retrieved): the row whose label
+    names the item best (:func:`generation.line_items.label_score`), preferring table passages, the statement
+    the item is reported in or ``statements`` the question names (seen in the passage's header: section path and
+    table caption), the earlier passage on a tie; the cell in the year's column. None when no row of a table
+    record names the item with a value for the year.
+    """
+    ranked = rank_cells(item, year, passages, statements=statements)
+    return ranked[0] if ranked else None
+
+
+_FORMAL = re.compile(r"balance sheets?|statements? of|statement of", re.IGNORECASE)  # the statement's own title
+_NOT_STATEMENT = re.compile(r"discussion and analysis|selected (?:consolidated )?financial data|quarterly|"
+                            r"unaudited|segments?\b|summary of", re.IGNORECASE)
+_CONSOLIDATED = re.compile(r"\bconsolidated\b", re.IGNORECASE)
+
+
+def context_score(p: Passage, wanted: set[Statement], table: Table, scale: str, rank: int) -> float:
+    """How much a passage looks like the statement an operand is reported in: a table (+0.5) whose caption names
+    a wanted statement (+1, +0.5 more for the statement's own title; another statement: -0.5), or whose section
+    path does (+0.8, +0.5 for a title); a consolidated statement (+0.3) with a stated ``scale`` (+0.2); not a
+    discussion, selected data, quarterly or segment table (-0.5), nor one whose columns repeat a year (-0.5);
+    -0.01 per place down the retrieved list."""
+    caption = f"{_header_part(p)}\n{p.text[:300]}"
+    named = statements_named(caption)
+    score = 0.5 if p.kind == "table" else 0.0
+    if named & wanted:
+        score += 1.5 if _FORMAL.search(caption) else 1.0
+    elif named:
+        score -= 0.5
+    elif statements_named(p.header) & wanted:
+        score += 1.3 if _FORMAL.search(p.header) else 0.8
+    score += 0.3 if _CONSOLIDATED.search(caption) or _CONSOLIDATED.search(p.header) else 0.0
+    score -= 0.5 if _NOT_STATEMENT.search(p.header) or _NOT_STATEMENT.search(p.text[:200]) else 0.0
+    score += 0.2 if scale else 0.0
+    years = table.years
+    score -= 0.5 if len(set(years)) < len(years) else 0.0  # quarters or periods of one year side by side
+    return score - 0.01 * rank
+
+
+def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
+               statements: Iterable[Statement] = ()) -> list[Found]:
+    """Every cell for ``item`` in ``year`` among ``passages``, best first (see :func:`find_operand`).
+
+    A cell's scale is the one its passage states ("(In millions)" in its text or header, which the calculation
+    check reads there too), else its table's (stated above the rows of an earlier passage of the table).
+    """
+    wanted = set(statements) | ({item.statement} if item.statement else set())
+    out: list[Found] = []
+    for rank, p in enumerate(passages):
+        if p.table is None:
+            continue
+        stated = passage_scale(p)
+        context = context_score(p, wanted, p.table, stated or p.table.scale, rank)
+        for row in table_rows(p):
+            score = label_score(item, row.label)
+            cell = row.cell(year) if score > 0 else None
+            if cell is None:
+                continue
+            total = 0.3 if item.is_total and norm_label(row.label).startswith("total") else 0.0
+            out.append(Found(p, cell.text, (cell.start, cell.end), row.label, score + context + total,
+                             cell.value if cell.value is not None else Decimal(0),
+                             "" if stated else p.table.scale))
+    return sorted(out, key=lambda f: -f.score)

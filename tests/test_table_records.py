@@ -1,0 +1,170 @@
+"""Tables as records: the Table each table passage carries (ingest/table_rows.py, ingest/core/tables.py), and its
+trip through the staging store and the index (retrieval/staging.py, retrieval/store.py, retrieval/build.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ingest.core.records import Passage
+from ingest.core.settings import IngestSettings, SplitSettings
+from ingest.core.tables import Period, Table, table_from_json, table_to_json
+from ingest.read import read_paths
+from ingest.split import DocumentSplitter, ProseSplitter
+from ingest.table_rows import column_periods, head_text, read_rows, table_scale
+from retrieval.build import build_index
+from retrieval.staging import Staging
+from retrieval.store import IndexReader, Manifest
+from tests.conftest import write_pdf
+from tests.fakes import FakeEmbedder
+
+BALANCE = ("ACME CORP\nCONSOLIDATED BALANCE SHEETS\n(In millions)\nDecember 31, 2019 2018\nCurrent assets:\n"
+           "Cash and cash equivalents $ 5,794 $ 4,225\nInventories 32 (43)\nTotal current assets 8,000 7,000\n"
+           "Property and equipment, net 253 282\nTotal assets $ 19,845 $ 17,890\nCurrent liabilities:\n"
+           "Accounts payable 292 253\nTotal 2,915 2,642\nThe notes are an integral part of these statements.")
+
+
+def _splitter(embedder: FakeEmbedder) -> DocumentSplitter:
+    s = SplitSettings(chunk_tokens=40, overlap_tokens=5)
+    return DocumentSplitter(s, ProseSplitter(s, embedder.count_tokens))
+
+
+def _passages(corpus: Path) -> list[Passage]:
+    report = read_paths([corpus], splitter=_splitter(FakeEmbedder()), settings=IngestSettings(isolate=False))
+    return list(report.passages)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A folder with one PDF: a cover page, then a balance sheet that the splitter cuts into row groups."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    write_pdf(root / "acme.pdf", ["Annual report of Acme Corp for fiscal 2019.", BALANCE])
+    return root
+
+
+def test_ingest_reads_each_table_passage_into_a_record(corpus: Path):
+    passages = _passages(corpus)
+    tables = [p for p in passages if p.kind == "table"]
+    assert len(tables) >= 2  # cut into row groups: every piece carries the table's periods and scale
+    assert all(p.table is None for p in passages if p.kind != "table")
+    first = tables[0].table
+    assert first is not None
+    assert first.caption == "ACME CORP CONSOLIDATED BALANCE SHEETS (In millions) | December 31, 2019 2018"
+    assert first.years == (2019, 2018) and first.scale == "million"
+    assert first.periods[0] == Period("December 31, 2019", 2019, 12, 31, None, True)
+    for p in tables:
+        assert p.table is not None
+        assert (p.table.caption, p.table.periods, p.table.scale, p.table.span) == \
+            (first.caption, first.periods, first.scale, first.span)
+        for row in p.table.rows:
+            assert p.text[row.start:row.end].startswith(row.label)
+            for cell in row.cells:
+                assert p.text[cell.start:cell.end] == cell.text  # exact spans in the passage text
+    rows = {r.name: r for p in tables for r in p.table.rows}  # type: ignore[union-attr]
+    assert [c.value for c in rows["Inventories"].cells] == [Decimal(32), Decimal(-43)]  # parentheses: negative
+    assert [c.text for c in rows["Total assets"].cells] == ["$ 19,845", "$ 17,890"]
+    assert rows["Total Current liabilities"].cells[1].value == Decimal(2642)  # "Total" under its section
+
+
+def test_a_table_round_trips_through_the_index(corpus: Path, tmp_path: Path):
+    ingested = {p.id: p for p in _passages(corpus)}
+    idx = tmp_path / "idx"
+    embedder = FakeEmbedder()
+    build_index([corpus], idx, embedder=embedder, splitter=_splitter(embedder), ingest=IngestSettings(isolate=False))
+    reader = IndexReader(idx)
+    try:
+        stored = reader.all_passages()
+        assert {p.id for p in stored} == set(ingested)
+        for p in stored:
+            assert p.table == ingested[p.id].table  # equal to what ingest produced, spans and all
+            assert reader.table(p.id) == p.table
+        assert sum(p.table is not None for p in stored) >= 2
+        assert reader.passages([0, 1])[1].table == stored[1].table
+        assert reader.table("p-no-such-passage") is None
+        con = sqlite3.connect(idx / reader.manifest.files["passages"])
+        (count,) = con.execute("SELECT COUNT(*) FROM passage_tables").fetchone()
+        record = con.execute("SELECT record FROM passage_tables LIMIT 1").fetchone()[0]
+        con.close()
+        assert count == sum(p.table is not None for p in stored)
+        assert record.startswith("{") and isinstance(table_from_json(record), Table)  # JSON, not pickle
+    finally:
+        reader.close()
+
+
+def test_incremental_and_resumed_builds_keep_the_tables(corpus: Path, tmp_path: Path):
+    idx = tmp_path / "idx"
+    embedder = FakeEmbedder()
+    build_index([corpus], idx, embedder=embedder, splitter=_splitter(embedder), ingest=IngestSettings(isolate=False))
+    (corpus / "notes.txt").write_text("A note that changes nothing in the table.\n")
+    report = build_index([corpus], idx, embedder=embedder, splitter=_splitter(embedder),
+                         ingest=IngestSettings(isolate=False))
+    assert report.reused > 0  # the PDF's passages came from the previous build
+    reader = IndexReader(idx)
+    try:
+        kept = [p for p in reader.all_passages() if p.kind == "table"]
+    finally:
+        reader.close()
+    assert kept and all(p.table is not None and p.table.rows for p in kept)
+    (tmp_path / "staged").mkdir()
+    staging = Staging(tmp_path / "staged")  # what a stopped build staged comes back with its tables
+    try:
+        tables = [p for p in _passages(corpus) if p.table is not None]
+        doc = read_paths([corpus], splitter=_splitter(FakeEmbedder()), settings=IngestSettings(isolate=False)).documents
+        staging.put_file("acme.pdf", "cd" * 32, "r", "b", "indexed", "", 1.0, doc[0], tables)
+        staged = staging.file("acme.pdf", "cd" * 32)
+    finally:
+        staging.remove()
+    assert staged is not None and list(staged.passages) == tables
+
+
+def test_an_index_built_before_table_records_still_opens(corpus: Path, tmp_path: Path):
+    idx = tmp_path / "idx"
+    embedder = FakeEmbedder()
+    build_index([corpus], idx, embedder=embedder, splitter=_splitter(embedder), ingest=IngestSettings(isolate=False))
+    con = sqlite3.connect(idx / Manifest.read(idx).files["passages"])
+    con.execute("DROP TABLE passage_tables")  # as a build made before table records
+    con.commit()
+    con.close()
+    reader = IndexReader(idx)
+    try:
+        passages = reader.all_passages()
+        assert any(p.kind == "table" for p in passages) and all(p.table is None for p in passages)
+        assert reader.table(passages[1].id) is None
+    finally:
+        reader.close()
+
+
+# ---------------------------------------------------------------------------------------------- pure parts
+
+def test_column_periods_read_dates_lengths_and_points_in_time():
+    assert [(p.text, p.year, p.month, p.day, p.months) for p in column_periods(
+        "Fiscal Years Ended January 28, 2017 January 30, 2016")] == [
+        ("January 28, 2017", 2017, 1, 28, 12), ("January 30, 2016", 2016, 1, 30, 12)]
+    assert [(p.year, p.months) for p in column_periods("Three Months Ended Nine Months Ended\n2019 2018 2019 2018")] \
+        == [(2019, 3), (2018, 3), (2019, 9), (2018, 9)]
+    assert [p.months for p in column_periods("13 Weeks Ended\n2023 2022")] == [3, 3]
+    assert all(p.instant and p.months is None for p in column_periods("As of December 31,\n2019 2018"))
+    assert column_periods("Current assets:") == ()
+    assert [p.year for p in column_periods("2019 2,019 2019% $2019 2018")] == [2019, 2018]
+
+
+def test_head_rows_and_scale_of_a_table_text():
+    text = "STATEMENTS OF CASH FLOWS\n(Dollars in thousands)\n2019 2018 (1)\nNet loss (619) —\nRevenues (2) 6,489 7,500"
+    assert head_text(text) == "STATEMENTS OF CASH FLOWS\n(Dollars in thousands)\n2019 2018 (1)"
+    assert table_scale(text) == "thousand"
+    rows = read_rows(text, 2)
+    assert [(r.label, [(c.text, c.value) for c in r.cells]) for r in rows] == [
+        ("Net loss", [("(619)", Decimal(-619)), ("—", None)]),
+        ("Revenues", [("6,489", Decimal(6489)), ("7,500", Decimal(7500))])]  # "(2)": a footnote, not a cell
+    assert all(text[c.start:c.end] == c.text for r in rows for c in r.cells)
+
+
+def test_table_json_is_exact_and_plain():
+    passages = [p for p in read_rows("Cash $ 1.25 $ (0.5)\nShares 1,000,000.001 12.5%", 2)]
+    table = Table("C | 2019 2018", (Period("2019", 2019), Period("2018", 2018)), tuple(passages), "billion", (3, 9))
+    text = table_to_json(table)
+    assert table_from_json(text) == table and "1000000.001" in text
