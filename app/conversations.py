@@ -15,7 +15,6 @@ caller with ``Settings.replace``. The default file is ``<cache root>/conversatio
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sqlite3
@@ -26,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.core.records import Answer, AnswerWarning, Citation, Passage, StageTrace, WarningKind
+from ingest.core import serialize
+from ingest.core.records import Answer, Passage
 
 DEFAULT_TITLE = "New conversation"
 _SCHEMA = """
@@ -180,42 +180,29 @@ def short_title(question: str, *, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
 
 
-def _passage_dict(p: Passage) -> dict[str, Any]:
-    return {f.name: getattr(p, f.name) for f in dataclasses.fields(Passage)}
-
-
-def _passage_from(d: dict[str, Any]) -> Passage:
-    tuples = {"chars", "lines"}
-    return Passage(**{k: tuple(v) if k in tuples and v is not None else v for k, v in d.items()})
-
-
 def answer_to_dict(answer: Answer) -> dict[str, Any]:
-    """A JSON-able record of ``answer`` from which :func:`answer_from_dict` rebuilds it (cited passages whole;
-    the uncited context passages are left out)."""
-    return {
-        "question": answer.question, "text": answer.text, "mode": answer.mode, "model": answer.model,
-        "draft": answer.draft, "first_token_seconds": answer.first_token_seconds,
-        "dropped_citations": list(answer.dropped_citations),
-        "citations": [{"number": c.number, "passage": _passage_dict(c.passage), "quote": c.quote,
-                       "quote_chars": list(c.quote_chars) if c.quote_chars else None, "supported": c.supported}
-                      for c in answer.citations],
-        "warnings": [{"kind": str(w.kind), "detail": w.detail} for w in answer.warnings],
-        "trace": [dataclasses.asdict(s) for s in answer.trace],
-    }
+    """A JSON-able record of ``answer`` from which :func:`answer_from_dict` rebuilds it: the one serialisation
+    (:func:`ingest.core.serialize.answer_to_dict`), cited passages whole, uncited context passages left out."""
+    return serialize.answer_to_dict(answer, context=False)
 
 
 def answer_from_dict(data: dict[str, Any]) -> Answer:
-    """The :class:`Answer` recorded by :func:`answer_to_dict`."""
-    citations = tuple(
-        Citation(number=c["number"], passage=_passage_from(c["passage"]), quote=c["quote"],
-                 quote_chars=tuple(c["quote_chars"]) if c["quote_chars"] else None, supported=c["supported"])
-        for c in data["citations"])
-    trace = tuple(StageTrace(**{**s, "details": tuple(s["details"])}) for s in data["trace"])
-    return Answer(question=data["question"], text=data["text"], citations=citations,
-                  passages=tuple(c.passage for c in citations), mode=data["mode"], trace=trace,
-                  warnings=tuple(AnswerWarning(WarningKind(w["kind"]), w["detail"]) for w in data["warnings"]),
-                  dropped_citations=tuple(data["dropped_citations"]), model=data["model"], draft=data["draft"],
-                  first_token_seconds=data["first_token_seconds"])
+    """The :class:`Answer` recorded by :func:`answer_to_dict` (or by the store's first format, which named the text
+    ``text`` and held each citation's passage inside it)."""
+    if "answer" not in data and "text" in data:  # the first format: convert it
+        data = _from_first_format(data)
+    return serialize.answer_from_dict(data)
+
+
+def _from_first_format(data: dict[str, Any]) -> dict[str, Any]:
+    passages: dict[str, dict[str, Any]] = {}
+    citations = []
+    for c in data["citations"]:
+        passages.setdefault(c["passage"]["id"], {"n": c["number"], **c["passage"]})
+        citations.append({"n": c["number"], "passage_id": c["passage"]["id"], "quote": c["quote"],
+                          "quote_chars": c["quote_chars"], "supported": c["supported"]})
+    return {**data, "answer": data["text"], "citations": citations, "passages": list(passages.values()),
+            "warnings": [{"kind": w["kind"], "detail": w["detail"]} for w in data["warnings"]]}
 
 
 def to_markdown(title: str, turns: list[Turn], *, label: Callable[[Passage], str] = lambda p: p.label,

@@ -32,9 +32,9 @@ from app.ui_viewer import (
     render_page,
     text_html,
 )
-from generation.followup import Rewrite, rewrite_question
+from generation.followup import Rewrite
 from ingest.core.errors import QAError
-from ingest.core.records import Answer, Citation, Document, line_span
+from ingest.core.records import Answer, Citation, Document, Message, line_span
 from ingest.core.settings import Settings
 
 # The one custom component: trusted markup built by app/ui_viewer.py (document text escaped there), links
@@ -161,13 +161,18 @@ def render_turn(i: int, turn: Turn, names: Names, *, prefix: str) -> None:
             st.json(run_details(a, turn.details, names), expanded=True)
 
 
+def history_messages(turns: list[Turn]) -> list[Message]:
+    """A conversation's turns as the pipeline's history: each standalone question and its answer."""
+    return [m for t in turns for m in (Message("user", t.standalone), Message("assistant", t.answer.text))]
+
+
 def ask(index: Index, settings: Settings, history: list[Turn], question: str, names: Names) -> Turn | None:
     """Answer ``question`` in the model's turn, streaming into the page; None when it could not be answered.
 
-    A follow-up (``history`` not empty) is first rewritten into a standalone question by the same model, in
-    the same turn: every use of the shared model is serialized.
+    A follow-up (``history`` not empty) is first rewritten into a standalone question by the pipeline with the
+    same model, in the same turn: every use of the shared model is serialized.
     """
-    queue = answer_queue(settings)
+    queue = answer_queue(index)
     status = st.empty()
     try:
         ticket = queue.enter()
@@ -183,28 +188,22 @@ def ask(index: Index, settings: Settings, history: list[Turn], question: str, na
             status.info(f"Waiting for the model: {ahead} question{'s' if ahead != 1 else ''} ahead of yours "
                         f"(place {ahead + 1} in line).", icon="⏳")
         waited = round(ticket.waited, 2)
-        rewrite = Rewrite(asked=question.strip(), standalone=question.strip())
-        if history:
-            status.caption("Rewriting the follow-up question with the conversation…")
-            rewrite = rewrite_question(index.llm, [(t.standalone, t.answer.text) for t in history], question)
-            if rewrite.standalone != rewrite.asked:
-                st.caption(f"Follow-up answered as: {md_escape(rewrite.standalone)}")
-        status.caption("Searching and answering…")
+        status.caption("Rewriting the follow-up question with the conversation, then searching and answering…"
+                       if history else "Searching and answering…")
         box = st.empty()
-        streamed, final = "", None
-        for piece in index.ask_stream(rewrite.standalone):
-            if isinstance(piece, Answer):
-                final = piece
-            else:
-                streamed += piece
-                box.markdown(md_escape(names.scrub(streamed)) + "▌")
+        streamed = ""
+        answering = index.ask_stream(question, history=history_messages(history))
+        for piece in answering:
+            streamed += piece
+            box.markdown(md_escape(names.scrub(streamed)) + "▌")
+        final = answering.answer
         status.empty()
     except QAError as err:
         status.error(md_escape(names.scrub(str(err))))
         return None
     finally:
         queue.release(ticket)
-    assert final is not None  # the stream always ends with its Answer
+    rewrite = answering.rewrite or Rewrite(asked=question.strip(), standalone=final.question)
     s = settings
     details: dict[str, Any] = {
         "queue wait (s)": waited,

@@ -1,15 +1,15 @@
 """What the web UI's sessions share in one Streamlit process: settings, the conversation store, opened
-indexes, their documents, and one answering queue per model.
+indexes and their documents. The models and their answering queues belong to the process's runtime
+(:func:`app.runtime.default_runtime`), which every opened index uses.
 
 Answering is serialized per model: llama.cpp must not run two generations at once (two sessions asking
 together crashed the process), so every use of a shared model (the answer, the follow-up rewrite) holds
-that model's turn in an :class:`app.jobs.AnswerQueue`; waiting sessions see their place in line.
+that model's turn in its :class:`app.jobs.AnswerQueue`; waiting sessions see their place in line.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,7 @@ from app.settings import load_settings
 from app.ui_library import index_ready, upload_folder
 from app.ui_viewer import Names
 from ingest.core.records import Document
-from ingest.core.settings import CacheSettings, LLMSettings, Settings
-
-_queues: dict[tuple[LLMSettings, CacheSettings], AnswerQueue] = {}
-_queues_lock = threading.Lock()
+from ingest.core.settings import Settings
 
 
 @st.cache_resource(show_spinner=False)
@@ -91,10 +88,6 @@ def names(directory: str) -> Names:
     return Names((str(uploads(directory)), str(uploads(directory).resolve())))
 
 
-def answer_queue(settings: Settings) -> AnswerQueue:
-    """The one queue of the model ``settings`` name (the same key as ``app.factory.shared_llm``)."""
-    key = (settings.llm, settings.cache)
-    with _queues_lock:
-        if key not in _queues:
-            _queues[key] = AnswerQueue(capacity=settings.serve.queue_size)
-        return _queues[key]
+def answer_queue(index: Index) -> AnswerQueue:
+    """The one queue of the model that answers for ``index`` (the runtime's, shared by every session)."""
+    return index.runtime.answer_queue(index.llm, capacity=index.settings.serve.queue_size)

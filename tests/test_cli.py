@@ -98,3 +98,32 @@ def test_index_then_search_json_and_existing_index_survives_bad_build(capsys, tm
     code, _, err = _run(capsys, "search", "--index", str(idx), "--embedder", str(tmp_path), "key")
     assert code == 1
     _one_line_error(err)
+
+
+def test_search_json_is_the_same_from_the_cli_the_http_api_and_mcp(capsys, tmp_path: Path):
+    """One serialisation (ingest.core.serialize): the hits the CLI prints are the API's and MCP's, field for field."""
+    import httpx
+
+    from app.mcp_server import search_result
+    from app.sdk import Index
+    from ingest.core.settings import Settings
+    from tests.test_server import running
+
+    doc = tmp_path / "notes.txt"
+    doc.write_text("Shopping list.\n\nThe spare key is hidden under the blue flowerpot.\n\nCall the plumber.\n")
+    idx = tmp_path / "idx"
+    assert _run(capsys, "index", str(doc), "--index", str(idx), "--quiet")[0] == 0
+    code, out, err = _run(capsys, "search", "--index", str(idx), "where is the key hidden", "-k", "2", "--json")
+    assert code == 0, err
+    cli = json.loads(out)
+    index = Index.open(idx)
+    try:
+        with running(index, Settings(), api_key="") as base:
+            api = httpx.post(f"{base}/v1/search", json={"query": "where is the key hidden", "k": 2},
+                             timeout=30).json()["hits"]
+        mcp = search_result("where is the key hidden", index.search("where is the key hidden", 2))
+    finally:
+        index.close()
+    assert cli == api == mcp.structured_content["hits"]
+    assert {"rank", "score", "id", "doc_id", "source", "label", "text", "chars", "page", "lines", "kind", "symbol",
+            "splitter", "header"} == set(cli[0])

@@ -421,3 +421,35 @@ def test_answer_queue_cancel_and_job():
     assert blocker.snapshot()["waiting"] == 0 and queue.wait(later)
     with pytest.raises(ValueError, match="capacity must be >= 0"):
         AnswerQueue(-1)
+
+
+# -- conversations: the chat endpoint uses every message it receives -------------------------------------
+def test_chat_completions_answers_a_follow_up_from_the_messages_it_receives(index_dir: Path):
+    from openai import OpenAI
+
+    standalone = "When was the harbour of Vellmar dredged?"
+    llm = ScriptedLLM(standalone, REPLY)  # the follow-up rewrite, then the answer
+    index, settings = open_index(index_dir, llm)
+    with running(index, settings, api_key="") as base:
+        client = OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+        reply = client.chat.completions.create(model="docqa", messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Who kept the log of the lighthouse of Vellmar?"},
+            {"role": "assistant", "content": "Ida Marsh kept it [1].\n\nSources:\n[1] harbour.txt:4"},
+            {"role": "user", "content": "When was its harbour dredged?"}])
+    rewrite_prompt = llm.calls[0][-1].content
+    assert "User: Who kept the log of the lighthouse of Vellmar?" in rewrite_prompt
+    assert "Assistant: Ida Marsh kept it." in rewrite_prompt and "Sources" not in rewrite_prompt
+    assert "Last question: When was its harbour dredged?" in rewrite_prompt
+    assert standalone in llm.calls[1][-1].content  # the answer was asked for the standalone question
+    text = reply.choices[0].message.content
+    extra = reply.model_extra["docqa"]
+    assert text.startswith(REPLY) and extra["citations"][0]["source"].endswith("harbour.txt")
+    assert f"followup (llm): answered as: {standalone!r}" in extra["notes"]
+    assert "followup (llm): history: 1 turn(s): 'Who kept the log of the lighthouse of Vellmar?'" in extra["notes"]
+
+
+def test_ask_stream_answer_has_the_followup_trace_and_a_single_question_has_none(url: str):
+    with httpx.Client(base_url=url, timeout=30) as http:
+        answer = http.post("/v1/ask", json={"question": QUESTION}).json()
+    assert [s["name"] for s in answer["trace"]][0] == "retrieve"  # no history: no rewrite, no model call for it
