@@ -52,7 +52,7 @@ def _evidence(raw: Any, where: str, base: Path) -> Evidence:
     if unknown:
         raise InputError(f"{where}: unknown evidence keys {sorted(unknown)}; valid: page, chars, lines, doc")
     try:
-        span = {k: tuple(int(x) for x in raw[k]) for k in ("chars", "lines") if k in raw}
+        span: dict[str, Any] = {k: tuple(int(x) for x in raw[k]) for k in ("chars", "lines") if k in raw}
         if any(len(v) != 2 or v[1] < v[0] for v in span.values()):
             raise ValueError("a span is [start, end] with start <= end")
         source = str(_resolve(raw["doc"], base)) if "doc" in raw else None

@@ -145,8 +145,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for code, what in ((400, "bad request (e.g. the body is not valid JSON)"), (401, "missing or wrong API key"),
                        (413, "request body too large"), (422, "a field is missing, of the wrong type, or out of range"))
 }
-NOT_FOUND = {404: {"model": ErrorResponse, "description": "no such item"}}
-BUSY = {429: {"model": ErrorResponse, "description": "the answer queue is full; retry after Retry-After seconds"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "no such item"}}
+BUSY: dict[int | str, dict[str, Any]] = {429: {"model": ErrorResponse,
+                                                "description": "the answer queue is full; retry after Retry-After "
+                                                               "seconds"}}
 
 
 class ScopeIn(BaseModel):
@@ -160,28 +162,28 @@ class ScopeIn(BaseModel):
                                                             "(1-based, inclusive; PDFs)")
 
 
-SCOPE_FIELD = {"description": "restrict to some documents, kinds and pages; a scope matching nothing is a 422"}
+SCOPE_FIELD: dict[str, Any] = {"description": "restrict to some documents, kinds and pages; a scope matching nothing "
+                                              "is a 422"}
 
 
 def request_models(limits: ServeSettings) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
     """The request bodies, with this server's limits in their schema (so OpenAPI states them)."""
-    question_field = {"min_length": 1, "max_length": limits.max_question_chars}
 
     class SearchRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        query: str = Field(description="what to search for", **question_field)
+        query: str = Field(description="what to search for", min_length=1, max_length=limits.max_question_chars)
         k: int = Field(5, ge=1, le=limits.max_k, description="passages to return")
         mode: SearchMode | None = Field(None, description="dense, bm25 or hybrid (default: the server's settings)")
         level: SearchLevel = Field("passage", description="passage (blocks), unit (whole functions/classes, "
                                                           "dense only) or file")
         docs: int | None = Field(None, ge=0, le=10_000, description="search only inside the N best documents "
                                                                   "(0: off; default: the server's settings)")
-        scope: ScopeIn | None = Field(None, **SCOPE_FIELD)
+        scope: ScopeIn | None = Field(None, description=SCOPE_FIELD["description"])
 
     class AskRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        question: str = Field(description="the question", **question_field)
-        scope: ScopeIn | None = Field(None, **SCOPE_FIELD)
+        question: str = Field(description="the question", min_length=1, max_length=limits.max_question_chars)
+        scope: ScopeIn | None = Field(None, description=SCOPE_FIELD["description"])
 
     class ChatMessage(BaseModel):
         model_config = ConfigDict(extra="allow")

@@ -74,13 +74,14 @@ class Runtime:
         shared model (an answer, a follow-up rewrite) holds its turn there. The queue lives as long as the model
         (a model let go while an index still answers with it keeps its queue)."""
         with self._lock:
-            for key, (ref, _) in list(self._queues.items()):
-                if ref() is None:
+            for key, (held_ref, _) in list(self._queues.items()):
+                if held_ref() is None:
                     del self._queues[key]
             held = self._queues.get(id(llm))
             if held is None or held[0]() is not llm:
+                ref: Callable[[], object]
                 try:
-                    ref: Callable[[], object] = weakref.ref(llm)
+                    ref = weakref.ref(llm)
                 except TypeError:  # not weakly referable: held for the runtime's life
                     ref = functools.partial(lambda x: x, llm)
                 held = self._queues[id(llm)] = (ref, AnswerQueue(capacity))

@@ -271,7 +271,7 @@ def render_viewer(turns: list[Turn], directory: str, names: Names) -> None:
     """The source the selected citation points at: PDF page, code file or surrounding text."""
     v = st.session_state.get("viewer")
     turn = turns[v["turn"]] if v and 0 <= v["turn"] < len(turns) else None
-    citation = next((c for c in turn.answer.citations if c.number == v["number"]), None) if turn else None
+    citation = next((c for c in turn.answer.citations if c.number == v["number"]), None) if turn and v else None
     if citation is None:
         st.caption("Click a citation [n] in an answer, or a source below it, to open it here.")
         return
