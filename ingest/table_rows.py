@@ -13,7 +13,7 @@ import re
 from decimal import Decimal
 
 from ingest.core.tables import Period, Table, TableCell, TableRow
-from ingest.headers import month_number
+from ingest.describe import month_number
 from ingest.tables import numeric_cells
 
 _CELL = re.compile(r"\$?\s?\(?\s?[-−–]?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s?\)?\s?%?|(?<!\S)[-—–−]{1,3}(?!\S)")

@@ -9,19 +9,10 @@ import pytest
 
 from ingest.core.records import Document, Passage, Section
 from ingest.core.settings import Settings, SplitSettings
-from ingest.headers import (
-    MAX_HEADER_CHARS,
-    MAX_SECTIONS,
-    SCAN_CHARS,
-    add_headers,
-    describe,
-    describe_document,
-    detect_sections,
-    html_outline,
-    passage_header,
-    section_path,
-)
+from ingest.describe import SCAN_CHARS, describe
+from ingest.headers import MAX_HEADER_CHARS, add_headers, describe_document, passage_header
 from ingest.loaders import load_file
+from ingest.sections import MAX_SECTIONS, detect_sections, html_outline, section_path
 from ingest.split import DocumentSplitter, ProseSplitter, embedding_text
 from tests.fakes import FakeEmbedder
 
