@@ -5,7 +5,8 @@
 """
 
 from ingest.code.languages import SPECS, module_path
-from ingest.code.splitter import CodeSplitter, greedy_blocks
+from ingest.code.rows import greedy_blocks
+from ingest.code.splitter import CodeSplitter
 from ingest.code.units import code_units
 
 __all__ = ["SPECS", "CodeSplitter", "code_units", "greedy_blocks", "module_path"]
