@@ -166,10 +166,44 @@ SCOPE_FIELD: dict[str, Any] = {"description": "restrict to some documents, kinds
                                               "is a 422"}
 
 
-def request_models(limits: ServeSettings) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
+class SearchBody(BaseModel):
+    """What a search request holds (:func:`request_models` makes each server's class, with its limits)."""
+
+    query: str
+    k: int
+    mode: SearchMode | None
+    level: SearchLevel
+    docs: int | None
+    scope: ScopeIn | None
+
+
+class AskBody(BaseModel):
+    """What a question holds (:func:`request_models` makes each server's class, with its limits)."""
+
+    question: str
+    scope: ScopeIn | None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatBody(BaseModel):
+    """What an OpenAI-style chat request holds (:func:`request_models` makes each server's class)."""
+
+    model: str
+    messages: list[ChatMessage]
+    stream: bool
+    stream_options: dict[str, Any] | None
+    scope: ScopeIn | None
+
+
+def request_models(limits: ServeSettings) -> tuple[type[SearchBody], type[AskBody], type[ChatBody]]:
     """The request bodies, with this server's limits in their schema (so OpenAPI states them)."""
 
-    class SearchRequest(BaseModel):
+    class SearchRequest(SearchBody):
         model_config = ConfigDict(extra="forbid")
         query: str = Field(description="what to search for", min_length=1, max_length=limits.max_question_chars)
         k: int = Field(5, ge=1, le=limits.max_k, description="passages to return")
@@ -180,17 +214,12 @@ def request_models(limits: ServeSettings) -> tuple[type[BaseModel], type[BaseMod
                                                                   "(0: off; default: the server's settings)")
         scope: ScopeIn | None = Field(None, description=SCOPE_FIELD["description"])
 
-    class AskRequest(BaseModel):
+    class AskRequest(AskBody):
         model_config = ConfigDict(extra="forbid")
         question: str = Field(description="the question", min_length=1, max_length=limits.max_question_chars)
         scope: ScopeIn | None = Field(None, description=SCOPE_FIELD["description"])
 
-    class ChatMessage(BaseModel):
-        model_config = ConfigDict(extra="allow")
-        role: str
-        content: str | list[dict[str, Any]] | None = None
-
-    class ChatRequest(BaseModel):
+    class ChatRequest(ChatBody):
         model_config = ConfigDict(extra="allow")  # temperature, max_tokens, ...: accepted, not used
         model: str = Field(MODEL_ID, description=f'the index as a model: "{MODEL_ID}"')
         messages: list[ChatMessage] = Field(min_length=1, description="the last user message is the question; the "

@@ -54,12 +54,15 @@ from app.http_schema import (
     MODEL_ID,
     NOT_FOUND,
     AnswerResponse,
+    AskBody,
+    ChatBody,
     ChatCompletionResponse,
     DocumentsResponse,
     Health,
     ModelList,
     PassageOut,
     ScopeIn,
+    SearchBody,
     SearchResponse,
     request_models,
 )
@@ -428,8 +431,9 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
                 "passages": int(counts.get("passages", 0)), "queue": state.queue.snapshot()}
 
     @app.post("/v1/search", response_model=SearchResponse, dependencies=v1, tags=["rest"])
-    def search(body: SearchRequest) -> dict[str, Any]:  # type: ignore[valid-type]
+    def search(sent: SearchRequest) -> dict[str, Any]:  # type: ignore[valid-type]
         """The best ``k`` passages for ``query`` (runs concurrently with other searches and with answering)."""
+        body: SearchBody = sent
         t = time.perf_counter()
         hits = index.search(question_of(body.query, "query"), body.k, mode=body.mode, level=body.level, docs=body.docs,
                             scope=scope_of(body.scope))
@@ -438,8 +442,9 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
                 "seconds": round(time.perf_counter() - t, 4)}
 
     @app.post("/v1/ask", response_model=AnswerResponse, dependencies=v1, tags=["rest"], responses=BUSY)
-    async def ask(body: AskRequest) -> dict[str, Any]:  # type: ignore[valid-type]
+    async def ask(sent: AskRequest) -> dict[str, Any]:  # type: ignore[valid-type]
         """Answer the question with citations; one answer at a time per model, others wait in a bounded queue."""
+        body: AskBody = sent
         job = AnswerJob(index, state.queue, question_of(body.question), scope_of(body.scope))
         answer = await job.answer()
         return {**answer_to_dict(answer), "queue_seconds": job.queue_seconds}
@@ -447,9 +452,10 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
     @app.post("/v1/ask/stream", dependencies=v1, tags=["rest"], responses={
         200: {"content": {"text/event-stream": {}}, "description": "events: queued?, token*, answer, done "
                                                                    "(or error)"}, **BUSY})
-    async def ask_stream(body: AskRequest) -> StreamingResponse:  # type: ignore[valid-type]
+    async def ask_stream(sent: AskRequest) -> StreamingResponse:  # type: ignore[valid-type]
         """Answer as server-sent events: ``queued`` ``{position}`` while waiting, ``token`` ``{text}`` pieces of the
         raw generation, then ``answer`` (the checked answer, as from ``/v1/ask``) and ``done``."""
+        body: AskBody = sent
         job = AnswerJob(index, state.queue, question_of(body.question), scope_of(body.scope))
         return StreamingResponse(answer_events(job), media_type="text/event-stream", headers=_STREAM_HEADERS)
 
@@ -479,10 +485,11 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
               responses={200: {"content": {"text/event-stream": {}}, "description": "a chat.completion, or with "
                                                                                      "stream: chunks, then [DONE]"},
                          **NOT_FOUND, **BUSY})
-    async def chat(body: ChatRequest) -> Any:  # type: ignore[valid-type]
+    async def chat(sent: ChatRequest) -> Any:  # type: ignore[valid-type]
         """OpenAI-compatible chat: the last user message is the question, the messages before it the conversation
         (a follow-up is rewritten to stand alone). The reply keeps its ``[n]`` markers and ends with a "Sources:"
         list; the extra field ``docqa`` holds the structured citations (on the last chunk of a stream)."""
+        body: ChatBody = sent
         if body.model != model_id:
             raise ApiError(404, f"model {body.model!r} is not served here; this server's model is {model_id!r}",
                            "not_found_error", param="model")
