@@ -59,7 +59,8 @@ def figures_scope(found: Retrieval | None, scope: Scope | None, candidates: Sequ
 
 def with_table_heads(passages: Sequence[Passage], corpus: Mapping[str, Sequence[Passage]] | None) -> list[Passage]:
     """``passages`` plus, for each table passage cut from a longer table, the earlier passages of the same table
-    (same document and header, adjacent), which print the column years it lacks."""
+    (same document and header, adjacent): more rows of the statement a hit belongs to (every passage carries its
+    own Table record, column periods included)."""
     if corpus is None:
         return list(passages)
     out: dict[str, Passage] = {p.id: p for p in passages}
