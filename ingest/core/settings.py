@@ -159,7 +159,9 @@ class IngestSettings:
     isolate: bool = setting(True, help="parse and split each file in a worker process that is killed when it "
                                        "exceeds the bounds (off: in-process, no bounds; for debugging)")
     timeout_seconds: float = setting(60.0, low=0.1, help="CPU seconds one file may take to parse and split (a "
-                                                          "reader idle on the CPU: 3x this on the clock)")
+                                                          "reader with no progress at all, neither running nor "
+                                                          "waiting for a core: 3x this; a file that timed out "
+                                                          "among others is read once more alone)")
     memory_mb: int = setting(2048, low=64, help="most memory (MiB) the worker may use for one file")
     max_file_mb: int = setting(50, low=1, help="files larger than this are skipped (in a walk) or refused (named)")
     pdf_extractor: PdfExtractor = setting("pdfium", help="PDF text: pdfium (PDFium via pypdfium2; pypdf for a file "
