@@ -105,10 +105,10 @@ def _select_index() -> str | None:
     with st.popover("Open an index directory", width="stretch"):
         path = st.text_input("Directory", key="open-dir", placeholder="/path/to/index")
         if st.button("Open", key="open-index", disabled=not path.strip()):
-            directory = str(Path(path.strip()).expanduser().resolve())
-            if index_ready(directory):
-                state.opened.append(directory)
-                state.index_dir = directory
+            chosen = str(Path(path.strip()).expanduser().resolve())
+            if index_ready(chosen):
+                state.opened.append(chosen)
+                state.index_dir = chosen
                 st.rerun()
             st.error(f"no index at {md_escape(path.strip())} (build one with `docqa index`, or create a collection)")
     if not options and st.button("Try the bundled sample report", key="sample"):
@@ -195,7 +195,7 @@ def _settings_panel(cid: int) -> dict[str, dict[str, Any]]:
         applied = st.form_submit_button("Apply")
     if applied:
         base = base_settings()
-        wanted = {"llm": {"backend": backend, "model": model.strip()},
+        wanted: dict[str, dict[str, Any]] = {"llm": {"backend": backend, "model": model.strip()},
                   "answer": {"mode": mode, "rerank": rerank, "verify": verify, "unsupported": unsupported,
                              "top_k": int(top_k)}}
         changes = {section: {k: v for k, v in values.items() if getattr(getattr(base, section), k) != v}
@@ -355,9 +355,9 @@ def _chat(directory: str, cid: int, overrides: dict[str, dict[str, Any]]) -> Non
                 with st.chat_message("user"):
                     st.markdown(md_escape(question))
                 with st.chat_message("assistant"):
-                    turn = ask(index, index.settings, turns, question, shown)
-            if turn is not None:
-                store().add_turn(cid, turn)
+                    answered = ask(index, index.settings, turns, question, shown)
+            if answered is not None:
+                store().add_turn(cid, answered)
                 st.rerun()
 
 

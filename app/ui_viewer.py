@@ -23,6 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ingest.core.records import Citation, Document, PageSpan, Passage, line_span
 from ingest.pdf import PDFIUM_LOCK
@@ -203,7 +204,7 @@ def quote_boxes(path: Path, doc: Document, page_number: int, start: int, end: in
         return _quote_boxes(pdfium.PdfDocument(str(path)), doc, span, page_number, a, b)
 
 
-def _quote_boxes(pdf: object, doc: Document, span: PageSpan, page_number: int, a: int, b: int
+def _quote_boxes(pdf: Any, doc: Document, span: PageSpan, page_number: int, a: int, b: int
                  ) -> tuple[list[Box], str]:
     try:
         textpage = pdf[page_number - 1].get_textpage()
@@ -241,7 +242,7 @@ def render_page(path: Path, page_number: int, boxes: Sequence[Box] = (), *, note
         return _render(pdfium.PdfDocument(str(path)), page_number, boxes, note, scale)
 
 
-def _render(pdf: object, page_number: int, boxes: Sequence[Box], note: str, scale: float) -> PageView:
+def _render(pdf: Any, page_number: int, boxes: Sequence[Box], note: str, scale: float) -> PageView:
     from PIL import Image, ImageDraw
 
     try:

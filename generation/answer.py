@@ -120,7 +120,8 @@ class Generator:
         if completion is None:
             raise RuntimeError(f"{self.llm.name}: the stream ended without a completion")
         text, citations, dropped = parse_citations(completion.text, context)
-        dropped_note = (f"dropped citations to passages that do not exist: {dropped}",) if dropped else ()
+        dropped_note: tuple[str, ...] = (f"dropped citations to passages that do not exist: {dropped}",) \
+            if dropped else ()
         if completion.usage != "counted":
             dropped_note += (USAGE_NOTES[completion.usage],)
         generate = StageTrace("generate", self.llm.name, seconds=completion.seconds,

@@ -116,7 +116,8 @@ def trace_to_dict(s: StageTrace) -> JSON:
 def trace_from_dict(d: Mapping[str, Any]) -> StageTrace:
     """The stage trace :func:`trace_to_dict` wrote."""
     return StageTrace(name=d["name"], method=d.get("method", ""), seconds=float(d.get("seconds", 0.0)),
-                      prompt_tokens=int(d.get("prompt_tokens", 0)), completion_tokens=int(d.get("completion_tokens", 0)),
+                      prompt_tokens=int(d.get("prompt_tokens", 0)),
+                      completion_tokens=int(d.get("completion_tokens", 0)),
                       embedder_tokens=int(d.get("embedder_tokens", 0)), calls=int(d.get("calls", 0)),
                       outcome=d.get("outcome", "ok"), details=tuple(d.get("details", ())))
 
