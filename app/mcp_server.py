@@ -108,10 +108,10 @@ def scope_of(index: Index, documents: list[str] | None, kinds: list[str] | None,
 def create_mcp_server(index: Index, settings: Settings, *, queue: AnswerQueue | None = None) -> MCPServer:
     """The MCP server for ``index``: tools ``search`` and ``ask``, with the limits of ``settings.serve``.
 
-    :param queue: the answer queue (default: one of ``settings.serve.queue_size``).
+    :param queue: the answer queue (default: the one of the index's model in its runtime, as for the HTTP server).
     """
     limits = settings.serve
-    answers = queue or AnswerQueue(limits.queue_size)
+    answers = queue or index.runtime.answer_queue(index.llm, capacity=limits.queue_size)
     server = MCPServer("docqa", instructions="Search and ask questions of an indexed document collection; every "
                                              "answer cites its sources (file, page or lines, quote).",
                        log_level="WARNING")

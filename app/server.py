@@ -363,13 +363,15 @@ def create_app(index: Index, settings: Settings, *, api_key: str | None = None, 
 
     :param api_key: the bearer token clients must send ("": no auth); None: the environment variable named by
         ``settings.serve.api_key_env`` (unset: no auth).
-    :param queue: the answer queue; pass one to share a model between several apps (default: one of
-        ``settings.serve.queue_size``).
+    :param queue: the answer queue (default: the one of the index's model in its runtime, shared with every other
+        app, MCP server or UI session of the process that answers with that model; made with
+        ``settings.serve.queue_size`` places when it is the first).
     :param model_id: the name of the index as an OpenAI "model".
     """
     limits = settings.serve
     key = resolve_api_key(api_key, limits)
-    state = ServerState(index, settings, queue or AnswerQueue(limits.queue_size), key, model_id)
+    queue = queue or index.runtime.answer_queue(index.llm, capacity=limits.queue_size)
+    state = ServerState(index, settings, queue, key, model_id)
     SearchRequest, AskRequest, ChatRequest = request_models(limits)
 
     app = FastAPI(title="docqa", version="1", description=__doc__.split("\n\n", 1)[1] if __doc__ else "",
