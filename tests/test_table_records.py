@@ -16,7 +16,7 @@ from ingest.read import read_paths
 from ingest.split import DocumentSplitter, ProseSplitter
 from ingest.table_rows import column_periods, head_text, read_rows, table_scale
 from retrieval.build import build_index
-from retrieval.staging import Staging
+from retrieval.staging import STAGING
 from retrieval.store import IndexReader, Manifest
 from tests.conftest import write_pdf
 from tests.fakes import FakeEmbedder
@@ -95,30 +95,44 @@ def test_a_table_round_trips_through_the_index(corpus: Path, tmp_path: Path):
         reader.close()
 
 
-def test_incremental_and_resumed_builds_keep_the_tables(corpus: Path, tmp_path: Path):
+def test_an_incremental_build_keeps_the_tables_of_unchanged_files(corpus: Path, tmp_path: Path):
     idx = tmp_path / "idx"
     embedder = FakeEmbedder()
     build_index([corpus], idx, embedder=embedder, splitter=_splitter(embedder), ingest=IngestSettings(isolate=False))
     (corpus / "notes.txt").write_text("A note that changes nothing in the table.\n")
     report = build_index([corpus], idx, embedder=embedder, splitter=_splitter(embedder),
                          ingest=IngestSettings(isolate=False))
-    assert report.reused > 0  # the PDF's passages came from the previous build
+    assert [f.work for f in report.plan.files if f.source.endswith("acme.pdf")] == ["live"]  # not read again
     reader = IndexReader(idx)
     try:
-        kept = [p for p in reader.all_passages() if p.kind == "table"]
+        kept = {p.id: p.table for p in reader.all_passages() if p.source.endswith("acme.pdf")}
     finally:
         reader.close()
-    assert kept and all(p.table is not None and p.table.rows for p in kept)
-    (tmp_path / "staged").mkdir()
-    staging = Staging(tmp_path / "staged")  # what a stopped build staged comes back with its tables
+    assert kept == {p.id: p.table for p in _passages(corpus) if p.source.endswith("acme.pdf")}
+    assert sum(t is not None for t in kept.values()) >= 2
+
+
+def test_a_resumed_build_keeps_the_tables_it_staged(corpus: Path, tmp_path: Path, monkeypatch):
+    import retrieval.build as build
+
+    class Failing(FakeEmbedder):
+        def embed_passages(self, texts):  # noqa: ANN001, ANN201
+            raise RuntimeError("stopped after reading")
+
+    idx = tmp_path / "idx"
+    with pytest.raises(RuntimeError, match="stopped"):
+        build_index([corpus], idx, embedder=Failing(), splitter=_splitter(Failing()),
+                    ingest=IngestSettings(isolate=False))
+    assert (idx / STAGING).exists()
+    monkeypatch.setattr(build, "read_files", lambda *a, **kw: pytest.fail("a staged file was read again"))
+    embedder = FakeEmbedder()
+    build_index([corpus], idx, embedder=embedder, splitter=_splitter(embedder), ingest=IngestSettings(isolate=False))
+    reader = IndexReader(idx)
     try:
-        tables = [p for p in _passages(corpus) if p.table is not None]
-        doc = read_paths([corpus], splitter=_splitter(FakeEmbedder()), settings=IngestSettings(isolate=False)).documents
-        staging.put_file("acme.pdf", "cd" * 32, "r", "b", "indexed", "", 1.0, doc[0], tables)
-        staged = staging.file("acme.pdf", "cd" * 32)
+        stored = {p.id: p.table for p in reader.all_passages()}
     finally:
-        staging.remove()
-    assert staged is not None and list(staged.passages) == tables
+        reader.close()
+    assert stored == {p.id: p.table for p in _passages(corpus)} and any(stored.values())
 
 
 def test_an_index_built_before_table_records_still_opens(corpus: Path, tmp_path: Path):
