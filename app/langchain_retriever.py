@@ -44,6 +44,7 @@ class DocqaRetriever(BaseRetriever):
     :param mode: "dense", "bm25" or "hybrid" (default: the index's search settings).
     :param level: "passage", "unit" (whole functions/classes) or "file".
     :param docs: coarse-to-fine: search only the best ``docs`` documents (default: the settings').
+    :param scope: only these documents, kinds and pages (:class:`retrieval.scope.Scope`).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -53,7 +54,8 @@ class DocqaRetriever(BaseRetriever):
     mode: str | None = None
     level: str = "passage"
     docs: int | None = None
+    scope: Any = None
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
-        hits = self.index.search(query, self.k, mode=self.mode, level=self.level, docs=self.docs)
+        hits = self.index.search(query, self.k, mode=self.mode, level=self.level, docs=self.docs, scope=self.scope)
         return [to_langchain(h) for h in hits]

@@ -19,7 +19,7 @@ from ingest.core.records import Answer, Ranked, StageTrace
 from retrieval.scope import Scope
 from retrieval.search import Retrieval
 
-Search = Callable[[str, int, "Scope | None"], Retrieval]
+Search = Callable[[str, int, Scope | None], Retrieval]
 """``search(query, k, scope)``: the best ``k`` passages for ``query`` inside ``scope`` (None: the whole index),
 with the account of how they were found. What a :class:`Shortcut` may search with."""
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from app.parts import Calculator, Retriever, Shortcut
 from generation.answer import Checked, Draft, Verifier
 from generation.answer import Generator as AnswerGenerator
-from generation.followup import Rewrite, history_pairs, rewrite_question
+from generation.followup import MAX_TURNS, Rewrite, history_pairs, rewrite_question
 from generation.select import ContextSelector
 from ingest.core.protocols import Reranker
 from ingest.core.records import Answer, Message, Passage, StageTrace
@@ -90,7 +90,8 @@ class AnswerStream(Iterator[str]):
 
 
 def followup_trace(rewrite: Rewrite, history: Sequence[Message]) -> StageTrace:
-    """The "followup" stage's trace: the history used, the question as asked and as answered.
+    """The "followup" stage's trace: the history (the questions of the turns the rewrite saw), the question as
+    asked and as answered.
 
     >>> t = followup_trace(Rewrite("When?", "When did Ada Works build it?", rewritten=True, tokens=9),
     ...                    [Message("user", "Who built the dam?"), Message("assistant", "Ada Works [1].")])
@@ -98,7 +99,7 @@ def followup_trace(rewrite: Rewrite, history: Sequence[Message]) -> StageTrace:
     ('rewritten', "history: 1 turn(s): 'Who built the dam?'", "answered as: 'When did Ada Works build it?'")
     """
     pairs = history_pairs(history)
-    used = "; ".join(repr(q) for q, _ in pairs[-3:])
+    used = "; ".join(repr(q) for q, _ in pairs[-MAX_TURNS:])
     details = [f"history: {len(pairs)} turn(s)" + (f": {used}" if used else ""), f"asked: {rewrite.asked!r}"]
     if rewrite.standalone != rewrite.asked:
         details.append(f"answered as: {rewrite.standalone!r}")

@@ -156,7 +156,7 @@ class Index:
 
     def as_retriever(self, k: int = 5, **options: Any) -> Any:
         """This index as a LangChain ``BaseRetriever`` (:class:`app.langchain_retriever.DocqaRetriever`);
-        ``options``: ``mode``, ``level``, ``docs`` as for :meth:`search`."""
+        ``options``: ``mode``, ``level``, ``docs``, ``scope`` as for :meth:`search`."""
         from app.langchain_retriever import DocqaRetriever
 
         return DocqaRetriever(index=self, k=k, **options)

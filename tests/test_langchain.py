@@ -42,3 +42,10 @@ def test_retriever_returns_passages_with_provenance(index) -> None:  # noqa: ANN
     code = index.as_retriever(k=1, mode="bm25").invoke("toll")
     assert code[0].metadata["source"].endswith("tolls.py") and code[0].metadata["kind"] == "code"
     assert len(index.as_retriever(k=5, level="file").invoke("ferry passengers")) == 2
+
+
+def test_retriever_stays_inside_a_scope(index) -> None:  # noqa: ANN001
+    from retrieval.scope import Scope
+
+    docs = index.as_retriever(k=5, mode="bm25", scope=Scope(documents=("*tolls.py",))).invoke("captain toll")
+    assert docs and {d.metadata["source"].rsplit("/", 1)[-1] for d in docs} == {"tolls.py"}
