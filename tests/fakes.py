@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import hashlib
 import re
 import time
@@ -16,6 +17,7 @@ from ingest.core.errors import InputError
 from ingest.core.records import Completion, Message, Passage, Ranked
 from ingest.core.registry import Registry
 from ingest.core.settings import Settings
+from retrieval.scope import Scope
 from retrieval.search import Retrieval
 
 
@@ -119,16 +121,27 @@ class StaticSearcher:
     def search(self, query: str, k: int) -> list[Ranked]:
         return [Ranked(p, float(len(self.passages) - i)) for i, p in enumerate(self.passages[:k])]
 
-    def retrieve(self, query: str, k: int, *, scope: object = None) -> Retrieval:
-        if scope:
-            raise InputError(f"the {self.name} retriever cannot restrict a search to a scope")
-        return Retrieval(self.search(query, k))
+    def retrieve(self, query: str, k: int, *, scope: Scope | None = None) -> Retrieval:
+        """Its passages in order; inside a scope, those the scope allows (documents by doc id or fnmatch on the
+        source, kinds, pages), as an index would. A scope matching none of them is an InputError."""
+        if not scope:
+            return Retrieval(self.search(query, k))
+        kept = [p for p in self.passages if _allows(scope, p)]
+        if not kept:
+            raise InputError(f"scope: nothing in the {self.name} retriever's passages matches {scope}")
+        return Retrieval([Ranked(p, float(len(kept) - i)) for i, p in enumerate(kept[:k])])
 
     def doc_passages(self) -> dict[str, list[Passage]]:
         by_doc: dict[str, list[Passage]] = {}
         for p in sorted(self.passages, key=lambda p: (p.doc_id, p.chars)):
             by_doc.setdefault(p.doc_id, []).append(p)
         return by_doc
+
+
+def _allows(scope: Scope, p: Passage) -> bool:
+    docs = not scope.documents or any(p.doc_id == d or fnmatch.fnmatch(p.source, d) for d in scope.documents)
+    pages = scope.pages is None or (p.page is not None and scope.pages[0] <= p.page <= scope.pages[1])
+    return docs and pages and (not scope.kinds or p.kind in scope.kinds)
 
 
 def pipeline_over(passages: Sequence[Passage], llm: object, *, max_answer_tokens: int = 384,
