@@ -58,7 +58,7 @@ class AnswerStream(Iterator[str]):
         try:
             return next(self._pieces)
         except StopIteration as end:
-            if self._answer is None:
+            if self._answer is None and end.value is not None:  # None: closed before the end
                 self._answer = end.value
                 for done in self._done:
                     done(end.value)
@@ -81,8 +81,11 @@ class AnswerStream(Iterator[str]):
         return self.answer
 
     def on_answer(self, done: Callable[[Answer], None]) -> None:
-        """Call ``done(answer)`` when the answer arrives."""
-        self._done.append(done)
+        """Call ``done(answer)`` when the answer arrives (at once when it has)."""
+        if self._answer is not None:
+            done(self._answer)
+        else:
+            self._done.append(done)
 
     def close(self) -> None:
         """Stop early (the model stops generating)."""

@@ -123,6 +123,17 @@ def test_the_stream_object_yields_text_then_holds_the_answer():
     pieces = list(stream)
     assert all(isinstance(p, str) for p in pieces) and "".join(pieces) == "It opened in 1932 [1]."
     assert seen == [stream.answer] and stream.answer.text == "It opened in 1932 [1]."
+    late: list[Answer] = []
+    stream.on_answer(late.append)  # registered after the end: called at once
+    assert late == seen and list(stream) == [] and stream.finish() is stream.answer
+
+
+def test_a_stream_closed_early_has_no_answer():
+    stream = pipeline_over(PASSAGES, ScriptedLLM("It opened in 1932 [1]."), verify="none").stream("When?")
+    assert next(stream) == "It "
+    stream.close()
+    with pytest.raises(RuntimeError, match="not ready"):
+        stream.finish()
 
 
 def test_history_makes_the_pipeline_rewrite_a_follow_up_and_trace_it():
