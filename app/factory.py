@@ -123,13 +123,13 @@ def build_pipeline(settings: Settings, *, retriever: Retriever, corpus: Corpus |
     s = settings.answer
     if selector is None and (corpus is None or embedder is None):
         raise InputError("build_pipeline: give a selector, or the corpus and embedder to build one")
-    if llm is None and None in (selector, reranker, generator, verifier):
+    if llm is None and any(part is None for part in (selector, reranker, generator, verifier)):
         from app.runtime import default_runtime  # app.runtime builds models with this module's make_llm
 
         llm = (runtime or default_runtime()).llm(settings.llm, settings.cache)
     if shortcut is None:
         shortcut = FiguresShortcut() if s.compute else NoShortcut()
-    model: LLM | None = llm
+    model = llm
     max_answer = settings.llm.max_answer_tokens
     return Pipeline(
         settings=s,
