@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePath
+
+from ingest.core.records import RouteDecision
 
 LEGAL_SUFFIXES = frozenset({"inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "plc",
                             "llc", "lp", "sa", "ag", "nv", "holdings", "group"})
@@ -54,30 +56,6 @@ class DocInfo:
     issuer: str | None  # the canonical normalised issuer (groups filings of one company)
     period: Period | None
     form: str = ""
-
-
-@dataclass(frozen=True)
-class RouteDecision:
-    """Where a question goes: ``doc_ids`` (best first; empty when unsure), why, and whether to trust it."""
-
-    doc_ids: tuple[str, ...]
-    reason: str
-    confident: bool
-    issuers: tuple[str, ...] = field(default=())
-    periods: tuple[str, ...] = field(default=())
-    applicable: bool = True  # False: no document has an issuer (not a corpus of filings); nothing worth a note
-
-    def note(self) -> str:
-        """One line for the search trace.
-
-        >>> RouteDecision(("a",), "issuer adobe, FY2016: ADOBE_2016_10K", True).note()
-        'routed to 1 document(s): issuer adobe, FY2016: ADOBE_2016_10K'
-        >>> RouteDecision((), "no issuer named", False).note()
-        'not routed (whole corpus): no issuer named'
-        """
-        if self.confident:
-            return f"routed to {len(self.doc_ids)} document(s): {self.reason}"
-        return f"not routed (whole corpus): {self.reason}"
 
 
 def normalise(name: str) -> str:

@@ -17,10 +17,10 @@ import numpy as np
 
 from ingest.core.errors import InputError
 from ingest.core.protocols import Embedder
-from ingest.core.records import Ranked
+from ingest.core.records import Ranked, RouteDecision
 from ingest.core.settings import SearchLevel, SearchMode, SearchSettings, choices
 from retrieval.fusion import rrf
-from retrieval.route import RouteDecision, route
+from retrieval.route import route
 from retrieval.scope import ResolvedScope, Scope, empty_scope_message, resolve_scope
 from retrieval.store import IndexReader
 
@@ -81,8 +81,8 @@ class Searcher:
                pages: tuple[int, int] | None = None) -> list[Ranked]:
         """RRF of dense and BM25, each contributing ``max(k, candidates)`` (both inside the same scope)."""
         n = max(k, self.settings.candidates)
-        where = {"doc_ids": doc_ids, "kinds": kinds, "pages": pages}
-        return rrf(self.dense(query, n, **where), self.bm25(query, n, **where), k=self.settings.rrf_k)[:k]
+        dense = self.dense(query, n, doc_ids=doc_ids, kinds=kinds, pages=pages)
+        return rrf(dense, self.bm25(query, n, doc_ids=doc_ids, kinds=kinds, pages=pages), k=self.settings.rrf_k)[:k]
 
     def units(self, query: str, k: int, *, level: str = "unit", doc_ids: Collection[str] | None = None) -> list[Ranked]:
         """Best whole functions/classes (``level="unit"``) or files (``"file"``) by their unit vectors (of the

@@ -1,11 +1,12 @@
-"""The protocols of the parts a pipeline is made of: splitter, embedder, LLM backends, reranker.
+"""The protocols of the parts a pipeline is made of: splitter, embedder, LLM backends, reranker, and the two
+parts a domain profile brings to ingest and retrieval (document describer, query router).
 
 Neutral layer (see :mod:`ingest.core.records`): imports no stage.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -17,6 +18,7 @@ from ingest.core.records import (
     Message,
     Passage,
     Ranked,
+    RouteDecision,
     SequenceScore,
     StageTrace,
 )
@@ -100,6 +102,28 @@ class Reranker(Protocol):
     name: str
 
     def rank(self, query: str, candidates: Sequence[Ranked], *, top_k: int) -> tuple[list[Ranked], StageTrace]: ...
+
+
+class DocumentDescriber(Protocol):
+    """What a document of one domain says about itself (a filing's issuer, form and period), read at ingest.
+
+    The facts go under the document's ``meta`` (what the loader set wins) and into its passages' headers. A
+    describer answers None for a document that is not of its domain: the general description (a title) is
+    used instead, so one profile can be on for a corpus that mixes its documents with others.
+    """
+
+    name: str
+
+    def describe(self, doc: Document) -> Mapping[str, str] | None: ...
+
+
+class QueryRouter(Protocol):
+    """Which documents a question is about, from the documents' descriptions (the manifest's ``sources``:
+    mappings with "doc_id", "source" and "meta"); an unsure decision searches the whole scope."""
+
+    name: str
+
+    def route(self, question: str, documents: Sequence[Mapping[str, object]]) -> RouteDecision: ...
 
 
 def capable(llm: object, protocol: type) -> bool:

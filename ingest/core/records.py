@@ -189,6 +189,31 @@ class SequenceScore:
         return self.logprob / self.tokens if self.tokens else 0.0
 
 
+@dataclass(frozen=True)
+class RouteDecision:
+    """Where a :class:`~ingest.core.protocols.QueryRouter` sends a question: ``doc_ids`` (best first; empty
+    when unsure), why, and whether to trust it (a profile's knowledge, e.g. a filing's issuer and period)."""
+
+    doc_ids: tuple[str, ...]
+    reason: str
+    confident: bool
+    issuers: tuple[str, ...] = field(default=())
+    periods: tuple[str, ...] = field(default=())
+    applicable: bool = True  # False: no document has an issuer (not a corpus of filings); nothing worth a note
+
+    def note(self) -> str:
+        """One line for the search trace.
+
+        >>> RouteDecision(("a",), "issuer adobe, FY2016: ADOBE_2016_10K", True).note()
+        'routed to 1 document(s): issuer adobe, FY2016: ADOBE_2016_10K'
+        >>> RouteDecision((), "no issuer named", False).note()
+        'not routed (whole corpus): no issuer named'
+        """
+        if self.confident:
+            return f"routed to {len(self.doc_ids)} document(s): {self.reason}"
+        return f"not routed (whole corpus): {self.reason}"
+
+
 @dataclass(frozen=True, slots=True)
 class Citation:
     """A ``[n]`` marker in an answer, resolved to the passage it points at."""

@@ -1,10 +1,10 @@
-"""One registry for the pluggable parts: LLM backends, rerankers, splitters and embedders.
+"""One registry for the pluggable parts: LLM backends, rerankers, splitters, embedders and domain profiles.
 
 Each kind is a :class:`Registry` of factories by name. Built-in parts register lazily, by a
 ``"module:attribute"`` path (``app/factory.py`` lists them), so nothing heavy is imported until a
 part is used; third-party packages register through entry points, one group per kind
-(``docqa.llms``, ``docqa.rerankers``, ``docqa.splitters``, ``docqa.embedders``), whose value is
-the factory's ``"module:attribute"`` path too.
+(``docqa.llms``, ``docqa.rerankers``, ``docqa.splitters``, ``docqa.embedders``, ``docqa.profiles``), whose
+value is the factory's ``"module:attribute"`` path too.
 
 Neutral layer (see :mod:`ingest.core.records`): imports no stage.
 """
@@ -102,3 +102,4 @@ LLMS = Registry("LLM backend", "docqa.llms")  # factory(LLMSettings, CacheSettin
 RERANKERS = Registry("reranker", "docqa.rerankers")  # factory(llm_factory, RerankSettings) -> Reranker
 SPLITTERS = Registry("splitter", "docqa.splitters")  # factory(SplitSettings, count_tokens) -> Splitter (code)
 EMBEDDERS = Registry("embedder", "docqa.embedders")  # factory(EmbedSettings, CacheSettings) -> Embedder
+PROFILES = Registry("profile", "docqa.profiles")  # factory() -> app.profiles.Profile (domain knowledge)

@@ -319,6 +319,21 @@ class AnswerSettings:
 
 
 @dataclass(frozen=True)
+class ProfileSettings:
+    """Domain knowledge (``[profile]``): what a profile knows of its documents (``app/profiles.py``)."""
+
+    name: str = setting("auto", flag="--profile",
+                        help="auto (each registered profile for the documents it recognises: filings get the "
+                             "filings profile, novels none), general (no domain knowledge), filings, or the "
+                             "name of a registered profile")
+
+    def __post_init__(self) -> None:
+        check_section(self)
+        if not self.name.strip():
+            raise ValueError("name must name a profile (auto, general, filings, ...)")
+
+
+@dataclass(frozen=True)
 class ServeSettings:
     """The HTTP and MCP servers (``[serve]``)."""
 
@@ -376,6 +391,7 @@ class Settings:
     rerank: RerankSettings = field(default_factory=RerankSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
+    profile: ProfileSettings = field(default_factory=ProfileSettings)
 
     def replace(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed: ``s.replace(llm={"model": "x.gguf"})``.
