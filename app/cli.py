@@ -161,13 +161,16 @@ class _IndexProgress:
 def _plan(args: argparse.Namespace, settings: Any) -> int:
     """``docqa index --plan``: what a build would add, update, delete and skip, and why; nothing is written."""
     from app.factory import make_splitter
+    from app.profiles import describer_for
     from app.runtime import default_runtime
     from retrieval.build import plan_build
 
     embedder = default_runtime().embedder(settings.embed, settings.cache)
+    describer = describer_for(settings.profile.name)
     plan = plan_build(args.paths, args.index, embedder_id=embedder.identity(),
                       splitter_id=make_splitter(settings.split, embedder).identity(), ingest=settings.ingest,
-                      password=args.password, add=args.add)
+                      password=args.password, add=args.add,
+                      describer=describer.name if describer is not None else "general")
     if args.json:
         print(json.dumps(plan.to_dict(), indent=2))
         return 0
@@ -492,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:
-        add_setting_flags(sp, "embed")
+        add_setting_flags(sp, "embed", "profile")
         sp.add_argument("--password", help="password for encrypted PDFs")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -557,13 +560,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, help="port (default: [serve] port, 8000; 0: any free port)")
     sp.add_argument("--api-key", help="bearer token clients must send (default: $DOCQA_SERVE_API_KEY, the "
                                       "variable [serve] api_key_env names; prefer it: flags show in `ps`)")
-    add_setting_flags(sp, "embed", "search", "llm", "answer")
+    add_setting_flags(sp, "embed", "search", "llm", "answer", "profile")
     sp.set_defaults(func=cmd_serve)
 
     sp = sub.add_parser("mcp", help="serve an index to agents over MCP (stdio): tools search and ask",
                         description="docqa mcp --index DIR: a Model Context Protocol server on stdin/stdout")
     sp.add_argument("--index", required=True, help="an index directory built by `docqa index`")
-    add_setting_flags(sp, "embed", "search", "llm", "answer")
+    add_setting_flags(sp, "embed", "search", "llm", "answer", "profile")
     sp.set_defaults(func=cmd_mcp)
     return p
 

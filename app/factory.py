@@ -12,14 +12,14 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from app.figures_stage import FiguresShortcut
 from app.parts import Calculator, NoShortcut, Retriever, Shortcut
 from app.pipeline import Pipeline
+from app.profiles import Profile, profile_for
 from generation.answer import FormulaCalculator, Generator, Verifier, offers_not_found
 from generation.select import ContextSelector, Corpus
 from ingest.core.errors import InputError
 from ingest.core.protocols import LLM, Embedder, Reranker
-from ingest.core.registry import EMBEDDERS, LLMS, RERANKERS, SPLITTERS
+from ingest.core.registry import EMBEDDERS, LLMS, PROFILES, RERANKERS, SPLITTERS
 from ingest.core.settings import CacheSettings, EmbedSettings, LLMSettings, RerankSettings, Settings, SplitSettings
 from ingest.split import DocumentSplitter, ProseSplitter
 
@@ -38,6 +38,7 @@ BUILTINS: dict[Any, dict[str, str]] = {
     EMBEDDERS: {"sentence-transformers": "ingest.embed:SentenceTransformerEmbedder",
                 "onnx": "ingest.onnx_embed:OnnxEmbedder", "onnx-int8": "ingest.onnx_embed:onnx_int8",
                 "openvino": "ingest.onnx_embed:openvino", "auto": "ingest.onnx_embed:auto_embedder"},
+    PROFILES: {"general": "app.profiles:general_profile", "filings": "app.profiles:filings_profile"},
 }
 CODE_SPLITTER = "ast"  # the code splitter documents are routed to (prose: the token-aware recursive splitter)
 _registered = threading.Lock()
@@ -107,7 +108,8 @@ def build_pipeline(settings: Settings, *, retriever: Retriever, corpus: Corpus |
                    embedder: Embedder | None = None, llm: LLM | None = None, runtime: Runtime | None = None,
                    shortcut: Shortcut | None = None, selector: ContextSelector | None = None,
                    reranker: Reranker | None = None, generator: Generator | None = None,
-                   verifier: Verifier | None = None, calculator: Calculator | None = None) -> Pipeline:
+                   verifier: Verifier | None = None, calculator: Calculator | None = None,
+                   profile: Profile | None = None) -> Pipeline:
     """The question-answering pipeline for one index, from settings; every part given is used as it is.
 
     :param retriever: the first stage (``retrieval.search.Searcher`` for an index).
@@ -115,7 +117,11 @@ def build_pipeline(settings: Settings, *, retriever: Retriever, corpus: Corpus |
     :param embedder: the index's embedder (segment scoring, for the selector built here).
     :param llm: the answering model for the parts built here (default: the runtime's for ``settings.llm``).
     :param runtime: where the default model comes from (default: the process's, ``app.runtime``).
-    :param shortcut: a direct answerer (default: the figures stage with ``[answer] compute``, else none).
+    :param shortcut: a direct answerer (default: the profile's, with ``[answer] compute``; else none).
+    :param calculator: checks a calculation the model asks for (default: the profile's, else the formula one).
+    :param profile: the domain profile (default: ``[profile] name``; for ``auto`` every registered profile's
+        parts, since the documents are not known here: :class:`app.sdk.Index` passes the one that recognises
+        the index's documents, :func:`app.profiles.profile_for`).
     :raises InputError: no ``selector`` and no ``corpus`` and ``embedder`` to build one from.
 
     Nothing loads here: backends load their models on first use.
@@ -127,8 +133,9 @@ def build_pipeline(settings: Settings, *, retriever: Retriever, corpus: Corpus |
         from app.runtime import default_runtime  # app.runtime builds models with this module's make_llm
 
         llm = (runtime or default_runtime()).llm(settings.llm, settings.cache)
+    profile = profile or profile_for(settings.profile.name, None)
     if shortcut is None:
-        shortcut = FiguresShortcut() if s.compute else NoShortcut()
+        shortcut = profile.shortcut if s.compute and profile.shortcut is not None else NoShortcut()
     model = llm
     max_answer = settings.llm.max_answer_tokens
     return Pipeline(
@@ -141,7 +148,7 @@ def build_pipeline(settings: Settings, *, retriever: Retriever, corpus: Corpus |
         generator=generator or Generator(_given(model), max_answer_tokens=max_answer,
                                          offer_not_found=offers_not_found(s.verify, s.unsupported)),
         verifier=verifier or Verifier(_given(model), s),
-        calculator=calculator or FormulaCalculator(),
+        calculator=calculator or profile.calculator or FormulaCalculator(),
     )
 
 

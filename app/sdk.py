@@ -12,6 +12,7 @@ from typing import Any
 
 from app.factory import build_pipeline, make_splitter
 from app.pipeline import AnswerStream, Pipeline
+from app.profiles import describer_for, profile_for
 from app.runtime import Runtime, default_runtime
 from ingest.core.protocols import LLM, Embedder, Reranker
 from ingest.core.records import Answer, Document, Message, Passage, Ranked
@@ -62,7 +63,8 @@ class Index:
         self.runtime = runtime or default_runtime()
         self.embedder = embedder or self.runtime.embedder(settings.embed, settings.cache)
         self.reader.check_embedder(self.embedder.identity())
-        self.searcher = Searcher(reader, self.embedder, settings.search)
+        self.profile = profile_for(settings.profile.name, reader.manifest.sources)  # auto: by the documents
+        self.searcher = Searcher(reader, self.embedder, settings.search, router=self.profile.router)
         unknown = sorted(set(parts) - PIPELINE_PARTS)
         if unknown:
             raise TypeError(f"Index: unknown part(s) {', '.join(unknown)}; parts: {', '.join(sorted(PIPELINE_PARTS))}")
@@ -101,7 +103,8 @@ class Index:
             settings.embed, settings.cache)
         report = build_index(path_list, directory, embedder=embedder,
                              splitter=make_splitter(settings.split, embedder), password=password, add=add,
-                             progress=progress, ingest=settings.ingest)
+                             progress=progress, ingest=settings.ingest,
+                             describer=describer_for(settings.profile.name))
         return cls(IndexReader(directory), settings, embedder=embedder, **parts), report
 
     @classmethod
@@ -166,7 +169,8 @@ class Index:
         """The question-answering pipeline over this index (built on first use; models load when first needed)."""
         if self._pipeline is None:
             self._pipeline = build_pipeline(self.settings, retriever=self.searcher, corpus=self,
-                                            embedder=self.embedder, runtime=self.runtime, **self._parts)
+                                            embedder=self.embedder, runtime=self.runtime, profile=self.profile,
+                                            **self._parts)
         return self._pipeline
 
     @property

@@ -1,5 +1,9 @@
 """What a document says about itself: its title and, for reports, issuer, form, year and period.
 
+:func:`general_description` is the title any document gets; :class:`FilingsDescriber` is the filings
+profile's :class:`~ingest.core.protocols.DocumentDescriber` (:func:`describe`, for the documents it
+recognises as reports: those with an issuer, form or period).
+
 :func:`describe` reads the first :data:`SCAN_CHARS` characters; it is pure, bounded, and never raises on odd
 text. Document text is data: it is matched against fixed patterns, never interpreted.
 
@@ -322,3 +326,37 @@ def describe(doc: Document) -> dict[str, str]:
     if title:
         out["title"] = one_line(title, MAX_DOC_LABEL_CHARS * 2)
     return out
+
+
+def general_description(doc: Document) -> dict[str, str]:
+    """The description any document gets, whatever its domain: its title (the loader's, else the first heading
+    or a title-like first line). Code has none.
+
+    >>> general_description(Document("d", "a.txt", "Release Notes 2.0\\n\\nThis version adds...", "text"))
+    {'title': 'Release Notes 2.0'}
+    """
+    if doc.kind == "code":
+        return {}
+    title = doc.meta.get("title") or first_title(doc)
+    return {"title": one_line(title, MAX_DOC_LABEL_CHARS * 2)} if title else {}
+
+
+REPORT_KEYS = ("issuer", "form", "period", "year")  # what makes a description a report's
+
+
+class FilingsDescriber:
+    """The filings profile's describer: :func:`describe` for a document it recognises as a report (an issuer,
+    form or period found on its cover, in its headline, PDF title or file name), None for any other.
+
+    >>> text = "SECURITIES AND EXCHANGE COMMISSION\\nFORM 10-K\\nFor the fiscal year ended June 30, 2022"
+    >>> FilingsDescriber().describe(Document("d", "x.pdf", text, "pdf"))["form"]
+    '10-K'
+    >>> FilingsDescriber().describe(Document("d", "moby.txt", "Call me Ishmael.", "text")) is None
+    True
+    """
+
+    name = "filings"
+
+    def describe(self, doc: Document) -> dict[str, str] | None:
+        facts = describe(doc)
+        return facts if any(k in facts for k in REPORT_KEYS) else None

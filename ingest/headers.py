@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
+from ingest.core.protocols import DocumentDescriber
 from ingest.core.records import Document, Passage
 from ingest.core.text import one_line
-from ingest.describe import MAX_DOC_LABEL_CHARS, describe
+from ingest.describe import MAX_DOC_LABEL_CHARS, general_description
 from ingest.sections import SectionIndex, detect_sections, html_outline, locate_headings
 
 HEADER_SCHEME = 1  # recorded in the splitter identity: bump when the header text changes
@@ -91,10 +92,13 @@ def add_headers(doc: Document, passages: Iterable[Passage]) -> list[Passage]:
     return out
 
 
-def describe_document(doc: Document, *, markup: str | None = None) -> Document:
+def describe_document(doc: Document, *, markup: str | None = None,
+                      describer: DocumentDescriber | None = None) -> Document:
     """``doc`` with its description merged under the ``meta`` it has (what the loader set wins) and its
     sections detected when it has none; ``markup`` (an HTML page's source) gives the ``<title>`` and
-    ``<h1>``-``<h6>`` headings. Code documents are returned as they are.
+    ``<h1>``-``<h6>`` headings. The description is the ``describer``'s (a profile's: a filing's issuer, form
+    and period) when it recognises the document, else the general one (a title). Code documents are
+    returned as they are.
     """
     if doc.kind == "code":
         return doc
@@ -109,4 +113,7 @@ def describe_document(doc: Document, *, markup: str | None = None) -> Document:
     if not sections:
         sections = detect_sections(doc)
     described = replace(doc, meta=meta, sections=sections)
-    return replace(described, meta={**describe(described), **meta})
+    facts = describer.describe(described) if describer is not None else None
+    if facts is None:
+        facts = general_description(described)
+    return replace(described, meta={**facts, **meta})

@@ -29,6 +29,7 @@ from ingest.core.errors import (
     InputError,
     UnsupportedFileError,
 )
+from ingest.core.protocols import DocumentDescriber
 from ingest.core.records import DocKind, Document, LoadReport
 from ingest.core.settings import PdfExtractor
 
@@ -255,13 +256,15 @@ def read_file_bytes(path: Path, source: str, *, max_bytes: int = MAX_FILE_BYTES)
 
 
 def load_file(path: str | os.PathLike[str], *, password: str | None = None,
-              max_bytes: int = MAX_FILE_BYTES, pdf_extractor: PdfExtractor = "pdfium") -> Document:
+              max_bytes: int = MAX_FILE_BYTES, pdf_extractor: PdfExtractor = "pdfium",
+              describer: DocumentDescriber | None = None) -> Document:
     """Load one file.
 
     :param path: the file; its text form (:func:`source_name`) becomes :attr:`Document.source`.
     :param password: for encrypted PDFs.
     :param max_bytes: larger files are refused (:class:`FileTooLargeError`).
     :param pdf_extractor: what reads a PDF's text ("pdfium", or "pypdf"; see :mod:`ingest.pdf`).
+    :param describer: a profile's describer (a filing's issuer, form, period); None: the general description.
     :raises InputError: missing, empty, binary, too large, corrupt, locked or unreadable file, or not a
         regular file (message names the file).
     """
@@ -272,12 +275,13 @@ def load_file(path: str | os.PathLike[str], *, password: str | None = None,
         raise EmptyDocumentError(f"{source}: empty file (no text to index)")
     doc_id = document_id(source, data)
     suffix = p.suffix.lower()
-    from ingest.headers import describe_document  # title, issuer, form, period and sections (meta kept)
+    from ingest.headers import describe_document  # title (or a profile's facts) and sections; meta kept
 
     if suffix == ".pdf" or data[:5] == b"%PDF-":
         from ingest.pdf import load_pdf  # ingest.pdf cleans its text with clean_text from here
 
-        return describe_document(load_pdf(data, source, password, doc_id, extractor=pdf_extractor))
+        return describe_document(load_pdf(data, source, password, doc_id, extractor=pdf_extractor),
+                                 describer=describer)
     if looks_binary(data):
         raise UnsupportedFileError(f"{source}: binary file, not text, code or PDF")
     text = decode_text(data)
@@ -296,7 +300,7 @@ def load_file(path: str | os.PathLike[str], *, password: str | None = None,
     if not text.strip():
         raise EmptyDocumentError(f"{source}: no visible text")
     return describe_document(Document(doc_id=doc_id, source=source, text=text, kind=kind, language=language),
-                             markup=decode_text(data) if kind == "html" else None)
+                             markup=decode_text(data) if kind == "html" else None, describer=describer)
 
 
 def walk(root: Path, *, skipped: Skipped | None = None) -> Iterator[Path]:
@@ -400,7 +404,7 @@ def skip_reason(err: InputError, source: str) -> str:
 
 
 def load_paths(paths: Iterable[str | os.PathLike[str]], *, password: str | None = None,
-               max_bytes: int = MAX_FILE_BYTES) -> LoadReport:
+               max_bytes: int = MAX_FILE_BYTES, describer: DocumentDescriber | None = None) -> LoadReport:
     """Load files and directories in this process (no time or memory bound: see :mod:`ingest.read`).
 
     One file named alone must load (else :class:`InputError`). Among several paths, or in a directory
@@ -414,7 +418,7 @@ def load_paths(paths: Iterable[str | os.PathLike[str]], *, password: str | None 
     docs: list[Document] = []
     for path, _ in files:
         try:
-            docs.append(load_file(path, password=password, max_bytes=max_bytes))
+            docs.append(load_file(path, password=password, max_bytes=max_bytes, describer=describer))
         except InputError as err:
             if strict:
                 raise

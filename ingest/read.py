@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from ingest.core.errors import CorruptFileError, InputError, ReaderCrashError, ReadLimitError
-from ingest.core.protocols import Splitter
+from ingest.core.protocols import DocumentDescriber, Splitter
 from ingest.core.records import Document, Passage
 from ingest.core.settings import IngestSettings, PdfExtractor
 from ingest.loaders import Skipped, expand_paths, load_file, skip_reason, source_name, strict_single
@@ -80,10 +80,11 @@ class _Job:
 _Read = tuple[Document, list[Passage], float, float]  # the document, its passages, seconds to load and to split
 
 
-def _read_one(job: _Job, *, splitter: Splitter) -> _Read:
+def _read_one(job: _Job, *, splitter: Splitter, describer: DocumentDescriber | None = None) -> _Read:
     """Load and split one file (runs in the worker)."""
     t0 = time.perf_counter()
-    doc = load_file(job.path, password=job.password, max_bytes=job.max_bytes, pdf_extractor=job.extractor)
+    doc = load_file(job.path, password=job.password, max_bytes=job.max_bytes, pdf_extractor=job.extractor,
+                    describer=describer)
     t1 = time.perf_counter()
     try:
         passages = splitter.split(doc)
@@ -129,7 +130,7 @@ def named_files(files: Iterable[tuple[Path, bool]]) -> list[tuple[Path, str, str
 
 def read_files(paths: Sequence[Path], *, splitter: Splitter, settings: IngestSettings | None = None,
                password: str | None = None, strict: bool = False, prepare: Callable[[], object] | None = None,
-               workers: int | None = None) -> Iterator[FileRead]:
+               workers: int | None = None, describer: DocumentDescriber | None = None) -> Iterator[FileRead]:
     """Load and split ``paths``, each under the ``[ingest]`` bounds, yielding each file as it finishes.
 
     With ``settings.isolate`` the files are read by a pool of ``workers`` forked processes (default:
@@ -138,10 +139,11 @@ def read_files(paths: Sequence[Path], *, splitter: Splitter, settings: IngestSet
 
     :param strict: the one file named alone: its failure is raised, not reported.
     :param prepare: called before the first worker starts (see :func:`read_paths`).
+    :param describer: a profile's describer (see :func:`ingest.loaders.load_file`), inherited by the workers.
     :raises InputError: ``strict`` and the file cannot be read.
     """
     settings = settings or IngestSettings()
-    task = partial(_read_one, splitter=splitter)
+    task = partial(_read_one, splitter=splitter, describer=describer)
     jobs = [_Job(path, password, settings.max_file_mb * 2**20, settings.pdf_extractor) for path in paths]
     if not settings.isolate:
         for job in jobs:
@@ -200,7 +202,8 @@ def retry_alone(result: object, *, strict: bool) -> bool:
 
 def read_paths(paths: Iterable[str | os.PathLike[str]], *, splitter: Splitter, settings: IngestSettings | None = None,
                password: str | None = None, progress: Progress | None = None,
-               prepare: Callable[[], object] | None = None, workers: int | None = None) -> ReadReport:
+               prepare: Callable[[], object] | None = None, workers: int | None = None,
+               describer: DocumentDescriber | None = None) -> ReadReport:
     """Load and split files and directories, each file under the ``[ingest]`` bounds (all results in memory:
     a build streams them through :func:`read_files` instead).
 
@@ -212,6 +215,7 @@ def read_paths(paths: Iterable[str | os.PathLike[str]], *, splitter: Splitter, s
     :param prepare: called before the first worker starts, e.g. to load the tokenizer the splitter counts
         with, so that workers inherit it rather than each loading the model.
     :param workers: how many files are read at once (default: :func:`ingest.worker.default_workers`).
+    :param describer: a profile's describer (None: the general description, a title).
     :raises InputError: a named path does not exist, or the one file named cannot be read.
     """
     path_list = list(paths)
@@ -224,7 +228,7 @@ def read_paths(paths: Iterable[str | os.PathLike[str]], *, splitter: Splitter, s
     todo = [path for path, _, reason in named if not reason]
     done = len(named) - len(todo)
     for read in read_files(todo, splitter=splitter, settings=settings, password=password, strict=strict,
-                           prepare=prepare, workers=workers):
+                           prepare=prepare, workers=workers, describer=describer):
         by_source[read.outcome.source] = read
         done += 1
         if progress:

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ingest.core.errors import EmptyDocumentError, IndexMismatchError, IndexMissingError
-from ingest.core.protocols import Embedder, Splitter
+from ingest.core.protocols import DocumentDescriber, Embedder, Splitter
 from ingest.core.records import Document, Passage
 from ingest.core.settings import IngestSettings
 from ingest.loaders import expand_paths, source_name, source_path, strict_single
@@ -188,11 +188,13 @@ class _Keys:
     embedder_id: dict[str, Any]
     ingest: IngestSettings
     password: str | None
+    describer: str = "general"  # the profile's describer: its facts go into meta and headers
 
     def read_key(self, pdf: bool) -> str:
-        """The key of what shapes a file's passages: the splitter, and for a PDF its extractor and password."""
+        """The key of what shapes a file's passages: the splitter, the describer, and for a PDF its extractor
+        and password."""
         return key_of({"splitter": self.splitter_id, "extractor": self.ingest.pdf_extractor if pdf else "",
-                       "password": pdf and self.password is not None})
+                       "password": pdf and self.password is not None, "describer": self.describer})
 
     @property
     def bounds_key(self) -> str:
@@ -303,18 +305,19 @@ def _plan_file(path: Path, source: str, keys: _Keys, entry: FileEntry | None, in
 
 def plan_build(paths: Iterable[str | os.PathLike[str]], directory: str | os.PathLike[str], *,
                embedder_id: dict[str, Any], splitter_id: dict[str, Any], ingest: IngestSettings | None = None,
-               password: str | None = None, add: bool = False) -> BuildPlan:
+               password: str | None = None, add: bool = False, describer: str = "general") -> BuildPlan:
     """What :func:`build_index` would do with these paths and parts, without doing it (nothing is written).
 
     :param embedder_id: ``embedder.identity()``; :param splitter_id: ``splitter.identity()``.
+    :param describer: the describer's name (see :func:`build_index`).
     :raises InputError: a named path is missing.
     """
     directory = Path(directory)
     live = _open_live(directory)
     staging = Staging(directory, create=False)
     try:
-        return _plan(list(paths), _Keys(splitter_id, embedder_id, ingest or IngestSettings(), password), live,
-                     staging, add=add)
+        return _plan(list(paths), _Keys(splitter_id, embedder_id, ingest or IngestSettings(), password, describer),
+                     live, staging, add=add)
     finally:
         staging.close()
         if live is not None:
@@ -326,7 +329,7 @@ def plan_build(paths: Iterable[str | os.PathLike[str]], directory: str | os.Path
 def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.PathLike[str], *, embedder: Embedder,
                 splitter: Splitter, password: str | None = None, add: bool = False,
                 progress: Progress | None = None, ingest: IngestSettings | None = None,
-                workers: int | None = None) -> BuildReport:
+                workers: int | None = None, describer: DocumentDescriber | None = None) -> BuildReport:
     """Index ``paths`` into ``directory``, doing only what changed since the last build.
 
     :param paths: files and directories.
@@ -340,13 +343,16 @@ def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.Pat
         after each file read.
     :param ingest: per-file time and memory bounds, and the PDF extractor (default: :class:`IngestSettings()`).
     :param workers: files read at once (default: :func:`ingest.worker.default_workers`).
+    :param describer: a profile's document describer (a filing's issuer, form, period: meta and headers; None:
+        the general description). Its name is part of each file's read key: another describer re-reads.
     :raises InputError: a named path is missing, the one file named cannot be read, or nothing is indexable.
     :raises IndexLockedError: another process is writing the index.
     """
     directory = Path(directory)
     path_list = list(paths)
     ingest = ingest or IngestSettings()
-    keys = _Keys(splitter.identity(), embedder.identity(), ingest, password)  # type: ignore[attr-defined]
+    keys = _Keys(splitter.identity(), embedder.identity(), ingest, password,  # type: ignore[attr-defined]
+                 describer.name if describer is not None else "general")
     with writer_lock(directory):
         live = _open_live(directory)
         staging = Staging(directory)
@@ -359,7 +365,7 @@ def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.Pat
                 tidy(directory)
                 staging.remove()
                 return _up_to_date(live, plan, plan_seconds)
-            run = _Build(directory, embedder, splitter, keys, plan, live, staging, progress, workers)
+            run = _Build(directory, embedder, splitter, keys, plan, live, staging, progress, workers, describer)
             run.seconds["plan"] = plan_seconds
             report = run.run(path_list)
             staging.remove()  # its work is in the index now
@@ -388,9 +394,11 @@ class _Build:
     """One build that has something to do (see the module docstring)."""
 
     def __init__(self, directory: Path, embedder: Embedder, splitter: Splitter, keys: _Keys, plan: BuildPlan,
-                 live: IndexReader | None, staging: Staging, progress: Progress | None, workers: int | None) -> None:
+                 live: IndexReader | None, staging: Staging, progress: Progress | None, workers: int | None,
+                 describer: DocumentDescriber | None) -> None:
         self.directory, self.embedder, self.splitter, self.keys, self.plan = directory, embedder, splitter, keys, plan
         self.live, self.staging, self.progress, self.workers = live, staging, progress, workers
+        self.describer = describer
         self.same_embedder = live is not None and live.manifest.embedder == keys.embedder_id
         self.space = keys.space
         self.pending: dict[str, str] = {}  # text hash -> text, waiting to be embedded
@@ -456,7 +464,8 @@ class _Build:
         t0 = time.perf_counter()
         results = read_files([f.path for f in reads if f.path is not None], splitter=self.splitter,
                              settings=self.keys.ingest, password=self.keys.password, strict=self.plan.strict,
-                             prepare=lambda: self.embedder.count_tokens("docqa"), workers=self.workers)
+                             prepare=lambda: self.embedder.count_tokens("docqa"), workers=self.workers,
+                             describer=self.describer)
         on_file = getattr(self.progress, "file", None)
         try:
             for done, read in enumerate(results, 1):

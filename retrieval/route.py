@@ -270,3 +270,12 @@ def route(question: str, docs_meta: Sequence[Mapping[str, object]], *, max_issue
 
 def _meta(value: object) -> Mapping[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
+
+
+class FilingsRouter:
+    """The filings profile's :class:`~ingest.core.protocols.QueryRouter`: :func:`route` by issuer and period."""
+
+    name = "filings"
+
+    def route(self, question: str, documents: Sequence[Mapping[str, object]]) -> RouteDecision:
+        return route(question, documents)

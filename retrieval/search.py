@@ -1,9 +1,10 @@
-"""Dense, BM25 and hybrid search over an :class:`IndexReader`, inside a scope and routed by issuer and period.
+"""Dense, BM25 and hybrid search over an :class:`IndexReader`, inside a scope and routed by a profile's router.
 
 :meth:`Searcher.retrieve` is the passage search with its account: the user's :class:`~retrieval.scope.Scope`
 (resolved against the manifest; one that matches nothing is an :class:`InputError`) restricts dense search
 to the allowed rows (FAISS ``IDSelectorBatch``) and BM25 by SQL; then, with ``[search] route`` on and no
-documents named, :func:`retrieval.route.route` may narrow the search to the filings a question names
+documents named, the injected :class:`~ingest.core.protocols.QueryRouter` (the filings profile's routes by
+issuer and period: :mod:`retrieval.route`) may narrow the search to the documents a question names
 (coarse-to-fine: when the routed documents give fewer than ``k`` hits, the rest of the scope fills in).
 What was decided is in :attr:`Retrieval.details`, for the pipeline's "retrieve" trace.
 """
@@ -16,11 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.core.errors import InputError
-from ingest.core.protocols import Embedder
+from ingest.core.protocols import Embedder, QueryRouter
 from ingest.core.records import Ranked, RouteDecision
 from ingest.core.settings import SearchLevel, SearchMode, SearchSettings, choices
 from retrieval.fusion import rrf
-from retrieval.route import route
 from retrieval.scope import ResolvedScope, Scope, empty_scope_message, resolve_scope
 from retrieval.store import IndexReader
 
@@ -44,8 +44,9 @@ class Retrieval:
 class Searcher:
     """Runs the first stage against one index with the embedder it was built with."""
 
-    def __init__(self, reader: IndexReader, embedder: Embedder, settings: SearchSettings) -> None:
-        self.reader, self.embedder, self.settings = reader, embedder, settings
+    def __init__(self, reader: IndexReader, embedder: Embedder, settings: SearchSettings,
+                 router: QueryRouter | None = None) -> None:
+        self.reader, self.embedder, self.settings, self.router = reader, embedder, settings, router
         self._last: tuple[str, np.ndarray] | None = None
 
     @property
@@ -131,14 +132,15 @@ class Searcher:
         return resolved
 
     def route(self, query: str, scope: ResolvedScope | None = None) -> RouteDecision | None:
-        """Where routing sends ``query`` (among the scope's documents); None when ``[search] route`` is off or the
-        scope names documents (the user already chose)."""
-        if not self.settings.route or (scope is not None and scope.names_documents):
+        """Where the router (a profile's, e.g. the filings profile's issuer and period routing) sends ``query``
+        among the scope's documents; None without a router, with ``[search] route`` off, or when the scope
+        names documents (the user already chose)."""
+        if self.router is None or not self.settings.route or (scope is not None and scope.names_documents):
             return None
         sources = self.reader.manifest.sources
         if scope is not None and scope.doc_ids is not None:
             sources = [s for s in sources if s.get("doc_id") in scope.doc_ids]
-        return route(query, sources)
+        return self.router.route(query, sources)
 
     def retrieve(self, query: str, k: int, *, scope: Scope | None = None, mode: SearchMode | None = None,
                  docs: int | None = None) -> Retrieval:

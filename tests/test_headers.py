@@ -9,13 +9,14 @@ import pytest
 
 from ingest.core.records import Document, Passage, Section
 from ingest.core.settings import Settings, SplitSettings
-from ingest.describe import SCAN_CHARS, describe
+from ingest.describe import SCAN_CHARS, FilingsDescriber, describe
 from ingest.headers import MAX_HEADER_CHARS, add_headers, describe_document, passage_header
 from ingest.loaders import load_file
 from ingest.sections import MAX_SECTIONS, detect_sections, html_outline, section_path
 from ingest.split import DocumentSplitter, ProseSplitter, embedding_text
 from tests.fakes import FakeEmbedder
 
+FILINGS = FilingsDescriber()  # the filings profile's describer (app/profiles.py)
 TEN_K = """UNITED STATES
 SECURITIES AND EXCHANGE COMMISSION
 Washington, D.C. 20549
@@ -234,7 +235,7 @@ def test_describe_document_keeps_loader_meta_and_sections():
     outline = (Section(1, "From the outline", 0),)
     doc = _doc(TEN_K, "ACME_2019_10K.pdf", meta={"title": "Annual report", "extractor": "pdfium"},
                sections=outline)
-    out = describe_document(doc)
+    out = describe_document(doc, describer=FILINGS)
     assert out.meta["title"] == "Annual report" and out.meta["extractor"] == "pdfium"
     assert out.meta["issuer"] == "ACME WIDGETS, INC." and out.sections == outline
     assert out.text == doc.text
@@ -250,7 +251,7 @@ def _splitter(headers: bool, chunk_tokens: int = 40) -> DocumentSplitter:
 
 
 def test_splitter_headers_change_nothing_but_the_header():
-    doc = describe_document(_doc(TEN_K + "\n" + FILING_BODY, "ACME_2019_10K.txt", "text"))
+    doc = describe_document(_doc(TEN_K + "\n" + FILING_BODY, "ACME_2019_10K.txt", "text"), describer=FILINGS)
     off, on = _splitter(False).split(doc), _splitter(True).split(doc)
     assert [(p.id, p.chars, p.text) for p in off] == [(p.id, p.chars, p.text) for p in on]
     assert all(p.header == "" for p in off)
@@ -279,10 +280,10 @@ def test_code_passages_and_table_headers():
 def test_load_file_fills_meta_and_sections(tmp_path, make_pdf):
     md = tmp_path / "guide.md"
     md.write_text("# Widget Guide\n\nIntro.\n\n## Setup\n\nPlug it in.\n")
-    doc = load_file(md)
+    doc = load_file(md, describer=FILINGS)
     assert doc.meta["title"] == "Widget Guide" and [s.title for s in doc.sections] == ["Widget Guide", "Setup"]
     pdf = make_pdf("ACME_2019_10K.pdf", [TEN_K, "PART II\nItem 8. Financial Statements\nRevenue was 5."])
-    doc = load_file(pdf)
+    doc = load_file(pdf, describer=FILINGS)
     assert doc.meta["issuer"] == "ACME WIDGETS, INC." and doc.meta["period"] == "FY2019"
     assert "extractor" in doc.meta
     assert "Item 8. Financial Statements" in [s.title for s in doc.sections]

@@ -16,8 +16,10 @@ from app.sdk import Index
 from ingest.core.errors import InputError
 from ingest.core.records import Passage
 from ingest.core.settings import IngestSettings, SearchSettings, Settings, SplitSettings
+from ingest.describe import FilingsDescriber
 from ingest.split import DocumentSplitter, ProseSplitter
 from retrieval.build import build_index
+from retrieval.route import FilingsRouter
 from retrieval.scope import ResolvedScope, Scope, parse_pages, resolve_scope
 from retrieval.search import Searcher
 from retrieval.store import IndexReader
@@ -50,7 +52,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     s = SplitSettings(chunk_tokens=20, overlap_tokens=2)
     build_index([root / "reports", root / "tool.py", root / "manual.pdf"], root / "idx", embedder=embedder,
                 splitter=DocumentSplitter(s, ProseSplitter(s, embedder.count_tokens)),
-                ingest=IngestSettings(isolate=False))
+                ingest=IngestSettings(isolate=False), describer=FilingsDescriber())
     return root, root / "idx"
 
 
@@ -60,7 +62,8 @@ def reader(corpus: tuple[Path, Path]) -> IndexReader:
 
 
 def searcher(reader: IndexReader, **search: Any) -> Searcher:
-    return Searcher(reader, FakeEmbedder(), SearchSettings(**search))
+    """A searcher with the filings profile's router (the filings above name their issuers)."""
+    return Searcher(reader, FakeEmbedder(), SearchSettings(**search), router=FilingsRouter())
 
 
 def names(hits: list[Any]) -> set[str]:
