@@ -234,7 +234,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """``docqa status --index DIR``: every file of the index's ledger, indexed, skipped or failed, and why."""
-    from retrieval.store import IndexReader, ledger
+    from retrieval.ledger import ledger
+    from retrieval.store import IndexReader
 
     reader = IndexReader(args.index)
     try:

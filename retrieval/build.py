@@ -40,18 +40,17 @@ from ingest.core.settings import IngestSettings
 from ingest.loaders import expand_paths, source_name, source_path, strict_single
 from ingest.read import FileRead, named_files, read_files
 from ingest.split import embedding_text
+from retrieval.ledger import FileEntry, ledger
+from retrieval.lock import writer_lock
 from retrieval.staging import Staging, key_of, text_hash
 from retrieval.store import (
-    FileEntry,
     IndexReader,
     IndexWriter,
     Manifest,
     document,
     identity_diff,
-    ledger,
     row_vectors,
     tidy,
-    writer_lock,
 )
 from retrieval.units import Unit, build_units, whole_document_vectors, whole_documents
 

@@ -18,41 +18,38 @@ id, and comes back in ``Passage.table`` wherever passages are read. Like the led
 added without a schema bump: a build made before it has no such table, opens as before, and its passages
 carry no table.
 
-The writer lock is an ``flock`` on ``.lock``, which the kernel releases when its holder dies,
-so a build killed with SIGKILL never blocks the next one (the pid left in the file is only
-for the message). Processes forked while the lock is held (the ingest worker) close their copy
-of it at once, so they cannot keep it after the writer is gone. A reader that opens the index
-while a writer switches builds retries with the new manifest.
+One process writes an index at a time (:mod:`retrieval.lock`); each build records how every file ended
+(:mod:`retrieval.ledger`). A reader that opens the index while a writer switches builds retries with the new
+manifest.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ingest.core.errors import IndexLockedError, IndexMismatchError, IndexMissingError
+from ingest.core.errors import IndexMismatchError, IndexMissingError
 from ingest.core.records import Document, Passage, passage_id
 from ingest.core.tables import Table, table_from_json, table_to_json
 from ingest.core.text import STOPWORDS
+from retrieval.ledger import LEDGER_COLS, LEDGER_SCHEMA, FileEntry, ledger_row
 from retrieval.units import Unit
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2  # 2: passages.header, documents.meta/sections, FTS over text and header
 MANIFEST = "manifest.json"
-LOCK = ".lock"
 
 _PASSAGE_COLS = ("id", "doc_id", "source", "text", "char_start", "char_end", "page", "line_start", "line_end",
                  "kind", "symbol", "splitter", "header")
@@ -118,57 +115,6 @@ def identity_diff(built: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     return [f"{k}: {built.get(k)} -> {wanted.get(k)}" for k in keys if built.get(k) != wanted.get(k)]
 
 
-_HELD_LOCKS: set[int] = set()  # descriptors of writer locks this process holds
-
-
-def _close_held_locks() -> None:
-    """In a forked child: drop the parent's lock descriptors (an flock lives as long as any copy of it)."""
-    for fd in list(_HELD_LOCKS):
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    _HELD_LOCKS.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_close_held_locks)
-
-
-def _alive(pid: str) -> bool | None:
-    """Whether process ``pid`` exists (None: unknown)."""
-    if not pid.isdigit():
-        return None
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, but not ours to signal
-        return True
-    return True
-
-
-@contextlib.contextmanager
-def writer_lock(directory: Path) -> Iterator[None]:
-    """Hold the index's write lock; a second writer gets :class:`IndexLockedError` at once."""
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as err:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            who = f"another docqa process (pid {holder})"
-            if _alive(holder) is False:
-                who = f"a process that inherited the lock of pid {holder} (which has exited)"
-            raise IndexLockedError(f"{directory}: {who} is writing this index; wait for it to finish") from err
-        _HELD_LOCKS.add(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        _HELD_LOCKS.discard(fd)
-        os.close(fd)  # closing releases the flock
-
-
 def _passage_row(p: Passage) -> tuple[Any, ...]:
     lines = p.lines or (None, None)
     return (p.id, p.doc_id, p.source, p.text, p.chars[0], p.chars[1], p.page, lines[0], lines[1], p.kind,
@@ -199,72 +145,6 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-@dataclass(frozen=True, slots=True)
-class FileEntry:
-    """One file of the ledger: how it ended in the build that holds it, and how to tell it changed.
-
-    ``outcome`` is "indexed", "skipped" (a reason the loader gives: empty, binary, corrupt, ...), or
-    "timeout", "memory", "crash" (a bound tripped, or the reader failed): :attr:`status` groups the last
-    three as "failed". ``read_key`` names what shaped its passages (splitter, PDF extractor), ``bounds_key``
-    the bounds it was read under (a failed file is read again when they change).
-    """
-
-    source: str
-    outcome: str
-    reason: str = ""
-    doc_id: str | None = None
-    size: int = 0
-    mtime_ns: int = 0
-    sha256: str = ""
-    read_key: str = ""
-    bounds_key: str = ""
-    extractor: str = ""  # the PDF extractor that read it ("" for other files)
-    kind: str = ""
-    pages: int = 0
-    empty_pages: tuple[int, ...] = ()
-    passages: int = 0
-    seconds: float = 0.0
-
-    @property
-    def status(self) -> str:
-        """ "indexed", "skipped" or "failed".
-
-        >>> FileEntry("a.pdf", "timeout").status, FileEntry("b.txt", "skipped").status
-        ('failed', 'skipped')
-        """
-        return self.outcome if self.outcome in ("indexed", "skipped") else "failed"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields, with :attr:`status`."""
-        return {"source": self.source, "status": self.status, "outcome": self.outcome, "reason": self.reason,
-                "pages": self.pages, "empty_pages": list(self.empty_pages), "passages": self.passages,
-                "seconds": round(self.seconds, 3), "size": self.size, "kind": self.kind, "doc_id": self.doc_id}
-
-
-_LEDGER_COLS = tuple(FileEntry.__dataclass_fields__)
-_LEDGER_SCHEMA = ("CREATE TABLE IF NOT EXISTS files ("
-                  + ", ".join(c + (" TEXT PRIMARY KEY" if c == "source" else "") for c in _LEDGER_COLS) + ");")
-
-
-def _ledger_row(e: FileEntry) -> tuple[Any, ...]:
-    return tuple(json.dumps(list(e.empty_pages)) if c == "empty_pages" else getattr(e, c) for c in _LEDGER_COLS)
-
-
-def _row_ledger(row: Sequence[Any]) -> FileEntry:
-    values = dict(zip(_LEDGER_COLS, row, strict=True))
-    values["empty_pages"] = tuple(json.loads(values["empty_pages"] or "[]"))
-    return FileEntry(**values)
-
-
-def ledger(reader: IndexReader) -> list[FileEntry]:
-    """The per-file ledger of the build ``reader`` opened (empty for a build made before ledgers)."""
-    try:
-        cur = reader._db.execute(f"SELECT {', '.join(_LEDGER_COLS)} FROM files ORDER BY rowid")
-    except sqlite3.OperationalError:  # no such table: an older build
-        return []
-    return [_row_ledger(r) for r in cur]
-
-
 def document(reader: IndexReader, doc_id: str) -> Document | None:
     """One document of the build ``reader`` opened, with its full text (None if it has no such document)."""
     from ingest.core.records import PageSpan, Section
@@ -292,7 +172,7 @@ def row_vectors(reader: IndexReader, rows: Sequence[int]) -> np.ndarray:
 class IndexWriter:
     """Writes one new build beside the current one, document by document, and switches to it on :meth:`commit`.
 
-    The caller holds :func:`writer_lock`. Passages go into the new SQLite file as they come (one
+    The caller holds :func:`retrieval.lock.writer_lock`. Passages go into the new SQLite file as they come (one
     transaction, committed at the end); vectors are kept in memory for the FAISS file. Until the
     manifest is replaced, readers see the previous build; on any failure (or :meth:`abort`) the new
     files are removed.
@@ -315,7 +195,7 @@ class IndexWriter:
         self._vectors = faiss.IndexFlatIP(dim)
         self._con: sqlite3.Connection | None = sqlite3.connect(self._tmp["passages"])
         try:
-            self._con.executescript(_SCHEMA + _LEDGER_SCHEMA)
+            self._con.executescript(_SCHEMA + LEDGER_SCHEMA)
         except BaseException:
             self.abort()
             raise
@@ -367,8 +247,8 @@ class IndexWriter:
             con.executemany("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
                 (i, u.kind, u.doc_id, u.source, u.symbol, u.chars[0], u.chars[1], *(u.lines or (None, None)),
                  json.dumps(list(u.members))) for i, u in enumerate(units)))
-            con.executemany(f"INSERT OR REPLACE INTO files ({', '.join(_LEDGER_COLS)}) "
-                            f"VALUES ({', '.join('?' * len(_LEDGER_COLS))})", (_ledger_row(e) for e in files))
+            con.executemany(f"INSERT OR REPLACE INTO files ({', '.join(LEDGER_COLS)}) "
+                            f"VALUES ({', '.join('?' * len(LEDGER_COLS))})", (ledger_row(e) for e in files))
             con.commit()
             con.close()
             self._con = None
@@ -417,7 +297,7 @@ def write_index(directory: Path, documents: Sequence[Document], passages: Sequen
     """Write a complete new build into ``directory`` and switch the manifest to it (all in memory at once;
     :class:`IndexWriter` takes a build document by document).
 
-    The caller holds :func:`writer_lock`. Rows of ``vectors`` align with ``passages``; rows of
+    The caller holds :func:`retrieval.lock.writer_lock`. Rows of ``vectors`` align with ``passages``; rows of
     ``unit_vectors`` with ``units`` (unit/file aggregates, :mod:`retrieval.units`).
     """
     if len(passages) != len(vectors):
@@ -450,7 +330,7 @@ def _remove_stale(directory: Path, keep: set[str]) -> None:
 def tidy(directory: Path) -> None:
     """Remove what interrupted builds left (data files the manifest does not name, a half-written manifest).
 
-    The caller holds :func:`writer_lock`.
+    The caller holds :func:`retrieval.lock.writer_lock`.
     """
     try:
         keep = set(Manifest.read(directory).files.values())

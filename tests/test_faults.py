@@ -19,8 +19,9 @@ from ingest.core.records import Document, Passage
 from ingest.core.settings import IngestSettings, SearchSettings
 from ingest.read import read_paths
 from ingest.worker import BoundedWorker, BoundTripped
+from retrieval.lock import LOCK, writer_lock
 from retrieval.search import Searcher
-from retrieval.store import LOCK, IndexReader, writer_lock
+from retrieval.store import IndexReader
 from tests.fakes import FakeEmbedder
 from tests.fuzz.faults import (
     build_seconds,

@@ -17,8 +17,9 @@ from ingest.core.registry import EMBEDDERS
 from ingest.core.settings import IngestSettings, SplitSettings
 from ingest.split import DocumentSplitter, ProseSplitter, embedding_text
 from retrieval.build import build_index, plan_build
+from retrieval.ledger import ledger
 from retrieval.staging import STAGING
-from retrieval.store import IndexReader, ledger
+from retrieval.store import IndexReader
 from tests.fakes import FakeEmbedder, registered
 
 WORDS = ["harbour", "lantern", "quartz", "ferry", "tolls", "bridge", "river", "copper", "ledger", "salt", "wind",

@@ -14,8 +14,9 @@ from ingest.core.errors import IndexLockedError, IndexMismatchError, IndexMissin
 from ingest.core.settings import SearchSettings, SplitSettings
 from ingest.split import DocumentSplitter, ProseSplitter, embedding_text
 from retrieval.build import build_index
+from retrieval.lock import writer_lock
 from retrieval.search import Searcher
-from retrieval.store import IndexReader, writer_lock
+from retrieval.store import IndexReader
 from tests.fakes import FakeEmbedder
 
 

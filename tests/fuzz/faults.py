@@ -28,8 +28,9 @@ from ingest.core.settings import IngestSettings, SearchSettings, SplitSettings
 from ingest.read import read_paths
 from ingest.split import DocumentSplitter, ProseSplitter
 from retrieval.build import BuildReport, build_index
+from retrieval.lock import LOCK
 from retrieval.search import Searcher
-from retrieval.store import LOCK, MANIFEST, IndexReader
+from retrieval.store import MANIFEST, IndexReader
 from tests.fakes import FakeEmbedder
 from tests.fuzz.pdfs import sentence
 
