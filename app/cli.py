@@ -163,7 +163,7 @@ def _plan(args: argparse.Namespace, settings: Any) -> int:
     from app.factory import make_splitter
     from app.profiles import describer_for
     from app.runtime import default_runtime
-    from retrieval.build import plan_build
+    from retrieval.plan import plan_build
 
     embedder = default_runtime().embedder(settings.embed, settings.cache)
     describer = describer_for(settings.profile.name)

@@ -16,8 +16,9 @@ from app.cli import main
 from ingest.core.registry import EMBEDDERS
 from ingest.core.settings import IngestSettings, SplitSettings
 from ingest.split import DocumentSplitter, ProseSplitter, embedding_text
-from retrieval.build import build_index, plan_build
+from retrieval.build import build_index
 from retrieval.ledger import ledger
+from retrieval.plan import plan_build
 from retrieval.staging import STAGING
 from retrieval.store import IndexReader
 from tests.fakes import FakeEmbedder, registered
