@@ -38,6 +38,11 @@ class PassageOut(BaseModel):
     splitter: str = Field("recursive", description='which splitter made it ("recursive", "ast", ...)')
     header: str = Field("", description="where it sits (document title, section path, table header), used for "
                                         "retrieval only")
+    table: dict[str, Any] | None = Field(
+        None, description='a table passage\'s structure, read once at ingest: "caption", "scale" ("million", ...), '
+                          '"periods" (one per column: "text", "year", "month", "day", "months", "instant"), "rows" '
+                          '(each "label", "section", "span" and "cells": [text, start, end, value, percent], offsets '
+                          'into "text", value an exact decimal string)')
 
 
 class Hit(PassageOut):
@@ -53,6 +58,14 @@ class SearchResponse(BaseModel):
     seconds: float
 
 
+class CellOut(BaseModel):
+    row: str = Field(description="the row's name (its label, joined to its section for a bare \"Total\")")
+    text: str = Field(description="the cell as printed")
+    chars: list[int] = Field(description="[start, end) of the cell inside the passage text")
+    value: str | None = Field(description="its exact value as a decimal string (negative when printed in "
+                                          "parentheses); null for a dash")
+
+
 class CitationOut(BaseModel):
     n: int = Field(description="the [n] marker in the answer")
     passage_id: str
@@ -64,6 +77,7 @@ class CitationOut(BaseModel):
     quote: str | None = Field(description="the supporting span inside the passage, when located")
     quote_chars: list[int] | None = Field(description="[start, end) of the quote inside the passage text")
     supported: bool | None = Field(description="the citation check's verdict (null: not checked)")
+    cells: list[CellOut] = Field(default_factory=list, description="the table cells inside the quote (table passages)")
 
 
 class AnswerResponse(BaseModel):

@@ -49,7 +49,9 @@ def call_tools(index: Path, calls: list[tuple[str, dict[str, Any]]], **env: str)
                                    cwd=str(ROOT), env={**os.environ, "HF_HUB_OFFLINE": "1", **env})
 
     async def session() -> tuple[set[str], list[Any]]:
-        async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
+        # errlog: the real stderr (the default is whatever sys.stderr was when mcp was first imported, perhaps a
+        # test's capture buffer, which has no file descriptor for the child)
+        async with stdio_client(params, errlog=sys.__stderr__) as (read, write), ClientSession(read, write) as client:
             await client.initialize()
             tools = {t.name for t in (await client.list_tools()).tools}
             return tools, [await client.call_tool(name, args, read_timeout_seconds=300) for name, args in calls]

@@ -182,3 +182,33 @@ def test_table_json_is_exact_and_plain():
     table = Table("C | 2019 2018", (Period("2019", 2019), Period("2018", 2018)), tuple(passages), "billion", (3, 9))
     text = table_to_json(table)
     assert table_from_json(text) == table and "1000000.001" in text
+
+
+def test_the_http_api_returns_table_records_and_the_cells_a_citation_quotes(corpus: Path, tmp_path: Path):
+    import httpx
+
+    from app.sdk import Index
+    from ingest.core.records import Citation
+    from ingest.core.serialize import citation_to_dict
+    from ingest.core.settings import Settings
+    from tests.fakes import ScriptedLLM
+    from tests.test_server import running
+
+    idx = tmp_path / "idx"
+    embedder = FakeEmbedder()
+    build_index([corpus], idx, embedder=embedder, splitter=_splitter(embedder), ingest=IngestSettings(isolate=False))
+    index = Index(IndexReader(idx), Settings(), embedder=embedder, llm=ScriptedLLM())
+    with running(index, Settings(), api_key="") as url:
+        hits = httpx.post(f"{url}/v1/search", json={"query": "Total assets", "k": 20}, timeout=60).json()["hits"]
+    table_hits = [h for h in hits if h["kind"] == "table"]
+    assert table_hits and all(h["table"]["rows"] for h in table_hits)
+    assert all(h["table"] is None for h in hits if h["kind"] != "table")
+    hit = next(h for h in table_hits if "Total assets" in h["text"])
+    row = next(r for r in hit["table"]["rows"] if r["label"] == "Total assets")
+    assert [(hit["text"][a:b], value) for _, a, b, value, _ in row["cells"]] == [("$ 19,845", "19845"),
+                                                                                 ("$ 17,890", "17890")]
+    passage = next(p for p in index.passages() if p.id == hit["id"])
+    start = passage.text.index("Total assets")
+    cited = citation_to_dict(Citation(1, passage, "Total assets $ 19,845", (start, start + 21)))
+    assert cited["cells"] == [{"row": "Total assets", "text": "$ 19,845", "chars": [start + 13, start + 21],
+                               "value": "19845"}]

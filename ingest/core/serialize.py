@@ -27,6 +27,7 @@ from ingest.core.records import (
     StageTrace,
     WarningKind,
 )
+from ingest.core.tables import table_from_dict, table_to_dict
 
 JSON = dict[str, Any]
 
@@ -40,10 +41,12 @@ def _pair(value: Sequence[int] | None) -> tuple[int, int] | None:
 
 
 def passage_to_dict(p: Passage) -> JSON:
-    """Every field of a passage, plus its ``label`` ("report.pdf p.3", "src/x.py:10-42")."""
+    """Every field of a passage, plus its ``label`` ("report.pdf p.3", "src/x.py:10-42"); a table passage's
+    ``table`` is its :class:`~ingest.core.tables.Table` record (:func:`~ingest.core.tables.table_to_dict`)."""
     return {"id": p.id, "doc_id": p.doc_id, "source": p.source, "label": p.label, "text": p.text,
             "chars": list(p.chars), "page": p.page, "lines": list(p.lines) if p.lines else None, "kind": p.kind,
-            "symbol": p.symbol, "splitter": p.splitter, "header": p.header}
+            "symbol": p.symbol, "splitter": p.splitter, "header": p.header,
+            "table": table_to_dict(p.table) if p.table is not None else None}
 
 
 def passage_from_dict(d: Mapping[str, Any]) -> Passage:
@@ -52,7 +55,8 @@ def passage_from_dict(d: Mapping[str, Any]) -> Passage:
     assert chars is not None
     return Passage(id=d["id"], doc_id=d["doc_id"], source=d["source"], text=d["text"], chars=chars,
                    page=d.get("page"), lines=_pair(d.get("lines")), kind=d.get("kind", "prose"),
-                   symbol=d.get("symbol"), splitter=d.get("splitter", "recursive"), header=d.get("header", ""))
+                   symbol=d.get("symbol"), splitter=d.get("splitter", "recursive"), header=d.get("header", ""),
+                   table=table_from_dict(d["table"]) if d.get("table") else None)
 
 
 def hit_to_dict(rank: int, hit: Ranked) -> JSON:
@@ -71,11 +75,31 @@ def hit_from_dict(d: Mapping[str, Any]) -> Ranked:
 
 
 def citation_to_dict(c: Citation) -> JSON:
-    """A citation: its ``n`` marker, where its passage sits, and the citation check's quote and verdict."""
+    """A citation: its ``n`` marker, where its passage sits, the citation check's quote and verdict, and for a
+    quote in a table passage the table cells it holds (:func:`quoted_cells`)."""
     p = c.passage
     return {"n": c.number, "passage_id": p.id, "source": p.source, "page": p.page,
             "lines": list(p.lines) if p.lines else None, "symbol": p.symbol, "label": c.label, "quote": c.quote,
-            "quote_chars": list(c.quote_chars) if c.quote_chars else None, "supported": c.supported}
+            "quote_chars": list(c.quote_chars) if c.quote_chars else None, "supported": c.supported,
+            "cells": quoted_cells(c)}
+
+
+def quoted_cells(c: Citation) -> list[JSON]:
+    """The table cells inside a citation's quote: each cell's row, text, ``[start, end)`` in the passage text and
+    exact value (a decimal string); empty for prose, or a quote not located.
+
+    >>> from decimal import Decimal
+    >>> from ingest.core.tables import Table, TableCell, TableRow
+    >>> row = TableRow("Total revenue", (TableCell("1,204", 14, 19, Decimal(1204)),), 0, 19)
+    >>> p = Passage("p", "d", "r.pdf", "Total revenue 1,204", (0, 19), kind="table", table=Table("", (), (row,)))
+    >>> quoted_cells(Citation(1, p, "revenue 1,204", (6, 19)))
+    [{'row': 'Total revenue', 'text': '1,204', 'chars': [14, 19], 'value': '1204'}]
+    """
+    table = c.passage.table
+    if table is None or c.quote_chars is None:
+        return []
+    return [{"row": row.name, "text": cell.text, "chars": [cell.start, cell.end],
+             "value": None if cell.value is None else str(cell.value)} for row, cell in table.cells_in(*c.quote_chars)]
 
 
 def citation_from_dict(d: Mapping[str, Any], passages: Mapping[str, Passage]) -> Citation:

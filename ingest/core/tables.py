@@ -104,6 +104,16 @@ class Table:
     scale: str = ""
     span: Span = (0, 0)
 
+    def cells_in(self, start: int, end: int) -> list[tuple[TableRow, TableCell]]:
+        """The cells printed inside ``[start, end)`` of the passage text (a cited quote), with their rows.
+
+        >>> t = Table("", (), (TableRow("Cash", (TableCell("5", 5, 6, Decimal(5)), TableCell("7", 8, 9, Decimal(7))),
+        ...                             0, 9),))
+        >>> [(r.label, c.text) for r, c in t.cells_in(0, 7)]
+        [('Cash', '5')]
+        """
+        return [(row, cell) for row in self.rows for cell in row.cells if start <= cell.start and cell.end <= end]
+
     @property
     def years(self) -> tuple[int, ...]:
         """The years of :attr:`periods`, in order."""
