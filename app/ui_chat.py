@@ -23,12 +23,12 @@ from app.ui_viewer import (
     answer_html,
     code_html,
     file_matches,
+    highlight_range,
     page_caption,
     page_html,
     page_pieces,
     quote_boxes,
     quote_lines,
-    quote_range,
     render_page,
     text_html,
 )
@@ -233,7 +233,7 @@ def _go_to_page(page: int) -> None:
 
 
 def _pdf(doc: Document, citation: Citation, names: Names) -> None:
-    quote = quote_range(citation)
+    quote = highlight_range(citation)
     quote_pages = [s.number for s, _, _ in page_pieces(doc.pages, *quote)] if quote else []
     cited_page = (quote_pages[0] if quote_pages else None) or citation.passage.page or 1
     page = st.session_state.viewer.get("page") or cited_page
@@ -289,10 +289,10 @@ def render_viewer(turns: list[Turn], directory: str, names: Names) -> None:
     elif doc.kind == "pdf":
         _pdf(doc, citation, names)
     elif doc.kind == "code":
-        quote = quote_range(citation)
+        quote = highlight_range(citation)
         rich(code_html(doc.text, language=doc.language, filename=names.source(doc.source),
                        cited=p.lines or line_span(doc.text, *p.chars), quote=quote_lines(doc.text, quote),
                        symbol=p.symbol), key="viewer-code")
     else:
-        rich(text_html(doc.text, p.chars, quote_range(citation)), key="viewer-text")
+        rich(text_html(doc.text, p.chars, highlight_range(citation)), key="viewer-text")
 

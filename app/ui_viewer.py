@@ -86,6 +86,28 @@ def quote_range(citation: Citation) -> tuple[int, int] | None:
     return start + citation.quote_chars[0], start + citation.quote_chars[1]
 
 
+def highlight_range(citation: Citation) -> tuple[int, int] | None:
+    """``[start, end)`` in the document's text that the viewer marks: the table cells inside the quote when it
+    holds any (the cited figure, not its whole row or table: from the passage's Table record), else the quote.
+
+    >>> from decimal import Decimal
+    >>> from ingest.core.tables import Table, TableCell, TableRow
+    >>> row = TableRow("Total assets", (TableCell("19,845", 13, 19, Decimal(19845)),), 0, 19)
+    >>> p = Passage("p", "d", "r.pdf", "Total assets 19,845", (100, 119), kind="table", table=Table("", (), (row,)))
+    >>> highlight_range(Citation(1, p, "Total assets 19,845", (0, 19)))
+    (113, 119)
+    """
+    quote = quote_range(citation)
+    table = citation.passage.table
+    if quote is None or table is None or citation.quote_chars is None:
+        return quote
+    cells = [cell for _, cell in table.cells_in(*citation.quote_chars)]
+    if not cells:
+        return quote
+    base = citation.passage.chars[0]
+    return base + min(c.start for c in cells), base + max(c.end for c in cells)
+
+
 def page_pieces(pages: Sequence[PageSpan], start: int, end: int) -> list[tuple[PageSpan, int, int]]:
     """The parts of document characters ``[start, end)`` on each page: ``(page, a, b)`` with ``a``/``b``
     offsets into that page's text.
