@@ -194,6 +194,11 @@ def plan_files(paths: Sequence[str | os.PathLike[str]], keys: Keys, live: IndexR
                      strict=strict)
 
 
+def _other_password(keys: Keys) -> Keys:
+    """``keys`` with a password given where none was, and none where one was (which read key a password makes)."""
+    return replace(keys, password=None if keys.password is not None else "")
+
+
 def _plan_file(path: Path, source: str, keys: Keys, entry: FileEntry | None, in_index: bool, same_embedder: bool,
                embedder_diff: tuple[str, ...], splitter_diff: tuple[str, ...], staging: Staging) -> FilePlan:
     """The plan for one file named."""
@@ -219,8 +224,10 @@ def _plan_file(path: Path, source: str, keys: Keys, entry: FileEntry | None, in_
             why = f"splitter settings changed ({'; '.join(splitter_diff[:3])})"
         elif entry.read_key != read_key and entry.extractor != extractor:
             why = f"PDF extractor changed ({entry.extractor or '-'} -> {extractor or '-'})"
-        elif entry.read_key != read_key:
+        elif entry.read_key != read_key and entry.read_key == _other_password(keys).read_key(pdf):
             why = "read settings changed (password)"
+        elif entry.read_key != read_key:
+            why = f"read settings changed (the profile's describer, now {keys.describer})"
         else:
             why = f"{entry.status} before ({entry.reason}); the read bounds changed"
         base = replace(base, action="update", reason=why)

@@ -248,3 +248,20 @@ def test_plan_of_a_missing_index_adds_everything(corpus: Path, tmp_path: Path):
                       splitter_id=_splitter(embedder).identity())
     assert plan.counts()["add"] == 7 and not plan.up_to_date
     assert not (tmp_path / "none").exists()
+
+
+def test_another_profile_describer_re_reads_every_file_and_says_why(corpus: Path, tmp_path: Path):
+    from ingest.describe import FilingsDescriber
+
+    embedder = FakeEmbedder()
+    idx = tmp_path / "idx"
+    build_index([corpus], idx, embedder=embedder, splitter=_splitter(embedder))  # the general description
+    same = plan_build([corpus], idx, embedder_id=embedder.identity(), splitter_id=_splitter(embedder).identity())
+    assert same.up_to_date
+    other = plan_build([corpus], idx, embedder_id=embedder.identity(), splitter_id=_splitter(embedder).identity(),
+                       describer="filings")
+    updated = [f for f in other.files if f.action == "update"]
+    assert updated and all(f.reason == "read settings changed (the profile's describer, now filings)"
+                           for f in updated)
+    report = build_index([corpus], idx, embedder=embedder, splitter=_splitter(embedder), describer=FilingsDescriber())
+    assert report.parsed == len(updated) and report.embedded == 0  # the text embedded is unchanged: vectors reused
