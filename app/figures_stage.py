@@ -75,38 +75,33 @@ def with_table_heads(passages: Sequence[Passage], corpus: Mapping[str, Sequence[
     return list(out.values())
 
 
-def _search(searcher: object, query: str, scope: Scope | None, k: int) -> list[Passage]:
-    retrieve = getattr(searcher, "retrieve", None)
-    if retrieve is not None:
-        return [h.passage for h in retrieve(query, k, scope=scope).hits]
-    if scope:
-        return []
-    return [h.passage for h in searcher.search(query, k)]  # type: ignore[attr-defined]
+def _passages(search: Search, query: str, scope: Scope | None, k: int) -> list[Passage]:
+    return [h.passage for h in search(query, k, scope).hits]
 
 
-def statement_pages(plan: Plan, searcher: object, scope: Scope | None,
+def statement_pages(plan: Plan, search: Search, scope: Scope | None,
                     corpus: Mapping[str, Sequence[Passage]] | None) -> list[Passage]:
     """The pages of the statements the plan's operands are reported in: one search per statement for its title
     ("consolidated balance sheets"), then every passage on the page of each hit (a statement cut into several
     tables, such as assets and liabilities, comes whole)."""
     out: dict[str, Passage] = {}
     for statement in dict.fromkeys(o.item.statement for o in plan.operands if o.item.statement):
-        for hit in _search(searcher, STATEMENT_QUERIES[statement], scope, STATEMENT_HITS):
+        for hit in _passages(search, STATEMENT_QUERIES[statement], scope, STATEMENT_HITS):
             page = [p for p in (corpus or {}).get(hit.doc_id, ()) if p.page == hit.page] or [hit]
             out.update((p.id, p) for p in page)
     return list(out.values())
 
 
-def resolve(plan: Plan, searcher: object, scope: Scope | None, candidates: Sequence[Passage],
+def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequence[Passage],
             corpus: Mapping[str, Sequence[Passage]] | None) -> tuple[dict[str, Found], list[str]]:
     """Each operand's cell (searched inside ``scope``, then on the statements' pages and among the question's
     candidates), and the names of operands not found."""
     allowed = set(scope.documents) if scope is not None and scope.documents else None
     found: dict[str, Found] = {}
     missing: list[str] = []
-    statements = statement_pages(plan, searcher, scope, corpus)
+    statements = statement_pages(plan, search, scope, corpus)
     for operand in plan.operands:
-        hits = _search(searcher, operand_query(operand), scope, OPERAND_HITS)
+        hits = _passages(search, operand_query(operand), scope, OPERAND_HITS)
         pool = [p for p in [*hits, *statements, *candidates]
                 if allowed is None or p.doc_id in allowed or p.source in allowed]
         pool = list({p.id: p for p in with_table_heads(pool, corpus)}.values())
@@ -118,7 +113,7 @@ def resolve(plan: Plan, searcher: object, scope: Scope | None, candidates: Seque
     return found, missing
 
 
-def answer_figures(question: str, searcher: object, retrieval: Retrieval | None, scope: Scope | None,
+def answer_figures(question: str, search: Search, retrieval: Retrieval | None, scope: Scope | None,
                    candidates: Sequence[Ranked], corpus: Corpus | None) -> Figures | None:
     """The question answered from the statement tables, or a trace saying why not; None when nothing is planned.
 
@@ -134,7 +129,7 @@ def answer_figures(question: str, searcher: object, retrieval: Retrieval | None,
         return None
     t = time.perf_counter()
     where, why = figures_scope(retrieval, scope, candidates)
-    found, missing = resolve(plan, searcher, where, [r.passage for r in candidates],
+    found, missing = resolve(plan, search, where, [r.passage for r in candidates],
                              corpus.doc_passages() if corpus is not None else None)
     details = [plan.describe(), f"operands searched in {why}"]
     details += [f"{name}: {f.label!r} = {f.text} ({f.passage.label})" for name, f in found.items()]
@@ -158,16 +153,6 @@ def answer_figures(question: str, searcher: object, retrieval: Retrieval | None,
                               details=tuple(details)), checked, draft)
 
 
-class _Searching:
-    """A search callable as the object the stage's searches call (``retrieve(query, k, scope=...)``)."""
-
-    def __init__(self, search: Search) -> None:
-        self._search = search
-
-    def retrieve(self, query: str, k: int, *, scope: Scope | None = None) -> Retrieval:
-        return self._search(query, k, scope)
-
-
 class FiguresShortcut:
     """The figures stage as the pipeline's shortcut (:class:`app.parts.Shortcut`): a planned figure whose every
     operand is found is answered here, without the model."""
@@ -176,7 +161,7 @@ class FiguresShortcut:
 
     def answer(self, question: str, *, search: Search, retrieval: Retrieval, scope: Scope | None,
                candidates: Sequence[Ranked], corpus: Corpus | None) -> Direct | None:
-        figures = answer_figures(question, _Searching(search), retrieval, scope, candidates, corpus)
+        figures = answer_figures(question, search, retrieval, scope, candidates, corpus)
         if figures is None:
             return None
         if figures.checked is None or figures.draft is None:
