@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeGuard
 
 from ingest.core.errors import CorruptFileError, InputError, ReaderCrashError, ReadLimitError
 from ingest.core.protocols import DocumentDescriber, Splitter
@@ -169,7 +169,7 @@ def read_files(paths: Sequence[Path], *, splitter: Splitter, settings: IngestSet
         for job, value in pool.imap_unordered(timed(jobs)):
             if retry_alone(value, strict=strict):
                 log.info("%s: %s; reading it again alone after the other files", source_name(job.path),
-                         value.reason)  # type: ignore[union-attr]
+                         value.reason)
                 retry.append(job)
                 continue
             yield _finish(job, value, strict, time.perf_counter() - started.pop(id(job)))
@@ -187,7 +187,7 @@ def read_files(paths: Sequence[Path], *, splitter: Splitter, settings: IngestSet
             yield _finish(job, result, strict, time.perf_counter() - started.pop(id(job)))
 
 
-def retry_alone(result: object, *, strict: bool) -> bool:
+def retry_alone(result: object, *, strict: bool) -> TypeGuard[BoundTripped]:
     """Whether a file's outcome calls for one more read, alone: it timed out while other files were read.
 
     >>> retry_alone(BoundTripped("timeout", "timed out"), strict=False)
