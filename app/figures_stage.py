@@ -11,7 +11,6 @@ runs the model as before. The searching lives here because ``generation`` does n
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -122,7 +121,7 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
     """
     hint = None
     if retrieval is not None and retrieval.route is not None:
-        years = [int(m) for p in retrieval.route.periods for m in re.findall(r"(?:19|20)\d\d", p)]
+        years = [p.year for p in retrieval.route.periods]
         hint = years[0] if len(set(years)) == 1 else None
     plan = plan_question(question, fiscal_year_hint=hint)
     if plan is None:

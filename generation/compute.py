@@ -42,6 +42,8 @@ from generation.formula import (
     render,
     state_result,
 )
+from ingest.core.amounts import DIGITS, SCALES, Amount, parse_amount, stated_scale
+from ingest.core.periods import periods_named
 from ingest.core.records import Calculation, Operand, Passage
 
 # ---------------------------------------------------------------------------------------------- the question
@@ -55,7 +57,6 @@ _DERIVED = re.compile(
     r"drop|change)",
     re.IGNORECASE)
 _CHANGE = re.compile(r"\bchange (?:in|from|between|of)\b", re.IGNORECASE)
-_YEARISH = re.compile(r"\b(?:FY|fiscal (?:year )?)?(?:19|20)\d\d\b|\bFY\d\d\b", re.IGNORECASE)
 
 
 def is_derived_question(question: str) -> bool:
@@ -72,7 +73,7 @@ def is_derived_question(question: str) -> bool:
     >>> is_derived_question("Did the company change its auditor?")
     False
     """
-    return bool(_DERIVED.search(question)) or (bool(_CHANGE.search(question)) and bool(_YEARISH.search(question)))
+    return bool(_DERIVED.search(question)) or (bool(_CHANGE.search(question)) and bool(periods_named(question)))
 
 
 _PERCENT_WANTED = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bmargins?\b|\bgrowth rate\b|\bcagr\b|\bcompound(?:ed)? "
@@ -113,52 +114,21 @@ def rounding_places(question: str) -> int | None:
 
 # ------------------------------------------------------------------------------------------ numbers in text
 
-#: Scale words and their factors (shared with generation/figures.py).
-SCALES = {"thousand": Decimal(10) ** 3, "million": Decimal(10) ** 6, "billion": Decimal(10) ** 9,
-          "trillion": Decimal(10) ** 12}
-_SCALE_ALIASES = {"k": "thousand", "thousands": "thousand", "m": "million", "mm": "million", "mn": "million",
-                  "millions": "million", "b": "billion", "bn": "billion", "billions": "billion",
-                  "trillions": "trillion"}
-_DIGITS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
-_VALUE = re.compile(
-    rf"^(?P<sign>[-−–(]\s*)?(?P<cur>(?:US\$|\$|USD)\s*)?(?P<sign2>[-−–]\s*)?(?P<num>{_DIGITS})\s*\)?\s*"
-    r"(?P<pct>%|percent\b|per cent\b)?\s*"
-    r"(?:(?P<scale>thousands?|millions?|billions?|trillions?|mm|mn|bn|k|m|b)\b\.?)?\s*"
-    r"(?:(?:USD|dollars?)\b)?\s*$", re.IGNORECASE)
-_PASSAGE_NUMBER = re.compile(rf"(?<![\d.,])(?:{_DIGITS})(?![\d])")
-#: A passage's or line's statement of the scale of its amounts ("in millions").
-SCALE_NOTE = re.compile(r"\bin (thousands|millions|billions)\b", re.IGNORECASE)
+_PASSAGE_NUMBER = re.compile(rf"(?<![\d.,])(?:{DIGITS})(?![\d])")
 
 
-@dataclass(frozen=True, slots=True)
-class Quoted:
-    """A number as written: signed value, unit ("$", "%" or "") and scale word ("" when none)."""
-
-    value: Decimal
-    unit: str = ""
-    scale: str = ""
-
-
-def parse_value(text: str) -> Quoted:
-    """The one number in an operand's value, with its sign, unit and scale.
+def parse_value(text: str) -> Amount:
+    """The one number in an operand's value, with its sign, unit and scale (:func:`parse_amount`).
 
     >>> parse_value("$6,489 million")
-    Quoted(value=Decimal('6489'), unit='$', scale='million')
-    >>> parse_value("(1,234)"), parse_value("12.5%").unit
-    (Quoted(value=Decimal('-1234'), unit='', scale=''), '%')
+    Amount(value=Decimal('6489'), unit='$', scale='million')
 
     :raises CalcError: not exactly one number.
     """
-    m = _VALUE.match(text.strip())
-    if not m:
+    amount = parse_amount(text)
+    if amount is None:
         raise CalcError(f"{text.strip()!r} is not one number")
-    value = Decimal(m.group("num").replace(",", ""))
-    if m.group("sign") or m.group("sign2"):
-        value = -value
-    scale = (m.group("scale") or "").lower()
-    scale = _SCALE_ALIASES.get(scale, scale)
-    unit = "%" if m.group("pct") else "$" if m.group("cur") else ""
-    return Quoted(value, unit, scale)
+    return amount
 
 
 def passage_scale(passage: Passage) -> str:
@@ -167,24 +137,23 @@ def passage_scale(passage: Passage) -> str:
     >>> passage_scale(Passage(id="x", doc_id="d", source="a", text="(in millions) 6,489", chars=(0, 19)))
     'million'
     """
-    m = SCALE_NOTE.search(passage.text) or SCALE_NOTE.search(passage.header)
-    return m.group(1).lower().rstrip("s") if m else ""
+    return stated_scale(passage.text) or stated_scale(passage.header)
 
 
-def find_number(quoted: Quoted, passage: Passage) -> tuple[int, int] | None:
-    """``[start, end)`` of the first number in ``passage.text`` equal to ``quoted`` (sign ignored: tables print
+def find_number(amount: Amount, passage: Passage) -> tuple[int, int] | None:
+    """``[start, end)`` of the first number in ``passage.text`` equal to ``amount`` (sign ignored: tables print
     negatives as "(6)" or, cut off, "(6"), compared as written or with both scales applied; None if absent.
 
     >>> p = Passage(id="x", doc_id="d", source="a", text="Revenue (in millions) $ 6,489 and (6", chars=(0, 36))
-    >>> a, b = find_number(Quoted(Decimal("6489")), p); p.text[a:b]
+    >>> a, b = find_number(Amount(Decimal("6489")), p); p.text[a:b]
     '6,489'
-    >>> find_number(Quoted(Decimal("-6")), p), find_number(Quoted(Decimal("6.489"), "$", "billion"), p)
+    >>> find_number(Amount(Decimal("-6")), p), find_number(Amount(Decimal("6.489"), "$", "billion"), p)
     ((35, 36), (24, 29))
-    >>> find_number(Quoted(Decimal("6488")), p) is None
+    >>> find_number(Amount(Decimal("6488")), p) is None
     True
     """
-    want = abs(quoted.value)
-    want_scaled = want * SCALES.get(quoted.scale, Decimal(1))
+    want = abs(amount.value)
+    want_scaled = want * SCALES.get(amount.scale, Decimal(1))
     factor = SCALES.get(passage_scale(passage), Decimal(1))
     for m in _PASSAGE_NUMBER.finditer(passage.text):
         found = Decimal(m.group().replace(",", ""))
@@ -210,7 +179,7 @@ _OPERAND_LINE = re.compile(r"^\W*operand\s*\d*\s*[:\-]?\s*(?P<name>[^=:]+?)\s*[=
                            r"\[\s*(?P<n>\d+)\s*\][\s.,;]*$", re.IGNORECASE)
 _OPERAND_START = re.compile(r"^\W*operand\b", re.IGNORECASE)
 _FORMULA_LINE = re.compile(r"^\W*formula\b\s*[:\-]?\s*(?P<body>.+?)\s*$", re.IGNORECASE)
-_NUMBER_ONLY = re.compile(rf"^[-$(]*(?:{_DIGITS})\)?\s*%?$")
+_NUMBER_ONLY = re.compile(rf"^[-$(]*(?:{DIGITS})\)?\s*%?$")
 _TRAILING_MARKERS = re.compile(r"(?:\s*\[\s*\d+(?:\s*[,;\-–]\s*\d+)*\s*\])+[\s.]*$")  # "a / b [1]."
 MAX_OPERANDS = 12
 
@@ -220,7 +189,7 @@ class RawOperand:
     """An ``OPERAND name = value [n]`` line, parsed."""
 
     name: str
-    quoted: Quoted
+    amount: Amount
     citation: int
 
 
@@ -238,7 +207,7 @@ def parse_block(text: str) -> Block:
     """The ``OPERAND`` lines and the ``FORMULA`` line in ``text`` (case, bullets and backticks tolerated).
 
     >>> b = parse_block("OPERAND rev = 6,489 [1]\\nOPERAND cost = $2.5 million [2]\\nFORMULA margin = rev / cost\\nOk.")
-    >>> [(o.name, o.quoted.value, o.citation) for o in b.operands], b.label, b.formula, b.rest
+    >>> [(o.name, o.amount.value, o.citation) for o in b.operands], b.label, b.formula, b.rest
     ([('rev', Decimal('6489'), 1), ('cost', Decimal('2.5'), 2)], 'margin', 'rev / cost', 'Ok.')
 
     :raises CalcError: no block, a malformed operand line, no formula or more than one.
@@ -294,7 +263,7 @@ def _bind_names(formula: str, operands: Sequence[RawOperand]) -> str:
         for form in dict.fromkeys((name, re.sub(r"\W+", "_", name).strip("_"), display_name(name))):
             if form:
                 text = re.sub(rf"(?<![\w.]){re.escape(form)}(?![\w])", f"__v{i}", text, flags=re.IGNORECASE)
-    values = {abs(o.quoted.value) for o in operands}
+    values = {abs(o.amount.value) for o in operands}
 
     def uncomma(m: re.Match[str]) -> str:  # "6,489" is one number when it is an operand's; else a list "1,2"
         joined = m.group().replace(",", "")
@@ -309,7 +278,7 @@ def _operands_for_literals(tree: ast.Expression, operands: Sequence[RawOperand])
 
     :raises CalcError: a literal that is neither.
     """
-    by_value = {abs(o.quoted.value): i for i, o in reversed(list(enumerate(operands)))}
+    by_value = {abs(o.amount.value): i for i, o in reversed(list(enumerate(operands)))}
 
     class Bind(ast.NodeTransformer):
         def visit_Constant(self, node: ast.Constant) -> ast.AST:
@@ -335,18 +304,18 @@ def check_operands(operands: Sequence[RawOperand], passages: Sequence[Passage]) 
         if not 1 <= o.citation <= len(passages):
             raise CalcError(f"operand {o.name!r} cites [{o.citation}], which is not a passage")
         cited, p = o.citation, passages[o.citation - 1]
-        span = find_number(o.quoted, p)
+        span = find_number(o.amount, p)
         if span is None:  # a wrong number in brackets: repaired only when exactly one other passage prints it
-            found = [(i, s) for i, q in enumerate(passages, 1) if (s := find_number(o.quoted, q)) is not None]
+            found = [(i, s) for i, q in enumerate(passages, 1) if (s := find_number(o.amount, q)) is not None]
             if len(found) != 1:
-                raise CalcError(f"operand {o.name!r} = {format_decimal(o.quoted.value)} is not in passage "
+                raise CalcError(f"operand {o.name!r} = {format_decimal(o.amount.value)} is not in passage "
                                 f"[{o.citation}]" + (f" (but in {len(found)} others)" if found else ""))
             (cited, span), p = found[0], passages[found[0][0] - 1]
-        unit = o.quoted.unit or ("$" if p.text[max(0, span[0] - 4): span[0]].rstrip(" (").endswith("$") else "")
-        scale = o.quoted.scale
+        unit = o.amount.unit or ("$" if p.text[max(0, span[0] - 4): span[0]].rstrip(" (").endswith("$") else "")
+        scale = o.amount.scale
         if not scale and unit != "%" and not (_PER_SHARE.search(o.name) and _EXCEPT_PER_SHARE.search(p.text)):
             scale = passage_scale(p)
-        out.append(Operand(name=display_name(o.name), value=format_decimal(o.quoted.value), citation=cited,
+        out.append(Operand(name=display_name(o.name), value=format_decimal(o.amount.value), citation=cited,
                            unit=unit, scale=scale, quote=line_at(p.text, *span)))
     return out
 
@@ -384,7 +353,7 @@ def calculate(question: str, answer: str, passages: Sequence[Passage]) -> Calcul
         raise CalcError(re.sub(r"__v(\d+)", lambda m: block.operands[int(m.group(1))].name, str(e))) from None
     said = [o.scale for o in checked if o.scale and o.unit != "%"]
     common = max(sorted(set(said), key=SCALES.__getitem__), key=said.count) if said else ""  # ties: the smaller
-    names = {f"__v{i}": Value(Fraction(o.quoted.value) * _scale_factor(c.scale, common),
+    names = {f"__v{i}": Value(Fraction(o.amount.value) * _scale_factor(c.scale, common),
                               PERCENT if c.unit == "%" else AMOUNT)
              for i, (o, c) in enumerate(zip(block.operands, checked, strict=True))}
     value = evaluate(tree, names)

@@ -20,14 +20,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from generation.compute import SCALES, is_derived_question
+from generation.compute import is_derived_question
 from generation.line_items import ITEMS, LINE_ITEMS, LineItem, Statement, items_named, label_score, statements_named
 from generation.table_cells import Cell, Found, Row, find_operand, rank_cells, table_rows
+from ingest.core.amounts import SCALE_ASKED, SCALES, scale_name
+from ingest.core.periods import YEAR_RANGE, years_named
 from ingest.core.records import Passage
 
 __all__ = ["ITEMS", "LINE_ITEMS", "METRICS", "Cell", "Found", "LineItem", "Operand", "Plan", "Row", "Statement",
            "find_operand", "in_units_asked", "items_named", "label_score", "narrows_item", "operand_query",
-           "operand_value", "plan_question", "question_years", "rank_cells", "statements_named", "table_rows",
+           "operand_value", "plan_question", "rank_cells", "statements_named", "table_rows",
            "write_block"]
 
 # ---------------------------------------------------------------------------------------------- the plan
@@ -75,34 +77,10 @@ class _Builder:
         return f"avg({', '.join(self.name(item, y) for y in years)})"
 
 
-_FY_YEAR = re.compile(r"\b(?:FY|fiscal(?: year)?)\s?'?((?:19|20)?\d\d)\b", re.IGNORECASE)
-_BARE = re.compile(r"(?<![\w$.,])((?:19|20)\d\d)(?![\w,%]|\.\d)")
-
-
-def _year(text: str) -> int:
-    return int(text) if len(text) == 4 else 2000 + int(text)
-
-
-def question_years(question: str) -> list[int]:
-    """Fiscal years the question names, in order, each once ("FY2019", "FY 2023", "fiscal 2018", "2019").
-
-    >>> question_years("What is the FY2017 - FY2019 3 year average?"), question_years("in fiscal 2018 and 2019")
-    ([2017, 2019], [2018, 2019])
-    """
-    found = [(m.start(), _year(m.group(1))) for m in _FY_YEAR.finditer(question)]
-    spans = [m.span() for m in _FY_YEAR.finditer(question)]
-    found += [(m.start(), int(m.group(1))) for m in _BARE.finditer(question)
-              if not any(a <= m.start() < b for a, b in spans)]
-    return list(dict.fromkeys(y for _, y in sorted(found)))
-
-
 _AVERAGE_OF = re.compile(r"\b(?:average|mean|avg)\b(?: (?:of )?(?:the )?)?(?P<what>[\w&' ]+?)\s+(?:between|from|over|"
-                         r"for|in)\s+(?:FY\s?|fiscal (?:year )?)?(?P<a>(?:19|20)\d\d)\s+(?:and|to|-|–)\s+"
-                         r"(?:FY\s?|fiscal "
-                         r"(?:year )?)?(?P<b>(?:19|20)\d\d)", re.IGNORECASE)
-_CHANGE_OF = re.compile(r"\b(?:change|increase|decrease|difference) in (?P<what>[\w&' ]+?)\s+(?:between|from)\s+"
-                        r"(?:FY\s?)?(?P<a>(?:19|20)\d\d)\s+(?:and|to|-)\s+(?:FY\s?)?(?P<b>(?:19|20)\d\d)",
-                        re.IGNORECASE)
+                         rf"for|in)\s+{YEAR_RANGE}", re.IGNORECASE)
+_CHANGE_OF = re.compile(rf"\b(?:change|increase|decrease|difference) in (?P<what>[\w&' ]+?)\s+(?:between|from)\s+"
+                        rf"{YEAR_RANGE}", re.IGNORECASE)
 _OPERATORS = [(re.compile(r"\s+(?:divided by|over)\s+|\s*/\s*", re.IGNORECASE), "/"),
               (re.compile(r"\s+(?:less|minus)\s+|\s+-\s+|\s+–\s+", re.IGNORECASE), "-"),
               (re.compile(r"\s+(?:plus|and|add)\s+|\s*\+\s*", re.IGNORECASE), "+"),
@@ -123,7 +101,7 @@ def _term(text: str, year: int, b: _Builder) -> str | None:
         items = items_named(m.group("what"))
         a, c = int(m.group("a")), int(m.group("b"))
         return f"({b.name(items[0][2], max(a, c))} - {b.name(items[0][2], min(a, c))})" if len(items) == 1 else None
-    years = question_years(text)
+    years = years_named(text)
     items = items_named(text)
     if len(items) != 1 or len(years) > 1:
         return None
@@ -216,7 +194,7 @@ _GROWTH = re.compile(r"\bgrowth\b|\b(?:year[- ]over[- ]year|yoy)\b|\bchange in\b
                      re.IGNORECASE)
 _CAGR = re.compile(r"\bcagr\b|\bcompound(?:ed)? annual", re.IGNORECASE)
 _N_YEAR_AVERAGE = re.compile(r"\b(?:\d|two|three|four|five)[- ]year average\b|\baverage (?:of )?(?:the )?[\w&' ]+ "
-                             r"(?:from|over|between) (?:FY ?)?(?:19|20)\d\d (?:to|and|-) (?:FY ?)?(?:19|20)\d\d",
+                             rf"(?:from|over|between)\s+{YEAR_RANGE}",
                              re.IGNORECASE)
 
 
@@ -299,7 +277,7 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
     >>> plan_question("How much revenue did the Intelligent Cloud segment generate in FY2023?") is None
     True
     """
-    years = question_years(question) or ([fiscal_year_hint] if fiscal_year_hint else [])
+    years = years_named(question) or ([fiscal_year_hint] if fiscal_year_hint else [])
     if not years or _PART_OF_COMPANY.search(question):  # a segment's figure: not in the consolidated statements
         return None
     statements = frozenset(statements_named(question))
@@ -368,9 +346,6 @@ def _label(question: str, fallback: str) -> str:
 
 # --------------------------------------------------------------------------------------------- the block
 
-_UNITS_ASKED = re.compile(r"\bin (?:units of )?(?:USD |US\$ ?|\$ ?)?(thousands|millions|billions)\b", re.IGNORECASE)
-
-
 def in_units_asked(question: str, result: float, unit: str) -> str | None:
     """The result restated in the scale the question asks for ("Answer in USD billions": a result of $4,625
     million is $4.625 billion), or None when it asks for none or the result is already in it.
@@ -382,11 +357,11 @@ def in_units_asked(question: str, result: float, unit: str) -> str | None:
     >>> in_units_asked("in millions", 5.0, "$ million") is None
     True
     """
-    m = _UNITS_ASKED.search(question)
+    m = SCALE_ASKED.search(question)
     have = next((w for w in SCALES if w in unit), None)
     if m is None or have is None:
         return None
-    want = m.group(1).lower().rstrip("s")
+    want = scale_name(m.group(1))
     if want == have:
         return None
     value = Decimal(str(result)) * SCALES[have] / SCALES[want]

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from generation.compute import passage_scale
 from generation.line_items import LineItem, Statement, label_score, norm_label, statements_named
+from ingest.core.periods import stated_fiscal_year
 from ingest.core.records import Passage
 from ingest.core.tables import Table
 
@@ -50,13 +51,9 @@ class Row:
         return None
 
 
-_FY = re.compile(r"\bFY ?((?:19|20)\d\d)\b")
-
-
 def document_year(passage: Passage) -> int | None:
     """The fiscal year of the passage's document, from the "FY2019" of its header's document label."""
-    m = _FY.search(passage.header.split(" · ")[0])
-    return int(m.group(1)) if m else None
+    return stated_fiscal_year(passage.header.split(" · ")[0])
 
 
 def _header_part(passage: Passage) -> str:

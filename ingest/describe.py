@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 
+from ingest.core.periods import DATE, QUARTER_WORDS, month_name, month_number
 from ingest.core.records import Document
 from ingest.core.text import one_line
 
@@ -36,21 +37,13 @@ COVER_CHARS = 6_000  # an SEC cover page sits in the first pages
 COVER_START_CHARS = 1_500  # ... and names the Commission at its top (a release citing it later is no cover)
 HEADLINE_CHARS = 1_500  # an earnings release names itself in its first lines
 MAX_DOC_LABEL_CHARS = 90
-MIN_YEAR, MAX_YEAR = 1990, 2100
-
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-          "november", "december")
-_MONTH = r"(Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|" \
-         r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
-_DATE = _MONTH + r"\s+(\d{1,2})\s*,?\s*(\d{4})"
-_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4,
-             "q1": 1, "q2": 2, "q3": 3, "q4": 4}
+MIN_YEAR, MAX_YEAR = 1990, 2100  # a filing's own year: every cover also prints 1934 (the Exchange Act)
 
 _SEC_COVER = re.compile(r"securities\s+and\s+exchange\s+commission", re.I)
 _FORM = re.compile(r"\bFORM\s+(10-KT?|10-QT?|8-K|20-F|40-F|6-K|11-K|S-1|DEF\s+14A)\b", re.I)
-_ANNUAL = re.compile(r"for\s+the\s+(?:fiscal\s+)?year\s+ended\s*:?\s*" + _DATE, re.I)
-_QUARTERLY = re.compile(r"for\s+the\s+quarterly\s+period\s+ended\s*:?\s*(?:.{0,40}?)" + _DATE, re.I)
-_REPORT_DATE = re.compile(r"date\s+of\s+report[^:]{0,60}:\s*" + _DATE, re.I)
+_ANNUAL = re.compile(r"for\s+the\s+(?:fiscal\s+)?year\s+ended\s*:?\s*" + DATE, re.I)
+_QUARTERLY = re.compile(r"for\s+the\s+quarterly\s+period\s+ended\s*:?\s*(?:.{0,40}?)" + DATE, re.I)
+_REPORT_DATE = re.compile(r"date\s+of\s+report[^:]{0,60}:\s*" + DATE, re.I)
 _REGISTRANT = re.compile(r"\(\s*exact\s+name\s+of\s+(?:the\s+)?registrants?\b", re.I)
 _FILE_NUMBER = re.compile(r"commission\s+file\s+number:?\s*[\d-]+[ \t]*", re.I)
 _DIGITS = re.compile(r"\d{3,}")
@@ -61,7 +54,7 @@ _PDF_TITLE_FORM = re.compile(r"^form\s+(10-K|10-Q|8-K|20-F)\s+for\s+(.+?)\s+file
 _HEADLINE = re.compile(
     r"((?:[A-Z][\w&.'’-]*,?\s+){0,4}[A-Z][\w&.'’-]*)\s+(?:Reports|Announces|Reported|Posts|Delivers)\s+"
     r"((?:[\w&,.'’-]+\s+){0,8}?)Results\b")
-_ENDED = re.compile(r"\bended\s+" + _DATE, re.I)
+_ENDED = re.compile(r"\bended\s+" + DATE, re.I)
 _YEAR_RE = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 
 # file-name tokens: letters/digits runs, so "_" and "-" separate them
@@ -84,16 +77,6 @@ def year_ok(text: str) -> str | None:
     return text if text.isdigit() and MIN_YEAR <= int(text) <= MAX_YEAR else None
 
 
-def month_number(name: str) -> int:
-    """1-12 for a month name or abbreviation ("Sept." included).
-
-    >>> month_number("Sept."), month_number("december")
-    (9, 12)
-    """
-    key = name.lower().rstrip(".")[:3]
-    return next(i for i, m in enumerate(MONTHS, 1) if m.startswith(key))
-
-
 def quarter_label(month: str, day: str, year: str) -> tuple[str, bool]:
     """The period of a quarter ending on a date, and whether it is only a date (a fiscal quarter the
     text does not name): "Q2 2022" for a calendar quarter's last day, else "quarter ended <date>".
@@ -104,7 +87,7 @@ def quarter_label(month: str, day: str, year: str) -> tuple[str, bool]:
     m = month_number(month)
     if (m, int(day)) in ((3, 31), (6, 30), (9, 30), (12, 31)):
         return f"Q{(m - 1) // 3 + 1} {year}", False
-    return f"quarter ended {MONTHS[m - 1].title()} {int(day)}, {year}", True
+    return f"quarter ended {month_name(m)} {int(day)}, {year}", True
 
 
 def _clean_name(line: str) -> str | None:
@@ -142,7 +125,7 @@ def cover_facts(head: str) -> dict[str, str]:
         if dated_only:
             out["_dated"] = "1"
     elif (report := _REPORT_DATE.search(flat)) and (year := year_ok(report.group(3))):
-        month = MONTHS[month_number(report.group(1)) - 1].title()
+        month = month_name(month_number(report.group(1)))
         out.update(year=year, period=f"{month} {int(report.group(2))}, {year}")
     if issuer := registrant(head):
         out["issuer"] = issuer
@@ -208,7 +191,7 @@ def earnings_facts(head: str) -> dict[str, str]:
     if year is None:
         return out
     out["year"] = year
-    quarter = next((n for word, n in _ORDINALS.items() if re.search(rf"\b{word}\b", what)), None)
+    quarter = next((n for word, n in QUARTER_WORDS.items() if re.search(rf"\b{word}\b", what)), None)
     out["period"] = f"Q{quarter} FY{year}" if quarter else f"FY{year}"
     return out
 
@@ -255,7 +238,7 @@ def filename_facts(source: str) -> dict[str, str]:
         out.update(year=year, period=f"Q{quarter.group(2) or quarter.group(3)} FY{year}")
     elif dated and year_ok(dated.group(1)) and 1 <= int(dated.group(2)) <= 12 and 1 <= int(dated.group(3)) <= 31:
         out.update(year=dated.group(1),
-                   period=f"{MONTHS[int(dated.group(2)) - 1].title()} {int(dated.group(3))}, {dated.group(1)}")
+                   period=f"{month_name(int(dated.group(2)))} {int(dated.group(3))}, {dated.group(1)}")
     else:
         year = next((y for y in _NAME_YEAR.findall(stem) if year_ok(y)), None)
         if year:

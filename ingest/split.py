@@ -19,11 +19,12 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
+from ingest.core.amounts import stated_scale
 from ingest.core.protocols import Splitter
 from ingest.core.records import Document, Passage, PassageKind, line_span, passage_id
 from ingest.core.settings import SplitSettings
 from ingest.headers import HEADER_SCHEME, add_headers
-from ingest.table_rows import column_periods, head_text, table_record, table_scale
+from ingest.table_rows import column_periods, head_text, table_record
 from ingest.tables import TABLE_SCHEME, TableBlock, TableTally, find_tables, row_groups, table_header
 
 log = logging.getLogger(__name__)
@@ -241,7 +242,7 @@ class ProseSplitter:
         budget = self.settings.chunk_tokens
         header = table_header(doc.text, block)
         whole = doc.text[block.start:block.end]
-        periods, scale = column_periods(head_text(whole)), table_scale(whole)
+        periods, scale = column_periods(head_text(whole)), stated_scale(whole)
         passages: list[Passage] = []
         for a, b in row_groups(doc.text, block, self._count_tokens, budget):
             pieces = [(a, b)] if self._count_tokens(doc.text[a:b]) <= budget else \

@@ -10,41 +10,21 @@ functions of text; nothing at question time parses table text again.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
+from ingest.core.amounts import DASHES, DIGITS, MINUS, SCALE_NOTE, cell_value
+from ingest.core.periods import MONTH, STANDALONE_YEAR, month_number
 from ingest.core.tables import Period, Table, TableCell, TableRow
-from ingest.describe import month_number
 from ingest.tables import numeric_cells
 
-_CELL = re.compile(r"\$?\s?\(?\s?[-−–]?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s?\)?\s?%?|(?<!\S)[-—–−]{1,3}(?!\S)")
-YEAR = re.compile(r"(?<![\d,.$])(?:19|20)\d\d(?!\d|,\d|%)")  # a column year ("2019", not "2,019" nor "2019%")
+_CELL = re.compile(rf"\$?\s?\(?\s?[{MINUS}]?\$?\s?(?:{DIGITS})\s?\)?\s?%?|(?<!\S)[{DASHES}]{{1,3}}(?!\S)")
 _FOOTNOTE = re.compile(r"\(\d\)")
-#: A statement of the scale of a table's amounts ("(In millions, except per share data)").
-SCALE_NOTE = re.compile(r"\bin (thousands|millions|billions)\b", re.IGNORECASE)
-_DATE_BEFORE = re.compile(r"\b(Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
-                          r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?\s+(\d{1,2})\s*,?\s*$",
-                          re.IGNORECASE)
+_DATE_BEFORE = re.compile(rf"\b{MONTH}\s+(\d{{1,2}})\s*,?\s*$", re.IGNORECASE)  # "January 28," before a year
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "nine": 9, "twelve": 12, "thirteen": 13,
                  "twenty-six": 26, "thirty-nine": 39, "fifty-two": 52, "fifty-three": 53}
 _LENGTH = re.compile(r"\b(\d{1,2}|one|two|three|four|six|nine|twelve|thirteen|twenty-six|thirty-nine|fifty-two|"
                      r"fifty-three)[- ](months?|weeks?|quarters?)\b|\b((?:fiscal )?years?|quarters?)(?= ended| ending)",
                      re.IGNORECASE)
 _INSTANT = re.compile(r"\b(?:as of|at)\b|\bbalance sheets?\b", re.IGNORECASE)
-
-
-def parse_cell(text: str) -> tuple[Decimal | None, bool]:
-    """A cell's value (parentheses and a leading minus negative; a dash is None) and whether it is a percent.
-
-    >>> parse_cell("$ (1,234)"), parse_cell("—"), parse_cell("12.5 %")
-    ((Decimal('-1234'), False), (None, False), (Decimal('12.5'), True))
-    """
-    digits = re.search(r"\d[\d,]*(?:\.\d+)?", text)
-    if digits is None:
-        return None, False
-    value = Decimal(digits.group().replace(",", ""))
-    if "(" in text or re.search(r"[-−–]\s?\$?\s?\d", text):
-        value = -value
-    return value, "%" in text
 
 
 def line_cells(line: str, offset: int) -> tuple[str, list[TableCell]] | None:
@@ -63,7 +43,7 @@ def line_cells(line: str, offset: int) -> tuple[str, list[TableCell]] | None:
         if not re.search(r"\d|[-—–−]", text):
             continue
         lead = len(m.group()) - len(m.group().lstrip())
-        value, percent = parse_cell(text)
+        value, percent = cell_value(text)
         start = offset + m.start() + lead
         cells.append(TableCell(text, start, start + len(text), value, percent))
     if not cells:
@@ -75,7 +55,7 @@ def _is_row(line: str) -> bool:
     """Whether a line is a row of amounts (cells after a label that is not a year), not a header line."""
     count, label_end, years_only = numeric_cells(line)
     label = line[:label_end].strip()
-    return bool(count) and not years_only and bool(label) and not YEAR.fullmatch(label.rstrip(",")) and \
+    return bool(count) and not years_only and bool(label) and not STANDALONE_YEAR.fullmatch(label.rstrip(",")) and \
         line_cells(line, 0) is not None
 
 
@@ -120,7 +100,7 @@ def column_periods(head: str) -> tuple[Period, ...]:
     >>> column_periods("At December 31, 2019 2018")[1]
     Period(text='2018', year=2018, month=None, day=None, months=None, instant=True)
     """
-    years = list(YEAR.finditer(head))
+    years = list(STANDALONE_YEAR.finditer(head))
     lengths = list(_LENGTH.finditer(head))
     instant = not lengths and bool(_INSTANT.search(head))
     out: list[Period] = []
@@ -159,7 +139,7 @@ def read_rows(text: str, columns: int) -> tuple[TableRow, ...]:
                 section = line.strip().rstrip(":")
             continue
         label, cells = parsed
-        if not label or numeric_cells(line)[2] or YEAR.fullmatch(label.rstrip(",")):
+        if not label or numeric_cells(line)[2] or STANDALONE_YEAR.fullmatch(label.rstrip(",")):
             continue  # a header line of years
         while cells and _FOOTNOTE.fullmatch(cells[0].text) and (len(cells) == 1 or len(cells) > columns):
             cells = cells[1:]  # "Revenues (2) 6,489 7,500": a footnote number, not a cell
@@ -168,23 +148,13 @@ def read_rows(text: str, columns: int) -> tuple[TableRow, ...]:
     return tuple(rows)
 
 
-def table_scale(text: str) -> str:
-    """The scale a table's text states for its amounts ("thousand", "million", "billion"), or "".
-
-    >>> table_scale("BALANCE SHEETS\\n(Dollars In Millions)"), table_scale("2019 2018")
-    ('million', '')
-    """
-    m = SCALE_NOTE.search(text)
-    return m.group(1).lower().rstrip("s") if m else ""
-
-
 def table_record(passage_text: str, caption: str, periods: tuple[Period, ...], scale: str,
                  span: tuple[int, int]) -> Table:
     """The :class:`Table` of one passage of a table: its own rows, and what the whole table says.
 
     :param caption: the table's "caption | column header" line (:func:`ingest.tables.table_header`).
     :param periods: :func:`column_periods` of the whole table's head (:func:`head_text`).
-    :param scale: :func:`table_scale` of the whole table's text.
+    :param scale: :func:`ingest.core.amounts.stated_scale` of the whole table's text.
     :param span: the whole table in ``Document.text``.
     """
     return Table(caption, periods, read_rows(passage_text, len(periods)), scale, span)

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from ingest.core.amounts import DASHES, DIGITS, MINUS
+from ingest.core.periods import MONTH, STANDALONE_YEAR, YEAR
 from ingest.core.text import one_line
 
 Span = tuple[int, int]
@@ -32,17 +34,15 @@ MAX_HEADER_LINES = 24  # column header lines above the first row (column names w
 MAX_CAPTION_LINES = 5
 MAX_LABELS_ABOVE = 2  # label lines between the column header and the first numeric row ("Assets", "Current assets:")
 
-_AMOUNT = r"[-−–+]?\$?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)%?"
+_AMOUNT = rf"[{MINUS}+]?\$?(?:{DIGITS})%?"
 _NUMBER = re.compile(rf"\$?\({_AMOUNT}\)%?|{_AMOUNT}")  # 5,794  $1.96  (619)  $(7)  (7.1)%  23.1%  -0.5
-_DASH = re.compile(r"[-—–−]{1,3}")
+_DASH = re.compile(rf"[{DASHES}]{{1,3}}")
 _NOT_MEANINGFUL = frozenset({"NM", "N/A", "NA", "n/a", "nm", "NMF", "n.m."})
 _ATTACHED = frozenset({"$", "%", ")", ")%", "US$", "€", "£", "¥"})  # parts of a neighbouring cell
 _MARK = re.compile(r"\([a-z]\)|\*{1,3}|[†‡§]")  # footnote marks after a cell
-_YEAR = re.compile(r"(?<![\d,.$])(?:19|20)\d\d(?![\d,])")
-_BARE_YEAR = re.compile(r"(?:19|20)\d\d")
+_BARE_YEAR = re.compile(YEAR)
 _NOTE_NUMBER = re.compile(r"\(\d\)")  # "2019 2018 (1)": a footnote number among column years
-_MONTH = re.compile(r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December|"
-                    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?\s+\d{1,2}\b")
+_MONTH = re.compile(rf"\b{MONTH}\s+\d{{1,2}}\b")  # "January 28"
 _PERIOD_WORDS = re.compile(r"\b(?:months?|weeks?|years?|quarters?|fiscal|ended|ending|as of|change|Q[1-4])\b", re.I)
 _UNITS = re.compile(r"\b(?:millions?|thousands?|billions?|except|dollars|unaudited)\b", re.I)
 _TABLE_TITLE = re.compile(r"(?:Table|Exhibit|Schedule)\s+[\dA-Z]+[.:]?(?:\s|$)")
@@ -148,7 +148,7 @@ def names_columns(text: str) -> bool:
     >>> names_columns("Three Months Ended Six Months Ended"), names_columns("Current assets:")
     (True, False)
     """
-    return bool(_YEAR.search(text) or _MONTH.search(text) or _PERIOD_WORDS.search(text))
+    return bool(STANDALONE_YEAR.search(text) or _MONTH.search(text) or _PERIOD_WORDS.search(text))
 
 
 def is_caption(text: str) -> bool:
@@ -193,7 +193,7 @@ def _kind(text: str, cells: int, label_end: int, years_only: bool, next_text: st
         return LineKind.TEXT if wraps_on or single else LineKind.ROW
     if is_sentence(text):
         return LineKind.PROSE
-    if _YEAR.search(text) or _MONTH.search(text):
+    if STANDALONE_YEAR.search(text) or _MONTH.search(text):
         return LineKind.HEADER
     return LineKind.TEXT
 

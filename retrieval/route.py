@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from ingest.core.periods import YEAR, FiscalPeriod, parse_period, periods_named
 from ingest.core.records import RouteDecision
 
 LEGAL_SUFFIXES = frozenset({"inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "plc",
@@ -31,19 +32,6 @@ LEGAL_SUFFIXES = frozenset({"inc", "incorporated", "corp", "corporation", "co", 
 _COMMON = frozenset({"the", "and", "of", "for", "inc", "report", "annual", "notes", "data", "document", "file", "an",
                      "as", "at", "be", "by", "in", "is", "it", "no", "on", "or", "to", "us", "we"})
 MAX_ISSUERS = 2  # more issuers named than this: routing is unsure
-_ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
-_YEAR = r"(?:19[89]\d|20[0-4]\d)"
-
-
-@dataclass(frozen=True)
-class Period:
-    """A fiscal year and, for quarterly filings or questions, the quarter (1-4)."""
-
-    year: int
-    quarter: int | None = None
-
-    def __str__(self) -> str:
-        return f"FY{self.year}" + (f"Q{self.quarter}" if self.quarter else "")
 
 
 @dataclass(frozen=True)
@@ -54,7 +42,7 @@ class DocInfo:
     label: str  # for the reason: the file stem
     names: frozenset[str]  # normalised issuer names and aliases
     issuer: str | None  # the canonical normalised issuer (groups filings of one company)
-    period: Period | None
+    period: FiscalPeriod | None
     form: str = ""
 
 
@@ -72,37 +60,25 @@ def normalise(name: str) -> str:
     return "".join(words)
 
 
-def stem_parts(source: str) -> tuple[str, Period | None, str]:
+def stem_parts(source: str) -> tuple[str, FiscalPeriod | None, str]:
     """Issuer token, period and form from a filing's file name ``ISSUER_YEAR[Qn]_FORM[...]``; the issuer is
     "" when the name does not look like a filing (no year right after the first part).
 
     >>> stem_parts("reports/BESTBUY_2024Q2_10Q.pdf")
-    ('bestbuy', Period(year=2024, quarter=2), '10Q')
+    ('bestbuy', FiscalPeriod(year=2024, quarter=2), '10Q')
     >>> stem_parts("FOOTLOCKER_2022_8K_dated-2022-05-20.pdf")
-    ('footlocker', Period(year=2022, quarter=None), '8K')
+    ('footlocker', FiscalPeriod(year=2022, quarter=None), '8K')
     >>> stem_parts("notes.txt")
     ('', None, '')
     """
     parts = PurePath(source).stem.split("_")
     if len(parts) < 2:
         return "", None, ""
-    m = re.fullmatch(rf"({_YEAR})(?:Q([1-4]))?", parts[1], re.IGNORECASE)
+    m = re.fullmatch(rf"({YEAR})(?:Q([1-4]))?", parts[1], re.IGNORECASE)
     if not m:
         return "", None, ""
-    return normalise(parts[0]), Period(int(m[1]), int(m[2]) if m[2] else None), (parts[2] if len(parts) > 2 else "")
-
-
-def parse_period(text: str) -> Period | None:
-    """A document's period from its metadata ("FY2019", "2023Q2", "Q2 2023", "2019").
-
-    >>> parse_period("FY2019"), parse_period("2023Q2"), parse_period("Q4 2023"), parse_period("n/a")
-    (Period(year=2019, quarter=None), Period(year=2023, quarter=2), Period(year=2023, quarter=4), None)
-    """
-    periods = question_periods(text)
-    if not periods:
-        return None
-    quarters = [p for p in periods if p.quarter]
-    return quarters[0] if quarters else periods[0]
+    period = FiscalPeriod(int(m[1]), int(m[2]) if m[2] else None)
+    return normalise(parts[0]), period, (parts[2] if len(parts) > 2 else "")
 
 
 def doc_info(doc_id: str, source: str, meta: Mapping[str, str]) -> DocInfo:
@@ -117,7 +93,7 @@ def doc_info(doc_id: str, source: str, meta: Mapping[str, str]) -> DocInfo:
     if meta.get("period"):
         period = parse_period(meta["period"])
     if period is None and str(meta.get("year", "")).strip().isdigit():
-        period = Period(int(str(meta["year"]).strip()))
+        period = FiscalPeriod(int(str(meta["year"]).strip()))
     period = period or stem_period
     return DocInfo(doc_id, PurePath(source).stem, frozenset(names), issuer if names else None, period,
                    meta.get("form") or stem_form)
@@ -167,40 +143,6 @@ def _merge_aliases(found: dict[str, set[str]]) -> dict[str, set[str]]:
     return dict(merged)
 
 
-def question_periods(question: str) -> list[Period]:
-    """The fiscal years and quarters a question names, in order of appearance (duplicates dropped).
-
-    >>> [str(p) for p in question_periods("FY2015 - FY2017 average, FY22, fiscal 2019 and Q2 of FY2024")]
-    ['FY2015', 'FY2017', 'FY2022', 'FY2019', 'FY2024Q2']
-    >>> [str(p) for p in question_periods("In 2021 Q1 vs the second fiscal quarter of 2023, FY2023Q1")]
-    ['FY2021Q1', 'FY2023Q2', 'FY2023Q1']
-    """
-    found: list[tuple[int, Period]] = []
-    taken: list[tuple[int, int]] = []
-
-    def add(m: re.Match[str], year: str, quarter: str | None) -> None:
-        if any(a < m.end() and m.start() < b for a, b in taken):
-            return
-        taken.append(m.span())
-        q = None if not quarter else int(quarter) if quarter.isdigit() else _ORDINAL[quarter.lower()]
-        found.append((m.start(), Period(int(year) if len(year) == 4 else 2000 + int(year), q)))
-
-    patterns: list[tuple[str, tuple[int, int | None]]] = [
-        (rf"\b(?:FY\s?)?({_YEAR})\s?Q([1-4])\b", (1, 2)),  # 2023Q1, FY2023Q1, 2021 Q1
-        (rf"\bQ([1-4])\s*(?:of\s+)?(?:fiscal\s+(?:year\s+)?|FY\s?)?({_YEAR}|\d{{2}}\b)", (2, 1)),  # Q2 2023, Q2 of FY24
-        (rf"\b(first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?quarter\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?"
-         rf"|FY\s?)?({_YEAR})", (2, 1)),
-        (rf"\bFY\s?({_YEAR}|\d{{2}})\b", (1, None)),  # FY2019, FY 2023, FY22
-        (rf"\bfiscal\s+(?:year\s+)?({_YEAR})\b", (1, None)),
-        (rf"\b({_YEAR})\b", (1, None)),
-    ]
-    for pattern, (year_group, quarter_group) in patterns:
-        for m in re.finditer(pattern, question, re.IGNORECASE):
-            add(m, m[year_group], m[quarter_group] if quarter_group else None)
-    found.sort(key=lambda x: x[0])
-    return list(dict.fromkeys(p for _, p in found))
-
-
 ANNUAL_FORMS = frozenset({"10k", "10kt", "20f", "40f", "annual", "annualreport"})
 
 
@@ -208,16 +150,16 @@ def is_annual(doc: DocInfo) -> bool:
     """Whether a document is an annual report (it restates the previous year's figures): no quarter, and an
     annual form or none known.
 
-    >>> is_annual(DocInfo("a", "X_2019_10K", frozenset(), None, Period(2019), "10-K"))
+    >>> is_annual(DocInfo("a", "X_2019_10K", frozenset(), None, FiscalPeriod(2019), "10-K"))
     True
-    >>> is_annual(DocInfo("b", "X_2019_8K", frozenset(), None, Period(2019), "8K"))
+    >>> is_annual(DocInfo("b", "X_2019_8K", frozenset(), None, FiscalPeriod(2019), "8K"))
     False
     """
     form = re.sub(r"[^a-z0-9]", "", doc.form.lower())
     return doc.period is not None and doc.period.quarter is None and (not form or form in ANNUAL_FORMS)
 
 
-def _pick_period(docs: Sequence[DocInfo], periods: Sequence[Period]) -> tuple[list[DocInfo], str]:
+def _pick_period(docs: Sequence[DocInfo], periods: Sequence[FiscalPeriod]) -> tuple[list[DocInfo], str]:
     """The filings of the latest period named (and the next year's annual filing), best first; why."""
     latest = max(periods, key=lambda p: (p.year, p.quarter or 0))
     if latest.quarter:
@@ -253,7 +195,7 @@ def route(question: str, docs_meta: Sequence[Mapping[str, object]], *, max_issue
     names = tuple(sorted(issuers))
     if len(issuers) > max_issuers:
         return RouteDecision((), f"{len(issuers)} issuers named ({', '.join(names)})", False, names)
-    periods = question_periods(question)
+    periods = periods_named(question)
     chosen: list[DocInfo] = []
     whys: list[str] = []
     for name in names:
@@ -265,7 +207,7 @@ def route(question: str, docs_meta: Sequence[Mapping[str, object]], *, max_issue
         chosen += [d for d in picked if d not in chosen]
         whys.append(f"issuer {name}, {why}")
     reason = "; ".join(whys) + ": " + ", ".join(d.label for d in chosen)
-    return RouteDecision(tuple(d.doc_id for d in chosen), reason, True, names, tuple(str(p) for p in periods))
+    return RouteDecision(tuple(d.doc_id for d in chosen), reason, True, names, tuple(periods))
 
 
 def _meta(value: object) -> Mapping[str, str]:

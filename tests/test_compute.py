@@ -11,7 +11,6 @@ import pytest
 from generation.compute import (
     AMOUNT,
     CalcError,
-    Quoted,
     Value,
     calculate,
     evaluate,
@@ -27,6 +26,7 @@ from generation.compute import (
 )
 from generation.prompt import COMPUTE_RULES, build_messages, passage_intro
 from generation.verify import verify_citations
+from ingest.core.amounts import Amount
 from ingest.core.records import Answer, Passage, WarningKind
 from tests.fakes import ScriptedLLM, pipeline_over
 
@@ -101,11 +101,11 @@ def test_percent_and_rounding_are_read_from_the_question():
 
 
 def test_values_are_parsed_with_sign_unit_and_scale():
-    assert parse_value("$ 2,144 million") == Quoted(Decimal("2144"), "$", "million")
-    assert parse_value("(155)") == Quoted(Decimal("-155"))
-    assert parse_value("-6") == Quoted(Decimal("-6"))
-    assert parse_value("12.5 %") == Quoted(Decimal("12.5"), "%")
-    assert parse_value("6.5bn") == Quoted(Decimal("6.5"), "", "billion")
+    assert parse_value("$ 2,144 million") == Amount(Decimal("2144"), "$", "million")
+    assert parse_value("(155)") == Amount(Decimal("-155"))
+    assert parse_value("-6") == Amount(Decimal("-6"))
+    assert parse_value("12.5 %") == Amount(Decimal("12.5"), "%")
+    assert parse_value("6.5bn") == Amount(Decimal("6.5"), "", "billion")
     for bad in ("253 and 282", "about 250", "n/a", ""):
         with pytest.raises(CalcError, match="not one number"):
             parse_value(bad)
@@ -113,12 +113,12 @@ def test_values_are_parsed_with_sign_unit_and_scale():
 
 def test_numbers_are_found_in_passage_text_only_normalised():
     p = _p(1, "Net loss $ (6,489) and (6\n1.5 in 2019", header="Revenue 777 (in millions)")
-    assert p.text[slice(*find_number(Quoted(Decimal("6489")), p))] == "6,489"
-    assert find_number(Quoted(Decimal("-6")), p) is not None  # "(6": a negative cut off by the extractor
-    assert find_number(Quoted(Decimal("1.50")), p) is not None
-    assert find_number(Quoted(Decimal("6.489"), "$", "billion"), p) is not None  # "in millions" from the header
-    assert find_number(Quoted(Decimal("777")), p) is None  # the header is context, never quoted
-    assert find_number(Quoted(Decimal("648")), p) is None and find_number(Quoted(Decimal("489")), p) is None
+    assert p.text[slice(*find_number(Amount(Decimal("6489")), p))] == "6,489"
+    assert find_number(Amount(Decimal("-6")), p) is not None  # "(6": a negative cut off by the extractor
+    assert find_number(Amount(Decimal("1.50")), p) is not None
+    assert find_number(Amount(Decimal("6.489"), "$", "billion"), p) is not None  # "in millions" from the header
+    assert find_number(Amount(Decimal("777")), p) is None  # the header is context, never quoted
+    assert find_number(Amount(Decimal("648")), p) is None and find_number(Amount(Decimal("489")), p) is None
 
 
 def test_block_parsing_tolerates_formatting_and_says_what_is_wrong():

@@ -18,10 +18,11 @@ from generation.figures import (
     table_rows,
     write_block,
 )
+from ingest.core.amounts import stated_scale
 from ingest.core.records import Document, PageSpan, Passage
 from ingest.core.settings import SplitSettings
 from ingest.split import ProseSplitter
-from ingest.table_rows import column_periods, head_text, table_record, table_scale
+from ingest.table_rows import column_periods, head_text, table_record
 from tests.fakes import ScriptedLLM, pipeline_over
 
 DOC = "ACME CORP 10-K FY2019"
@@ -30,7 +31,7 @@ DOC = "ACME CORP 10-K FY2019"
 def table(pid: str, text: str, *, header: str = "", start: int = 0, kind: str = "table", doc: str = "d",
           page: int = 5) -> Passage:
     """A passage of a whole table, with the record ingest writes for it (a prose passage has none)."""
-    record = table_record(text, header.split(" · ")[-1], column_periods(head_text(text)), table_scale(text),
+    record = table_record(text, header.split(" · ")[-1], column_periods(head_text(text)), stated_scale(text),
                           (start, start + len(text))) if kind == "table" else None
     return Passage(id=pid, doc_id=doc, source=f"/x/{doc}.pdf", text=text, chars=(start, start + len(text)),
                    page=page, kind=kind, header=header, table=record)  # type: ignore[arg-type]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.route import Period, doc_info, find_issuers, normalise, question_periods, route, stem_parts
+from ingest.core.periods import FiscalPeriod, periods_named
+from retrieval.route import doc_info, find_issuers, normalise, route, stem_parts
 
 STEMS = ("ACTIVISIONBLIZZARD_2019_10K", "ADOBE_2015_10K", "ADOBE_2016_10K", "ADOBE_2017_10K", "ADOBE_2022_10K",
          "AMD_2015_10K", "AMD_2022_10K", "BESTBUY_2017_10K", "BESTBUY_2019_10K", "BESTBUY_2023_10K",
@@ -30,8 +31,8 @@ def test_names_are_normalised_and_legal_suffixes_dropped():
 
 
 def test_file_stems_give_issuer_period_and_form():
-    assert stem_parts("ACTIVISIONBLIZZARD_2019_10K.pdf") == ("activisionblizzard", Period(2019), "10K")
-    assert stem_parts("x/JPMORGAN_2021Q1_10Q.pdf") == ("jpmorgan", Period(2021, 1), "10Q")
+    assert stem_parts("ACTIVISIONBLIZZARD_2019_10K.pdf") == ("activisionblizzard", FiscalPeriod(2019), "10K")
+    assert stem_parts("x/JPMORGAN_2021Q1_10Q.pdf") == ("jpmorgan", FiscalPeriod(2021, 1), "10Q")
     assert stem_parts("paper_final.pdf") == ("", None, "")  # not a filing name: not routable by name
     assert doc_info("d", "paper_final.pdf", {}).issuer is None
 
@@ -49,8 +50,8 @@ def test_file_stems_give_issuer_period_and_form():
     ("Q3 2022 results", ["FY2022Q3"]),
     ("What is the revenue?", []),
 ])
-def test_question_periods(question: str, years: list[str]):
-    assert [str(p) for p in question_periods(question)] == years
+def test_periods_named(question: str, years: list[str]):
+    assert [str(p) for p in periods_named(question)] == years
 
 
 def test_issuer_found_by_name_stem_and_ticker():

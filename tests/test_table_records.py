@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from ingest.core.amounts import stated_scale
 from ingest.core.records import Passage
 from ingest.core.settings import IngestSettings, SplitSettings
 from ingest.core.tables import Period, Table, table_from_json, table_to_json
 from ingest.read import read_paths
 from ingest.split import DocumentSplitter, ProseSplitter
-from ingest.table_rows import column_periods, head_text, read_rows, table_scale
+from ingest.table_rows import column_periods, head_text, read_rows
 from retrieval.build import build_index
 from retrieval.staging import STAGING
 from retrieval.store import IndexReader, Manifest
@@ -169,7 +170,7 @@ def test_column_periods_read_dates_lengths_and_points_in_time():
 def test_head_rows_and_scale_of_a_table_text():
     text = "STATEMENTS OF CASH FLOWS\n(Dollars in thousands)\n2019 2018 (1)\nNet loss (619) —\nRevenues (2) 6,489 7,500"
     assert head_text(text) == "STATEMENTS OF CASH FLOWS\n(Dollars in thousands)\n2019 2018 (1)"
-    assert table_scale(text) == "thousand"
+    assert stated_scale(text) == "thousand"
     rows = read_rows(text, 2)
     assert [(r.label, [(c.text, c.value) for c in r.cells]) for r in rows] == [
         ("Net loss", [("(619)", Decimal(-619)), ("—", None)]),

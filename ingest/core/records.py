@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, TypeVar
 
+from ingest.core.periods import FiscalPeriod
 from ingest.core.tables import Table
 
 DocKind = Literal["pdf", "text", "markdown", "html", "code"]
@@ -198,7 +199,7 @@ class RouteDecision:
     reason: str
     confident: bool
     issuers: tuple[str, ...] = field(default=())
-    periods: tuple[str, ...] = field(default=())
+    periods: tuple[FiscalPeriod, ...] = field(default=())  # the periods the question names
     applicable: bool = True  # False: no document has an issuer (not a corpus of filings); nothing worth a note
 
     def note(self) -> str:

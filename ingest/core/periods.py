@@ -1,0 +1,152 @@
+"""Years, dates and fiscal periods as documents and questions print them: the one grammar of time.
+
+Every stage that reads a period uses these pieces and nothing of its own: a cover page's "For the fiscal year
+ended January 28, 2023" (``ingest/describe.py``), a table's column header "Three Months Ended June 30, 2019"
+(``ingest/table_rows.py``), a question's "Q2 of FY24" (routing, ``retrieval/route.py``; the figures planner,
+``generation/figures.py``).
+
+- :data:`YEAR` is a printed year (1900-2099); :data:`STANDALONE_YEAR` one that stands alone, not part of an
+  amount ("2,019", "$2019", "2019%", "2019.5").
+- :data:`MONTH` a month name or abbreviation ("Sept."); :data:`DATE` "January 28, 2023" (month, day, year).
+- :class:`FiscalPeriod` a fiscal year and, for quarters, the quarter; :func:`periods_named` every one a text
+  names ("FY2019", "FY 22", "fiscal 2018", "2023Q1", "Q2 of FY24", "second fiscal quarter of 2023", "2019").
+
+Neutral layer: imports nothing of ours outside ``ingest.core``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+#: A printed year, 1900-2099 (a pattern to compose, no groups).
+YEAR = r"(?:19|20)\d\d"
+_ALONE = r"(?<![\d,.$])({year})(?![\d%]|[,.]\d)"  # not inside a longer number nor an amount
+#: A year standing alone: not part of an amount ("2,019", "$2019", "2019%", "2019.5"); "FY2019" holds one.
+STANDALONE_YEAR = re.compile(_ALONE.format(year=YEAR))
+
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+#: A month's name or abbreviation with an optional period (one group: the name as printed).
+MONTH = r"(Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|" \
+        r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+#: A date "January 28, 2023" (three groups: month, day, year).
+DATE = MONTH + r"\s+(\d{1,2})\s*,?\s*(\d{4})"
+_FISCAL = r"(?:fiscal\s+(?:year\s+)?|FY\s?'?)"  # "fiscal year ", "FY", "FY'"
+#: A range of years "FY2017 - FY2019", "2018 and 2019", "fiscal 2015 to fiscal 2017" (groups "a" and "b").
+YEAR_RANGE = rf"{_FISCAL}?(?P<a>{YEAR})\s+(?:and|to|-|–)\s+{_FISCAL}?(?P<b>{YEAR})"
+
+#: Quarter words: "second" quarter, "2nd" quarter, "Q2".
+QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4,
+                 "q1": 1, "q2": 2, "q3": 3, "q4": 4}
+
+
+def month_number(name: str) -> int:
+    """1-12 for a month name or abbreviation ("Sept." included).
+
+    >>> month_number("Sept."), month_number("december")
+    (9, 12)
+    """
+    key = name.lower().rstrip(".")[:3]
+    return next(i for i, m in enumerate(MONTHS, 1) if m.startswith(key))
+
+
+def month_name(number: int) -> str:
+    """The month's name, capitalised ("January" for 1).
+
+    >>> month_name(9)
+    'September'
+    """
+    return MONTHS[number - 1].title()
+
+
+def full_year(text: str) -> int:
+    """A year as printed, two digits read as 20xx ("FY22").
+
+    >>> full_year("2019"), full_year("22")
+    (2019, 2022)
+    """
+    return int(text) if len(text) == 4 else 2000 + int(text)
+
+
+@dataclass(frozen=True, slots=True)
+class FiscalPeriod:
+    """A fiscal year and, for a quarter, the quarter (1-4)."""
+
+    year: int
+    quarter: int | None = None
+
+    def __str__(self) -> str:
+        return f"FY{self.year}" + (f"Q{self.quarter}" if self.quarter else "")
+
+# Most specific first: a later pattern never takes text an earlier one matched.
+_PERIODS: tuple[tuple[re.Pattern[str], int, int | None], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), year_group, quarter_group) for pattern, year_group, quarter_group in (
+        (rf"\b(?:FY\s?)?({YEAR})\s?Q([1-4])\b", 1, 2),  # 2023Q1, FY2023Q1, 2021 Q1
+        (rf"\bQ([1-4])\s*(?:of\s+)?{_FISCAL}?({YEAR}|\d{{2}}\b)", 2, 1),  # Q2 2023, Q2 of FY24
+        (rf"\b(first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?quarter\s+(?:of\s+)?{_FISCAL}?({YEAR})",
+         2, 1),
+        (rf"\bFY\s?'?({YEAR}|\d{{2}})\b", 1, None),  # FY2019, FY 2023, FY22, FY'19
+        (rf"\bfiscal\s+(?:year\s+)?({YEAR})\b", 1, None),
+        (_ALONE.format(year=YEAR), 1, None),
+    ))
+
+
+def periods_named(text: str) -> list[FiscalPeriod]:
+    """The fiscal years and quarters a text names, in order of appearance (each once).
+
+    >>> [str(p) for p in periods_named("FY2015 - FY2017 average, FY22, fiscal 2019 and Q2 of FY2024")]
+    ['FY2015', 'FY2017', 'FY2022', 'FY2019', 'FY2024Q2']
+    >>> [str(p) for p in periods_named("In 2021 Q1 vs the second fiscal quarter of 2023, FY2023Q1")]
+    ['FY2021Q1', 'FY2023Q2', 'FY2023Q1']
+    >>> [str(p) for p in periods_named("$2019 of 2,018 units, up 2017%, in 2018, and 2016.")]
+    ['FY2018', 'FY2016']
+    """
+    found: list[tuple[int, FiscalPeriod]] = []
+    taken: list[tuple[int, int]] = []
+    for pattern, year_group, quarter_group in _PERIODS:
+        for m in pattern.finditer(text):
+            if any(a < m.end() and m.start() < b for a, b in taken):
+                continue
+            taken.append(m.span())
+            quarter = m[quarter_group] if quarter_group else None
+            q = None if not quarter else int(quarter) if quarter.isdigit() else QUARTER_WORDS[quarter.lower()]
+            found.append((m.start(), FiscalPeriod(full_year(m[year_group]), q)))
+    found.sort(key=lambda x: x[0])
+    return list(dict.fromkeys(p for _, p in found))
+
+
+def years_named(text: str) -> list[int]:
+    """The fiscal years a text names, in order, each once (a quarter's year included).
+
+    >>> years_named("What is the FY2017 - FY2019 3 year average?"), years_named("in fiscal 2018 and 2019")
+    ([2017, 2019], [2018, 2019])
+    """
+    return list(dict.fromkeys(p.year for p in periods_named(text)))
+
+
+def parse_period(text: str) -> FiscalPeriod | None:
+    """A document's period from its metadata ("FY2019", "2023Q2", "Q2 2023", "2019"): its first quarter, else
+    its first year.
+
+    >>> [str(parse_period(text)) for text in ("FY2019", "2023Q2", "Q4 2023", "n/a")]
+    ['FY2019', 'FY2023Q2', 'FY2023Q4', 'None']
+    """
+    periods = periods_named(text)
+    if not periods:
+        return None
+    quarters = [p for p in periods if p.quarter]
+    return quarters[0] if quarters else periods[0]
+
+
+_STATED_FY = re.compile(rf"\bFY ?({YEAR})\b")
+
+
+def stated_fiscal_year(label: str) -> int | None:
+    """The fiscal year a document label states with "FY" ("3M 10-K FY2018", "ACME 10-Q Q2 FY2023"), or None.
+
+    >>> stated_fiscal_year("3M 10-K FY2018"), stated_fiscal_year("ACME 8-K quarter ended July 29, 2023")
+    (2018, None)
+    """
+    m = _STATED_FY.search(label)
+    return int(m.group(1)) if m else None
