@@ -1,0 +1,288 @@
+"""Answerability on SQuAD v2.0-style questions: today's default pipeline vs. the evidence check (issue 23, item 5).
+
+The 17 SQuAD articles that have SQuAD v2.0 unanswerable questions are split into a tuning half and a held-out
+half (:func:`split_articles`, fixed and written down in bench/RESULTS.md). For each article the unanswerable
+questions (``squad-v2.0-dev-unanswerable.jsonl``: the right reply is to abstain) and the answerable SQuAD v1.1
+questions of the same article are asked against the long document with the default settings, tune half first,
+then the held-out half, answerable and unanswerable interleaved question by question.
+
+``run`` answers with the pipeline as it was before the evidence check (``answerability=False``) and records each
+answer with its citations (JSONL, one line per question). ``score`` then reads the records and reports, per half,
+today's default (the answer as returned) beside the same answer passed through the evidence check
+(:func:`generation.answerable.assess_answer`, the function the verifier calls). Because the check runs after the
+citation and answer checks and reads only the question, the checked text and its citations, applying it to the
+recorded answer gives exactly what the pipeline with the check returns (``tests/test_answerable.py`` pins this).
+
+Usage::
+
+    nohup python bench/answerable.py run --out /tmp/answerable.jsonl > /tmp/answerable.log 2>&1 &
+    python bench/answerable.py score /tmp/answerable.jsonl [--half tune]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.metrics import abstained, contains_gold, token_f1  # noqa: E402
+from generation.answerable import AnswerabilitySettings, abstain_reason, assess_answer  # noqa: E402
+from ingest.core.records import Answer  # noqa: E402
+from ingest.core.serialize import answer_from_dict, answer_to_dict  # noqa: E402
+from ingest.core.settings import Settings  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+if not DATA.is_dir():
+    DATA = Path("/work/shared/data")
+
+# Articles earlier sessions developed prompts and the answer check on (bench/RESULTS.md, issue 6): never held out.
+EARLIER_DEV = ("1973_oil_crisis", "Black_Death", "Construction", "Harvard_University", "Oxygen", "Private_school")
+SPLIT_SEED = 23
+
+log = logging.getLogger("answerable")
+
+
+def split_articles(doc_ids: Sequence[str], *, seed: int = SPLIT_SEED) -> tuple[list[str], list[str]]:
+    """(tune, held-out): the articles earlier sessions developed on are tuned on; of the others, sorted, a seeded
+    draw fills the tuning half up to ceil(n/2), the rest are held out.
+
+    >>> split_articles(["A", "B", "C", "Construction"])
+    (['A', 'Construction'], ['B', 'C'])
+    """
+    ids = sorted(set(doc_ids))
+    dev = [d for d in ids if d in EARLIER_DEV]
+    rest = [d for d in ids if d not in EARLIER_DEV]
+    extra = sorted(random.Random(seed).sample(rest, max(0, math.ceil(len(ids) / 2) - len(dev))))
+    tune = sorted(dev + extra)
+    return tune, [d for d in ids if d not in tune]
+
+
+def _articles() -> dict[str, dict[str, Any]]:
+    return {json.loads(line)["doc_id"]: json.loads(line)
+            for line in (DATA / "squad" / "squad-v1.1-dev-longdoc.jsonl").open(encoding="utf-8")}
+
+
+def _unanswerable() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (DATA / "squad" / "squad-v2.0-dev-unanswerable.jsonl").open(encoding="utf-8")]
+
+
+def questions(half: str, docs: Sequence[str], *, unanswerable: int, answerable: int,
+              seed: int = 0) -> list[dict[str, Any]]:
+    """Per article ``unanswerable`` v2.0 and ``answerable`` v1.1 questions drawn with ``seed``, interleaved:
+    one of each kind in turn, articles mixed, so a run cut short still covers both kinds and every article."""
+    rng = random.Random(seed)
+    arts, unans = _articles(), _unanswerable()
+    u_items: list[dict[str, Any]] = []
+    a_items: list[dict[str, Any]] = []
+    for doc in docs:
+        pool = [q for q in unans if q["doc_id"] == doc]
+        for q in rng.sample(pool, min(unanswerable, len(pool))):
+            u_items.append({"id": q["id"], "half": half, "doc": doc, "kind": "unanswerable",
+                            "question": q["question"].strip(), "answers": []})
+        pool = [q for q in arts[doc]["questions"] if not q.get("is_impossible")]
+        for q in rng.sample(pool, min(answerable, len(pool))):
+            a_items.append({"id": q["id"], "half": half, "doc": doc, "kind": "answerable",
+                            "question": q["question"].strip(), "answers": q["answers"]})
+    rng.shuffle(u_items)
+    rng.shuffle(a_items)
+    out: list[dict[str, Any]] = []
+    for i in range(max(len(u_items), len(a_items))):
+        out += [x[i] for x in (u_items, a_items) if i < len(x)]
+    return out
+
+
+def document(folder: Path, doc: str) -> str:
+    """The article as one text file (title, then paragraphs separated by blank lines)."""
+    path = folder / f"squad-{doc}.txt"
+    if not path.exists():
+        art = _articles()[doc]
+        path.write_text(art["title"] + "\n\n" + "".join(p + "\n\n" for p in art["paragraphs"]), encoding="utf-8")
+    return str(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Answer the questions with the default pipeline minus the evidence check; append one record per question."""
+    from app.runtime import default_runtime
+    from app.sdk import open_adhoc
+
+    os.environ.setdefault("DOCQA_INDEX_CACHE", tempfile.mkdtemp(prefix="answerable-idx-"))
+    folder = Path(tempfile.mkdtemp(prefix="answerable-data-"))
+    tune, held = split_articles([q["doc_id"] for q in _unanswerable()])
+    log.info("tune: %s; held-out: %s", tune, held)
+    schedule = (questions("tune", tune, unanswerable=args.tune_unanswerable, answerable=args.tune_answerable)
+                + questions("held-out", held, unanswerable=args.held_unanswerable, answerable=args.held_answerable))
+    settings = Settings()
+    llm = default_runtime().llm(settings.llm, settings.cache)
+    out = Path(args.out)
+    done = {json.loads(line)["id"] for line in out.open(encoding="utf-8")} if out.exists() else set()
+    deadline = time.monotonic() + args.minutes * 60
+    with out.open("a", encoding="utf-8") as f:
+        for n, item in enumerate(schedule):
+            if item["id"] in done:
+                continue
+            if time.monotonic() > deadline:
+                log.info("deadline reached after %d of %d questions", n, len(schedule))
+                break
+            index = open_adhoc([document(folder, item["doc"])], settings=settings, llm=llm)
+            start = time.perf_counter()
+            answer = index.ask(item["question"])
+            seconds = time.perf_counter() - start
+            index.close()
+            record = {**item, "seconds": round(seconds, 3), "answer": answer_to_dict(answer)}
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            log.info("%d/%d %s %s %.1fs | %s | %s", n + 1, len(schedule), item["half"], item["kind"], seconds,
+                     item["question"][:80], answer.text[:100].replace("\n", " "))
+    return 0
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson 95% interval of a binomial rate ``k / n``.
+
+    >>> [round(x, 2) for x in wilson(45, 50)]
+    [0.79, 0.96]
+    """
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def read_records(path: str) -> Iterator[dict[str, Any]]:
+    """The run's records, in order."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+def margin(answer: Answer) -> float | None:
+    """The answer check's yes-no margin, when it ran."""
+    check = answer.stage("answer_check")
+    found = re.search(r"margin ([+-]\d+\.\d+)", " ".join(check.details)) if check else None
+    return float(found.group(1)) if found else None
+
+
+def outcomes(records: Sequence[dict[str, Any]], s: AnswerabilitySettings) -> list[dict[str, Any]]:
+    """Per record: abstained today (the answer as returned) and with the evidence check (``s``), the reason,
+    and the scores of both answers."""
+    out = []
+    for r in records:
+        answer = answer_from_dict(r["answer"])
+        base = abstained(answer.text)
+        reason = None
+        if not base:
+            a = assess_answer(r["question"], answer.text, [c.passage.text for c in answer.citations])
+            reason = abstain_reason(a, s)
+        row = {"id": r["id"], "half": r["half"], "kind": r["kind"], "doc": r["doc"], "base": base,
+               "new": base or reason is not None, "reason": reason, "margin": margin(answer)}
+        if r["kind"] == "answerable":
+            row["contains"] = contains_gold(answer.text, r["answers"]) if not base else 0.0
+            row["f1"] = token_f1(answer.text, r["answers"]) if not base else 0.0
+        out.append(row)
+    return out
+
+
+def _rate(k: int, n: int) -> str:
+    lo, hi = wilson(k, n)
+    return f"{k}/{n} = {k / n:.2f} [{lo:.2f}, {hi:.2f}]" if n else "-"
+
+
+def summary(rows: Sequence[dict[str, Any]], variant: str) -> dict[str, str]:
+    """One table row: abstention on unanswerable, false abstention on answerable, contains gold and F1 over all
+    answerable questions and over those answered."""
+    u = [r for r in rows if r["kind"] == "unanswerable"]
+    a = [r for r in rows if r["kind"] == "answerable"]
+    answered = [r for r in a if not r[variant]]
+    contains = sum(r["contains"] for r in answered)
+    f1 = sum(r["f1"] for r in answered)
+    return {"abstention (unanswerable)": _rate(sum(r[variant] for r in u), len(u)),
+            "false abstention (answerable)": _rate(sum(r[variant] for r in a), len(a)),
+            "contains gold (all answerable)": _rate(int(contains), len(a)),
+            "contains gold (answered)": f"{contains / len(answered):.2f}" if answered else "-",
+            "F1 (all answerable)": f"{f1 / len(a):.2f}" if a else "-",
+            "F1 (answered)": f"{f1 / len(answered):.2f}" if answered else "-"}
+
+
+GRID = [AnswerabilitySettings(require_candidate=c, specific_terms=sp, negation=ng, min_coverage=cov)
+        for c in (False, True) for sp in (False, True) for ng in (False, True)
+        for cov in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)]
+
+
+def tune(records: Sequence[dict[str, Any]], *, max_false: float) -> list[tuple[float, float, AnswerabilitySettings]]:
+    """Every setting of :data:`GRID` on the records: (abstention, false abstention, settings), best first among
+    those whose false abstention stays within ``max_false``, then the rest."""
+    scored = []
+    for s in GRID:
+        rows = outcomes(records, s)
+        u = [r["new"] for r in rows if r["kind"] == "unanswerable"]
+        a = [r["new"] for r in rows if r["kind"] == "answerable"]
+        scored.append((sum(u) / max(1, len(u)), sum(a) / max(1, len(a)), s))
+    return sorted(scored, key=lambda t: (t[1] > max_false, -t[0], t[1]))
+
+
+def score(args: argparse.Namespace) -> int:
+    """Tables for each half: today's default beside the evidence check with its default settings."""
+    records = list(read_records(args.records))
+    if args.tune:
+        tuning = [r for r in records if r["half"] == "tune"]
+        for abst, false, s in tune(tuning, max_false=args.max_false)[:args.tune]:
+            print(f"{abst:.3f} {false:.3f} {s}")
+        return 0
+    s = AnswerabilitySettings()
+    halves = [args.half] if args.half else ["tune", "held-out"]
+    cols = list(summary([], "base"))
+    print("| half | variant | " + " | ".join(cols) + " |")
+    print("|---|---|" + "---|" * len(cols))
+    for half in halves:
+        rows = outcomes([r for r in records if r["half"] == half], s)
+        for variant, name in (("base", "today's default"), ("new", "with the evidence check")):
+            print(f"| {half} | {name} | " + " | ".join(summary(rows, variant).values()) + " |")
+    if args.reasons:
+        for half in halves:
+            for r in outcomes([x for x in records if x["half"] == half], s):
+                if r["reason"]:
+                    print(half, r["kind"], r["id"], r["reason"])
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="answer the questions, one JSON record per line (resumes a cut-short file)")
+    r.add_argument("--out", default="/tmp/answerable.jsonl")
+    r.add_argument("--tune-unanswerable", type=int, default=4, help="per tuning article")
+    r.add_argument("--tune-answerable", type=int, default=3, help="per tuning article")
+    r.add_argument("--held-unanswerable", type=int, default=6, help="per held-out article")
+    r.add_argument("--held-answerable", type=int, default=9, help="per held-out article")
+    r.add_argument("--minutes", type=float, default=90.0, help="stop starting questions after this long")
+    c = sub.add_parser("score", help="tables from a run's records")
+    c.add_argument("records")
+    c.add_argument("--half", choices=("tune", "held-out"), help="one half only (default: both)")
+    c.add_argument("--tune", type=int, default=0, metavar="N",
+                   help="print the N best settings of the grid on the tuning half instead")
+    c.add_argument("--max-false", type=float, default=0.10, help="false abstention allowed while tuning")
+    c.add_argument("--reasons", action="store_true", help="also list each withheld answer's reason")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "faiss.loader"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    return run(args) if args.cmd == "run" else score(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
