@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ingest.core.amounts import DASHES, DIGITS, MINUS
-from ingest.core.periods import MONTH, STANDALONE_YEAR, YEAR
+from ingest.core.periods import MONTH, YEAR
 from ingest.core.text import one_line
 
 Span = tuple[int, int]
@@ -41,6 +41,8 @@ _NOT_MEANINGFUL = frozenset({"NM", "N/A", "NA", "n/a", "nm", "NMF", "n.m."})
 _ATTACHED = frozenset({"$", "%", ")", ")%", "US$", "€", "£", "¥"})  # parts of a neighbouring cell
 _MARK = re.compile(r"\([a-z]\)|\*{1,3}|[†‡§]")  # footnote marks after a cell
 _BARE_YEAR = re.compile(YEAR)
+# a year in a header line; "2019," is a date's year in running text ("December 31, 2019, the Company ...")
+_HEADER_YEAR = re.compile(rf"(?<![\d,.$]){YEAR}(?![\d,])")
 _NOTE_NUMBER = re.compile(r"\(\d\)")  # "2019 2018 (1)": a footnote number among column years
 _MONTH = re.compile(rf"\b{MONTH}\s+\d{{1,2}}\b")  # "January 28"
 _PERIOD_WORDS = re.compile(r"\b(?:months?|weeks?|years?|quarters?|fiscal|ended|ending|as of|change|Q[1-4])\b", re.I)
@@ -148,7 +150,7 @@ def names_columns(text: str) -> bool:
     >>> names_columns("Three Months Ended Six Months Ended"), names_columns("Current assets:")
     (True, False)
     """
-    return bool(STANDALONE_YEAR.search(text) or _MONTH.search(text) or _PERIOD_WORDS.search(text))
+    return bool(_HEADER_YEAR.search(text) or _MONTH.search(text) or _PERIOD_WORDS.search(text))
 
 
 def is_caption(text: str) -> bool:
@@ -193,7 +195,7 @@ def _kind(text: str, cells: int, label_end: int, years_only: bool, next_text: st
         return LineKind.TEXT if wraps_on or single else LineKind.ROW
     if is_sentence(text):
         return LineKind.PROSE
-    if STANDALONE_YEAR.search(text) or _MONTH.search(text):
+    if _HEADER_YEAR.search(text) or _MONTH.search(text):
         return LineKind.HEADER
     return LineKind.TEXT
 
