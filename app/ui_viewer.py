@@ -165,12 +165,15 @@ def locate(page_text: str, start: int, end: int, target: str) -> tuple[tuple[int
 def line_boxes(chars: Sequence[tuple[str, Box]]) -> list[Box]:
     """Merge character boxes into one box per printed line (whitespace and empty boxes skipped).
 
-    A character starts a new line when its vertical middle lies outside the current line's box or it
-    sits left of the previous character.
+    A character starts a new line when its box does not overlap the current line's box vertically or it
+    sits left of the previous character. (Not "its middle lies outside": a comma's box dips below the
+    digits beside it, and its middle can fall under theirs, which cut "2,915" into three boxes.)
 
     >>> line_boxes([("a", Box(0, 0, 5, 10)), ("b", Box(5, 0, 10, 10)), (" ", Box(0, 0, 0, 0)),
     ...             ("c", Box(0, -15, 5, -5))])
     [Box(left=0, bottom=0, right=10, top=10), Box(left=0, bottom=-15, right=5, top=-5)]
+    >>> line_boxes([("2", Box(0, 2, 5, 10)), (",", Box(6, -1, 7, 2.5)), ("9", Box(8, 2, 13, 10))])
+    [Box(left=0, bottom=-1, right=13, top=10)]
     """
     out: list[Box] = []
     current: Box | None = None
@@ -178,8 +181,8 @@ def line_boxes(chars: Sequence[tuple[str, Box]]) -> list[Box]:
     for ch, box in chars:
         if ch.isspace() or box.right <= box.left or box.top <= box.bottom:
             continue
-        middle = (box.bottom + box.top) / 2
-        if current is not None and current.bottom <= middle <= current.top and box.left >= previous_right - 1:
+        if current is not None and box.bottom < current.top and current.bottom < box.top \
+                and box.left >= previous_right - 1:
             current = current.union(box)
         else:
             if current is not None:
