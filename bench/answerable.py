@@ -81,7 +81,7 @@ def _unanswerable() -> list[dict[str, Any]]:
 def questions(half: str, docs: Sequence[str], *, unanswerable: int, answerable: int,
               seed: int = 0) -> list[dict[str, Any]]:
     """Per article ``unanswerable`` v2.0 and ``answerable`` v1.1 questions drawn with ``seed``, interleaved:
-    one of each kind in turn, articles mixed, so a run cut short still covers both kinds and every article."""
+    the two kinds in proportion, articles mixed, so a run cut short still covers both kinds and every article."""
     rng = random.Random(seed)
     arts, unans = _articles(), _unanswerable()
     u_items: list[dict[str, Any]] = []
@@ -97,10 +97,9 @@ def questions(half: str, docs: Sequence[str], *, unanswerable: int, answerable: 
                             "question": q["question"].strip(), "answers": q["answers"]})
     rng.shuffle(u_items)
     rng.shuffle(a_items)
-    out: list[dict[str, Any]] = []
-    for i in range(max(len(u_items), len(a_items))):
-        out += [x[i] for x in (u_items, a_items) if i < len(x)]
-    return out
+    # merged in proportion, so a run cut short keeps the ratio of the two kinds
+    merged = [((i + 0.5) / len(x), k, item) for k, x in enumerate((u_items, a_items)) for i, item in enumerate(x)]
+    return [item for _, _, item in sorted(merged, key=lambda t: (t[0], t[1]))]
 
 
 def document(folder: Path, doc: str) -> str:
@@ -116,15 +115,20 @@ def run(args: argparse.Namespace) -> int:
     """Answer the questions with the default pipeline minus the evidence check; append one record per question."""
     from app.runtime import default_runtime
     from app.sdk import open_adhoc
+    from generation.answer import Verifier
 
     os.environ.setdefault("DOCQA_INDEX_CACHE", tempfile.mkdtemp(prefix="answerable-idx-"))
     folder = Path(tempfile.mkdtemp(prefix="answerable-data-"))
     tune, held = split_articles([q["doc_id"] for q in _unanswerable()])
     log.info("tune: %s; held-out: %s", tune, held)
     schedule = (questions("tune", tune, unanswerable=args.tune_unanswerable, answerable=args.tune_answerable)
-                + questions("held-out", held, unanswerable=args.held_unanswerable, answerable=args.held_answerable))
+                if "tune" in args.halves else [])
+    if "held-out" in args.halves:
+        schedule += questions("held-out", held, unanswerable=args.held_unanswerable, answerable=args.held_answerable)
     settings = Settings()
     llm = default_runtime().llm(settings.llm, settings.cache)
+    # today's default: every check but the evidence check, which score() applies to the recorded answers
+    today = Verifier(llm, settings.answer, answerability=AnswerabilitySettings(enabled=False))
     out = Path(args.out)
     done = {json.loads(line)["id"] for line in out.open(encoding="utf-8")} if out.exists() else set()
     deadline = time.monotonic() + args.minutes * 60
@@ -135,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
             if time.monotonic() > deadline:
                 log.info("deadline reached after %d of %d questions", n, len(schedule))
                 break
-            index = open_adhoc([document(folder, item["doc"])], settings=settings, llm=llm)
+            index = open_adhoc([document(folder, item["doc"])], settings=settings, llm=llm, verifier=today)
             start = time.perf_counter()
             answer = index.ask(item["question"])
             seconds = time.perf_counter() - start
@@ -220,29 +224,63 @@ def summary(rows: Sequence[dict[str, Any]], variant: str) -> dict[str, str]:
 
 GRID = [AnswerabilitySettings(require_candidate=c, specific_terms=sp, negation=ng, min_coverage=cov)
         for c in (False, True) for sp in (False, True) for ng in (False, True)
-        for cov in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)]
+        for cov in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6)]
 
 
-def tune(records: Sequence[dict[str, Any]], *, max_false: float) -> list[tuple[float, float, AnswerabilitySettings]]:
-    """Every setting of :data:`GRID` on the records: (abstention, false abstention, settings), best first among
-    those whose false abstention stays within ``max_false``, then the rest."""
-    scored = []
+def proxy_items(docs: Sequence[str]) -> list[tuple[str, str, str, str]]:
+    """(kind, question, answer, cited passage) for every question of ``docs``, without a model: an answerable
+    question answered with its gold answer, cited from its gold paragraph; an unanswerable one answered with the
+    sentence of its near paragraph that shares most words with it (what a model tends to copy), cited from that
+    paragraph. Cheap enough to tune on every question of the tuning articles."""
+    from generation.context import best_sentence
+    from ingest.core.text import sentence_spans
+
+    arts = _articles()
+    items = []
+    for q in _unanswerable():
+        if q["doc_id"] in docs:
+            para = arts[q["doc_id"]]["paragraphs"][q["near_paragraph"]]
+            i = best_sentence(q["question"], para)
+            a, b = sentence_spans(para)[i] if i is not None else (0, len(para))
+            items.append(("unanswerable", q["question"], para[a:b], para))
+    for doc in docs:
+        for q in arts[doc]["questions"]:
+            if not q.get("is_impossible"):
+                gold = arts[doc]["paragraphs"][q["gold_paragraph"]]
+                items.append(("answerable", q["question"], q["answers"][0], gold))
+    return items
+
+
+def proxy(args: argparse.Namespace) -> int:
+    """Every setting of :data:`GRID` on the proxy of each half: the share of unanswerable questions withheld and of
+    answerable ones, ordered by their difference on the tuning half (the default is the best setting there)."""
+    tune_docs, held_docs = split_articles([q["doc_id"] for q in _unanswerable()])
+    halves = {"tune": proxy_items(tune_docs), "held-out": proxy_items(held_docs)}
+    assessed = {h: [(k, assess_answer(q, a, [p])) for k, q, a, p in items] for h, items in halves.items()}
+    rows = []
     for s in GRID:
-        rows = outcomes(records, s)
-        u = [r["new"] for r in rows if r["kind"] == "unanswerable"]
-        a = [r["new"] for r in rows if r["kind"] == "answerable"]
-        scored.append((sum(u) / max(1, len(u)), sum(a) / max(1, len(a)), s))
-    return sorted(scored, key=lambda t: (t[1] > max_false, -t[0], t[1]))
+        row: list[float] = []
+        for items in assessed.values():
+            u = [abstain_reason(a, s) is not None for k, a in items if k == "unanswerable"]
+            n = [abstain_reason(a, s) is not None for k, a in items if k == "answerable"]
+            row += [sum(u) / len(u), sum(n) / len(n)]
+        rows.append((row, s))
+    rows.sort(key=lambda r: -(r[0][0] - r[0][1]))
+    counts = {h: (sum(k == "unanswerable" for k, _ in v), sum(k == "answerable" for k, _ in v))
+              for h, v in assessed.items()}
+    print(f"questions (unanswerable, answerable): {counts}")
+    print("| candidate | specific terms | negation | min coverage | tune: withheld unanswerable | tune: withheld "
+          "answerable | held-out: withheld unanswerable | held-out: withheld answerable |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row, s in rows[:args.top]:
+        print(f"| {s.require_candidate} | {s.specific_terms} | {s.negation} | {s.min_coverage} | "
+              + " | ".join(f"{x:.3f}" for x in row) + " |")
+    return 0
 
 
 def score(args: argparse.Namespace) -> int:
     """Tables for each half: today's default beside the evidence check with its default settings."""
     records = list(read_records(args.records))
-    if args.tune:
-        tuning = [r for r in records if r["half"] == "tune"]
-        for abst, false, s in tune(tuning, max_false=args.max_false)[:args.tune]:
-            print(f"{abst:.3f} {false:.3f} {s}")
-        return 0
     s = AnswerabilitySettings()
     halves = [args.half] if args.half else ["tune", "held-out"]
     cols = list(summary([], "base"))
@@ -269,19 +307,19 @@ def main() -> int:
     r.add_argument("--tune-answerable", type=int, default=3, help="per tuning article")
     r.add_argument("--held-unanswerable", type=int, default=6, help="per held-out article")
     r.add_argument("--held-answerable", type=int, default=9, help="per held-out article")
+    r.add_argument("--halves", default="tune,held-out", help="which halves to run, in this order")
     r.add_argument("--minutes", type=float, default=90.0, help="stop starting questions after this long")
     c = sub.add_parser("score", help="tables from a run's records")
     c.add_argument("records")
     c.add_argument("--half", choices=("tune", "held-out"), help="one half only (default: both)")
-    c.add_argument("--tune", type=int, default=0, metavar="N",
-                   help="print the N best settings of the grid on the tuning half instead")
-    c.add_argument("--max-false", type=float, default=0.10, help="false abstention allowed while tuning")
     c.add_argument("--reasons", action="store_true", help="also list each withheld answer's reason")
+    x = sub.add_parser("proxy", help="tune without a model: the settings grid on every question of each half")
+    x.add_argument("--top", type=int, default=10, help="rows shown")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "faiss.loader"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    return run(args) if args.cmd == "run" else score(args)
+    return {"run": run, "score": score, "proxy": proxy}[args.cmd](args)
 
 
 if __name__ == "__main__":

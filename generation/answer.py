@@ -14,7 +14,8 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from generation.citations import parse_citations
+from generation.answerable import AnswerabilitySettings, abstain_reason, assess_answer
+from generation.citations import is_abstention, parse_citations
 from generation.compute import (
     CalcError,
     calculate,
@@ -25,6 +26,7 @@ from generation.compute import (
     strip_block,
 )
 from generation.context import order_passages, pack_passages
+from generation.evidence import Excerpt, select_evidence
 from generation.prompt import COMPUTE_REMINDER, COMPUTE_RULES, NOT_FOUND, build_messages
 from generation.verify import answers_margin, llm_judge, verify_citations, withhold_unsupported
 from ingest.core.protocols import LLM, LogitsLLM, capable
@@ -79,10 +81,13 @@ class Generator:
     :param max_answer_tokens: most tokens generated.
     :param offer_not_found: tell the model it may reply "The document does not say." (see
         :func:`offers_not_found`).
+    :param evidence_tokens: passage tokens the model reads (``generation/evidence.py``: the sentences and
+        table rows that bear on the question, with their neighbours); 0: whole passages.
     """
 
-    def __init__(self, llm: LLM, *, max_answer_tokens: int, offer_not_found: bool) -> None:
+    def __init__(self, llm: LLM, *, max_answer_tokens: int, offer_not_found: bool, evidence_tokens: int = 0) -> None:
         self.llm, self.max_answer_tokens, self.offer_not_found = llm, max_answer_tokens, offer_not_found
+        self.evidence_tokens = evidence_tokens
 
     def stream(self, question: str, passages: Sequence[Passage], *, order: Order = "rank",
                compute: bool = False) -> Iterator[str | Draft]:
@@ -102,12 +107,19 @@ class Generator:
         packed = pack_passages(passages, budget, self.llm.count_tokens,
                                overhead_tokens=PASSAGE_OVERHEAD_TOKENS + header_tokens(passages, self.llm))
         context = order_passages(packed.passages, order)
-        messages = build_messages(question, context, offer_not_found=self.offer_not_found, compute=ask)
+        shown: Sequence[Passage | Excerpt] = context
         details = [f"{len(context)} passages, order {order}"]
+        if self.evidence_tokens:
+            evidence = select_evidence(question, context, min(self.evidence_tokens, budget), self.llm.count_tokens)
+            shown, context = evidence.excerpts, [e.passage for e in evidence.excerpts]
+            details.append(f"evidence: {evidence.tokens} of {evidence.source_tokens} passage tokens "
+                           f"({evidence.kept_units} of {evidence.units} sentences or rows, in {len(context)} "
+                           f"passages; compression: lexical sentences)")
+        messages = build_messages(question, shown, offer_not_found=self.offer_not_found, compute=ask)
         if ask:
             details.append("derived figure: calculation block requested")
-        if len(context) < len(passages):
-            details.append(f"{len(context)} of {len(passages)} passages fit the token budget")
+        if len(packed.passages) < len(passages):
+            details.append(f"{len(packed.passages)} of {len(passages)} passages fit the token budget")
         if packed.trimmed:
             details.append(f"{len(packed.trimmed)} passage(s) cut at a sentence end to fit the token budget")
         prompt = StageTrace("prompt", seconds=time.perf_counter() - t, details=tuple(details))
@@ -154,13 +166,19 @@ class Verifier:
 
     The citation check (``verify``: "lexical", or "llm" with yes/no questions on borderline cases) keeps,
     moves or removes each citation and flags sentences no passage supports. With ``unsupported="abstain"``
-    an answer no passage supports is withheld; one that passes goes through the answer check: the model is
-    asked yes/no whether its cited passages answer the question (backends with logits only), and the answer
-    is withheld when the margin falls below ``answer_check_margin``.
+    an answer no passage supports is withheld; one that passes goes through the evidence check
+    (``generation/answerable.py``: does the cited evidence hold a value of the kind asked for, near the
+    question's terms? no model call, so every backend runs it), then the answer check: the model is asked
+    yes/no whether its cited passages answer the question (backends with logits only), and the answer is
+    withheld when the margin falls below ``answer_check_margin``.
+
+    :param answerability: the evidence check's settings (``AnswerabilitySettings(enabled=False)``: off).
     """
 
-    def __init__(self, llm: LLM, settings: AnswerSettings) -> None:
+    def __init__(self, llm: LLM, settings: AnswerSettings, *,
+                 answerability: AnswerabilitySettings | None = None) -> None:
         self.llm, self.settings = llm, settings
+        self.answerability = answerability if answerability is not None else AnswerabilitySettings()
 
     @property
     def enabled(self) -> bool:
@@ -197,12 +215,36 @@ class Verifier:
         verify = StageTrace("verify", s.verify, seconds=time.perf_counter() - t, calls=v.judge_calls,
                             outcome=outcome, details=("; ".join(details),))
         trace = [verify]
+        if s.unsupported == "abstain" and outcome == "ok" and self.answerability.enabled \
+                and not is_abstention(v.text):
+            evidence, reason = self._evidence_check(question, v.text, v.citations)
+            trace.append(evidence)
+            if reason is not None:
+                warnings.append(AnswerWarning(WarningKind.WITHHELD_NOT_ANSWERED,
+                                              f"evidence check: {reason}; draft: {v.text!r}"))
+                return Checked(NOT_FOUND, (), tuple(warnings), tuple(trace))
         if s.unsupported == "abstain" and v.citations and outcome == "ok":
             check, withheld = self._answer_check(question, [c.passage for c in v.citations], v.text, warnings)
             trace.append(check)
             if withheld:
                 return Checked(NOT_FOUND, (), tuple(warnings), tuple(trace))
         return Checked(v.text, v.citations, tuple(warnings), tuple(trace))
+
+    def _evidence_check(self, question: str, text: str,
+                        citations: Sequence[Citation]) -> tuple[StageTrace, str | None]:
+        """The evidence check's trace, and why the answer is withheld (None: it is not)."""
+        t = time.perf_counter()
+        a = assess_answer(question, text, [c.passage.text for c in citations])
+        reason = abstain_reason(a, self.answerability)
+        found = "a candidate" if a.candidate else "no candidate"
+        details = [f"asks for: {a.kind}; {found} in the answer and its cited passages; key terms near the answer "
+                   f"{a.coverage:.0%}" + (f" (missing: {', '.join(a.missing)})" if a.missing else "")]
+        if a.missing_specific:
+            details.append(f"names or numbers in no cited passage: {', '.join(a.missing_specific)}")
+        if reason is not None:
+            details.append(f"withheld: {reason}")
+        return StageTrace("answerable", "evidence", seconds=time.perf_counter() - t,
+                          outcome="withheld" if reason else "ok", details=tuple(details)), reason
 
     def _answer_check(self, question: str, passages: list[Passage], text: str,
                       warnings: list[AnswerWarning]) -> tuple[StageTrace, bool]:
