@@ -222,9 +222,10 @@ def summary(rows: Sequence[dict[str, Any]], variant: str) -> dict[str, str]:
             "F1 (answered)": f"{f1 / len(answered):.2f}" if answered else "-"}
 
 
-GRID = [AnswerabilitySettings(require_candidate=c, specific_terms=sp, negation=ng, min_coverage=cov)
-        for c in (False, True) for sp in (False, True) for ng in (False, True)
-        for cov in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6)]
+GRID = [AnswerabilitySettings(require_candidate=c, specific_terms=sp, specific_near=near, negation=ng,
+                              min_coverage=cov)
+        for c in (False, True) for sp in (False, True) for near in ((False, True) if sp else (False,))
+        for ng in (False, True) for cov in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6)]
 
 
 def proxy_items(docs: Sequence[str]) -> list[tuple[str, str, str, str]]:
@@ -256,6 +257,8 @@ def proxy(args: argparse.Namespace) -> int:
     answerable ones, ordered by their difference on the tuning half (the default is the best setting there)."""
     tune_docs, held_docs = split_articles([q["doc_id"] for q in _unanswerable()])
     halves = {"tune": proxy_items(tune_docs), "held-out": proxy_items(held_docs)}
+    if args.half:
+        halves = {args.half: halves[args.half]}
     assessed = {h: [(k, assess_answer(q, a, [p])) for k, q, a, p in items] for h, items in halves.items()}
     rows = []
     for s in GRID:
@@ -269,11 +272,11 @@ def proxy(args: argparse.Namespace) -> int:
     counts = {h: (sum(k == "unanswerable" for k, _ in v), sum(k == "answerable" for k, _ in v))
               for h, v in assessed.items()}
     print(f"questions (unanswerable, answerable): {counts}")
-    print("| candidate | specific terms | negation | min coverage | tune: withheld unanswerable | tune: withheld "
-          "answerable | held-out: withheld unanswerable | held-out: withheld answerable |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| candidate | specific terms | near | negation | min coverage | tune: withheld unanswerable | tune: "
+          "withheld answerable | held-out: withheld unanswerable | held-out: withheld answerable |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row, s in rows[:args.top]:
-        print(f"| {s.require_candidate} | {s.specific_terms} | {s.negation} | {s.min_coverage} | "
+        print(f"| {s.require_candidate} | {s.specific_terms} | {s.specific_near} | {s.negation} | {s.min_coverage} | "
               + " | ".join(f"{x:.3f}" for x in row) + " |")
     return 0
 
@@ -315,6 +318,7 @@ def main() -> int:
     c.add_argument("--reasons", action="store_true", help="also list each withheld answer's reason")
     x = sub.add_parser("proxy", help="tune without a model: the settings grid on every question of each half")
     x.add_argument("--top", type=int, default=10, help="rows shown")
+    x.add_argument("--half", choices=("tune", "held-out"), help="one half only (default: both)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "faiss.loader"):

@@ -183,6 +183,7 @@ class Assessment:
     missing: tuple[str, ...]  # key terms found near the answer in no cited passage
     missing_specific: tuple[str, ...]  # names and numbers of the question found in no cited passage at all
     negation_unmatched: bool  # the question negates; the sentences near the answer do not
+    missing_specific_near: tuple[str, ...] = ()  # names and numbers found near the answer in no cited passage
 
 
 def assess_answer(question: str, answer: str, passages: Sequence[str]) -> Assessment:
@@ -208,10 +209,11 @@ def assess_answer(question: str, answer: str, passages: Sequence[str]) -> Assess
     key = key_terms(question)
     missing = tuple(sorted(key - near))
     coverage = 1.0 - len(missing) / len(key) if key else 1.0
+    specific = specific_terms(question)
     negation = bool(_NEGATION.search(question)) and not any(_NEGATION.search(w) for w in windows)
     return Assessment(kind=kind, candidate=candidate, coverage=round(coverage, 4), missing=missing,
-                      missing_specific=tuple(sorted(t for t in specific_terms(question)
-                                                    if not _mentioned(t, everywhere))),
+                      missing_specific=tuple(sorted(t for t in specific if not _mentioned(t, everywhere))),
+                      missing_specific_near=tuple(sorted(t for t in specific if not _mentioned(t, near))),
                       negation_unmatched=negation)
 
 
@@ -225,6 +227,7 @@ class AnswerabilitySettings:
     :param min_coverage: withhold when fewer than this share of the question's key terms occur near the answer in
         its cited passages (0: never on coverage alone).
     :param specific_terms: withhold when a name or number of the question occurs in none of the cited passages.
+    :param specific_near: ... in none of the sentences around the answer, rather than nowhere in the passages.
     :param negation: withhold when the question negates and the sentences near the answer do not.
     """
 
@@ -232,6 +235,7 @@ class AnswerabilitySettings:
     require_candidate: bool = True
     min_coverage: float = 0.0
     specific_terms: bool = True
+    specific_near: bool = True
     negation: bool = True
 
     def __post_init__(self) -> None:
@@ -255,6 +259,8 @@ def abstain_reason(a: Assessment, s: AnswerabilitySettings) -> str | None:
         return None
     if s.require_candidate and not a.candidate:
         return f"the question asks for a {a.kind}; the answer and its cited passages give none"
+    if s.specific_terms and s.specific_near and a.missing_specific_near:
+        return f"the cited sentences around the answer do not mention {', '.join(a.missing_specific_near)}"
     if s.specific_terms and a.missing_specific:
         return f"the cited passages never mention {', '.join(a.missing_specific)}"
     if s.negation and a.negation_unmatched:

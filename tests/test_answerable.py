@@ -64,7 +64,12 @@ def test_a_swapped_name_a_negation_and_a_missing_value_are_caught():
     assert ok.candidate and ok.coverage == 1.0 and abstain_reason(ok, AnswerabilitySettings()) is None
     swapped = assess_answer("When did the Albatross enter service?", "It entered service in April 1962 [1].", ps)
     assert swapped.missing_specific == ("albatross",)
-    assert "never mention albatross" in (abstain_reason(swapped, AnswerabilitySettings(specific_terms=True)) or "")
+    assert "never mention albatross" in (abstain_reason(swapped, AnswerabilitySettings(specific_near=False)) or "")
+    assert "around the answer do not mention albatross" in (abstain_reason(swapped, AnswerabilitySettings()) or "")
+    # a name in the passage, but far from the sentence the answer comes from
+    far = assess_answer("When did the Kittiwake's crew train?", "Drills began in May [1].",
+                        ["The Kittiwake is red. It is long. It is fast. It is old. Drills began in May."])
+    assert far.missing_specific == () and far.missing_specific_near == ("kittiwake",)
     negated = assess_answer("When did the Kittiwake not enter service?", "It entered service in April 1962 [1].",
                             ps)
     assert negated.negation_unmatched
