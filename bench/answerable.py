@@ -59,7 +59,7 @@ def split_articles(doc_ids: Sequence[str], *, seed: int = SPLIT_SEED) -> tuple[l
     draw fills the tuning half up to ceil(n/2), the rest are held out.
 
     >>> split_articles(["A", "B", "C", "Construction"])
-    (['A', 'Construction'], ['B', 'C'])
+    (['B', 'Construction'], ['A', 'C'])
     """
     ids = sorted(set(doc_ids))
     dev = [d for d in ids if d in EARLIER_DEV]

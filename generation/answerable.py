@@ -58,6 +58,8 @@ _NEGATION = re.compile(r"\b(not|never|no|none|nor|neither|cannot|without|non)\b|
 _ASKING = frozenset({"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "many", "much", "name",
                      "named", "call", "called", "kind", "type", "year", "date", "one", "some", "did", "does", "do",
                      "mean", "term", "word", "refer", "used", "use"})
+MIN_SPECIFIC_CHARS = 4  # shorter names and numbers are not looked up (acronyms, small counts)
+_PREFIX = 5  # a name matches a word of the passage with the same first letters ("India" for "Indian")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*|\b\d[\d,.]*\b")
 _VALUE = re.compile(r"\d")
 
@@ -133,10 +135,6 @@ def specific_terms(question: str) -> frozenset[str]:
         found = found[1:]
     terms = (re.sub(r"['’]s?$", "", t.lower().strip(".,")) for t in found if content_words(t) - _ASKING)
     return frozenset(t for t in terms if len(t) >= MIN_SPECIFIC_CHARS)
-
-
-MIN_SPECIFIC_CHARS = 4  # shorter names and numbers are not looked up (acronyms, small counts)
-_PREFIX = 5  # a name matches a word of the passage with the same first letters ("India" for "Indian")
 
 
 def _mentioned(term: str, words: set[str]) -> bool:

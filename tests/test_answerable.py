@@ -137,3 +137,28 @@ def test_the_pipeline_runs_the_check_by_default():
         "Who is the chief safety officer?")
     assert answer.text == "The chief safety officer is Hannelore Brisk [2]."
     assert answer.stage("answerable") is not None and answer.stage("answerable").outcome == "ok"
+
+
+def test_bench_split_and_scoring_helpers():
+    """bench/answerable.py: the article split (fixed, written down in bench/RESULTS.md), the interval, the
+    outcome of a recorded answer with and without the check (no shared data needed)."""
+    import doctest
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import answerable as bench  # noqa: PLC0415
+
+    assert doctest.testmod(bench).failed == 0
+    tune, held = bench.split_articles([*bench.EARLIER_DEV, "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K"])
+    assert len(tune) == 9 and set(bench.EARLIER_DEV) <= set(tune) and not set(tune) & set(held)
+    assert (tune, held) == bench.split_articles(list(reversed([*tune, *held])))  # order of the input does not matter
+    answer = pipeline_over(_ps(), ScriptedLLM("The Kittiwake entered service in April 1962 [1]."),
+                           max_answer_tokens=50, verify="lexical", unsupported="abstain").run(
+        "When did the Albatross enter service?")
+    record = {"id": "q", "half": "tune", "kind": "unanswerable", "doc": "d", "question": answer.question,
+              "answers": [], "answer": answer.to_dict()}
+    # the pipeline (with the check) withheld it; the bench reads the recorded answer as today's default
+    assert answer.text == NOT_FOUND
+    row = bench.outcomes([record], AnswerabilitySettings())[0]
+    assert row["base"] and row["new"]
