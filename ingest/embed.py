@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -60,8 +62,16 @@ def resolve_model_path(name: str) -> str:
     return model_id
 
 
+# What a CUDA (or ROCm) device needs on Linux: the NVIDIA driver, the ROCm kernel driver, or WSL's GPU device.
+_GPU_DRIVERS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
+
+
 def device_default() -> str:
-    """CUDA when torch sees one, else CPU."""
+    """CUDA when torch sees one, else CPU. Where torch cannot see one (Linux without a GPU driver, macOS) it is
+    not imported: PyTorch takes seconds to import, and the ONNX embedders do not need it."""
+    if sys.platform == "darwin" or (sys.platform.startswith("linux")
+                                    and not any(os.path.exists(p) for p in _GPU_DRIVERS)):
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
