@@ -387,11 +387,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from app.sdk import Index, index_info
+    """``docqa info --index DIR``: how the index was built, from its manifest (no model is loaded)."""
+    from app.sdk import index_info
+    from retrieval.store import IndexReader
 
-    index = Index.open(args.index)
-    print(json.dumps(index_info(index), indent=2))
-    index.close()
+    reader = IndexReader(args.index)
+    try:
+        print(json.dumps(index_info(reader), indent=2))
+    finally:
+        reader.close()
     return 0
 
 

@@ -302,8 +302,8 @@ def ask(doc: PathLike | Sequence[PathLike] | Index, question: str, *, settings: 
         index.close()
 
 
-def index_info(index: Index) -> dict[str, Any]:
-    """A JSON-able summary of an index."""
+def index_info(index: Index | IndexReader) -> dict[str, Any]:
+    """A JSON-able summary of an index (opened for search, or only read: no embedder needed)."""
     m = index.manifest
     return {"directory": str(index.directory), "build": m.build, "created": m.created, "embedder": m.embedder,
             "splitter": m.splitter, "counts": m.counts, "sources": m.sources}

@@ -18,6 +18,7 @@ import logging
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
+from typing import Any
 
 from ingest.core.amounts import stated_scale
 from ingest.core.protocols import Splitter
@@ -153,21 +154,27 @@ class ProseSplitter:
     """
 
     def __init__(self, settings: SplitSettings, count_tokens: TokenCounter) -> None:
+        self.settings = settings
+        self._count_tokens = MemoCounter(count_tokens)
+        self._splitter: Any = None  # LangChain's, built by warm_up (an up-to-date index never imports LangChain)
+        # a run shorter than this cannot hold chunk_tokens tokens (a character is at most 4 tokens: UTF-8 bytes)
+        self._dense = re.compile(f"[^ \n]{{{max(16, settings.chunk_tokens // 4)},}}")
+
+    def warm_up(self) -> None:
+        """Build LangChain's splitter (idempotent; the first split does it, a build does it before forking its
+        readers)."""
+        if self._splitter is not None:
+            return
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-        self.settings = settings
-        count_tokens = MemoCounter(count_tokens)
         self._splitter = RecursiveCharacterTextSplitter(
-            chunk_size=settings.chunk_tokens,
-            chunk_overlap=settings.overlap_tokens,
-            length_function=count_tokens,
+            chunk_size=self.settings.chunk_tokens,
+            chunk_overlap=self.settings.overlap_tokens,
+            length_function=self._count_tokens,
             separators=PROSE_SEPARATORS,
             keep_separator="end",
             strip_whitespace=True,
         )
-        self._count_tokens = count_tokens
-        # a run shorter than this cannot hold chunk_tokens tokens (a character is at most 4 tokens: UTF-8 bytes)
-        self._dense = re.compile(f"[^ \n]{{{max(16, settings.chunk_tokens // 4)},}}")
 
     def split_text(self, text: str) -> list[tuple[int, int]]:
         """Character ranges of the chunks of ``text``: LangChain's recursive split, except that a run with no
@@ -192,6 +199,7 @@ class ProseSplitter:
         piece = text[start:end]
         if not piece.strip():
             return []
+        self.warm_up()
         chunks = [c for c in self._splitter.split_text(piece) if c.strip()]
         overlap = self.settings.overlap_tokens
         spans = locate_chunks(piece, chunks, overlap_fits=lambda shared: self._count_tokens(shared) <= overlap)
@@ -347,6 +355,10 @@ class DocumentSplitter:
         self.settings = settings
         self.prose = prose
         self.code = code
+
+    def warm_up(self) -> None:
+        """Build what splitting needs before it is needed (a build calls it before forking its readers)."""
+        self.prose.warm_up()
 
     def identity(self) -> dict[str, object]:
         """What changes the passages; recorded in the manifest."""

@@ -221,6 +221,14 @@ class _Build:
             return staged[1] if staged is not None else ""
         return f.live.reason if f.live is not None and f.action == "skip" else (f.reason if f.action == "skip" else "")
 
+    def _prepare_readers(self) -> None:
+        """Load, before the readers fork, what each would otherwise load itself: the tokenizer the splitter
+        counts with and the splitter's own parts (a splitter with a ``warm_up``)."""
+        self.embedder.count_tokens("docqa")
+        warm_up = getattr(self.splitter, "warm_up", None)
+        if callable(warm_up):
+            warm_up()
+
     def _read(self, reads: list[FilePlan]) -> None:
         """Parse and split ``reads`` in the worker pool, staging each file and embedding as files come in."""
         if not reads:
@@ -229,7 +237,7 @@ class _Build:
         t0 = time.perf_counter()
         results = read_files([f.path for f in reads if f.path is not None], splitter=self.splitter,
                              settings=self.keys.ingest, password=self.keys.password, strict=self.plan.strict,
-                             prepare=lambda: self.embedder.count_tokens("docqa"), workers=self.workers,
+                             prepare=self._prepare_readers, workers=self.workers,
                              describer=self.describer)
         on_file = getattr(self.progress, "file", None)
         try:
