@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 import typing
 from collections.abc import Sequence
@@ -21,12 +22,44 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 
 
-def _quiet_libraries() -> None:
+OWN_PACKAGES = ("app", "ingest", "retrieval", "rerank", "generation")  # docqa's loggers: __name__ of its modules
+LIBRARY_LOGGERS = ("sentence_transformers", "transformers", "torch", "onnxscript", "onnx_ir", "onnxruntime",
+                   "openvino", "huggingface_hub", "httpx", "httpx2", "httpcore", "httpcore2", "openai", "faiss",
+                   "faiss.loader", "urllib3", "filelock", "langchain_text_splitters")
+
+
+class _LibraryRecords(logging.Filter):
+    """What reaches the terminal: docqa's own records, and other libraries' errors; with ``-v`` every record
+    (libraries' warnings, PyTorch's exporter notes, Python warnings as ``py.warnings``)."""
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__()
+        self.verbose = verbose
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return (self.verbose or record.levelno >= logging.ERROR
+                or record.name.split(".", 1)[0] in OWN_PACKAGES)
+
+
+def _configure_logging(verbose: bool) -> logging.Handler | None:
+    """docqa's log on stderr (progress details with ``-v``); library warnings go to it too, where
+    :class:`_LibraryRecords` keeps them off a normal run's terminal. Python warnings become log records
+    (``logging.captureWarnings``). Returns the handler added (None when logging was already configured:
+    an embedding application's or pytest's)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    for name in ("sentence_transformers", "transformers", "httpx", "httpx2", "httpcore", "httpcore2", "openai", "faiss",
-                 "faiss.loader"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    root = logging.getLogger()
+    handler = None
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("docqa: %(message)s"))
+        handler.addFilter(_LibraryRecords(verbose))
+        root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    for name in LIBRARY_LOGGERS:  # their warnings, not their progress; and libraries with a handler of their
+        logging.getLogger(name).setLevel(logging.WARNING if verbose else logging.ERROR)  # own (transformers)
+    logging.captureWarnings(True)
+    return handler
 
 
 def _progress_bar(enabled: bool) -> Any:
@@ -315,6 +348,50 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+_TOKEN = re.compile(r"\[\d+\]|\w+|[^\w\s]")  # a citation marker, a word or one punctuation mark
+_CONTEXT_TOKENS = 4  # words quoted before a change
+_MAX_CHANGES = 3  # more changes than this, or less than half the draft kept: the answer is given whole
+
+
+def checked_note(streamed: str, final: str, *, label: str = "Checked") -> str | None:
+    """One line saying what the checks changed in a streamed answer (None: nothing): each change (a citation
+    marker removed or added, words replaced) after the words before it, or the final answer whole when little of
+    the draft was kept (withheld, computed).
+
+    >>> checked_note("It opened in 1932 [1].", "It opened in 1932 [1]. ") is None
+    True
+    >>> checked_note("It opened in 1932 [3]. It is red.", "It opened in 1932. It is red [2].")
+    'Checked: removed [3] after "It opened in 1932"; added [2] after "It is red"'
+    >>> checked_note("The toll is 5 euros [1].", "The document does not say.")
+    'Checked: the answer is now: The document does not say.'
+    """
+    import difflib
+
+    if final.strip() == streamed.strip():
+        return None
+    old, new = list(_TOKEN.finditer(streamed)), list(_TOKEN.finditer(final))
+    matcher = difflib.SequenceMatcher(a=[m.group() for m in old], b=[m.group() for m in new], autojunk=False)
+    changes = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    kept = sum(size for *_, size in matcher.get_matching_blocks())
+    if not changes or len(changes) > _MAX_CHANGES or kept * 2 < len(old):
+        return f"{label}: the answer is now: {final.strip()}"
+
+    def span(tokens: list[re.Match[str]], text: str, a: int, b: int) -> str:
+        return text[tokens[a].start():tokens[b - 1].end()] if b > a else ""
+
+    parts = []
+    for op, i1, i2, j1, j2 in changes:
+        start = j1  # up to _CONTEXT_TOKENS words before the change, within its sentence
+        while start > 0 and j1 - start < _CONTEXT_TOKENS and new[start - 1].group() not in ".!?":
+            start -= 1
+        before = span(new, final, start, j1)
+        where = f' after "{before}"' if before else " at the start"
+        removed, added = span(old, streamed, i1, i2), span(new, final, j1, j2)
+        parts.append(f"removed {removed}{where}" if op == "delete" else f"added {added}{where}" if op == "insert"
+                     else f'"{removed}" became "{added}"{where}')
+    return f"{label}: " + "; ".join(parts)
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from ingest.core.serialize import answer_to_dict
     from ingest.core.text import check_question
@@ -337,8 +414,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     else:
         if stream:
             sys.stdout.write("\n")
-            if final.text != "".join(streamed).strip():  # citation checks changed markers after streaming
-                print(f"\n{'Computed' if final.calculation else 'Checked'}: {final.text}")
+            note = checked_note("".join(streamed), final.text,
+                                label="Computed" if final.calculation else "Checked")
+            if note:  # the checks changed the streamed draft: what changed, not the answer again
+                print(f"\n{note}")
         else:
             print(final.text)
         if final.calculation:
@@ -579,9 +658,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``docqa`` script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="docqa: %(message)s",
-                        stream=sys.stderr)
-    _quiet_libraries()
+    handler = _configure_logging(args.verbose)
     try:
         return int(args.func(args))
     except QAError as err:
@@ -590,6 +667,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("docqa: interrupted", file=sys.stderr)
         return 130
+    finally:  # main may run more than once in a process (tests, an embedding application)
+        logging.captureWarnings(False)
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
 
 
 if __name__ == "__main__":
