@@ -146,7 +146,8 @@ def build_pipeline(settings: Settings, *, retriever: Retriever, corpus: Corpus |
                                              corpus=_given(corpus), max_answer_tokens=max_answer),
         reranker=reranker or make_reranker(s.rerank, lambda: _given(model), settings.rerank),
         generator=generator or Generator(_given(model), max_answer_tokens=max_answer,
-                                         offer_not_found=offers_not_found(s.verify, s.unsupported)),
+                                         offer_not_found=offers_not_found(s.verify, s.unsupported),
+                                         evidence_tokens=s.evidence_tokens),
         verifier=verifier or Verifier(_given(model), s),
         calculator=calculator or profile.calculator or FormulaCalculator(),
     )

@@ -136,6 +136,9 @@ class Generator:
             if dropped else ()
         if completion.usage != "counted":
             dropped_note += (USAGE_NOTES[completion.usage],)
+        if completion.cached_tokens:
+            dropped_note += (f"{completion.cached_tokens} of {completion.prompt_tokens} prompt tokens reused from "
+                             "the model's cache",)
         generate = StageTrace("generate", self.llm.name, seconds=completion.seconds,
                               prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
                               calls=1, outcome=completion.finish_reason, details=dropped_note)

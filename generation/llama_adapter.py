@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -179,6 +179,14 @@ class LlamaAdapter:
             llm.n_tokens = n_past + len(chunk)
             done += len(chunk)
             yield rows
+
+    def save_state(self) -> Any:
+        """A copy of the cache as it is now (its tokens and their KV state; a few MB for a short prompt)."""
+        return self.llm.save_state()
+
+    def load_state(self, state: Any) -> None:
+        """Make the cache what :meth:`save_state` copied."""
+        self.llm.load_state(state)
 
     def reset(self) -> None:
         """Forget the cache: the next decode or completion starts from scratch."""

@@ -22,6 +22,22 @@ from ingest.core.settings import CacheSettings, LLMSettings
 
 log = logging.getLogger(__name__)
 
+MAX_SAVED_PREFIXES = 8  # system prompts whose KV state is kept per loaded model (a few MB each)
+
+
+def common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading items ``a`` and ``b`` share.
+
+    >>> common_length([1, 2, 3], [1, 2, 4, 5]), common_length([], [1])
+    (2, 0)
+    """
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
 
 def resolve_gguf(model: str, *, model_dir: Path | None = None) -> Path:
     """A packaged model name or a path to a ``.gguf`` file.
@@ -49,6 +65,7 @@ class LlamaCppLLM:
         self.name = f"llama-cpp:{Path(settings.model).name}"
         self._adapter: LlamaAdapter | None = None
         self._chat_formatter: Any = None  # compiled once per loaded model
+        self._prefixes: dict[str, tuple[list[int], Any]] = {}  # system prompt -> its tokens and saved KV state
 
     def warm_up(self) -> None:
         """Load the GGUF (idempotent).
@@ -73,6 +90,7 @@ class LlamaCppLLM:
             self._adapter.close()
             self._adapter = None
             self._chat_formatter = None
+            self._prefixes.clear()
 
     @property
     def adapter(self) -> LlamaAdapter:
@@ -104,9 +122,46 @@ class LlamaCppLLM:
         """Greedy completion."""
         return final_item(self.stream(messages, max_tokens=max_tokens), Completion)
 
+    def prime(self, messages: Sequence[Message]) -> int:
+        """Put the system prompt's KV state in the cache when the cache does not already start with it, so the
+        fixed rules and format are read once per loaded model, not once per question (or again after a check
+        or a reranker used the cache for another prompt). Returns how many prompt tokens the cache now holds.
+
+        The first time a system prompt is seen its tokens are decoded and the state saved; later it is copied
+        back (milliseconds). A GGUF without a chat template, or a prompt without a system message, is left
+        to llama.cpp's own prefix reuse.
+        """
+        if not messages or messages[0].role != "system":
+            return 0
+        try:
+            prompt = self._tokens(self.chat_prompt_text(messages))
+        except GenerationError:
+            return 0
+        adapter = self.adapter
+        cached = adapter.common_prefix(prompt)
+        if not self.settings.keep_system_prompt:
+            return cached
+        saved = self._prefixes.get(messages[0].content)
+        if saved is None:
+            head = common_length(self._tokens(self.chat_prompt_text(messages[:1])), prompt)
+            if head == 0:
+                return cached
+            adapter.eval_prefix(prompt[:head], keep=min(cached, head))
+            if len(self._prefixes) >= MAX_SAVED_PREFIXES:
+                self._prefixes.pop(next(iter(self._prefixes)))
+            self._prefixes[messages[0].content] = (prompt[:head], adapter.save_state())
+            return head
+        tokens, state = saved
+        if cached < len(tokens) and prompt[: len(tokens)] == tokens:
+            adapter.load_state(state)
+            return len(tokens)
+        return cached
+
     def stream(self, messages: Sequence[Message], *, max_tokens: int) -> Iterator[str | Completion]:
-        """Yield text pieces, then the :class:`Completion`."""
+        """Yield text pieces, then the :class:`Completion` (its ``cached_tokens``: prompt tokens not read
+        again: the system prompt's saved state, or the prefix the last call left)."""
         start = time.perf_counter()
+        reused = self.prime(messages)
         first: float | None = None
         parts: list[str] = []
         finish = "stop"
@@ -126,7 +181,8 @@ class LlamaCppLLM:
         completion_tokens = self.count_tokens(text) if text else 0
         prompt_tokens = max(0, self.adapter.cached_tokens - completion_tokens)
         yield Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                         seconds=time.perf_counter() - start, first_token_seconds=first, finish_reason=finish)
+                         seconds=time.perf_counter() - start, first_token_seconds=first, finish_reason=finish,
+                         cached_tokens=min(reused, prompt_tokens))
 
     # -- scoring from logits (single-token listwise ranking, pointwise yes/no) ----------------------------
     def chat_prompt_text(self, messages: Sequence[Message]) -> str:
@@ -164,6 +220,7 @@ class LlamaCppLLM:
             prompt's last token (choose another ``assistant_prefix``).
         """
         start = time.perf_counter()
+        self.prime(messages)
         text = self.chat_prompt_text(messages) + assistant_prefix
         base = self._tokens(text)
         tails: list[list[int]] = []

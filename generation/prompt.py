@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from pathlib import PurePath
 
+from generation.evidence import Excerpt
 from ingest.core.records import Message, Passage
 from ingest.core.text import defang
 
@@ -74,15 +75,18 @@ def passage_intro(n: int, p: Passage) -> str:
     return f"{head} — {context}" if context else head
 
 
-def format_passage(n: int, p: Passage) -> str:
-    """One numbered passage: header line, then its text (code fenced)."""
-    body = defang(p.text)
+def format_passage(n: int, p: Passage | Excerpt) -> str:
+    """One numbered passage (or what an :class:`~generation.evidence.Excerpt` keeps of it): header line, then its
+    text (code fenced)."""
+    excerpt = p if isinstance(p, Excerpt) else Excerpt.whole(p)
+    p = excerpt.passage
+    body = defang(p.text if excerpt.is_whole else excerpt.text())
     if p.kind == "code":
         body = f"```\n{body}\n```"
     return f"{passage_intro(n, p)}\n{body}"
 
 
-def build_messages(question: str, passages: Sequence[Passage], *, offer_not_found: bool = True,
+def build_messages(question: str, passages: Sequence[Passage | Excerpt], *, offer_not_found: bool = True,
                    compute: bool = False) -> list[Message]:
     """Chat messages asking ``question`` over numbered ``passages`` ([1] is the first).
 

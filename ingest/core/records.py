@@ -164,6 +164,7 @@ class Completion:
     first_token_seconds: float | None = None
     finish_reason: str = "stop"
     usage: Literal["counted", "reported", "estimated"] = "counted"  # where the token counts come from
+    cached_tokens: int = 0  # of the prompt's tokens, those reused from the backend's cache (not read again)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_LLM = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+EVIDENCE_TOKENS = 0  # [answer] evidence_tokens: chosen on development questions (bench/RESULTS.md, issue 23)
 
 SearchMode = Literal["dense", "bm25", "hybrid"]
 PdfExtractor = Literal["pdfium", "pypdf"]
@@ -239,6 +240,8 @@ class LLMSettings:
     threads: int | None = setting(None, env="DOCQA_LLM_THREADS", low=1,
                                   help="CPU threads for llama.cpp (None: all cores)")
     gpu_layers: int = setting(0, help="layers llama.cpp offloads to a GPU (-1 all, 0 none)")
+    keep_system_prompt: bool = setting(True, help="llama.cpp: keep the system prompt's KV state (a few MB), so its "
+                                                  "rules are read once per loaded model, not once per question")
     device: str | None = setting(None, help='transformers device ("cuda", "cpu"; None: CUDA when available)')
     dtype: Dtype = setting("auto", help="transformers dtype (auto: bf16/fp16 on GPU, fp32 on CPU)")
     trust_remote_code: bool = setting(False, help="allow model code from the hub (off unless asked for)")
@@ -308,6 +311,9 @@ class AnswerSettings:
                                                    "passages answer the question' falls below this")
     compute: bool = setting(True, help="figures derived from reported numbers (ratios, margins, growth, sums) are "
                                        "computed by docqa from the operands the model cites, not by the model")
+    evidence_tokens: int = setting(EVIDENCE_TOKENS, low=0, flag="--evidence-tokens",
+                                   help="passage tokens the model reads: the sentences and table rows that bear on "
+                                        "the question, with their neighbours (0: whole passages)")
 
     def __post_init__(self) -> None:
         check_section(self)
