@@ -64,6 +64,30 @@ def weights_key(model_dir: Path, *, quantize: bool) -> str:
     return h.hexdigest()[:16]
 
 
+def known_weights_key(model_dir: Path, *, quantize: bool, memo: Path) -> str:
+    """:func:`weights_key`, remembered in ``memo`` (JSON) with each hashed file's size and modification time, as
+    a build remembers a document's: the weights (90 MB for MiniLM) are hashed again only when one of them
+    changed. A memo that cannot be written costs the next start the hashing, nothing else."""
+    names = sorted(n for n in os.listdir(model_dir) if n.endswith((".safetensors", ".bin", "config.json")))
+    files = [[name, st.st_size, st.st_mtime_ns] for name in names for st in [os.stat(model_dir / name)]]
+    entry = f"{model_dir.resolve()}|v{EXPORT_VERSION}|opset{OPSET}|int8={quantize}"
+    try:
+        known = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        known = {}
+    known = known if isinstance(known, dict) else {}
+    hit = known.get(entry)
+    if isinstance(hit, dict) and hit.get("files") == files and isinstance(hit.get("key"), str):
+        return str(hit["key"])
+    key = weights_key(model_dir, quantize=quantize)
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(memo, json.dumps({**known, entry: {"files": files, "key": key}}).encode())
+    except OSError as err:
+        log.info("%s: weights key not remembered: %s", memo, err)
+    return key
+
+
 def pooling_of(model_dir: Path) -> tuple[str, bool, int, int]:
     """(pooling mode "mean" | "cls", normalise?, dimension, max_seq_length) from the sentence-transformers files.
 
@@ -305,20 +329,26 @@ def _openvino() -> Any:
     return ov
 
 
-_OV_PRECISION: str | None = None
+_OV: dict[str, Any] = {}  # the process's OpenVINO Core (its CPU plugin loads once) and this CPU's precision
+_OV_LOCK = threading.Lock()
+
+
+def _openvino_core() -> Any:
+    with _OV_LOCK:
+        if "core" not in _OV:
+            _OV["core"] = _openvino().Core()
+        return _OV["core"]
 
 
 def openvino_precision() -> str:
     """The precision OpenVINO computes in on this CPU when asked for none ("bf16" where the CPU has bfloat16
     instructions, else "f32"): a property of the device, read without compiling a model (once per process)."""
-    global _OV_PRECISION  # noqa: PLW0603  (a fact of this machine, read once)
-    if _OV_PRECISION is None:
-        ov = _openvino()
+    if "precision" not in _OV:
         try:
-            _OV_PRECISION = ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").to_string()
+            _OV["precision"] = _openvino_core().get_property("CPU", "INFERENCE_PRECISION_HINT").to_string()
         except RuntimeError as err:
             raise ModelError(f"OpenVINO cannot use the CPU: {str(err).strip().splitlines()[0]}") from err
-    return _OV_PRECISION
+    return str(_OV["precision"])
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -357,7 +387,7 @@ def open_openvino(path: Path, *, precision: str | None = None) -> Engine:
     precision = precision or openvino_precision()
     config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision}
     try:
-        core = ov.Core()
+        core = _openvino_core()
         device = core.get_property("CPU", "FULL_DEVICE_NAME")
         source = _stamps(path.parent).get(path.name) or _file_sha256(path)
         key = hashlib.sha256(json.dumps([source, ov.get_version(), device, config]).encode()).hexdigest()[:16]
@@ -483,7 +513,8 @@ class OnnxEmbedder(TokenizerEmbedder):
 
     def _cached_file(self, model_dir: Path) -> Path:
         """The verified ONNX file for this model and variant, exported (atomically) when missing or damaged."""
-        folder = self.cache.root / "onnx" / weights_key(model_dir, quantize=self.quantize)
+        root = self.cache.root / "onnx"
+        folder = root / known_weights_key(model_dir, quantize=self.quantize, memo=root / "weights-keys.json")
         target = folder / ("model-int8.onnx" if self.quantize else "model.onnx")
         if target.is_file():
             recorded = _stamps(folder).get(target.name)

@@ -216,3 +216,23 @@ def test_openvino_compiled_model_cache_is_verified(tmp_path: Path, caplog: pytes
     rewritten = blob.read_bytes()
     assert rewritten != damaged
     assert json.loads((tmp_path / "sha256.json").read_text())[blob.name] == hashlib.sha256(rewritten).hexdigest()
+
+
+def test_weights_key_is_remembered_until_a_weight_file_changes(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest import onnx_embed
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights")
+    (model / "config.json").write_text("{}")
+    memo = tmp_path / "cache" / "weights-keys.json"
+    key = onnx_embed.known_weights_key(model, quantize=False, memo=memo)
+    assert key == onnx_embed.weights_key(model, quantize=False) and memo.is_file()
+    hashed: list[Path] = []
+    monkeypatch.setattr(onnx_embed, "_file_sha256", lambda path: hashed.append(path) or "x" * 64)
+    assert onnx_embed.known_weights_key(model, quantize=False, memo=memo) == key and hashed == []  # remembered
+    assert onnx_embed.known_weights_key(model, quantize=True, memo=memo) != key  # the int8 variant: its own key
+    hashed.clear()
+    (model / "model.safetensors").write_bytes(b"other weights")  # changed: hashed again
+    assert onnx_embed.known_weights_key(model, quantize=False, memo=memo) != key and hashed
