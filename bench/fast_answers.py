@@ -243,12 +243,12 @@ def docqa_answer(index: Any, item: EvalItem) -> tuple[Any, dict[str, Any]]:
             first = time.perf_counter() - start
     answer = stream.answer
     seconds = time.perf_counter() - start
-    prompt = sum(s.prompt_tokens for s in answer.trace if s.stage in ("generate", "answer_check"))
-    cached = sum(int(d.split(" of ")[0]) for s in answer.trace if s.stage == "generate" for d in s.details
-                 if d.endswith("reused from the model's cache"))
+    model = [s for s in answer.trace if s.name in ("generate", "answer_check")]
+    prompt = sum(s.prompt_tokens for s in model)
+    cached = sum(int(d.split(" of ")[0]) for s in model for d in s.details if d.endswith("from the model's cache"))
     return answer, {"text": answer.text, "seconds": seconds, "first_token": first if first is not None else seconds,
                     "prompt_tokens": prompt, "read_tokens": prompt - cached,
-                    "notes": [d for s in answer.trace if s.stage == "prompt" for d in s.details]}
+                    "notes": [d for s in answer.trace if s.name == "prompt" for d in s.details]}
 
 
 def lc_score(item: EvalItem, out: dict[str, Any]) -> dict[str, Any]:

@@ -28,9 +28,18 @@ from generation.compute import (
 from generation.context import order_passages, pack_passages
 from generation.evidence import Excerpt, select_evidence
 from generation.prompt import COMPUTE_REMINDER, COMPUTE_RULES, NOT_FOUND, build_messages
-from generation.verify import answers_margin, llm_judge, verify_citations, withhold_unsupported
+from generation.verify import answers_margin, folded_margin, llm_judge, verify_citations, withhold_unsupported
 from ingest.core.protocols import LLM, LogitsLLM, capable
-from ingest.core.records import AnswerWarning, Calculation, Citation, Completion, Passage, StageTrace, WarningKind
+from ingest.core.records import (
+    AnswerWarning,
+    Calculation,
+    Citation,
+    Completion,
+    Message,
+    Passage,
+    StageTrace,
+    WarningKind,
+)
 from ingest.core.settings import AnswerSettings, Order, UnsupportedPolicy, VerifyMode
 
 # Fixed, not settings: they only reserve room in the context window and were measured once on the
@@ -72,6 +81,7 @@ class Draft:
     trace: tuple[StageTrace, ...]  # prompt, generate
     first_token_seconds: float | None = None
     compute: bool = False  # the prompt asked for a calculation block (generation/compute.py)
+    messages: tuple[Message, ...] = ()  # the prompt as sent (a folded answer check continues it)
 
 
 class Generator:
@@ -144,7 +154,7 @@ class Generator:
                               calls=1, outcome=completion.finish_reason, details=dropped_note)
         yield Draft(raw=completion.text, text=text, citations=tuple(citations), context=tuple(context),
                     dropped=tuple(dropped), trace=(prompt, generate),
-                    first_token_seconds=completion.first_token_seconds, compute=ask)
+                    first_token_seconds=completion.first_token_seconds, compute=ask, messages=tuple(messages))
 
 
 def header_tokens(passages: Sequence[Passage], llm: LLM) -> int:
@@ -227,7 +237,7 @@ class Verifier:
                                               f"evidence check: {reason}; draft: {v.text!r}"))
                 return Checked(NOT_FOUND, (), tuple(warnings), tuple(trace))
         if s.unsupported == "abstain" and v.citations and outcome == "ok":
-            check, withheld = self._answer_check(question, [c.passage for c in v.citations], v.text, warnings)
+            check, withheld = self._answer_check(question, [c.passage for c in v.citations], v.text, warnings, draft)
             trace.append(check)
             if withheld:
                 return Checked(NOT_FOUND, (), tuple(warnings), tuple(trace))
@@ -250,22 +260,33 @@ class Verifier:
                           outcome="withheld" if reason else "ok", details=tuple(details)), reason
 
     def _answer_check(self, question: str, passages: list[Passage], text: str,
-                      warnings: list[AnswerWarning]) -> tuple[StageTrace, bool]:
+                      warnings: list[AnswerWarning], draft: Draft) -> tuple[StageTrace, bool]:
         """The yes/no answer check's trace, and whether the answer is withheld (warnings appended)."""
+        if self.settings.answer_check == "none":
+            return StageTrace("answer_check", outcome="skipped", details=("off ([answer] answer_check)",)), False
         if not capable(self.llm, LogitsLLM):
             warnings.append(AnswerWarning(WarningKind.FEATURE_SKIPPED,
                                           f"answer check: {self.llm.name} cannot score yes/no; skipped"))
             return StageTrace("answer_check", outcome="skipped"), False
         t = time.perf_counter()
-        margin, tokens = answers_margin(self.llm, question, passages)  # type: ignore[arg-type]
+        folded = self.settings.answer_check == "folded" and bool(draft.messages)
+        cached = 0
+        if folded:
+            scored = folded_margin(self.llm, draft.messages, draft.raw)  # type: ignore[arg-type]
+            margin, tokens, cached = scored.margin, scored.tokens, scored.cached_tokens
+        else:
+            margin, tokens = answers_margin(self.llm, question, passages)  # type: ignore[arg-type]
         withheld = margin < self.settings.answer_check_margin
         if withheld:
             warnings.append(AnswerWarning(WarningKind.WITHHELD_NOT_ANSWERED,
                                           f"yes-no margin {margin:+.2f}; draft: {text!r}"))
         verdict = "do not answer" if withheld else "answer"
-        return StageTrace("answer_check", "yes-no", seconds=time.perf_counter() - t, prompt_tokens=tokens, calls=1,
+        return StageTrace("answer_check", "yes-no after the answer" if folded else "yes-no",
+                          seconds=time.perf_counter() - t, prompt_tokens=tokens, calls=1,
                           outcome="withheld" if withheld else "ok",
-                          details=(f"the cited passages {verdict} the question (yes-no margin {margin:+.2f})",)), \
+                          details=(f"the cited passages {verdict} the question (yes-no margin {margin:+.2f})",
+                                   *((f"{cached} of {tokens} prompt tokens reused from the model's cache",)
+                                     if cached else ()))), \
             withheld
 
 

@@ -233,6 +233,7 @@ class LlamaCppLLM:
         if len(base) + longest > self.adapter.n_ctx:
             raise GenerationError(f"{self.name}: prompt of {len(base)} tokens does not fit the context "
                                   f"of {self.adapter.n_ctx}")
+        cached = min(self.adapter.common_prefix(base), len(base) - 1)
         tables: dict[tuple[int, ...], Any] = {}
         extra = 0
         try:
@@ -246,7 +247,7 @@ class LlamaCppLLM:
             raise GenerationError(f"{self.name}: {err}") from err
         scores = tuple(float(sum(tables[tuple(t[:k])][t[k]] for k in range(len(t)))) for t in tails)
         return ContinuationScores(logprobs=scores, prompt_tokens=len(base), extra_tokens=extra,
-                                  seconds=time.perf_counter() - start)
+                                  seconds=time.perf_counter() - start, cached_tokens=max(0, cached))
 
     # -- teacher-forced scoring of given text (segment relevance, XL3M-style) ---------------------------------
     def sequence_logprobs(self, pairs: Sequence[tuple[str, str]]) -> list[SequenceScore]:

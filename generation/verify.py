@@ -21,7 +21,7 @@ from generation.context import content_words
 from ingest.core.protocols import LogitsLLM
 from ingest.core.records import Citation, Message, Passage
 from ingest.core.text import CITATION_MARKER, sentence_spans, strip_markers
-from ingest.core.yesno import ask_yes_no
+from ingest.core.yesno import YesNo, ask_yes_no
 
 Judge = Callable[[str, str], bool | None]  # (claim, passage text) -> supported? (None: could not tell)
 
@@ -295,6 +295,26 @@ def answers_messages(question: str, passages: Sequence[Passage]) -> list[Message
     return [Message("system", ANSWERS_SYSTEM),
             Message("user", f"Passage: {text}\n\nQuestion: {question.strip()}\n\n"
                             "Does the passage answer the question? Answer Yes or No.")]
+
+
+#: The folded answer check's question, asked after the model's answer in the same conversation.
+FOLDED_CHECK = ("Check your answer: do the passages above state it, and does it answer the question? Reply with one "
+                "word: Yes or No.")
+
+
+def folded_messages(messages: Sequence[Message], draft: str) -> list[Message]:
+    """The answer's own prompt and answer, then :data:`FOLDED_CHECK`: the check reads only what follows the
+    answer, the rest is in the model's cache from the answer call.
+
+    >>> [m.role for m in folded_messages([Message("system", "s"), Message("user", "u")], "Ann [1].")]
+    ['system', 'user', 'assistant', 'user']
+    """
+    return [*messages, Message("assistant", draft.strip()), Message("user", FOLDED_CHECK)]
+
+
+def folded_margin(llm: LogitsLLM, messages: Sequence[Message], draft: str) -> YesNo:
+    """log P(Yes) − log P(No) of :data:`FOLDED_CHECK` after the answer (and the tokens read and reused)."""
+    return ask_yes_no(llm, folded_messages(messages, draft))
 
 
 def answers_margin(llm: LogitsLLM, question: str, passages: Sequence[Passage]) -> tuple[float, int]:

@@ -47,3 +47,17 @@ def test_the_system_prompt_is_read_once_and_answers_do_not_change():
     finally:
         kept.close()
         plain.close()
+
+
+def test_the_folded_answer_check_reads_only_what_follows_the_answer():
+    from generation.verify import folded_margin
+
+    llm = small_llm(True)
+    try:
+        messages = build_messages(QUESTIONS[0], PASSAGES, offer_not_found=False)
+        answer = llm.complete(messages, max_tokens=24)
+        scored = folded_margin(llm, messages, answer.text)
+        assert scored.cached_tokens >= answer.prompt_tokens  # the prompt is not read again
+        assert scored.tokens - scored.cached_tokens < 40 + answer.completion_tokens  # the check's own turn
+    finally:
+        llm.close()

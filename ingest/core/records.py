@@ -175,6 +175,7 @@ class ContinuationScores:
     prompt_tokens: int  # tokens of the chat prompt plus the assistant prefix
     extra_tokens: int  # continuation tokens fed to score multi-token candidates (0 if all are single tokens)
     seconds: float
+    cached_tokens: int = 0  # of the prompt's tokens, those reused from the backend's cache (not read again)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ Selector = Literal["none", "embedding", "llm"]
 Order = Literal["rank", "edges", "document"]
 VerifyMode = Literal["none", "lexical", "llm"]
 UnsupportedPolicy = Literal["flag", "abstain"]
+AnswerCheck = Literal["separate", "folded", "none"]
 ExtensionMethod = Literal["none", "chunk", "pi", "ntk", "linear", "selfextend"]
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 
@@ -307,6 +308,10 @@ class AnswerSettings:
     borderline_threshold: float = setting(0.3, low=0.0, high=1.0,
                                           help="below this share a citation is removed without asking the "
                                                     "model (verify = llm)")
+    answer_check: AnswerCheck = setting("separate", flag="--answer-check",
+                                        help="the yes/no answer check: separate (a prompt of the cited passages "
+                                             "and the question), folded (asked after the answer, reusing the "
+                                             "answer's prompt in the model's cache) or none")
     answer_check_margin: float = setting(0.0, help="withhold an answer when log P(Yes) - log P(No) of 'do the cited "
                                                    "passages answer the question' falls below this")
     compute: bool = setting(True, help="figures derived from reported numbers (ratios, margins, growth, sums) are "

@@ -27,6 +27,7 @@ class YesNo:
     logp_yes: float
     logp_no: float
     tokens: int  # prompt tokens plus any extra single-token steps
+    cached_tokens: int = 0  # of the prompt's tokens, those reused from the backend's cache
 
     @property
     def margin(self) -> float:
@@ -57,4 +58,5 @@ def ask_yes_no(llm: LogitsLLM, messages: Sequence[Message]) -> YesNo:
     :raises GenerationError: from the backend.
     """
     scores = llm.continuation_logprobs(messages, YES_NO)
-    return YesNo(scores.logprobs[0], scores.logprobs[1], scores.prompt_tokens + scores.extra_tokens)
+    return YesNo(scores.logprobs[0], scores.logprobs[1], scores.prompt_tokens + scores.extra_tokens,
+                 scores.cached_tokens)
