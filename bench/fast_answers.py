@@ -221,8 +221,9 @@ class LangChainBaseline:
 
         from ingest.core.records import Message
 
+        store = self.store(item.docs[0])  # built before the clock starts, as docqa's index is
         start = time.perf_counter()
-        hits = self.store(item.docs[0]).similarity_search(item.question, k=LANGCHAIN_K)
+        hits = store.similarity_search(item.question, k=LANGCHAIN_K)
         prompt = plain_prompt(item.question, [d.page_content for d in hits])
         completion = llm.complete([Message("user", prompt)], max_tokens=max_tokens)
         seconds = time.perf_counter() - start

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_LLM = "qwen2.5-coder-1.5b-instruct-q4_k_m"
-EVIDENCE_TOKENS = 0  # [answer] evidence_tokens: chosen on development questions (bench/RESULTS.md, issue 23)
+EVIDENCE_TOKENS = 200  # [answer] evidence_tokens: chosen on development questions (bench/RESULTS.md, issue 23)
 
 SearchMode = Literal["dense", "bm25", "hybrid"]
 PdfExtractor = Literal["pdfium", "pypdf"]
