@@ -414,20 +414,23 @@ def open_openvino(path: Path, *, precision: str | None = None) -> Engine:
 def _import_blob(core: Any, blob: Path, config: dict[str, str]) -> tuple[Any, object] | None:
     """(the compiled model, the memory map it was read from) from a cached blob whose sha256 is the one recorded;
     None when there is none or it cannot be used (the caller compiles)."""
-    if not blob.is_file():
-        return None
     recorded = _stamps(blob.parent).get(blob.name)
-    if recorded is None or _file_sha256(blob) != recorded:
-        log.warning("%s: cached compiled model fails its sha256 check; compiling again", blob)
+    try:
+        f = open(blob, "rb")  # noqa: SIM115  (hashed and mapped through the one descriptor: the same bytes)
+    except OSError:
         return None
-    import openvino as ov
+    with f:
+        if recorded is None or hashlib.file_digest(f, "sha256").hexdigest() != recorded:
+            log.warning("%s: cached compiled model has no recorded sha256 or fails its check; compiling again", blob)
+            return None
+        import openvino as ov
 
-    try:  # a private copy-on-write map: nothing is written back, and the file is never read into a copy
-        data = np.memmap(blob, dtype=np.uint8, mode="c")
-        return core.import_model(ov.Tensor(data, shared_memory=True), "CPU", config), data
-    except (RuntimeError, ValueError, OSError) as err:  # another OpenVINO or CPU: compile instead
-        log.info("%s: cannot import (%s); compiling again", blob, str(err).strip().splitlines()[0] if str(err) else err)
-        return None
+        try:  # a private copy-on-write map: nothing is written back, and the file is never read into a copy
+            data = np.memmap(f, dtype=np.uint8, mode="c")
+            return core.import_model(ov.Tensor(data, shared_memory=True), "CPU", config), data
+        except (RuntimeError, ValueError, OSError) as err:  # another OpenVINO or CPU: compile instead
+            log.info("%s: cannot import (%s); compiling again", blob, str(err).strip().splitlines()[0] or err)
+            return None
 
 
 def _export_blob(compiled: Any, blob: Path) -> None:
