@@ -197,7 +197,8 @@ class Pipeline:
             trace.append(select_trace)
             order = "document" if by_document else s.order
         draft: Draft | None = None
-        for piece in self.generator.stream(question, passages, order=order, compute=s.compute):
+        for piece in self.generator.stream(question, passages, order=order, compute=s.compute,
+                                           evidence=full is None):
             if isinstance(piece, Draft):
                 draft = piece
             else:

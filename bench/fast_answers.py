@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import random
 import statistics
 import sys
@@ -157,7 +158,7 @@ def budget(args: argparse.Namespace) -> int:
 
 #: The variants' settings over ``Settings()``: ``today`` is the default before issue 23 (whole passages, the system
 #: prompt read again each question); ``new`` is the current default.
-TODAY = {"answer": {"evidence_tokens": 0}, "llm": {"keep_system_prompt": False}}
+TODAY = {"answer": {"evidence_tokens": 0, "answer_check": "separate"}, "llm": {"keep_system_prompt": False}}
 
 
 def eval_items(args: argparse.Namespace, folder: Path) -> list[tuple[str, EvalItem]]:
@@ -185,9 +186,18 @@ def eval_items(args: argparse.Namespace, folder: Path) -> list[tuple[str, EvalIt
                     for q in questions("held-out", held, unanswerable=args.unanswerable, answerable=0)
                     ][: args.unanswerable]
     hotpot = hotpot_items(folder, n=args.hotpot)
+    fb_questions = load_questions(FB / "questions.jsonl")
+    by_doc: dict[str, list[Any]] = {}
+    for q in fb_questions:
+        by_doc.setdefault(q.doc, []).append(q)
+    chosen: list[Any] = []  # whole filings, most questions first, until enough: fewer indexes to build
+    for doc in sorted(by_doc, key=lambda d: (-len(by_doc[d]), d)):
+        if len(chosen) >= args.financebench:
+            break
+        chosen += by_doc[doc]
     fb = [EvalItem(q.question, (q.answer,), (str(q.pdf),), tuple(Evidence(page=p + 1) for p in q.pages0),
-                   id=f"fb:{q.id}", tags=("financebench", q.doc))
-          for q in load_questions(FB / "questions.jsonl")[: args.financebench]]
+                   id=f"fb:{q.id}", tags=("financebench", q.doc)) for q in chosen]
+    random.Random(3).shuffle(fb)
     sets = {"squad": squad, "unanswerable": unanswerable, "hotpotqa": hotpot, "financebench": fb}
     return [(name, item) for name, _, item in interleave({k: v for k, v in sets.items() if v})]
 
@@ -247,7 +257,9 @@ def docqa_answer(index: Any, item: EvalItem) -> tuple[Any, dict[str, Any]]:
     model = [s for s in answer.trace if s.name in ("generate", "answer_check")]
     prompt = sum(s.prompt_tokens for s in model)
     cached = sum(int(d.split(" of ")[0]) for s in model for d in s.details if d.endswith("from the model's cache"))
-    return answer, {"text": answer.text, "seconds": seconds, "first_token": first if first is not None else seconds,
+    checks = {s.name: [s.outcome, *s.details] for s in answer.trace if s.name in ("answerable", "answer_check")}
+    return answer, {"text": answer.text, "seconds": seconds, "checks": checks, "draft": answer.draft,
+                    "first_token": first if first is not None else seconds,
                     "prompt_tokens": prompt, "read_tokens": prompt - cached,
                     "notes": [d for s in answer.trace if s.name == "prompt" for d in s.details]}
 
@@ -318,7 +330,8 @@ def answers(args: argparse.Namespace) -> int:
                     index.close()
                     rec = score_item(item, answer, retrieved, out["seconds"])
                 rec.update({k: v for k, v in out.items() if k != "text"}, set=name, variant=variant, id=item.id,
-                           question=item.question, answers=list(item.answers), prediction=out["text"])
+                           question=item.question, answers=list(item.answers), prediction=out["text"],
+                           at=round(time.time(), 1), load=round(os.getloadavg()[0], 2))
                 f.write(json.dumps(rec) + "\n")
                 f.flush()
                 log.info("%s %d %s %.1fs read %s | %s", name, n, variant, out["seconds"], out["read_tokens"],

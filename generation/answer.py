@@ -100,7 +100,7 @@ class Generator:
         self.evidence_tokens = evidence_tokens
 
     def stream(self, question: str, passages: Sequence[Passage], *, order: Order = "rank",
-               compute: bool = False) -> Iterator[str | Draft]:
+               compute: bool = False, evidence: bool = True) -> Iterator[str | Draft]:
         """Yield answer text as it is generated, then the :class:`Draft`.
 
         :param passages: best first; packed into the context budget best first (a passage that does not
@@ -108,6 +108,8 @@ class Generator:
         :param order: how the packed passages are numbered: "rank", "edges" or "document".
         :param compute: when the question asks for a derived figure, ask for a calculation block
             (``generation/compute.py``) instead of the model's arithmetic.
+        :param evidence: read only the evidence of the passages (``evidence_tokens``); False for whole documents
+            read on purpose (``mode = "full"``).
         """
         t = time.perf_counter()
         ask = compute and is_derived_question(question)
@@ -119,7 +121,7 @@ class Generator:
         context = order_passages(packed.passages, order)
         shown: Sequence[Passage | Excerpt] = context
         details = [f"{len(context)} passages, order {order}"]
-        if self.evidence_tokens:
+        if self.evidence_tokens and evidence:
             evidence = select_evidence(question, context, min(self.evidence_tokens, budget), self.llm.count_tokens)
             shown, context = evidence.excerpts, [e.passage for e in evidence.excerpts]
             details.append(f"evidence: {evidence.tokens} of {evidence.source_tokens} passage tokens "

@@ -146,8 +146,11 @@ def _allows(scope: Scope, p: Passage) -> bool:
 
 def pipeline_over(passages: Sequence[Passage], llm: object, *, max_answer_tokens: int = 384,
                   embedder: object = None, **answer: object) -> Pipeline:
-    """The real pipeline with injected parts: a static first stage over ``passages`` and the given LLM."""
-    settings = Settings().replace(answer=dict(answer), llm={"max_answer_tokens": max_answer_tokens})
+    """The real pipeline with injected parts: a static first stage over ``passages`` and the given LLM.
+
+    The model reads whole passages unless ``evidence_tokens`` is given: a scripted answer cites passages by
+    number, and the evidence selection (tested in tests/test_evidence.py) would leave unrelated ones out."""
+    settings = Settings().replace(answer={"evidence_tokens": 0, **answer}, llm={"max_answer_tokens": max_answer_tokens})
     searcher = StaticSearcher(passages)
     return build_pipeline(settings, retriever=searcher, corpus=searcher, embedder=embedder or FakeEmbedder(),
                           llm=llm)  # type: ignore[arg-type]

@@ -258,7 +258,8 @@ def test_key_context_by_segment_scoring_is_in_document_order(fake_index):
 
 
 def test_neighbours_and_merging_in_retrieval_mode(fake_index):
-    answer = fake_index(ScriptedLLM("x"), top_k=4, neighbours=True, order="edges", verify="none").ask(
+    answer = fake_index(ScriptedLLM("x"), top_k=4, neighbours=True, order="edges", verify="none",
+                        evidence_tokens=0).ask(
         "When does the museum open?")
     spans = [(p.source, p.chars) for p in answer.passages]
     for i, (s1, a) in enumerate(spans):  # merged: no two passages of one document overlap

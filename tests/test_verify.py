@@ -7,6 +7,7 @@ import pytest
 from generation.prompt import NOT_FOUND
 from generation.verify import (
     answers_messages,
+    folded_messages,
     judge_messages,
     llm_judge,
     locate_quote,
@@ -24,10 +25,10 @@ P3 = "Ticket prices will rise by three percent next year to pay for new engines.
 
 
 def answer(llm: ScriptedLLM, question: str, passages: list[Passage], *, max_answer_tokens: int,
-           verify: str = "none", unsupported: str = "flag") -> Answer:
+           verify: str = "none", unsupported: str = "flag", **settings: object) -> Answer:
     """The pipeline over fixed passages, answering with a scripted model."""
     return pipeline_over(passages, llm, max_answer_tokens=max_answer_tokens, verify=verify,
-                         unsupported=unsupported).run(question)
+                         unsupported=unsupported, **settings).run(question)
 
 
 def _ps() -> list[Passage]:
@@ -188,12 +189,12 @@ def test_supported_answer_to_another_question_is_withheld_by_the_answer_check():
     passage is about something else."""
     draft = "Hannelore Brisk is the chief safety officer [2]."
     kept = answer(_AnsweringJudge(draft), "Who is the safety officer?", _ps(), max_answer_tokens=50,
-                  verify="lexical", unsupported="abstain")
+                  verify="lexical", unsupported="abstain", answer_check="separate")
     assert kept.text == draft and "yes-no margin +2.90" in " ".join(kept.notes)
     assert kept.tokens["answer_check"] == 10
     llm = _AnsweringJudge(draft)
     withheld = answer(llm, "Who built the ferry?", _ps(), max_answer_tokens=50, verify="lexical",
-                      unsupported="abstain")
+                      unsupported="abstain", answer_check="separate")
     assert withheld.text == NOT_FOUND and withheld.citations == () and withheld.draft == draft
     assert [w.kind for w in withheld.warnings] == [WarningKind.WITHHELD_NOT_ANSWERED]
     assert "do not answer the question" in str(withheld.warnings[0]) and "Brisk" in str(withheld.warnings[0])
@@ -204,3 +205,30 @@ def test_supported_answer_to_another_question_is_withheld_by_the_answer_check():
     plain = answer(ScriptedLLM(draft), "Who built the ferry?", _ps(), max_answer_tokens=50, verify="lexical",
                    unsupported="abstain")
     assert plain.text == draft and "cannot score yes/no; skipped" in " ".join(plain.notes)
+
+
+class _FoldedJudge(ScriptedLLM):
+    """Answers with a script; asked after its answer whether the passages state it, says Yes only when the
+    question it answered was the officer question."""
+
+    def continuation_logprobs(self, messages, continuations, *, assistant_prefix=""):
+        self.judged = list(messages)
+        yes = "Question: Who is the safety officer?" in messages[1].content
+        return ContinuationScores(logprobs=(-0.1, -3.0) if yes else (-3.0, -0.1), prompt_tokens=90, extra_tokens=0,
+                                  seconds=0.0, cached_tokens=80)
+
+
+def test_the_folded_answer_check_continues_the_answers_own_conversation():
+    draft = "Hannelore Brisk is the chief safety officer [2]."
+    llm = _FoldedJudge(draft)
+    withheld = answer(llm, "Who built the ferry?", _ps(), max_answer_tokens=50, verify="lexical",
+                      unsupported="abstain", answer_check="folded")
+    assert withheld.text == NOT_FOUND and withheld.stage("answer_check").method == "yes-no after the answer"
+    assert llm.judged == folded_messages(llm.calls[0], draft)  # the answer's prompt, its answer, the check
+    assert "80 of 90 prompt tokens reused from the model's cache" in " ".join(withheld.notes)
+    kept = answer(_FoldedJudge(draft), "Who is the safety officer?", _ps(), max_answer_tokens=50,
+                  verify="lexical", unsupported="abstain", answer_check="folded")
+    assert kept.text == draft
+    off = answer(_FoldedJudge(draft), "Who built the ferry?", _ps(), max_answer_tokens=50, verify="lexical",
+                 unsupported="abstain", answer_check="none")
+    assert off.text == draft and off.stage("answer_check").outcome == "skipped"

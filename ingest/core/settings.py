@@ -308,7 +308,7 @@ class AnswerSettings:
     borderline_threshold: float = setting(0.3, low=0.0, high=1.0,
                                           help="below this share a citation is removed without asking the "
                                                     "model (verify = llm)")
-    answer_check: AnswerCheck = setting("separate", flag="--answer-check",
+    answer_check: AnswerCheck = setting("folded", flag="--answer-check",
                                         help="the yes/no answer check: separate (a prompt of the cited passages "
                                              "and the question), folded (asked after the answer, reusing the "
                                              "answer's prompt in the model's cache) or none")
