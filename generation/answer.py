@@ -122,10 +122,10 @@ class Generator:
         shown: Sequence[Passage | Excerpt] = context
         details = [f"{len(context)} passages, order {order}"]
         if self.evidence_tokens and evidence:
-            evidence = select_evidence(question, context, min(self.evidence_tokens, budget), self.llm.count_tokens)
-            shown, context = evidence.excerpts, [e.passage for e in evidence.excerpts]
-            details.append(f"evidence: {evidence.tokens} of {evidence.source_tokens} passage tokens "
-                           f"({evidence.kept_units} of {evidence.units} sentences or rows, in {len(context)} "
+            kept = select_evidence(question, context, min(self.evidence_tokens, budget), self.llm.count_tokens)
+            shown, context = kept.excerpts, [e.passage for e in kept.excerpts]
+            details.append(f"evidence: {kept.tokens} of {kept.source_tokens} passage tokens "
+                           f"({kept.kept_units} of {kept.units} sentences or rows, in {len(context)} "
                            f"passages; compression: lexical sentences)")
         messages = build_messages(question, shown, offer_not_found=self.offer_not_found, compute=ask)
         if ask:
