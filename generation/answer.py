@@ -256,6 +256,8 @@ class Verifier:
                    f"{a.coverage:.0%}" + (f" (missing: {', '.join(a.missing)})" if a.missing else "")]
         if a.missing_specific:
             details.append(f"names or numbers in no cited passage: {', '.join(a.missing_specific)}")
+        elif a.missing_specific_near:
+            details.append(f"names or numbers not around the answer: {', '.join(a.missing_specific_near)}")
         if reason is not None:
             details.append(f"withheld: {reason}")
         return StageTrace("answerable", "evidence", seconds=time.perf_counter() - t,
