@@ -190,7 +190,8 @@ def outcomes(records: Sequence[dict[str, Any]], s: AnswerabilitySettings) -> lis
         base = abstained(answer.text)
         reason = None
         if not base:
-            a = assess_answer(r["question"], answer.text, [c.passage.text for c in answer.citations])
+            a = assess_answer(r["question"], answer.text, [c.passage.text for c in answer.citations],
+                              headers=[c.passage.header for c in answer.citations if c.passage.header])
             reason = abstain_reason(a, s)
         row = {"id": r["id"], "half": r["half"], "kind": r["kind"], "doc": r["doc"], "base": base,
                "new": base or reason is not None, "reason": reason, "margin": margin(answer)}

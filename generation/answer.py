@@ -249,7 +249,8 @@ class Verifier:
                         citations: Sequence[Citation]) -> tuple[StageTrace, str | None]:
         """The evidence check's trace, and why the answer is withheld (None: it is not)."""
         t = time.perf_counter()
-        a = assess_answer(question, text, [c.passage.text for c in citations])
+        a = assess_answer(question, text, [c.passage.text for c in citations],
+                          headers=[c.passage.header for c in citations if c.passage.header])
         reason = abstain_reason(a, self.answerability)
         found = "a candidate" if a.candidate else "no candidate"
         details = [f"asks for: {a.kind}; {found} in the answer and its cited passages; key terms near the answer "

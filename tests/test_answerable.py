@@ -64,12 +64,19 @@ def test_a_swapped_name_a_negation_and_a_missing_value_are_caught():
     assert ok.candidate and ok.coverage == 1.0 and abstain_reason(ok, AnswerabilitySettings()) is None
     swapped = assess_answer("When did the Albatross enter service?", "It entered service in April 1962 [1].", ps)
     assert swapped.missing_specific == ("albatross",)
-    assert "never mention albatross" in (abstain_reason(swapped, AnswerabilitySettings(specific_near=False)) or "")
-    assert "around the answer do not mention albatross" in (abstain_reason(swapped, AnswerabilitySettings()) or "")
+    anywhere = AnswerabilitySettings(specific_terms=True, specific_near=False)
+    assert "never mention albatross" in (abstain_reason(swapped, anywhere) or "")
+    names = AnswerabilitySettings(specific_terms=True)
+    assert "around the answer do not mention albatross" in (abstain_reason(swapped, names) or "")
+    assert abstain_reason(swapped, AnswerabilitySettings()) is None  # the name rule is off by default
     # a name in the passage, but far from the sentence the answer comes from
     far = assess_answer("When did the Kittiwake's crew train?", "Drills began in May [1].",
                         ["The Kittiwake is red. It is long. It is fast. It is old. Drills began in May."])
     assert far.missing_specific == () and far.missing_specific_near == ("kittiwake",)
+    titled = assess_answer("When did the Kittiwake's crew train?", "Drills began in May [1].",
+                           ["The ship is red. It is long. It is fast. It is old. Drills began in May."],
+                           headers=["Kittiwake annual review"])
+    assert titled.missing_specific == titled.missing_specific_near == ()  # the document's subject is implied
     negated = assess_answer("When did the Kittiwake not enter service?", "It entered service in April 1962 [1].",
                             ps)
     assert negated.negation_unmatched
@@ -117,7 +124,7 @@ def test_verifier_withholds_with_a_reason_and_can_be_turned_off():
     ("What did the officer not introduce?", "She introduced monthly lifeboat drills [2]."),
     ("When were drills introduced?", NOT_FOUND),
 ])
-@pytest.mark.parametrize("settings", [AnswerabilitySettings(), STRICT])
+@pytest.mark.parametrize("settings", [AnswerabilitySettings(), AnswerabilitySettings(specific_terms=True), STRICT])
 def test_the_check_on_a_checked_answer_equals_the_verifier_with_it(question: str, text: str,
                                                                    settings: AnswerabilitySettings):
     """bench/answerable.py applies the check to answers recorded without it: that must be what the verifier with
@@ -127,7 +134,9 @@ def test_the_check_on_a_checked_answer_equals_the_verifier_with_it(question: str
     without = Verifier(ScriptedLLM(), AnswerSettings(),
                        answerability=dataclasses.replace(settings, enabled=False)).check(question, draft)
     withheld = not is_abstention(without.text) and abstain_reason(
-        assess_answer(question, without.text, [c.passage.text for c in without.citations]), settings) is not None
+        assess_answer(question, without.text, [c.passage.text for c in without.citations],
+                      headers=[c.passage.header for c in without.citations if c.passage.header]),
+        settings) is not None
     assert with_check.text == (NOT_FOUND if withheld else without.text)
 
 
@@ -155,10 +164,10 @@ def test_bench_split_and_scoring_helpers():
     assert (tune, held) == bench.split_articles(list(reversed([*tune, *held])))  # order of the input does not matter
     answer = pipeline_over(_ps(), ScriptedLLM("The Kittiwake entered service in April 1962 [1]."),
                            max_answer_tokens=50, verify="lexical", unsupported="abstain").run(
-        "When did the Albatross enter service?")
+        "When did the Albatross not enter service?")
     record = {"id": "q", "half": "tune", "kind": "unanswerable", "doc": "d", "question": answer.question,
               "answers": [], "answer": answer.to_dict()}
     # the pipeline (with the check) withheld it; the bench reads the recorded answer as today's default
     assert answer.text == NOT_FOUND
-    row = bench.outcomes([record], AnswerabilitySettings())[0]
+    row = bench.outcomes([record], AnswerabilitySettings(specific_terms=True))[0]
     assert row["base"] and row["new"]
