@@ -24,7 +24,7 @@ signatures, meaning) in the source of every release from 0.3.0 to 0.3.35:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +89,20 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return logits - peak - np.log(np.exp(logits - peak).sum())
 
 
+def common_length(a: Iterable[int], b: Iterable[int]) -> int:
+    """How many leading items ``a`` and ``b`` share.
+
+    >>> common_length([1, 2, 3], [1, 2, 4, 5]), common_length([], [1])
+    (2, 0)
+    """
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 class LlamaAdapter:
     """A loaded ``llama_cpp.Llama`` with a small, version-checked API over its token cache and logits.
 
@@ -124,12 +138,7 @@ class LlamaAdapter:
 
     def common_prefix(self, tokens: Sequence[int]) -> int:
         """How many leading ``tokens`` the cache already holds."""
-        common = 0
-        for a, b in zip(self.llm.input_ids[: self.llm.n_tokens], tokens, strict=False):
-            if a != b:
-                break
-            common += 1
-        return common
+        return common_length(self.llm.input_ids[: self.llm.n_tokens], tokens)
 
     def eval_prefix(self, tokens: Sequence[int], *, keep: int | None = None) -> int:
         """Make the cache hold exactly ``tokens``, decoding only what follows the cached prefix.

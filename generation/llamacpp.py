@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from generation.llama_adapter import LlamaAdapter, load_llama
+from generation.llama_adapter import LlamaAdapter, common_length, load_llama
 from generation.models import PACKAGED_LLMS, packaged_model_path
 from ingest.core.errors import GenerationError, ModelError
 from ingest.core.records import Completion, ContinuationScores, Message, SequenceScore, final_item
@@ -23,20 +23,6 @@ from ingest.core.settings import CacheSettings, LLMSettings
 log = logging.getLogger(__name__)
 
 MAX_SAVED_PREFIXES = 8  # system prompts whose KV state is kept per loaded model (a few MB each)
-
-
-def common_length(a: Sequence[int], b: Sequence[int]) -> int:
-    """How many leading items ``a`` and ``b`` share.
-
-    >>> common_length([1, 2, 3], [1, 2, 4, 5]), common_length([], [1])
-    (2, 0)
-    """
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def resolve_gguf(model: str, *, model_dir: Path | None = None) -> Path:
@@ -122,7 +108,7 @@ class LlamaCppLLM:
         """Greedy completion."""
         return final_item(self.stream(messages, max_tokens=max_tokens), Completion)
 
-    def prime(self, messages: Sequence[Message]) -> int:
+    def prime(self, messages: Sequence[Message], prompt: Sequence[int] | None = None) -> int:
         """Put the system prompt's KV state in the cache when the cache does not already start with it, so the
         fixed rules and format are read once per loaded model, not once per question (or again after a check
         or a reranker used the cache for another prompt). Returns how many prompt tokens the cache now holds.
@@ -130,13 +116,17 @@ class LlamaCppLLM:
         The first time a system prompt is seen its tokens are decoded and the state saved; later it is copied
         back (milliseconds). A GGUF without a chat template, or a prompt without a system message, is left
         to llama.cpp's own prefix reuse.
+
+        :param prompt: the prompt's tokens when the caller has them (else the messages are rendered here).
         """
         if not messages or messages[0].role != "system":
             return 0
-        try:
-            prompt = self._tokens(self.chat_prompt_text(messages))
-        except GenerationError:
-            return 0
+        if prompt is None:
+            try:
+                prompt = self._tokens(self.chat_prompt_text(messages))
+            except GenerationError:
+                return 0
+        prompt = list(prompt)
         adapter = self.adapter
         cached = adapter.common_prefix(prompt)
         if not self.settings.keep_system_prompt:
@@ -220,7 +210,6 @@ class LlamaCppLLM:
             prompt's last token (choose another ``assistant_prefix``).
         """
         start = time.perf_counter()
-        self.prime(messages)
         text = self.chat_prompt_text(messages) + assistant_prefix
         base = self._tokens(text)
         tails: list[list[int]] = []
@@ -233,7 +222,8 @@ class LlamaCppLLM:
         if len(base) + longest > self.adapter.n_ctx:
             raise GenerationError(f"{self.name}: prompt of {len(base)} tokens does not fit the context "
                                   f"of {self.adapter.n_ctx}")
-        cached = min(self.adapter.common_prefix(base), len(base) - 1)
+        cached = min(self.prime(messages, base) if messages and messages[0].role == "system"
+                     else self.adapter.common_prefix(base), len(base) - 1)
         tables: dict[tuple[int, ...], Any] = {}
         extra = 0
         try:
