@@ -28,7 +28,8 @@ class PassageOut(BaseModel):
     id: str
     doc_id: str
     source: str = Field(description="path or URL of the document")
-    label: str = Field(description='"report.pdf p.3" or "src/x.py:10-42"')
+    label: str = Field(description='"report.pdf p.3", "src/x.py:10-42", "deck.pptx slide 7", '
+                                   '"model.xlsx Sheet1!A12:F30"')
     text: str
     chars: list[int] = Field(description="[start, end) offsets into the document's text")
     page: int | None = Field(None, description="1-based page (PDFs)")
@@ -43,6 +44,11 @@ class PassageOut(BaseModel):
                           '"periods" (one per column: "text", "year", "month", "day", "months", "instant"), "rows" '
                           '(each "label", "section", "span" and "cells": [text, start, end, value, percent], offsets '
                           'into "text", value an exact decimal string)')
+    place: dict[str, Any] | None = Field(
+        None, description='where an Office or CSV passage sits: "unit" ("slide", "cells", "paragraphs", "table"), '
+                          '"first" and "last" (slide, rows, paragraphs or table number, 1-based), "sheet", '
+                          '"columns" ([first, last], 1-based), "section", and "text" as its citation shows it '
+                          '("slide 7", "Sheet1!A12:F30", "§4.2 \"Termination\"")')
 
 
 class Hit(PassageOut):

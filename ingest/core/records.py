@@ -16,8 +16,9 @@ from typing import Literal, TypeVar
 from ingest.core.periods import FiscalPeriod
 from ingest.core.tables import Table
 
-DocKind = Literal["pdf", "text", "markdown", "html", "code"]
+DocKind = Literal["pdf", "text", "markdown", "html", "code", "docx", "pptx", "xlsx", "csv"]
 PassageKind = Literal["prose", "code", "table"]
+PlaceUnit = Literal["slide", "cells", "paragraphs", "table"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,94 @@ class Section:
     level: int
     title: str
     start: int
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a passage of an Office file or a CSV sits, in the file's own terms: what its citation names and
+    where the viewer opens it.
+
+    ``unit`` says which: a ``"slide"`` (``first`` = ``last`` = its 1-based number), a sheet's ``"cells"`` (rows
+    ``first``..``last`` and ``columns``, 1-based, of ``sheet``; a CSV has no sheet name), a Word document's
+    ``"paragraphs"`` (1-based, in body order) or one of its tables (``"table"``: ``first`` = ``last`` = its
+    1-based number), with the ``section`` they sit in ("4.2 \"Termination\"", "" before the first heading).
+
+    >>> Place("cells", 12, 30, sheet="Sheet1", columns=(1, 6)).text(), Place("slide", 7, 7).text()
+    ('Sheet1!A12:F30', 'slide 7')
+    >>> Place("paragraphs", 3, 5, section='4.2 "Termination"').text(), Place("table", 2, 2).text()
+    ('§4.2 "Termination"', 'table 2')
+    """
+
+    unit: PlaceUnit
+    first: int
+    last: int
+    sheet: str = ""
+    columns: tuple[int, int] | None = None
+    section: str = ""
+
+    def text(self) -> str:
+        """The place as a citation names it: ``slide 7``, ``Sheet1!A12:F30``, ``§4.2 "Termination"``, ``¶3-5``."""
+        if self.unit == "slide":
+            return f"slide {self.first}"
+        if self.unit == "cells":
+            cols = self.columns or (1, 1)
+            cells = f"{column_letters(cols[0])}{self.first}:{column_letters(cols[1])}{self.last}"
+            return f"{sheet_ref(self.sheet)}!{cells}" if self.sheet else cells
+        if self.section:
+            return f"§{self.section}"
+        if self.unit == "table":
+            return f"table {self.first}"
+        return f"¶{self.first}" if self.first == self.last else f"¶{self.first}-{self.last}"
+
+    def merge(self, other: Place) -> Place:
+        """The place covering both (rows, columns, paragraphs), in ``self``'s sheet and section.
+
+        >>> Place("cells", 2, 4, "S", (1, 3)).merge(Place("cells", 5, 9, "S", (2, 6))).text()
+        'S!A2:F9'
+        """
+        cols = self.columns
+        if cols is not None and other.columns is not None:
+            cols = (min(cols[0], other.columns[0]), max(cols[1], other.columns[1]))
+        return Place(self.unit, min(self.first, other.first), max(self.last, other.last), self.sheet, cols,
+                     self.section)
+
+
+def column_letters(n: int) -> str:
+    """A 1-based column number as a spreadsheet names it.
+
+    >>> column_letters(1), column_letters(26), column_letters(27), column_letters(703)
+    ('A', 'Z', 'AA', 'AAA')
+    """
+    out = ""
+    while n > 0:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def sheet_ref(name: str) -> str:
+    """A sheet name as a cell reference writes it: quoted when it holds more than letters, digits and ``_``.
+
+    >>> sheet_ref("Sheet1"), sheet_ref("Q1 plan"), sheet_ref("it's")
+    ('Sheet1', "'Q1 plan'", "'it''s'")
+    """
+    if name.replace("_", "a").isalnum() and not name[:1].isdigit():
+        return name
+    return "'" + name.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One unit of an Office file or a CSV inside :attr:`Document.text` (``text[start:end]``): a slide, a Word
+    paragraph, a row of a table or sheet. Consecutive blocks of one ``group`` (a slide, a section's paragraphs,
+    a table, a sheet) and one ``kind`` may share a passage; a table's passages repeat its ``header`` row."""
+
+    start: int
+    end: int
+    place: Place
+    group: int
+    kind: PassageKind = "prose"
+    header: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +149,7 @@ class Document:
     # says them (PDF metadata, first page, file name); "extractor" for PDFs ("pdfium" or "pypdf")
     meta: dict[str, str] = field(default_factory=dict, hash=False, compare=True)
     sections: tuple[Section, ...] = ()  # headings in text order
+    blocks: tuple[Block, ...] = ()  # Office files and CSVs: their slides, paragraphs and rows, in text order
 
     def page_at(self, offset: int) -> int | None:
         """1-based page holding character ``offset``, or None for non-PDFs."""
@@ -91,10 +181,14 @@ class Passage:
     header: str = ""
     # a table passage's rows, cells (spans in ``text``), column periods and scale, read once at ingest
     table: Table | None = None
+    place: Place | None = None  # Office files and CSVs: the slide, cell range, section or paragraphs
 
     @property
     def label(self) -> str:
-        """Human-readable location: ``report.pdf p.3`` or ``src/x.py:10-42``."""
+        """Human-readable location: ``report.pdf p.3``, ``src/x.py:10-42``, ``deck.pptx slide 7``,
+        ``model.xlsx Sheet1!A12:F30`` or ``contract.docx §4.2 "Termination"``."""
+        if self.place is not None:
+            return f"{self.source} {self.place.text()}"
         if self.page is not None:
             return f"{self.source} p.{self.page}"
         if self.lines is not None:

@@ -23,6 +23,7 @@ from ingest.core.records import (
     Citation,
     Operand,
     Passage,
+    Place,
     Ranked,
     StageTrace,
     WarningKind,
@@ -46,7 +47,27 @@ def passage_to_dict(p: Passage) -> JSON:
     return {"id": p.id, "doc_id": p.doc_id, "source": p.source, "label": p.label, "text": p.text,
             "chars": list(p.chars), "page": p.page, "lines": list(p.lines) if p.lines else None, "kind": p.kind,
             "symbol": p.symbol, "splitter": p.splitter, "header": p.header,
-            "table": table_to_dict(p.table) if p.table is not None else None}
+            "table": table_to_dict(p.table) if p.table is not None else None,
+            "place": place_to_dict(p.place) if p.place is not None else None}
+
+
+def place_to_dict(place: Place) -> JSON:
+    """A passage's :class:`Place` (slide, cell range, section) with the text its citation shows.
+
+    >>> place_to_dict(Place("slide", 7, 7))["text"], place_from_dict(place_to_dict(Place("cells", 2, 9, "S", (1, 3))))
+    ('slide 7', Place(unit='cells', first=2, last=9, sheet='S', columns=(1, 3), section=''))
+    """
+    return {"unit": place.unit, "first": place.first, "last": place.last, "sheet": place.sheet,
+            "columns": list(place.columns) if place.columns else None, "section": place.section,
+            "text": place.text()}
+
+
+def place_from_dict(d: Mapping[str, Any]) -> Place:
+    """The place :func:`place_to_dict` wrote (``text`` is derived, so it is not read)."""
+    if d["unit"] not in ("slide", "cells", "paragraphs", "table"):
+        raise ValueError(f"unknown place unit {d['unit']!r}")
+    return Place(d["unit"], int(d["first"]), int(d["last"]), str(d.get("sheet", "")), _pair(d.get("columns")),
+                 str(d.get("section", "")))
 
 
 def passage_from_dict(d: Mapping[str, Any]) -> Passage:
@@ -56,7 +77,8 @@ def passage_from_dict(d: Mapping[str, Any]) -> Passage:
     return Passage(id=d["id"], doc_id=d["doc_id"], source=d["source"], text=d["text"], chars=chars,
                    page=d.get("page"), lines=_pair(d.get("lines")), kind=d.get("kind", "prose"),
                    symbol=d.get("symbol"), splitter=d.get("splitter", "recursive"), header=d.get("header", ""),
-                   table=table_from_dict(d["table"]) if d.get("table") else None)
+                   table=table_from_dict(d["table"]) if d.get("table") else None,
+                   place=place_from_dict(d["place"]) if d.get("place") else None)
 
 
 def hit_to_dict(rank: int, hit: Ranked) -> JSON:
