@@ -129,6 +129,38 @@ class Block:
 
 
 @dataclass(frozen=True, slots=True)
+class OcrWord:
+    """One word OCR read on a PDF page: its characters in the page's text (``[start, end)``, offsets from the
+    page's start in :attr:`Document.text`), its box in PDF points (left, bottom, right, top; origin at the
+    page's bottom left, PDFium's page space, like a born-digital character's box) and the engine's confidence
+    (0 to 1)."""
+
+    start: int
+    end: int
+    box: tuple[float, float, float, float]
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class OcrPage:
+    """A PDF page whose text was read by OCR: which engine ("tesseract 5.3.0"), its mean word confidence (0 to
+    1) and every word with its box, so a quote on a scanned page is highlighted like one on a born-digital page."""
+
+    number: int  # 1-based
+    engine: str
+    confidence: float
+    words: tuple[OcrWord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OcrNote:
+    """That a passage's text was read by OCR: the engine, and the mean confidence (0 to 1) of its words."""
+
+    engine: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
 class Document:
     """One loaded file: its extracted text and how that text maps back to the file.
 
@@ -150,6 +182,7 @@ class Document:
     meta: dict[str, str] = field(default_factory=dict, hash=False, compare=True)
     sections: tuple[Section, ...] = ()  # headings in text order
     blocks: tuple[Block, ...] = ()  # Office files and CSVs: their slides, paragraphs and rows, in text order
+    ocr_pages: tuple[OcrPage, ...] = ()  # PDF pages whose text OCR read (ingest/ocr.py), in page order
 
     def page_at(self, offset: int) -> int | None:
         """1-based page holding character ``offset``, or None for non-PDFs."""
@@ -182,6 +215,7 @@ class Passage:
     # a table passage's rows, cells (spans in ``text``), column periods and scale, read once at ingest
     table: Table | None = None
     place: Place | None = None  # Office files and CSVs: the slide, cell range, section or paragraphs
+    ocr: OcrNote | None = None  # its text was read by OCR from a scanned page: the engine and its confidence
 
     @property
     def label(self) -> str:

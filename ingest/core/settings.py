@@ -31,6 +31,7 @@ EVIDENCE_TOKENS = 200  # [answer] evidence_tokens: chosen on development questio
 
 SearchMode = Literal["dense", "bm25", "hybrid"]
 PdfExtractor = Literal["pdfium", "pypdf"]
+OcrMode = Literal["auto", "off", "force"]
 SearchLevel = Literal["passage", "unit", "file"]
 AnswerModeSetting = Literal["auto", "full", "retrieve"]
 Selector = Literal["none", "embedding", "llm"]
@@ -168,6 +169,9 @@ class IngestSettings:
     max_file_mb: int = setting(50, low=1, help="files larger than this are skipped (in a walk) or refused (named)")
     pdf_extractor: PdfExtractor = setting("pdfium", help="PDF text: pdfium (PDFium via pypdfium2; pypdf for a file "
                                                           "PDFium rejects) or pypdf")
+    ocr: OcrMode = setting("auto", help="OCR of PDF pages (Tesseract, offline): auto (only pages with no "
+                                        "extractable text, i.e. scanned ones), off (such pages stay empty), force "
+                                        "(every page, its text layer ignored); each page under the file's bounds")
 
     def __post_init__(self) -> None:
         check_section(self)
