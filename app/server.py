@@ -47,6 +47,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.changes import checked_note
 from app.http_errors import ApiError, BodyLimit, ErrorType, api_error, error_body, error_response, validation_message
 from app.http_schema import (
     BUSY,
@@ -265,9 +266,9 @@ class ChatReply:
         return self._chunk([{"index": 0, "delta": delta, "finish_reason": finish}], **extra)
 
     async def chunks(self, job: AnswerJob, *, include_usage: bool = False) -> AsyncIterator[str]:
-        """The streamed reply: the raw generation piece by piece; then, if the citation check changed it,
-        "Checked: " and the checked answer; the "Sources:" list; a last chunk with the ``docqa`` field; a usage
-        chunk if asked for; ``[DONE]``."""
+        """The streamed reply: the raw generation piece by piece; then, if the checks changed it, one line
+        saying what changed (:func:`app.changes.checked_note`); the "Sources:" list; a last chunk with the ``docqa``
+        field; a usage chunk if asked for; ``[DONE]``."""
         yield self._delta({"role": "assistant", "content": ""})
         streamed: list[str] = []
         try:
@@ -281,8 +282,9 @@ class ChatReply:
         final = job.final
         assert final is not None  # pieces() raises otherwise
         tail = sources_text(final)
-        if final.text.strip() != "".join(streamed).strip():  # the citation check changed the draft
-            tail = f"\n\nChecked: {final.text}{tail}"
+        note = checked_note("".join(streamed), final.text, label="Computed" if final.calculation else "Checked")
+        if note:  # the checks changed the streamed draft: what changed, not the whole answer again
+            tail = f"\n\n{note}{tail}"
         if tail:
             yield self._delta({"content": tail})
         yield self._delta({}, "stop", docqa=docqa_extra(final, job.queue_seconds))
@@ -302,26 +304,17 @@ class ServerState:
     model_id: str = MODEL_ID
     started: int = field(default_factory=lambda: int(time.time()))
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _by_id: dict[str, Passage] | None = None
     _documents: list[dict[str, Any]] | None = None
 
     def passage(self, passage_id: str) -> Passage | None:
-        """The indexed passage with this id (the lookup is built once)."""
-        with self._lock:
-            if self._by_id is None:
-                self._by_id = {p.id: p for ps in self.index.doc_passages().values() for p in ps}
-        return self._by_id.get(passage_id)
+        """The indexed passage with this id (one indexed SQL lookup)."""
+        return self.index.reader.passage_by_id(passage_id)
 
     def documents(self) -> list[dict[str, Any]]:
         """The indexed documents (without their text), built once."""
         with self._lock:
             if self._documents is None:
-                counts: dict[str, int] = {}
-                for p in self.index.passages():
-                    counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
-                self._documents = [{"doc_id": d.doc_id, "source": d.source, "kind": d.kind, "language": d.language,
-                                    "pages": d.page_count, "chars": len(d.text), "passages": counts.get(d.doc_id, 0)}
-                                   for d in self.index.documents()]
+                self._documents = self.index.reader.document_summaries()
             return self._documents
 
 

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from app import cli
-from app.cli import checked_note, main
+from app.changes import checked_note
+from app.cli import main
 from ingest.core.records import Completion, Message
 from ingest.core.settings import CacheSettings, EmbedSettings, LLMSettings, Settings
 from tests.fakes import FakeEmbedder, ScriptedLLM

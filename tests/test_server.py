@@ -158,7 +158,7 @@ def test_streamed_reply_shows_the_checked_answer_when_the_check_changed_the_draf
     extra = chunks[-1].model_extra["docqa"]
     assert streamed.startswith("The pier was built by giants in 1066 [7].")  # the raw generation came first
     assert extra["answer"] != "The pier was built by giants in 1066 [7]." and not extra["citations"]
-    assert streamed.endswith(f"\n\nChecked: {extra['answer']}") and extra["warnings"]
+    assert streamed.endswith(f"\n\nChecked: the answer is now: {extra['answer']}") and extra["warnings"]
 
 
 class FailingLLM(RepeatingLLM):
