@@ -21,6 +21,7 @@ import stat
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from typing import TYPE_CHECKING
 from ingest.core.errors import (
     CorruptFileError,
     EmptyDocumentError,
@@ -33,6 +34,9 @@ from ingest.core.protocols import DocumentDescriber
 from ingest.core.records import DocKind, Document, LoadReport
 from ingest.core.settings import PdfExtractor
 
+
+if TYPE_CHECKING:
+    from ingest.ocr import OcrOptions
 log = logging.getLogger(__name__)
 
 # Extension -> language name (tree-sitter naming). Anything not here and not PDF/HTML/Markdown is plain text.
@@ -257,7 +261,7 @@ def read_file_bytes(path: Path, source: str, *, max_bytes: int = MAX_FILE_BYTES)
 
 def load_file(path: str | os.PathLike[str], *, password: str | None = None,
               max_bytes: int = MAX_FILE_BYTES, pdf_extractor: PdfExtractor = "pdfium",
-              describer: DocumentDescriber | None = None) -> Document:
+              describer: DocumentDescriber | None = None, ocr: OcrOptions | None = None) -> Document:
     """Load one file.
 
     :param path: the file; its text form (:func:`source_name`) becomes :attr:`Document.source`.
@@ -267,6 +271,7 @@ def load_file(path: str | os.PathLike[str], *, password: str | None = None,
     :param describer: a profile's describer (a filing's issuer, form, period); None: the general description.
     :raises InputError: missing, empty, binary, too large, corrupt, locked or unreadable file, or not a
         regular file (message names the file).
+    :param ocr: which PDF pages OCR reads and their bounds (:mod:`ingest.ocr`; None: pages with no text).
     """
     p = Path(path)
     source = source_name(path)
@@ -280,7 +285,7 @@ def load_file(path: str | os.PathLike[str], *, password: str | None = None,
     if suffix == ".pdf" or data[:5] == b"%PDF-":
         from ingest.pdf import load_pdf  # ingest.pdf cleans its text with clean_text from here
 
-        return describe_document(load_pdf(data, source, password, doc_id, extractor=pdf_extractor),
+        return describe_document(load_pdf(data, source, password, doc_id, extractor=pdf_extractor, ocr=ocr),
                                  describer=describer)
     if looks_binary(data):
         raise UnsupportedFileError(f"{source}: binary file, not text, code or PDF")

@@ -27,11 +27,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from ingest.core.errors import CorruptFileError, EmptyDocumentError, PasswordError
 from ingest.core.records import Document, PageSpan, Section
 from ingest.core.settings import PdfExtractor
 from ingest.loaders import clean_text
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ingest.ocr import OcrOptions, OcrRead, PageOcr
 
 log = logging.getLogger(__name__)
 
@@ -256,12 +262,14 @@ def outline_sections(outline: Iterable[OutlineEntry], text: str, spans: Sequence
     return tuple(out)
 
 
-def assemble(read: PdfRead, source: str, doc_id: str) -> Document:
-    """The document from what an extractor read: cleaned pages joined, spans, empty pages, title, sections.
+def assemble(read: PdfRead, source: str, doc_id: str, ocr: Mapping[int, OcrRead] | None = None) -> Document:
+    """The document from what an extractor read: cleaned pages joined, spans, empty pages, title, sections;
+    a page OCR read (``ocr``, by page number) has OCR's text, and its words in :attr:`Document.ocr_pages`.
 
     :raises CorruptFileError: no page could be read.
     :raises EmptyDocumentError: no page has text.
     """
+    ocr = ocr or {}
     count = len(read.pages)
     if read.failed and len(read.failed) == count:
         raise CorruptFileError(f"{source}: cannot read PDF ({read.first_error or 'no page could be read'})")
@@ -270,17 +278,25 @@ def assemble(read: PdfRead, source: str, doc_id: str) -> Document:
                     read.first_error, list(read.failed))
     cleaned = [pdfium_page_text(raw) if read.extractor == "pdfium" and n not in read.mended else pypdf_page_text(raw)
                for n, raw in enumerate(read.pages, start=1)]
+    for number, page in ocr.items():
+        if page.text or not cleaned[number - 1]:  # force: a page OCR finds nothing on keeps its text layer
+            cleaned[number - 1] = page.text
+    read_by_ocr = tuple(ocr[n].page for n in sorted(ocr) if ocr[n].text and cleaned[n - 1] == ocr[n].text)
     text, spans, empty = join_pages(cleaned)
     if not spans:
-        raise EmptyDocumentError(f"{source}: no extractable text on any of its {count} pages (scanned? run OCR first)")
+        hint = "OCR found no words either" if ocr else 'scanned? set [ingest] ocr = "auto" and install tesseract-ocr'
+        raise EmptyDocumentError(f"{source}: no extractable text on any of its {count} pages ({hint})")
     if empty:
         log.warning("%s: %d of %d pages have no extractable text: %s", source, len(empty), count, list(empty))
+    if read_by_ocr:
+        log.info("%s: %d pages read by OCR: %s", source, len(read_by_ocr), [p.number for p in read_by_ocr])
     meta = {"extractor": read.extractor}
     title = meaningful_title(read.title, source)
     if title:
         meta["title"] = title
     return Document(doc_id=doc_id, source=source, text=text, kind="pdf", pages=spans, empty_pages=empty,
-                    page_count=count, meta=meta, sections=outline_sections(read.outline, text, spans, count))
+                    page_count=count, meta=meta, sections=outline_sections(read.outline, text, spans, count),
+                    ocr_pages=read_by_ocr)
 
 
 def why(err: BaseException) -> str:
@@ -531,7 +547,8 @@ def mend_exploded(read: PdfRead, data: bytes, source: str, password: str | None,
 
 def load_pdf(data: bytes, source: str, password: str | None, doc_id: str, *, extractor: PdfExtractor = "pdfium",
              pdfium: Reader = read_pdfium, pypdf: Reader = read_pypdf,
-             pypdf_pages: PageReader = read_pypdf_pages) -> Document:
+             pypdf_pages: PageReader = read_pypdf_pages, ocr: OcrOptions | None = None,
+             ocr_pages: PageOcr | None = None) -> Document:
     """One PDF as a document, read by ``extractor``; a file PDFium refuses is read by pypdf, and so is a page
     PDFium breaks into one character per line (:func:`mend_exploded`).
 
@@ -542,16 +559,28 @@ def load_pdf(data: bytes, source: str, password: str | None, doc_id: str, *, ext
     :param pdfium: reads a file through PDFium (raises :class:`PdfiumRejected` to hand it to pypdf).
     :param pypdf: reads a file through pypdf.
     :param pypdf_pages: reads some pages through pypdf.
+    :param ocr: which pages OCR reads (:mod:`ingest.ocr`; default: ``auto``, the pages with no text).
+    :param ocr_pages: reads some pages by OCR (default :func:`ingest.ocr.ocr_pdf_pages`).
     :raises PasswordError: missing or wrong password.
     :raises CorruptFileError: damaged or unsupported file.
     :raises EmptyDocumentError: no page has text.
     """
+    from ingest.ocr import OcrOptions, ocr_pdf_pages, pages_to_read
+
+    def with_ocr(read: PdfRead) -> Document:
+        options = ocr or OcrOptions()
+        clean = pdfium_page_text if read.extractor == "pdfium" else pypdf_page_text
+        numbers = pages_to_read([clean(raw) for raw in read.pages], read.failed, options.mode)
+        found = (ocr_pages or ocr_pdf_pages)(data, source, password, numbers, options) if numbers else {}
+        return assemble(read, source, doc_id, found)
+
     if extractor == "pdfium":
         try:
             read = pdfium(data, source, password)
-            return assemble(mend_exploded(read, data, source, password, pypdf_pages), source, doc_id)
+            return with_ocr(mend_exploded(read, data, source, password, pypdf_pages))
         except PdfiumRejected as err:
             log.info("%s: PDFium cannot open it (%s); reading it with pypdf", source, err)
         except PasswordError:
             log.debug("%s: PDFium asks for a password; pypdf gives the verdict", source)
-    return assemble(pypdf(data, source, password), source, doc_id)
+    return with_ocr(pypdf(data, source, password))
+

@@ -34,6 +34,7 @@ from ingest.core.protocols import DocumentDescriber, Splitter
 from ingest.core.records import Document, Passage
 from ingest.core.settings import IngestSettings, PdfExtractor
 from ingest.loaders import Skipped, expand_paths, load_file, skip_reason, source_name, strict_single
+from ingest.ocr import OcrOptions, note_ocr
 from ingest.worker import BoundedWorker, BoundTripped, WorkerPool, default_workers
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class _Job:
     password: str | None
     max_bytes: int
     extractor: PdfExtractor = "pdfium"  # IngestSettings.pdf_extractor
+    ocr: OcrOptions = OcrOptions()  # IngestSettings.ocr, under the file's bounds
 
 
 _Read = tuple[Document, list[Passage], float, float]  # the document, its passages, seconds to load and to split
@@ -84,13 +86,13 @@ def _read_one(job: _Job, *, splitter: Splitter, describer: DocumentDescriber | N
     """Load and split one file (runs in the worker)."""
     t0 = time.perf_counter()
     doc = load_file(job.path, password=job.password, max_bytes=job.max_bytes, pdf_extractor=job.extractor,
-                    describer=describer)
+                    describer=describer, ocr=job.ocr)
     t1 = time.perf_counter()
     try:
         passages = splitter.split(doc)
     except RecursionError as err:
         raise CorruptFileError(f"{doc.source}: nested too deeply to split") from err
-    return doc, passages, t1 - t0, time.perf_counter() - t1
+    return doc, note_ocr(doc, passages), t1 - t0, time.perf_counter() - t1
 
 
 def _size(path: Path) -> int:
@@ -144,7 +146,8 @@ def read_files(paths: Sequence[Path], *, splitter: Splitter, settings: IngestSet
     """
     settings = settings or IngestSettings()
     task = partial(_read_one, splitter=splitter, describer=describer)
-    jobs = [_Job(path, password, settings.max_file_mb * 2**20, settings.pdf_extractor) for path in paths]
+    ocr = OcrOptions(settings.ocr, timeout_seconds=settings.timeout_seconds, memory_mb=settings.memory_mb)
+    jobs = [_Job(path, password, settings.max_file_mb * 2**20, settings.pdf_extractor, ocr) for path in paths]
     if not settings.isolate:
         for job in jobs:
             start = time.perf_counter()

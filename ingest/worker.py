@@ -18,7 +18,10 @@ The bounds:
 - **memory**: before each task the worker caps its own address space (``RLIMIT_AS``) at its size
   plus ``memory_mb``, so an allocation beyond it fails with ``MemoryError`` (reported, and the
   worker replaced); the caller also polls the worker's resident size and kills it when it grows
-  by more than ``memory_mb`` during the task (memory that native code takes without failing).
+  by more than ``memory_mb`` during the task (memory that native code takes without failing);
+- **programs the task runs** (the OCR engine, :mod:`ingest.ocr`): their CPU time counts as the worker's
+  once they finish (``cutime``), each runs under its own ``memory_mb`` address-space cap and a wall-clock
+  limit of the time bound, and a worker waiting on one is making progress as soon as it finishes.
 
 The worker ignores SIGINT (the caller handles Ctrl-C and stops it), dies with its parent
 (``PR_SET_PDEATHSIG`` on Linux, and an end-of-file on the pipe everywhere), and leaves through
@@ -131,19 +134,24 @@ def parse_sched(stat: str, schedstat: str | None, ticks: int) -> SchedSample:
 
     ``schedstat`` (nanoseconds on a CPU, nanoseconds waiting on a run queue, time slices) is exact and says
     how long the process waited for a core; without it, ``stat``'s user and system ticks give the CPU time.
+    The CPU time of its finished children (``stat``'s cutime and cstime: an OCR engine it ran, page by page)
+    counts as its own, so a task's bound covers the programs it runs.
 
     >>> stat = "41 (a (b) c) S 1 41 41 0 -1 0 0 0 0 0 250 50 0 0 30 10 1 0 5 0 0"
     >>> parse_sched(stat, "3100000000 700000000 12", 100)
     SchedSample(cpu=3.1, waited=0.7, runnable=False)
     >>> parse_sched(stat.replace(") S", ") R"), None, 100)
     SchedSample(cpu=3.0, waited=0.0, runnable=True)
+    >>> parse_sched(stat.replace("50 0 0 30", "50 120 30 30"), "3100000000 700000000 12", 100)
+    SchedSample(cpu=4.6, waited=0.7, runnable=False)
     """
     fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces and parentheses
     runnable = fields[0] == "R"
+    children = (int(fields[13]) + int(fields[14])) / ticks
     if schedstat:
         on_cpu, waited = schedstat.split()[:2]
-        return SchedSample(int(on_cpu) / 1e9, int(waited) / 1e9, runnable)
-    return SchedSample((int(fields[11]) + int(fields[12])) / ticks, 0.0, runnable)
+        return SchedSample(round(int(on_cpu) / 1e9 + children, 6), int(waited) / 1e9, runnable)
+    return SchedSample((int(fields[11]) + int(fields[12])) / ticks + children, 0.0, runnable)
 
 
 def _sched(pid: int) -> SchedSample | None:
