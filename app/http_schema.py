@@ -49,6 +49,9 @@ class PassageOut(BaseModel):
                           '"first" and "last" (slide, rows, paragraphs or table number, 1-based), "sheet", '
                           '"columns" ([first, last], 1-based), "section", and "text" as its citation shows it '
                           '("slide 7", "Sheet1!A12:F30", "§4.2 \"Termination\"")')
+    ocr: dict[str, Any] | None = Field(
+        None, description='a passage read by OCR from a scanned page: "engine" ("tesseract 5.3.0") and "confidence" '
+                          '(the mean of its words\' confidences, 0 to 1)')
 
 
 class Hit(PassageOut):

@@ -21,6 +21,9 @@ from ingest.core.records import (
     AnswerWarning,
     Calculation,
     Citation,
+    OcrNote,
+    OcrPage,
+    OcrWord,
     Operand,
     Passage,
     Place,
@@ -48,7 +51,42 @@ def passage_to_dict(p: Passage) -> JSON:
             "chars": list(p.chars), "page": p.page, "lines": list(p.lines) if p.lines else None, "kind": p.kind,
             "symbol": p.symbol, "splitter": p.splitter, "header": p.header,
             "table": table_to_dict(p.table) if p.table is not None else None,
-            "place": place_to_dict(p.place) if p.place is not None else None}
+            "place": place_to_dict(p.place) if p.place is not None else None,
+            "ocr": ocr_note_to_dict(p.ocr) if p.ocr is not None else None}
+
+
+def ocr_note_to_dict(note: OcrNote) -> JSON:
+    """That a passage was read by OCR: ``{"engine": ..., "confidence": ...}``.
+
+    >>> ocr_note_from_dict(ocr_note_to_dict(OcrNote("tesseract 5.3.0", 0.93)))
+    OcrNote(engine='tesseract 5.3.0', confidence=0.93)
+    """
+    return {"engine": note.engine, "confidence": note.confidence}
+
+
+def ocr_note_from_dict(d: Mapping[str, Any]) -> OcrNote:
+    """The note :func:`ocr_note_to_dict` wrote."""
+    return OcrNote(str(d["engine"]), float(d["confidence"]))
+
+
+def ocr_pages_to_list(pages: Sequence[OcrPage]) -> list[Any]:
+    """A document's OCR'd pages, compactly: ``[number, engine, confidence, [[start, end, left, bottom, right,
+    top, confidence], ...]]`` per page (a page holds hundreds of words).
+
+    >>> pages = (OcrPage(2, "tesseract 5", 0.9, (OcrWord(0, 4, (10.0, 700.0, 40.5, 712.0), 0.9),)),)
+    >>> ocr_pages_from_list(ocr_pages_to_list(pages)) == pages
+    True
+    """
+    return [[p.number, p.engine, p.confidence, [[w.start, w.end, *w.box, w.confidence] for w in p.words]]
+            for p in pages]
+
+
+def ocr_pages_from_list(value: Sequence[Any]) -> tuple[OcrPage, ...]:
+    """The pages :func:`ocr_pages_to_list` wrote."""
+    return tuple(OcrPage(int(n), str(engine), float(conf),
+                         tuple(OcrWord(int(w[0]), int(w[1]), (float(w[2]), float(w[3]), float(w[4]), float(w[5])),
+                                       float(w[6])) for w in words))
+                 for n, engine, conf, words in value)
 
 
 def place_to_dict(place: Place) -> JSON:
@@ -78,7 +116,8 @@ def passage_from_dict(d: Mapping[str, Any]) -> Passage:
                    page=d.get("page"), lines=_pair(d.get("lines")), kind=d.get("kind", "prose"),
                    symbol=d.get("symbol"), splitter=d.get("splitter", "recursive"), header=d.get("header", ""),
                    table=table_from_dict(d["table"]) if d.get("table") else None,
-                   place=place_from_dict(d["place"]) if d.get("place") else None)
+                   place=place_from_dict(d["place"]) if d.get("place") else None,
+                   ocr=ocr_note_from_dict(d["ocr"]) if d.get("ocr") else None)
 
 
 def hit_to_dict(rank: int, hit: Ranked) -> JSON:
@@ -156,7 +195,7 @@ def trace_to_dict(s: StageTrace) -> JSON:
     """One stage's trace."""
     return {"name": s.name, "method": s.method, "seconds": s.seconds, "prompt_tokens": s.prompt_tokens,
             "completion_tokens": s.completion_tokens, "embedder_tokens": s.embedder_tokens, "calls": s.calls,
-            "outcome": s.outcome, "details": list(s.details)}
+            "outcome": s.outcome, "details": list(s.details), "cached_tokens": s.cached_tokens}
 
 
 def trace_from_dict(d: Mapping[str, Any]) -> StageTrace:
@@ -165,7 +204,8 @@ def trace_from_dict(d: Mapping[str, Any]) -> StageTrace:
                       prompt_tokens=int(d.get("prompt_tokens", 0)),
                       completion_tokens=int(d.get("completion_tokens", 0)),
                       embedder_tokens=int(d.get("embedder_tokens", 0)), calls=int(d.get("calls", 0)),
-                      outcome=d.get("outcome", "ok"), details=tuple(d.get("details", ())))
+                      outcome=d.get("outcome", "ok"), details=tuple(d.get("details", ())),
+                      cached_tokens=int(d.get("cached_tokens", 0)))
 
 
 def warning_to_dict(w: AnswerWarning) -> JSON:
