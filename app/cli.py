@@ -281,6 +281,9 @@ def cmd_status(args: argparse.Namespace) -> int:
                        for s in manifest.sources]
     else:
         entries_out = [e.to_dict() for e in entries]
+    ocr_pages = {s["source"]: s.get("ocr_pages") or [] for s in manifest.sources}  # builds before OCR: none
+    for e in entries_out:
+        e["ocr_pages"] = ocr_pages.get(e["source"], [])
     counts: dict[str, int] = {}
     for e in entries_out:
         counts[e["status"]] = counts.get(e["status"], 0) + 1
@@ -292,7 +295,8 @@ def cmd_status(args: argparse.Namespace) -> int:
           f"{manifest.counts['passages']} passages; files: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     for e in entries_out:
         seconds = f"{e['seconds']:.2f} s" if e["seconds"] is not None else "-"
-        detail = (f"{e['pages']} pages ({len(e['empty_pages'])} empty), " if e["pages"] else "") + \
+        ocr = f", {len(e['ocr_pages'])} read by OCR: {e['ocr_pages']}" if e["ocr_pages"] else ""
+        detail = (f"{e['pages']} pages ({len(e['empty_pages'])} empty{ocr}), " if e["pages"] else "") + \
             f"{e['passages']} passages, {seconds}"
         print(f"  {e['status']:<8} {e['source']}: " + (e["reason"] if e["status"] != "indexed" else detail))
     return 0
