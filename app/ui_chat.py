@@ -258,7 +258,8 @@ def _pdf(doc: Document, citation: Citation, names: Names) -> None:
                 on_click=_go_to_page, args=(page - 1,))
     nxt.button("", key="viewer-next", icon=":material/chevron_right:", help="next page",
                disabled=page >= view.page_count, on_click=_go_to_page, args=(page + 1,))
-    middle.caption(page_caption(view, cited_page=cited_page))
+    middle.caption(page_caption(view, cited_page=cited_page,
+                                ocr=next((p for p in doc.ocr_pages if p.number == page), None)))
     if page != cited_page:
         st.button(f"Back to the cited page {cited_page}", key="viewer-back", on_click=_go_to_page,
                   args=(cited_page,))

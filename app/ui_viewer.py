@@ -7,6 +7,10 @@ is therefore located again in PDFium's text of its page: exactly first, then wit
 treated as equal. Only when the quote's occurrence can be told apart (the same number of matches in both
 texts) are its boxes drawn; otherwise nothing is drawn and the viewer says why (never a wrong highlight).
 
+A scanned page has no characters for PDFium to box: its text came from OCR (:mod:`ingest.ocr`), which kept
+each word's box in the same page space, so the quote's boxes are its words' boxes, merged into lines the
+same way (:func:`ocr_quote_boxes`).
+
 Every character taken from a document is HTML-escaped here; the HTML built is trusted markup around
 escaped text.
 """
@@ -25,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.core.records import Citation, Document, PageSpan, Passage, line_span
+from ingest.core.records import Citation, Document, OcrPage, PageSpan, Passage, line_span
 from ingest.pdf import PDFIUM_LOCK
 
 PAGE_SCALE = 1.5  # pixels per PDF point of the rendered page (108 dpi)
@@ -194,6 +198,19 @@ def line_boxes(chars: Sequence[tuple[str, Box]]) -> list[Box]:
     return out
 
 
+def ocr_quote_boxes(page: OcrPage, start: int, end: int) -> list[Box]:
+    """Line boxes of the OCR'd words that hold any of the page-text characters ``[start, end)`` (a word is
+    the smallest thing OCR boxes).
+
+    >>> from ingest.core.records import OcrWord
+    >>> words = (OcrWord(0, 3, (10, 700, 30, 710), 0.9), OcrWord(4, 9, (34, 700, 60, 711), 0.9),
+    ...          OcrWord(10, 14, (10, 680, 35, 690), 0.8))
+    >>> ocr_quote_boxes(OcrPage(1, "tesseract", 0.9, words), 5, 12)
+    [Box(left=34, bottom=700, right=60, top=711), Box(left=10, bottom=680, right=35, top=690)]
+    """
+    return line_boxes([("w", Box(*w.box)) for w in page.words if w.start < end and start < w.end])
+
+
 # -- PDF pages ----------------------------------------------------------------------------------------------
 
 def file_matches(path: Path, doc_id: str) -> bool:
@@ -225,6 +242,10 @@ def quote_boxes(path: Path, doc: Document, page_number: int, start: int, end: in
     if not pieces:
         return [], f"the quote is not on page {page_number}"
     a, b = pieces[0]
+    scanned = next((p for p in doc.ocr_pages if p.number == page_number), None)
+    if scanned is not None:  # its text came from OCR: the words' boxes, no PDFium text to match
+        boxes = ocr_quote_boxes(scanned, a, b)
+        return boxes, "" if boxes else "the quote's words have no boxes on this OCR'd page"
     with PDFIUM_LOCK:  # PDFium is not thread-safe; Streamlit sessions are threads
         return _quote_boxes(pdfium.PdfDocument(str(path)), doc, span, page_number, a, b)
 
@@ -292,17 +313,21 @@ def _render(pdf: Any, page_number: int, boxes: Sequence[Box], note: str, scale: 
         pdf.close()
 
 
-def page_caption(view: PageView, *, cited_page: int | None = None) -> str:
-    """"page 2 of 5 · printed page ii".
+def page_caption(view: PageView, *, cited_page: int | None = None, ocr: OcrPage | None = None) -> str:
+    """"page 2 of 5 · printed page ii", and whether OCR read the page.
 
     >>> page_caption(PageView(2, 5, "ii", b"", 1, 1, 1.0, 1.0), cited_page=2)
     'page 2 of 5 · printed page ii · the cited page'
+    >>> page_caption(PageView(1, 1, "", b"", 1, 1, 1.0, 1.0), ocr=OcrPage(1, "tesseract 5.3.0", 0.913))
+    'page 1 of 1 · scanned: text read by OCR (tesseract 5.3.0, mean confidence 0.91)'
     """
     parts = [f"page {view.number} of {view.page_count}"]
     if view.label and view.label != str(view.number):
         parts.append(f"printed page {view.label}")
     if cited_page == view.number:
         parts.append("the cited page")
+    if ocr is not None:
+        parts.append(f"scanned: text read by OCR ({ocr.engine}, mean confidence {ocr.confidence:.2f})")
     return " · ".join(parts)
 
 
