@@ -87,6 +87,7 @@ class CitationOut(BaseModel):
     quote_chars: list[int] | None = Field(description="[start, end) of the quote inside the passage text")
     supported: bool | None = Field(description="the citation check's verdict (null: not checked)")
     cells: list[CellOut] = Field(default_factory=list, description="the table cells inside the quote (table passages)")
+    place: dict[str, Any] | None = Field(None, description="an Office or CSV passage's place (as in a passage)")
 
 
 class AnswerResponse(BaseModel):

@@ -110,7 +110,7 @@ def describe_document(doc: Document, *, markup: str | None = None,
             meta.setdefault("title", title)
         if not sections:
             sections = locate_headings(doc.text, headings)
-    if not sections:
+    if not sections and not doc.blocks:  # an Office file's headings are its own (a CSV has none)
         sections = detect_sections(doc)
     described = replace(doc, meta=meta, sections=sections)
     facts = describer.describe(described) if describer is not None else None

@@ -1,4 +1,5 @@
-"""Turn files into :class:`Document`s: PDF (page by page), text, Markdown, HTML, source code.
+"""Turn files into :class:`Document`s: PDF (page by page), text, Markdown, HTML, source code, and Word,
+PowerPoint, Excel and CSV files (:mod:`ingest.office`).
 
 Errors name the file and the problem in one line. Directories are walked
 recursively; hidden and VCS folders are skipped, binary files are skipped and
@@ -33,6 +34,7 @@ from ingest.core.errors import (
 from ingest.core.protocols import DocumentDescriber
 from ingest.core.records import DocKind, Document, LoadReport
 from ingest.core.settings import PdfExtractor
+from ingest.office import OFFICE_SUFFIXES
 
 
 if TYPE_CHECKING:
@@ -265,7 +267,7 @@ def load_file(path: str | os.PathLike[str], *, password: str | None = None,
     """Load one file.
 
     :param path: the file; its text form (:func:`source_name`) becomes :attr:`Document.source`.
-    :param password: for encrypted PDFs.
+    :param password: for encrypted PDFs and password-protected Office files.
     :param max_bytes: larger files are refused (:class:`FileTooLargeError`).
     :param pdf_extractor: what reads a PDF's text ("pdfium", or "pypdf"; see :mod:`ingest.pdf`).
     :param describer: a profile's describer (a filing's issuer, form, period); None: the general description.
@@ -287,6 +289,11 @@ def load_file(path: str | os.PathLike[str], *, password: str | None = None,
 
         return describe_document(load_pdf(data, source, password, doc_id, extractor=pdf_extractor, ocr=ocr),
                                  describer=describer)
+    if suffix in OFFICE_SUFFIXES:  # Word, PowerPoint, Excel, CSV: cited by section, slide, cell range
+        from ingest.office.read import load_office
+
+        return describe_document(load_office(data, source, doc_id, suffix=suffix, password=password,
+                                             max_bytes=max_bytes), describer=describer)
     if looks_binary(data):
         raise UnsupportedFileError(f"{source}: binary file, not text, code or PDF")
     text = decode_text(data)

@@ -160,6 +160,10 @@ class ProseSplitter:
         # a run shorter than this cannot hold chunk_tokens tokens (a character is at most 4 tokens: UTF-8 bytes)
         self._dense = re.compile(f"[^ \n]{{{max(16, settings.chunk_tokens // 4)},}}")
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text``, as the embedder counts them (short pieces remembered)."""
+        return self._count_tokens(text)
+
     def warm_up(self) -> None:
         """Build LangChain's splitter (idempotent; the first split does it, a build does it before forking its
         readers)."""
@@ -372,5 +376,11 @@ class DocumentSplitter:
         """Passages of one document."""
         if doc.kind == "code":
             return self.code.split(doc) if self.code is not None else split_lines(doc, self.settings)
+        if doc.blocks:  # Office files and CSVs: slides, paragraphs and rows, each passage with its place
+            from ingest.office.passages import block_passages
+
+            passages = block_passages(doc, budget=self.settings.chunk_tokens, count_tokens=self.prose.count_tokens,
+                                      split_text=self.prose.split_text)
+            return add_headers(doc, passages) if self.settings.headers else passages
         passages = self.prose.split(doc)
         return add_headers(doc, passages) if self.settings.headers else passages

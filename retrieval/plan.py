@@ -21,6 +21,7 @@ from typing import Any, Literal
 from ingest.core.errors import IndexMismatchError, IndexMissingError
 from ingest.core.settings import IngestSettings
 from ingest.loaders import expand_paths, source_path, strict_single
+from ingest.office import OFFICE_SCHEME, OFFICE_SUFFIXES
 from ingest.read import named_files
 from retrieval.ledger import FileEntry, ledger
 from retrieval.staging import Staging, key_of
@@ -121,11 +122,14 @@ class Keys:
     password: str | None
     describer: str = "general"  # the profile's describer: its facts go into meta and headers
 
-    def read_key(self, pdf: bool) -> str:
-        """The key of what shapes a file's passages: the splitter, the describer, and for a PDF its extractor
-        and password."""
-        return key_of({"splitter": self.splitter_id, "extractor": self.ingest.pdf_extractor if pdf else "",
-                       "password": pdf and self.password is not None, "describer": self.describer})
+    def read_key(self, pdf: bool, *, office: bool = False) -> str:
+        """The key of what shapes a file's passages: the splitter, the describer, for a PDF its extractor and
+        password, and for an Office file or CSV its password and the Office reader's scheme."""
+        key: dict[str, Any] = {"splitter": self.splitter_id, "extractor": self.ingest.pdf_extractor if pdf else "",
+                               "password": (pdf or office) and self.password is not None, "describer": self.describer}
+        if office:  # only then: other files keep the keys they had before the Office reader
+            key["office"] = OFFICE_SCHEME
+        return key_of(key)
 
     @property
     def bounds_key(self) -> str:
@@ -204,7 +208,8 @@ def _plan_file(path: Path, source: str, keys: Keys, entry: FileEntry | None, in_
     """The plan for one file named."""
     size, mtime = _stat(path)
     pdf = looks_pdf(path)
-    read_key, bounds_key = keys.read_key(pdf), keys.bounds_key
+    office = not pdf and path.suffix.lower() in OFFICE_SUFFIXES
+    read_key, bounds_key = keys.read_key(pdf, office=office), keys.bounds_key
     extractor = keys.ingest.pdf_extractor if pdf else ""
     if entry is not None and entry.sha256 and (entry.size, entry.mtime_ns) == (size, mtime) and mtime:
         sha = entry.sha256  # size and mtime unchanged: the bytes are taken as unchanged, unread
@@ -224,8 +229,10 @@ def _plan_file(path: Path, source: str, keys: Keys, entry: FileEntry | None, in_
             why = f"splitter settings changed ({'; '.join(splitter_diff[:3])})"
         elif entry.read_key != read_key and entry.extractor != extractor:
             why = f"PDF extractor changed ({entry.extractor or '-'} -> {extractor or '-'})"
-        elif entry.read_key != read_key and entry.read_key == _other_password(keys).read_key(pdf):
+        elif entry.read_key != read_key and entry.read_key == _other_password(keys).read_key(pdf, office=office):
             why = "read settings changed (password)"
+        elif office and entry.read_key in (keys.read_key(False), _other_password(keys).read_key(False)):
+            why = "read by a docqa without this Office reader"
         elif entry.read_key != read_key:
             why = f"read settings changed (the profile's describer, now {keys.describer})"
         else:

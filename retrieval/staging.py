@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ingest.core.records import Document, PageSpan, Passage, Section
+from ingest.core.serialize import place_from_dict, place_to_dict
 from ingest.core.tables import table_from_dict, table_to_dict
 
 STAGING = "staging.db"
@@ -84,9 +85,10 @@ _PASSAGE_FIELDS = ("id", "doc_id", "source", "text", "chars", "page", "lines", "
 
 def passages_json(passages: Sequence[Passage]) -> str:
     """Passages as JSON text (:func:`passages_from_json` reads them back); a table passage's :class:`Table`
-    follows its fields."""
+    follows its fields, then an Office passage's :class:`~ingest.core.records.Place` (after a null table)."""
     return json.dumps([[getattr(p, f) for f in _PASSAGE_FIELDS]
-                       + ([table_to_dict(p.table)] if p.table is not None else []) for p in passages])
+                       + ([table_to_dict(p.table) if p.table is not None else None] if p.table or p.place else [])
+                       + ([place_to_dict(p.place)] if p.place is not None else []) for p in passages])
 
 
 def passages_from_json(text: str) -> list[Passage]:
@@ -95,7 +97,9 @@ def passages_from_json(text: str) -> list[Passage]:
     >>> from ingest.core.tables import Table
     >>> p = Passage("p-1", "d-1", "a.py", "x = 1", (0, 5), lines=(1, 1), kind="code", symbol="m", header="h")
     >>> t = Passage("p-2", "d-1", "a.pdf", "Cash 5", (9, 15), kind="table", table=Table("C", (), (), "million"))
-    >>> passages_from_json(passages_json([p, t])) == [p, t]
+    >>> from ingest.core.records import Place
+    >>> o = Passage("p-3", "d-2", "m.xlsx", "a | 1", (0, 5), kind="table", place=Place("cells", 2, 2, "S", (1, 2)))
+    >>> passages_from_json(passages_json([p, t, o])) == [p, t, o]
     True
     """
     out = []
@@ -103,8 +107,10 @@ def passages_from_json(text: str) -> list[Passage]:
         v: dict[str, Any] = dict(zip(_PASSAGE_FIELDS, row[:len(_PASSAGE_FIELDS)], strict=True))
         v["chars"] = tuple(v["chars"])
         v["lines"] = tuple(v["lines"]) if v["lines"] is not None else None
-        table = table_from_dict(row[len(_PASSAGE_FIELDS)]) if len(row) > len(_PASSAGE_FIELDS) else None
-        out.append(Passage(**v, table=table))
+        n = len(_PASSAGE_FIELDS)
+        table = table_from_dict(row[n]) if len(row) > n and row[n] is not None else None
+        place = place_from_dict(row[n + 1]) if len(row) > n + 1 else None
+        out.append(Passage(**v, table=table, place=place))
     return out
 
 

@@ -16,7 +16,8 @@ vectors are FAISS's own format, everything else is SQLite and JSON.
 A table passage's :class:`ingest.core.tables.Table` is a JSON row of ``passage_tables``, keyed by the passage's
 id, and comes back in ``Passage.table`` wherever passages are read. Like the ledger and the unit vectors it was
 added without a schema bump: a build made before it has no such table, opens as before, and its passages
-carry no table.
+carry no table. An Office or CSV passage's :class:`ingest.core.records.Place` (slide, cell range, section) is a
+JSON row of ``passage_places`` in the same way.
 
 One process writes an index at a time (:mod:`retrieval.lock`); each build records how every file ended
 (:mod:`retrieval.ledger`). A reader that opens the index while a writer switches builds retries with the new
@@ -41,6 +42,7 @@ import numpy as np
 
 from ingest.core.errors import IndexMismatchError, IndexMissingError
 from ingest.core.records import Document, Passage, passage_id
+from ingest.core.serialize import place_from_dict, place_to_dict
 from ingest.core.tables import Table, table_from_json, table_to_json
 from ingest.core.text import STOPWORDS
 from retrieval.ledger import LEDGER_COLS, LEDGER_SCHEMA, FileEntry, ledger_row
@@ -62,6 +64,7 @@ CREATE VIRTUAL TABLE passages_fts USING fts5(text, header, tokenize='porter unic
 CREATE TABLE units (row INTEGER PRIMARY KEY, kind TEXT, doc_id TEXT, source TEXT, symbol TEXT, char_start INTEGER,
                     char_end INTEGER, line_start INTEGER, line_end INTEGER, members TEXT);
 CREATE TABLE passage_tables (passage TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE passage_places (passage TEXT PRIMARY KEY, record TEXT NOT NULL);
 """
 
 
@@ -122,11 +125,12 @@ def _passage_row(p: Passage) -> tuple[Any, ...]:
 
 
 def _row_passage(row: Sequence[Any]) -> Passage:
-    """A passage from its columns, then its table's JSON record (or None)."""
-    (pid, doc_id, source, text, cs, ce, page, ls, le, kind, symbol, splitter, header, record) = row
+    """A passage from its columns, then its table's JSON record and its place's (or None)."""
+    (pid, doc_id, source, text, cs, ce, page, ls, le, kind, symbol, splitter, header, record, place) = row
     return Passage(id=pid, doc_id=doc_id, source=source, text=text, chars=(cs, ce), page=page,
                    lines=(ls, le) if ls is not None else None, kind=kind, symbol=symbol, splitter=splitter,
-                   header=header or "", table=table_from_json(record) if record else None)
+                   header=header or "", table=table_from_json(record) if record else None,
+                   place=place_from_dict(json.loads(place)) if place else None)
 
 
 def _search_params(selector: Any) -> Any:
@@ -224,6 +228,8 @@ class IndexWriter:
                               ((first + i, p.text, p.header) for i, p in enumerate(passages)))
         self._con.executemany("INSERT INTO passage_tables (passage, record) VALUES (?, ?)",
                               ((p.id, table_to_json(p.table)) for p in passages if p.table is not None))
+        self._con.executemany("INSERT INTO passage_places (passage, record) VALUES (?, ?)",
+                              ((p.id, json.dumps(place_to_dict(p.place))) for p in passages if p.place is not None))
         if len(passages):
             self._vectors.add(np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(passages), self.dim))
         for p in passages:
@@ -412,11 +418,16 @@ class IndexReader:
         self._db, self._vectors, self._units, self._unit_rows = db, vectors, units, unit_rows
         has_tables = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'passage_tables'"
                                 ).fetchone() is not None
+        has_places = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'passage_places'"
+                                ).fetchone() is not None
         columns = ", ".join(f"passages.{c}" for c in _PASSAGE_COLS)
-        # a passage's columns and its table record (NULL for a passage without one, or a build made before them)
-        self._select = (f"SELECT passages.row, {columns}, passage_tables.record FROM passages LEFT JOIN "
-                        "passage_tables ON passage_tables.passage = passages.id" if has_tables else
-                        f"SELECT passages.row, {columns}, NULL FROM passages")
+        # a passage's columns, its table record and its place (NULL for a passage without one, or a build made
+        # before them)
+        self._select = (f"SELECT passages.row, {columns}, "
+                        + ("passage_tables.record" if has_tables else "NULL") + ", "
+                        + ("passage_places.record" if has_places else "NULL") + " FROM passages"
+                        + (" LEFT JOIN passage_tables ON passage_tables.passage = passages.id" if has_tables else "")
+                        + (" LEFT JOIN passage_places ON passage_places.passage = passages.id" if has_places else ""))
 
     def close(self) -> None:
         """Release the SQLite connection."""

@@ -136,13 +136,13 @@ def hit_from_dict(d: Mapping[str, Any]) -> Ranked:
 
 
 def citation_to_dict(c: Citation) -> JSON:
-    """A citation: its ``n`` marker, where its passage sits, the citation check's quote and verdict, and for a
-    quote in a table passage the table cells it holds (:func:`quoted_cells`)."""
+    """A citation: its ``n`` marker, where its passage sits (an Office passage's ``place`` too), the citation
+    check's quote and verdict, and for a quote in a table passage the table cells it holds (:func:`quoted_cells`)."""
     p = c.passage
     return {"n": c.number, "passage_id": p.id, "source": p.source, "page": p.page,
             "lines": list(p.lines) if p.lines else None, "symbol": p.symbol, "label": c.label, "quote": c.quote,
             "quote_chars": list(c.quote_chars) if c.quote_chars else None, "supported": c.supported,
-            "cells": quoted_cells(c)}
+            "cells": quoted_cells(c), "place": place_to_dict(p.place) if p.place is not None else None}
 
 
 def quoted_cells(c: Citation) -> list[JSON]:
