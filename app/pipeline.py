@@ -142,7 +142,8 @@ class Pipeline:
         "retrieve" trace (with the scope and routing decisions)."""
         t = time.perf_counter()
         found = self.retriever.retrieve(question, self.candidates_wanted(), scope=scope)
-        selector = self.selector.scoped(found.scope.allows) if found.scope is not None else self.selector
+        selector = (self.selector.scoped(found.scope.allows, found.scope.doc_ids) if found.scope is not None
+                    else self.selector)
         return found, selector, StageTrace("retrieve", self.retriever.name, seconds=time.perf_counter() - t,
                                            details=(f"{len(found.hits)} candidates", *found.details))
 

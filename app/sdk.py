@@ -16,17 +16,23 @@ from app.profiles import describer_for, profile_for
 from app.runtime import Runtime, default_runtime
 from ingest.core.protocols import LLM, Embedder, Reranker
 from ingest.core.records import Answer, Document, Message, Passage, Ranked
-from ingest.core.settings import EmbedSettings, SearchLevel, SearchMode, Settings
+from ingest.core.settings import EmbedSettings, SearchLevel, SearchMode, SearchSettings, Settings
 from ingest.core.text import check_question
 from ingest.embed import canonical_model_id
 from ingest.loaders import expand_paths
 from retrieval.build import BuildReport, Progress, build_index
+from retrieval.dense import DenseConfig
 from retrieval.scope import ResolvedScope, Scope
 from retrieval.search import Retrieval, Searcher
-from retrieval.store import IndexReader, Manifest
+from retrieval.store import DocPassages, IndexReader, Manifest
 
 PathLike = str | os.PathLike[str]
 PIPELINE_PARTS = frozenset({"shortcut", "selector", "generator", "verifier", "calculator"})  # besides llm, reranker
+
+
+def dense_config(search: SearchSettings) -> DenseConfig:
+    """When a build's dense index becomes approximate, from ``[search]``."""
+    return DenseConfig(approximate_above=search.approximate_above, target_recall=search.approximate_recall)
 
 
 def _embed_settings_from(manifest: Manifest, base: EmbedSettings) -> EmbedSettings:
@@ -70,7 +76,7 @@ class Index:
             raise TypeError(f"Index: unknown part(s) {', '.join(unknown)}; parts: {', '.join(sorted(PIPELINE_PARTS))}")
         self._parts: dict[str, Any] = {"llm": llm, "reranker": reranker, **parts}
         self._pipeline: Pipeline | None = None
-        self._by_doc: dict[str, list[Passage]] | None = None
+        self._by_doc: DocPassages | None = None
 
     # -- construction ---------------------------------------------------
     @classmethod
@@ -104,7 +110,7 @@ class Index:
         report = build_index(path_list, directory, embedder=embedder,
                              splitter=make_splitter(settings.split, embedder), password=password, add=add,
                              progress=progress, ingest=settings.ingest,
-                             describer=describer_for(settings.profile.name))
+                             describer=describer_for(settings.profile.name), dense=dense_config(settings.search))
         return cls(IndexReader(directory), settings, embedder=embedder, **parts), report
 
     @classmethod
@@ -178,13 +184,11 @@ class Index:
         """The answering model."""
         return self.pipeline.generator.llm
 
-    def doc_passages(self) -> Mapping[str, list[Passage]]:
-        """Every passage of each document, in document order (read once per opened index)."""
+    def doc_passages(self) -> Mapping[str, Sequence[Passage]]:
+        """Every passage of each document, in document order: a mapping that reads a document's passages from the
+        index when it is asked for (a few kept), never the whole corpus."""
         if self._by_doc is None:
-            by_doc: dict[str, list[Passage]] = {}
-            for p in sorted(self.passages(), key=lambda p: (p.doc_id, p.chars)):
-                by_doc.setdefault(p.doc_id, []).append(p)
-            self._by_doc = by_doc
+            self._by_doc = DocPassages(self.reader)
         return self._by_doc
 
     def ask_stream(self, question: str, *, scope: Scope | None = None,

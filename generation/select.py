@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -64,7 +64,13 @@ def plan_full_text(mode: AnswerModeSetting, *, doc_ids: Sequence[str], hit_docs:
         return None
     hits = list(dict.fromkeys(hit_docs))
     if mode == "auto":
-        everything = sum(doc_tokens(d, cap) for d in doc_ids) if len(doc_ids) > len(hits) else cap + 1
+        everything = cap + 1
+        if len(doc_ids) > len(hits):  # stops at the first document past the cap: a large index is not read whole
+            everything = 0
+            for d in doc_ids:
+                everything += doc_tokens(d, cap)
+                if everything > cap:
+                    break
         chosen = list(doc_ids) if everything <= cap else hits
         used = everything if everything <= cap else sum(doc_tokens(d, cap) for d in hits)
         if not chosen or used > cap:
@@ -101,17 +107,55 @@ class Corpus(Protocol):
 
 
 class ScopedCorpus:
-    """The passages of a corpus that a scope allows (what whole-document reading and neighbours may use)."""
+    """The passages of a corpus that a scope allows (what whole-document reading and neighbours may use).
 
-    def __init__(self, corpus: Corpus, allows: Callable[[Passage], bool]) -> None:
-        self.corpus, self.allows = corpus, allows
-        self._by_doc: dict[str, list[Passage]] | None = None
+    A document's passages are filtered when it is asked for; the documents are listed (those with a passage
+    the scope allows) on first iteration, among ``doc_ids`` when the scope names them.
+    """
+
+    def __init__(self, corpus: Corpus, allows: Callable[[Passage], bool],
+                 doc_ids: Collection[str] | None = None) -> None:
+        self.corpus, self.allows, self.doc_ids = corpus, allows, doc_ids
+        self._by_doc: _Allowed | None = None
 
     def doc_passages(self) -> Mapping[str, Sequence[Passage]]:
         if self._by_doc is None:
-            kept = {d: [p for p in ps if self.allows(p)] for d, ps in self.corpus.doc_passages().items()}
-            self._by_doc = {d: ps for d, ps in kept.items() if ps}
+            self._by_doc = _Allowed(self.corpus.doc_passages(), self.allows, self.doc_ids)
         return self._by_doc
+
+
+class _Allowed(Mapping[str, Sequence[Passage]]):
+    """A corpus's documents as the scope allows them, filtered one document at a time."""
+
+    def __init__(self, by_doc: Mapping[str, Sequence[Passage]], allows: Callable[[Passage], bool],
+                 doc_ids: Collection[str] | None) -> None:
+        self.by_doc, self.allows, self.doc_ids = by_doc, allows, doc_ids
+        self._kept: dict[str, list[Passage]] = {}
+        self._keys: list[str] | None = None
+
+    def __getitem__(self, doc_id: str) -> list[Passage]:
+        if doc_id not in self._kept:
+            if self.doc_ids is not None and doc_id not in self.doc_ids:
+                raise KeyError(doc_id)
+            self._kept[doc_id] = [p for p in self.by_doc[doc_id] if self.allows(p)]
+        if not self._kept[doc_id]:
+            raise KeyError(doc_id)
+        return self._kept[doc_id]
+
+    def _allowed(self, doc_id: str) -> bool:
+        try:
+            return bool(self[doc_id])
+        except KeyError:
+            return False
+
+    def __iter__(self) -> Iterator[str]:
+        if self._keys is None:
+            candidates = self.by_doc if self.doc_ids is None else [d for d in self.by_doc if d in self.doc_ids]
+            self._keys = [d for d in candidates if self._allowed(d)]
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class ContextSelector:
@@ -131,11 +175,12 @@ class ContextSelector:
         self.max_answer_tokens = max_answer_tokens
         self._tokens_by_doc: dict[str, int] = {}
 
-    def scoped(self, allows: Callable[[Passage], bool]) -> ContextSelector:
+    def scoped(self, allows: Callable[[Passage], bool], doc_ids: Collection[str] | None = None) -> ContextSelector:
         """This selector reading only the passages ``allows`` admits (a scoped question's documents, kinds and
-        pages), with the same settings and models."""
+        pages; ``doc_ids``: the documents it names, when it names them), with the same settings and models."""
         return ContextSelector(self.settings, llm=self.llm, embedder=self.embedder,
-                               corpus=ScopedCorpus(self.corpus, allows), max_answer_tokens=self.max_answer_tokens)
+                               corpus=ScopedCorpus(self.corpus, allows, doc_ids),
+                               max_answer_tokens=self.max_answer_tokens)
 
     def _doc_tokens(self, doc_id: str, cap: int) -> int:
         """Prompt tokens of a whole document as trimmed passages (``cap + 1`` when it clearly exceeds ``cap``)."""

@@ -36,6 +36,7 @@ from ingest.core.settings import IngestSettings
 from ingest.loaders import source_name
 from ingest.read import FileRead, read_files
 from ingest.split import embedding_text
+from retrieval.dense import DenseConfig
 from retrieval.ledger import FileEntry
 from retrieval.lock import writer_lock
 from retrieval.plan import BuildPlan, FilePlan, Keys, open_live, plan_files
@@ -94,7 +95,8 @@ def embed_sorted(embedder: Embedder, texts: Sequence[str], *, progress: Progress
 def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.PathLike[str], *, embedder: Embedder,
                 splitter: Splitter, password: str | None = None, add: bool = False,
                 progress: Progress | None = None, ingest: IngestSettings | None = None,
-                workers: int | None = None, describer: DocumentDescriber | None = None) -> BuildReport:
+                workers: int | None = None, describer: DocumentDescriber | None = None,
+                dense: DenseConfig | None = None) -> BuildReport:
     """Index ``paths`` into ``directory``, doing only what changed since the last build.
 
     :param paths: files and directories.
@@ -110,6 +112,7 @@ def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.Pat
     :param workers: files read at once (default: :func:`ingest.worker.default_workers`).
     :param describer: a profile's document describer (a filing's issuer, form, period: meta and headers; None:
         the general description). Its name is part of each file's read key: another describer re-reads.
+    :param dense: when the dense index becomes approximate (:mod:`retrieval.dense`; default: its defaults).
     :raises InputError: a named path is missing, the one file named cannot be read, or nothing is indexable.
     :raises IndexLockedError: another process is writing the index.
     """
@@ -130,7 +133,8 @@ def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.Pat
                 tidy(directory)
                 staging.remove()
                 return _up_to_date(live, plan, plan_seconds)
-            run = _Build(directory, embedder, splitter, keys, plan, live, staging, progress, workers, describer)
+            run = _Build(directory, embedder, splitter, keys, plan, live, staging, progress, workers, describer,
+                         dense or DenseConfig())
             run.seconds["plan"] = plan_seconds
             report = run.run(path_list)
             staging.remove()  # its work is in the index now
@@ -160,10 +164,10 @@ class _Build:
 
     def __init__(self, directory: Path, embedder: Embedder, splitter: Splitter, keys: Keys, plan: BuildPlan,
                  live: IndexReader | None, staging: Staging, progress: Progress | None, workers: int | None,
-                 describer: DocumentDescriber | None) -> None:
+                 describer: DocumentDescriber | None, dense: DenseConfig) -> None:
         self.directory, self.embedder, self.splitter, self.keys, self.plan = directory, embedder, splitter, keys, plan
         self.live, self.staging, self.progress, self.workers = live, staging, progress, workers
-        self.describer = describer
+        self.describer, self.dense = describer, dense
         self.same_embedder = live is not None and live.manifest.embedder == keys.embedder_id
         self.space = keys.space
         self.pending: dict[str, str] = {}  # text hash -> text, waiting to be embedded
@@ -305,7 +309,8 @@ class _Build:
     # -- write ------------------------------------------------------------------------------------------------
     def _write(self) -> tuple[Manifest, list[FileEntry]]:
         """Stream every document of the new build into an :class:`IndexWriter` and commit it."""
-        writer = IndexWriter(self.directory, self.embedder.dim)
+        writer = IndexWriter(self.directory, self.embedder.dim, dense=self.dense,
+                             previous=self.live if self.same_embedder else None)
         units: list[Unit] = []
         files: list[Unit] = []
         unit_vecs: list[np.ndarray] = []

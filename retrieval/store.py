@@ -27,13 +27,15 @@ manifest.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import logging
+import math
 import os
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,7 @@ from ingest.core.records import Document, Passage, passage_id
 from ingest.core.serialize import place_from_dict, place_to_dict
 from ingest.core.tables import Table, table_from_json, table_to_json
 from ingest.core.text import STOPWORDS
+from retrieval.dense import FLAT, IVF, DenseConfig, build_dense, exact_among, read_dense
 from retrieval.ledger import LEDGER_COLS, LEDGER_SCHEMA, FileEntry, ledger_row
 from retrieval.units import Unit
 
@@ -65,6 +68,7 @@ CREATE TABLE units (row INTEGER PRIMARY KEY, kind TEXT, doc_id TEXT, source TEXT
                     char_end INTEGER, line_start INTEGER, line_end INTEGER, members TEXT);
 CREATE TABLE passage_tables (passage TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE passage_places (passage TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE INDEX passages_doc ON passages (doc_id, char_start);
 """
 
 
@@ -82,6 +86,7 @@ class Manifest:
     files: dict[str, str]
     sources: list[dict[str, Any]]
     counts: dict[str, int]
+    dense: dict[str, Any] = dataclasses.field(default_factory=lambda: {"kind": FLAT, "exact": True})
 
     def to_json(self) -> str:
         """Stable JSON text."""
@@ -99,7 +104,8 @@ class Manifest:
                                     f"{directory}`)")
         try:
             data = json.loads(path.read_text())
-            manifest = cls(**{k: data[k] for k in cls.__dataclass_fields__})
+            # "dense" came later (a build without it is flat)
+            manifest = cls(**{k: data[k] for k in cls.__dataclass_fields__ if k != "dense" or k in data})
         except (ValueError, KeyError, TypeError) as err:
             raise IndexMissingError(f"{path}: unreadable manifest ({err})") from err
         if manifest.schema != SCHEMA_VERSION:
@@ -133,10 +139,14 @@ def _row_passage(row: Sequence[Any]) -> Passage:
                    place=place_from_dict(json.loads(place)) if place else None)
 
 
-def _search_params(selector: Any) -> Any:
-    """FAISS search parameters restricted by an ID selector (its type stubs do not declare the keyword)."""
+def _search_params(selector: Any, *, nprobe: int | None = None) -> Any:
+    """FAISS search parameters restricted by an ID selector (its type stubs do not declare the keyword); with
+    ``nprobe``, for an IVF index."""
     import faiss
 
+    if nprobe is not None:
+        ivf: Any = faiss.SearchParametersIVF
+        return ivf(sel=selector, nprobe=nprobe)
     make: Any = faiss.SearchParameters
     return make(sel=selector)
 
@@ -183,12 +193,17 @@ class IndexWriter:
 
     :param directory: the index directory.
     :param dim: the vectors' dimension.
+    :param dense: when the dense index becomes approximate, and the recall it is tuned for
+        (:mod:`retrieval.dense`; default: :class:`DenseConfig()`).
+    :param previous: the current build, whose trained IVF centroids an approximate index may reuse.
     """
 
-    def __init__(self, directory: Path, dim: int) -> None:
+    def __init__(self, directory: Path, dim: int, *, dense: DenseConfig | None = None,
+                 previous: IndexReader | None = None) -> None:
         import faiss
 
         self.directory, self.dim = directory, dim
+        self.dense, self.previous = dense or DenseConfig(), previous
         self.build = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self.files = {"vectors": f"vectors-{self.build}.faiss", "passages": f"passages-{self.build}.sqlite",
                       "units": f"units-{self.build}.faiss"}
@@ -258,7 +273,12 @@ class IndexWriter:
             con.commit()
             con.close()
             self._con = None
-            faiss.write_index(self._vectors, str(tmp["vectors"]))
+            previous = self.previous
+            dense_index, dense_info = build_dense(
+                self._vectors, self.dense, previous=previous._vectors if previous is not None else None,
+                previous_build=previous.manifest.build if previous is not None else "")
+            faiss.write_index(dense_index, str(tmp["vectors"]))
+            del dense_index
             units_index = faiss.IndexFlatIP(self.dim)
             if len(unit_vectors):
                 units_index.add(np.ascontiguousarray(unit_vectors, dtype=np.float32))
@@ -272,7 +292,7 @@ class IndexWriter:
                 created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), embedder=embedder, splitter=splitter,
                 dim=self.dim, metric="inner_product", files=self.files,
                 sources=[{**s, "passages": self._per_doc.get(s["doc_id"], 0)} for s in self._sources],
-                counts={"documents": len(self._sources), "passages": self.rows},
+                counts={"documents": len(self._sources), "passages": self.rows}, dense=dense_info,
             )
             tmp_manifest = directory / (MANIFEST + ".tmp")
             tmp_manifest.write_text(manifest.to_json())
@@ -369,6 +389,7 @@ def fts_query(text: str) -> str:
     return " OR ".join(f'"{w}"' for w in kept)
 
 
+EXACT_SCOPE_ROWS = 50_000  # an approximate index's scoped search below this many rows scores them all exactly
 _OPEN_ATTEMPTS = 5  # manifest reads when a concurrent writer keeps switching builds under a reader
 
 
@@ -395,8 +416,6 @@ class IndexReader:
                                             f"({err})") from err
 
     def _open_build(self) -> None:
-        import faiss
-
         db_path = self.directory / self.manifest.files["passages"]
         vec_path = self.directory / self.manifest.files["vectors"]
         if not db_path.is_file() or not vec_path.is_file():
@@ -404,12 +423,12 @@ class IndexReader:
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
         try:
             db.execute("SELECT 1 FROM passages LIMIT 1").fetchall()  # opens the file now, while it exists
-            vectors = faiss.read_index(str(vec_path))
+            vectors = read_dense(str(vec_path), self.manifest.dense.get("kind", FLAT))
             units: Any = None  # unit/file vectors; indexes built before they existed have none
             unit_rows: dict[str, tuple[int, int]] = {}
             units_name = self.manifest.files.get("units")
             if units_name and (self.directory / units_name).is_file():
-                units = faiss.read_index(str(self.directory / units_name))
+                units = read_dense(str(self.directory / units_name), FLAT)
                 for kind, lo, hi in db.execute("SELECT kind, MIN(row), MAX(row) + 1 FROM units GROUP BY kind"):
                     unit_rows[kind] = (int(lo), int(hi))
         except BaseException:
@@ -436,6 +455,19 @@ class IndexReader:
     def __len__(self) -> int:
         return int(self._vectors.ntotal)
 
+    @property
+    def approximate(self) -> bool:
+        """Whether the dense index is approximate (IVF: :mod:`retrieval.dense`)."""
+        return self.manifest.dense.get("kind", FLAT) == IVF
+
+    def _scoped_nprobe(self, allowed: int) -> int | None:
+        """Lists an IVF search restricted to ``allowed`` rows probes: more as the scope is a smaller part of the
+        index, so that about as many in-scope vectors are scanned as an unscoped search scans (None: flat)."""
+        if not self.approximate:
+            return None
+        nprobe, nlist = int(self._vectors.nprobe), int(self._vectors.nlist)
+        return min(nlist, max(nprobe, math.ceil(nprobe * len(self) / max(allowed, 1))))
+
     def check_embedder(self, identity: dict[str, Any]) -> None:
         """Refuse to serve queries embedded differently from the index.
 
@@ -455,9 +487,11 @@ class IndexReader:
         query = np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
         if rows is None:
             scores, found = self._vectors.search(query, min(k, len(self)))
+        elif self.approximate and len(rows) <= EXACT_SCOPE_ROWS:
+            return exact_among(self._vectors, query, rows, k)  # IVF would probe lists holding none of them
         else:
             allowed = np.asarray(sorted(rows), dtype=np.int64)
-            params = _search_params(faiss.IDSelectorBatch(allowed))
+            params = _search_params(faiss.IDSelectorBatch(allowed), nprobe=self._scoped_nprobe(len(allowed)))
             scores, found = self._vectors.search(query, min(k, len(allowed)), params=params)
         return [(int(r), float(s)) for r, s in zip(found[0], scores[0], strict=True) if r >= 0]
 
@@ -495,8 +529,26 @@ class IndexReader:
         by_row = {r[0]: _row_passage(r[1:]) for r in cur}
         return [by_row[r] for r in rows if r in by_row]
 
+    def document_passages(self, doc_id: str) -> list[Passage]:
+        """Every passage of one document, in document order (one query on the ``passages_doc`` index)."""
+        cur = self._db.execute(f"{self._select} WHERE passages.doc_id = ? ORDER BY passages.char_start, "
+                               "passages.char_end, passages.row", (doc_id,))
+        return [_row_passage(r[1:]) for r in cur]
+
+    def passage_by_id(self, passage_id: str) -> Passage | None:
+        """The passage with this id (None: no such passage)."""
+        row = self._db.execute(f"{self._select} WHERE passages.id = ?", (passage_id,)).fetchone()
+        return _row_passage(row[1:]) if row is not None else None
+
+    def document_summaries(self) -> list[dict[str, Any]]:
+        """Each document without its text: doc_id, source, kind, language, pages, chars, passages."""
+        counts = {s["doc_id"]: int(s.get("passages", 0)) for s in self.manifest.sources}
+        cur = self._db.execute("SELECT doc_id, source, kind, language, page_count, length(text) FROM documents")
+        return [{"doc_id": d, "source": s, "kind": k, "language": lang, "pages": pc, "chars": n,
+                 "passages": counts.get(d, 0)} for d, s, k, lang, pc, n in cur]
+
     def all_passages(self) -> list[Passage]:
-        """Every passage in row order."""
+        """Every passage in row order (the whole corpus in memory: for tools and tests, not for serving)."""
         cur = self._db.execute(f"{self._select} ORDER BY passages.row")
         return [_row_passage(r[1:]) for r in cur]
 
@@ -619,3 +671,45 @@ class IndexReader:
             f"ON passages.row = passages_fts.rowid WHERE passages_fts MATCH ? AND {where} "
             "ORDER BY bm25(passages_fts) LIMIT ?", (expr, *params, k))
         return [(int(r), float(s)) for r, s in cur]
+
+
+class DocPassages(Mapping[str, Sequence[Passage]]):
+    """Each document's passages in document order, read from the index when a document is asked for; the
+    ``keep`` most recently read are kept. Nothing reads the whole corpus: iterating yields doc ids only.
+
+    :param reader: the open index.
+    :param keep: documents kept in memory.
+    """
+
+    def __init__(self, reader: IndexReader, *, keep: int = 64) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self.reader, self.keep = reader, keep
+        self._ids = sorted(str(s["doc_id"]) for s in reader.manifest.sources if s.get("passages"))
+        self._known = frozenset(self._ids)
+        self._cache: OrderedDict[str, list[Passage]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __getitem__(self, doc_id: str) -> list[Passage]:
+        with self._lock:
+            if doc_id in self._cache:
+                self._cache.move_to_end(doc_id)
+                return self._cache[doc_id]
+        if doc_id not in self._known:
+            raise KeyError(doc_id)
+        passages = self.reader.document_passages(doc_id)
+        with self._lock:
+            self._cache[doc_id] = passages
+            while len(self._cache) > self.keep:
+                self._cache.popitem(last=False)
+        return passages
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._known

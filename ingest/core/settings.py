@@ -216,6 +216,13 @@ class SearchSettings:
                                                    "with a question (--doc, scope=) replaces it")
     kinds: tuple[str, ...] = setting((), help="default scope: only passages of these kinds (prose, code, table)")
     pages: str = setting("", help='default scope: only passages starting on these pages, "A-B" (PDFs)')
+    approximate_above: int = setting(200_000, low=0, help="builds of more passages than this get an approximate "
+                                                           "dense index (FAISS IVF, trained and tuned during the "
+                                                           "build, its recall@10 recorded in the manifest); 0: "
+                                                           "always exact")
+    approximate_recall: float = setting(0.95, low=0.01, high=1.0, help="the recall@10 against exact search an "
+                                                                        "approximate index is tuned for (on a "
+                                                                        "sample of its own vectors)")
 
     def __post_init__(self) -> None:
         check_section(self)

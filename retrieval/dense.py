@@ -1,0 +1,187 @@
+"""The dense index of a build: exact (FAISS flat) up to a passage count, approximate (FAISS IVF) past it.
+
+An index of up to ``[search] approximate_above`` passages is searched exactly (``IndexFlatIP``). Past it,
+the build trains an inverted-file index (``IndexIVFFlat``, inner product: vectors are compared at full
+precision inside the lists probed, so a hit's score is its exact score) and tunes how many lists a search
+probes (``nprobe``) on a sample of its own vectors until recall@10 against exact search reaches
+``[search] approximate_recall``. The kind, its parameters and the recall measured go into the manifest
+(``dense``), so what a search trades away is on record.
+
+Why IVF-Flat and not HNSW or IVF-PQ (bench/RESULTS.md, "approximate index"): on this 2-core machine HNSW
+took several times longer to build and cannot drop vectors; IVF-PQ's compressed codes lost recall and its
+scores are not the exact ones. IVF also maps from disk list by list (``IO_FLAG_MMAP``), so opening a
+1M-passage index reads only its centroids, and a search touches only the lists it probes.
+
+Incremental builds renumber the rows, so the vectors are added again; the trained centroids of the
+previous build are reused while the passage count stays within a factor of two of the one they were
+trained on (recorded as ``trained``), else the build trains afresh and says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+FLAT = "flat"
+IVF = "ivf-flat"
+RECALL_K = 10
+_NPROBES = (4, 8, 16, 32, 64, 128, 256, 512)
+_TRAIN_PER_LIST = 64  # training points per list (FAISS warns below 39)
+_ADD_CHUNK = 65_536
+
+
+@dataclass(frozen=True)
+class DenseConfig:
+    """How a build chooses and tunes its dense index (from ``[search]``).
+
+    :param approximate_above: past this many passages the index is IVF (0: always exact).
+    :param target_recall: the recall@10 against exact search the build tunes ``nprobe`` for.
+    :param sample: vectors of the index used as queries to measure recall.
+    """
+
+    approximate_above: int = 200_000
+    target_recall: float = 0.95
+    sample: int = 200
+
+    def __post_init__(self) -> None:
+        if self.approximate_above < 0:
+            raise ValueError(f"approximate_above must be >= 0, got {self.approximate_above}")
+        if not 0.0 < self.target_recall <= 1.0:
+            raise ValueError(f"target_recall must be in (0, 1], got {self.target_recall}")
+        if self.sample < 1:
+            raise ValueError(f"sample must be >= 1, got {self.sample}")
+
+
+def dense_kind(passages: int, approximate_above: int) -> str:
+    """The dense index kind for a build of ``passages`` passages.
+
+    >>> dense_kind(200_000, 200_000), dense_kind(200_001, 200_000), dense_kind(10**9, 0)
+    ('flat', 'ivf-flat', 'flat')
+    """
+    return IVF if approximate_above and passages > approximate_above else FLAT
+
+
+def ivf_lists(passages: int) -> int:
+    """Inverted lists for ``passages`` vectors: about 4·sqrt(n) (FAISS's guideline), at least 1, and no more
+    than leaves each list 39 training points.
+
+    >>> ivf_lists(1_000_000), ivf_lists(100), ivf_lists(10)
+    (4000, 2, 1)
+    """
+    return max(1, min(int(4 * math.sqrt(passages)), passages // 39))
+
+
+def recall_at(found: np.ndarray, exact: np.ndarray) -> float:
+    """Mean fraction of each row of ``exact`` (ids, -1 for none) that the same row of ``found`` holds.
+
+    >>> recall_at(np.array([[1, 2, 3], [4, 5, 6]]), np.array([[1, 2, 9], [4, 5, 6]]))  # doctest: +ELLIPSIS
+    0.8333...
+    """
+    scores = []
+    for got, want in zip(found, exact, strict=True):
+        wanted = {int(i) for i in want if i >= 0}
+        if wanted:
+            scores.append(len(wanted & {int(i) for i in got}) / len(wanted))
+    return float(np.mean(scores)) if scores else 1.0
+
+
+def _without(ids: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """Each row of ``ids`` without its own query row, cut to ``k`` (a vector always finds itself first)."""
+    return np.stack([np.array([i for i in row if i != own][:k] + [-1] * k, dtype=np.int64)[:k]
+                     for row, own in zip(ids, rows, strict=True)])
+
+
+def measure_recall(index: Any, exact: Any, sample_rows: np.ndarray, *, nprobe: int | None = None) -> float:
+    """recall@10 of ``index`` against the exact index ``exact``, queried with the stored vectors of
+    ``sample_rows`` (each query's own row left out of both answers)."""
+    import faiss
+
+    queries = np.asarray(exact.reconstruct_batch(sample_rows.astype(np.int64)), dtype=np.float32)
+    _, want = exact.search(queries, RECALL_K + 1)
+    ivf: Any = faiss.SearchParametersIVF  # its type stubs do not declare the keywords
+    params = ivf(nprobe=nprobe) if nprobe is not None else None
+    _, got = index.search(queries, RECALL_K + 1, params=params)
+    return recall_at(_without(got, sample_rows, RECALL_K), _without(want, sample_rows, RECALL_K))
+
+
+def _centroids(previous: Any, dim: int, nlist: int) -> np.ndarray | None:
+    """The previous build's IVF centroids when they suit ``nlist`` lists of ``dim`` (within a factor of 2)."""
+    import faiss
+
+    if previous is None or not isinstance(previous, faiss.IndexIVF) or previous.d != dim:
+        return None
+    if not nlist / 2 <= previous.nlist <= nlist * 2:
+        return None
+    return np.asarray(previous.quantizer.reconstruct_n(0, previous.nlist), dtype=np.float32)
+
+
+def build_dense(flat: Any, config: DenseConfig, *, previous: Any = None, previous_build: str = "",
+                seed: int = 0) -> tuple[Any, dict[str, Any]]:
+    """The dense index to store for the vectors of ``flat`` (an ``IndexFlatIP``, rows = passage rows) and
+    its manifest record.
+
+    :param previous: the previous build's dense index (its centroids are reused when they still suit).
+    :param previous_build: its build id, for the record.
+    """
+    import faiss
+
+    n, dim = int(flat.ntotal), int(flat.d)
+    if dense_kind(n, config.approximate_above) == FLAT:
+        return flat, {"kind": FLAT, "exact": True}
+    nlist = ivf_lists(n)
+    rng = np.random.default_rng(seed)
+    quantizer = faiss.IndexFlatIP(dim)
+    centroids = _centroids(previous, dim, nlist)
+    if centroids is not None:  # a flat quantizer holding nlist centroids is trained
+        nlist = len(centroids)
+        quantizer.add(centroids)
+    index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    if centroids is not None:
+        trained, train_rows = f"centroids reused from build {previous_build}", 0
+    else:
+        train = np.sort(rng.choice(n, size=min(n, nlist * _TRAIN_PER_LIST), replace=False)).astype(np.int64)
+        index.train(np.asarray(flat.reconstruct_batch(train), dtype=np.float32))
+        trained, train_rows = "this build", len(train)
+    for start in range(0, n, _ADD_CHUNK):
+        index.add(np.asarray(flat.reconstruct_n(start, min(_ADD_CHUNK, n - start)), dtype=np.float32))
+    index.make_direct_map()  # reconstruct by row (incremental builds reuse stored vectors)
+    sample = np.sort(rng.choice(n, size=min(n, config.sample), replace=False)).astype(np.int64)
+    nprobe, recall = tune_nprobe(index, flat, sample, config.target_recall)
+    index.nprobe = nprobe
+    return index, {"kind": IVF, "exact": False, "nlist": int(index.nlist), "nprobe": nprobe,
+                   "recall_at_10": round(recall, 4), "recall_target": config.target_recall,
+                   "recall_sample": len(sample), "trained": trained, "trained_on": train_rows,
+                   "passages": n}
+
+
+def tune_nprobe(index: Any, exact: Any, sample: np.ndarray, target: float) -> tuple[int, float]:
+    """The smallest ``nprobe`` of a doubling ladder whose recall@10 reaches ``target`` (every list at worst),
+    with that recall."""
+    nlist = int(index.nlist)
+    recall = 0.0
+    for nprobe in [p for p in _NPROBES if p < nlist] + [nlist]:
+        recall = measure_recall(index, exact, sample, nprobe=nprobe)
+        if recall >= target:
+            return nprobe, recall
+    return nlist, recall
+
+
+def read_dense(path: str, kind: str) -> Any:
+    """A stored dense index, memory-mapped: a flat index maps its vectors, an IVF index its lists (pages are
+    read as searches touch them, and shared with other processes serving the same index)."""
+    import faiss
+
+    flags = faiss.IO_FLAG_MMAP if kind == IVF else faiss.IO_FLAG_MMAP_IFC
+    return faiss.read_index(path, flags)
+
+
+def exact_among(index: Any, query: np.ndarray, rows: Sequence[int], k: int) -> list[tuple[int, float]]:
+    """The ``k`` best of ``rows`` by exact inner product with ``query`` (their vectors read by row)."""
+    ids = np.asarray(sorted(rows), dtype=np.int64)
+    scores = np.asarray(index.reconstruct_batch(ids), dtype=np.float32) @ np.asarray(query, np.float32).ravel()
+    top = np.argsort(-scores, kind="stable")[:k]
+    return [(int(ids[i]), float(scores[i])) for i in top]

@@ -1,0 +1,69 @@
+"""Generated indexes for scale tests and bench/scale.py: topic-clustered unit vectors and passages written
+straight through :class:`retrieval.store.IndexWriter` (no parsing, no model)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ingest.core.records import Document, Passage, passage_id
+from retrieval.dense import DenseConfig
+from retrieval.store import IndexReader, IndexWriter, Manifest
+
+WORDS = ("ledger revenue turbine harbour glacier cipher lantern orchard quarry meadow falcon copper "
+         "violet saddle beacon thistle marble canyon ember willow").split()
+
+
+def topic_vectors(n: int, dim: int, *, topics: int = 256, noise: float = 0.35, seed: int = 0) -> np.ndarray:
+    """``n`` unit vectors, each a mix of two of ``topics`` random directions plus noise: clustered like
+    sentence embeddings, with neighbours that are not trivially separated."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((topics, dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    out = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, 65_536):
+        m = min(65_536, n - start)
+        a, b = rng.integers(0, topics, m), rng.integers(0, topics, m)
+        w = rng.uniform(0.5, 1.0, (m, 1)).astype(np.float32)
+        x = w * centres[a] + (1 - w) * centres[b]
+        x += rng.standard_normal((m, dim)).astype(np.float32) * (noise / np.sqrt(dim))
+        out[start:start + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return out
+
+
+def _document(d: int, per_doc: int, pages: int) -> tuple[Document, list[Passage]]:
+    source = f"gen/doc-{d:06d}.pdf"
+    texts = [f"Passage {i} of document {d}: {WORDS[(d + i) % len(WORDS)]} {WORDS[(d * 7 + i) % len(WORDS)]} "
+             f"figure {d * per_doc + i}." for i in range(per_doc)]
+    text = "\n".join(texts)
+    passages, start = [], 0
+    for i, t in enumerate(texts):
+        chars = (start, start + len(t))
+        passages.append(Passage(passage_id(source, chars, t), f"d-{d:06d}", source, t, chars,
+                                page=1 + i * pages // per_doc, kind="table" if i % 10 == 9 else "prose"))
+        start += len(t) + 1
+    doc = Document(f"d-{d:06d}", source, text, "pdf", page_count=pages)
+    return doc, passages
+
+
+def generated_documents(n: int, *, per_doc: int = 20, pages: int = 10) -> Iterator[tuple[Document, list[Passage]]]:
+    """Documents of ``per_doc`` short passages each (the last document shorter), ``n`` passages in all."""
+    for d in range((n + per_doc - 1) // per_doc):
+        doc, passages = _document(d, per_doc, pages)
+        yield doc, passages[: n - d * per_doc]
+
+
+def write_generated(directory: Path, n: int, dim: int, *, dense: DenseConfig | None = None,
+                    previous: IndexReader | None = None, seed: int = 0, per_doc: int = 20) -> Manifest:
+    """A generated index of ``n`` passages with ``dim``-dimensional topic vectors, built by the real writer."""
+    directory.mkdir(parents=True, exist_ok=True)
+    vectors = topic_vectors(n, dim, seed=seed)
+    writer = IndexWriter(directory, dim, dense=dense, previous=previous)
+    row = 0
+    for doc, passages in generated_documents(n, per_doc=per_doc):
+        writer.add_document(doc)
+        writer.add_passages(passages, vectors[row:row + len(passages)])
+        row += len(passages)
+    return writer.commit(embedder={"model": "generated", "dim": dim}, splitter={"name": "generated"})
