@@ -21,8 +21,8 @@ import re
 import stat
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-
 from typing import TYPE_CHECKING
+
 from ingest.core.errors import (
     CorruptFileError,
     EmptyDocumentError,
@@ -36,9 +36,9 @@ from ingest.core.records import DocKind, Document, LoadReport
 from ingest.core.settings import PdfExtractor
 from ingest.office import OFFICE_SUFFIXES
 
-
 if TYPE_CHECKING:
     from ingest.ocr import OcrOptions
+
 log = logging.getLogger(__name__)
 
 # Extension -> language name (tree-sitter naming). Anything not here and not PDF/HTML/Markdown is plain text.
@@ -271,9 +271,9 @@ def load_file(path: str | os.PathLike[str], *, password: str | None = None,
     :param max_bytes: larger files are refused (:class:`FileTooLargeError`).
     :param pdf_extractor: what reads a PDF's text ("pdfium", or "pypdf"; see :mod:`ingest.pdf`).
     :param describer: a profile's describer (a filing's issuer, form, period); None: the general description.
+    :param ocr: which PDF pages OCR reads and their bounds (:mod:`ingest.ocr`; None: pages with no text).
     :raises InputError: missing, empty, binary, too large, corrupt, locked or unreadable file, or not a
         regular file (message names the file).
-    :param ocr: which PDF pages OCR reads and their bounds (:mod:`ingest.ocr`; None: pages with no text).
     """
     p = Path(path)
     source = source_name(path)

@@ -28,7 +28,14 @@ from typing import Any
 import numpy as np
 
 from ingest.core.records import Document, PageSpan, Passage, Section
-from ingest.core.serialize import place_from_dict, place_to_dict
+from ingest.core.serialize import (
+    ocr_note_from_dict,
+    ocr_note_to_dict,
+    ocr_pages_from_list,
+    ocr_pages_to_list,
+    place_from_dict,
+    place_to_dict,
+)
 from ingest.core.tables import table_from_dict, table_to_dict
 
 STAGING = "staging.db"
@@ -63,7 +70,8 @@ def document_json(d: Document) -> str:
     return json.dumps({"doc_id": d.doc_id, "source": d.source, "text": d.text, "kind": d.kind,
                        "pages": [[p.number, p.start, p.end] for p in d.pages], "language": d.language,
                        "empty_pages": list(d.empty_pages), "page_count": d.page_count, "meta": d.meta,
-                       "sections": [[s.level, s.title, s.start] for s in d.sections]})
+                       "sections": [[s.level, s.title, s.start] for s in d.sections],
+                       "ocr_pages": ocr_pages_to_list(d.ocr_pages)})
 
 
 def document_from_json(text: str) -> Document:
@@ -77,7 +85,8 @@ def document_from_json(text: str) -> Document:
     return Document(doc_id=v["doc_id"], source=v["source"], text=v["text"], kind=v["kind"],
                     pages=tuple(PageSpan(*p) for p in v["pages"]), language=v["language"],
                     empty_pages=tuple(v["empty_pages"]), page_count=v["page_count"], meta=v["meta"],
-                    sections=tuple(Section(*s) for s in v["sections"]))
+                    sections=tuple(Section(*s) for s in v["sections"]),
+                    ocr_pages=ocr_pages_from_list(v.get("ocr_pages") or ()))
 
 
 _PASSAGE_FIELDS = ("id", "doc_id", "source", "text", "chars", "page", "lines", "kind", "symbol", "splitter", "header")
@@ -86,9 +95,17 @@ _PASSAGE_FIELDS = ("id", "doc_id", "source", "text", "chars", "page", "lines", "
 def passages_json(passages: Sequence[Passage]) -> str:
     """Passages as JSON text (:func:`passages_from_json` reads them back); a table passage's :class:`Table`
     follows its fields, then an Office passage's :class:`~ingest.core.records.Place` (after a null table)."""
-    return json.dumps([[getattr(p, f) for f in _PASSAGE_FIELDS]
-                       + ([table_to_dict(p.table) if p.table is not None else None] if p.table or p.place else [])
-                       + ([place_to_dict(p.place)] if p.place is not None else []) for p in passages])
+    return json.dumps([[getattr(p, f) for f in _PASSAGE_FIELDS] + _passage_extras(p) for p in passages])
+
+
+def _passage_extras(p: Passage) -> list[Any]:
+    """A passage's table, place and OCR note, in that order, each null when absent; trailing nulls left out."""
+    extras = [table_to_dict(p.table) if p.table is not None else None,
+              place_to_dict(p.place) if p.place is not None else None,
+              ocr_note_to_dict(p.ocr) if p.ocr is not None else None]
+    while extras and extras[-1] is None:
+        extras.pop()
+    return extras
 
 
 def passages_from_json(text: str) -> list[Passage]:
@@ -99,7 +116,9 @@ def passages_from_json(text: str) -> list[Passage]:
     >>> t = Passage("p-2", "d-1", "a.pdf", "Cash 5", (9, 15), kind="table", table=Table("C", (), (), "million"))
     >>> from ingest.core.records import Place
     >>> o = Passage("p-3", "d-2", "m.xlsx", "a | 1", (0, 5), kind="table", place=Place("cells", 2, 2, "S", (1, 2)))
-    >>> passages_from_json(passages_json([p, t, o])) == [p, t, o]
+    >>> from ingest.core.records import OcrNote
+    >>> s = Passage("p-4", "d-3", "scan.pdf", "Net", (0, 3), page=1, ocr=OcrNote("tesseract 5.3.0", 0.91))
+    >>> passages_from_json(passages_json([p, t, o, s])) == [p, t, o, s]
     True
     """
     out = []
@@ -109,8 +128,9 @@ def passages_from_json(text: str) -> list[Passage]:
         v["lines"] = tuple(v["lines"]) if v["lines"] is not None else None
         n = len(_PASSAGE_FIELDS)
         table = table_from_dict(row[n]) if len(row) > n and row[n] is not None else None
-        place = place_from_dict(row[n + 1]) if len(row) > n + 1 else None
-        out.append(Passage(**v, table=table, place=place))
+        place = place_from_dict(row[n + 1]) if len(row) > n + 1 and row[n + 1] is not None else None
+        ocr = ocr_note_from_dict(row[n + 2]) if len(row) > n + 2 and row[n + 2] is not None else None
+        out.append(Passage(**v, table=table, place=place, ocr=ocr))
     return out
 
 

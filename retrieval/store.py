@@ -18,6 +18,9 @@ id, and comes back in ``Passage.table`` wherever passages are read. Like the led
 added without a schema bump: a build made before it has no such table, opens as before, and its passages
 carry no table. An Office or CSV passage's :class:`ingest.core.records.Place` (slide, cell range, section) is a
 JSON row of ``passage_places`` in the same way.
+A scanned page's OCR (:mod:`ingest.ocr`) is kept the same way: each OCR'd passage's engine and confidence in
+``passage_ocr`` (``Passage.ocr``), each document's OCR'd pages with their words' boxes as JSON in
+``document_ocr`` (``Document.ocr_pages``: what the viewer highlights on a scanned page).
 
 One process writes an index at a time (:mod:`retrieval.lock`); each build records how every file ended
 (:mod:`retrieval.ledger`). A reader that opens the index while a writer switches builds retries with the new
@@ -43,8 +46,8 @@ from typing import Any
 import numpy as np
 
 from ingest.core.errors import IndexMismatchError, IndexMissingError
-from ingest.core.records import Document, Passage, passage_id
-from ingest.core.serialize import place_from_dict, place_to_dict
+from ingest.core.records import Document, OcrNote, OcrPage, Passage, passage_id
+from ingest.core.serialize import ocr_pages_from_list, ocr_pages_to_list, place_from_dict, place_to_dict
 from ingest.core.tables import Table, table_from_json, table_to_json
 from ingest.core.text import STOPWORDS
 from retrieval.dense import FLAT, IVF, DenseConfig, build_dense, exact_among, read_dense
@@ -67,6 +70,8 @@ CREATE VIRTUAL TABLE passages_fts USING fts5(text, header, tokenize='porter unic
 CREATE TABLE units (row INTEGER PRIMARY KEY, kind TEXT, doc_id TEXT, source TEXT, symbol TEXT, char_start INTEGER,
                     char_end INTEGER, line_start INTEGER, line_end INTEGER, members TEXT);
 CREATE TABLE passage_tables (passage TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE passage_ocr (passage TEXT PRIMARY KEY, engine TEXT NOT NULL, confidence REAL NOT NULL);
+CREATE TABLE document_ocr (doc_id TEXT PRIMARY KEY, pages TEXT NOT NULL);
 CREATE TABLE passage_places (passage TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE INDEX passages_doc ON passages (doc_id, char_start);
 """
@@ -131,12 +136,28 @@ def _passage_row(p: Passage) -> tuple[Any, ...]:
 
 
 def _row_passage(row: Sequence[Any]) -> Passage:
-    """A passage from its columns, then its table's JSON record and its place's (or None)."""
-    (pid, doc_id, source, text, cs, ce, page, ls, le, kind, symbol, splitter, header, record, place) = row
+    """A passage from its columns, then its table's JSON record, its place's, and its OCR engine and
+    confidence (or None)."""
+    (pid, doc_id, source, text, cs, ce, page, ls, le, kind, symbol, splitter, header, record, place, ocr_engine,
+     ocr_confidence) = row
     return Passage(id=pid, doc_id=doc_id, source=source, text=text, chars=(cs, ce), page=page,
                    lines=(ls, le) if ls is not None else None, kind=kind, symbol=symbol, splitter=splitter,
                    header=header or "", table=table_from_json(record) if record else None,
-                   place=place_from_dict(json.loads(place)) if place else None)
+                   place=place_from_dict(json.loads(place)) if place else None,
+                   ocr=OcrNote(ocr_engine, float(ocr_confidence)) if ocr_engine is not None else None)
+
+
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    """Whether the build has table ``name`` (one made before it was added has not)."""
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def _ocr_pages(db: sqlite3.Connection, doc_id: str) -> tuple[OcrPage, ...]:
+    """A document's OCR'd pages with their words' boxes (none for a build made before OCR)."""
+    if not _has_table(db, "document_ocr"):
+        return ()
+    row = db.execute("SELECT pages FROM document_ocr WHERE doc_id = ?", (doc_id,)).fetchone()
+    return ocr_pages_from_list(json.loads(row[0])) if row is not None else ()
 
 
 def _search_params(selector: Any, *, nprobe: int | None = None) -> Any:
@@ -171,7 +192,8 @@ def document(reader: IndexReader, doc_id: str) -> Document | None:
     return Document(doc_id=d, source=s, text=t, kind=k, language=lang,
                     pages=tuple(PageSpan(*x) for x in json.loads(pg)), empty_pages=tuple(json.loads(ep)),
                     page_count=pc, meta=json.loads(meta or "{}"),
-                    sections=tuple(Section(*x) for x in json.loads(secs or "[]")))
+                    sections=tuple(Section(*x) for x in json.loads(secs or "[]")),
+                    ocr_pages=_ocr_pages(reader._db, d))
 
 
 def row_vectors(reader: IndexReader, rows: Sequence[int]) -> np.ndarray:
@@ -227,8 +249,12 @@ class IndexWriter:
             json.dumps([[s.number, s.start, s.end] for s in d.pages]), json.dumps(list(d.empty_pages)),
             d.page_count, json.dumps(d.meta, sort_keys=True),
             json.dumps([[s.level, s.title, s.start] for s in d.sections])))
+        if d.ocr_pages:
+            self._con.execute("INSERT INTO document_ocr (doc_id, pages) VALUES (?, ?)",
+                              (d.doc_id, json.dumps(ocr_pages_to_list(d.ocr_pages))))
         self._sources.append({"source": d.source, "doc_id": d.doc_id, "kind": d.kind, "pages": d.page_count,
-                              "empty_pages": list(d.empty_pages), "meta": d.meta})
+                              "empty_pages": list(d.empty_pages), "meta": d.meta,
+                              "ocr_pages": [p.number for p in d.ocr_pages]})
 
     def add_passages(self, passages: Sequence[Passage], vectors: np.ndarray) -> int:
         """Store passages with their vectors (rows aligned); returns the row of the first."""
@@ -245,6 +271,8 @@ class IndexWriter:
                               ((p.id, table_to_json(p.table)) for p in passages if p.table is not None))
         self._con.executemany("INSERT INTO passage_places (passage, record) VALUES (?, ?)",
                               ((p.id, json.dumps(place_to_dict(p.place))) for p in passages if p.place is not None))
+        self._con.executemany("INSERT INTO passage_ocr (passage, engine, confidence) VALUES (?, ?, ?)",
+                              ((p.id, p.ocr.engine, p.ocr.confidence) for p in passages if p.ocr is not None))
         if len(passages):
             self._vectors.add(np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(passages), self.dim))
         for p in passages:
@@ -439,14 +467,17 @@ class IndexReader:
                                 ).fetchone() is not None
         has_places = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'passage_places'"
                                 ).fetchone() is not None
+        has_ocr = _has_table(db, "passage_ocr")
         columns = ", ".join(f"passages.{c}" for c in _PASSAGE_COLS)
         # a passage's columns, its table record and its place (NULL for a passage without one, or a build made
         # before them)
         self._select = (f"SELECT passages.row, {columns}, "
                         + ("passage_tables.record" if has_tables else "NULL") + ", "
-                        + ("passage_places.record" if has_places else "NULL") + " FROM passages"
+                        + ("passage_places.record" if has_places else "NULL") + ", "
+                        + ("passage_ocr.engine, passage_ocr.confidence" if has_ocr else "NULL, NULL") + " FROM passages"
                         + (" LEFT JOIN passage_tables ON passage_tables.passage = passages.id" if has_tables else "")
-                        + (" LEFT JOIN passage_places ON passage_places.passage = passages.id" if has_places else ""))
+                        + (" LEFT JOIN passage_places ON passage_places.passage = passages.id" if has_places else "")
+                        + (" LEFT JOIN passage_ocr ON passage_ocr.passage = passages.id" if has_ocr else ""))
 
     def close(self) -> None:
         """Release the SQLite connection."""
@@ -629,7 +660,8 @@ class IndexReader:
         return [Document(doc_id=d, source=s, text=t, kind=k, language=lang,
                          pages=tuple(PageSpan(*x) for x in json.loads(pg)), empty_pages=tuple(json.loads(ep)),
                          page_count=pc, meta=json.loads(meta or "{}"),
-                         sections=tuple(Section(*x) for x in json.loads(secs or "[]")))
+                         sections=tuple(Section(*x) for x in json.loads(secs or "[]")),
+                         ocr_pages=_ocr_pages(self._db, d))
                 for d, s, k, lang, t, pg, ep, pc, meta, secs in cur]
 
     # -- scoped search (retrieval/scope.py) -------------------------------------------------------------------
