@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ingest.core.errors import IndexMismatchError, IndexMissingError
-from ingest.core.settings import IngestSettings
+from ingest.core.settings import IngestSettings, OcrMode
 from ingest.loaders import expand_paths, source_path, strict_single
 from ingest.office import OFFICE_SCHEME, OFFICE_SUFFIXES
 from ingest.read import named_files
@@ -123,12 +123,14 @@ class Keys:
     describer: str = "general"  # the profile's describer: its facts go into meta and headers
 
     def read_key(self, pdf: bool, *, office: bool = False) -> str:
-        """The key of what shapes a file's passages: the splitter, the describer, for a PDF its extractor and
-        password, and for an Office file or CSV its password and the Office reader's scheme."""
+        """The key of what shapes a file's passages: the splitter, the describer, for a PDF its extractor,
+        password and OCR mode, and for an Office file or CSV its password and the Office reader's scheme."""
         key: dict[str, Any] = {"splitter": self.splitter_id, "extractor": self.ingest.pdf_extractor if pdf else "",
                                "password": (pdf or office) and self.password is not None, "describer": self.describer}
         if office:  # only then: other files keep the keys they had before the Office reader
             key["office"] = OFFICE_SCHEME
+        if pdf and self.ingest.ocr != "off":  # "off" reads as before OCR: such a file keeps its key
+            key["ocr"] = self.ingest.ocr
         return key_of(key)
 
     @property
@@ -203,6 +205,11 @@ def _other_password(keys: Keys) -> Keys:
     return replace(keys, password=None if keys.password is not None else "")
 
 
+def _other_ocr(keys: Keys, mode: OcrMode) -> Keys:
+    """``keys`` with OCR mode ``mode`` (which read key another OCR setting makes)."""
+    return replace(keys, ingest=replace(keys.ingest, ocr=mode))
+
+
 def _plan_file(path: Path, source: str, keys: Keys, entry: FileEntry | None, in_index: bool, same_embedder: bool,
                embedder_diff: tuple[str, ...], splitter_diff: tuple[str, ...], staging: Staging) -> FilePlan:
     """The plan for one file named."""
@@ -231,6 +238,9 @@ def _plan_file(path: Path, source: str, keys: Keys, entry: FileEntry | None, in_
             why = f"PDF extractor changed ({entry.extractor or '-'} -> {extractor or '-'})"
         elif entry.read_key != read_key and entry.read_key == _other_password(keys).read_key(pdf, office=office):
             why = "read settings changed (password)"
+        elif pdf and entry.read_key != read_key and entry.read_key in (
+                _other_ocr(keys, mode).read_key(True) for mode in ("auto", "off", "force")):
+            why = f"OCR setting changed (now {keys.ingest.ocr})"
         elif office and entry.read_key in (keys.read_key(False), _other_password(keys).read_key(False)):
             why = "read by a docqa without this Office reader"
         elif entry.read_key != read_key:

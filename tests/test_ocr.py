@@ -179,3 +179,38 @@ def test_browser_highlight_of_an_ocr_quote_covers_the_words_on_the_image(scans: 
     assert all(covered(on_screen(box)) for box in quoted), (highlights, [on_screen(b) for b in quoted])
     assert not any(covered(on_screen(box)) for box in _true_word_boxes(scans["born"], 2, OTHER, scan))
     assert round(scan.width_px / (148 / 25.4)) == SCAN_DPI  # the scan's geometry is what the test assumes
+
+
+def test_turning_ocr_on_rereads_only_pdfs(scans: dict[str, Any], tmp_path: Path) -> None:
+    from ingest.core.settings import IngestSettings, SplitSettings
+    from ingest.split import DocumentSplitter, ProseSplitter
+    from retrieval.build import build_index
+    from retrieval.plan import plan_build
+    from retrieval.store import IndexReader, document
+    from tests.fakes import FakeEmbedder
+
+    embedder = FakeEmbedder()
+    split = SplitSettings(chunk_tokens=60, overlap_tokens=5)
+    splitter = DocumentSplitter(split, ProseSplitter(split, embedder.count_tokens))
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n\nThe harbour board meets on Tuesdays.\n")
+    idx = tmp_path / "idx"
+    off, auto = IngestSettings(ocr="off"), IngestSettings()
+    build_index([scans["mixed"], note], idx, embedder=embedder, splitter=splitter, ingest=off)
+    plan = plan_build([scans["mixed"], note], idx, embedder_id=embedder.identity(), splitter_id=splitter.identity(),
+                      ingest=auto)
+    reasons = {Path(f.source).name: (f.action, f.reason) for f in plan.files}
+    assert reasons == {"harbour-board.pdf": ("update", "OCR setting changed (now auto)"),
+                       "note.md": ("skip", "unchanged")}, reasons
+    report = build_index([scans["mixed"], note], idx, embedder=embedder, splitter=splitter, ingest=auto)
+    assert report.parsed == 1 and report.unchanged == 1
+    reader = IndexReader(idx)
+    try:
+        doc = next(d for d in reader.documents() if d.source.endswith("harbour-board.pdf"))
+        assert [p.number for p in doc.ocr_pages] == [2] and doc.empty_pages == ()
+        assert document(reader, doc.doc_id) == doc  # the words' boxes come back whole
+        scanned = [p for p in reader.document_passages(doc.doc_id) if p.page == 2]
+        assert scanned and all(p.ocr is not None and p.ocr.engine.startswith("tesseract") for p in scanned)
+        assert all(p.ocr is None for p in reader.document_passages(doc.doc_id) if p.page == 1)
+    finally:
+        reader.close()
