@@ -256,7 +256,7 @@ def docqa_answer(index: Any, item: EvalItem) -> tuple[Any, dict[str, Any]]:
     seconds = time.perf_counter() - start
     model = [s for s in answer.trace if s.name in ("generate", "answer_check")]
     prompt = sum(s.prompt_tokens for s in model)
-    cached = sum(int(d.split(" of ")[0]) for s in model for d in s.details if d.endswith("from the model's cache"))
+    cached = sum(s.cached_tokens for s in model)
     checks = {s.name: [s.outcome, *s.details] for s in answer.trace if s.name in ("answerable", "answer_check")}
     return answer, {"text": answer.text, "seconds": seconds, "checks": checks, "draft": answer.draft,
                     "first_token": first if first is not None else seconds,

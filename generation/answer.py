@@ -153,7 +153,8 @@ class Generator:
                              "the model's cache",)
         generate = StageTrace("generate", self.llm.name, seconds=completion.seconds,
                               prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-                              calls=1, outcome=completion.finish_reason, details=dropped_note)
+                              calls=1, outcome=completion.finish_reason, details=dropped_note,
+                              cached_tokens=completion.cached_tokens)
         yield Draft(raw=completion.text, text=text, citations=tuple(citations), context=tuple(context),
                     dropped=tuple(dropped), trace=(prompt, generate),
                     first_token_seconds=completion.first_token_seconds, compute=ask, messages=tuple(messages))
@@ -287,7 +288,7 @@ class Verifier:
                                           f"yes-no margin {margin:+.2f}; draft: {text!r}"))
         verdict = "do not answer" if withheld else "answer"
         return StageTrace("answer_check", "yes-no after the answer" if folded else "yes-no",
-                          seconds=time.perf_counter() - t, prompt_tokens=tokens, calls=1,
+                          seconds=time.perf_counter() - t, prompt_tokens=tokens, calls=1, cached_tokens=cached,
                           outcome="withheld" if withheld else "ok",
                           details=(f"the cited passages {verdict} the question (yes-no margin {margin:+.2f})",
                                    *((f"{cached} of {tokens} prompt tokens reused from the model's cache",)

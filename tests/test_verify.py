@@ -226,6 +226,9 @@ def test_the_folded_answer_check_continues_the_answers_own_conversation():
     assert withheld.text == NOT_FOUND and withheld.stage("answer_check").method == "yes-no after the answer"
     assert llm.judged == folded_messages(llm.calls[0], draft)  # the answer's prompt, its answer, the check
     assert "80 of 90 prompt tokens reused from the model's cache" in " ".join(withheld.notes)
+    assert withheld.stage("answer_check").cached_tokens == 80  # typed, for benchmarks and the API
+    read = sum(s.prompt_tokens for s in withheld.trace) - 80
+    assert withheld.tokens["read"] == read < withheld.tokens["prompt"] + withheld.tokens["answer_check"]
     kept = answer(_FoldedJudge(draft), "Who is the safety officer?", _ps(), max_answer_tokens=50,
                   verify="lexical", unsupported="abstain", answer_check="folded")
     assert kept.text == draft

@@ -404,6 +404,7 @@ class StageTrace:
     :param name: "retrieve", "mode", "rerank", "select", "prompt", "generate", "verify", "answer_check".
     :param method: which implementation ran ("hybrid", "full-logits", "embedding", "lexical", ...).
     :param prompt_tokens: LLM input tokens (prompt, reranking prompts, scored text).
+    :param cached_tokens: of those, the ones not read again (the model's cache held them).
     :param completion_tokens: LLM output tokens.
     :param embedder_tokens: embedder input tokens (segment scoring by embedding).
     :param calls: model calls made by the stage.
@@ -420,6 +421,7 @@ class StageTrace:
     calls: int = 0
     outcome: str = "ok"
     details: tuple[str, ...] = ()
+    cached_tokens: int = 0
 
     def notes(self) -> list[str]:
         """One line per detail, prefixed with the stage name.
@@ -505,8 +507,12 @@ class Answer:
     @property
     def tokens(self) -> dict[str, int]:
         """Token counts by purpose: ``prompt``/``completion`` of the answer, ``rerank_input``/``rerank_output``,
-        ``select_llm`` or ``select_embedding`` (embedder tokens), ``answer_check``."""
+        ``select_llm`` or ``select_embedding`` (embedder tokens), ``answer_check``; ``read``: the LLM prompt tokens
+        every stage actually read (its cache held the rest), when any stage reused its cache."""
         out: dict[str, int] = {}
+        cached = sum(s.cached_tokens for s in self.trace)
+        if cached:
+            out["read"] = sum(s.prompt_tokens for s in self.trace) - cached
         for s in self.trace:
             if s.name == "generate":
                 out.update(prompt=s.prompt_tokens, completion=s.completion_tokens)
