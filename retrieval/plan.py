@@ -222,6 +222,9 @@ def _plan_file(path: Path, source: str, keys: Keys, entry: FileEntry | None, in_
         sha = entry.sha256  # size and mtime unchanged: the bytes are taken as unchanged, unread
     else:
         sha = file_sha256(path)
+    if (entry is not None and pdf and sha == entry.sha256 and keys.ingest.ocr == "auto" and not entry.empty_pages
+            and entry.read_key == _other_ocr(keys, "off").read_key(True)):
+        read_key = entry.read_key  # read without OCR and no page lacked text: "auto" would read it the same
     base = FilePlan(source, "add", "new file", "read", path, size, mtime, sha, read_key, bounds_key, extractor, entry)
     if entry is not None and sha and sha == entry.sha256:
         if entry.outcome == "indexed" and entry.read_key == read_key and in_index:

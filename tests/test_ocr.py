@@ -194,16 +194,18 @@ def test_turning_ocr_on_rereads_only_pdfs(scans: dict[str, Any], tmp_path: Path)
     splitter = DocumentSplitter(split, ProseSplitter(split, embedder.count_tokens))
     note = tmp_path / "note.md"
     note.write_text("# Note\n\nThe harbour board meets on Tuesdays.\n")
+    born = tmp_path / "born.pdf"  # every page has text: OCR "auto" would read it the same, so it is not re-read
+    born.write_bytes(scans["born"].read_bytes())
     idx = tmp_path / "idx"
     off, auto = IngestSettings(ocr="off"), IngestSettings()
-    build_index([scans["mixed"], note], idx, embedder=embedder, splitter=splitter, ingest=off)
-    plan = plan_build([scans["mixed"], note], idx, embedder_id=embedder.identity(), splitter_id=splitter.identity(),
-                      ingest=auto)
+    build_index([scans["mixed"], note, born], idx, embedder=embedder, splitter=splitter, ingest=off)
+    plan = plan_build([scans["mixed"], note, born], idx, embedder_id=embedder.identity(),
+                      splitter_id=splitter.identity(), ingest=auto)
     reasons = {Path(f.source).name: (f.action, f.reason) for f in plan.files}
     assert reasons == {"harbour-board.pdf": ("update", "OCR setting changed (now auto)"),
-                       "note.md": ("skip", "unchanged")}, reasons
-    report = build_index([scans["mixed"], note], idx, embedder=embedder, splitter=splitter, ingest=auto)
-    assert report.parsed == 1 and report.unchanged == 1
+                       "note.md": ("skip", "unchanged"), "born.pdf": ("skip", "unchanged")}, reasons
+    report = build_index([scans["mixed"], note, born], idx, embedder=embedder, splitter=splitter, ingest=auto)
+    assert report.parsed == 1 and report.unchanged == 2
     reader = IndexReader(idx)
     try:
         doc = next(d for d in reader.documents() if d.source.endswith("harbour-board.pdf"))
