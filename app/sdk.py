@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ from ingest.core.settings import EmbedSettings, SearchLevel, SearchMode, SearchS
 from ingest.core.text import check_question
 from ingest.embed import canonical_model_id
 from ingest.loaders import expand_paths
-from retrieval.build import BuildReport, Progress, build_index
+from retrieval.build import BuildReport, Engine, Progress, build_index
 from retrieval.dense import DenseConfig
 from retrieval.scope import ResolvedScope, Scope
 from retrieval.search import Retrieval, Searcher
@@ -28,6 +29,25 @@ from retrieval.store import DocPassages, IndexReader, Manifest
 
 PathLike = str | os.PathLike[str]
 PIPELINE_PARTS = frozenset({"shortcut", "selector", "generator", "verifier", "calculator"})  # besides llm, reranker
+
+
+def build_parts(settings: Settings) -> tuple[Embedder, Any, Any]:
+    """The embedder, splitter and describer a build uses under ``settings`` (what a Ray worker builds for itself)."""
+    embedder = default_runtime().embedder(settings.embed, settings.cache)
+    return embedder, make_splitter(settings.split, embedder), describer_for(settings.profile.name)
+
+
+def build_engine(settings: Settings) -> Engine | None:
+    """The engine ``[index] engine`` names (None: the local one).
+
+    :raises InputError: ``ray`` without Ray installed (says how to install it), or an unreachable cluster.
+    """
+    if settings.index.engine != "ray":
+        return None
+    from retrieval.ray_engine import RayEngine
+
+    key = hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
+    return RayEngine(functools.partial(build_parts, settings), key, settings.index)
 
 
 def dense_config(search: SearchSettings) -> DenseConfig:
@@ -107,10 +127,17 @@ class Index:
         path_list = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
         embedder = parts.pop("embedder", None) or (parts.get("runtime") or default_runtime()).embedder(
             settings.embed, settings.cache)
-        report = build_index(path_list, directory, embedder=embedder,
-                             splitter=make_splitter(settings.split, embedder), password=password, add=add,
-                             progress=progress, ingest=settings.ingest,
-                             describer=describer_for(settings.profile.name), dense=dense_config(settings.search))
+        engine = build_engine(settings)
+        try:
+            report = build_index(path_list, directory, embedder=embedder,
+                                 splitter=make_splitter(settings.split, embedder), password=password, add=add,
+                                 progress=progress, ingest=settings.ingest,
+                                 describer=describer_for(settings.profile.name), dense=dense_config(settings.search),
+                                 engine=engine)
+        finally:
+            close = getattr(engine, "close", None)
+            if callable(close):
+                close()
         return cls(IndexReader(directory), settings, embedder=embedder, **parts), report
 
     @classmethod
@@ -268,7 +295,7 @@ def adhoc_index_key(paths: Sequence[PathLike], settings: Settings) -> str:
         except OSError as err:  # unreadable: the build reports it; the key just has to be stable
             h.update(f"unreadable:{err.errno}".encode())
     shape: dict[str, Any] = {"embed": dataclasses.asdict(settings.embed), "split": dataclasses.asdict(settings.split),
-                             "pdf_extractor": settings.ingest.pdf_extractor}
+                             "pdf_extractor": settings.ingest.pdf_extractor, "ocr": settings.ingest.ocr}
     shape["embed"]["model"] = canonical_model_id(settings.embed.model)
     for runtime in EmbedSettings.RUNTIME:
         shape["embed"].pop(runtime)
