@@ -22,10 +22,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -90,13 +90,53 @@ def embed_sorted(embedder: Embedder, texts: Sequence[str], *, progress: Progress
     return out if out is not None else np.zeros((0, embedder.dim), dtype=np.float32)
 
 
+class Engine(Protocol):
+    """Where a build reads and embeds; the plan, the staging store and the writer stay in the build.
+
+    :class:`LocalEngine` uses this machine (:func:`ingest.read.read_files`, the embedder in this process);
+    :class:`retrieval.ray_engine.RayEngine` a Ray cluster. Either way the same files give the same index.
+    """
+
+    name: str
+    batches_at_once: int  # embedding batches worth handing over together (the engine's embedders in parallel)
+
+    def read(self, paths: Sequence[Path], *, splitter: Splitter, settings: IngestSettings, password: str | None,
+             strict: bool, prepare: Callable[[], object], workers: int | None,
+             describer: DocumentDescriber | None) -> Iterator[FileRead]:
+        """Each file read (parsed and split under the ``[ingest]`` bounds) as it finishes."""
+        ...
+
+    def embed(self, embedder: Embedder, batches: Sequence[Sequence[str]]) -> Iterator[np.ndarray]:
+        """The vectors of each batch of texts, in the order of ``batches``."""
+        ...
+
+
+class LocalEngine:
+    """This machine: a pool of bounded reader processes, and the embedder in this process."""
+
+    name = "local"
+    batches_at_once = 1
+
+    def read(self, paths: Sequence[Path], *, splitter: Splitter, settings: IngestSettings, password: str | None,
+             strict: bool, prepare: Callable[[], object], workers: int | None,
+             describer: DocumentDescriber | None) -> Iterator[FileRead]:
+        """:func:`ingest.read.read_files`."""
+        return read_files(paths, splitter=splitter, settings=settings, password=password, strict=strict,
+                          prepare=prepare, workers=workers, describer=describer)
+
+    def embed(self, embedder: Embedder, batches: Sequence[Sequence[str]]) -> Iterator[np.ndarray]:
+        """:func:`embed_sorted`, one batch after another."""
+        for texts in batches:
+            yield embed_sorted(embedder, texts)
+
+
 # -- building --------------------------------------------------------------------------------------------------
 
 def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.PathLike[str], *, embedder: Embedder,
                 splitter: Splitter, password: str | None = None, add: bool = False,
                 progress: Progress | None = None, ingest: IngestSettings | None = None,
                 workers: int | None = None, describer: DocumentDescriber | None = None,
-                dense: DenseConfig | None = None) -> BuildReport:
+                dense: DenseConfig | None = None, engine: Engine | None = None) -> BuildReport:
     """Index ``paths`` into ``directory``, doing only what changed since the last build.
 
     :param paths: files and directories.
@@ -113,6 +153,8 @@ def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.Pat
     :param describer: a profile's document describer (a filing's issuer, form, period: meta and headers; None:
         the general description). Its name is part of each file's read key: another describer re-reads.
     :param dense: when the dense index becomes approximate (:mod:`retrieval.dense`; default: its defaults).
+    :param engine: where files are read and passages embedded (default: :class:`LocalEngine`); the plan, the
+        staging store and the writer are the same for every engine.
     :raises InputError: a named path is missing, the one file named cannot be read, or nothing is indexable.
     :raises IndexLockedError: another process is writing the index.
     """
@@ -134,7 +176,7 @@ def build_index(paths: Iterable[str | os.PathLike[str]], directory: str | os.Pat
                 staging.remove()
                 return _up_to_date(live, plan, plan_seconds)
             run = _Build(directory, embedder, splitter, keys, plan, live, staging, progress, workers, describer,
-                         dense or DenseConfig())
+                         dense or DenseConfig(), engine or LocalEngine())
             run.seconds["plan"] = plan_seconds
             report = run.run(path_list)
             staging.remove()  # its work is in the index now
@@ -164,10 +206,10 @@ class _Build:
 
     def __init__(self, directory: Path, embedder: Embedder, splitter: Splitter, keys: Keys, plan: BuildPlan,
                  live: IndexReader | None, staging: Staging, progress: Progress | None, workers: int | None,
-                 describer: DocumentDescriber | None, dense: DenseConfig) -> None:
+                 describer: DocumentDescriber | None, dense: DenseConfig, engine: Engine) -> None:
         self.directory, self.embedder, self.splitter, self.keys, self.plan = directory, embedder, splitter, keys, plan
         self.live, self.staging, self.progress, self.workers = live, staging, progress, workers
-        self.describer, self.dense = describer, dense
+        self.describer, self.dense, self.engine = describer, dense, engine
         self.same_embedder = live is not None and live.manifest.embedder == keys.embedder_id
         self.space = keys.space
         self.pending: dict[str, str] = {}  # text hash -> text, waiting to be embedded
@@ -239,10 +281,9 @@ class _Build:
             return
         by_path = {os.fsdecode(f.path): f for f in reads if f.path is not None}
         t0 = time.perf_counter()
-        results = read_files([f.path for f in reads if f.path is not None], splitter=self.splitter,
-                             settings=self.keys.ingest, password=self.keys.password, strict=self.plan.strict,
-                             prepare=self._prepare_readers, workers=self.workers,
-                             describer=self.describer)
+        results = self.engine.read([f.path for f in reads if f.path is not None], splitter=self.splitter,
+                                   settings=self.keys.ingest, password=self.keys.password, strict=self.plan.strict,
+                                   prepare=self._prepare_readers, workers=self.workers, describer=self.describer)
         on_file = getattr(self.progress, "file", None)
         try:
             for done, read in enumerate(results, 1):
@@ -256,8 +297,9 @@ class _Build:
                 self._embed(force=False)
                 self.seconds["embed"] += time.perf_counter() - t
         finally:
-            if isinstance(results, Generator):  # stops the workers of a read left part-way
-                results.close()
+            close = getattr(results, "close", None)
+            if callable(close):  # stops the workers (or tasks) of a read left part-way
+                close()
         self.seconds["read"] = time.perf_counter() - t0
 
     def _stage(self, f: FilePlan, read: FileRead) -> None:
@@ -295,16 +337,20 @@ class _Build:
         self.queued += len(missing)
 
     def _embed(self, *, force: bool) -> None:
-        """Embed and stage the queued texts, a batch at a time (all of them when ``force``)."""
-        while len(self.pending) >= EMBED_CHUNK or (force and self.pending):
-            batch = list(self.pending.items())[:EMBED_CHUNK]
-            vecs = embed_sorted(self.embedder, [text for _, text in batch])
-            self.staging.put_vectors(self.space, {h: v for (h, _), v in zip(batch, vecs, strict=True)})
-            for h, _ in batch:
-                del self.pending[h]
-            self.embedded += len(batch)
-            if self.progress:
-                self.progress("embed", self.embedded, self.queued)
+        """Embed and stage the queued texts, a batch at a time (all of them when ``force``); an engine with
+        several embedders is handed as many batches at once."""
+        at_once = max(1, self.engine.batches_at_once)
+        while len(self.pending) >= EMBED_CHUNK * at_once or (force and self.pending):
+            items = list(self.pending.items())[:EMBED_CHUNK * at_once]
+            batches = [items[i:i + EMBED_CHUNK] for i in range(0, len(items), EMBED_CHUNK)]
+            for batch, vecs in zip(batches, self.engine.embed(self.embedder, [[t for _, t in b] for b in batches]),
+                                   strict=True):
+                self.staging.put_vectors(self.space, {h: v for (h, _), v in zip(batch, vecs, strict=True)})
+                for h, _ in batch:
+                    del self.pending[h]
+                self.embedded += len(batch)
+                if self.progress:
+                    self.progress("embed", self.embedded, self.queued)
 
     # -- write ------------------------------------------------------------------------------------------------
     def _write(self) -> tuple[Manifest, list[FileEntry]]:

@@ -12,8 +12,8 @@ from ingest.core.records import Document, Passage, passage_id
 from retrieval.dense import DenseConfig
 from retrieval.store import IndexReader, IndexWriter, Manifest
 
-WORDS = ("ledger revenue turbine harbour glacier cipher lantern orchard quarry meadow falcon copper "
-         "violet saddle beacon thistle marble canyon ember willow").split()
+WORDS = ("ledger", "revenue", "turbine", "harbour", "glacier", "cipher", "lantern", "orchard", "quarry", "meadow",
+         "falcon", "copper", "violet", "saddle", "beacon", "thistle", "marble", "canyon", "ember", "willow")
 
 
 def topic_vectors(n: int, dim: int, *, topics: int = 256, noise: float = 0.35, seed: int = 0) -> np.ndarray:

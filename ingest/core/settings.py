@@ -33,6 +33,7 @@ SearchMode = Literal["dense", "bm25", "hybrid"]
 PdfExtractor = Literal["pdfium", "pypdf"]
 OcrMode = Literal["auto", "off", "force"]
 SearchLevel = Literal["passage", "unit", "file"]
+IndexEngine = Literal["local", "ray"]
 AnswerModeSetting = Literal["auto", "full", "retrieve"]
 Selector = Literal["none", "embedding", "llm"]
 Order = Literal["rank", "edges", "document"]
@@ -341,6 +342,24 @@ class AnswerSettings:
 
 
 @dataclass(frozen=True)
+class IndexSettings:
+    """Where a build reads and embeds (``[index]``): this machine, or a Ray cluster (``pip install "docqa[ray]"``)."""
+
+    engine: IndexEngine = setting("local", flag="--engine", help="local (this machine's worker pool) or ray (Ray "
+                                                                  "tasks read and split, an actor pool embeds; the "
+                                                                  "same index either way)")
+    ray_address: str | None = setting(None, flag="--ray-address", env="DOCQA_RAY_ADDRESS",
+                                      help="the Ray cluster to join (e.g. 10.0.0.5:6379 or auto; None: start one on "
+                                           "this machine)")
+    embed_actors: int = setting(1, low=1, help="ray: embedding actors (each loads the embedder once)")
+    num_gpus: float = setting(0.0, low=0.0, help="ray: GPUs per embedding actor (0: CPU)")
+    files_per_task: int = setting(4, low=1, help="ray: files one read task parses and splits")
+
+    def __post_init__(self) -> None:
+        check_section(self)
+
+
+@dataclass(frozen=True)
 class ProfileSettings:
     """Domain knowledge (``[profile]``): what a profile knows of its documents (``app/profiles.py``)."""
 
@@ -414,6 +433,7 @@ class Settings:
     cache: CacheSettings = field(default_factory=CacheSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
     profile: ProfileSettings = field(default_factory=ProfileSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
 
     def replace(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed: ``s.replace(llm={"model": "x.gguf"})``.
