@@ -552,6 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "(and why), without doing it")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     common(sp)
+    add_setting_flags(sp, "index")  # --engine local|ray, --ray-address
     sp.set_defaults(func=cmd_index)
 
     sp = sub.add_parser("status", help="list every file of an index: indexed, skipped or failed, and why")
