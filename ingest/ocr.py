@@ -212,7 +212,13 @@ def tesseract_engine() -> str:
 def _child_limits(memory_mb: int) -> Callable[[], None]:
     def limit() -> None:  # runs in the child between fork and exec
         import resource
+        import signal
+        import sys
 
+        if sys.platform.startswith("linux"):  # a worker killed over a bound takes its OCR with it
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         cap = memory_mb * 2**20
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         if hard != resource.RLIM_INFINITY:

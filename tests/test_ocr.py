@@ -10,6 +10,8 @@ import io
 import os
 import re
 import shutil
+import subprocess
+import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,8 @@ def test_ocr_off_keeps_pages_without_text_empty(scans: dict[str, Any]) -> None:
     assert doc.empty_pages == (2,) and not doc.ocr_pages and " ".join(doc.text.split()) == OVERVIEW
     with pytest.raises(EmptyDocumentError, match=r"scan\.pdf: no extractable text on any of its 2 pages"):
         load_file(scans["scan"], ocr=off)
+    forced = load_file(scans["mixed"], ocr=OcrOptions("force"))  # force: every page, text layer or not
+    assert [p.number for p in forced.ocr_pages] == [1, 2] and word_recall(OVERVIEW, forced.text) >= 0.95
     auto = load_file(scans["mixed"])  # auto: only the page without text is read by OCR
     assert [p.number for p in auto.ocr_pages] == [2] and auto.text.startswith(doc.text + "\n\n")
     assert word_recall(HARBOUR, auto.text[len(doc.text):]) >= 0.95
@@ -216,3 +220,21 @@ def test_turning_ocr_on_rereads_only_pdfs(scans: dict[str, Any], tmp_path: Path)
         assert all(p.ocr is None for p in reader.document_passages(doc.doc_id) if p.page == 1)
     finally:
         reader.close()
+
+
+def _burn_in_children(runs: int) -> int:
+    """Run ``runs`` child processes that each burn 0.4 s of CPU (as Tesseract burns it, page by page)."""
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4:\n    pass\n"
+    for _ in range(runs):
+        subprocess.run([sys.executable, "-c", burn], check=True)
+    return runs
+
+
+def test_the_worker_bound_counts_the_cpu_time_of_the_programs_a_task_runs() -> None:
+    from ingest.worker import BoundedWorker, BoundTripped
+
+    with BoundedWorker(_burn_in_children, timeout_seconds=1.0, memory_mb=512) as worker:
+        assert worker.run(1) == 1  # 0.4 s: within the bound
+        with pytest.raises(BoundTripped) as tripped:
+            worker.run(12)  # 4.8 s of the children's CPU, the worker itself asleep on them
+    assert tripped.value.kind == "timeout" and "of CPU time" in tripped.value.reason, tripped.value.reason
