@@ -30,7 +30,7 @@ FLAT = "flat"
 IVF = "ivf-flat"
 RECALL_K = 10
 _NPROBES = (4, 8, 16, 32, 64, 128, 256, 512)
-_TRAIN_PER_LIST = 64  # training points per list (FAISS warns below 39)
+_TRAIN_PER_LIST = 40  # training points per list (FAISS warns below 39)
 _ADD_CHUNK = 65_536
 
 

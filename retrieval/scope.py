@@ -163,6 +163,21 @@ def matches_source(pattern: str, source: Mapping[str, Any]) -> bool:
     return False
 
 
+def _candidates(pattern: str, sources: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    """The sources ``pattern`` can match: all for a glob; else those whose doc id is the pattern or whose path
+    holds the pattern's file name (every other way a plain pattern matches ends with that name). A cheap
+    string test per document, so that naming one document of 50,000 takes milliseconds.
+
+    >>> [s["doc_id"] for s in _candidates("a/x.pdf", [{"doc_id": "1", "source": "/d/a/x.pdf"},
+    ...                                                {"doc_id": "2", "source": "/d/y.pdf"}])]
+    ['1']
+    """
+    if _GLOB.search(pattern):
+        return sources
+    name = PurePath(pattern).name
+    return [s for s in sources if s.get("doc_id") == pattern or name in str(s.get("source", ""))]
+
+
 def _same_path(pattern: str, path: str) -> bool:
     """Equal paths once normalised ("./a/b.pdf" and "a/b.pdf"); both relative or both absolute."""
     return bool(pattern) and PurePath(pattern) == PurePath(path)
@@ -182,7 +197,7 @@ def resolve_scope(scope: Scope, sources: Sequence[Mapping[str, Any]]) -> Resolve
     if scope.documents:
         chosen: set[str] = set()
         for pattern in scope.documents:
-            hits = {str(s["doc_id"]) for s in sources if matches_source(pattern, s)}
+            hits = {str(s["doc_id"]) for s in _candidates(pattern, sources) if matches_source(pattern, s)}
             if not hits:
                 raise InputError(f"scope: document {pattern!r} matches none of the {len(sources)} indexed documents "
                                  f"(give a source path, a glob such as 'reports/*2019*', or a doc id)")

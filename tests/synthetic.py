@@ -14,29 +14,47 @@ from retrieval.store import IndexReader, IndexWriter, Manifest
 
 WORDS = ("ledger", "revenue", "turbine", "harbour", "glacier", "cipher", "lantern", "orchard", "quarry", "meadow",
          "falcon", "copper", "violet", "saddle", "beacon", "thistle", "marble", "canyon", "ember", "willow")
+_SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "po", "du", "fe", "gi", "ho", "ju", "be", "co",
+              "da", "el", "fu", "ga", "hi", "ir", "ja", "ke", "lu", "mo", "na", "or", "pe")
+VOCABULARY = WORDS + tuple(a + b + c for a in _SYLLABLES for b in _SYLLABLES for c in _SYLLABLES)  # 27,020 words
 
 
-def topic_vectors(n: int, dim: int, *, topics: int = 256, noise: float = 0.35, seed: int = 0) -> np.ndarray:
-    """``n`` unit vectors, each a mix of two of ``topics`` random directions plus noise: clustered like
+def passage_words(seed: int, count: int = 12) -> list[str]:
+    """``count`` words drawn from :data:`VOCABULARY` with a Zipf law (a few words everywhere, most rare), as
+    in real text: keyword search meets both common and rare terms.
+
+    >>> passage_words(1) == passage_words(1) != passage_words(2)
+    True
+    """
+    rng = np.random.default_rng(seed)
+    ranks = (rng.zipf(1.2, count) - 1) % len(VOCABULARY)
+    return [VOCABULARY[int(r)] for r in ranks]
+
+
+def topic_chunks(n: int, dim: int, *, topics: int = 256, noise: float = 0.35, seed: int = 0,
+                 chunk: int = 65_536) -> Iterator[np.ndarray]:
+    """``n`` unit vectors in chunks, each a mix of two of ``topics`` random directions plus noise: clustered like
     sentence embeddings, with neighbours that are not trivially separated."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((topics, dim)).astype(np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    out = np.empty((n, dim), dtype=np.float32)
-    for start in range(0, n, 65_536):
-        m = min(65_536, n - start)
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
         a, b = rng.integers(0, topics, m), rng.integers(0, topics, m)
         w = rng.uniform(0.5, 1.0, (m, 1)).astype(np.float32)
         x = w * centres[a] + (1 - w) * centres[b]
         x += rng.standard_normal((m, dim)).astype(np.float32) * (noise / np.sqrt(dim))
-        out[start:start + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
-    return out
+        yield x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def topic_vectors(n: int, dim: int, *, seed: int = 0) -> np.ndarray:
+    """All of :func:`topic_chunks` at once."""
+    return np.concatenate(list(topic_chunks(n, dim, seed=seed))) if n else np.zeros((0, dim), np.float32)
 
 
 def _document(d: int, per_doc: int, pages: int) -> tuple[Document, list[Passage]]:
     source = f"gen/doc-{d:06d}.pdf"
-    texts = [f"Passage {i} of document {d}: {WORDS[(d + i) % len(WORDS)]} {WORDS[(d * 7 + i) % len(WORDS)]} "
-             f"figure {d * per_doc + i}." for i in range(per_doc)]
+    texts = [f"Passage {i} of document {d}: {' '.join(passage_words(d * per_doc + i))}." for i in range(per_doc)]
     text = "\n".join(texts)
     passages, start = [], 0
     for i, t in enumerate(texts):
@@ -59,11 +77,13 @@ def write_generated(directory: Path, n: int, dim: int, *, dense: DenseConfig | N
                     previous: IndexReader | None = None, seed: int = 0, per_doc: int = 20) -> Manifest:
     """A generated index of ``n`` passages with ``dim``-dimensional topic vectors, built by the real writer."""
     directory.mkdir(parents=True, exist_ok=True)
-    vectors = topic_vectors(n, dim, seed=seed)
+    chunks = topic_chunks(n, dim, seed=seed)
+    buffer = np.zeros((0, dim), dtype=np.float32)
     writer = IndexWriter(directory, dim, dense=dense, previous=previous)
-    row = 0
     for doc, passages in generated_documents(n, per_doc=per_doc):
+        if len(buffer) < len(passages):
+            buffer = np.concatenate([buffer, next(chunks)])
         writer.add_document(doc)
-        writer.add_passages(passages, vectors[row:row + len(passages)])
-        row += len(passages)
+        writer.add_passages(passages, buffer[:len(passages)])
+        buffer = buffer[len(passages):]
     return writer.commit(embedder={"model": "generated", "dim": dim}, splitter={"name": "generated"})
