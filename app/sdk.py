@@ -337,4 +337,4 @@ def index_info(index: Index | IndexReader) -> dict[str, Any]:
     """A JSON-able summary of an index (opened for search, or only read: no embedder needed)."""
     m = index.manifest
     return {"directory": str(index.directory), "build": m.build, "created": m.created, "embedder": m.embedder,
-            "splitter": m.splitter, "counts": m.counts, "sources": m.sources}
+            "splitter": m.splitter, "counts": m.counts, "dense": m.dense, "sources": m.sources}
