@@ -40,6 +40,7 @@ from ingest.pdf import PDFIUM_LOCK, why
 log = logging.getLogger(__name__)
 
 OCR_DPI = 300  # Tesseract reads 10-12 pt print best at about 300 dpi
+MAX_PIXELS = 36_000_000  # a page rendered larger is rendered at a lower resolution (A3 at 300 dpi: 17.4 Mpx)
 LANGUAGES = "eng"
 TESSERACT = "tesseract"
 INSTALL_HINT = "install Tesseract (Debian: apt-get install tesseract-ocr) or set [ingest] ocr = \"off\""
@@ -139,6 +140,17 @@ def layout(words: Sequence[TsvWord]) -> tuple[str, list[tuple[int, int]]]:
         offset += len(word.text)
         previous = word
     return "".join(parts), spans
+
+
+def render_dpi(width_pt: float, height_pt: float, dpi: int, max_pixels: int = MAX_PIXELS) -> float:
+    """The resolution a page is rendered at: ``dpi``, or less when that would exceed ``max_pixels`` (a hostile
+    or poster-sized page must not become a multi-gigabyte bitmap).
+
+    >>> render_dpi(595, 842, 300), round(render_dpi(14400, 14400, 300), 2)
+    (300, 30.0)
+    """
+    area = max(width_pt, 1.0) * max(height_pt, 1.0) / 72**2
+    return dpi if area * dpi**2 <= max_pixels else (max_pixels / area) ** 0.5
 
 
 def pages_to_read(texts: Sequence[str], failed: Sequence[int], mode: OcrMode) -> list[int]:
@@ -292,11 +304,13 @@ def _ocr_page(pdf: Any, number: int, engine: str, options: OcrOptions) -> OcrRea
         page = pdf[number - 1]
     try:
         with PDFIUM_LOCK:
-            bitmap = page.render(scale=options.dpi / 72, grayscale=True)
+            width_pt, height_pt = page.get_size()
+            dpi = render_dpi(width_pt, height_pt, options.dpi)
+            bitmap = page.render(scale=dpi / 72, grayscale=True)
             image = bitmap.to_pil().convert("L")
             bitmap.close()
         size = image.size
-        words = parse_tsv(run_tesseract(image, dpi=options.dpi, timeout_seconds=options.timeout_seconds,
+        words = parse_tsv(run_tesseract(image, dpi=max(1, round(dpi)), timeout_seconds=options.timeout_seconds,
                                         memory_mb=options.memory_mb))
         del image
         text, spans = layout(words)
