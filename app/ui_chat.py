@@ -30,6 +30,7 @@ from app.ui_viewer import (
     quote_boxes,
     quote_lines,
     render_page,
+    sheet_html,
     text_html,
 )
 from generation.followup import Rewrite
@@ -73,6 +74,12 @@ a.docqa-cite:hover { background: #fde68a; }
 .docqa-text .docqa-scroll { white-space: pre-wrap; padding: 0.6rem 0.8rem; font-size: 0.9rem; line-height: 1.5; }
 span.docqa-passage { background: #fef3c7; }
 span.docqa-quote { background: #fcd34d; }
+.docqa-sheet table { border-collapse: collapse; font-size: 0.85rem; }
+.docqa-sheet th, .docqa-sheet td { border: 1px solid #e5e7eb; padding: 2px 8px; white-space: nowrap; }
+.docqa-sheet th { background: #f3f4f6; color: #6b7280; font-weight: 500; }
+.docqa-sheet tr.docqa-head-row td { font-weight: 600; background: #f9fafb; }
+.docqa-sheet tr.docqa-cited td { background: #fef3c7; }
+.docqa-sheet td.docqa-quote { background: #fcd34d; outline: 2px solid #d97706; }
 """
 _RICH = st.components.v2.component("docqa_rich", js=_JS, css=_CSS, isolate_styles=False)
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$])")
@@ -294,6 +301,9 @@ def render_viewer(turns: list[Turn], directory: str, names: Names) -> None:
         rich(code_html(doc.text, language=doc.language, filename=names.source(doc.source),
                        cited=p.lines or line_span(doc.text, *p.chars), quote=quote_lines(doc.text, quote),
                        symbol=p.symbol), key="viewer-code")
-    else:
+    elif p.kind == "table" and p.place is not None:  # a sheet's cell range, a CSV's rows, a Word table
+        quote = highlight_range(citation)
+        rich(sheet_html(p, (quote[0] - p.chars[0], quote[1] - p.chars[0]) if quote else None), key="viewer-sheet")
+    else:  # prose: a slide, a Word section, text and Markdown, in the surrounding text
         rich(text_html(doc.text, p.chars, highlight_range(citation)), key="viewer-text")
 

@@ -1,5 +1,6 @@
 """What a citation opens in the web UI: the PDF page with the quote's own character boxes, the code file
-at its real line numbers, or the passage in its surrounding text. No Streamlit here (see ``app/ui.py``).
+at its real line numbers, a sheet's cell range as a table with the quoted cells marked, or the passage (a slide,
+a Word section) in its surrounding text. No Streamlit here (see ``app/ui.py``).
 
 PDF text in the index comes from pypdf, page by page (``ingest/loaders.py``); the page image and the
 character boxes come from PDFium, whose text of the same page can differ (line breaks, spacing). A quote
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.core.records import Citation, Document, OcrPage, PageSpan, Passage, line_span
+from ingest.core.records import Citation, Document, OcrPage, PageSpan, Passage, Place, line_span
 from ingest.pdf import PDFIUM_LOCK
 
 PAGE_SCALE = 1.5  # pixels per PDF point of the rendered page (108 dpi)
@@ -447,6 +448,78 @@ def text_html(doc_text: str, passage: tuple[int, int], quote: tuple[int, int] | 
     body = marked_html(doc_text[start:end], spans)
     return (f'<div class="docqa-text"><div class="docqa-scroll">{"… " if start else ""}{body}'
             f'{" …" if end < len(doc_text) else ""}</div></div>')
+
+
+def table_cells(text: str) -> list[list[tuple[int, int]]]:
+    """``[start, end)`` of each cell of each line of a table passage's text (cells parted by `` | ``).
+
+    >>> table_cells("Region | Q1\\nNorth | 10")
+    [[(0, 6), (9, 11)], [(12, 17), (20, 22)]]
+    """
+    rows, start = [], 0
+    for line in text.split("\n"):
+        cells, at = [], 0
+        for piece in line.split(" | "):
+            cells.append((start + at, start + at + len(piece)))
+            at += len(piece) + 3
+        rows.append(cells)
+        start += len(line) + 1
+    return rows
+
+
+def header_row(passage: Passage) -> str:
+    """The header row a table passage repeats in its header (the last `` · `` part holding `` | ``), or "".
+
+    >>> header_row(Passage("p", "d", "m.xlsx", "R9 | 9", (0, 6), kind="table", header="m · Sheet1 · Region | Q1"))
+    'Region | Q1'
+    """
+    last = passage.header.rsplit(" · ", 1)[-1]
+    return last if " | " in last else ""
+
+
+def row_numbers(place: Place | None, lines: int) -> list[str]:
+    """The sheet row number of each line of a cell-range passage: all of them when its rows are consecutive,
+    else the first and last (empty rows between are not in the text); "" for a passage without a cell range.
+
+    >>> row_numbers(Place("cells", 12, 14), 3), row_numbers(Place("cells", 2, 9), 3), row_numbers(None, 2)
+    (['12', '13', '14'], ['2', '', '9'], ['', ''])
+    """
+    if place is None or place.unit != "cells":
+        return [""] * lines
+    if place.last - place.first + 1 == lines:
+        return [str(n) for n in range(place.first, place.last + 1)]
+    return [str(place.first)] + [""] * (lines - 2) + [str(place.last)] if lines > 1 else [str(place.first)]
+
+
+def sheet_html(passage: Passage, quote: tuple[int, int] | None) -> str:
+    """A table passage (a sheet's cell range, a CSV's rows, a Word table) as an HTML table: the sheet's column
+    letters and row numbers where its place gives them, its header row, every cited row marked, and the cells the
+    quote (``[start, end)`` in the passage text) covers marked as the quote, the first made the scroll target."""
+    from ingest.core.records import column_letters
+
+    place = passage.place
+    rows = table_cells(passage.text)
+    width = max(len(r) for r in rows)
+    head = header_row(passage)
+    out = []
+    if place is not None and place.columns is not None:
+        first = place.columns[0]
+        out.append("<tr><th></th>" + "".join(f"<th>{column_letters(first + i)}</th>" for i in range(width)) + "</tr>")
+    if head:
+        out.append('<tr class="docqa-head-row"><th></th>'
+                   + "".join(f"<td>{html.escape(c)}</td>" for c in head.split(" | ")) + "</tr>")
+    target = False
+    for number, cells in zip(row_numbers(place, len(rows)), rows, strict=True):
+        tds = []
+        for a, b in cells:
+            marked = quote is not None and a < quote[1] and quote[0] < b and a < b
+            cls = "docqa-cell docqa-quote" + (" docqa-target" if not target else "") if marked else "docqa-cell"
+            target = target or marked
+            tds.append(f'<td class="{cls}">{html.escape(passage.text[a:b])}</td>')
+        out.append(f'<tr class="docqa-cited" data-row="{number}"><th>{number}</th>{"".join(tds)}</tr>')
+    data = (f' data-sheet="{html.escape(place.sheet)}" data-first="{place.first}" data-last="{place.last}"'
+            if place is not None else "")
+    return (f'<div class="docqa-sheet"{data}><div class="docqa-scroll"><table>{"".join(out)}</table></div></div>')
 
 
 def quote_lines(doc_text: str, quote: tuple[int, int] | None) -> tuple[int, int] | None:

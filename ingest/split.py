@@ -379,8 +379,9 @@ class DocumentSplitter:
         if doc.blocks:  # Office files and CSVs: slides, paragraphs and rows, each passage with its place
             from ingest.office.passages import block_passages
 
-            passages = block_passages(doc, budget=self.settings.chunk_tokens, count_tokens=self.prose.count_tokens,
-                                      split_text=self.prose.split_text)
+            budget, count = self.settings.chunk_tokens, self.prose.count_tokens
+            passages = block_passages(doc, budget=budget, count_tokens=count, split_text=self.prose.split_text,
+                                      cut_line=lambda line: char_windows(line, budget, 0, count))
             return add_headers(doc, passages) if self.settings.headers else passages
         passages = self.prose.split(doc)
         return add_headers(doc, passages) if self.settings.headers else passages

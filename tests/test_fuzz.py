@@ -39,7 +39,7 @@ from tests.fuzz.harness import (
 )
 
 CASES_PER_FAMILY = 20
-FEWER = {"huge-lines": 2}  # each costs about a second even at this scale
+FEWER = {"huge-lines": 2, "office": 6, "office-damaged": 12, "office-locked": 8}  # huge lines: a second each
 SCALE = 0.1
 SETTINGS = IngestSettings(timeout_seconds=30, memory_mb=1024)
 

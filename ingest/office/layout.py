@@ -22,10 +22,12 @@ class TextBuilder:
         self.blocks: list[Block] = []
 
     def add(self, text: str, place: Place, *, group: int, kind: PassageKind = "prose", header: str = "") -> int:
-        """Append ``text`` (cleaned, trimmed; nothing when blank) and return where it starts (-1 when blank)."""
-        text = clean_text(text).strip()
-        if not text:
+        """Append ``text`` (cleaned; trimmed, but a table row only of newlines; nothing when blank) and return where
+        it starts (-1 when blank)."""
+        text = clean_text(text)
+        if not text.strip():
             return -1
+        text = text.strip("\n") if kind == "table" else text.strip()  # a row's leading empty cell stays " | x"
         if self.blocks:
             sep = "\n" if self.blocks[-1].group == group else "\n\n"
             self._parts.append(sep)

@@ -15,6 +15,7 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tests.fuzz import office as office_files
 from tests.fuzz.pdfs import WORDS, broken_pdf, encrypted_pdf, fpdf_bytes, mutated_pdf, sentence
 
 ANY = frozenset({"indexed", "skipped"})
@@ -401,12 +402,49 @@ def unreadable(rng: random.Random, scale: float) -> Case:
     return Case("unreadable", variant, [keep, Entry(b"pipe.txt", fifo=True, expect=SKIPPED, reason="pipe")])
 
 
+def office(rng: random.Random, scale: float) -> Case:
+    """Well-formed Word, PowerPoint and Excel files of 1 KB to 1 MB of text, and CSVs: all indexed."""
+    kind = rng.choice([*office_files.KINDS, ".csv"])
+    size = _size(rng, scale, (1_000, 10_000, 100_000, 1_000_000))
+    if kind == ".csv":
+        data = "".join(f"{rng.choice(WORDS)},{rng.randrange(10**6)},{sentence(rng, 4)}\n"
+                       for _ in range(size // 40)).encode()
+    else:
+        data = office_files.office_bytes(rng, kind, size)
+    return Case("office", kind, [Entry(f"file{kind}".encode(), data, expect=INDEXED)])
+
+
+def office_damaged(rng: random.Random, scale: float) -> Case:
+    """Office files with random byte edits, cut short, or with a part replaced by hostile XML (deep nesting,
+    entity expansion, an external entity, garbage): each read or skipped, never a crash or a blow-up."""
+    kind = rng.choice(office_files.KINDS)
+    variant = rng.choice(["mutated", "truncated", "hostile-xml"])
+    if variant == "mutated":
+        return Case("office-damaged", variant, [Entry(f"mutated{kind}".encode(), office_files.mutated(rng, kind))])
+    if variant == "truncated":
+        return Case("office-damaged", variant, [Entry(f"cut{kind}".encode(), office_files.truncated(rng, kind),
+                                                      expect=SKIPPED, reason="cannot read")])
+    xml, data = office_files.hostile_part(rng, kind)
+    return Case("office-damaged", f"{variant}-{xml}", [Entry(f"hostile{kind}".encode(), data)])
+
+
+def office_locked(rng: random.Random, scale: float) -> Case:
+    """Password-protected Office files and zip bombs (members declaring gigabytes): skipped, one line each."""
+    kind = rng.choice(office_files.KINDS)
+    if rng.random() < 0.5:
+        return Case("office-locked", "encrypted", [Entry(f"locked{kind}".encode(), office_files.encrypted(rng, kind),
+                                                         expect=SKIPPED, reason="password-protected")])
+    return Case("office-locked", "zip-bomb", [Entry(f"bomb{kind}".encode(), office_files.zip_bomb(rng, kind),
+                                                    expect=SKIPPED, reason="zip bomb")])
+
+
 FAMILIES: dict[str, Callable[[random.Random, float], Case]] = {
     "normal": normal, "pdf-mutated": pdf_mutated, "pdf-broken": pdf_broken, "pdf-encrypted": pdf_encrypted,
     "binary-as-text": binary_as_text, "encodings": encodings, "surrogates": surrogates, "nul-bytes": nul_bytes,
     "long-lines": long_lines, "huge-lines": huge_lines, "nested-html": nested_html, "nested-code": nested_code,
     "pathological-code": pathological_code, "random-unicode": random_unicode, "odd-names": odd_names,
     "duplicates": duplicates, "empty": empty, "symlink-loops": symlink_loops, "unreadable": unreadable,
+    "office": office, "office-damaged": office_damaged, "office-locked": office_locked,
 }
 
 
