@@ -148,7 +148,7 @@ def build_pipeline(settings: Settings, *, retriever: Retriever, corpus: Corpus |
         generator=generator or Generator(_given(model), max_answer_tokens=max_answer,
                                          offer_not_found=offers_not_found(s.verify, s.unsupported),
                                          evidence_tokens=s.evidence_tokens),
-        verifier=verifier or Verifier(_given(model), s),
+        verifier=verifier or Verifier(_given(model), s, labels=profile.labels),
         calculator=calculator or profile.calculator or FormulaCalculator(),
     )
 

@@ -1,6 +1,6 @@
 """Domain profiles: what docqa knows of one kind of document, switched on and off as one unit.
 
-A :class:`Profile` brings up to four parts, each plugged into a general stage through a seam of its own:
+A :class:`Profile` brings up to five parts, each plugged into a general stage through a seam of its own:
 
 - a **describer** at ingest (:class:`~ingest.core.protocols.DocumentDescriber`): the facts a document states
   about itself (a filing's issuer, form and period), written into its ``meta`` and its passages' headers;
@@ -9,6 +9,8 @@ A :class:`Profile` brings up to four parts, each plugged into a general stage th
   context is selected (the figures planner answers a figure from the statement tables);
 - a **calculator** at generation (:class:`~app.parts.Calculator`): the policy that checks a calculation the
   model asks for (None: the general one, :class:`generation.answer.FormulaCalculator`);
+- a **label matcher** for the number check (:data:`~generation.number_check.LabelMatcher`): whether the words an
+  answer puts around a number name the table row it is printed in (a filing's "revenue" is its "Net sales" row);
 
 and ``recognises(documents)``: whether an index holds documents of its domain. ``general`` brings nothing;
 ``filings`` is the SEC-filings knowledge. Profiles are registered in :data:`ingest.core.registry.PROFILES`
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from app.parts import Calculator, Direct, Search, Shortcut
 from generation.select import Corpus
@@ -33,6 +36,9 @@ from ingest.core.records import Document, Ranked, RouteDecision
 from ingest.core.registry import PROFILES
 from retrieval.scope import Scope
 from retrieval.search import Retrieval
+
+if TYPE_CHECKING:
+    from generation.number_check import LabelMatcher
 
 AUTO, GENERAL = "auto", "general"
 Documents = Sequence[Mapping[str, object]]  # the manifest's ``sources``: "doc_id", "source", "meta"
@@ -51,6 +57,7 @@ class Profile:
     router: QueryRouter | None = None
     shortcut: Shortcut | None = None
     calculator: Calculator | None = None
+    labels: LabelMatcher | None = None
     recognises: Callable[[Documents], bool] = field(default=_never)
 
 
@@ -82,11 +89,12 @@ def filings_profile() -> Profile:
     """SEC filings and earnings releases: the cover-page description, issuer and period routing, and figures
     answered from the statement tables."""
     from app.figures_stage import FiguresShortcut
+    from generation.line_items import line_item_agreement
     from ingest.describe import FilingsDescriber
     from retrieval.route import FilingsRouter
 
     return Profile("filings", describer=FilingsDescriber(), router=FilingsRouter(), shortcut=FiguresShortcut(),
-                   recognises=has_reports)
+                   labels=line_item_agreement, recognises=has_reports)
 
 
 def profile_names() -> list[str]:
@@ -136,6 +144,7 @@ def profile_for(name: str, documents: Documents | None) -> Profile:
     return Profile(AUTO, describer=describer_for(AUTO), router=FirstRouter(routers) if routers else None,
                    shortcut=FirstShortcut(shortcuts) if shortcuts else None,
                    calculator=next((p.calculator for p in domain if p.calculator is not None), None),
+                   labels=next((p.labels for p in domain if p.labels is not None), None),
                    recognises=lambda docs: any(p.recognises(docs) for p in domain))
 
 

@@ -27,8 +27,18 @@ from generation.compute import (
 )
 from generation.context import order_passages, pack_passages
 from generation.evidence import Excerpt, select_evidence
+from generation.number_check import LabelMatcher, check_sentence
 from generation.prompt import COMPUTE_REMINDER, COMPUTE_RULES, NOT_FOUND, build_messages
-from generation.verify import answers_margin, folded_margin, llm_judge, verify_citations, withhold_unsupported
+from generation.verify import (
+    Verification,
+    answers_margin,
+    claim_words,
+    folded_margin,
+    llm_judge,
+    split_claims,
+    verify_citations,
+    withhold_unsupported,
+)
 from ingest.core.protocols import LLM, LogitsLLM, capable
 from ingest.core.records import (
     AnswerWarning,
@@ -188,12 +198,16 @@ class Verifier:
     yes/no whether its cited passages answer the question (backends with logits only), and the answer is
     withheld when the margin falls below ``answer_check_margin``.
 
+    With ``number_check`` on, a sentence stating a number that its cited passage prints in another row, another
+    year's column or a sentence about something else is withheld (``generation/number_check.py``).
+
     :param answerability: the evidence check's settings (``AnswerabilitySettings(enabled=False)``: off).
+    :param labels: a domain's opinion of what a row label holds, for the number check (the profile's).
     """
 
     def __init__(self, llm: LLM, settings: AnswerSettings, *,
-                 answerability: AnswerabilitySettings | None = None) -> None:
-        self.llm, self.settings = llm, settings
+                 answerability: AnswerabilitySettings | None = None, labels: LabelMatcher | None = None) -> None:
+        self.llm, self.settings, self.labels = llm, settings, labels
         self.answerability = answerability if answerability is not None else AnswerabilitySettings()
 
     @property
@@ -231,6 +245,11 @@ class Verifier:
         verify = StageTrace("verify", s.verify, seconds=time.perf_counter() - t, calls=v.judge_calls,
                             outcome=outcome, details=("; ".join(details),))
         trace = [verify]
+        if s.number_check and outcome == "ok" and not is_abstention(v.text):
+            v, numbers = self._number_check(v, draft.context, warnings)
+            trace.append(numbers)
+            if is_abstention(v.text):
+                return Checked(v.text, (), tuple(warnings), tuple(trace))
         if s.unsupported == "abstain" and outcome == "ok" and self.answerability.enabled \
                 and not is_abstention(v.text):
             evidence, reason = self._evidence_check(question, v.text, v.citations)
@@ -245,6 +264,35 @@ class Verifier:
             if withheld:
                 return Checked(NOT_FOUND, (), tuple(warnings), tuple(trace))
         return Checked(v.text, v.citations, tuple(warnings), tuple(trace))
+
+    def _number_check(self, v: Verification, context: Sequence[Passage],
+                      warnings: list[AnswerWarning]) -> tuple[Verification, StageTrace]:
+        """The answer without its sentences whose numbers disagree with where their cited passages print them
+        (all gone: "not found"), and the stage's trace (warnings appended)."""
+        t = time.perf_counter()
+        kept, checked, dropped = [], 0, 0
+        for claim in split_claims(v.text):
+            cited = [context[n - 1] for n in claim.numbers if 1 <= n <= len(context)]
+            verdicts = check_sentence(claim.text, cited, self.labels) if cited else []
+            checked += len(verdicts)
+            wrong = [x for x in verdicts if not x.agrees]
+            if wrong:
+                dropped += 1
+                warnings.append(AnswerWarning(WarningKind.WITHHELD_NUMBER, f"{'; '.join(x.reason for x in wrong)}: "
+                                                                           f"{claim.text!r}"))
+            else:
+                kept.append(v.text[claim.start:claim.end])
+        trace = StageTrace("numbers", "cells and sentences", seconds=time.perf_counter() - t,
+                           outcome="withheld" if dropped else "ok",
+                           details=(f"{checked} number(s) checked against where the cited passages print them"
+                                    + (f"; {dropped} sentence(s) withheld" if dropped else ""),))
+        if not dropped:
+            return v, trace
+        text = "".join(kept).strip()
+        if not text or not any(claim_words(c.text) for c in split_claims(text)):
+            return replace(v, text=NOT_FOUND, citations=()), trace
+        still = {n for c in split_claims(text) for n in c.numbers}
+        return replace(v, text=text, citations=tuple(c for c in v.citations if c.number in still)), trace
 
     def _evidence_check(self, question: str, text: str,
                         citations: Sequence[Citation]) -> tuple[StageTrace, str | None]:

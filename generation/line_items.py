@@ -221,3 +221,25 @@ def label_score(item: LineItem, label: str) -> float:
     overlap = len(want & _words(text)) / len(want) if want else 0.0
     extra = len(_words(text) - want)
     return overlap - 0.1 * extra if overlap >= 0.99 else 0.0
+
+
+def line_item_agreement(window: str, label: str) -> bool | None:
+    """Whether the words an answer puts around a number (``window``) name the line item a row ``label`` (or a
+    printed sentence) holds: True when they name an item the label is printed as, False when they name items
+    and the label is plainly another one, None otherwise (``generation.number_check`` uses it as a
+    :data:`~generation.number_check.LabelMatcher`).
+
+    >>> line_item_agreement("total revenue was", "Net sales"), line_item_agreement("total revenue was", "Cost of sales")
+    (True, False)
+    >>> line_item_agreement("employees at year end", "Unit counts at period end") is None
+    True
+    """
+    named = {item.key for *_, item in items_named(window.lower())}
+    if not named:
+        return None
+    scores = {item.key: label_score(item, label) for item in LINE_ITEMS}
+    if any(scores[key] > 0 for key in named):
+        return True
+    if max(scores.values()) >= 2.5:  # the row is plainly another line item
+        return False
+    return True if named & {item.key for *_, item in items_named(label.lower())} else None

@@ -369,6 +369,7 @@ class WarningKind(StrEnum):
     WITHHELD_NOT_ANSWERED = "withheld_not_answered"  # the answer check judged the cited passages off-question
     FEATURE_SKIPPED = "feature_skipped"  # a check or scorer the settings asked for could not run on this backend
     CALCULATION_FAILED = "calculation_failed"  # the model's calculation block was missing or invalid: not computed
+    WITHHELD_NUMBER = "withheld_number"  # a number its cited passage prints as something else: sentence withheld
 
 
 _WARNING_TEXT = {
@@ -379,6 +380,7 @@ _WARNING_TEXT = {
                                        "question, so the answer was withheld ({detail})",
     WarningKind.FEATURE_SKIPPED: "{detail}",
     WarningKind.CALCULATION_FAILED: "calculation: {detail}; nothing was computed, the model's own answer is shown",
+    WarningKind.WITHHELD_NUMBER: "number check: {detail} (sentence withheld)",
 }
 
 

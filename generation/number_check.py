@@ -1,0 +1,277 @@
+"""Numbers an answer states, checked against where its cited passages print them (pure functions).
+
+A number copied from the right passage can still be the wrong number: a cell of another row ("6,146" read from
+"Unit counts at period end" for a question about employees), or of another year's column. The citation check
+cannot see this, since the number *is* printed in the passage. For each number an answer sentence states,
+:func:`check_sentence` finds where its cited passages print it: a table cell (the passage's
+:class:`~ingest.core.tables.Table` record: the cell's row name and its column's year) or a sentence of prose.
+Then:
+
+- **what the number measures**: the answer's words around the number (:func:`measure_words`: "employees",
+  "revenue"; names, period words and scale words left out) must share a word with the row's name, the section
+  above it or the table's caption and column header (a results table's rows name systems, its columns the
+  measures), or with the sentence that prints it. A domain may know more (a :data:`LabelMatcher`: a filing's
+  "revenue" is printed as "Net sales"); it is asked first.
+- **when**: a year the sentence names must be the cell's column year (a fiscal year ending in the first quarter
+  of a calendar year may be labelled by either year).
+
+A number printed in several places agrees when any of them agrees; a number the passages do not print, a year,
+or a small count gets no verdict (the citation check judges the sentence).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from generation.table_cells import table_rows
+from ingest.core.amounts import DIGITS, SCALES, scale_name
+from ingest.core.periods import MONTHS, STANDALONE_YEAR, years_named
+from ingest.core.records import Passage
+from ingest.core.text import sentence_spans
+
+#: A domain's opinion of whether the answer's words around a number (``window``) name what a row ``label`` (or a
+#: printed sentence) holds: True (they do), False (they name something else), None (no opinion: the word overlap
+#: decides).
+LabelMatcher = Callable[[str, str], bool | None]
+
+_NUMBER = re.compile(rf"(?<![\w.,])(?P<cur>\$\s*)?(?P<num>{DIGITS})(?![\w]|[.,]\d)\s*(?P<pct>%|percent\b)?\s*"
+                     r"(?P<scale>thousand|million|billion|trillion|bn|mm|[mbk])?\b", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+WINDOW = 6  # words either side of a number that say what it measures
+# Words that say nothing of what a number measures: function words, periods, scale and currency words.
+_NOT_A_MEASURE = frozenset(
+    """a an the and or of in on at to for from by with as is are was were be been being has have had its it this
+    that these those their there which who whom whose what when where how than then about approximately around
+    nearly roughly some over under up down more less most least per each every all any both total net company
+    companys year years yearly fiscal fy quarter quarters quarterly month months ended ending end period periods
+    date as-of day days week weeks annual annually reported report reports reporting stated states state amount
+    amounts figure figures number numbers value values respectively compared increase increased decrease
+    decreased grew rose fell declined change changed was approximately usd dollars dollar us thousand thousands
+    million millions billion billions trillion trillions percent percentage rate first second third fourth
+    full prior previous current same during while also""".split()) | frozenset(MONTHS)  # noqa: SIM905
+
+
+def _stem(word: str) -> str:
+    """A crude stem, enough to match "employees"/"employee", "revenues"/"revenue", "counts"/"count".
+
+    >>> [_stem(w) for w in ("Employees", "revenues", "counts", "liabilities", "sales", "taxes", "gross")]
+    ['employee', 'revenue', 'count', 'liability', 'sale', 'tax', 'gross']
+    """
+    w = word.lower().replace("’", "'").removesuffix("'s").rstrip("'")
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 4 and w.endswith(("ches", "shes", "xes", "sses")):
+        return w[:-2]
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        return w[:-1]
+    return w
+
+
+def content_stems(text: str) -> set[str]:
+    """The stems of ``text``'s words that can say what a number measures.
+
+    >>> sorted(content_stems("Unit counts at period end"))
+    ['count', 'unit']
+    """
+    return {_stem(w) for w in _WORD.findall(text) if w.lower() not in _NOT_A_MEASURE and len(w) > 1}
+
+
+@dataclass(frozen=True, slots=True)
+class StatedNumber:
+    """A number an answer sentence states: as written, where, its value in units (scale applied), and the
+    sentence's words around it that say what it measures."""
+
+    text: str
+    start: int
+    end: int
+    value: Decimal
+    percent: bool
+    measure: tuple[str, ...]
+    step: Decimal = Decimal(1)  # the precision it is stated to, in units ("$1.2 billion": 0.1 billion)
+    window: str = ""  # the sentence's words around it, as written
+
+
+def stated_numbers(sentence: str) -> list[StatedNumber]:
+    """The numbers of an answer sentence worth checking: amounts, counts and percentages; not years, not
+    citation markers, not small bare integers (a count of items, a day).
+
+    >>> [(n.text, str(n.value), n.measure) for n in stated_numbers("Walmart had 6,146 units in fiscal 2020 [2].")]
+    [('6,146', '6146', ('unit',))]
+    >>> [(n.text, str(n.value)) for n in stated_numbers("Revenue was $1.2 billion, up 5% in 3 years.")]
+    [('$1.2 billion', '1200000000.0'), ('5%', '5')]
+    """
+    out = []
+    for m in _NUMBER.finditer(sentence):
+        num = m.group("num")
+        if sentence[max(0, m.start() - 1): m.start()] == "[" or STANDALONE_YEAR.fullmatch(num) and not m.group("cur"):
+            continue
+        try:
+            value = Decimal(num.replace(",", ""))
+        except InvalidOperation:
+            continue
+        pct = bool(m.group("pct"))
+        scale = scale_name(m.group("scale") or "")
+        if not (pct or m.group("cur") or scale or "," in num or "." in num) and value < 10:
+            continue
+        factor = SCALES.get(scale, Decimal(1))
+        decimals = len(num.split(".")[1]) if "." in num else 0
+        text = m.group(0).strip()
+        a, b = _window(sentence, m.start(), m.end())
+        out.append(StatedNumber(text, m.start(), m.start() + len(text), value * factor, pct,
+                                measure_words(sentence, m.start(), m.end()), factor / Decimal(10) ** decimals,
+                                sentence[a:b]))
+    return out
+
+
+def measure_words(sentence: str, start: int, end: int) -> tuple[str, ...]:
+    """Stems of the words that say what the number ``sentence[start:end]`` measures: the noun right after it when
+    there is one ("6,146 *employees*", "210,000 *people*"), else the lower-case content words within
+    :data:`WINDOW` words of it in its clause ("*revenue* was $5 million"). Names (capitalised words) are left
+    out, since they say whose, not what.
+
+    >>> measure_words("Apple had 154,000 full-time employees at the end of 2022.", 10, 17)
+    ('full-time', 'employee')
+    >>> measure_words("Net sales were $5 million in 2020.", 15, 25)
+    ('sale',)
+    """
+    def measures(words: list[str]) -> list[str]:
+        return [w for w in words if w[0].islower() and w.lower() not in _NOT_A_MEASURE and len(w) > 1]
+
+    a, b = _window(sentence, start, end)
+    after = _WORD.findall(sentence[end:b])
+    unit: list[str] = []
+    for word in after[:2]:  # the noun phrase right after the number ("full-time employees")
+        if not measures([word]):
+            break
+        unit.append(_stem(word))
+    if unit:
+        return tuple(unit)
+    words = measures(_WORD.findall(sentence[a:start]) + after)
+    return tuple(dict.fromkeys(_stem(w) for w in words))
+
+
+def _window(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """``[a, b)`` of the :data:`WINDOW` words either side of ``sentence[start:end]``, within its clause."""
+    clause_start = max((sentence.rfind(c, 0, start) for c in ";:"), default=-1) + 1
+    ends = [i for i in (sentence.find(c, end) for c in ";:") if i >= 0]
+    clause_end = min(ends) if ends else len(sentence)
+    before = list(_WORD.finditer(sentence, clause_start, start))[-WINDOW:]
+    after = list(_WORD.finditer(sentence, end, clause_end))[:WINDOW]
+    return (before[0].start() if before else start), (after[-1].end() if after else end)
+
+
+@dataclass(frozen=True, slots=True)
+class Printed:
+    """Where a cited passage prints a stated number: the passage, the exact span, and what it is printed as: a
+    table cell's row name and column year, or the prose sentence around it."""
+
+    passage: Passage
+    start: int
+    end: int
+    label: str  # the row's name (with its section), or the sentence
+    caption: str = ""  # a table's caption and column header (what its columns measure)
+    year: int | None = None
+    month: int | None = None
+    in_table: bool = False
+
+
+def _same_value(stated: StatedNumber, printed: Decimal, scale: str) -> bool:
+    """Whether a value printed in a table (its amounts in ``scale``) is the stated one, to the stated precision.
+
+    >>> n = stated_numbers("Revenue was $6.1 billion.")[0]
+    >>> _same_value(n, Decimal(6146), "million"), _same_value(n, Decimal(6246), "million")
+    (True, False)
+    """
+    printed, value = abs(printed), abs(stated.value)
+    if printed == value:
+        return True
+    factor = SCALES.get(scale)
+    if factor is None or stated.percent:
+        return False
+    return abs(printed * factor - value) * 2 <= stated.step
+
+
+def where_printed(stated: StatedNumber, passage: Passage) -> list[Printed]:
+    """Every place ``passage`` prints ``stated``: table cells of equal value (scale allowed for), and prose
+    occurrences of its digits (outside table rows)."""
+    out: list[Printed] = []
+    table = passage.table
+    if table is not None:
+        periods = {p.year: p for p in table.periods}
+        for row in table_rows(passage):
+            for cell in row.cells:
+                if cell.value is not None and cell.percent == stated.percent and \
+                        _same_value(stated, cell.value, table.scale):
+                    period = periods.get(cell.year) if cell.year is not None else None
+                    out.append(Printed(passage, cell.start, cell.end, f"{row.section} {row.label}".strip(),
+                                       table.caption, cell.year, period.month if period else None, in_table=True))
+    digits = re.escape(re.search(DIGITS, stated.text).group(0))  # type: ignore[union-attr]
+    rows = [(r.start, r.end) for r in table.rows] if table is not None else []
+    for m in re.finditer(rf"(?<![\d,.]){digits}(?![\d]|[.,]\d)", passage.text):
+        if any(a <= m.start() < b for a, b in rows):
+            continue
+        spans = [s for s in sentence_spans(passage.text) if s[0] <= m.start() < s[1]]
+        a, b = spans[0] if spans else (0, len(passage.text))
+        out.append(Printed(passage, m.start(), m.end(), passage.text[a:b]))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class NumberVerdict:
+    """A stated number and whether where it is printed agrees with what the sentence says of it."""
+
+    number: StatedNumber
+    agrees: bool
+    reason: str  # why not, e.g. "printed in row 'Unit counts at period end', not as employee"
+    printed: Printed | None = None
+
+
+def _label_agrees(stated: StatedNumber, printed: Printed, matcher: LabelMatcher | None) -> bool:
+    if matcher is not None:
+        opinion = matcher(stated.window, printed.label)
+        if opinion is not None:
+            return opinion
+    return not stated.measure or bool(set(stated.measure) & content_stems(f"{printed.label} {printed.caption}"))
+
+
+def _year_agrees(years: Sequence[int], printed: Printed) -> bool:
+    if len(years) != 1 or printed.year is None:
+        return True
+    year = years[0]
+    return year == printed.year or (printed.month is not None and printed.month <= 3 and year == printed.year - 1)
+
+
+def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[Passage],
+                 matcher: LabelMatcher | None = None) -> NumberVerdict | None:
+    """The verdict on one stated number over the cited ``passages`` (None: they do not print it)."""
+    places = [p for passage in passages for p in where_printed(stated, passage)]
+    if not places:
+        return None
+    for place in places:
+        if _label_agrees(stated, place, matcher) and (not place.in_table or _year_agrees(years, place)):
+            return NumberVerdict(stated, True, "", place)
+    place = places[0]
+    what = "/".join(stated.measure)
+    if not _label_agrees(stated, place, matcher):
+        where = f"in row '{place.label}'" if place.in_table else "in a sentence about something else"
+        return NumberVerdict(stated, False, f"{stated.text} is printed {where}, not as {what}", place)
+    return NumberVerdict(stated, False, f"{stated.text} is printed in the {place.year} column, not for "
+                                        f"{years[0]}", place)
+
+
+def check_sentence(sentence: str, passages: Sequence[Passage],
+                   matcher: LabelMatcher | None = None) -> list[NumberVerdict]:
+    """Verdicts on the numbers one answer sentence states, against the passages it cites.
+
+    >>> p = Passage(id="a", doc_id="d", source="r.txt", text="We had 6,146 stores and 2.2 million associates.",
+    ...             chars=(0, 47))
+    >>> [(v.number.text, v.agrees) for v in check_sentence("The company had 6,146 employees [1].", [p])]
+    [('6,146', False)]
+    >>> [(v.number.text, v.agrees) for v in check_sentence("It had 6,146 stores [1].", [p])]
+    [('6,146', True)]
+    """
+    years = years_named(sentence)
+    return [v for n in stated_numbers(sentence) if (v := check_number(n, years, passages, matcher)) is not None]

@@ -1,0 +1,109 @@
+"""The number check: a number an answer states must be printed, in the passage it cites, as what the answer says
+it is (row, column year, or the sentence around it); else the sentence is withheld with a note."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from generation.line_items import line_item_agreement
+from generation.number_check import check_sentence, stated_numbers
+from generation.prompt import NOT_FOUND
+from ingest.core.records import Passage, WarningKind
+from ingest.core.tables import Period, Table, TableCell, TableRow
+from tests.fakes import ScriptedLLM, pipeline_over
+
+
+def table_passage(rows: list[tuple[str, list[str]]], *, caption: str, periods: tuple[Period, ...],
+                  scale: str = "million", title: str = "") -> Passage:
+    """A table passage (its text: ``title``, then the rows) whose record is written from ``rows`` (label, cells
+    as printed), offsets exact."""
+    lines, records, at = ([title], [], len(title) + 1) if title else ([], [], 0)
+    for label, cells in rows:
+        line = " ".join([label, *cells])
+        found, cursor = [], at + len(label)
+        for c in cells:
+            start = at + line.index(c, cursor - at)
+            value = Decimal(c.strip("()").replace(",", "")) * (-1 if c.startswith("(") else 1)
+            found.append(TableCell(c, start, start + len(c), value))
+            cursor = start + len(c)
+        records.append(TableRow(label, tuple(found), at, at + len(line)))
+        lines.append(line)
+        at += len(line) + 1
+    text = "\n".join(lines)
+    return Passage(id="t1", doc_id="d", source="report.pdf", text=text, chars=(0, len(text)), page=40, kind="table",
+                   table=Table(caption, periods, tuple(records), scale))
+
+
+DEC = (Period("December 31, 2020", 2020, 12, 31), Period("December 31, 2019", 2019, 12, 31))
+UNITS = table_passage([("Unit counts at period end", ["6,146", "6,099"]), ("Net sales", ["120,130", "120,824"])],
+                      caption="International segment | Fiscal Years Ended December 31, 2020 2019", periods=DEC,
+                      title="International segment")
+
+
+def verdicts(sentence: str, passages: list[Passage], matcher=line_item_agreement) -> list[tuple[str, bool]]:
+    return [(v.number.text, v.agrees) for v in check_sentence(sentence, passages, matcher)]
+
+
+def test_a_number_from_another_row_does_not_support_the_claim():
+    assert verdicts("The company had 6,146 employees at the end of 2020.", [UNITS]) == [("6,146", False)]
+    assert verdicts("It had 6,146 units at the end of 2020.", [UNITS]) == [("6,146", True)]
+    reason = check_sentence("The company had 6,146 employees.", [UNITS])[0].reason
+    assert "row 'Unit counts at period end'" in reason and "employee" in reason
+
+
+def test_a_number_from_another_years_column_does_not_support_the_claim():
+    assert verdicts("Net sales were $120,824 million in 2020.", [UNITS]) == [("$120,824 million", False)]
+    assert verdicts("Net sales were $120,824 million in 2019.", [UNITS]) == [("$120,824 million", True)]
+    assert verdicts("Net sales were $120.1 billion in 2020.", [UNITS]) == [("$120.1 billion", True)]  # scale, rounding
+    # a fiscal year ending early in a calendar year may carry either year's label
+    jan = table_passage([("Net sales", ["120,130", "120,824"])], caption="Fiscal Years Ended January 31, 2021 2020",
+                        periods=(Period("January 31, 2021", 2021, 1, 31), Period("January 31, 2020", 2020, 1, 31)))
+    assert verdicts("Net sales were $120,130 million in fiscal 2020.", [jan]) == [("$120,130 million", True)]
+    assert verdicts("Net sales were $120,130 million in fiscal 2019.", [jan]) == [("$120,130 million", False)]
+
+
+def test_a_domain_matcher_knows_the_names_a_row_is_printed_under():
+    claim = "Total revenue was $120,130 million in 2020."
+    assert verdicts(claim, [UNITS]) == [("$120,130 million", True)]  # filings: revenue is printed as "Net sales"
+    assert verdicts(claim, [UNITS], matcher=None) == [("$120,130 million", False)]  # words alone: no match
+    cost = table_passage([("Cost of sales", ["90,000", "91,000"]), ("Net sales", ["120,130", "120,824"])],
+                         caption="Statements of income | 2020 2019", periods=DEC)
+    assert verdicts("Revenue was $90,000 million in 2020.", [cost]) == [("$90,000 million", False)]
+
+
+def test_prose_numbers_are_checked_against_their_sentence_and_results_tables_against_their_columns():
+    prose = Passage(id="p1", doc_id="d", source="r.txt", text="We operate 6,146 stores. Staff grew to 210,000 people.",
+                    chars=(0, 55))
+    assert verdicts("The company had 6,146 employees.", [prose]) == [("6,146", False)]
+    assert verdicts("The company had 6,146 stores.", [prose]) == [("6,146", True)]
+    assert verdicts("About 210,000 people work there.", [prose]) == [("210,000", True)]
+    results = table_passage([("BERT-large", ["85.3", "91.1"])], caption="Results on SQuAD | model EM F1 scores",
+                            periods=(), scale="")
+    assert verdicts("The model scored 85.3 EM.", [results]) == [("85.3", True)]  # the measure is the column's
+
+
+def test_years_small_counts_and_markers_are_not_checked():
+    assert stated_numbers("In 2020 it opened 3 stores [12].") == []
+    assert verdicts("Net sales were $999 million.", [UNITS]) == []  # not printed: the citation check judges it
+
+
+def test_the_pipeline_withholds_the_sentence_with_the_wrong_number_and_keeps_the_rest():
+    prose = Passage(id="p2", doc_id="d", source="report.pdf", text="The segment opened its first store in 1995.",
+                    chars=(100, 143), page=3)
+    # the citation check passes the first sentence: its words and its number are printed in the passage
+    both = "The International segment had 6,146 employees at period end [1]. It opened its first store in 1995 [2]."
+    a = pipeline_over([UNITS, prose], ScriptedLLM(both), verify="lexical", unsupported="abstain").run(
+        "How many employees did the segment have?")
+    assert a.text == "It opened its first store in 1995 [2]."
+    assert [c.number for c in a.citations] == [2]
+    withheld = [w for w in a.warnings if w.kind == WarningKind.WITHHELD_NUMBER]
+    assert withheld and "Unit counts at period end" in str(withheld[0]) and "sentence withheld" in str(withheld[0])
+    assert a.stage("numbers").outcome == "withheld"
+
+    only = pipeline_over([UNITS], ScriptedLLM("The International segment had 6,146 employees at period end [1]."),
+                         verify="lexical", unsupported="abstain").run("How many employees?")
+    assert only.text == NOT_FOUND and not only.citations
+
+    off = pipeline_over([UNITS], ScriptedLLM("The International segment had 6,146 employees at period end [1]."),
+                        verify="lexical", unsupported="abstain", number_check=False).run("How many employees?")
+    assert off.text.startswith("The International segment had 6,146 employees") and off.stage("numbers") is None
