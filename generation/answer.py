@@ -27,12 +27,11 @@ from generation.compute import (
 )
 from generation.context import order_passages, pack_passages
 from generation.evidence import Excerpt, select_evidence
-from generation.number_check import LabelMatcher, check_sentence
+from generation.number_check import LabelMatcher, withhold_wrong_numbers
 from generation.prompt import COMPUTE_REMINDER, COMPUTE_RULES, NOT_FOUND, build_messages
 from generation.verify import (
     Verification,
     answers_margin,
-    claim_words,
     folded_margin,
     llm_judge,
     split_claims,
@@ -270,29 +269,19 @@ class Verifier:
         """The answer without its sentences whose numbers disagree with where their cited passages print them
         (all gone: "not found"), and the stage's trace (warnings appended)."""
         t = time.perf_counter()
-        kept, checked, dropped = [], 0, 0
-        for claim in split_claims(v.text):
-            cited = [context[n - 1] for n in claim.numbers if 1 <= n <= len(context)]
-            verdicts = check_sentence(claim.text, cited, self.labels) if cited else []
-            checked += len(verdicts)
-            wrong = [x for x in verdicts if not x.agrees]
-            if wrong:
-                dropped += 1
-                warnings.append(AnswerWarning(WarningKind.WITHHELD_NUMBER, f"{'; '.join(x.reason for x in wrong)}: "
-                                                                           f"{claim.text!r}"))
-            else:
-                kept.append(v.text[claim.start:claim.end])
+        r = withhold_wrong_numbers(v.text, lambda n: context[n - 1] if 1 <= n <= len(context) else None, self.labels)
+        warnings.extend(AnswerWarning(WarningKind.WITHHELD_NUMBER, f"{'; '.join(reasons)}: {sentence!r}")
+                        for sentence, reasons in r.withheld)
         trace = StageTrace("numbers", "cells and sentences", seconds=time.perf_counter() - t,
-                           outcome="withheld" if dropped else "ok",
-                           details=(f"{checked} number(s) checked against where the cited passages print them"
-                                    + (f"; {dropped} sentence(s) withheld" if dropped else ""),))
-        if not dropped:
+                           outcome="withheld" if r.withheld else "ok",
+                           details=(f"{r.checked} number(s) checked against where the cited passages print them"
+                                    + (f"; {len(r.withheld)} sentence(s) withheld" if r.withheld else ""),))
+        if not r.withheld:
             return v, trace
-        text = "".join(kept).strip()
-        if not text or not any(claim_words(c.text) for c in split_claims(text)):
+        if not r.text:
             return replace(v, text=NOT_FOUND, citations=()), trace
-        still = {n for c in split_claims(text) for n in c.numbers}
-        return replace(v, text=text, citations=tuple(c for c in v.citations if c.number in still)), trace
+        still = {n for c in split_claims(r.text) for n in c.numbers}
+        return replace(v, text=r.text, citations=tuple(c for c in v.citations if c.number in still)), trace
 
     def _evidence_check(self, question: str, text: str,
                         citations: Sequence[Citation]) -> tuple[StageTrace, str | None]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from generation.table_cells import table_rows
+from generation.verify import claim_words, split_claims
 from ingest.core.amounts import DIGITS, SCALES, scale_name
 from ingest.core.periods import MONTHS, STANDALONE_YEAR, years_named
 from ingest.core.records import Passage
@@ -275,3 +276,43 @@ def check_sentence(sentence: str, passages: Sequence[Passage],
     """
     years = years_named(sentence)
     return [v for n in stated_numbers(sentence) if (v := check_number(n, years, passages, matcher)) is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class NumbersChecked:
+    """An answer after the number check: its text without the sentences whose numbers disagree ("" when no
+    factual sentence is left), how many numbers were checked, and each withheld sentence with its reasons."""
+
+    text: str
+    checked: int
+    withheld: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def withhold_wrong_numbers(answer: str, cited: Callable[[int], Passage | None],
+                           matcher: LabelMatcher | None = None) -> NumbersChecked:
+    """``answer`` without its sentences stating a number that their cited passages (``cited(n)`` for a marker
+    ``[n]``) print as something else.
+
+    >>> p = Passage(id="a", doc_id="d", source="r.txt", text="We run 6,146 stores.", chars=(0, 20))
+    >>> r = withhold_wrong_numbers("It has 6,146 employees [1]. It is big [1].", lambda n: p)
+    >>> r.text, r.checked, r.withheld[0][0]
+    ('It is big [1].', 1, 'It has 6,146 employees.')
+    """
+    kept: list[str] = []
+    withheld: list[tuple[str, tuple[str, ...]]] = []
+    checked = 0
+    for claim in split_claims(answer):
+        passages = [p for n in claim.numbers if (p := cited(n)) is not None]
+        verdicts = check_sentence(claim.text, passages, matcher) if passages else []
+        checked += len(verdicts)
+        wrong = tuple(v.reason for v in verdicts if not v.agrees)
+        if wrong:
+            withheld.append((claim.text, wrong))
+        else:
+            kept.append(answer[claim.start:claim.end])
+    if not withheld:
+        return NumbersChecked(answer, checked, ())
+    text = "".join(kept).strip()
+    if not any(claim_words(c.text) for c in split_claims(text)):
+        text = ""
+    return NumbersChecked(text, checked, tuple(withheld))
