@@ -1,0 +1,195 @@
+"""Issue 24: reports on questions the code was not developed on, development and fresh questions side by side.
+
+``run`` asks every question of the FinanceBench development set (53) and of a fresh set written for issue 24
+(``bench/fresh_questions_issue24.jsonl`` lists them; the copy with gold answers lives outside the repository,
+``--fresh``) over one corpus-wide index of the 35 development filings (the ``all`` variant of
+``bench/financebench.py``, cached there), the two sets interleaved question by question. Per question it records
+the passages a corpus-wide and a within-filing search rank first (k = 5), the whole answer (``answer_to_dict``,
+citations and passages included) and the seconds, one JSON line each (a cut-short run resumes).
+
+The run answers with the number check off (``[answer] number_check = false``); ``score`` then reports each answer
+as given (**before**) and with the number check applied to it (**after**: ``withhold_wrong_numbers``, the function
+the verifier calls, over the recorded answer and the passages its markers cite, with the filings profile's label
+matcher), so one run gives both columns.
+
+Measures per set: evidence-page hit@5 corpus-wide and within the filing; numeric match (gold number within 1%,
+over questions with a numeric gold); wrong-number answers (states a number, and the gold is a number it misses or
+the question is unanswerable); citation precision and recall (cited pages on an evidence page); abstention on the
+questions the filings cannot answer; answer seconds p50.
+
+    python bench/reports_unseen.py run --fresh /work/heldout/issue24/questions.jsonl --out /tmp/r24/answers.jsonl
+    python bench/reports_unseen.py score /tmp/r24/answers.jsonl --fresh /work/heldout/issue24/questions.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from answerable import in_proportion, wilson  # noqa: E402
+from fb_scoring import citation_scores, first_hit, gold_number, numbers_in, numeric_match  # noqa: E402
+from financebench import FB, Question, docqa_index, load_questions, location, scoped_search  # noqa: E402
+
+from app.metrics import abstained  # noqa: E402
+from generation.verify import split_claims  # noqa: E402
+from ingest.core.settings import Settings  # noqa: E402
+
+K = 5
+
+
+def answerable_ids(path: Path) -> dict[str, bool]:
+    """Question id -> whether the filing answers it (the fresh file's ``answerable``; absent: True)."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {r["id"]: bool(r.get("answerable", True)) for r in rows}
+
+
+def run(args: argparse.Namespace) -> int:
+    from ingest.core.serialize import answer_to_dict
+
+    dev = load_questions(FB / "questions.jsonl")
+    fresh = load_questions(Path(args.fresh))
+    schedule = in_proportion([[("dev", q) for q in dev], [("fresh", q) for q in fresh]])
+    pdfs = sorted((FB / "pdfs").glob("*.pdf"))
+    base = Settings()
+    base = dataclasses.replace(base, answer=dataclasses.replace(base.answer, number_check=False))
+    index, _ = docqa_index("all", pdfs, "dev", base)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = {json.loads(line)["id"] for line in out.open(encoding="utf-8")} if out.exists() else set()
+    docs = {str(d["source"]): str(d["doc_id"]) for d in index.reader.manifest.sources}
+    deadline = time.monotonic() + args.minutes * 60
+    with out.open("a", encoding="utf-8") as f:
+        for n, (part, q) in enumerate(schedule, 1):
+            if q.id in done:
+                continue
+            if time.monotonic() > deadline:
+                print(f"deadline reached after {n - 1} of {len(schedule)}", flush=True)
+                break
+            corpus = [location(h.passage) for h in index.search(q.question, k=K)]
+            doc_id = next((d for s, d in docs.items() if Path(s).stem == q.doc), None)
+            within = [location(h.passage) for h in scoped_search(index, q.question, doc_id, K)] if doc_id else []
+            t = time.perf_counter()
+            answer = index.ask(q.question)
+            seconds = time.perf_counter() - t
+            record = {"id": q.id, "set": part, "doc": q.doc, "pages0": list(q.pages0), "question": q.question,
+                      "corpus": corpus, "within": within, "seconds": round(seconds, 3),
+                      "answer": answer_to_dict(answer)}
+            f.write(json.dumps(record, default=list) + "\n")
+            f.flush()
+            print(f"{n}/{len(schedule)} {part} {q.id} {seconds:.1f}s | {answer.text[:100]!r}", flush=True)
+    index.close()
+    return 0
+
+
+def after_number_check(answer: Any) -> str:
+    """The answer's text with the number check applied (the filings profile's label matcher)."""
+    from generation.line_items import line_item_agreement
+    from generation.number_check import withhold_wrong_numbers
+    from generation.prompt import NOT_FOUND
+
+    by_number = {c.number: c.passage for c in answer.citations}
+    checked = withhold_wrong_numbers(answer.text, by_number.get, line_item_agreement)
+    return checked.text or NOT_FOUND
+
+
+def states_wrong_number(text: str, q: Question, answerable: bool) -> bool | None:
+    """Whether an answer states a number that is wrong: any number for an unanswerable question, else one that
+    misses a numeric gold (None: the gold is not a number, or the answer states none)."""
+    if abstained(text):
+        return False
+    stated = [n for n in numbers_in(text) if not (1900 <= abs(n.value) <= 2100 and n.value == int(n.value))]
+    if not stated:
+        return False
+    if not answerable:
+        return True
+    gold = gold_number(q.answer)
+    return None if gold is None else not numeric_match(text, gold)
+
+
+def rate(k: int, n: int) -> str:
+    lo, hi = wilson(k, n)
+    return f"{k}/{n} = {k / n:.2f} [{lo:.2f}-{hi:.2f}]" if n else "-"
+
+
+def score(args: argparse.Namespace) -> int:
+    from ingest.core.serialize import answer_from_dict
+
+    questions = {q.id: q for q in load_questions(FB / "questions.jsonl") + load_questions(Path(args.fresh))}
+    answerable = answerable_ids(Path(args.fresh))
+    records = [json.loads(line) for line in Path(args.records).read_text(encoding="utf-8").splitlines() if line.strip()]
+    print("| set | variant | n | hit@5 corpus | hit@5 within filing | numeric match | wrong-number answers | "
+          "citation precision | citation recall | abstention (unanswerable) | false abstention | s/question p50 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for part in ("dev", "fresh"):
+        rows = [r for r in records if r["set"] == part]
+        for variant in ("before", "after"):
+            hits = [0, 0]
+            numeric = [0, 0]
+            wrong = [0, 0]
+            cites = [0, 0]
+            recall = [0, 0]
+            abst = [0, 0]
+            false_abst = [0, 0]
+            for r in rows:
+                q = questions[r["id"]]
+                can = answerable.get(r["id"], True)
+                answer = answer_from_dict(r["answer"])
+                text = answer.text if variant == "before" else after_number_check(answer)
+                if can:
+                    hits[0] += first_hit([tuple(x) for x in r["corpus"]], q.doc, q.pages0, top=K) is not None
+                    hits[1] += first_hit([tuple(x) for x in r["within"]], q.doc, q.pages0, top=K) is not None
+                    gold = gold_number(q.answer)
+                    if gold is not None:
+                        numeric[0] += numeric_match(text, gold) and not abstained(text)
+                        numeric[1] += 1
+                    false_abst[0] += abstained(text)
+                    false_abst[1] += 1
+                    if not abstained(text):
+                        kept = {c.number for c in answer.citations} if variant == "before" else \
+                            {n for c in split_claims(text) for n in c.numbers}
+                        cited = [location(c.passage) for c in answer.citations if c.number in kept]
+                        h, t, some = citation_scores(cited, q.doc, q.pages0)
+                        cites[0] += h
+                        cites[1] += t
+                        recall[0] += some
+                    recall[1] += 1
+                else:
+                    abst[0] += abstained(text)
+                    abst[1] += 1
+                w = states_wrong_number(text, q, can)
+                if w is not None:
+                    wrong[0] += w
+                    wrong[1] += 1
+            n_can = sum(answerable.get(r["id"], True) for r in rows)
+            secs = statistics.median(r["seconds"] for r in rows) if rows else 0.0
+            print(f"| {part} | {variant} | {len(rows)} | {rate(hits[0], n_can)} | {rate(hits[1], n_can)} | "
+                  f"{rate(*numeric)} | {rate(*wrong)} | {rate(*cites)} | {rate(*recall)} | {rate(*abst)} | "
+                  f"{rate(*false_abst)} | {secs:.1f} |")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--fresh", required=True, help="the fresh questions with their answers (outside the repository)")
+    r.add_argument("--out", default="/tmp/r24/answers.jsonl")
+    r.add_argument("--minutes", type=float, default=120.0, help="stop starting questions after this long")
+    c = sub.add_parser("score")
+    c.add_argument("records")
+    c.add_argument("--fresh", required=True)
+    args = ap.parse_args()
+    return {"run": run, "score": score}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
