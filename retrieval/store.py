@@ -417,6 +417,7 @@ def fts_query(text: str) -> str:
     return " OR ".join(f'"{w}"' for w in kept)
 
 
+BM25_BY_DOCUMENT = 64  # keyword search inside at most this many documents runs one document at a time
 EXACT_SCOPE_ROWS = 50_000  # an approximate index's scoped search below this many rows scores them all exactly
 _OPEN_ATTEMPTS = 5  # manifest reads when a concurrent writer keeps switching builds under a reader
 
@@ -463,6 +464,8 @@ class IndexReader:
             db.close()
             raise
         self._db, self._vectors, self._units, self._unit_rows = db, vectors, units, unit_rows
+        self._doc_index = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'passages_doc'"
+                                     ).fetchone() is not None  # builds before it find a document's rows by a scan
         has_tables = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'passage_tables'"
                                 ).fetchone() is not None
         has_places = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'passage_places'"
@@ -535,6 +538,8 @@ class IndexReader:
             cur = self._db.execute(
                 "SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ? "
                 "ORDER BY bm25(passages_fts) LIMIT ?", (expr, k))
+        elif self._by_document(doc_ids):
+            return self._bm25_by_document(expr, k, doc_ids, "1", [])
         else:
             marks = ",".join("?" * len(doc_ids))
             cur = self._db.execute(
@@ -542,6 +547,29 @@ class IndexReader:
                 f"ON passages.row = passages_fts.rowid WHERE passages_fts MATCH ? AND passages.doc_id IN ({marks}) "
                 "ORDER BY bm25(passages_fts) LIMIT ?", (expr, *doc_ids, k))
         return [(int(r), float(s)) for r, s in cur]
+
+    def _by_document(self, doc_ids: Sequence[str] | None) -> bool:
+        """Whether a keyword search inside ``doc_ids`` is faster one document at a time (few documents, and a
+        build with the ``passages_doc`` index to find each one's rows)."""
+        return doc_ids is not None and 0 < len(doc_ids) <= BM25_BY_DOCUMENT and self._doc_index
+
+    def _bm25_by_document(self, expr: str, k: int, doc_ids: Sequence[str], where: str,
+                          params: Sequence[Any]) -> list[tuple[int, float]]:
+        """BM25 inside each document's row range (FTS5 seeks the range instead of ranking every match of the
+        whole index), merged best first; ``where`` and ``params`` further restrict ``passages``."""
+        found: list[tuple[int, float]] = []
+        for doc_id in dict.fromkeys(doc_ids):
+            lo, hi = self._db.execute("SELECT MIN(row), MAX(row) FROM passages WHERE doc_id = ?", (doc_id,)).fetchone()
+            if lo is None:
+                continue
+            cur = self._db.execute(
+                "SELECT passages_fts.rowid, -bm25(passages_fts) FROM passages_fts JOIN passages "
+                "ON passages.row = passages_fts.rowid WHERE passages_fts MATCH ? "
+                f"AND passages_fts.rowid BETWEEN ? AND ? AND passages.doc_id = ? AND {where} "
+                "ORDER BY bm25(passages_fts) LIMIT ?",
+                (expr, lo, hi, doc_id, *params, k))
+            found += [(int(r), float(s)) for r, s in cur]
+        return sorted(found, key=lambda hit: (-hit[1], hit[0]))[:k]
 
     def document_rows(self, doc_ids: Sequence[str]) -> list[int]:
         """Passage rows of the documents ``doc_ids``."""
@@ -697,6 +725,9 @@ class IndexReader:
         expr = fts_query(query)
         if not expr or k <= 0 or (doc_ids is not None and not doc_ids):
             return []
+        if doc_ids is not None and self._by_document(doc_ids):
+            where, params = self._scope_where(None, kinds, pages)
+            return self._bm25_by_document(expr, k, doc_ids, where, params)
         where, params = self._scope_where(doc_ids, kinds, pages)
         cur = self._db.execute(
             "SELECT passages_fts.rowid, -bm25(passages_fts) FROM passages_fts JOIN passages "
