@@ -126,4 +126,4 @@ def test_search_json_is_the_same_from_the_cli_the_http_api_and_mcp(capsys, tmp_p
         index.close()
     assert cli == api == mcp.structured_content["hits"]
     assert {"rank", "score", "id", "doc_id", "source", "label", "text", "chars", "page", "lines", "kind", "symbol",
-            "splitter", "header", "table"} == set(cli[0])
+            "splitter", "header", "table", "place", "ocr"} == set(cli[0])
