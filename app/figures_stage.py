@@ -17,7 +17,16 @@ from dataclasses import dataclass, replace
 
 from app.parts import Direct, Search
 from generation.answer import Checked, Draft, check_calculation
-from generation.figures import Found, Plan, find_operand, in_units_asked, operand_query, plan_question, write_block
+from generation.figures import (
+    Found,
+    Plan,
+    find_operand,
+    implausible,
+    in_units_asked,
+    operand_query,
+    plan_question,
+    write_block,
+)
 from generation.select import Corpus
 from ingest.core.records import Answer, Passage, Ranked, StageTrace
 from retrieval.scope import Scope
@@ -146,6 +155,10 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="invalid",
                                   details=tuple(details)))
     calc = checked.calculation
+    if reason := implausible(plan, calc.result, calc.unit):  # an operand from the wrong row or column
+        details.append(f"{calc.text} withheld: {reason}; the model answers")
+        return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="implausible",
+                                  details=tuple(details)))
     if restated := in_units_asked(question, calc.result, calc.unit):  # "Answer in USD billions"
         checked = replace(checked, text=f"{checked.text}\n= {restated}")
     return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, calls=0, outcome="ok",

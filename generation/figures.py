@@ -409,3 +409,45 @@ def write_block(plan: Plan, found: Mapping[str, Found], context: Sequence[Passag
              for o in plan.operands]
     lines.append(f"FORMULA {plan.label} = {plan.formula}")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------- plausibility
+
+#: What a glossary metric's value can plausibly be, as a plain ratio (a percent result is divided by 100): a value
+#: outside means an operand was read from the wrong row or column, not that the company is unusual.
+PLAUSIBLE: Mapping[str, tuple[float, float]] = {
+    "current_ratio": (0.01, 50.0), "quick_ratio": (0.01, 50.0), "operating_cash_flow_ratio": (-50.0, 50.0),
+    "gross_margin": (-1.0, 1.0), "operating_margin": (-10.0, 1.0), "net_margin": (-10.0, 1.0),
+    "ebitda_margin": (-10.0, 1.0), "fixed_asset_turnover": (0.0, 1000.0), "asset_turnover": (0.0, 20.0),
+    "inventory_turnover": (0.0, 1000.0), "dso": (0.0, 2000.0), "dpo": (0.0, 2000.0), "dio": (0.0, 2000.0),
+    "roa": (-5.0, 5.0), "roe": (-50.0, 50.0), "effective_tax_rate": (-2.0, 2.0), "dividend_payout": (-20.0, 20.0),
+    "debt_to_equity": (-200.0, 200.0),
+}
+#: Line items that are never negative as reported: a lookup of one printed negative was read from another row.
+NEVER_NEGATIVE = frozenset({"revenue", "total_assets", "total_current_assets", "total_current_liabilities",
+                            "total_liabilities", "inventories", "ppe", "receivables", "payables"})
+
+
+def implausible(plan: Plan, result: float, unit: str) -> str | None:
+    """Why a computed figure cannot be right for what the plan computes (None: plausible).
+
+    >>> p = plan_question("What is the FY2019 current ratio?")
+    >>> implausible(p, 250.0, ""), implausible(p, 1.4, "")
+    ('a current ratio of 250 is outside 0.01-50', None)
+    >>> implausible(plan_question("What was FY2019 revenue?"), -5.0, "$ million")
+    'a negative total revenue (-5)'
+    >>> implausible(plan_question("What is the FY2019 gross margin (in %)?"), 150.0, "%")
+    'a gross margin of 150% is outside -100%-100%'
+    """
+    name = plan.source
+    value = result / 100 if unit == "%" else result
+    if name in PLAUSIBLE:
+        lo, hi = PLAUSIBLE[name]
+        if not lo <= value <= hi:
+            title = name.replace("_", " ")
+            shown = f"{result:g}%" if unit == "%" else f"{result:g}"
+            bounds = f"{lo * 100:g}%-{hi * 100:g}%" if unit == "%" else f"{lo:g}-{hi:g}"
+            return f"a{'n' if title[0] in 'aeiou' else ''} {title} of {shown} is outside {bounds}"
+    if name == "lookup" and len(plan.operands) == 1 and plan.operands[0].item.key in NEVER_NEGATIVE and result < 0:
+        return f"a negative {plan.operands[0].item.title} ({result:g})"
+    return None

@@ -254,3 +254,15 @@ def test_compute_off_leaves_the_planner_out():
     pipe = pipeline_over([INCOME, BALANCE, CASH], llm, compute=False)
     answer = pipe.run("What is the year end FY2019 total amount of inventories?")
     assert len(llm.calls) == 1 and answer.stage("figures") is None
+
+
+def test_an_implausible_result_is_withheld_and_the_model_answers():
+    # a current ratio of 250: the liabilities cell came from the wrong row (here: printed so)
+    odd = table("bal2", BALANCE.text.replace("Total current liabilities 2,915 2,642", "Total current liabilities 32 28"),
+                header=BALANCE.header)
+    llm = ScriptedLLM("The document does not say.")
+    answer = pipeline_over([INCOME, odd, CASH], llm, compute=True).run("What is the FY2019 current ratio?")
+    assert len(llm.calls) == 1 and answer.calculation is None
+    figures = answer.stage("figures")
+    assert figures.outcome == "implausible"
+    assert any("a current ratio of 250 is outside 0.01-50" in d for d in figures.details)
