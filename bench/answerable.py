@@ -22,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -97,8 +98,16 @@ def questions(half: str, docs: Sequence[str], *, unanswerable: int, answerable: 
                             "question": q["question"].strip(), "answers": q["answers"]})
     rng.shuffle(u_items)
     rng.shuffle(a_items)
-    # merged in proportion, so a run cut short keeps the ratio of the two kinds
-    merged = [((i + 0.5) / len(x), k, item) for k, x in enumerate((u_items, a_items)) for i, item in enumerate(x)]
+    return in_proportion([u_items, a_items])  # so a run cut short keeps the ratio of the two kinds
+
+
+def in_proportion(lists: Sequence[Sequence[Any]]) -> list[Any]:
+    """The lists' items merged in proportion to their lengths, each list's order kept.
+
+    >>> in_proportion([["a", "b", "c", "d"], [1, 2]])
+    ['a', 1, 'b', 'c', 2, 'd']
+    """
+    merged = [((i + 0.5) / len(x), k, item) for k, x in enumerate(lists) for i, item in enumerate(x)]
     return [item for _, _, item in sorted(merged, key=lambda t: (t[0], t[1]))]
 
 
@@ -116,16 +125,21 @@ def run(args: argparse.Namespace) -> int:
     from app.runtime import default_runtime
     from app.sdk import open_adhoc
     from generation.answer import Verifier
+    from generation.verify import answers_margin
 
     os.environ.setdefault("DOCQA_INDEX_CACHE", tempfile.mkdtemp(prefix="answerable-idx-"))
     folder = Path(tempfile.mkdtemp(prefix="answerable-data-"))
     tune, held = split_articles([q["doc_id"] for q in _unanswerable()])
     log.info("tune: %s; held-out: %s", tune, held)
-    schedule = (questions("tune", tune, unanswerable=args.tune_unanswerable, answerable=args.tune_answerable)
-                if "tune" in args.halves else [])
-    if "held-out" in args.halves:
-        schedule += questions("held-out", held, unanswerable=args.held_unanswerable, answerable=args.held_answerable)
+    halves = [questions("tune", tune, unanswerable=args.tune_unanswerable, answerable=args.tune_answerable)
+              if "tune" in args.halves else [],
+              questions("held-out", held, unanswerable=args.held_unanswerable, answerable=args.held_answerable)
+              if "held-out" in args.halves else []]
+    schedule = halves[0] + halves[1] if not args.mixed else in_proportion(halves)
     settings = Settings()
+    if args.check_margin is not None:  # e.g. -1e9: nothing withheld by the margin, which is recorded for sweep()
+        settings = dataclasses.replace(settings, answer=dataclasses.replace(
+            settings.answer, answer_check_margin=args.check_margin))
     llm = default_runtime().llm(settings.llm, settings.cache)
     # today's default: every check but the evidence check, which score() applies to the recorded answers
     today = Verifier(llm, settings.answer, answerability=AnswerabilitySettings(enabled=False))
@@ -145,6 +159,10 @@ def run(args: argparse.Namespace) -> int:
             seconds = time.perf_counter() - start
             index.close()
             record = {**item, "seconds": round(seconds, 3), "answer": answer_to_dict(answer)}
+            if args.separate_margin and answer.citations and not abstained(answer.text):
+                # the separate check's margin too (the cited passages and the question, no answer): a second signal
+                record["separate_margin"] = round(answers_margin(llm, item["question"],
+                                                                 [c.passage for c in answer.citations])[0], 3)
             f.write(json.dumps(record) + "\n")
             f.flush()
             log.info("%d/%d %s %s %.1fs | %s | %s", n + 1, len(schedule), item["half"], item["kind"], seconds,
@@ -302,6 +320,56 @@ def score(args: argparse.Namespace) -> int:
     return 0
 
 
+def withheld_at(row: dict[str, Any], folded: float | None, separate: float | None) -> bool:
+    """Whether an answer is withheld with the evidence check and these answer-check margins (``None``: that check
+    off). A record without a margin (withheld before the check ran) keeps its outcome.
+
+    >>> withheld_at({"new": False, "margin": 0.5, "separate_margin": -1.0}, 1.0, None)
+    True
+    >>> withheld_at({"new": False, "margin": 0.5, "separate_margin": -1.0}, 0.0, -2.0)
+    False
+    """
+    if row["new"]:
+        return True
+    low = folded is not None and row.get("margin") is not None and row["margin"] < folded
+    return low or (separate is not None and row.get("separate_margin") is not None
+                   and row["separate_margin"] < separate)
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """Margins chosen on the tuning half (most abstention with false abstention within ``--max-false``; else the
+    largest abstention minus false abstention), then the same margins on the held-out half."""
+    records = list(read_records(args.records))
+    rows = {h: outcomes([r for r in records if r["half"] == h], AnswerabilitySettings()) for h in ("tune", "held-out")}
+    for h, rs in rows.items():  # outcomes() keeps only the folded margin; add the separate one
+        extra = {r["id"]: r.get("separate_margin") for r in records if r["half"] == h}
+        for row in rs:
+            row["separate_margin"] = extra.get(row["id"])
+    grid = [x / 2 for x in range(-12, 13)]
+    candidates = ([(f, None) for f in grid] + [(None, s) for s in grid] + [(f, s) for f in grid for s in grid])
+
+    def rates(rs: Sequence[dict[str, Any]], f: float | None, s: float | None) -> tuple[float, float, int, int]:
+        u = [withheld_at(r, f, s) for r in rs if r["kind"] == "unanswerable"]
+        a = [withheld_at(r, f, s) for r in rs if r["kind"] == "answerable"]
+        return sum(u) / max(1, len(u)), sum(a) / max(1, len(a)), len(u), len(a)
+
+    scored = [(rates(rows["tune"], f, s), f, s) for f, s in candidates]
+    within = [c for c in scored if c[0][1] <= args.max_false]
+    best = (max(within, key=lambda c: (c[0][0], -c[0][1])) if within
+            else max(scored, key=lambda c: c[0][0] - c[0][1]))
+    shown = [("no margin", None, None), ("margin 0 (the default)", 0.0, None), ("chosen", best[1], best[2])]
+    print("| margins (folded, separate) | half | abstention (unanswerable) | false abstention (answerable) |")
+    print("|---|---|---|---|")
+    for name, f, s in shown:
+        for h in ("tune", "held-out"):
+            u, a, nu, na = rates(rows[h], f, s)
+            print(f"| {name}: {f}, {s} | {h} | {_rate(round(u * nu), nu)} | {_rate(round(a * na), na)} |")
+    print("\ntuning-half trade-off (folded margin alone):")
+    for (u, a, _, _), f, _s in scored[: len(grid)]:
+        print(f"  folded >= {f:+.1f}: abstention {u:.2f}, false abstention {a:.2f}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -313,6 +381,14 @@ def main() -> int:
     r.add_argument("--held-answerable", type=int, default=9, help="per held-out article")
     r.add_argument("--halves", default="tune,held-out", help="which halves to run, in this order")
     r.add_argument("--minutes", type=float, default=90.0, help="stop starting questions after this long")
+    r.add_argument("--check-margin", type=float, help="[answer] answer_check_margin for the run (e.g. -1e9: record "
+                   "every margin, withhold none, for sweep)")
+    r.add_argument("--mixed", action="store_true", help="interleave the halves (a run cut short has both)")
+    r.add_argument("--separate-margin", action="store_true", help="also record the separate yes/no check's margin")
+    w = sub.add_parser("sweep", help="choose answer-check margins on the tuning half, report them on the held-out "
+                                     "half (records of a run with --check-margin -1e9)")
+    w.add_argument("records")
+    w.add_argument("--max-false", type=float, default=0.10, help="most false abstention allowed on the tuning half")
     c = sub.add_parser("score", help="tables from a run's records")
     c.add_argument("records")
     c.add_argument("--half", choices=("tune", "held-out"), help="one half only (default: both)")
@@ -324,7 +400,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "faiss.loader"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    return {"run": run, "score": score, "proxy": proxy}[args.cmd](args)
+    return {"run": run, "score": score, "proxy": proxy, "sweep": sweep}[args.cmd](args)
 
 
 if __name__ == "__main__":
