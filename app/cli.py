@@ -540,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:
-        add_setting_flags(sp, "embed", "profile")
+        add_setting_flags(sp, "embed", "profile", "ingest")  # --ocr auto|off|force
         sp.add_argument("--password", help="password for encrypted PDFs")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
 

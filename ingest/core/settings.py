@@ -170,7 +170,7 @@ class IngestSettings:
     max_file_mb: int = setting(50, low=1, help="files larger than this are skipped (in a walk) or refused (named)")
     pdf_extractor: PdfExtractor = setting("pdfium", help="PDF text: pdfium (PDFium via pypdfium2; pypdf for a file "
                                                           "PDFium rejects) or pypdf")
-    ocr: OcrMode = setting("auto", help="OCR of PDF pages (Tesseract, offline): auto (only pages with no "
+    ocr: OcrMode = setting("auto", flag="--ocr", help="OCR of PDF pages (Tesseract, offline): auto (only pages with no "
                                         "extractable text, i.e. scanned ones), off (such pages stay empty), force "
                                         "(every page, its text layer ignored); each page under the file's bounds")
 
