@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ingest.core.records import Block, PassageKind, Place
 from ingest.loaders import clean_text
 
@@ -48,13 +50,18 @@ class TextBuilder:
         return "".join(self._parts)
 
 
+_MESSY = re.compile(r"\||\s\s|[^\S ]|^\s|\s$")  # a "|", two spaces, a space that is not " ", or an edge one
+
+
 def cell_text(value: object) -> str:
     """A cell's value as one line of text: numbers without a needless ``.0``, newlines and ``|`` made spaces
     (cells are parted by `` | ``).
 
-    >>> cell_text(12.0), cell_text(0.125), cell_text(None), cell_text("a|b\\nc"), cell_text(True)
-    ('12', '0.125', '', 'a b c', 'TRUE')
+    >>> cell_text(12.0), cell_text(0.125), cell_text(None), cell_text("a|b\\nc"), cell_text(True), cell_text(" x  y ")
+    ('12', '0.125', '', 'a b c', 'TRUE', 'x y')
     """
+    if type(value) is str:  # most cells: kept as they are unless they hold a "|" or odd whitespace
+        return " ".join(value.replace("|", " ").split()) if _MESSY.search(value) else value
     if value is None:
         return ""
     if isinstance(value, bool):
