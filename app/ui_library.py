@@ -239,11 +239,18 @@ class FileRow:
     passages: int
     empty_pages: tuple[int, ...]
     on_disk: bool
+    ocr_pages: tuple[int, ...] = ()
 
     @property
     def status(self) -> str:
-        """"indexed", with pages without text or a missing file noted."""
+        """"indexed", with pages read by OCR, pages without text or a missing file noted.
+
+        >>> FileRow("scan.pdf", "pdf", 3, 4, (), True, ocr_pages=(2, 3)).status
+        'indexed (2 pages read by OCR: [2, 3])'
+        """
         notes = []
+        if self.ocr_pages:
+            notes.append(f"{len(self.ocr_pages)} pages read by OCR: {list(self.ocr_pages)}")
         if self.empty_pages:
             notes.append(f"{len(self.empty_pages)} pages without text: {list(self.empty_pages)}")
         if not self.on_disk:
@@ -255,7 +262,8 @@ def file_rows(manifest: Manifest) -> list[FileRow]:
     """The indexed files, by name."""
     return sorted((FileRow(source=s["source"], kind=s["kind"], pages=int(s.get("pages") or 0),
                            passages=int(s.get("passages") or 0), empty_pages=tuple(s.get("empty_pages") or ()),
-                           on_disk=source_path(s["source"]).is_file()) for s in manifest.sources),
+                           on_disk=source_path(s["source"]).is_file(), ocr_pages=tuple(s.get("ocr_pages") or ()))
+                   for s in manifest.sources),
                   key=lambda r: r.source)
 
 
