@@ -113,7 +113,7 @@ def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequenc
         pool = [p for p in [*hits, *statements, *candidates]
                 if allowed is None or p.doc_id in allowed or p.source in allowed]
         pool = list({p.id: p for p in with_table_heads(pool, corpus)}.values())
-        cell = find_operand(operand.item, operand.year, pool, statements=plan.statements)
+        cell = find_operand(operand.item, operand.year, pool, statements=plan.statements, months=plan.months)
         if cell is None:
             missing.append(operand.name)
         else:

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from generation.compute import is_derived_question
 from generation.line_items import ITEMS, LINE_ITEMS, LineItem, Statement, items_named, label_score, statements_named
 from generation.table_cells import Cell, Found, Row, find_operand, rank_cells, table_rows
 from ingest.core.amounts import SCALE_ASKED, SCALES, scale_name
-from ingest.core.periods import YEAR_RANGE, years_named
+from ingest.core.periods import YEAR_RANGE, months_named, years_named
 from ingest.core.records import Passage
 
 __all__ = ["ITEMS", "LINE_ITEMS", "METRICS", "Cell", "Found", "LineItem", "Operand", "Plan", "Row", "Statement",
@@ -52,6 +52,7 @@ class Plan:
     operands: tuple[Operand, ...]
     source: str  # "definition", a glossary metric's name, or "lookup"
     statements: frozenset[Statement] = field(default_factory=frozenset)
+    months: int | None = None  # the period length the question names (a 10-Q's "six months ended"), else None
 
     def describe(self) -> str:
         """One line for the trace.
@@ -276,7 +277,17 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
     True
     >>> plan_question("How much revenue did the Intelligent Cloud segment generate in FY2023?") is None
     True
+
+    A question naming its period's length ("six months ended June 30") carries it (:attr:`Plan.months`).
+
+    >>> plan_question("What was revenue for the six months ended June 30, 2023?").months
+    6
     """
+    plan = _planned(question, fiscal_year_hint)
+    return replace(plan, months=months_named(question)) if plan is not None else None
+
+
+def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
     years = years_named(question) or ([fiscal_year_hint] if fiscal_year_hint else [])
     if not years or _PART_OF_COMPANY.search(question):  # a segment's figure: not in the consolidated statements
         return None

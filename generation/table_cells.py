@@ -33,6 +33,7 @@ class Cell:
     value: Decimal | None
     year: int | None = None
     percent: bool = False
+    months: int | None = None  # the column's period length (3, 6, 9, 12), None when its header names none
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +44,21 @@ class Row:
     cells: tuple[Cell, ...]
     section: str = ""
 
-    def cell(self, year: int) -> Cell | None:
-        """The first cell in ``year``'s column (a value, not a dash), or None."""
-        for c in self.cells:
-            if c.year == year and not c.percent:
-                return c if c.value is not None else None
-        return None
+    def cell(self, year: int, months: int | None = None) -> Cell | None:
+        """The cell in ``year``'s column (a value, not a dash), or None: with ``months``, the first whose period
+        is that long (a six-month figure beside the quarter's), else the first of the year.
+
+        >>> row = Row("Revenue", (Cell("10", 0, 2, Decimal(10), 2023, months=3),
+        ...                       Cell("19", 3, 5, Decimal(19), 2023, months=6)))
+        >>> row.cell(2023).text, row.cell(2023, months=6).text, row.cell(2023, months=9)
+        ('10', '19', None)
+        """
+        dated = [c for c in self.cells if c.year == year and not c.percent]
+        if months is not None and any(c.months is not None for c in dated):
+            dated = [c for c in dated if c.months == months]
+        if not dated:
+            return None
+        return dated[0] if dated[0].value is not None else None
 
 
 def document_year(passage: Passage) -> int | None:
@@ -108,10 +118,15 @@ def table_rows(passage: Passage) -> list[Row]:
     rows: list[Row] = []
     for r in table.rows:
         amounts = sum(not c.percent for c in r.cells)
-        dated = iter(_fit_years(table.years, amounts, fiscal_year))
-        cells = tuple(Cell(c.text, c.start, c.end, c.value, None if c.percent else next(dated, None), c.percent)
-                      for c in r.cells)
-        rows.append(Row(r.name, cells, r.section))
+        years = _fit_years(table.years, amounts, fiscal_year)
+        # a column's length is known when its years are the header's own, one per column
+        lengths = [p.months for p in table.periods] if years == list(table.years) else [None] * len(years)
+        dated = iter(zip(years, lengths, strict=True))
+        cells = []
+        for c in r.cells:
+            year, months = (None, None) if c.percent else next(dated, (None, None))
+            cells.append(Cell(c.text, c.start, c.end, c.value, year, c.percent, months))
+        rows.append(Row(r.name, tuple(cells), r.section))
     return rows
 
 
@@ -131,14 +146,15 @@ class Found:
 
 
 def find_operand(item: LineItem, year: int, passages: Sequence[Passage], *,
-                 statements: Iterable[Statement] = ()) -> Found | None:
+                 statements: Iterable[Statement] = (), months: int | None = None) -> Found | None:
     """The best cell for ``item`` in ``year`` among ``passages`` (best first, as retrieved): the row whose label
     names the item best (:func:`generation.line_items.label_score`), preferring table passages, the statement
     the item is reported in or ``statements`` the question names (seen in the passage's header: section path and
     table caption), the earlier passage on a tie; the cell in the year's column. None when no row of a table
-    record names the item with a value for the year.
+    record names the item with a value for the year. With ``months`` (the question's period length: a 10-Q's
+    "six months ended"), a table whose columns say their lengths gives the cell of that length.
     """
-    ranked = rank_cells(item, year, passages, statements=statements)
+    ranked = rank_cells(item, year, passages, statements=statements, months=months)
     return ranked[0] if ranked else None
 
 
@@ -172,7 +188,7 @@ def context_score(p: Passage, wanted: set[Statement], table: Table, scale: str, 
 
 
 def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
-               statements: Iterable[Statement] = ()) -> list[Found]:
+               statements: Iterable[Statement] = (), months: int | None = None) -> list[Found]:
     """Every cell for ``item`` in ``year`` among ``passages``, best first (see :func:`find_operand`).
 
     A cell's scale is the one its passage states ("(In millions)" in its text or header, which the calculation
@@ -187,10 +203,12 @@ def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
         context = context_score(p, wanted, p.table, stated or p.table.scale, rank)
         for row in table_rows(p):
             score = label_score(item, row.label)
-            cell = row.cell(year) if score > 0 else None
+            cell = row.cell(year, months) if score > 0 else None
             if cell is None:
                 continue
             total = 0.3 if item.is_total and norm_label(row.label).startswith("total") else 0.0
+            if months is not None and cell.months == months:
+                total += 0.6  # the period asked for, printed as such (outweighs the repeated-years penalty)
             out.append(Found(p, cell.text, (cell.start, cell.end), row.label, score + context + total,
                              cell.value if cell.value is not None else Decimal(0),
                              "" if stated else p.table.scale))

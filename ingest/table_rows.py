@@ -12,18 +12,13 @@ from __future__ import annotations
 import re
 
 from ingest.core.amounts import DASHES, DIGITS, MINUS, SCALE_NOTE, cell_value
-from ingest.core.periods import MONTH, STANDALONE_YEAR, month_number
+from ingest.core.periods import MONTH, PERIOD_LENGTH, STANDALONE_YEAR, month_number, period_months
 from ingest.core.tables import Period, Table, TableCell, TableRow
 from ingest.tables import numeric_cells
 
 _CELL = re.compile(rf"\$?\s?\(?\s?[{MINUS}]?\$?\s?(?:{DIGITS})\s?\)?\s?%?|(?<!\S)[{DASHES}]{{1,3}}(?!\S)")
 _FOOTNOTE = re.compile(r"\(\d\)")
 _DATE_BEFORE = re.compile(rf"\b{MONTH}\s+(\d{{1,2}})\s*,?\s*$", re.IGNORECASE)  # "January 28," before a year
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "nine": 9, "twelve": 12, "thirteen": 13,
-                 "twenty-six": 26, "thirty-nine": 39, "fifty-two": 52, "fifty-three": 53}
-_LENGTH = re.compile(r"\b(\d{1,2}|one|two|three|four|six|nine|twelve|thirteen|twenty-six|thirty-nine|fifty-two|"
-                     r"fifty-three)[- ](months?|weeks?|quarters?)\b|\b((?:fiscal )?years?|quarters?)(?= ended| ending)",
-                     re.IGNORECASE)
 _INSTANT = re.compile(r"\b(?:as of|at)\b|\bbalance sheets?\b", re.IGNORECASE)
 
 
@@ -73,18 +68,6 @@ def head_text(text: str) -> str:
     return "\n".join(head)
 
 
-def _length(m: re.Match[str]) -> int:
-    """Months in a period phrase ("Three Months", "13 weeks", "Years" ended, "Quarter" ended)."""
-    if m.group(3):
-        return 3 if m.group(3).lower().startswith("quarter") else 12
-    word = m.group(1).lower()
-    n = int(word) if word.isdigit() else _NUMBER_WORDS[word]
-    unit = m.group(2).lower()
-    if unit.startswith("week"):
-        return max(1, round(n / 52 * 12))
-    return n * 3 if unit.startswith("quarter") else n
-
-
 def column_periods(head: str) -> tuple[Period, ...]:
     """The periods a table's column header names, one per year printed, in order.
 
@@ -101,7 +84,7 @@ def column_periods(head: str) -> tuple[Period, ...]:
     Period(text='2018', year=2018, month=None, day=None, months=None, instant=True)
     """
     years = list(STANDALONE_YEAR.finditer(head))
-    lengths = list(_LENGTH.finditer(head))
+    lengths = list(PERIOD_LENGTH.finditer(head))
     instant = not lengths and bool(_INSTANT.search(head))
     out: list[Period] = []
     for i, y in enumerate(years):
@@ -112,7 +95,7 @@ def column_periods(head: str) -> tuple[Period, ...]:
             month, day, text = month_number(date.group(1)), int(date.group(2)), head[date.start():y.end()]
         months = None
         if len(lengths) == 1 or (lengths and len(years) % len(lengths) == 0):
-            months = _length(lengths[min(i * len(lengths) // len(years), len(lengths) - 1)])
+            months = period_months(lengths[min(i * len(lengths) // len(years), len(lengths) - 1)])
         out.append(Period(text, int(y.group()), month, day, months, instant))
     return tuple(out)
 

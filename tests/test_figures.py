@@ -266,3 +266,23 @@ def test_an_implausible_result_is_withheld_and_the_model_answers():
     figures = answer.stage("figures")
     assert figures.outcome == "implausible"
     assert any("a current ratio of 250 is outside 0.01-50" in d for d in figures.details)
+
+
+TENQ = table("q", "CONDENSED CONSOLIDATED STATEMENTS OF OPERATIONS\n(In millions)\nThree Months Ended Six Months Ended\n"
+                  "June 30, 2023 June 30, 2022 June 30, 2023 June 30, 2022\nNet revenues 1,010 900 1,990 1,700\n"
+                  "Net income 120 100 230 190",
+             header="ACME CORP 10-Q 2023Q2 · Item 1 · CONDENSED CONSOLIDATED STATEMENTS OF OPERATIONS (In millions)")
+
+
+@pytest.mark.parametrize(("question", "cell"), [
+    ("What was the total revenue for the six months ended June 30, 2023?", "1,990"),
+    ("What was the total revenue for the three months ended June 30, 2023?", "1,010"),
+    ("What was net income in the first half of 2022?", "190"),
+    ("What was net income in Q2 2022?", "100"),
+])
+def test_a_10q_question_gets_the_column_of_the_period_length_it_names(question, cell):
+    plan = plan_question(question)
+    assert plan is not None and len(plan.operands) == 1
+    operand = plan.operands[0]
+    found = find_operand(operand.item, operand.year, [TENQ], months=plan.months)
+    assert found is not None and found.text == cell

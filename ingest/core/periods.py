@@ -92,6 +92,47 @@ _PERIODS: tuple[tuple[re.Pattern[str], int, int | None], ...] = tuple(
     ))
 
 
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "nine": 9, "twelve": 12, "thirteen": 13,
+                 "twenty-six": 26, "thirty-nine": 39, "fifty-two": 52, "fifty-three": 53}
+#: A period's length as a header or a question prints it: "Three Months", "13 weeks", "two quarters", or "Years" /
+#: "Quarter" right before "ended" (groups: 1 the count, 2 its unit; 3 a bare "year(s)"/"quarter(s)").
+PERIOD_LENGTH = re.compile(r"\b(\d{1,2}|one|two|three|four|six|nine|twelve|thirteen|twenty-six|thirty-nine|fifty-two|"
+                           r"fifty-three)[- ](months?|weeks?|quarters?)\b|\b((?:fiscal )?years?|quarters?)(?= ended| "
+                           r"ending)", re.IGNORECASE)
+_HALF = re.compile(r"\b(?:first|1st) half\b|\bhalf[- ]year\b", re.IGNORECASE)
+
+
+def period_months(m: re.Match[str]) -> int:
+    """Months in a :data:`PERIOD_LENGTH` match ("Three Months": 3, "13 weeks": 3, "Years" ended: 12)."""
+    if m.group(3):
+        return 3 if m.group(3).lower().startswith("quarter") else 12
+    word = m.group(1).lower()
+    n = int(word) if word.isdigit() else _NUMBER_WORDS[word]
+    unit = m.group(2).lower()
+    if unit.startswith("week"):
+        return max(1, round(n / 52 * 12))
+    return n * 3 if unit.startswith("quarter") else n
+
+
+def months_named(text: str) -> int | None:
+    """The length of the period a question asks about, when it says one: "six months ended" (6), "first half"
+    (6), "three months" or a quarter (3); None when it names none (a fiscal year's figure, or any).
+
+    >>> months_named("net revenue for the six months ended June 30, 2023"), months_named("in Q2 of FY2024")
+    (6, 3)
+    >>> months_named("What was FY2019 revenue?") is None, months_named("in the first half of 2023")
+    (True, 6)
+    """
+    m = PERIOD_LENGTH.search(text)
+    if m is not None:
+        return period_months(m)
+    if _HALF.search(text):
+        return 6
+    if any(p.quarter for p in periods_named(text)) or re.search(r"\bquarter(?:ly)?\b", text, re.IGNORECASE):
+        return 3
+    return None
+
+
 def periods_named(text: str) -> list[FiscalPeriod]:
     """The fiscal years and quarters a text names, in order of appearance (each once).
 
