@@ -16,7 +16,7 @@ import zipfile
 
 from ingest.core.errors import CorruptFileError, EmptyDocumentError
 from ingest.core.records import Document, Place, Section
-from ingest.office.layout import TextBuilder, cell_text, row_line
+from ingest.office.layout import TextBuilder, cell_text, header_row, row_line
 
 _HEADING = re.compile(r"heading\s*(\d)$", re.IGNORECASE)
 _NUMBERED = re.compile(r"(\d+(?:\.\d+)*)\.?\s+(\S.*)")
@@ -90,7 +90,7 @@ def read_docx(package: bytes, source: str, doc_id: str) -> Document:
             if isinstance(item, Table):
                 tables += 1
                 rows = [row_line(r) for r in table_rows(item)]
-                header = next((r for r in rows if r.strip(" |")), "")
+                header = header_row(next((r for r in rows if r.strip(" |")), ""))
                 for line in rows:
                     builder.add(line, Place("table", tables, tables, section=section), group=group, kind="table",
                                 header=header)

@@ -8,11 +8,17 @@ text and their values. The caption is the header row, whose years give the colum
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+from decimal import Decimal
+
 from ingest.core.amounts import cell_value, parse_amount, stated_scale
 from ingest.core.tables import Table, TableCell, TableRow
+from ingest.office.layout import header_row
 from ingest.table_rows import column_periods
 
 SEPARATOR = " | "
+_PLAIN = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def grid_rows(text: str) -> tuple[TableRow, ...]:
@@ -29,9 +35,10 @@ def grid_rows(text: str) -> tuple[TableRow, ...]:
         at = 0
         for piece in line.split(SEPARATOR):
             value = piece.strip()
-            if value and parse_amount(value) is not None:
+            plain = _PLAIN.fullmatch(value)  # most cells of a sheet: a number as openpyxl or a CSV gives it
+            if value and (plain or parse_amount(value) is not None):
                 lead = len(piece) - len(piece.lstrip())
-                number, percent = cell_value(value)
+                number, percent = (Decimal(value), False) if plain else cell_value(value)
                 a = start + at + lead
                 cells.append(TableCell(value, a, a + len(value), number, percent))
             elif value and not cells:
@@ -43,11 +50,22 @@ def grid_rows(text: str) -> tuple[TableRow, ...]:
     return tuple(rows)
 
 
-def grid_table(text: str, header: str, span: tuple[int, int]) -> Table:
-    """The table record of one passage of a grid: its rows, and the header row as caption, periods and scale.
+def grid_caption(header: str, span: tuple[int, int]) -> Table:
+    """What a grid's header row says of all its passages (read once per sheet or table): caption, the periods its
+    columns name, the scale it states; no rows. A long header row is cut at a cell (:func:`header_row`).
 
-    >>> t = grid_table("North | 10 | 12", "Region | FY2019 | FY2020 (in thousands)", (0, 40))
-    >>> t.years, t.scale, t.rows[0].label, [c.value for c in t.rows[0].cells]
-    ((2019, 2020), 'thousand', 'North', [Decimal('10'), Decimal('12')])
+    >>> t = grid_caption("Region | FY2019 | FY2020 (in thousands)", (0, 40)); t.years, t.scale
+    ((2019, 2020), 'thousand')
     """
-    return Table(header, column_periods(header.replace(SEPARATOR, " ")), grid_rows(text), stated_scale(header), span)
+    header = header_row(header)
+    return Table(header, column_periods(header.replace(SEPARATOR, " ")), (), stated_scale(header), span)
+
+
+def grid_table(text: str, caption: Table) -> Table:
+    """The table record of one passage of a grid: its rows, under its grid's :func:`grid_caption`.
+
+    >>> t = grid_table("North | 10 | 12", grid_caption("Region | 2019 | 2020", (0, 30)))
+    >>> t.years, t.rows[0].label, [c.value for c in t.rows[0].cells]
+    ((2019, 2020), 'North', [Decimal('10'), Decimal('12')])
+    """
+    return replace(caption, rows=grid_rows(text))

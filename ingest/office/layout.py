@@ -74,6 +74,21 @@ def cell_text(value: object) -> str:
     return " ".join(str(value).replace("|", " ").split())
 
 
+MAX_HEADER_ROW_CHARS = 1000  # a header row of thousands of columns is cut: every passage of its sheet repeats it
+
+
+def header_row(line: str, limit: int = MAX_HEADER_ROW_CHARS) -> str:
+    """A row as a header every passage of its grid repeats: cut after the last whole cell within ``limit``.
+
+    >>> header_row("a | b | c", 6), header_row("a | b", 6)
+    ('a | b …', 'a | b')
+    """
+    if len(line) <= limit:
+        return line
+    cut = line.rfind(" | ", 0, limit + 3)  # the separator after the last whole cell may end past it
+    return line[:cut if cut > 0 else limit] + " …"
+
+
 def row_line(cells: list[str]) -> str:
     """A row as a line: its cells parted by `` | `` (trailing empty cells dropped).
 

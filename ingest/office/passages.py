@@ -14,7 +14,8 @@ from collections.abc import Callable
 from functools import reduce
 
 from ingest.core.records import Block, Document, Passage, Place, passage_id
-from ingest.office.grid import grid_table
+from ingest.core.tables import Table
+from ingest.office.grid import grid_caption, grid_table
 
 SPLITTER = "office"
 SAMPLE_CHARS = 4000  # the characters a group's token rate is measured on (a tokenizer is slow on megabyte lines)
@@ -80,6 +81,7 @@ def block_passages(doc: Document, *, budget: int, count_tokens: Callable[[str], 
     tokens = estimated_tokens(doc, count_tokens)
     group_start = {b.group: i for i, b in reversed(list(enumerate(blocks)))}
     group_span = {b.group: (blocks[group_start[b.group]].start, b.end) for b in blocks}  # the whole sheet or table
+    captions: dict[int, Table] = {}  # per group: its header row read once
     out: list[Passage] = []
     todo = pack_blocks(blocks, tokens, budget)
     todo.reverse()
@@ -99,7 +101,11 @@ def block_passages(doc: Document, *, budget: int, count_tokens: Callable[[str], 
             spans = [(first.start + a, first.start + b) for a, b in cut(text)]
         for a, b in spans:
             piece = doc.text[a:b]
-            table = grid_table(piece, first.header, group_span[first.group]) if first.kind == "table" else None
+            table = None
+            if first.kind == "table" and len(spans) == 1:  # whole rows (not the pieces of a row cut to fit)
+                if first.group not in captions:
+                    captions[first.group] = grid_caption(first.header, group_span[first.group])
+                table = grid_table(piece, captions[first.group])
             out.append(Passage(id=passage_id(doc.source, (a, b), piece), doc_id=doc.doc_id, source=doc.source,
                                text=piece, chars=(a, b), kind=first.kind, splitter=SPLITTER, header=header,
                                table=table, place=place))

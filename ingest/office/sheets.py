@@ -18,7 +18,7 @@ from pathlib import PurePath
 from ingest.core.errors import CorruptFileError, EmptyDocumentError
 from ingest.core.records import Document, Place, Section
 from ingest.loaders import decode_text
-from ingest.office.layout import TextBuilder, cell_text, row_line
+from ingest.office.layout import TextBuilder, cell_text, header_row, row_line
 
 Row = tuple[int, list[str]]  # 1-based row number, the cells' texts from column 1
 
@@ -48,7 +48,7 @@ def add_sheet(builder: TextBuilder, sections: list[Section], name: str, rows: li
     if not rows:
         return
     a, b = columns
-    header = row_line(rows[0][1][a - 1:b])
+    header = header_row(row_line(rows[0][1][a - 1:b]))
     start = -1
     for number, cells in rows:
         at = builder.add(row_line(cells[a - 1:b]), Place("cells", number, number, name, columns), group=group,
