@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from app.parts import Direct, Search
 from generation.answer import Checked, Draft, check_calculation
+from generation.evidence import Excerpt
 from generation.figures import (
     Found,
     Plan,
@@ -47,6 +48,18 @@ class Figures:
     trace: StageTrace
     checked: Checked | None = None
     draft: Draft | None = None
+    evidence: tuple[Excerpt, ...] = ()  # without an answer: the rows of the operands found, for the model
+
+
+def found_rows(found: Mapping[str, Found]) -> tuple[Excerpt, ...]:
+    """Each found operand's table row (the line its cell is printed on), one excerpt per passage: what the model
+    must read when the planner cannot answer alone."""
+    spans: dict[str, tuple[Passage, set[tuple[int, int]]]] = {}
+    for f in found.values():
+        table = f.passage.table
+        row = next(((r.start, r.end) for r in table.rows if r.start <= f.span[0] < r.end), None) if table else None
+        spans.setdefault(f.passage.id, (f.passage, set()))[1].add(row or f.span)
+    return tuple(Excerpt(p, tuple(sorted(s))) for p, s in spans.values())
 
 
 def figures_scope(found: Retrieval | None, scope: Scope | None, candidates: Sequence[Ranked]) -> tuple[Scope | None,
@@ -142,9 +155,10 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
     details = [plan.describe(), f"operands searched in {why}"]
     details += [f"{name}: {f.label!r} = {f.text} ({f.passage.label})" for name, f in found.items()]
     if missing:
-        details.append(f"not found: {', '.join(missing)}; the model answers")
+        details.append(f"not found: {', '.join(missing)}; the model answers"
+                       + (", reading the rows found first" if found else ""))
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="incomplete",
-                                  details=tuple(details)))
+                                  details=tuple(details)), evidence=found_rows(found))
     context = list({f.passage.id: f.passage for f in found.values()}.values())
     block = write_block(plan, found, context)
     draft = Draft(raw=block, text=block, citations=(), context=tuple(context), dropped=(), trace=(), compute=True)
@@ -153,12 +167,12 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         details.append(f"the block failed its check ({'; '.join(w.detail for w in checked.warnings)}); the model "
                        "answers")
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="invalid",
-                                  details=tuple(details)))
+                                  details=tuple(details)), evidence=found_rows(found))
     calc = checked.calculation
     if reason := implausible(plan, calc.result, calc.unit):  # an operand from the wrong row or column
         details.append(f"{calc.text} withheld: {reason}; the model answers")
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="implausible",
-                                  details=tuple(details)))
+                                  details=tuple(details)))  # its rows are what looked wrong: not pinned
     if restated := in_units_asked(question, calc.result, calc.unit):  # "Answer in USD billions"
         checked = replace(checked, text=f"{checked.text}\n= {restated}")
     return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, calls=0, outcome="ok",
@@ -177,7 +191,7 @@ class FiguresShortcut:
         if figures is None:
             return None
         if figures.checked is None or figures.draft is None:
-            return Direct(figures.trace)
+            return Direct(figures.trace, evidence=figures.evidence)
         checked, draft = figures.checked, figures.draft
         return Direct(figures.trace, Answer(question=question, text=checked.text, citations=checked.citations,
                                             passages=draft.context, mode="retrieve", trace=checked.trace,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from generation.answer import Checked, Draft
+from generation.evidence import Excerpt
 from generation.select import Corpus
 from ingest.core.records import Answer, Ranked, StageTrace
 from retrieval.scope import Scope
@@ -45,10 +46,13 @@ class Direct:
     :param trace: its own stage's trace (it goes into the answer's trace either way).
     :param answer: the finished answer (its ``trace`` holds the stages after the shortcut's own, such as the
         calculation check); None: the pipeline goes on to read and generate as usual.
+    :param evidence: without an answer, what the shortcut found the question needs (an operand's table row):
+        the model's context holds these first.
     """
 
     trace: StageTrace
     answer: Answer | None = None
+    evidence: tuple[Excerpt, ...] = ()
 
 
 class Shortcut(Protocol):

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from app.parts import Calculator, Retriever, Shortcut
 from generation.answer import Checked, Draft, Verifier
 from generation.answer import Generator as AnswerGenerator
+from generation.evidence import Excerpt
 from generation.followup import MAX_TURNS, Rewrite, history_pairs, rewrite_question
 from generation.select import ContextSelector
 from ingest.core.protocols import Reranker
@@ -177,11 +178,13 @@ class Pipeline:
         trace.append(retrieve_trace)
         direct = self.shortcut.answer(question, search=self._search, retrieval=found, scope=scope,
                                       candidates=candidates, corpus=self.selector.corpus)
+        pinned: tuple[Excerpt, ...] = ()
         if direct is not None:
             trace.append(direct.trace)
             if direct.answer is not None:
                 return dataclasses.replace(direct.answer, question=question,
                                            trace=(*trace, *direct.answer.trace))
+            pinned = direct.evidence
         full, mode_trace = selector.full_text(question, candidates)
         trace.append(mode_trace)
         passages: list[Passage]
@@ -199,7 +202,7 @@ class Pipeline:
             order = "document" if by_document else s.order
         draft: Draft | None = None
         for piece in self.generator.stream(question, passages, order=order, compute=s.compute,
-                                           evidence=full is None):
+                                           evidence=full is None, pinned=pinned):
             if isinstance(piece, Draft):
                 draft = piece
             else:

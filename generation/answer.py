@@ -109,7 +109,7 @@ class Generator:
         self.evidence_tokens = evidence_tokens
 
     def stream(self, question: str, passages: Sequence[Passage], *, order: Order = "rank",
-               compute: bool = False, evidence: bool = True) -> Iterator[str | Draft]:
+               compute: bool = False, evidence: bool = True, pinned: Sequence[Excerpt] = ()) -> Iterator[str | Draft]:
         """Yield answer text as it is generated, then the :class:`Draft`.
 
         :param passages: best first; packed into the context budget best first (a passage that does not
@@ -119,8 +119,13 @@ class Generator:
             (``generation/compute.py``) instead of the model's arithmetic.
         :param evidence: read only the evidence of the passages (``evidence_tokens``); False for whole documents
             read on purpose (``mode = "full"``).
+        :param pinned: what a plan found the question needs (an operand's table row): their passages go first
+            and the evidence selection keeps those spans before anything else.
         """
         t = time.perf_counter()
+        if pinned:
+            first = list({e.passage.id: e.passage for e in pinned}.values())
+            passages = first + [p for p in passages if p.id not in {q.id for q in first}]
         ask = compute and is_derived_question(question)
         budget = context_budget(self.llm, question, self.max_answer_tokens)
         if ask:
@@ -131,11 +136,13 @@ class Generator:
         shown: Sequence[Passage | Excerpt] = context
         details = [f"{len(context)} passages, order {order}"]
         if self.evidence_tokens and evidence:
-            kept = select_evidence(question, context, min(self.evidence_tokens, budget), self.llm.count_tokens)
+            kept = select_evidence(question, context, min(self.evidence_tokens, budget), self.llm.count_tokens,
+                                   pinned=pinned)
             shown, context = kept.excerpts, [e.passage for e in kept.excerpts]
             details.append(f"evidence: {kept.tokens} of {kept.source_tokens} passage tokens "
                            f"({kept.kept_units} of {kept.units} sentences or rows, in {len(context)} "
-                           f"passages; compression: lexical sentences)")
+                           f"passages; compression: lexical sentences"
+                           + (f"; {len(pinned)} planned piece(s) kept first" if pinned else "") + ")")
         messages = build_messages(question, shown, offer_not_found=self.offer_not_found, compute=ask)
         if ask:
             details.append("derived figure: calculation block requested")

@@ -148,13 +148,14 @@ Scorer = Callable[[str, Sequence[str]], list[float]]
 
 def select_evidence(question: str, passages: Sequence[Passage], budget_tokens: int, count_tokens: TokenCounter,
                     *, scorer: Scorer = lexical_scores, neighbours: int = 1,
-                    min_score: float = 0.0) -> Evidence:
+                    min_score: float = 0.0, pinned: Sequence[Excerpt] = ()) -> Evidence:
     """The best units of ``passages`` (scored by ``scorer``) and up to ``neighbours`` units either side of each,
     within ``budget_tokens``; the passages' order is kept and a passage with nothing kept is left out.
 
-    Units are taken best first (a unit scoring ``min_score`` or less only when nothing scores higher, so the
-    model is never left with nothing); then the neighbours of the taken units, nearest first, while they fit.
-    The best unit is always taken, even over the budget.
+    Units a ``pinned`` excerpt touches (what a plan found the question needs, such as an operand's table row) are
+    taken first. Then units are taken best first (a unit scoring ``min_score`` or less only when nothing scores
+    higher, so the model is never left with nothing); then the neighbours of the taken units, nearest first,
+    while they fit. The best unit is always taken, even over the budget.
 
     >>> a = Passage(id="a", doc_id="d", source="s", text="Ann rows. Ann keeps the light. Bob sells fish.",
     ...             chars=(0, 46))
@@ -162,6 +163,9 @@ def select_evidence(question: str, passages: Sequence[Passage], budget_tokens: i
     >>> e = select_evidence("Who keeps the light?", [a, b], 8, lambda t: len(t.split()))
     >>> [x.text() for x in e.excerpts], e.tokens, e.source_tokens
     (['Ann rows. Ann keeps the light.'], 6, 13)
+    >>> e = select_evidence("Who keeps the light?", [a, b], 8, lambda t: len(t.split()), pinned=[Excerpt(b, ((0, 3),))])
+    >>> [x.text() for x in e.excerpts]
+    ['Ann keeps the light.', 'The bell is old.']
     """
     cuts = [units(p) for p in passages]
     flat = [(i, j) for i, spans in enumerate(cuts) for j in range(len(spans))]
@@ -171,6 +175,13 @@ def select_evidence(question: str, passages: Sequence[Passage], budget_tokens: i
     order = sorted(range(len(flat)), key=lambda k: (-scores[k], k))
     taken: set[int] = set()
     used = 0
+    must = {(e.passage.id, span) for e in pinned for span in e.spans}
+    for k, (i, j) in enumerate(flat):  # units a pinned span touches come first, within the budget
+        a, b = cuts[i][j]
+        if any(pid == passages[i].id and a < y and x < b for pid, (x, y) in must) and \
+                used + cost[k] <= budget_tokens:
+            taken.add(k)
+            used += cost[k]
     for k in order:
         if taken and (scores[k] <= min_score or used + cost[k] > budget_tokens):
             continue

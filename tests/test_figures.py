@@ -286,3 +286,16 @@ def test_a_10q_question_gets_the_column_of_the_period_length_it_names(question, 
     operand = plan.operands[0]
     found = find_operand(operand.item, operand.year, [TENQ], months=plan.months)
     assert found is not None and found.text == cell
+
+
+def test_when_the_planner_cannot_answer_the_model_reads_the_rows_it_found_first():
+    no_inventory = table("bal3", BALANCE.text.replace("Inventories 32 43\n", ""), header=BALANCE.header)
+    llm = ScriptedLLM("The document does not say.")
+    answer = pipeline_over([MDNA, INCOME, no_inventory, CASH], llm, compute=True, evidence_tokens=30).run(
+        "What is the FY2019 quick ratio?")
+    figures = answer.stage("figures")
+    assert figures.outcome == "incomplete" and "reading the rows found first" in " ".join(figures.details)
+    prompt = llm.calls[0][1].content
+    # a 30-token evidence budget, yet the two rows the plan found are in what the model reads
+    assert "Total current assets 8,000 7,000" in prompt and "Total current liabilities 2,915 2,642" in prompt
+    assert "planned piece(s) kept first" in " ".join(answer.stage("prompt").details)
