@@ -304,6 +304,7 @@ def test_zip_bomb_refused_before_reading(tmp_path: Path):
     ("empty.xlsx", "zip-no-workbook", CorruptFileError, "cannot read Excel workbook"),
     ("legacy.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), CorruptFileError, "damaged compound file"),
     ("huge.csv", ("a\n\"" + "x" * 200_000 + "\"\n").encode(), CorruptFileError, "cannot read CSV"),
+    ("blob.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", UnsupportedFileError, "binary file"),
 ])
 def test_corrupt_files_give_one_line_errors(tmp_path: Path, name: str, data: object, error: type, words: str):
     path = tmp_path / name

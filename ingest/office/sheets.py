@@ -15,9 +15,9 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import PurePath
 
-from ingest.core.errors import CorruptFileError, EmptyDocumentError
+from ingest.core.errors import CorruptFileError, EmptyDocumentError, UnsupportedFileError
 from ingest.core.records import Document, Place, Section
-from ingest.loaders import decode_text
+from ingest.loaders import decode_text, looks_binary
 from ingest.office.layout import TextBuilder, cell_text, header_row, row_line
 
 Row = tuple[int, list[str]]  # 1-based row number, the cells' texts from column 1
@@ -112,9 +112,12 @@ def sniff_delimiter(sample: str, suffix: str) -> str:
 def read_csv(data: bytes, source: str, doc_id: str, *, suffix: str) -> Document:
     """A CSV (or TSV) file as one sheet of rows, cited ``data.csv A2:D40``.
 
+    :raises UnsupportedFileError: binary bytes under a CSV name.
     :raises CorruptFileError: the csv module cannot parse it (a field over its size limit, a NUL).
     :raises EmptyDocumentError: no values.
     """
+    if looks_binary(data):
+        raise UnsupportedFileError(f"{source}: binary file, not text, code or PDF")
     text = decode_text(data)
     try:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text[:8192], suffix))
