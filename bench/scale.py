@@ -13,6 +13,7 @@
 
 Usage:
   python bench/scale.py index --passages 1000000 [--dim 384] [--queries 200] [--out FILE.json]
+  python bench/scale.py index --passages 1000000 --keep DIR --build-only; ... --keep DIR --serve-only
   python bench/scale.py ann --passages 200000
   python bench/scale.py ray [--files 60] [--repeats 2] [--fake]
 """
@@ -114,7 +115,7 @@ class _Vectors:
         return np.stack([self.by_text[t] for t in texts])
 
 
-def serve(directory: Path, queries_file: Path, exact_file: Path) -> dict[str, Any]:
+def serve(directory: Path, queries_file: Path, exact_file: Path, keyword_queries: int) -> dict[str, Any]:
     """In a fresh process: open, then search as a server would; memory and latencies."""
     import tracemalloc
 
@@ -135,7 +136,7 @@ def serve(directory: Path, queries_file: Path, exact_file: Path) -> dict[str, An
                    "peak_rss": _status("VmHWM")}
     tracemalloc.stop()
     rows = np.random.default_rng(5).choice(reader.manifest.counts["passages"], len(queries), replace=False)
-    texts = list(dict.fromkeys(" ".join(passage_words(int(r))[:4]) for r in rows))  # four words of a passage
+    texts = list(dict.fromkeys(" ".join(passage_words(int(r))[:4]) for r in rows))[:keyword_queries]
     searcher = Searcher(reader, _Vectors(dict(zip(texts, queries[:len(texts)], strict=True)), queries.shape[1]),
                         SearchSettings(mode="hybrid"))
     dense_t, found = [], []
@@ -156,7 +157,7 @@ def serve(directory: Path, queries_file: Path, exact_file: Path) -> dict[str, An
     for name, scope_of in (("scoped_document", lambda i: Scope.of([f"d-{(i * 7919) % docs:06d}"])),
                            ("scoped_kind_table", lambda i: Scope.of(kinds=["table"]))):
         times = []
-        for i, text in enumerate(texts[:50]):
+        for i, text in enumerate(texts[:max(10, keyword_queries // 2)]):
             t = time.perf_counter()
             searcher.retrieve(text, 10, scope=scope_of(i))
             times.append(time.perf_counter() - t)
@@ -167,22 +168,27 @@ def serve(directory: Path, queries_file: Path, exact_file: Path) -> dict[str, An
 
 
 def cmd_index(args: argparse.Namespace) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="docqa-scale-", dir=args.tmp))
+    """Build (and, unless --build-only, serve) a generated index; with --keep DIR it stays in DIR."""
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="docqa-scale-", dir=args.tmp))
     try:
         result: dict[str, Any] = {"passages": args.passages, "dim": args.dim, "load_before": _loadavg()}
-        child = _child("build", str(work / "index"), str(args.passages), str(args.dim), str(args.approximate_above))
-        result["build"] = child
-        queries = sample_queries(args.passages, args.dim, args.queries)
-        t = time.perf_counter()
-        exact = exact_answers(queries, args.passages, args.dim)
-        result["exact_answers_seconds"] = round(time.perf_counter() - t, 1)
-        np.save(work / "q.npy", queries)
-        np.save(work / "exact.npy", exact)
-        result["serve"] = _child("serve", str(work / "index"), str(work / "q.npy"), str(work / "exact.npy"))
+        if not args.serve_only:
+            result["build"] = _child("build", str(work / "index"), str(args.passages), str(args.dim),
+                                     str(args.approximate_above))
+        if not args.build_only:
+            queries = sample_queries(args.passages, args.dim, args.queries)
+            t = time.perf_counter()
+            exact = exact_answers(queries, args.passages, args.dim)
+            result["exact_answers_seconds"] = round(time.perf_counter() - t, 1)
+            np.save(work / "q.npy", queries)
+            np.save(work / "exact.npy", exact)
+            result["serve"] = _child("serve", str(work / "index"), str(work / "q.npy"), str(work / "exact.npy"),
+                                     str(args.keyword_queries))
         result["load_after"] = _loadavg()
         return result
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _child(*argv: str) -> dict[str, Any]:
@@ -196,7 +202,7 @@ def _child(*argv: str) -> dict[str, Any]:
 def cmd_child(argv: list[str]) -> dict[str, Any]:
     if argv[0] == "build":
         return build_generated(Path(argv[1]), int(argv[2]), int(argv[3]), int(argv[4]))
-    return serve(Path(argv[1]), Path(argv[2]), Path(argv[3]))
+    return serve(Path(argv[1]), Path(argv[2]), Path(argv[3]), int(argv[4]))
 
 
 # -- ann ---------------------------------------------------------------------------------------------------------
@@ -343,6 +349,11 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--approximate-above", type=int, default=200_000)
+    ap.add_argument("--keyword-queries", type=int, default=200, help="index: BM25 and hybrid queries (four words of "
+                                                                     "a passage each); half as many scoped")
+    ap.add_argument("--keep", help="index: build into (or serve from) this directory and keep it")
+    ap.add_argument("--build-only", action="store_true")
+    ap.add_argument("--serve-only", action="store_true", help="index: serve the index --keep names")
     ap.add_argument("--files", type=int, default=60)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--fake", action="store_true", help="ray: the hashing embedder instead of the packaged model")
