@@ -24,7 +24,12 @@ born-digital text (seeded, up to ``--questions`` per page), so the right page is
 that page is among the top 5". A known-item test: it measures whether OCR's text keeps a page findable, not
 question answering.
 
-Run: ``python bench/ocr.py [--pages 24] [--questions 2] [--json bench/out/ocr.json]``.
+Real questions (``--financebench N``): the first N FinanceBench questions with one evidence page each; for each,
+an excerpt of its filing (the evidence page and the pages before and after it) as a PDF named after the filing
+and page, and its scan; all excerpts pooled into one corpus per copy (so the other filings' statements are the
+distractors). hit@5: a top-5 passage for the question's text is from the evidence page of its excerpt.
+
+Run: ``python bench/ocr.py [--pages 24] [--questions 2] [--financebench 20] [--json bench/out/ocr.json]``.
 """
 
 from __future__ import annotations
@@ -151,10 +156,60 @@ def hit_at_5(rows: list[dict[str, object]], key: str, queries: list[tuple[int, s
         index.close()
 
 
+FINANCEBENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "financebench_dev"
+
+
+def financebench_hits(n: int, home: Path) -> dict[str, object]:
+    """hit@5 of the first ``n`` single-evidence-page FinanceBench questions over excerpts of their filings, born-
+    digital vs scanned (see the module's notes)."""
+    import pypdfium2 as pdfium
+
+    from app import Index, Settings
+
+    questions = []
+    for line in (FINANCEBENCH / "questions.jsonl").read_text().splitlines():
+        q = json.loads(line)
+        pages = {e["page0"] for e in q["evidence"]}
+        if len(pages) == 1:
+            questions.append((q, pages.pop()))
+        if len(questions) == n:
+            break
+    (home / "fb-born").mkdir()
+    (home / "fb-scan").mkdir()
+    cases = []
+    for q, page0 in questions:
+        src = pdfium.PdfDocument(str(FINANCEBENCH / q["pdf"]))
+        first, last = max(0, page0 - 1), min(len(src) - 1, page0 + 1)
+        name = f"{q['doc']}-p{page0 + 1}.pdf"
+        out = pdfium.PdfDocument.new()
+        out.import_pages(src, list(range(first, last + 1)))
+        out.save(str(home / "fb-born" / name))
+        out.close()
+        src.close()
+        scan_pdf(home / "fb-born" / name, home / "fb-scan" / name, seed=page0)
+        cases.append((q["question"], name, page0 - first + 1))
+    result: dict[str, object] = {"fb_questions": len(cases), "fb_excerpts": len({name for _, name, _ in cases})}
+    for copy in ("born", "scan"):
+        t0 = time.perf_counter()
+        index = Index.build([home / f"fb-{copy}"], home / f"fb-idx-{copy}", settings=Settings())
+        result[f"fb_build_seconds_{copy}"] = round(time.perf_counter() - t0, 1)
+        try:
+            hits = 0
+            for question, name, page in cases:
+                found = index.search(question, k=5)
+                hits += any(Path(h.passage.source).name == name and h.passage.page == page for h in found)
+            result[f"fb_hit5_{copy}"] = round(hits / max(1, len(cases)), 4)
+        finally:
+            index.close()
+        print(f"FinanceBench excerpts, {copy}: hit@5 {result[f'fb_hit5_{copy}']}", flush=True)
+    return result
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pages", type=int, default=24)
     ap.add_argument("--questions", type=int, default=2, help="queries per page for hit@5 (0: skip retrieval)")
+    ap.add_argument("--financebench", type=int, default=0, help="FinanceBench questions for hit@5 (0: skip)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -162,13 +217,13 @@ def main() -> int:
     from ingest.ocr import tesseract_engine
 
     engine = tesseract_engine()
-    pages = born_pages(args.pages)
+    pages = born_pages(args.pages) if args.pages else []
     print(f"{len(pages)} pages from {len({p for p, _, _ in pages})} files; {engine}; load {load[0]}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         rows = measure(pages, work)
         load.append(os.getloadavg())
-        summary: dict[str, object] = {
+        summary: dict[str, object] = {} if not rows else {
             "engine": engine, "pages": len(rows), "words": sum(int(str(r["words"])) for r in rows),
             "recall_mean": round(statistics.mean(float(str(r["recall"])) for r in rows), 4),
             "recall_median": round(statistics.median(float(str(r["recall"])) for r in rows), 4),
@@ -180,13 +235,16 @@ def main() -> int:
             "tesseract_cpu_per_page": round(statistics.mean(float(str(r["ocr_cpu_seconds"])) for r in rows), 3),
             "born_seconds_per_page": round(statistics.mean(float(str(r["born_seconds"])) for r in rows), 4),
         }
-        if args.questions:
+        if args.questions and rows:
             rng = random.Random(26)
             queries = [(k, s) for k, r in enumerate(rows) for s in sentences(str(r["truth"]), rng, args.questions)]
             summary["queries"] = len(queries)
             summary["hit5_born"] = round(hit_at_5(rows, "born", queries, work), 4)
             summary["hit5_scan"] = round(hit_at_5(rows, "scan", queries, work), 4)
         load.append(os.getloadavg())
+        if args.financebench:
+            summary.update(financebench_hits(args.financebench, work))
+            load.append(os.getloadavg())
     summary["load"] = [round(x[0], 2) for x in load]
     print(json.dumps(summary, indent=2))
     if args.json:
