@@ -256,6 +256,10 @@ def _finish(job: _Job, result: _Read | Exception, strict: bool, seconds: float) 
         doc, parts, load_s, split_s = result
         return FileRead(job.path, FileOutcome(source, "indexed", "", seconds, size), doc, tuple(parts), load_s,
                         split_s)
+    if isinstance(result, BoundTripped) and result.kind == "timeout" and job.ocr.mode != "off" \
+            and job.path.suffix.lower() == ".pdf":
+        result = BoundTripped(result.kind, f"{result.reason} (a scanned PDF's OCR counts against the bound: about "
+                                           "2 s a page; raise [ingest] timeout_seconds for a long scan)")
     outcome, reason = _failure(result, source, strict)
     return FileRead(job.path, FileOutcome(source, outcome, reason, seconds, size))
 

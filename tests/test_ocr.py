@@ -238,3 +238,16 @@ def test_the_worker_bound_counts_the_cpu_time_of_the_programs_a_task_runs() -> N
         with pytest.raises(BoundTripped) as tripped:
             worker.run(12)  # 4.8 s of the children's CPU, the worker itself asleep on them
     assert tripped.value.kind == "timeout" and "of CPU time" in tripped.value.reason, tripped.value.reason
+
+
+def test_a_timed_out_pdf_says_ocr_counts_against_the_bound(tmp_path: Path) -> None:
+    from ingest.read import _finish, _Job
+    from ingest.worker import BoundTripped
+
+    tripped = BoundTripped("timeout", "timed out: used its 60 s of CPU time (CPU 60.0 s, wall 75.2 s)")
+    scan, text = tmp_path / "scan.pdf", tmp_path / "notes.txt"
+    read = _finish(_Job(scan, None, 2**20), tripped, False, 75.2)
+    assert read.outcome.outcome == "timeout" and "raise [ingest] timeout_seconds for a long scan" in read.outcome.reason
+    off = _finish(_Job(scan, None, 2**20, ocr=OcrOptions("off")), tripped, False, 75.2)
+    assert off.outcome.reason == tripped.reason
+    assert _finish(_Job(text, None, 2**20), tripped, False, 75.2).outcome.reason == tripped.reason
