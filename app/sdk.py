@@ -295,7 +295,8 @@ def adhoc_index_key(paths: Sequence[PathLike], settings: Settings) -> str:
         except OSError as err:  # unreadable: the build reports it; the key just has to be stable
             h.update(f"unreadable:{err.errno}".encode())
     shape: dict[str, Any] = {"embed": dataclasses.asdict(settings.embed), "split": dataclasses.asdict(settings.split),
-                             "pdf_extractor": settings.ingest.pdf_extractor, "ocr": settings.ingest.ocr}
+                             "pdf_extractor": settings.ingest.pdf_extractor, "ocr": settings.ingest.ocr,
+                             "ocr_languages": settings.ingest.ocr_languages}
     shape["embed"]["model"] = canonical_model_id(settings.embed.model)
     for runtime in EmbedSettings.RUNTIME:
         shape["embed"].pop(runtime)

@@ -55,6 +55,7 @@ class OcrOptions:
     """How pages are OCR'd: which (``mode``), and each page's bounds (the file's ``[ingest]`` bounds)."""
 
     mode: OcrMode = "auto"
+    languages: str = LANGUAGES  # Tesseract's names joined by "+" ([ingest] ocr_languages)
     timeout_seconds: float = 60.0
     memory_mb: int = 2048
     dpi: int = OCR_DPI
@@ -234,6 +235,28 @@ def tesseract_engine() -> str:
     return f"tesseract {m.group(1)}" if m else "tesseract"
 
 
+@functools.cache
+def installed_languages() -> frozenset[str]:
+    """The languages Tesseract has models for here (``tesseract --list-langs``; empty when it does not run)."""
+    exe = shutil.which(TESSERACT)
+    if exe is None:
+        return frozenset()
+    try:
+        out = subprocess.run([exe, "--list-langs"], capture_output=True, text=True, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(line.strip() for line in out.stdout.splitlines()[1:] if line.strip())
+
+
+def missing_languages(wanted: str, installed: frozenset[str]) -> list[str]:
+    """The languages of ``wanted`` ("eng+deu") that have no model.
+
+    >>> missing_languages("eng+deu+fra", frozenset({"eng", "fra", "osd"}))
+    ['deu']
+    """
+    return [lang for lang in wanted.split("+") if lang not in installed]
+
+
 def _child_limits(memory_mb: int) -> Callable[[], None]:
     def limit() -> None:  # runs in the child between fork and exec
         import resource
@@ -253,7 +276,7 @@ def _child_limits(memory_mb: int) -> Callable[[], None]:
     return limit
 
 
-def run_tesseract(image: Any, *, dpi: int, timeout_seconds: float, memory_mb: int) -> str:
+def run_tesseract(image: Any, *, dpi: int, timeout_seconds: float, memory_mb: int, languages: str = LANGUAGES) -> str:
     """Tesseract's TSV of a greyscale PIL image, in one thread, under a wall-clock limit and a memory cap.
 
     :raises OcrUnavailable: no Tesseract.
@@ -265,7 +288,7 @@ def run_tesseract(image: Any, *, dpi: int, timeout_seconds: float, memory_mb: in
     buffer = io.BytesIO()
     image.save(buffer, format="PPM")  # PGM for a greyscale image: no compression to pay for
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}  # one core per file: the pool reads several files at once
-    out = subprocess.run([exe, "stdin", "stdout", "-l", LANGUAGES, "--psm", "3", "--dpi", str(dpi), "tsv"],
+    out = subprocess.run([exe, "stdin", "stdout", "-l", languages, "--psm", "3", "--dpi", str(dpi), "tsv"],
                          input=buffer.getvalue(), capture_output=True, timeout=timeout_seconds, check=True, env=env,
                          preexec_fn=_child_limits(memory_mb))  # noqa: PLW1509 - rlimits before exec, no threads used
     return out.stdout.decode("utf-8", "replace")
@@ -287,6 +310,11 @@ def ocr_pdf_pages(data: bytes, source: str, password: str | None, numbers: Seque
         return {}
     try:
         engine = tesseract_engine()
+        missing = missing_languages(options.languages, installed_languages())
+        if missing:
+            raise OcrUnavailable(f"no Tesseract model for {', '.join(missing)} (Debian: apt-get install "
+                                 + " ".join(f"tesseract-ocr-{lang.lower().replace('_', '-')}" for lang in missing)
+                                 + ")")
     except OcrUnavailable as err:
         log.warning("%s: %d pages without text left unread: %s", source, len(numbers), err)
         return {}
@@ -324,7 +352,8 @@ def _ocr_page(pdf: Any, number: int, engine: str, options: OcrOptions) -> OcrRea
             bitmap.close()
         size = image.size
         words = [] if looks_blank(image.histogram()) else parse_tsv(run_tesseract(
-            image, dpi=max(1, round(dpi)), timeout_seconds=options.timeout_seconds, memory_mb=options.memory_mb))
+            image, dpi=max(1, round(dpi)), timeout_seconds=options.timeout_seconds, memory_mb=options.memory_mb,
+            languages=options.languages))
         del image
         text, spans = layout(words)
         with PDFIUM_LOCK:

@@ -146,7 +146,8 @@ def read_files(paths: Sequence[Path], *, splitter: Splitter, settings: IngestSet
     """
     settings = settings or IngestSettings()
     task = partial(_read_one, splitter=splitter, describer=describer)
-    ocr = OcrOptions(settings.ocr, timeout_seconds=settings.timeout_seconds, memory_mb=settings.memory_mb)
+    ocr = OcrOptions(settings.ocr, languages=settings.ocr_languages, timeout_seconds=settings.timeout_seconds,
+                     memory_mb=settings.memory_mb)
     jobs = [_Job(path, password, settings.max_file_mb * 2**20, settings.pdf_extractor, ocr) for path in paths]
     if not settings.isolate:
         for job in jobs:

@@ -131,6 +131,8 @@ class Keys:
             key["office"] = OFFICE_SCHEME
         if pdf and self.ingest.ocr != "off":  # "off" reads as before OCR: such a file keeps its key
             key["ocr"] = self.ingest.ocr
+            if self.ingest.ocr_languages != "eng":  # only then: English keeps the keys it had
+                key["ocr_languages"] = self.ingest.ocr_languages
         return key_of(key)
 
     @property
@@ -205,9 +207,9 @@ def _other_password(keys: Keys) -> Keys:
     return replace(keys, password=None if keys.password is not None else "")
 
 
-def _other_ocr(keys: Keys, mode: OcrMode) -> Keys:
-    """``keys`` with OCR mode ``mode`` (which read key another OCR setting makes)."""
-    return replace(keys, ingest=replace(keys.ingest, ocr=mode))
+def _other_ocr(keys: Keys, mode: OcrMode, languages: str | None = None) -> Keys:
+    """``keys`` with OCR mode ``mode`` and ``languages`` (which read key another OCR setting makes)."""
+    return replace(keys, ingest=replace(keys.ingest, ocr=mode, ocr_languages=languages or keys.ingest.ocr_languages))
 
 
 def _plan_file(path: Path, source: str, keys: Keys, entry: FileEntry | None, in_index: bool, same_embedder: bool,
@@ -242,8 +244,9 @@ def _plan_file(path: Path, source: str, keys: Keys, entry: FileEntry | None, in_
         elif entry.read_key != read_key and entry.read_key == _other_password(keys).read_key(pdf, office=office):
             why = "read settings changed (password)"
         elif pdf and entry.read_key != read_key and entry.read_key in (
-                _other_ocr(keys, mode).read_key(True) for mode in ("auto", "off", "force")):
-            why = f"OCR setting changed (now {keys.ingest.ocr})"
+                _other_ocr(keys, mode, languages).read_key(True) for mode in ("auto", "off", "force")
+                for languages in ("eng", keys.ingest.ocr_languages)):
+            why = f"OCR setting changed (now {keys.ingest.ocr}, {keys.ingest.ocr_languages})"
         elif office and entry.read_key in (keys.read_key(False), _other_password(keys).read_key(False)):
             why = "read by a docqa without this Office reader"
         elif entry.read_key != read_key:

@@ -206,7 +206,7 @@ def test_turning_ocr_on_rereads_only_pdfs(scans: dict[str, Any], tmp_path: Path)
     plan = plan_build([scans["mixed"], note, born], idx, embedder_id=embedder.identity(),
                       splitter_id=splitter.identity(), ingest=auto)
     reasons = {Path(f.source).name: (f.action, f.reason) for f in plan.files}
-    assert reasons == {"harbour-board.pdf": ("update", "OCR setting changed (now auto)"),
+    assert reasons == {"harbour-board.pdf": ("update", "OCR setting changed (now auto, eng)"),
                        "note.md": ("skip", "unchanged"), "born.pdf": ("skip", "unchanged")}, reasons
     report = build_index([scans["mixed"], note, born], idx, embedder=embedder, splitter=splitter, ingest=auto)
     assert report.parsed == 1 and report.unchanged == 2
@@ -251,3 +251,13 @@ def test_a_timed_out_pdf_says_ocr_counts_against_the_bound(tmp_path: Path) -> No
     off = _finish(_Job(scan, None, 2**20, ocr=OcrOptions("off")), tripped, False, 75.2)
     assert off.outcome.reason == tripped.reason
     assert _finish(_Job(text, None, 2**20), tripped, False, 75.2).outcome.reason == tripped.reason
+
+
+def test_ocr_languages_are_checked(scans: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    from ingest.core.settings import IngestSettings
+
+    with pytest.raises(ValueError, match="ocr_languages"):
+        IngestSettings(ocr_languages="eng; rm -rf /")
+    with pytest.raises(EmptyDocumentError, match=r"scan\.pdf: no extractable text"):
+        load_file(scans["scan"], ocr=OcrOptions(languages="eng+zzz"))  # no model: nothing read, and why
+    assert "no Tesseract model for zzz (Debian: apt-get install tesseract-ocr-zzz)" in caplog.text

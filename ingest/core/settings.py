@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -173,9 +174,14 @@ class IngestSettings:
     ocr: OcrMode = setting("auto", flag="--ocr", help="OCR of PDF pages (Tesseract, offline): auto (only pages with no "
                                         "extractable text, i.e. scanned ones), off (such pages stay empty), force "
                                         "(every page, its text layer ignored); each page under the file's bounds")
+    ocr_languages: str = setting("eng", help="the languages OCR reads, as Tesseract names them, joined by '+' "
+                                             "(\"eng+deu\"); each needs its model (Debian: tesseract-ocr-deu)")
 
     def __post_init__(self) -> None:
         check_section(self)
+        if not re.fullmatch(r"[A-Za-z_]+(\+[A-Za-z_]+)*", self.ocr_languages):
+            raise ValueError(f"ocr_languages: Tesseract language names joined by '+' (\"eng+deu\"), got "
+                             f"{self.ocr_languages!r}")
 
 
 @dataclass(frozen=True)
