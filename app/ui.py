@@ -366,7 +366,8 @@ def main() -> None:
     st.set_page_config(page_title="docqa", page_icon="📄", layout="wide")
     with st.sidebar:
         st.title("docqa")
-        st.caption("Answers cite the passages they rest on: the PDF page, or the file and its lines.")
+        st.caption("Answers cite the passages they rest on: the PDF page, the file and its lines, the slide, the "
+                   "Word section or the cell range.")
         directory = _select_index()
         if directory is None:
             st.info("Create a collection, open an index directory, or try the bundled sample.")
