@@ -22,6 +22,7 @@ the embedder's identity must match the driver's.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -101,6 +102,8 @@ class RayEngine:
         self.batches_at_once = settings.embed_actors
         self._started = False
         if not ray.is_initialized():
+            if settings.ray_address is None:  # Ray nices its workers (15): on a shared machine they would embed
+                os.environ.setdefault("RAY_worker_niceness", "0")  # behind everything the local engine competes with
             try:
                 ray.init(address=settings.ray_address, include_dashboard=False, log_to_driver=False,
                          configure_logging=False)

@@ -125,7 +125,7 @@ class Searcher:
         if not scope:
             return None
         resolved = resolve_scope(scope, self.reader.manifest.sources)
-        if resolved.filters_passages and not self.reader.scope_rows(
+        if resolved.filters_passages and not self.reader.scope_has_rows(
                 doc_ids=None if resolved.doc_ids is None else sorted(resolved.doc_ids), kinds=resolved.kinds,
                 pages=resolved.pages):
             raise InputError(empty_scope_message(resolved))

@@ -719,6 +719,14 @@ class IndexReader:
         where, params = self._scope_where(doc_ids, kinds, pages)
         return [int(r) for (r,) in self._db.execute(f"SELECT row FROM passages WHERE {where} ORDER BY row", params)]
 
+    def scope_has_rows(self, *, doc_ids: Sequence[str] | None = None, kinds: Sequence[str] = (),
+                       pages: tuple[int, int] | None = None) -> bool:
+        """Whether any passage is inside the scope (as for :meth:`scope_rows`; one row read, not all)."""
+        if doc_ids is not None and not doc_ids:
+            return False
+        where, params = self._scope_where(doc_ids, kinds, pages)
+        return self._db.execute(f"SELECT 1 FROM passages WHERE {where} LIMIT 1", params).fetchone() is not None
+
     def bm25_scoped(self, query: str, k: int, *, doc_ids: Sequence[str] | None = None, kinds: Sequence[str] = (),
                     pages: tuple[int, int] | None = None) -> list[tuple[int, float]]:
         """:meth:`bm25` restricted by SQL to the passages of a scope (as for :meth:`scope_rows`)."""
