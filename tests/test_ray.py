@@ -3,6 +3,7 @@ index as the local engine, incremental and resumable builds, and a killed worker
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -44,6 +45,25 @@ class DyingEmbedder(FakeEmbedder):
 
 def dying_parts() -> tuple[FakeEmbedder, DocumentSplitter, None]:
     embedder = DyingEmbedder()
+    return embedder, _splitter(embedder), None
+
+
+class OnceDyingEmbedder(FakeEmbedder):
+    """Kills its own process the first time it embeds (its marker file then says so): a worker lost once."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = Path(marker)
+
+    def embed_passages(self, texts):  # type: ignore[no-untyped-def]
+        if not self.marker.exists():
+            self.marker.write_text("died")
+            os._exit(1)
+        return super().embed_passages(texts)
+
+
+def once_dying_parts(marker: str) -> tuple[FakeEmbedder, DocumentSplitter, None]:
+    embedder = OnceDyingEmbedder(marker)
     return embedder, _splitter(embedder), None
 
 
@@ -138,6 +158,15 @@ def test_a_killed_embedding_worker_leaves_the_index_intact_and_the_build_resumes
     resumed = _build([corpus], idx, _engine())
     assert resumed.resumed == 1 and resumed.parsed == 1  # file-06 was read before the worker died
     _assert_same(idx, _build_fresh(corpus, tmp_path / "fresh"))
+
+
+def test_an_embedding_worker_that_dies_once_is_restarted_and_the_build_finishes(
+        cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    corpus = _corpus(tmp_path / "corpus", 4)
+    marker = tmp_path / "died"
+    report = _build([corpus], tmp_path / "idx", _engine(functools.partial(once_dying_parts, str(marker)), "once"))
+    assert marker.read_text() == "died" and report.parsed == 4  # the actor died, Ray restarted it, the batch reran
+    _assert_same(tmp_path / "idx", _build_fresh(corpus, tmp_path / "fresh"))
 
 
 def _build_fresh(corpus: Path, idx: Path) -> Path:
