@@ -180,3 +180,14 @@ def test_without_ray_the_engine_says_how_to_install_it(monkeypatch: pytest.Monke
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(InputError, match=r'pip install "docqa\[ray\]"'):
         RayEngine(fake_parts, "fake", IndexSettings(engine="ray"))
+
+
+def test_docqa_index_engine_ray_without_ray_says_how_to_install_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.cli import main
+
+    corpus = _corpus(tmp_path / "corpus", 1)
+    monkeypatch.setitem(sys.modules, "ray", None)
+    assert main(["index", str(corpus), "--index", str(tmp_path / "idx"), "--engine", "ray", "--quiet"]) == 1
+    assert 'pip install "docqa[ray]"' in capsys.readouterr().err
+    assert not (tmp_path / "idx" / "manifest.json").exists()
