@@ -379,15 +379,20 @@ class FormulaCalculator:
 
 
 def operand_citations(calc: Calculation, context: Sequence[Passage]) -> tuple[Citation, ...]:
-    """One citation per passage the operands cite, in order, quoting the line that holds the first operand found
-    there (the operand check is its verdict)."""
+    """One citation per passage the operands cite, in order, quoting the number of the first operand found there
+    exactly as printed (a table cell: its row and column come with it, ``Table.cells_in``; the viewer marks that
+    cell, not the row's other years), else the line that holds it (the operand check is its verdict)."""
     out: dict[int, Citation] = {}
     for o in calc.operands:
         if o.citation in out:
             continue
         p = context[o.citation - 1]
-        at = p.text.find(o.quote) if o.quote else -1
-        quote_chars = (at, at + len(o.quote)) if at >= 0 else None
-        out[o.citation] = Citation(number=o.citation, passage=p, quote=o.quote or None, quote_chars=quote_chars,
+        if o.span is not None and p.text[o.span[0]:o.span[1]]:
+            quote_chars: tuple[int, int] | None = o.span
+            quote = p.text[o.span[0]:o.span[1]]
+        else:
+            at = p.text.find(o.quote) if o.quote else -1
+            quote_chars, quote = ((at, at + len(o.quote)) if at >= 0 else None), o.quote
+        out[o.citation] = Citation(number=o.citation, passage=p, quote=quote or None, quote_chars=quote_chars,
                                    supported=True)
     return tuple(out.values())

@@ -316,7 +316,7 @@ def check_operands(operands: Sequence[RawOperand], passages: Sequence[Passage]) 
         if not scale and unit != "%" and not (_PER_SHARE.search(o.name) and _EXCEPT_PER_SHARE.search(p.text)):
             scale = passage_scale(p)
         out.append(Operand(name=display_name(o.name), value=format_decimal(o.amount.value), citation=cited,
-                           unit=unit, scale=scale, quote=line_at(p.text, *span)))
+                           unit=unit, scale=scale, quote=line_at(p.text, *span), span=span))
     return out
 
 

@@ -284,7 +284,7 @@ def test_pipeline_states_the_computed_figure_with_operand_citations():
     assert answer.calculation is not None and answer.calculation.text == "24.26"
     assert answer.text == statement(answer.calculation) and answer.draft == TURNOVER_BLOCK
     assert [(c.number, c.quote, c.supported) for c in answer.citations] == [
-        (1, "Total net revenues 6,489 7,500 7,017", True), (2, "Property and equipment, net 253 282", True)]
+        (1, "6,489", True), (2, "253", True)]  # the operand's own cell, not its row's other years
     c = answer.citations[1]
     assert c.passage.text[slice(*c.quote_chars)] == c.quote
     assert [s.name for s in answer.trace][-3:] == ["prompt", "generate", "compute"] and not answer.warnings

@@ -211,9 +211,6 @@ def test_a_figures_answer_cites_the_cell_and_the_viewer_highlights_it(indexed: I
     assert abs(min(b.left for b in boxes) - cell_box.left) < 0.01  # begins exactly where the cell's ink does
 
 
-@pytest.mark.xfail(strict=True, reason="generation/answer.py::operand_citations quotes the operand's whole row "
-                   "('Total current liabilities 2,915 2,642'), so the citation holds both years' cells and "
-                   "highlight_range spans the 2018 cell too")
 def test_a_figures_answer_leaves_the_other_years_cell_unhighlighted(indexed: Indexed):
     (citation,) = _ask(indexed, QUESTION).citations
     _, boxes = _highlight(indexed, citation)

@@ -445,6 +445,7 @@ class Operand:
     unit: str = ""  # "$", "%" or ""
     scale: str = ""  # "thousand", "million", "billion", as the model or the passage said ("" when neither did)
     quote: str = ""  # the line of the passage text that holds it
+    span: tuple[int, int] | None = None  # [start, end) of the number as printed in the passage text
 
 
 @dataclass(frozen=True, slots=True)

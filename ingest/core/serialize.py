@@ -180,13 +180,14 @@ def calculation_to_dict(calc: Calculation) -> JSON:
     return {"label": calc.label, "formula": calc.formula, "worked": calc.worked, "result": calc.result,
             "unit": calc.unit, "text": calc.text, "places": calc.places,
             "operands": [{"name": o.name, "value": o.value, "unit": o.unit, "scale": o.scale, "n": o.citation,
-                          "quote": o.quote} for o in calc.operands]}
+                          "quote": o.quote, "span": list(o.span) if o.span else None} for o in calc.operands]}
 
 
 def calculation_from_dict(d: Mapping[str, Any]) -> Calculation:
     """The calculation :func:`calculation_to_dict` wrote."""
     operands = tuple(Operand(name=o["name"], value=o["value"], citation=int(o["n"]), unit=o.get("unit", ""),
-                             scale=o.get("scale", ""), quote=o.get("quote", "")) for o in d["operands"])
+                             scale=o.get("scale", ""), quote=o.get("quote", ""), span=_pair(o.get("span")))
+                     for o in d["operands"])
     return Calculation(label=d["label"], formula=d["formula"], worked=d["worked"], operands=operands,
                        result=float(d["result"]), unit=d["unit"], text=d["text"], places=d.get("places"))
 
