@@ -52,23 +52,24 @@ _NOT_A_MEASURE = frozenset(
     amounts figure figures number numbers value values respectively compared increase increased decrease
     decreased grew rose fell declined change changed was approximately usd dollars dollar us thousand thousands
     million millions billion billions trillion trillions percent percentage rate first second third fourth
-    full prior previous current same during while also""".split()) | frozenset(MONTHS)  # noqa: SIM905
+    full prior previous current same during while also point points times basis bps""".split()) | frozenset(MONTHS)  # noqa: SIM905
 
 
 def _stem(word: str) -> str:
-    """A crude stem, enough to match "employees"/"employee", "revenues"/"revenue", "counts"/"count".
+    """A crude stem: the plural dropped, then the first five letters; enough to match "employees"/"employee",
+    "revenues"/"revenue", "scored"/"score", "counts"/"count".
 
-    >>> [_stem(w) for w in ("Employees", "revenues", "counts", "liabilities", "sales", "taxes", "gross")]
-    ['employee', 'revenue', 'count', 'liability', 'sale', 'tax', 'gross']
+    >>> [_stem(w) for w in ("Employees", "revenues", "counts", "liabilities", "sales", "taxes", "scored", "unit")]
+    ['emplo', 'reven', 'count', 'liabi', 'sale', 'tax', 'score', 'unit']
     """
     w = word.lower().replace("’", "'").removesuffix("'s").rstrip("'")
     if len(w) > 4 and w.endswith("ies"):
-        return w[:-3] + "y"
-    if len(w) > 4 and w.endswith(("ches", "shes", "xes", "sses")):
-        return w[:-2]
-    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        return w[:-1]
-    return w
+        w = w[:-3] + "y"
+    elif len(w) > 4 and w.endswith(("ches", "shes", "xes", "sses")):
+        w = w[:-2]
+    elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    return w[:5]
 
 
 def content_stems(text: str) -> set[str]:
@@ -90,9 +91,10 @@ class StatedNumber:
     end: int
     value: Decimal
     percent: bool
-    measure: tuple[str, ...]
+    measure: tuple[str, ...]  # stems of ``terms``
     step: Decimal = Decimal(1)  # the precision it is stated to, in units ("$1.2 billion": 0.1 billion)
     window: str = ""  # the sentence's words around it, as written
+    terms: tuple[str, ...] = ()  # the words that say what it measures, as written
 
 
 def stated_numbers(sentence: str) -> list[StatedNumber]:
@@ -121,22 +123,30 @@ def stated_numbers(sentence: str) -> list[StatedNumber]:
         decimals = len(num.split(".")[1]) if "." in num else 0
         text = m.group(0).strip()
         a, b = _window(sentence, m.start(), m.end())
+        terms = measure_terms(sentence, m.start(), m.end())
         out.append(StatedNumber(text, m.start(), m.start() + len(text), value * factor, pct,
-                                measure_words(sentence, m.start(), m.end()), factor / Decimal(10) ** decimals,
-                                sentence[a:b]))
+                                tuple(dict.fromkeys(_stem(w) for w in terms)), factor / Decimal(10) ** decimals,
+                                sentence[a:b], tuple(terms)))
     return out
 
 
 def measure_words(sentence: str, start: int, end: int) -> tuple[str, ...]:
-    """Stems of the words that say what the number ``sentence[start:end]`` measures: the noun right after it when
+    """Stems of :func:`measure_terms` (what the number ``sentence[start:end]`` measures).
+
+    >>> measure_words("Apple had 154,000 full-time employees at the end of 2022.", 10, 17)
+    ('full-', 'emplo')
+    """
+    return tuple(dict.fromkeys(_stem(w) for w in measure_terms(sentence, start, end)))
+
+
+def measure_terms(sentence: str, start: int, end: int) -> list[str]:
+    """The words that say what the number ``sentence[start:end]`` measures: the noun phrase right after it when
     there is one ("6,146 *employees*", "210,000 *people*"), else the lower-case content words within
     :data:`WINDOW` words of it in its clause ("*revenue* was $5 million"). Names (capitalised words) are left
     out, since they say whose, not what.
 
-    >>> measure_words("Apple had 154,000 full-time employees at the end of 2022.", 10, 17)
-    ('full-time', 'employee')
-    >>> measure_words("Net sales were $5 million in 2020.", 15, 25)
-    ('sale',)
+    >>> measure_terms("Net sales were $5 million in 2020.", 15, 25)
+    ['sales']
     """
     def measures(words: list[str]) -> list[str]:
         return [w for w in words if w[0].islower() and w.lower() not in _NOT_A_MEASURE and len(w) > 1]
@@ -147,11 +157,8 @@ def measure_words(sentence: str, start: int, end: int) -> tuple[str, ...]:
     for word in after[:2]:  # the noun phrase right after the number ("full-time employees")
         if not measures([word]):
             break
-        unit.append(_stem(word))
-    if unit:
-        return tuple(unit)
-    words = measures(_WORD.findall(sentence[a:start]) + after)
-    return tuple(dict.fromkeys(_stem(w) for w in words))
+        unit.append(word)
+    return unit or measures(_WORD.findall(sentence[a:start]) + after)
 
 
 def _window(sentence: str, start: int, end: int) -> tuple[int, int]:
@@ -255,7 +262,7 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
         if _label_agrees(stated, place, matcher) and (not place.in_table or _year_agrees(years, place)):
             return NumberVerdict(stated, True, "", place)
     place = places[0]
-    what = "/".join(stated.measure)
+    what = " ".join(stated.terms)
     if not _label_agrees(stated, place, matcher):
         where = f"in row '{place.label}'" if place.in_table else "in a sentence about something else"
         return NumberVerdict(stated, False, f"{stated.text} is printed {where}, not as {what}", place)

@@ -107,3 +107,9 @@ def test_the_pipeline_withholds_the_sentence_with_the_wrong_number_and_keeps_the
     off = pipeline_over([UNITS], ScriptedLLM("The International segment had 6,146 employees at period end [1]."),
                         verify="lexical", unsupported="abstain", number_check=False).run("How many employees?")
     assert off.text.startswith("The International segment had 6,146 employees") and off.stage("numbers") is None
+
+
+def test_a_verb_form_of_the_measure_matches_its_column():
+    sheet = table_passage([("p29", ["203", "7"])], caption="scores.csv | player score rank", periods=(), scale="")
+    assert verdicts("p29 scored 203 points.", [sheet], matcher=None) == [("203", True)]
+    assert verdicts("p29 scored 203.", [sheet], matcher=None) == [("203", True)]
