@@ -142,6 +142,28 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def start_ui(index_dir: Path, home: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """``docqa ui --index index_dir`` on a free port of 127.0.0.1, returned once its health check answers: the
+    process, its URL, and its output (a list kept up to date by a reader thread)."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "ui", "--index", str(index_dir), "--port", str(port)],
+                            cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    threading.Thread(target=lambda: output.extend(iter(proc.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url, output
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "the Streamlit server did not start: " + "".join(output)
+        assert proc.poll() is None, "".join(output)
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """``docqa ui --index <new dir>`` on a free port of 127.0.0.1; stopped with SIGTERM afterwards."""
@@ -150,27 +172,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
     home = tmp_path_factory.mktemp("ui")
     index_dir = home / "harbor-docs"
-    port = _free_port()
     env = {**os.environ, "DOCQA_LLM_MODEL": SMOLLM2_135M.name, "DOCQA_LLM_CONTEXT": "4096",
            "DOCQA_LLM_MAX_ANSWER_TOKENS": "40", "DOCQA_ANSWER_TOP_K": "3", "DOCQA_ANSWER_VERIFY": "lexical",
            "DOCQA_ANSWER_UNSUPPORTED": "abstain", "DOCQA_ANSWER_ANSWER_CHECK_MARGIN": "-1000",
            "DOCQA_CACHE": str(home / "cache"), "DOCQA_INDEX_CACHE": str(home / "adhoc"), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "ui", "--index", str(index_dir), "--port", str(port)],
-                            cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output: list[str] = []
-    threading.Thread(target=lambda: output.extend(iter(proc.stdout.readline, "")), daemon=True).start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "the Streamlit server did not start: " + "".join(output)
-        assert proc.poll() is None, "".join(output)
-        time.sleep(0.5)
+    proc, url, output = start_ui(index_dir, home, env)
+    port = int(url.rsplit(":", 1)[1])
     assert any(f"docqa: web UI at {url}" in line for line in output), output
     from playwright.sync_api import sync_playwright
 

@@ -10,16 +10,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.test_office import write_xlsx
-from tests.test_ui_browser import CHROMIUM, _answers, _free_port, _idle, _need_browser
+from tests.test_ui_browser import CHROMIUM, _answers, _idle, _need_browser, start_ui
 
 pytestmark = pytest.mark.slow
 
@@ -47,22 +44,7 @@ def office_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
                     (Citation(1, cited, cited.text[quote[0]:quote[1]], quote, True),), (cited,), model="stored")
     store = ConversationStore(home / "cache" / "conversations.sqlite")
     store.add_turn(store.create(home / "idx", title="Barley"), Turn(answer.question, answer.question, answer))
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "ui", "--index", str(home / "idx"), "--port",
-                             str(port)], cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output: list[str] = []
-    threading.Thread(target=lambda: output.extend(iter(proc.stdout.readline, "")), daemon=True).start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        assert time.monotonic() < deadline and proc.poll() is None, "the UI did not start: " + "".join(output)
-        time.sleep(0.5)
+    proc, url, output = start_ui(home / "idx", home, env)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
