@@ -14,9 +14,10 @@ import io
 import re
 import zipfile
 
-from ingest.core.errors import CorruptFileError, EmptyDocumentError
+from ingest.core.errors import EmptyDocumentError
 from ingest.core.records import Document, Place, Section
 from ingest.office.layout import TextBuilder, cell_text, header_row, row_line
+from ingest.office.package import unreadable
 
 _HEADING = re.compile(r"heading\s*(\d)$", re.IGNORECASE)
 _NUMBERED = re.compile(r"(\d+(?:\.\d+)*)\.?\s+(\S.*)")
@@ -109,8 +110,7 @@ def read_docx(package: bytes, source: str, doc_id: str) -> Document:
             builder.add(text, Place("paragraphs", paragraph, paragraph, section=section), group=group)
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, TypeError, IndexError, AttributeError,
             LxmlError, OSError, EOFError) as err:
-        raise CorruptFileError(f"{source}: cannot read Word document ({type(err).__name__}: "
-                               f"{' '.join(str(err).split())[:100]})") from err
+        raise unreadable(source, "Word document", err) from err
     if not builder.blocks:
         raise EmptyDocumentError(f"{source}: no text in the Word document")
     return Document(doc_id=doc_id, source=source, text=builder.text(), kind="docx", blocks=tuple(builder.blocks),

@@ -19,6 +19,15 @@ OFFICE_KINDS = {".docx": "Word document", ".pptx": "PowerPoint deck", ".xlsx": "
                 ".xlsm": "Excel workbook"}
 
 
+def unreadable(source: str, what: str, err: BaseException) -> CorruptFileError:
+    """The one-line error for a package its library cannot read: the file, what it is, the library's reason.
+
+    >>> str(unreadable("a.docx", "Word document", KeyError("word/document.xml")))
+    "a.docx: cannot read Word document (KeyError: 'word/document.xml')"
+    """
+    return CorruptFileError(f"{source}: cannot read {what} ({type(err).__name__}: {' '.join(str(err).split())[:100]})")
+
+
 def password_message(source: str, what: str, password: str | None) -> str:
     """The one-line error for a locked Office file (as for a PDF: missing or wrong password).
 

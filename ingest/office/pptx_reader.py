@@ -11,9 +11,10 @@ import io
 import zipfile
 from collections.abc import Iterable, Iterator
 
-from ingest.core.errors import CorruptFileError, EmptyDocumentError
+from ingest.core.errors import EmptyDocumentError
 from ingest.core.records import Document, Place, Section
 from ingest.office.layout import TextBuilder, cell_text, row_line
+from ingest.office.package import unreadable
 
 MAX_GROUP_DEPTH = 32  # group shapes nested deeper than this are not opened (a crafted file could nest without end)
 
@@ -71,8 +72,7 @@ def read_pptx(package: bytes, source: str, doc_id: str) -> Document:
                 sections.append(Section(1, heading, at))
     except (PythonPptxError, zipfile.BadZipFile, KeyError, ValueError, TypeError, IndexError, AttributeError,
             LxmlError, OSError, EOFError) as err:
-        raise CorruptFileError(f"{source}: cannot read PowerPoint deck ({type(err).__name__}: "
-                               f"{' '.join(str(err).split())[:100]})") from err
+        raise unreadable(source, "PowerPoint deck", err) from err
     if not builder.blocks:
         raise EmptyDocumentError(f"{source}: no text on any slide")
     return Document(doc_id=doc_id, source=source, text=builder.text(), kind="pptx", blocks=tuple(builder.blocks),

@@ -19,6 +19,7 @@ from ingest.core.errors import CorruptFileError, EmptyDocumentError, Unsupported
 from ingest.core.records import Document, Place, Section
 from ingest.loaders import decode_text, looks_binary
 from ingest.office.layout import TextBuilder, cell_text, header_row, row_line
+from ingest.office.package import unreadable
 
 Row = tuple[int, list[str]]  # 1-based row number, the cells' texts from column 1
 
@@ -87,8 +88,7 @@ def read_xlsx(package: bytes, source: str, doc_id: str) -> Document:
             book.close()
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, IndexError, AttributeError,
             SyntaxError, OSError, EOFError) as err:  # SyntaxError: xml.etree's ParseError
-        raise CorruptFileError(f"{source}: cannot read Excel workbook ({type(err).__name__}: "
-                               f"{' '.join(str(err).split())[:100]})") from err
+        raise unreadable(source, "Excel workbook", err) from err
     if not builder.blocks:
         raise EmptyDocumentError(f"{source}: no values in any sheet")
     return Document(doc_id=doc_id, source=source, text=builder.text(), kind="xlsx", blocks=tuple(builder.blocks),
