@@ -258,8 +258,8 @@ def test_compute_off_leaves_the_planner_out():
 
 def test_an_implausible_result_is_withheld_and_the_model_answers():
     # a current ratio of 250: the liabilities cell came from the wrong row (here: printed so)
-    odd = table("bal2", BALANCE.text.replace("Total current liabilities 2,915 2,642", "Total current liabilities 32 28"),
-                header=BALANCE.header)
+    odd = table("bal2", BALANCE.text.replace("Total current liabilities 2,915 2,642",
+                                             "Total current liabilities 32 28"), header=BALANCE.header)
     llm = ScriptedLLM("The document does not say.")
     answer = pipeline_over([INCOME, odd, CASH], llm, compute=True).run("What is the FY2019 current ratio?")
     assert len(llm.calls) == 1 and answer.calculation is None
@@ -268,8 +268,9 @@ def test_an_implausible_result_is_withheld_and_the_model_answers():
     assert any("a current ratio of 250 is outside 0.01-50" in d for d in figures.details)
 
 
-TENQ = table("q", "CONDENSED CONSOLIDATED STATEMENTS OF OPERATIONS\n(In millions)\nThree Months Ended Six Months Ended\n"
-                  "June 30, 2023 June 30, 2022 June 30, 2023 June 30, 2022\nNet revenues 1,010 900 1,990 1,700\n"
+TENQ = table("q", "CONDENSED CONSOLIDATED STATEMENTS OF OPERATIONS\n(In millions)\n"
+                  "Three Months Ended Six Months Ended\nJune 30, 2023 June 30, 2022 June 30, 2023 June 30, 2022\n"
+                  "Net revenues 1,010 900 1,990 1,700\n"
                   "Net income 120 100 230 190",
              header="ACME CORP 10-Q 2023Q2 · Item 1 · CONDENSED CONSOLIDATED STATEMENTS OF OPERATIONS (In millions)")
 
