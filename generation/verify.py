@@ -141,24 +141,39 @@ def support_score(claim: str, passage: str) -> float:
     return share / 2 if numbers - found else share  # a wrong number or date is not support
 
 
-def locate_quote(claim: str, passage: str) -> tuple[int, int] | None:
-    """``[start, end)`` of the sentence of ``passage`` that shares most content words with ``claim``.
+def locate_quote(claim: str, passage: str, *, rows: bool = False) -> tuple[int, int] | None:
+    """``[start, end)`` of the sentence of ``passage`` (with ``rows``, the line: a table's row) that shares most
+    content words and numbers with ``claim``.
 
     >>> t = "It is long. The bridge opened in 1932. It is red."
     >>> a, b = locate_quote("It opened in 1932.", t); t[a:b]
     'The bridge opened in 1932.'
     >>> locate_quote("Nothing shared", t) is None
     True
+    >>> t = "Month | Visitors\\nJuly | 4,410\\nAugust | 4,810"
+    >>> a, b = locate_quote("August had 4,810 visitors.", t, rows=True); t[a:b]
+    'August | 4,810'
     """
     words = claim_words(claim) or content_words(claim)
     best, span = 0.0, None
-    for a, b in sentence_spans(passage):
+    for a, b in (_line_spans(passage) if rows else sentence_spans(passage)):
         sentence_words = content_words(passage[a:b])
         hits = len(words & sentence_words)
         score = hits - 0.01 * len(sentence_words)  # ties go to the shorter sentence
         if hits and score > best:
             best, span = score, (a, b)
     return span
+
+
+def _line_spans(text: str) -> list[tuple[int, int]]:
+    """``[start, end)`` of each non-empty line of ``text``, without its surrounding spaces."""
+    spans, start = [], 0
+    for line in text.split("\n"):
+        if line.strip():
+            lead = len(line) - len(line.lstrip())
+            spans.append((start + lead, start + len(line.rstrip())))
+        start += len(line) + 1
+    return spans
 
 
 def _render(claim: Claim, numbers: Sequence[int]) -> str:
@@ -238,7 +253,7 @@ def verify_citations(answer: str, passages: Sequence[Passage], *, judge: Judge |
             if n in citations:
                 continue
             p = passages[n - 1]
-            span = locate_quote(claim.text, p.text)
+            span = locate_quote(claim.text, p.text, rows=p.kind == "table")
             citations[n] = Citation(number=n, passage=p, quote=p.text[span[0]: span[1]] if span else None,
                                     quote_chars=span, supported=verdicts.get(n, False))
     return Verification(text=text, citations=tuple(citations.values()), removed=tuple(removed), added=tuple(added),

@@ -235,3 +235,11 @@ def test_the_folded_answer_check_continues_the_answers_own_conversation():
     off = answer(_FoldedJudge(draft), "Who built the ferry?", _ps(), max_answer_tokens=50, verify="lexical",
                  unsupported="abstain", answer_check="none")
     assert off.text == draft and off.stage("answer_check").outcome == "skipped"
+
+
+def test_a_table_citation_quotes_the_row_that_supports_it_not_the_whole_table():
+    text = "Month | Visitors | Tours\nJuly | 4,410 | 31\nAugust | 4,810 | 35\nTotal | 9,220 | 66"
+    table = Passage(id="t", doc_id="d", source="visitors.xlsx", text=text, chars=(0, len(text)), kind="table")
+    v = verify_citations("August had 4,810 visitors [1].", [table])
+    (c,) = v.citations
+    assert c.quote == "August | 4,810 | 35" and text[slice(*c.quote_chars)] == c.quote
