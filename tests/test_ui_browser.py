@@ -13,7 +13,8 @@ answer outright (``--unsupported abstain``: small models take an offered "not fo
 yes/no answer check never withholds (margin -1000). If the model cites nothing the test fails, showing
 the answer.
 
-Screenshots of the main flows are written to ``docs/screenshots/`` when ``DOCQA_SCREENSHOTS=1``.
+Screenshots of the main flows (the tiny test model's answers) are written to ``docs/screenshots/fixture/`` when
+``DOCQA_SCREENSHOTS=1``; the README's come from ``docs/make_screenshots.py`` (the default model, real documents).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.slow
 
 CHROMIUM = Path(os.environ.get("DOCQA_CHROMIUM", "/usr/bin/chromium"))
 ROOT = Path(__file__).parents[1]
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = ROOT / "docs" / "screenshots" / "fixture"  # never the README's own shots
 ANSWER_TIMEOUT_MS = 300_000  # a loaded 2-core CI machine; an idle one answers in seconds
 PDF_QUESTION = "Who funded the Harbor Light survey?"
 CODE_QUESTION = "How long does the lamp burn each night?"
@@ -205,7 +206,7 @@ def _page(server: dict[str, Any], name: str) -> Any:
 
 
 def _shoot(page: Any, name: str) -> None:
-    """A small palette PNG of the page under docs/screenshots/ (only with DOCQA_SCREENSHOTS=1)."""
+    """A small palette PNG of the page under docs/screenshots/fixture/ (only with DOCQA_SCREENSHOTS=1)."""
     if os.environ.get("DOCQA_SCREENSHOTS") != "1":
         return
     from PIL import Image
