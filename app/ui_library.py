@@ -246,13 +246,18 @@ class FileRow:
         """"indexed", with pages read by OCR, pages without text or a missing file noted.
 
         >>> FileRow("scan.pdf", "pdf", 3, 4, (), True, ocr_pages=(2, 3)).status
-        'indexed (2 pages read by OCR: [2, 3])'
+        'indexed (pages 2, 3 read by OCR)'
+        >>> FileRow("scan.pdf", "pdf", 3, 4, (1,), True, ocr_pages=(2,)).status
+        'indexed (page 2 read by OCR; page 1 without text)'
         """
+        def pages(numbers: tuple[int, ...]) -> str:
+            return ("page " if len(numbers) == 1 else "pages ") + ", ".join(str(n) for n in numbers)
+
         notes = []
         if self.ocr_pages:
-            notes.append(f"{len(self.ocr_pages)} pages read by OCR: {list(self.ocr_pages)}")
+            notes.append(f"{pages(self.ocr_pages)} read by OCR")
         if self.empty_pages:
-            notes.append(f"{len(self.empty_pages)} pages without text: {list(self.empty_pages)}")
+            notes.append(f"{pages(self.empty_pages)} without text")
         if not self.on_disk:
             notes.append("file no longer on disk")
         return "indexed" + (f" ({'; '.join(notes)})" if notes else "")
