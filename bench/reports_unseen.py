@@ -91,11 +91,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def after_number_check(answer: Any) -> str:
-    """The answer's text with the number check applied (the filings profile's label matcher)."""
+    """The answer's text with the number check applied (the filings profile's label matcher), as the pipeline
+    applies it: to the model's own text, never to a computed figure (its operands pass their own check)."""
     from generation.line_items import line_item_agreement
     from generation.number_check import withhold_wrong_numbers
     from generation.prompt import NOT_FOUND
 
+    if answer.calculation is not None:
+        return answer.text
     by_number = {c.number: c.passage for c in answer.citations}
     checked = withhold_wrong_numbers(answer.text, by_number.get, line_item_agreement)
     return checked.text or NOT_FOUND
