@@ -204,8 +204,11 @@ def _same_value(stated: StatedNumber, printed: Decimal, scale: str) -> bool:
 
 def where_printed(stated: StatedNumber, passage: Passage) -> list[Printed]:
     """Every place ``passage`` prints ``stated``: table cells of equal value (scale allowed for), and prose
-    occurrences of its digits (outside table rows)."""
+    occurrences of its digits (outside table rows). Code is not read: its numbers are literals whose meaning is
+    in names and docstrings around them, not in a sentence."""
     out: list[Printed] = []
+    if passage.kind == "code":
+        return out
     table = passage.table
     if table is not None:
         periods = {p.year: p for p in table.periods}

@@ -113,3 +113,10 @@ def test_a_verb_form_of_the_measure_matches_its_column():
     sheet = table_passage([("p29", ["203", "7"])], caption="scores.csv | player score rank", periods=(), scale="")
     assert verdicts("p29 scored 203 points.", [sheet], matcher=None) == [("203", True)]
     assert verdicts("p29 scored 203.", [sheet], matcher=None) == [("203", True)]
+
+
+def test_numbers_in_code_are_not_judged():
+    code = Passage(id="c", doc_id="d", source="lamp.py", kind="code", chars=(0, 90), lines=(1, 4),
+                   text='def burn_hours(self) -> int:\n    """The lamp burns for eleven hours each night."""\n'
+                        '    return 11')
+    assert verdicts("The lamp burns for 11 hours each night.", [code]) == []
