@@ -205,7 +205,7 @@ class Verifier:
     withheld when the margin falls below ``answer_check_margin``.
 
     With ``number_check`` on, a sentence stating a number that its cited passage prints in another row, another
-    year's column or a sentence about something else is withheld (``generation/number_check.py``).
+    year's column or as a count of something else ("6,146 stores") is withheld (``generation/number_check.py``).
 
     :param answerability: the evidence check's settings (``AnswerabilitySettings(enabled=False)``: off).
     :param labels: a domain's opinion of what a row label holds, for the number check (the profile's).

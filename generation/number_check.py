@@ -10,7 +10,8 @@ Then:
 - **what the number measures**: the answer's words around the number (:func:`measure_words`: "employees",
   "revenue"; names, period words and scale words left out) must share a word with the row's name, the section
   above it or the table's caption and column header (a results table's rows name systems, its columns the
-  measures), or with the sentence that prints it. A domain may know more (a :data:`LabelMatcher`: a filing's
+  measures), or in prose with what the passage says the number counts (the words right after it; prose that
+  says nothing there contradicts nothing). A domain may know more (a :data:`LabelMatcher`: a filing's
   "revenue" is printed as "Net sales"); it is asked first.
 - **when**: a year the sentence names must be the cell's column year (a fiscal year ending in the first quarter
   of a calendar year may be labelled by either year).
@@ -31,7 +32,6 @@ from generation.verify import claim_words, split_claims
 from ingest.core.amounts import DIGITS, SCALES, scale_name
 from ingest.core.periods import MONTHS, STANDALONE_YEAR, years_named
 from ingest.core.records import Passage
-from ingest.core.text import sentence_spans
 
 #: A domain's opinion of whether the answer's words around a number (``window``) name what a row ``label`` (or a
 #: printed sentence) holds: True (they do), False (they name something else), None (no opinion: the word overlap
@@ -179,7 +179,7 @@ class Printed:
     passage: Passage
     start: int
     end: int
-    label: str  # the row's name (with its section), or the sentence
+    label: str  # the row's name (with its section), or in prose the noun phrase after it ("" when none)
     caption: str = ""  # a table's caption and column header (what its columns measure)
     year: int | None = None
     month: int | None = None
@@ -224,10 +224,28 @@ def where_printed(stated: StatedNumber, passage: Passage) -> list[Printed]:
     for m in re.finditer(rf"(?<![\d,.]){digits}(?![\d]|[.,]\d)", passage.text):
         if any(a <= m.start() < b for a, b in rows):
             continue
-        spans = [s for s in sentence_spans(passage.text) if s[0] <= m.start() < s[1]]
-        a, b = spans[0] if spans else (0, len(passage.text))
-        out.append(Printed(passage, m.start(), m.end(), passage.text[a:b]))
+        unit = _unit_after(passage.text, m.end())
+        out.append(Printed(passage, m.start(), m.end(), unit))
     return out
+
+
+def _unit_after(text: str, end: int) -> str:
+    """The noun phrase a passage prints right after a number ("6,146 *stores*"), "" when none (a scale word, a
+    unit word or punctuation first): what prose says the number counts.
+
+    >>> _unit_after("We operate 6,146 stores worldwide.", 17), _unit_after("It returned 11.", 14)
+    ('stores worldwide', '')
+    """
+    words = []
+    for m in _WORD.finditer(text, end, min(len(text), end + 40)):
+        between = text[end if not words else words[-1][1]:m.start()]
+        word = m.group()
+        if between.strip() or not word[0].islower() or word.lower() in _NOT_A_MEASURE or len(word) < 2:
+            break
+        words.append((word, m.end()))
+        if len(words) == 2:
+            break
+    return " ".join(w for w, _ in words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +259,8 @@ class NumberVerdict:
 
 
 def _label_agrees(stated: StatedNumber, printed: Printed, matcher: LabelMatcher | None) -> bool:
+    if not printed.in_table and not printed.label:
+        return True  # prose printing the number without saying what it counts: nothing to contradict
     if matcher is not None:
         opinion = matcher(stated.window, printed.label)
         if opinion is not None:
@@ -267,7 +287,7 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
     place = places[0]
     what = " ".join(stated.terms)
     if not _label_agrees(stated, place, matcher):
-        where = f"in row '{place.label}'" if place.in_table else "in a sentence about something else"
+        where = f"in row '{place.label}'" if place.in_table else f"as '{place.label}'"
         return NumberVerdict(stated, False, f"{stated.text} is printed {where}, not as {what}", place)
     return NumberVerdict(stated, False, f"{stated.text} is printed in the {place.year} column, not for "
                                         f"{years[0]}", place)

@@ -333,8 +333,7 @@ class AnswerSettings:
     answer_check_margin: float = setting(0.0, help="withhold an answer when log P(Yes) - log P(No) of 'do the cited "
                                                    "passages answer the question' falls below this")
     number_check: bool = setting(True, help="withhold an answer sentence whose number its cited passage prints in "
-                                            "another row, another year's column or a sentence about something "
-                                            "else")
+                                            "another row, another year's column or as a count of something else")
     compute: bool = setting(True, help="figures derived from reported numbers (ratios, margins, growth, sums) are "
                                        "computed by docqa from the operands the model cites, not by the model")
     evidence_tokens: int = setting(EVIDENCE_TOKENS, low=0, flag="--evidence-tokens",
