@@ -229,13 +229,20 @@ def where_printed(stated: StatedNumber, passage: Passage) -> list[Printed]:
     return out
 
 
+_GENERIC = re.compile(r"\s+(?:people|persons|individuals)\b", re.IGNORECASE)  # says who, not which of them
+
+
 def _unit_after(text: str, end: int) -> str:
     """The noun phrase a passage prints right after a number ("6,146 *stores*"), "" when none (a scale word, a
     unit word or punctuation first): what prose says the number counts.
 
     >>> _unit_after("We operate 6,146 stores worldwide.", 17), _unit_after("It returned 11.", 14)
     ('stores worldwide', '')
+    >>> _unit_after("We employed 221,000 people as full-time employees.", 19)  # people: any kind of them
+    ''
     """
+    if _GENERIC.match(text, end):
+        return ""
     words = []
     for m in _WORD.finditer(text, end, min(len(text), end + 40)):
         between = text[end if not words else words[-1][1]:m.start()]
