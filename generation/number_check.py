@@ -243,7 +243,7 @@ def _unit_after(text: str, end: int) -> str:
     """
     if _GENERIC.match(text, end):
         return ""
-    words = []
+    words: list[tuple[str, int]] = []
     for m in _WORD.finditer(text, end, min(len(text), end + 40)):
         between = text[end if not words else words[-1][1]:m.start()]
         word = m.group()
