@@ -129,6 +129,10 @@ def score(args: argparse.Namespace) -> int:
     questions = {q.id: q for q in load_questions(FB / "questions.jsonl") + load_questions(Path(args.fresh))}
     answerable = answerable_ids(Path(args.fresh))
     records = [json.loads(line) for line in Path(args.records).read_text(encoding="utf-8").splitlines() if line.strip()]
+    if args.only_ids_of:  # the questions another run answered (a paired comparison of two runs)
+        other = {json.loads(line)["id"] for line in Path(args.only_ids_of).read_text(encoding="utf-8").splitlines()
+                 if line.strip()}
+        records = [r for r in records if r["id"] in other]
     print("| set | variant | n | hit@5 corpus | hit@5 within filing | numeric match | wrong-number answers | "
           "citation precision | citation recall | abstention (unanswerable) | false abstention | s/question p50 |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -190,6 +194,7 @@ def main() -> int:
     c = sub.add_parser("score")
     c.add_argument("records")
     c.add_argument("--fresh", required=True)
+    c.add_argument("--only-ids-of", help="score only the questions this other records file holds")
     args = ap.parse_args()
     return {"run": run, "score": score}[args.cmd](args)
 
