@@ -240,7 +240,8 @@ def test_staging_is_ignored_when_the_bytes_changed(tmp_path: Path):
 # The interrupted build runs in a fresh interpreter: forking this (threaded) pytest process could leave the
 # child waiting forever on a lock another thread held at the fork, and SIGINT cannot wake a C-level wait.
 _CTRL_C_CHILD = """
-import os, sys, time
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C raises here even if the parent ignored SIGINT
 from pathlib import Path
 import retrieval.build as build
 from app.cli import main
