@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from generation.context import content_words
 from ingest.core.records import Passage
-from ingest.core.text import sentence_spans
+from ingest.core.text import line_spans, sentence_spans
 
 Span = tuple[int, int]
 TokenCounter = Callable[[str], int]
@@ -82,13 +82,7 @@ def units(passage: Passage) -> list[Span]:
     if passage.kind == "code" or not text.strip():
         return [(0, len(text))]
     if passage.kind == "table":
-        spans, start = [], 0
-        for line in text.split("\n"):
-            if line.strip():
-                lead = len(line) - len(line.lstrip())
-                spans.append((start + lead, start + len(line.rstrip())))
-            start += len(line) + 1
-        return spans
+        return line_spans(text)
     return [(a, b) for a, b in sentence_spans(text) if text[a:b].strip()]
 
 

@@ -20,7 +20,7 @@ from generation.citations import is_abstention, marker_numbers
 from generation.context import content_words
 from ingest.core.protocols import LogitsLLM
 from ingest.core.records import Citation, Message, Passage
-from ingest.core.text import CITATION_MARKER, sentence_spans, strip_markers
+from ingest.core.text import CITATION_MARKER, line_spans, sentence_spans, strip_markers
 from ingest.core.yesno import YesNo, ask_yes_no
 
 Judge = Callable[[str, str], bool | None]  # (claim, passage text) -> supported? (None: could not tell)
@@ -156,24 +156,13 @@ def locate_quote(claim: str, passage: str, *, rows: bool = False) -> tuple[int, 
     """
     words = claim_words(claim) or content_words(claim)
     best, span = 0.0, None
-    for a, b in (_line_spans(passage) if rows else sentence_spans(passage)):
+    for a, b in (line_spans(passage) if rows else sentence_spans(passage)):
         sentence_words = content_words(passage[a:b])
         hits = len(words & sentence_words)
         score = hits - 0.01 * len(sentence_words)  # ties go to the shorter sentence
         if hits and score > best:
             best, span = score, (a, b)
     return span
-
-
-def _line_spans(text: str) -> list[tuple[int, int]]:
-    """``[start, end)`` of each non-empty line of ``text``, without its surrounding spaces."""
-    spans, start = [], 0
-    for line in text.split("\n"):
-        if line.strip():
-            lead = len(line) - len(line.lstrip())
-            spans.append((start + lead, start + len(line.rstrip())))
-        start += len(line) + 1
-    return spans
 
 
 def _render(claim: Claim, numbers: Sequence[int]) -> str:

@@ -96,6 +96,21 @@ def sentence_spans(text: str, *, ends: re.Pattern[str] = SENTENCE_END) -> list[t
     return spans
 
 
+def line_spans(text: str) -> list[tuple[int, int]]:
+    """``[start, end)`` of each non-empty line of ``text``, without its surrounding spaces (a table's rows).
+
+    >>> line_spans("Cash 5\\n\\n  Debt 2 ")
+    [(0, 6), (10, 16)]
+    """
+    spans, start = [], 0
+    for line in text.split("\n"):
+        if line.strip():
+            lead = len(line) - len(line.lstrip())
+            spans.append((start + lead, start + len(line.rstrip())))
+        start += len(line) + 1
+    return spans
+
+
 def one_line(text: str, limit: int | None = None) -> str:
     """Whitespace runs made one space, stripped, clipped to ``limit`` characters at a word with "…".
 
