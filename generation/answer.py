@@ -18,6 +18,7 @@ from generation.answerable import AnswerabilitySettings, abstain_reason, assess_
 from generation.citations import is_abstention, parse_citations
 from generation.compute import (
     CalcError,
+    asks_calculation,
     calculate,
     display_name,
     is_derived_question,
@@ -126,9 +127,9 @@ class Generator:
         if pinned:
             first = list({e.passage.id: e.passage for e in pinned}.values())
             passages = first + [p for p in passages if p.id not in {q.id for q in first}]
-        ask = compute and is_derived_question(question)
+        derived = compute and is_derived_question(question)
         budget = context_budget(self.llm, question, self.max_answer_tokens)
-        if ask:
+        if derived:
             budget -= self.llm.count_tokens(COMPUTE_RULES + COMPUTE_REMINDER)
         packed = pack_passages(passages, budget, self.llm.count_tokens,
                                overhead_tokens=PASSAGE_OVERHEAD_TOKENS + header_tokens(passages, self.llm))
@@ -143,9 +144,13 @@ class Generator:
                            f"({kept.kept_units} of {kept.units} sentences or rows, in {len(context)} "
                            f"passages; compression: lexical sentences"
                            + (f"; {len(pinned)} planned piece(s) kept first" if pinned else "") + ")")
+        read = [s.text() if isinstance(s, Excerpt) else s.text for s in shown]
+        ask = derived and asks_calculation(question, read)
         messages = build_messages(question, shown, offer_not_found=self.offer_not_found, compute=ask)
         if ask:
             details.append("derived figure: calculation block requested")
+        elif derived:
+            details.append("derived figure: the passages state it, so no calculation block")
         if len(packed.passages) < len(passages):
             details.append(f"{len(packed.passages)} of {len(passages)} passages fit the token budget")
         if packed.trimmed:

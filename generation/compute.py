@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
+from generation.context import content_words
 from generation.formula import (
     AMOUNT,
     CONSTANTS,
@@ -45,6 +46,7 @@ from generation.formula import (
 from ingest.core.amounts import DIGITS, SCALES, Amount, parse_amount, stated_scale
 from ingest.core.periods import periods_named
 from ingest.core.records import Calculation, Operand, Passage
+from ingest.core.text import sentence_spans
 
 # ---------------------------------------------------------------------------------------------- the question
 
@@ -74,6 +76,55 @@ def is_derived_question(question: str) -> bool:
     False
     """
     return bool(_DERIVED.search(question)) or (bool(_CHANGE.search(question)) and bool(periods_named(question)))
+
+
+# A question that says to compute ("calculate", "the sum of", "defined as") wants a computation whatever the text
+# states; one that only names a derived figure ("what percentage", "the average salary", "the ratio of men to
+# women") is as often a lookup of a figure the text states, and in general documents nearly always is.
+_COMPUTE_SAID = re.compile(
+    r"\bcalculat|\bcompute\b|\bdivided by\b|\bsum of\b|\bdifference between\b|\bdefined? (?:\w+ ){0,4}as\b"
+    r"|\bcagr\b|\bcompound(?:ed)? annual\b", re.IGNORECASE)
+_PERCENT_CUE = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bas a (?:share|proportion|fraction) of\b", re.IGNORECASE)
+_PERCENT_FIGURE = re.compile(r"\d\s*(?:%|per ?cent\b)", re.IGNORECASE)
+_FIGURE_WORDS = re.compile(r"\b(ratio|margin|turnover|growth|average|avg|increase|decrease|grow|grew|decline|rise|"
+                           r"rose|fall|fell|drop|change)", re.IGNORECASE)
+_DIGIT = re.compile(r"\d")
+
+
+def _states_figure(question: str, sentence: str, asked: set[str]) -> bool:
+    """Whether ``sentence`` states the derived figure ``question`` names: a number in the form asked (a percent
+    for a percentage, beside the same figure word for an average, ratio, growth...) and one of the question's
+    content words other than that figure word."""
+    if not _DIGIT.search(sentence) or not asked & content_words(sentence):
+        return False
+    if _PERCENT_CUE.search(question) and _PERCENT_FIGURE.search(sentence):
+        return True
+    said = {m.group(1).lower()[:4] for m in _FIGURE_WORDS.finditer(question)}
+    return bool(said & {m.group(1).lower()[:4] for m in _FIGURE_WORDS.finditer(sentence)})
+
+
+def asks_calculation(question: str, texts: Sequence[str]) -> bool:
+    """Whether to ask the model for a calculation block: the question is derived (:func:`is_derived_question`)
+    and either says to compute, or no sentence of ``texts`` (what the model reads) states the figure it names.
+
+    >>> asks_calculation("What percentage of students attended private schools?",
+    ...                  ["In 2008, 7.8% of students attended private schools."])
+    False
+    >>> asks_calculation("What is the FY2019 gross margin?", ["Net sales 6,489 5,200", "Cost of sales 3,100"])
+    True
+    >>> asks_calculation("What is the average salary in the UK?", ["The average salary in the UK was £26,719."])
+    False
+    >>> asks_calculation("Calculate the average salary.", ["The average salary in the UK was £26,719."])
+    True
+    >>> asks_calculation("Who discovered oxygen?", ["Oxygen was discovered in 1774."])
+    False
+    """
+    if not is_derived_question(question):
+        return False
+    if _COMPUTE_SAID.search(question):
+        return True
+    asked = content_words(_FIGURE_WORDS.sub(" ", _PERCENT_CUE.sub(" ", question)))
+    return not any(_states_figure(question, text[a:b], asked) for text in texts for a, b in sentence_spans(text))
 
 
 _PERCENT_WANTED = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bmargins?\b|\bgrowth rate\b|\bcagr\b|\bcompound(?:ed)? "

@@ -319,6 +319,20 @@ def test_compute_off_or_a_lookup_leaves_the_answer_as_before():
     assert lookup.calculation is None and lookup.stage("compute") is None
 
 
+def test_a_derived_figure_the_passages_state_is_read_not_computed():
+    stated = Passage(id="s1", doc_id="s", source="schools.txt", chars=(0, 60),
+                     text="In 2008, 7.8% of German students attended private schools.")
+    llm = ScriptedLLM("7.8% of German students attended private schools in 2008 [1].")
+    answer = pipeline_over([stated], llm, top_k=1, compute=True).run(
+        "What percentage of German students attended private schools in 2008?")
+    assert COMPUTE_RULES not in llm.calls[0][0].content and answer.calculation is None
+    assert "no calculation block" in " ".join(answer.stage("prompt").details)
+    assert answer.text.startswith("7.8%")
+    # the same question where no sentence states a percent still asks for the block
+    _, asked = _run(True, "What percentage of total net revenues was operating income in FY2019?", TURNOVER_BLOCK)
+    assert COMPUTE_RULES in asked.calls[0][0].content
+
+
 # --------------------------------------------------------------------------------------------- real model
 
 
