@@ -500,7 +500,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(index, settings, api_key=key)
 
     def listening(url: str) -> None:
-        print(f"docqa: serving {args.index} at {url} (REST and OpenAI-compatible API under {url}/v1, "
+        print(f"docqa: serving {', '.join(args.index)} at {url} (REST and OpenAI-compatible API under {url}/v1, "
               f"OpenAPI at {url}/openapi.json{'; bearer-token auth on' if key else ''})", flush=True)
 
     try:
@@ -524,10 +524,15 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 
 def _open_index(args: argparse.Namespace, settings: Any) -> Any:
-    """The index of ``--index`` with the given settings (its own embedder unless one is named)."""
+    """The index (or indexes, searched as one) of ``--index`` with the given settings (their own embedder unless
+    one is named)."""
     from app.sdk import Index
 
     return Index.open(args.index, settings=settings, embed_from_index=not _explicit(args))
+
+
+MULTI_INDEX_HELP = ("an index directory built by `docqa index`; repeat to search several as one (ids qualified by "
+                    "NAME, the directory's name unless given; --doc index:NAME scopes to one)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -565,7 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=helptext, description=f"docqa {name} (--index DIR | PATH...) QUESTION")
         sp.add_argument("paths", nargs="*", metavar="PATH... QUESTION", help="files/dirs (without --index), then "
                                                                             "the question")
-        sp.add_argument("--index", help="an index directory built by `docqa index`")
+        sp.add_argument("--index", action="append", metavar="[NAME=]DIR", help=MULTI_INDEX_HELP)
         add_setting_flags(sp, "search")
         add_scope_flags(sp)
         common(sp)
@@ -600,7 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("serve", help="serve an index over HTTP: REST, OpenAI-compatible chat, OpenAPI",
                         description="docqa serve --index DIR: see the README section 'Server'")
-    sp.add_argument("--index", required=True, help="an index directory built by `docqa index`")
+    sp.add_argument("--index", required=True, action="append", metavar="[NAME=]DIR", help=MULTI_INDEX_HELP)
     sp.add_argument("--host", help="interface to listen on (default: [serve] host, 127.0.0.1); any other than "
                                    "loopback needs an API key")
     sp.add_argument("--port", type=int, help="port (default: [serve] port, 8000; 0: any free port)")
@@ -611,7 +616,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("mcp", help="serve an index to agents over MCP (stdio): tools search and ask",
                         description="docqa mcp --index DIR: a Model Context Protocol server on stdin/stdout")
-    sp.add_argument("--index", required=True, help="an index directory built by `docqa index`")
+    sp.add_argument("--index", required=True, action="append", metavar="[NAME=]DIR", help=MULTI_INDEX_HELP)
     add_setting_flags(sp, "embed", "search", "llm", "answer", "profile")
     sp.set_defaults(func=cmd_mcp)
     return p

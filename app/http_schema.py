@@ -139,6 +139,7 @@ class DocumentOut(BaseModel):
     pages: int = Field(description="pages in the file (PDFs; 0 otherwise)")
     chars: int
     passages: int
+    index: str | None = Field(None, description="the index holding it, when several are served as one")
 
 
 class DocumentsResponse(BaseModel):

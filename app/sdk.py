@@ -23,9 +23,10 @@ from ingest.embed import canonical_model_id
 from ingest.loaders import expand_paths
 from retrieval.build import BuildReport, Engine, Progress, build_index
 from retrieval.dense import DenseConfig
+from retrieval.multi import MultiReader, open_reader
 from retrieval.scope import ResolvedScope, Scope
 from retrieval.search import Retrieval, Searcher
-from retrieval.store import DocPassages, IndexReader, Manifest
+from retrieval.store import DocPassages, IndexReader, Manifest, Reader
 
 PathLike = str | os.PathLike[str]
 PIPELINE_PARTS = frozenset({"shortcut", "selector", "generator", "verifier", "calculator"})  # besides llm, reranker
@@ -70,7 +71,7 @@ class Index:
     >>> # idx = Index.build(["paper.pdf"], "idx/"); idx.ask("What dataset do they use?").text
     """
 
-    def __init__(self, reader: IndexReader, settings: Settings, *, embedder: Embedder | None = None,
+    def __init__(self, reader: Reader, settings: Settings, *, embedder: Embedder | None = None,
                  llm: LLM | None = None, reranker: Reranker | None = None, runtime: Runtime | None = None,
                  **parts: Any) -> None:
         """Use :meth:`open` or :meth:`build`; the parts given here replace the ones the settings would build.
@@ -141,15 +142,17 @@ class Index:
         return cls(IndexReader(directory), settings, embedder=embedder, **parts), report
 
     @classmethod
-    def open(cls, directory: PathLike, *, settings: Settings | None = None, embed_from_index: bool = False,
-             **parts: Any) -> Index:
-        """Open an existing index.
+    def open(cls, directory: PathLike | Sequence[PathLike] | Mapping[str, PathLike], *,
+             settings: Settings | None = None, embed_from_index: bool = False, **parts: Any) -> Index:
+        """Open an existing index, or several searched as one: a list of directories (``NAME=DIR`` or ``DIR``,
+        named after its last component) or a mapping of names to directories (:mod:`retrieval.multi`: passage
+        and doc ids qualified by the index's name, ``index:NAME`` scopes to one index).
 
         Without ``settings`` (or with ``embed_from_index``) the embedder recorded in the manifest is
         used, with the other settings as given; with settings whose embedder differs from the
-        manifest's, :class:`IndexMismatchError` is raised.
+        manifest's, :class:`IndexMismatchError` is raised (as it is for indexes built with different embedders).
         """
-        reader = IndexReader(directory)
+        reader = open_reader(directory)
         if settings is None or embed_from_index:
             base = settings or Settings()
             settings = dataclasses.replace(base, embed=_embed_settings_from(reader.manifest, base.embed))
@@ -335,7 +338,12 @@ def ask(doc: PathLike | Sequence[PathLike] | Index, question: str, *, settings: 
 
 
 def index_info(index: Index | IndexReader) -> dict[str, Any]:
-    """A JSON-able summary of an index (opened for search, or only read: no embedder needed)."""
+    """A JSON-able summary of an index (opened for search, or only read: no embedder needed); of several opened
+    as one, each one's by name."""
     m = index.manifest
+    reader = index.reader if isinstance(index, Index) else index
+    if isinstance(reader, MultiReader):
+        return {"indexes": {name: index_info(r) for name, r in reader.readers.items()}, "counts": m.counts,
+                "embedder": m.embedder}
     return {"directory": str(index.directory), "build": m.build, "created": m.created, "embedder": m.embedder,
             "splitter": m.splitter, "counts": m.counts, "dense": m.dense, "sources": m.sources}

@@ -24,6 +24,7 @@ from ingest.core.records import Passage, PassageKind
 from ingest.core.settings import choices
 
 KINDS: tuple[str, ...] = choices(PassageKind)
+INDEX_SCOPE = "index:"  # a document pattern naming every document of one of several indexes searched as one
 _GLOB = re.compile(r"[*?\[]")
 
 
@@ -143,12 +144,19 @@ def matches_source(pattern: str, source: Mapping[str, Any]) -> bool:
     on either (``*`` crosses ``/``, as fnmatch does). A relative pattern also matches the end of a path
     (``reports/*2016*`` names ``/data/reports/ADOBE_2016_10K.pdf``).
 
+    ``index:NAME`` names every document of the index NAME when several are searched as one
+    (:mod:`retrieval.multi`).
+
     >>> src = {"source": "/data/reports/ADOBE_2016_10K.pdf", "doc_id": "ab12-cd"}
     >>> [matches_source(p, src) for p in ("ab12-cd", "/data/reports/ADOBE_2016_10K.pdf", "*2016*",
     ...                                   "ADOBE_2016_10K.pdf", "reports/ADOBE_2016_10K.pdf", "reports/*2016*",
     ...                                   "reports/*2017*", "ports/ADOBE_2016_10K.pdf")]
     [True, True, True, True, True, True, False, False]
+    >>> matches_source("index:team-a", {"source": "x.pdf", "index": "team-a"}), matches_source("index:b", src)
+    (True, False)
     """
+    if pattern.startswith(INDEX_SCOPE):
+        return source.get("index") == pattern[len(INDEX_SCOPE):]
     path = str(source.get("source", ""))
     name = PurePath(path).name
     if pattern in (source.get("doc_id"), path, name) or _same_path(pattern, path):
@@ -172,7 +180,7 @@ def _candidates(pattern: str, sources: Sequence[Mapping[str, Any]]) -> Sequence[
     ...                                                {"doc_id": "2", "source": "/d/y.pdf"}])]
     ['1']
     """
-    if _GLOB.search(pattern):
+    if _GLOB.search(pattern) or pattern.startswith(INDEX_SCOPE):
         return sources
     name = PurePath(pattern).name
     return [s for s in sources if s.get("doc_id") == pattern or name in str(s.get("source", ""))]
@@ -198,12 +206,24 @@ def resolve_scope(scope: Scope, sources: Sequence[Mapping[str, Any]]) -> Resolve
         chosen: set[str] = set()
         for pattern in scope.documents:
             hits = {str(s["doc_id"]) for s in _candidates(pattern, sources) if matches_source(pattern, s)}
+            if not hits and pattern.startswith(INDEX_SCOPE):
+                raise InputError(f"scope: {pattern!r}: no index of that name is searched ({_index_names(sources)})")
             if not hits:
                 raise InputError(f"scope: document {pattern!r} matches none of the {len(sources)} indexed documents "
                                  f"(give a source path, a glob such as 'reports/*2019*', or a doc id)")
             chosen |= hits
         doc_ids = frozenset(chosen)
     return ResolvedScope(doc_ids, tuple(dict.fromkeys(scope.kinds)), pages, names_documents=bool(scope.documents))
+
+
+def _index_names(sources: Sequence[Mapping[str, Any]]) -> str:
+    """The names of the indexes searched, for an error ("one index" when only one is).
+
+    >>> _index_names([{"index": "a"}, {"index": "b"}, {"index": "a"}]), _index_names([{}])
+    ('indexes: a, b', 'one index, unnamed')
+    """
+    names = [str(n) for n in dict.fromkeys(s.get("index") for s in sources) if n is not None]
+    return f"indexes: {', '.join(names)}" if names else "one index, unnamed"
 
 
 def empty_scope_message(resolved: ResolvedScope) -> str:

@@ -1,4 +1,5 @@
-"""Dense, BM25 and hybrid search over an :class:`IndexReader`, inside a scope and routed by a profile's router.
+"""Dense, BM25 and hybrid search over an index (a :class:`~retrieval.store.Reader`: one index, or several read as
+one by :class:`retrieval.multi.MultiReader`), inside a scope and routed by a profile's router.
 
 :meth:`Searcher.retrieve` is the passage search with its account: the user's :class:`~retrieval.scope.Scope`
 (resolved against the manifest; one that matches nothing is an :class:`InputError`) restricts dense search
@@ -22,7 +23,7 @@ from ingest.core.records import Ranked, RouteDecision
 from ingest.core.settings import SearchLevel, SearchMode, SearchSettings, choices
 from retrieval.fusion import rrf
 from retrieval.scope import ResolvedScope, Scope, empty_scope_message, resolve_scope
-from retrieval.store import IndexReader
+from retrieval.store import Reader
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,9 @@ class Retrieval:
 
 
 class Searcher:
-    """Runs the first stage against one index with the embedder it was built with."""
+    """Runs the first stage against an index (or several read as one) with the embedder it was built with."""
 
-    def __init__(self, reader: IndexReader, embedder: Embedder, settings: SearchSettings,
+    def __init__(self, reader: Reader, embedder: Embedder, settings: SearchSettings,
                  router: QueryRouter | None = None) -> None:
         self.reader, self.embedder, self.settings, self.router = reader, embedder, settings, router
         self._last: tuple[str, np.ndarray] | None = None

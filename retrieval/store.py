@@ -41,7 +41,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -629,6 +629,11 @@ class IndexReader:
         """Whether this build has unit and file vectors (indexes built before them do not)."""
         return self._units is not None
 
+    @property
+    def unit_count(self) -> int:
+        """Unit and file vectors stored (0 for a build without them)."""
+        return int(self._units.ntotal) if self._units is not None else 0
+
     def unit_dense(self, query_vector: np.ndarray, k: int, *, level: str) -> list[tuple[int, float]]:
         """Unit rows of kind ``level`` ("unit" or "file") and inner-product scores, best first.
 
@@ -744,6 +749,38 @@ class IndexReader:
         return [(int(r), float(s)) for r, s in cur]
 
 
+class Reader(Protocol):
+    """What search, scope, whole-document reading and the servers read from an index: an :class:`IndexReader`,
+    or several searched as one (:class:`retrieval.multi.MultiReader`). Rows are the reader's own numbering."""
+
+    directory: Path
+    manifest: Manifest
+
+    def __len__(self) -> int: ...
+    @property
+    def has_units(self) -> bool: ...
+    def check_embedder(self, identity: dict[str, Any]) -> None: ...
+    def dense(self, query_vector: np.ndarray, k: int, *,
+              rows: Sequence[int] | None = None) -> list[tuple[int, float]]: ...
+    def bm25(self, query: str, k: int, *, doc_ids: Sequence[str] | None = None) -> list[tuple[int, float]]: ...
+    def bm25_scoped(self, query: str, k: int, *, doc_ids: Sequence[str] | None = None, kinds: Sequence[str] = (),
+                    pages: tuple[int, int] | None = None) -> list[tuple[int, float]]: ...
+    def scope_rows(self, *, doc_ids: Sequence[str] | None = None, kinds: Sequence[str] = (),
+                   pages: tuple[int, int] | None = None) -> list[int]: ...
+    def scope_has_rows(self, *, doc_ids: Sequence[str] | None = None, kinds: Sequence[str] = (),
+                       pages: tuple[int, int] | None = None) -> bool: ...
+    def passages(self, rows: Sequence[int]) -> list[Passage]: ...
+    def document_passages(self, doc_id: str) -> list[Passage]: ...
+    def passage_by_id(self, passage_id: str) -> Passage | None: ...
+    def document_summaries(self) -> list[dict[str, Any]]: ...
+    def all_passages(self) -> list[Passage]: ...
+    def documents(self) -> list[Document]: ...
+    def unit_dense(self, query_vector: np.ndarray, k: int, *, level: str) -> list[tuple[int, float]]: ...
+    def units(self, rows: Sequence[int]) -> list[Unit]: ...
+    def unit_passages(self, rows: Sequence[int]) -> list[Passage]: ...
+    def close(self) -> None: ...
+
+
 class DocPassages(Mapping[str, Sequence[Passage]]):
     """Each document's passages in document order, read from the index when a document is asked for; the
     ``keep`` most recently read are kept. Nothing reads the whole corpus: iterating yields doc ids only.
@@ -752,7 +789,7 @@ class DocPassages(Mapping[str, Sequence[Passage]]):
     :param keep: documents kept in memory.
     """
 
-    def __init__(self, reader: IndexReader, *, keep: int = 64) -> None:
+    def __init__(self, reader: Reader, *, keep: int = 64) -> None:
         import threading
         from collections import OrderedDict
 
