@@ -538,7 +538,7 @@ def answer_html(text: str, numbers: Sequence[int], *, turn: int) -> str:
     '<div class="docqa-answer">It is &lt;red&gt; <a href="#" class="docqa-cite" data-cite="0:1">[1]</a>, \
 [<a href="#" class="docqa-cite" data-cite="0:2">2</a>, 9].</div>'
     """
-    from ingest.core.text import CITATION_MARKER
+    from ingest.core.text import citation_markers
 
     known = set(numbers)
 
@@ -546,7 +546,7 @@ def answer_html(text: str, numbers: Sequence[int], *, turn: int) -> str:
         return f'<a href="#" class="docqa-cite" data-cite="{turn}:{n}">{label}</a>' if int(n) in known else label
 
     out, last = [], 0
-    for m in CITATION_MARKER.finditer(text):
+    for m in citation_markers(text):
         out.append(html.escape(text[last:m.start()]))
         inner = m.group(1).strip()
         if inner.isdigit():

@@ -1,6 +1,7 @@
 """Turn ``[n]`` markers in an answer into :class:`Citation` objects (pure functions).
 
-A marker holds numbers, lists and ranges: ``[3]``, ``[1, 2]``, ``[1][2]``, ``[2-4]``, ``[2–4]``.
+A marker holds numbers, lists and ranges: ``[3]``, ``[1, 2]``, ``[1][2]``, ``[2-4]``, ``[2–4]``. Brackets in
+code (```items[1]```, a fenced block) are not markers.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 
 from generation.prompt import NOT_FOUND
 from ingest.core.records import Citation, Passage
-from ingest.core.text import CITATION_MARKER
+from ingest.core.text import sub_markers
 
 MAX_RANGE = 20  # a range marker ("[2-4]") expands to at most this many numbers; a longer one is read as its ends
 
@@ -56,7 +57,7 @@ def parse_citations(answer: str, passages: Sequence[Passage]) -> tuple[str, list
                 dropped.append(n)
         return "[" + ", ".join(str(n) for n in dict.fromkeys(kept)) + "]" if kept else ""
 
-    text = CITATION_MARKER.sub(sub, answer)
+    text = sub_markers(answer, sub)
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text).strip()
     return text, list(cited.values()), dropped
 

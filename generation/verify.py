@@ -20,7 +20,7 @@ from generation.citations import is_abstention, marker_numbers
 from generation.context import content_words
 from ingest.core.protocols import LogitsLLM
 from ingest.core.records import Citation, Message, Passage
-from ingest.core.text import CITATION_MARKER, line_spans, sentence_spans, strip_markers
+from ingest.core.text import citation_markers, line_spans, sentence_spans, strip_markers
 from ingest.core.yesno import YesNo, ask_yes_no
 
 Judge = Callable[[str, str], bool | None]  # (claim, passage text) -> supported? (None: could not tell)
@@ -108,7 +108,7 @@ def split_claims(answer: str) -> list[Claim]:
 
 
 def _numbers(s: str) -> tuple[int, ...]:
-    return _dedupe(tuple(n for m in CITATION_MARKER.finditer(s) for n in marker_numbers(m.group(1))))
+    return _dedupe(tuple(n for m in citation_markers(s) for n in marker_numbers(m.group(1))))
 
 
 def _dedupe(xs: tuple[int, ...]) -> tuple[int, ...]:

@@ -38,6 +38,21 @@ def test_spaced_marker_takes_the_space_before_it() -> None:
     assert strip_markers("  Yes [1][2]  ") == "Yes"
 
 
+def test_brackets_in_code_are_not_markers_anywhere_an_answer_is_read() -> None:
+    from generation.citations import parse_citations
+    from generation.verify import verify_citations
+    from ingest.core.records import Passage
+
+    code = "def first(args):\n    return args[1]\n"
+    passages = [Passage(id="c", doc_id="d", source="cli.py", text=code, chars=(0, len(code)), lines=(1, 2))]
+    answer = "`first` returns `args[1]` [1].\n```python\nargs[0] + args[2-4]\n```"
+    text, cites, dropped = parse_citations(answer, passages)
+    assert text == answer and [c.number for c in cites] == [1] and dropped == []
+    assert strip_markers(answer) == answer.replace(" [1]", "")
+    v = verify_citations("It returns `args[1]` [1].", passages)
+    assert "`args[1]`" in v.text and [c.number for c in v.citations] == [1]
+
+
 def test_defang_rewrites_single_bracketed_numbers() -> None:
     assert defang("Quoted: [1] and [4][5]; [x] stays.") == "Quoted: (1) and (4)(5); [x] stays."
     assert defang("[2, 3] and [2-4]") == "[2, 3] and [2-4]"  # lists and ranges are not rewritten

@@ -7,6 +7,7 @@ Neutral layer (see :mod:`ingest.core.records`): imports no stage.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ingest.core.errors import InputError
 
@@ -51,13 +52,43 @@ def check_question(question: str, *, what: str = "question", max_chars: int | No
     return q
 
 
+#: Code in an answer: a fenced block (to its closing fence, or the end) or an inline code span. Brackets in code
+#: are indexing (``items[1]``, ``a[2-4]``), never citation markers.
+_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.DOTALL)
+
+
+def _in_code(text: str) -> Callable[[re.Match[str]], bool]:
+    spans = [m.span() for m in _CODE.finditer(text)] if "`" in text else []
+    return lambda m: any(a <= m.end() - 1 < b for a, b in spans)
+
+
+def citation_markers(text: str) -> list[re.Match[str]]:
+    """The citation markers (:data:`CITATION_MARKER` matches) of ``text``, those inside code left out.
+
+    >>> [m.group() for m in citation_markers("Use `args[1]` [2], not ```\\nx[3]\\n``` [4-5].")]
+    ['[2]', '[4-5]']
+    """
+    in_code = _in_code(text)
+    return [m for m in CITATION_MARKER.finditer(text) if not in_code(m)]
+
+
+def sub_markers(text: str, repl: Callable[[re.Match[str]], str], *, spaced: bool = False) -> str:
+    """``text`` with each citation marker outside code replaced by ``repl(match)`` (with ``spaced``, the match
+    holds the whitespace before the marker too: :data:`SPACED_CITATION_MARKER`)."""
+    in_code = _in_code(text)
+    return (SPACED_CITATION_MARKER if spaced else CITATION_MARKER).sub(
+        lambda m: m.group() if in_code(m) else repl(m), text)
+
+
 def strip_markers(text: str) -> str:
-    """``text`` without its citation markers (and the spaces before them), stripped.
+    """``text`` without its citation markers (and the spaces before them), stripped; code keeps its brackets.
 
     >>> strip_markers("It opened in 1932 [1], [2-3].")
     'It opened in 1932,.'
+    >>> strip_markers("It returns `items[1]` [2].")
+    'It returns `items[1]`.'
     """
-    return SPACED_CITATION_MARKER.sub("", text).strip()
+    return sub_markers(text, lambda m: "", spaced=True).strip()
 
 
 def defang(text: str) -> str:
