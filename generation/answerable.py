@@ -171,6 +171,30 @@ def anchor_window(answer_words: frozenset[str], passage: str, *, reach: int = 1)
     return passage[spans[lo][0]: spans[hi - 1][1]]
 
 
+# Words an answer adds that carry nothing of its own ("As stated, ...", "It was observed that ...").
+_REPORTING = frozenset({"stat", "state", "say", "said", "note", "observ", "mention", "accord", "document", "passage",
+                        "text", "source", "indicat", "describ", "report", "found", "show", "shown"})
+# Questions whose answer may rightly repeat their words: yes/no ("Are both ...?") and a choice ("A or B?").
+_REPEATABLE = re.compile(r"^\s*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may)\b"
+                         r"|\bor\b", re.I)
+
+
+def echoes(question: str, answer: str) -> bool:
+    """Whether ``answer`` only repeats ``question``: none of its own words carries content (a yes/no or "A or
+    B" question, whose answer may repeat it, never echoes).
+
+    >>> echoes("What are refineries often called?", "Refineries are often called refineries [1].")
+    True
+    >>> echoes("How many museums comprise Harvard Art Museums?", "Harvard Art Museums comprise three museums.")
+    False
+    >>> echoes("Which band formed first, Duran Duran or The Fratellis?", "Duran Duran formed first [1].")
+    False
+    """
+    if _REPEATABLE.search(question):
+        return False
+    return not content_words(own_words(answer, question)) - _REPORTING
+
+
 @dataclass(frozen=True, slots=True)
 class Assessment:
     """What the evidence says about one answer (see the module's docstring)."""
@@ -182,6 +206,7 @@ class Assessment:
     missing_specific: tuple[str, ...]  # names and numbers of the question found in no cited passage at all
     negation_unmatched: bool  # the question negates; the sentences near the answer do not
     missing_specific_near: tuple[str, ...] = ()  # names and numbers found near the answer in no cited passage
+    echo: bool = False  # the answer only repeats the question (:func:`echoes`)
 
 
 def assess_answer(question: str, answer: str, passages: Sequence[str], *, headers: Sequence[str] = ()) -> Assessment:
@@ -216,7 +241,7 @@ def assess_answer(question: str, answer: str, passages: Sequence[str], *, header
     return Assessment(kind=kind, candidate=candidate, coverage=round(coverage, 4), missing=missing,
                       missing_specific=tuple(sorted(t for t in specific if not _mentioned(t, everywhere | titled))),
                       missing_specific_near=tuple(sorted(t for t in specific if not _mentioned(t, near | titled))),
-                      negation_unmatched=negation)
+                      negation_unmatched=negation, echo=echoes(question, answer))
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +256,7 @@ class AnswerabilitySettings:
     :param specific_terms: withhold when a name or number of the question occurs in none of the cited passages.
     :param specific_near: ... in none of the sentences around the answer, rather than nowhere in the passages.
     :param negation: withhold when the question negates and the sentences near the answer do not.
+    :param echo: withhold an answer that only repeats the question ("Refineries are often called refineries").
     """
 
     enabled: bool = True
@@ -241,6 +267,7 @@ class AnswerabilitySettings:
     specific_terms: bool = False
     specific_near: bool = True
     negation: bool = True
+    echo: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_coverage <= 1.0:
@@ -261,6 +288,8 @@ def abstain_reason(a: Assessment, s: AnswerabilitySettings) -> str | None:
     """
     if not s.enabled:
         return None
+    if s.echo and a.echo:
+        return "the answer only repeats the question"
     if s.require_candidate and not a.candidate:
         return f"the question asks for a {a.kind}; the answer and its cited passages give none"
     if s.specific_terms and s.specific_near and a.missing_specific_near:

@@ -171,3 +171,13 @@ def test_bench_split_and_scoring_helpers():
     assert answer.text == NOT_FOUND
     row = bench.outcomes([record], AnswerabilitySettings(specific_terms=True))[0]
     assert row["base"] and row["new"]
+
+
+def test_an_answer_that_only_repeats_the_question_is_withheld() -> None:
+    passage = "Crude oil is refined into petrol at refineries. Refineries are often large plants near ports."
+    echo = assess_answer("What are refineries often called?", "Refineries are often called refineries [1].", [passage])
+    assert echo.echo and abstain_reason(echo, AnswerabilitySettings()) == "the answer only repeats the question"
+    assert abstain_reason(echo, AnswerabilitySettings(echo=False)) is None
+    # a yes/no answer may repeat its question and still answer it
+    yes = assess_answer("Are refineries often large plants?", "Yes, refineries are often large plants [1].", [passage])
+    assert not yes.echo and abstain_reason(yes, AnswerabilitySettings()) is None
