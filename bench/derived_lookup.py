@@ -11,8 +11,8 @@ default settings and one loaded model, in turn (order alternating question by qu
 old rule by making ``asks_calculation`` answer True for a derived question (bench-only), **evidence** is the code as
 it is. One JSON line per answer; ``report`` prints contains-gold, F1 and abstention per half and variant.
 
-    python bench/derived_lookup.py run --half dev --out /tmp/derived.jsonl
-    python bench/derived_lookup.py run --half held-out --out /tmp/derived.jsonl
+    python bench/derived_lookup.py run --half held-out --limit 12 --out /tmp/derived.jsonl
+    python bench/derived_lookup.py run --half dev --limit 12 --out /tmp/derived.jsonl
     python bench/derived_lookup.py report /tmp/derived.jsonl
 """
 
@@ -58,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     done = set()
     if args.out.is_file():
         done = {(r["id"], r["variant"]) for r in map(json.loads, args.out.open(encoding="utf-8"))}
+    if args.limit and len(items) > args.limit:  # spread over the half's articles: every k-th question
+        items = [items[round(i * len(items) / args.limit)] for i in range(args.limit)]
     log.info("%d derived-cue questions in the %s half", len(items), args.half)
     folder = Path(tempfile.mkdtemp(prefix="derived-"))
     indexes: dict[str, Any] = {}
@@ -115,6 +117,7 @@ def main() -> int:
     r = sub.add_parser("run")
     r.add_argument("--half", choices=("dev", "held-out"), default="dev")
     r.add_argument("--out", type=Path, default=Path("/tmp/derived.jsonl"))
+    r.add_argument("--limit", type=int, default=0, help="at most this many questions, spread over the half")
     c = sub.add_parser("report")
     c.add_argument("records", type=Path)
     args = ap.parse_args()
