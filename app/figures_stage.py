@@ -11,12 +11,14 @@ runs the model as before. The searching lives here because ``generation`` does n
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from app.parts import Direct, Search
 from generation.answer import Checked, Draft, check_calculation
+from generation.context import content_words
 from generation.evidence import Excerpt
 from generation.figures import (
     Found,
@@ -28,8 +30,12 @@ from generation.figures import (
     plan_question,
     write_block,
 )
+from generation.judgement import Judgement, Value, judgement_text, plan_judgement, section_sentences
 from generation.select import Corpus
-from ingest.core.records import Answer, Passage, Ranked, StageTrace
+from generation.table_cells import document_year
+from ingest.core.periods import years_named
+from ingest.core.records import Answer, Calculation, Citation, Passage, Ranked, StageTrace
+from ingest.core.text import sentence_spans
 from retrieval.scope import Scope
 from retrieval.search import Retrieval
 
@@ -49,6 +55,7 @@ class Figures:
     checked: Checked | None = None
     draft: Draft | None = None
     evidence: tuple[Excerpt, ...] = ()  # without an answer: the rows of the operands found, for the model
+    answer: Answer | None = None  # a judgement answered from its figures (several calculations, one answer)
 
 
 def found_rows(found: Mapping[str, Found]) -> tuple[Excerpt, ...]:
@@ -134,6 +141,16 @@ def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequenc
     return found, missing
 
 
+def routed_year(question: str, retrieval: Retrieval | None, corpus: Corpus | None) -> int | None:
+    """For a question naming no year, the fiscal year of the first routed filing (routing puts the latest annual
+    filing first): what "historically" or "is the company capital-intensive" is judged on. None otherwise."""
+    if years_named(question) or corpus is None or retrieval is None or retrieval.route is None \
+            or not retrieval.route.confident or not retrieval.route.doc_ids:
+        return None
+    passages = corpus.doc_passages().get(retrieval.route.doc_ids[0], ())
+    return next((y for p in passages[:5] if (y := document_year(p)) is not None), None)
+
+
 def answer_figures(question: str, search: Search, retrieval: Retrieval | None, scope: Scope | None,
                    candidates: Sequence[Ranked], corpus: Corpus | None) -> Figures | None:
     """The question answered from the statement tables, or a trace saying why not; None when nothing is planned.
@@ -145,6 +162,8 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
     if retrieval is not None and retrieval.route is not None:
         years = [p.year for p in retrieval.route.periods]
         hint = years[0] if len(set(years)) == 1 else None
+    if judgement := plan_judgement(question, fiscal_year_hint=hint or routed_year(question, retrieval, corpus)):
+        return answer_judgement(question, judgement, search, retrieval, scope, candidates, corpus)
     plan = plan_question(question, fiscal_year_hint=hint)
     if plan is None:
         return None
@@ -179,6 +198,118 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
                               details=tuple(details)), checked, draft)
 
 
+NARRATIVE_HITS = 6  # passages searched per narrative section
+NARRATIVE_PASSAGES = 3  # passages quoted or pinned per narrative section
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+class _Numbering:
+    """One answer's numbered passages, built from several figures' contexts: each figure's ``[n]`` renumbered."""
+
+    def __init__(self) -> None:
+        self.context: list[Passage] = []
+        self.citations: dict[int, Citation] = {}
+
+    def number(self, passage: Passage) -> int:
+        at = next((i for i, p in enumerate(self.context, 1) if p.id == passage.id), None)
+        if at is None:
+            self.context.append(passage)
+            at = len(self.context)
+        return at
+
+    def add(self, text: str, citations: Sequence[Citation], context: Sequence[Passage]) -> str:
+        """``text`` (whose markers number ``context``) renumbered here; its citations kept under their numbers."""
+        new = {i: self.number(p) for i, p in enumerate(context, 1)}
+        for c in citations:
+            self.citations.setdefault(new[c.number], replace(c, number=new[c.number]))
+        return _MARKER.sub(lambda m: f"[{new.get(int(m.group(1)), int(m.group(1)))}]", text)
+
+
+def narrative(judgement: Judgement, question: str, search: Search, where: Scope | None) -> list[Excerpt]:
+    """The narrative sentences a judgement rests on: each section query searched on its own inside ``where``
+    (prose passages only), the sentences matching the section's cue that share most words with the question."""
+    words = content_words(question) | {w for s in judgement.sections for w in content_words(s)}
+    words = {w for w in words if len(w) > 3}
+    out: list[Excerpt] = []
+    for query in judgement.sections:
+        kept = 0
+        for p in _passages(search, query, where, NARRATIVE_HITS):
+            if p.kind == "table" or kept >= NARRATIVE_PASSAGES:
+                continue
+            spans = section_sentences(p.text, sentence_spans(p.text), words, judgement.says)
+            if spans:
+                out.append(Excerpt(p, tuple(spans)))
+                kept += 1
+    return out
+
+
+def answer_judgement(question: str, judgement: Judgement, search: Search, retrieval: Retrieval | None,
+                     scope: Scope | None, candidates: Sequence[Ranked], corpus: Corpus | None) -> Figures:
+    """A judgement question (``generation/judgement.py``): the metrics that define it, each computed from cited
+    cells, and the narrative searched on its own. A concept, trend or sign whose figures decide it is answered
+    here (verdict, definition, figures, narrative; no model call); otherwise, and for "what drove", the model
+    answers with the figures' rows and the narrative sentences first in its context."""
+    t = time.perf_counter()
+    where, why = figures_scope(retrieval, scope, candidates)
+    doc_passages = corpus.doc_passages() if corpus is not None else None
+    details = [*judgement.describe(), f"searched in {why}"]
+    numbering = _Numbering()
+    values: list[Value] = []
+    calcs: list[Calculation] = []
+    traces: list[StageTrace] = []
+    blocks: list[str] = []
+    rows: dict[str, Found] = {}
+    for plan in judgement.plans:
+        found, missing = resolve(plan, search, where, [r.passage for r in candidates], doc_passages)
+        rows.update((f"{plan.label}:{k}", v) for k, v in found.items())
+        if missing:
+            details.append(f"{plan.label}: not found: {', '.join(missing)}")
+            continue
+        context = list({f.passage.id: f.passage for f in found.values()}.values())
+        block = write_block(plan, found, context)
+        draft = Draft(raw=block, text=block, citations=(), context=tuple(context), dropped=(), trace=(), compute=True)
+        checked, _ = check_calculation(judgement.figure_question(plan), draft)
+        calc = checked.calculation
+        if calc is None:
+            why_not = '; '.join(w.detail for w in checked.warnings)
+            details.append(f"{plan.label}: the block failed its check ({why_not})")
+            continue
+        if reason := implausible(plan, calc.result, calc.unit):
+            details.append(f"{plan.label}: {calc.text} withheld: {reason}")
+            continue
+        details += [f"{plan.label} = {calc.text}"]
+        stated = numbering.add(checked.text, checked.citations, context)
+        values.append(Value(plan.source, plan.operands[0].year, calc.result, calc.unit, stated))
+        calcs.append(calc)
+        traces += checked.trace
+        blocks.append(block)
+    excerpts = narrative(judgement, question, search, where)
+    details += [f"narrative: {e.passage.label}: {e.text()[:80]!r}" for e in excerpts]
+    decided = judgement_text(question, judgement, values) if values else ""
+    complete = len(values) == len(judgement.plans) if judgement.kind in {"trend", "sign"} else bool(values)
+    first_line = decided.split("\n", 1)[0]
+    if judgement.kind == "drivers" or not complete or not first_line or first_line.startswith("Definition"):
+        details.append("the model answers, reading the figures' rows and the narrative first")
+        pinned = (*found_rows(rows), *excerpts)
+        return Figures(StageTrace("figures", "judgement", seconds=time.perf_counter() - t, outcome="incomplete",
+                                  details=tuple(details)), evidence=pinned)
+    quotes = []
+    for e in excerpts[:1]:  # the one narrative sentence the answer quotes
+        a, b = e.spans[0]
+        n = numbering.number(e.passage)
+        numbering.citations.setdefault(n, Citation(number=n, passage=e.passage, quote=e.passage.text[a:b],
+                                                   quote_chars=(a, b)))
+        quotes.append((" ".join(e.passage.text[a:b].split()), n))
+    text = judgement_text(question, judgement, values, quotes)
+    citations = tuple(numbering.citations[n] for n in sorted(numbering.citations))
+    trace = StageTrace("figures", "judgement", seconds=time.perf_counter() - t, calls=0, outcome="ok",
+                       details=tuple(details))
+    answer = Answer(question=question, text=text, citations=citations, passages=tuple(numbering.context),
+                    mode="retrieve", trace=tuple(traces), model=MODEL_NAME, draft="\n\n".join(blocks),
+                    calculation=calcs[-1] if calcs else None)
+    return Figures(trace, answer=answer)
+
+
 class FiguresShortcut:
     """The figures stage as the pipeline's shortcut (:class:`app.parts.Shortcut`): a planned figure whose every
     operand is found is answered here, without the model."""
@@ -190,6 +321,8 @@ class FiguresShortcut:
         figures = answer_figures(question, search, retrieval, scope, candidates, corpus)
         if figures is None:
             return None
+        if figures.answer is not None:
+            return Direct(figures.trace, figures.answer)
         if figures.checked is None or figures.draft is None:
             return Direct(figures.trace, evidence=figures.evidence)
         checked, draft = figures.checked, figures.draft

@@ -28,9 +28,9 @@ from ingest.core.periods import YEAR_RANGE, months_named, years_named
 from ingest.core.records import Passage
 
 __all__ = ["ITEMS", "LINE_ITEMS", "METRICS", "Cell", "Found", "LineItem", "Operand", "Plan", "Row", "Statement",
-           "find_operand", "in_units_asked", "items_named", "label_score", "narrows_item", "operand_query",
-           "operand_value", "plan_question", "rank_cells", "statements_named", "table_rows",
-           "write_block"]
+           "find_operand", "in_units_asked", "items_named", "label_score", "metric_named", "narrows_item",
+           "operand_query", "operand_value", "plan_question", "rank_cells", "single_item", "statements_named",
+           "table_rows", "write_block"]
 
 # ---------------------------------------------------------------------------------------------- the plan
 
@@ -157,7 +157,8 @@ METRICS: tuple[tuple[str, str, str], ...] = (
      "operating_income_{y} + da_{y} - capex_{y}"),
     ("ebitda_margin", r"ebitda (?:%|percent(?:age)?)? ?margin", "(operating_income_{y} + da_{y}) / revenue_{y}"),
     ("ebitda", r"\bebitda\b", "operating_income_{y} + da_{y}"),
-    ("free_cash_flow", r"free cash flows?|\bfcf\b", "cfo_{y} - capex_{y}"),
+    ("fcf_conversion", r"(?:free cash ?flows?|\bfcf\b) conversion", "(cfo_{y} - capex_{y}) / net_income_{y}"),
+    ("free_cash_flow", r"free cash ?flows?|\bfcf\b", "cfo_{y} - capex_{y}"),
     ("quick_ratio", r"quick ratio|acid[- ]test", "(total_current_assets_{y} - inventories_{y}) / "
                                                  "total_current_liabilities_{y}"),
     ("current_ratio", r"current ratio|working capital ratio",
@@ -199,8 +200,12 @@ _N_YEAR_AVERAGE = re.compile(r"\b(?:\d|two|three|four|five)[- ]year average\b|\b
                              re.IGNORECASE)
 
 
-def _metric(question: str, y: int) -> tuple[str, str] | None:
-    """A glossary metric the question names, as (name, formula for year ``y``)."""
+def metric_named(question: str, y: int) -> tuple[str, str] | None:
+    """A glossary metric the question names, as (name, formula for year ``y``).
+
+    >>> metric_named("Does it have an improving Free cashflow conversion?", 2022)
+    ('fcf_conversion', '(cfo_2022 - capex_2022) / net_income_2022')
+    """
     for name, pattern, formula in _METRICS:
         if pattern.search(question):
             return name, formula.format(y=y, p=y - 1)
@@ -246,7 +251,7 @@ def narrows_item(question: str, start: int) -> bool:
     return not (word in _PLAIN_BEFORE or word.endswith(("'s", "’s", "s'")) or any(c.isdigit() for c in word))
 
 
-def _single_item(question: str) -> LineItem | None:
+def single_item(question: str) -> LineItem | None:
     """The one line item a question names (statement names aside), or None for none, several, or one narrowed
     by the word before it (:func:`narrows_item`)."""
     text = re.sub(r"(?:balance sheets?|cash flows? statements?|statements? of [\w ]+|income statements?|"
@@ -293,7 +298,7 @@ def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
         return None
     statements = frozenset(statements_named(question))
     year = max(years)
-    metric = _metric(question, year)
+    metric = metric_named(question, year)
     if (d := _definition(question, year)) and not _extends(metric, d[0]):
         return Plan(_label(question, "definition"), d[1], d[2], "definition", statements)
     lo, hi = min(years), max(years)
@@ -301,7 +306,7 @@ def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
         base = metric[1] if metric else None
         name = metric[0] if metric else None
         if base is None:
-            item = _single_item(question)
+            item = single_item(question)
             if item is None:
                 return None
             base, name = f"{item.key}_{hi}", item.key
@@ -318,7 +323,7 @@ def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
             formula = f"avg({', '.join(parts)})"
             return Plan(f"{name}_average_{lo}_{hi}", formula, _operands_of(formula), f"{name} average", statements)
         return Plan(f"{name}_{year}", formula, _operands_of(formula), name, statements)
-    item = _single_item(question)
+    item = single_item(question)
     if item is None:
         return None
     if _N_YEAR_AVERAGE.search(question) and hi > lo:
@@ -432,7 +437,7 @@ PLAUSIBLE: Mapping[str, tuple[float, float]] = {
     "ebitda_margin": (-10.0, 1.0), "fixed_asset_turnover": (0.0, 1000.0), "asset_turnover": (0.0, 20.0),
     "inventory_turnover": (0.0, 1000.0), "dso": (0.0, 2000.0), "dpo": (0.0, 2000.0), "dio": (0.0, 2000.0),
     "roa": (-5.0, 5.0), "roe": (-50.0, 50.0), "effective_tax_rate": (-2.0, 2.0), "dividend_payout": (-20.0, 20.0),
-    "debt_to_equity": (-200.0, 200.0),
+    "debt_to_equity": (-200.0, 200.0), "fcf_conversion": (-50.0, 50.0), "interest_coverage": (-10000.0, 10000.0),
 }
 #: Line items that are never negative as reported: a lookup of one printed negative was read from another row.
 NEVER_NEGATIVE = frozenset({"revenue", "total_assets", "total_current_assets", "total_current_liabilities",

@@ -26,7 +26,8 @@ class LineItem:
         most specific first.
     :param names: regexes that name the item in a question or a definition.
     :param statement: where it is reported ("balance", "income", "cash").
-    :param outflow: printed as a negative cash flow; its magnitude is the amount (capital expenditures).
+    :param outflow: may be printed negative, as a cash outflow or an expense in parentheses; its magnitude is the
+        amount (capital expenditures "(4,625)", a provision for income taxes "(491)").
     """
 
     key: str
@@ -56,7 +57,7 @@ LINE_ITEMS: tuple[LineItem, ...] = (
           [r"total cost of (?:goods sold|sales|revenues?|products sold)", r"cost of (?:goods sold|sales|revenues?)",
            r"cost of products sold", r"cost of merchandise sold",
            r"cost of sales, including [\w ,]+", r"cost of sales(?: and occupancy)?"],
-          [r"cogs", r"cost of (?:goods sold|sales|revenues?|products sold)"], "income"),
+          [r"cogs", r"cost of (?:goods sold|sales|revenues?|products sold)"], "income", outflow=True),
     _item("gross_profit", "gross profit", [r"gross (?:profit|margin)"], [r"gross profit"], "income"),
     _item("operating_income", "operating income",
           [r"operating income(?: \(loss\))?", r"income(?: \(loss\))? from operations", r"operating (?:profit|loss)",
@@ -72,9 +73,14 @@ LINE_ITEMS: tuple[LineItem, ...] = (
     _item("income_tax", "income tax expense",
           [r"provision for income taxes", r"income tax expense(?: \(benefit\))?", r"(?:provision for|benefit from) "
            r"income taxes", r"income taxes", r"provision \(benefit\) for income taxes"],
-          [r"income tax(?:es| expense)?", r"provision for income taxes", r"tax expense"], "income"),
+          [r"income tax(?:es| expense)?", r"provision for income taxes", r"tax expense"], "income", outflow=True),
     _item("interest_expense", "interest expense", [r"interest expense(?:, net)?", r"interest expense, net of [\w ]+"],
-          [r"interest expense"], "income"),
+          [r"interest expense"], "income", outflow=True),
+    _item("sga", "selling, general and administrative expenses",
+          [r"(?:total )?selling, general(?:,)? and administrative(?: expenses?)?(?: \(sg&a\))?",
+           r"sg ?& ?a(?: expenses?)?"],
+          [r"selling, general(?:,)? (?:and|&) administrative(?: expenses?)?", r"sg ?& ?a(?: expenses?)?"], "income",
+          outflow=True),
     _item("da", "depreciation and amortization",
           [r"depreciation(?:,| and) amortization(?: and [\w ]+)?", r"depreciation, depletion and amortization",
            r"depreciation and amortization expense", r"depreciation"],

@@ -180,6 +180,20 @@ def _pick_period(docs: Sequence[DocInfo], periods: Sequence[FiscalPeriod]) -> tu
     return list(docs), f"no filing for FY{year}; all of the issuer's documents"
 
 
+def _latest_first(doc: DocInfo) -> tuple[bool, int, int, str]:
+    """Sort key for a question naming no period: annual filings first, the latest first (a figures plan reads
+    the first routed filing), then the rest by period, latest first.
+
+    >>> a = DocInfo("a", "X_2017_10K", frozenset(), None, FiscalPeriod(2017), "10-K")
+    >>> b = DocInfo("b", "X_2023_10K", frozenset(), None, FiscalPeriod(2023), "10-K")
+    >>> q = DocInfo("q", "X_2024Q2_10Q", frozenset(), None, FiscalPeriod(2024, 2), "10-Q")
+    >>> [d.doc_id for d in sorted([a, q, b], key=_latest_first)]
+    ['b', 'a', 'q']
+    """
+    year, quarter = (doc.period.year, doc.period.quarter or 0) if doc.period is not None else (0, 0)
+    return not is_annual(doc), -year, -quarter, doc.label
+
+
 def route(question: str, docs_meta: Sequence[Mapping[str, object]], *, max_issuers: int = MAX_ISSUERS) -> RouteDecision:
     """Route ``question`` to documents by issuer and period.
 
@@ -203,7 +217,7 @@ def route(question: str, docs_meta: Sequence[Mapping[str, object]], *, max_issue
         if periods:
             picked, why = _pick_period(own, periods)
         else:
-            picked, why = sorted(own, key=lambda d: d.label), "no period named: all of its documents"
+            picked, why = sorted(own, key=_latest_first), "no period named: all of its documents, latest annual first"
         chosen += [d for d in picked if d not in chosen]
         whys.append(f"issuer {name}, {why}")
     reason = "; ".join(whys) + ": " + ", ".join(d.label for d in chosen)
