@@ -45,6 +45,7 @@ STATEMENT_QUERIES = {"balance": "consolidated balance sheets total assets total 
                      "income": "consolidated statements of operations income revenues net income",
                      "cash": "consolidated statements of cash flows operating activities investing activities"}
 MODEL_NAME = "docqa figures (no model call)"
+GUESSED = "the best candidate's document"  # where operands are searched when the question names no filing
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,7 @@ def figures_scope(found: Retrieval | None, scope: Scope | None, candidates: Sequ
     if scope:
         return scope, "the question's scope"
     if candidates:
-        return Scope(documents=(candidates[0].passage.doc_id,), kinds=kinds, pages=pages), \
-            "the best candidate's document"
+        return Scope(documents=(candidates[0].passage.doc_id,), kinds=kinds, pages=pages), GUESSED
     return None, "the whole index"
 
 
@@ -122,15 +122,17 @@ def statement_pages(plan: Plan, search: Search, scope: Scope | None,
 
 def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequence[Passage],
             corpus: Mapping[str, Sequence[Passage]] | None) -> tuple[dict[str, Found], list[str]]:
-    """Each operand's cell (searched inside ``scope``, then on the statements' pages and among the question's
-    candidates), and the names of operands not found."""
+    """Each operand's cell (searched inside ``scope``, with the hits of the same line item's other years, then on
+    the statements' pages and among the question's candidates), and the names of operands not found."""
     allowed = set(scope.documents) if scope is not None and scope.documents else None
     found: dict[str, Found] = {}
     missing: list[str] = []
     statements = statement_pages(plan, search, scope, corpus)
+    hits = {o.name: _passages(search, operand_query(o), scope, OPERAND_HITS) for o in plan.operands}
     for operand in plan.operands:
-        hits = _passages(search, operand_query(operand), scope, OPERAND_HITS)
-        pool = [p for p in [*hits, *statements, *candidates]
+        # its own hits first, then those of the same line item in the plan's other years (one table holds them)
+        same = [p for o in plan.operands if o.item is operand.item and o is not operand for p in hits[o.name]]
+        pool = [p for p in [*hits[operand.name], *same, *statements, *candidates]
                 if allowed is None or p.doc_id in allowed or p.source in allowed]
         pool = list({p.id: p for p in with_table_heads(pool, corpus)}.values())
         cell = find_operand(operand.item, operand.year, pool, statements=plan.statements, months=plan.months)
@@ -283,7 +285,8 @@ def answer_judgement(question: str, judgement: Judgement, search: Search, retrie
         calcs.append(calc)
         traces += checked.trace
         blocks.append(block)
-    excerpts = narrative(judgement, question, search, where)
+    # the narrative only inside the question's own filing (routed or scoped): a guessed filing's MD&A misleads
+    excerpts = narrative(judgement, question, search, where) if why != GUESSED else []
     details += [f"narrative: {e.passage.label}: {e.text()[:80]!r}" for e in excerpts]
     decided = judgement_text(question, judgement, values) if values else ""
     complete = len(values) == len(judgement.plans) if judgement.kind in {"trend", "sign"} else bool(values)

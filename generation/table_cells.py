@@ -50,12 +50,19 @@ class Row:
 
         >>> row = Row("Revenue", (Cell("10", 0, 2, Decimal(10), 2023, months=3),
         ...                       Cell("19", 3, 5, Decimal(19), 2023, months=6)))
-        >>> row.cell(2023).text, row.cell(2023, months=6).text, row.cell(2023, months=9)
+        >>> row.cell(2023, months=3).text, row.cell(2023, months=6).text, row.cell(2023, months=9)
         ('10', '19', None)
+
+        A question that names no period length asks for the fiscal year: a quarter's column does not answer it.
+
+        >>> row.cell(2023) is None
+        True
         """
         dated = [c for c in self.cells if c.year == year and not c.percent]
         if months is not None and any(c.months is not None for c in dated):
             dated = [c for c in dated if c.months == months]
+        elif months is None:  # a fiscal year's figure: never a column that says it is a quarter, half or 9 months
+            dated = [c for c in dated if c.months is None or c.months >= 12]
         if not dated:
             return None
         return dated[0] if dated[0].value is not None else None

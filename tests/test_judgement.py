@@ -8,6 +8,7 @@ from app.figures_stage import MODEL_NAME, _Numbering
 from generation.judgement import Value, judgement_text, plan_judgement, section_sentences, verdict
 from ingest.core.records import Citation, Passage
 from ingest.core.text import sentence_spans
+from retrieval.scope import Scope
 from tests.fakes import ScriptedLLM, pipeline_over
 from tests.test_figures import BALANCE, CASH, DOC, INCOME, table
 
@@ -129,6 +130,8 @@ def test_several_figures_are_renumbered_into_one_answer():
 
 # --------------------------------------------------------------------------------------------- the stage
 
+FILING = Scope(documents=("d",))  # the question's own filing (routing does this for a named issuer)
+
 LIQUIDITY = Passage(id="liq", doc_id="d", source="/x/d.pdf", chars=(0, 200), page=30, kind="prose",
                     header=f"{DOC} · Item 7 · Liquidity and Capital Resources",
                     text="Liquidity and Capital Resources. We believe that our cash and cash flows from operations "
@@ -138,7 +141,7 @@ LIQUIDITY = Passage(id="liq", doc_id="d", source="/x/d.pdf", chars=(0, 200), pag
 def test_a_liquidity_question_is_answered_from_cited_figures_without_the_model():
     llm = ScriptedLLM("should not be used")
     answer = pipeline_over([INCOME, BALANCE, CASH, LIQUIDITY], llm, compute=True).run(
-        "Does Acme have a healthy liquidity profile based on FY2019 data?")
+        "Does Acme have a healthy liquidity profile based on FY2019 data?", scope=FILING)
     assert llm.calls == [] and answer.model == MODEL_NAME
     lines = answer.text.split("\n")
     assert lines[0].startswith("Yes: by the rule used here, the company has a healthy liquidity profile in 2019 "
@@ -166,8 +169,15 @@ def test_what_drove_goes_to_the_model_with_the_narrative_first():
                        "of our older titles.", kind="prose", header=f"{DOC} · Item 7 · Results of Operations")
     llm = ScriptedLLM("Higher product costs [1].")
     answer = pipeline_over([INCOME, BALANCE, CASH, why], llm, compute=True).run(
-        "What drove the decrease in operating income in FY2019?")
+        "What drove the decrease in operating income in FY2019?", scope=FILING)
     assert len(llm.calls) == 1
     figures = answer.stage("figures")
     assert figures.method == "judgement" and figures.outcome == "incomplete"
     assert "primarily due to higher product costs" in llm.calls[0][1].content
+
+
+def test_no_narrative_is_read_from_a_guessed_filing():
+    llm = ScriptedLLM("should not be used")
+    answer = pipeline_over([INCOME, BALANCE, CASH, LIQUIDITY], llm, compute=True).run(
+        "Does Acme have a healthy liquidity profile based on FY2019 data?")
+    assert answer.text.startswith("Yes: by the rule used here") and "The filing says" not in answer.text
