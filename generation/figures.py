@@ -282,6 +282,8 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
     True
     >>> plan_question("How much revenue did the Intelligent Cloud segment generate in FY2023?") is None
     True
+    >>> plan_question("If it liquidated all of its assets in 2021, how much could each shareholder get?") is None
+    True
 
     A question naming its period's length ("six months ended June 30") carries it (:attr:`Plan.months`).
 
@@ -329,9 +331,14 @@ def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
     if _N_YEAR_AVERAGE.search(question) and hi > lo:
         formula = f"avg({', '.join(f'{item.key}_{y}' for y in range(lo, hi + 1))})"
         return Plan(f"{item.key}_average_{lo}_{hi}", formula, _operands_of(formula), "average", statements)
-    if is_derived_question(question) or len(years) > 1:
+    if is_derived_question(question) or len(years) > 1 or _PER_UNIT.search(question):
         return None
     return Plan(f"{item.key}_{year}", f"{item.key}_{year}", _operands_of(f"{item.key}_{year}"), "lookup", statements)
+
+
+# an amount per share, shareholder, employee or store: the statements' aggregate line item does not answer it
+_PER_UNIT = re.compile(r"\bper (?:share|shareholder|employee|store|unit|customer)\b|\beach (?:shareholder|share|"
+                       r"employee|store|unit|customer)\b", re.IGNORECASE)
 
 
 def _extends(metric: tuple[str, str] | None, defined: str) -> bool:

@@ -340,7 +340,7 @@ def verdict(judgement: Judgement, values: Sequence[Value], asks_up: bool | None 
     first, last = values[0], values[-1]
     points = last.unit == "%"
     unit = " percentage points" if points else ""
-    delta = last.result - first.result
+    delta = round(last.result, 1) - round(first.result, 1) if points else last.result - first.result
     path = ", ".join(f"{_shown(v)} in {v.year}" for v in values)
     if len(values) > 2 or judgement.within is not None:
         most = max(abs(b.result - a.result) for a, b in zip(values, values[1:], strict=False))
