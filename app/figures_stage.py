@@ -289,7 +289,7 @@ def answer_judgement(question: str, judgement: Judgement, search: Search, retrie
     excerpts = narrative(judgement, question, search, where) if why != GUESSED else []
     details += [f"narrative: {e.passage.label}: {e.text()[:80]!r}" for e in excerpts]
     decided = judgement_text(question, judgement, values) if values else ""
-    complete = len(values) == len(judgement.plans) if judgement.kind in {"trend", "sign"} else bool(values)
+    complete = len(values) == len(judgement.plans) if judgement.kind in {"trend", "sign", "compare"} else bool(values)
     first_line = decided.split("\n", 1)[0]
     if judgement.kind == "drivers" or not complete or not first_line or first_line.startswith("Definition"):
         details.append("the model answers, reading the figures' rows and the narrative first")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from generation.figures import ITEMS, Operand, Plan, metric_named, single_item
 from ingest.core.periods import months_named, years_named
@@ -107,6 +107,16 @@ CONCEPTS: tuple[Concept, ...] = (
             "profitable when net income is positive (net margin above 0%)"),
 )
 
+#: Comparisons among line items: (name, what the question says, the measures compared).
+COMPARISONS: tuple[tuple[str, str, tuple[Measure, ...]], ...] = (
+    ("cash flow activities", r"\boperat\w*\b.*\binvesting\b.*\bfinancing\b|\binvesting\b.*\bfinancing\b.*\boperat",
+     (Measure("cfo", "operating activities", "cfo_{y}"), Measure("cfi", "investing activities", "cfi_{y}"),
+      Measure("cff", "financing activities", "cff_{y}"))),
+)
+_WHICH = re.compile(r"\bwhich\b|\bwhat\b", re.IGNORECASE)
+_MOST = re.compile(r"\b(?:most|highest|largest|greatest|biggest|more)\b", re.IGNORECASE)
+_LEAST = re.compile(r"\b(?:least|lowest|smallest|fewest)\b", re.IGNORECASE)
+
 _YES_NO = re.compile(r"^\W*(?:does|do|did|is|are|was|were|has|have|had|can|could|will|would)\b", re.IGNORECASE)
 _ASSESS = re.compile(r"\b(?:assess|evaluate|how (?:healthy|strong|good|capital)|comment on|describe)\b", re.IGNORECASE)
 _DRIVERS = re.compile(r"\bwhat (?:drove|drives|caused|led to|contributed to|explains?)\b|\bdriv(?:en|ers?)\b|"
@@ -148,6 +158,8 @@ class Judgement:
     concept: Concept | None = None
     within: float | None = None
     percent: frozenset[str] = frozenset()  # the measures stated in percent
+    most: bool = True  # a comparison asks for the largest (False: the smallest)
+    titles: Mapping[str, str] = field(default_factory=dict)  # a comparison's measures, as the answer names them
 
     def figure_question(self, plan: Plan) -> str:
         """The question a figure of the plan is computed for (how its result is stated: percent or ratio)."""
@@ -226,6 +238,13 @@ def plan_judgement(question: str, *, fiscal_year_hint: int | None = None) -> Jud
                                                          "increase decrease compared to prior year",),
                          r"\b(?:due to|driven by|result(?:ed)? (?:of|from)|primarily|reflect\w*|offset|because|"
                          r"attributable)\b", percent=_percent(measure))
+    if _WHICH.search(question) and (_MOST.search(question) or _LEAST.search(question)) and years_one:
+        for name, pattern, measures in COMPARISONS:
+            if re.search(pattern, question, re.IGNORECASE):
+                wants_most = bool(_MOST.search(question))  # "the most (or lost the least)": the largest
+                return Judgement("compare", name, f"{name}: the net cash each brought in (negative: used)",
+                                 tuple(_plan(m, years_one[-1]) for m in measures), most=wants_most,
+                                 titles={m.name: m.title for m in measures})
     if not (_YES_NO.search(question) or _ASSESS.search(question) or _HOW_MUCH_CHANGED.search(question)):
         return None
     if _QUARTER.search(question) or months_named(question):
@@ -300,8 +319,10 @@ def _shown(v: Value) -> str:
     if v.unit == "%":
         return f"{v.result:.1f}%"
     if v.unit.startswith("$"):
-        return f"${v.result:,.0f}{v.unit[1:]}"
-    return f"{v.result:,.2f}" if abs(v.result) < 1000 else f"{v.result:,.0f}{' ' + v.unit if v.unit else ''}"
+        return f"{'-' if v.result < 0 else ''}${abs(v.result):,.0f}{v.unit[1:]}"
+    if abs(v.result) < 100 and v.result != int(v.result):
+        return f"{v.result:,.2f}"
+    return f"{v.result:,.0f}{' ' + v.unit if v.unit else ''}"
 
 
 def verdict(judgement: Judgement, values: Sequence[Value], asks_up: bool | None = None) -> str:
@@ -335,6 +356,13 @@ def verdict(judgement: Judgement, values: Sequence[Value], asks_up: bool | None 
         v = values[0]
         sign = "positive" if v.result > 0 else "negative" if v.result < 0 else "zero"
         return f"{'Yes' if v.result > 0 else 'No'}: {judgement.subject} was {_shown(v)} in {v.year} ({sign})."
+    if judgement.kind == "compare":
+        if len(values) < len(judgement.plans):
+            return ""
+        pick = max(values, key=lambda v: v.result) if judgement.most else min(values, key=lambda v: v.result)
+        others = ", ".join(f"{judgement.titles.get(v.measure, v.measure)} {_shown(v)}" for v in values if v is not pick)
+        return (f"{judgement.titles.get(pick.measure, pick.measure).capitalize()}: {_shown(pick)} in {pick.year}, "
+                f"the {'largest' if judgement.most else 'smallest'} (against {others}).")
     if judgement.kind != "trend" or len(values) < 2:
         return ""
     first, last = values[0], values[-1]

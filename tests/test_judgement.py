@@ -181,3 +181,28 @@ def test_no_narrative_is_read_from_a_guessed_filing():
     answer = pipeline_over([INCOME, BALANCE, CASH, LIQUIDITY], llm, compute=True).run(
         "Does Acme have a healthy liquidity profile based on FY2019 data?")
     assert answer.text.startswith("Yes: by the rule used here") and "The filing says" not in answer.text
+
+
+def test_which_activity_brought_in_the_most_cash_is_a_comparison_of_three_lookups():
+    question = "Among operations, investing, and financing activities, which brought in the most cash in FY2023?"
+    j = plan_judgement(question)
+    assert j is not None and j.kind == "compare" and [p.formula for p in j.plans] == ["cfo_2023", "cfi_2023",
+                                                                                      "cff_2023"]
+    values = [Value("cfo", 2023, 1824, "$ million", ""), Value("cfi", 2023, -962, "$ million", ""),
+              Value("cff", 2023, -1806, "$ million", "")]
+    assert verdict(j, values) == ("Operating activities: $1,824 million in 2023, the largest (against investing "
+                                  "activities -$962 million, financing activities -$1,806 million).")
+    assert verdict(j, values[:2]) == ""  # all three, or no verdict
+
+
+def test_cash_flow_totals_are_read_under_their_total_labels():
+    cash = table("cf2", "CONSOLIDATED STATEMENTS OF CASH FLOWS\n($ in millions)\n2019 2018\n"
+                        "Total cash provided by operating activities 1,824 3,252\n"
+                        "Total cash used in investing activities (962) (1,372)\n"
+                        "Total cash used in financing activities (1,806) (4,297)",
+                 header=f"{DOC} · Item 8 · Consolidated Statements of Cash Flows ($ in millions) | 2019 2018")
+    llm = ScriptedLLM("should not be used")
+    answer = pipeline_over([INCOME, BALANCE, cash], llm, compute=True).run(
+        "Among operating, investing and financing activities, which brought in the most cash in FY2019?")
+    assert llm.calls == []
+    assert answer.text.startswith("Operating activities: 1,824 million in 2019, the largest")
