@@ -45,6 +45,8 @@ STATEMENT_QUERIES = {"balance": "consolidated balance sheets total assets total 
                      "income": "consolidated statements of operations income revenues net income",
                      "cash": "consolidated statements of cash flows operating activities investing activities"}
 MODEL_NAME = "docqa figures (no model call)"
+PERCENT_METRICS = frozenset({"effective_tax_rate", "roa", "roe"})  # stated in percent by convention
+_AS_RATIO = re.compile(r"\bdecimal\b|\bratio\b|\bfraction\b|\bx\b|\btimes\b", re.IGNORECASE)
 GUESSED = "the best candidate's document"  # where operands are searched when the question names no filing
 
 
@@ -143,6 +145,22 @@ def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequenc
     return found, missing
 
 
+def as_percent(plan: Plan, question: str) -> str:
+    """The question the plan's block is checked against: a metric stated as a percent by convention (a tax rate,
+    a return on assets or equity) asks for a percent even when the question does not say so, unless it asks for
+    a ratio or a decimal; anything else as asked.
+
+    >>> p = plan_question("What is the FY2022 effective tax rate?")
+    >>> as_percent(p, "What is the FY2022 effective tax rate?")
+    'What is the FY2022 effective tax rate? (in percent)'
+    >>> as_percent(p, "What is the FY2022 effective tax rate (as a decimal)?")
+    'What is the FY2022 effective tax rate (as a decimal)?'
+    """
+    if plan.source in PERCENT_METRICS and not _AS_RATIO.search(question):
+        return f"{question} (in percent)"
+    return question
+
+
 def routed_year(question: str, retrieval: Retrieval | None, corpus: Corpus | None) -> int | None:
     """For a question naming no year, the fiscal year of the first routed filing (routing puts the latest annual
     filing first): what "historically" or "is the company capital-intensive" is judged on. None otherwise."""
@@ -183,7 +201,7 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
     context = list({f.passage.id: f.passage for f in found.values()}.values())
     block = write_block(plan, found, context)
     draft = Draft(raw=block, text=block, citations=(), context=tuple(context), dropped=(), trace=(), compute=True)
-    checked, _ = check_calculation(question, draft)
+    checked, _ = check_calculation(as_percent(plan, question), draft)
     if checked.calculation is None:
         details.append(f"the block failed its check ({'; '.join(w.detail for w in checked.warnings)}); the model "
                        "answers")

@@ -188,7 +188,8 @@ def _subject_measure(question: str, year: int) -> Measure | None:
     if metric := metric_named(question, year):
         name, formula = metric
         generic = re.sub(rf"_{year}\b", "_{y}", re.sub(rf"_{year - 1}\b", "_{p}", formula))
-        percent = "/" in formula and name.endswith(("margin", "_to_revenue", "rate", "conversion"))
+        percent = "/" in formula and (name.endswith(("margin", "_to_revenue", "rate", "conversion"))
+                                      or name in {"roa", "roe"})
         return Measure(name, name.replace("_", " "), generic, percent)
     if _SHARE.search(question):
         return None  # "wages as a percent of net sales": a share of items the glossary does not both know

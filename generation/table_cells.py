@@ -57,10 +57,19 @@ class Row:
 
         >>> row.cell(2023) is None
         True
+
+        Where the header gives no lengths, a 10-Q row holding the year twice is the quarter then the year to date.
+
+        >>> row = Row("Revenue", (Cell("10", 0, 2, Decimal(10), 2023), Cell("9", 3, 4, Decimal(9), 2022),
+        ...                       Cell("19", 5, 7, Decimal(19), 2023), Cell("17", 8, 10, Decimal(17), 2022)))
+        >>> row.cell(2023, months=3).text, row.cell(2023, months=6).text, row.cell(2022, months=6).text
+        ('10', '19', '17')
         """
         dated = [c for c in self.cells if c.year == year and not c.percent]
         if months is not None and any(c.months is not None for c in dated):
             dated = [c for c in dated if c.months == months]
+        elif months is not None and len(dated) == 2:  # lengths not printed: a 10-Q's quarter, then year to date
+            dated = dated[:1] if months == 3 else dated[1:]
         elif months is None:  # a fiscal year's figure: never a column that says it is a quarter, half or 9 months
             dated = [c for c in dated if c.months is None or c.months >= 12]
         if not dated:

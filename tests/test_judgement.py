@@ -206,3 +206,28 @@ def test_cash_flow_totals_are_read_under_their_total_labels():
         "Among operating, investing and financing activities, which brought in the most cash in FY2019?")
     assert llm.calls == []
     assert answer.text.startswith("Operating activities: 1,824 million in 2019, the largest")
+
+
+def test_a_10q_row_without_period_lengths_gives_the_quarter_then_the_year_to_date():
+    from generation.figures import find_operand, plan_question
+
+    tenq = table("q2", "CONDENSED CONSOLIDATED STATEMENTS OF OPERATIONS\n(In millions)\n"
+                       "June 30, 2023 June 30, 2022 June 30, 2023 June 30, 2022\nNet revenues 1,010 900 1,990 1,700",
+                 header="ACME CORP 10-Q 2023Q2 · Item 1 · CONDENSED CONSOLIDATED STATEMENTS OF OPERATIONS")
+    for question, cell in [("What was the total revenue for the six months ended June 30, 2023?", "1,990"),
+                           ("What was the total revenue for the three months ended June 30, 2022?", "900")]:
+        plan = plan_question(question)
+        operand = plan.operands[0]
+        found = find_operand(operand.item, operand.year, [tenq], months=plan.months)
+        assert found is not None and found.text == cell
+
+
+def test_a_tax_rate_is_stated_in_percent_and_its_expense_in_parentheses_counts_by_magnitude():
+    income = table("inc2", "CONSOLIDATED STATEMENTS OF INCOME\n(In millions)\n2019 2018\n"
+                           "Income before income taxes 1,797 2,426\nProvision for income taxes (411) (491)\n"
+                           "Net income 1,386 1,935",
+                   header=f"{DOC} · Item 8 · CONSOLIDATED STATEMENTS OF INCOME (In millions) | 2019 2018")
+    llm = ScriptedLLM("should not be used")
+    answer = pipeline_over([income, BALANCE], llm, compute=True).run("What is the FY2019 effective tax rate?")
+    assert llm.calls == [] and answer.calculation is not None
+    assert answer.calculation.text == "22.87%"  # 411 / 1,797, not -0.23
