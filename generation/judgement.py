@@ -117,6 +117,15 @@ _WHICH = re.compile(r"\bwhich\b|\bwhat\b", re.IGNORECASE)
 _MOST = re.compile(r"\b(?:most|highest|largest|greatest|biggest|more)\b", re.IGNORECASE)
 _LEAST = re.compile(r"\b(?:least|lowest|smallest|fewest)\b", re.IGNORECASE)
 
+#: The test of a concept when the question names the one measure to judge it by ("based on its quick ratio").
+FOCUS_TESTS: Mapping[str, tuple[str, float, str]] = {
+    "current_ratio": (">=", 1.0, "a current ratio of at least 1.0"),
+    "quick_ratio": (">=", 1.0, "a quick ratio of at least 1.0"),
+    "debt_to_equity": (">=", 2.0, "total liabilities at least 2x equity"),
+    "interest_coverage": ("<=", 3.0, "operating income covering interest at most 3x"),
+    "capex_to_revenue": (">=", 0.08, "capex at least 8% of revenue"),
+}
+
 _YES_NO = re.compile(r"^\W*(?:does|do|did|is|are|was|were|has|have|had|can|could|will|would)\b", re.IGNORECASE)
 _ASSESS = re.compile(r"\b(?:assess|evaluate|how (?:healthy|strong|good|capital)|comment on|describe)\b", re.IGNORECASE)
 _DRIVERS = re.compile(r"\bwhat (?:drove|drives|caused|led to|contributed to|explains?)\b|\bdriv(?:en|ers?)\b|"
@@ -159,6 +168,7 @@ class Judgement:
     within: float | None = None
     percent: frozenset[str] = frozenset()  # the measures stated in percent
     most: bool = True  # a comparison asks for the largest (False: the smallest)
+    focus: str = ""  # the one measure of the concept the question names ("based on its quick ratio"), if any
     titles: Mapping[str, str] = field(default_factory=dict)  # a comparison's measures, as the answer names them
 
     def figure_question(self, plan: Plan) -> str:
@@ -255,9 +265,12 @@ def plan_judgement(question: str, *, fiscal_year_hint: int | None = None) -> Jud
             if not years_one:
                 return None
             plans = tuple(_plan(m, years_one[-1]) for m in concept.measures)
+            named = metric_named(question, years_one[-1])
+            focus = named[0] if named and named[0] in FOCUS_TESTS and named[0] in {m.name for m in concept.measures} \
+                else ""
             return Judgement("concept", concept.name, concept.definition, plans,
                              (concept.section,) if concept.section else (), concept.says, concept,
-                             percent=frozenset(m.name for m in concept.measures if m.percent))
+                             percent=frozenset(m.name for m in concept.measures if m.percent), focus=focus)
     steady = _STEADY.search(question)
     if steady or _DIRECTION.search(question) or _HOW_MUCH_CHANGED.search(question):
         years = _years(question, fiscal_year_hint, 3 if steady else 2)
@@ -345,7 +358,8 @@ def verdict(judgement: Judgement, values: Sequence[Value], asks_up: bool | None 
     if judgement.kind == "concept" and judgement.concept is not None:
         c = judgement.concept
         by = {v.measure: v for v in values}
-        tests = [(by[m], op, bound) for m, op, bound in c.test if m in by]
+        rules = ((judgement.focus, *FOCUS_TESTS[judgement.focus][:2]),) if judgement.focus else c.test
+        tests = [(by[m], op, bound) for m, op, bound in rules if m in by]
         if not tests:
             return ""
         held = [(_ratio(v) >= bound) if op == ">=" else (_ratio(v) <= bound) for v, op, bound in tests]
@@ -379,8 +393,10 @@ def verdict(judgement: Judgement, values: Sequence[Value], asks_up: bool | None 
                     f"{most:.1f}{unit} ({'within' if ok else 'more than'} {judgement.within:g}{unit}).")
         return f"{judgement.subject.capitalize()} was {path}; the largest year-to-year change is {most:.1f}{unit}."
     moved = "rose" if delta > 0 else "fell" if delta < 0 else "was unchanged"
+    by = Value(last.measure, last.year, abs(delta), last.unit, "")
     change = (f"{delta:+.1f}{unit}" if points else
-              f"{delta / abs(first.result) * 100:+.1f}%" if first.result else f"{delta:+,.2f}")
+              f"{'+' if delta >= 0 else '-'}{_shown(by)}, {delta / abs(first.result) * 100:+.1f}%" if first.result
+              else f"{delta:+,.2f}")
     text = f"{judgement.subject} {moved} from {_shown(first)} in {first.year} to {_shown(last)} in {last.year} " \
            f"({change})."
     if asks_up is None or delta == 0:
@@ -426,6 +442,9 @@ def judgement_text(question: str, judgement: Judgement, values: Sequence[Value],
     """
     first = verdict(judgement, values, asked_direction(question))
     rule = f"; {judgement.concept.rule}" if judgement.concept is not None else ""
+    if judgement.concept is not None and judgement.focus:
+        rule = f"; judged here on {judgement.focus.replace('_', ' ')} as the question asks: " \
+               f"{judgement.concept.yes.split(' ', 1)[-1]} with {FOCUS_TESTS[judgement.focus][2]}"
     lines = [first] if first else []
     if judgement.definition:
         lines.append(f"Definition used: {judgement.definition}{rule}.")

@@ -231,3 +231,20 @@ def test_a_tax_rate_is_stated_in_percent_and_its_expense_in_parentheses_counts_b
     answer = pipeline_over([income, BALANCE], llm, compute=True).run("What is the FY2019 effective tax rate?")
     assert llm.calls == [] and answer.calculation is not None
     assert answer.calculation.text == "22.87%"  # 411 / 1,797, not -0.23
+
+
+def test_a_concept_judged_on_the_measure_the_question_names():
+    question = "Does Acme have a reasonably healthy liquidity profile based on its quick ratio for FY22?"
+    j = plan_judgement(question)
+    assert j is not None and j.kind == "concept" and j.focus == "quick_ratio"
+    values = [Value("current_ratio", 2022, 2.36, "", ""), Value("quick_ratio", 2022, 0.9, "", "")]
+    text = judgement_text(question, j, values)
+    assert text.startswith("No: by the rule used here, the company does not have a healthy liquidity profile")
+    assert "judged here on quick ratio as the question asks" in text
+
+
+def test_how_much_an_amount_changed_gives_both_years_the_difference_and_the_percent():
+    j = plan_judgement("How much did revenue change between FY2022 and FY2023?")
+    values = [Value("revenue", 2022, 46298, "$ million", ""), Value("revenue", 2023, 51761, "$ million", "")]
+    assert verdict(j, values) == ("Total revenue rose from $46,298 million in 2022 to $51,761 million in 2023 "
+                                  "(+$5,463 million, +11.8%).")
