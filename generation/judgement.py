@@ -393,9 +393,9 @@ def verdict(judgement: Judgement, values: Sequence[Value], asks_up: bool | None 
                     f"{most:.1f}{unit} ({'within' if ok else 'more than'} {judgement.within:g}{unit}).")
         return f"{judgement.subject.capitalize()} was {path}; the largest year-to-year change is {most:.1f}{unit}."
     moved = "rose" if delta > 0 else "fell" if delta < 0 else "was unchanged"
-    by = Value(last.measure, last.year, abs(delta), last.unit, "")
+    moved_by = Value(last.measure, last.year, abs(delta), last.unit, "")
     change = (f"{delta:+.1f}{unit}" if points else
-              f"{'+' if delta >= 0 else '-'}{_shown(by)}, {delta / abs(first.result) * 100:+.1f}%" if first.result
+              f"{'+' if delta >= 0 else '-'}{_shown(moved_by)}, {delta / abs(first.result) * 100:+.1f}%" if first.result
               else f"{delta:+,.2f}")
     text = f"{judgement.subject} {moved} from {_shown(first)} in {first.year} to {_shown(last)} in {last.year} " \
            f"({change})."
