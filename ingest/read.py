@@ -24,7 +24,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Literal, TypeGuard
@@ -35,6 +35,7 @@ from ingest.core.records import Document, Passage
 from ingest.core.settings import IngestSettings, PdfExtractor
 from ingest.loaders import Skipped, expand_paths, load_file, skip_reason, source_name, strict_single
 from ingest.ocr import OcrOptions, note_ocr
+from ingest.tables import TableTally
 from ingest.worker import BoundedWorker, BoundTripped, WorkerPool, default_workers
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,70 @@ class FileRead:
     passages: tuple[Passage, ...] = ()
     load_seconds: float = 0.0
     split_seconds: float = 0.0
+
+
+# -- a long PDF split by page ranges (the Ray engine, retrieval/ray_engine.py) ----------------------------------
+
+def page_ranges(doc: Document, pages_per_task: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` ranges of ``doc.pages`` (the pages with text), ``pages_per_task`` pages each, when ``doc`` is a
+    PDF with more pages of text than that; else none (it is split whole).
+
+    >>> from ingest.core.records import PageSpan
+    >>> doc = Document("d", "a.pdf", "a b c", "pdf", pages=tuple(PageSpan(n, 2 * n - 2, 2 * n - 1) for n in (1, 2, 3)))
+    >>> page_ranges(doc, 2), page_ranges(doc, 3), page_ranges(doc, 0)
+    ([(0, 2), (2, 3)], [], [])
+    """
+    n = len(doc.pages)
+    if pages_per_task <= 0 or doc.kind != "pdf" or n <= pages_per_task:
+        return []
+    return [(lo, min(lo + pages_per_task, n)) for lo in range(0, n, pages_per_task)]
+
+
+class PagesLater:
+    """Splits as ``splitter`` does, but leaves a PDF of more than ``pages_per_task`` pages of text unsplit (no
+    passages): its page ranges are split by :func:`split_pages`, each in a task of its own."""
+
+    def __init__(self, splitter: Splitter, pages_per_task: int) -> None:
+        self.splitter, self.pages_per_task = splitter, pages_per_task
+
+    def split(self, doc: Document) -> list[Passage]:
+        return [] if page_ranges(doc, self.pages_per_task) else self.splitter.split(doc)
+
+
+def split_pages(doc: Document, splitter: Splitter, lo: int, hi: int) -> tuple[list[Passage], str]:
+    """The passages of the pages ``doc.pages[lo:hi]``, exactly those that splitting the whole document gives
+    there (PDF pages never share a passage; ids, text, offsets and pages are the whole document's), and what the
+    splitter noted of their tables (``meta["tables"]``; "" when nothing).
+
+    :raises CorruptFileError: nested too deeply to split (as :func:`read_files` reports it).
+    """
+    part = replace(doc, pages=doc.pages[lo:hi], meta=dict(doc.meta))  # the splitter notes tables in its meta
+    try:
+        passages = splitter.split(part)
+    except RecursionError as err:
+        raise CorruptFileError(f"{doc.source}: nested too deeply to split") from err
+    return note_ocr(doc, passages), part.meta.get("tables", "")
+
+
+def join_page_ranges(read: FileRead, ranges: Sequence[tuple[Sequence[Passage], str]], split_seconds: float) -> FileRead:
+    """A long PDF's :class:`FileRead` (read by :class:`PagesLater`) with its page ranges' passages in page order
+    and their table notes added up: what reading it whole gives."""
+    assert read.document is not None
+    tally = TableTally()
+    for _, note in ranges:
+        tally = tally.add(TableTally.of_note(note))
+    meta = {**read.document.meta, **({"tables": tally.note()} if tally.note() else {})}
+    return replace(read, document=replace(read.document, meta=meta),
+                   passages=tuple(p for passages, _ in ranges for p in passages), split_seconds=split_seconds)
+
+
+def page_range_failed(read: FileRead, err: Exception, *, strict: bool) -> FileRead:
+    """A long PDF whose page range could not be split: skipped with the reason, as a file that fails to read.
+
+    :raises InputError: ``strict`` (the one file named).
+    """
+    outcome, reason = _failure(err, read.outcome.source, strict)
+    return FileRead(read.path, replace(read.outcome, outcome=outcome, reason=reason))
 
 
 def named_files(files: Iterable[tuple[Path, bool]]) -> list[tuple[Path, str, str]]:

@@ -402,3 +402,29 @@ class TableTally:
             note += (f"; {len(self.unsure_pages)} unsure on page{'s' if len(pages) > 1 else ''} "
                      f"{', '.join(map(str, pages))} (kept as page text)")
         return note
+
+    @classmethod
+    def of_note(cls, note: str) -> TableTally:
+        """The tally a :meth:`note` was written from, as far as the note tells (the pages of unsure tables, each
+        once, then the first of them again for the rest: what :meth:`note` prints is the same). A document split
+        by page ranges (the Ray engine) adds its ranges' tallies up this way.
+
+        >>> t = TableTally.of_note("5 kept whole; 3 unsure on pages 4, 9 (kept as page text)")
+        >>> t.kept, sorted(set(t.unsure_pages)), len(t.unsure_pages)
+        (5, [4, 9], 3)
+        >>> TableTally.of_note("").note(), TableTally.of_note("1 kept whole").note()
+        ('', '1 kept whole')
+        """
+        m = re.fullmatch(r"(\d+) kept whole(?:; (\d+) unsure on pages? ([\d, ]+) \(kept as page text\))?", note)
+        if m is None:
+            return cls()
+        pages = [int(p) for p in m[3].split(", ")] if m[3] else []
+        return cls(int(m[1]), pages + pages[:1] * (int(m[2] or 0) - len(pages)))
+
+    def add(self, other: TableTally) -> TableTally:
+        """Both tallies together (another page range of the same document).
+
+        >>> TableTally(1, [2]).add(TableTally(2, [7, 7])).note()
+        '3 kept whole; 3 unsure on pages 2, 7 (kept as page text)'
+        """
+        return TableTally(self.kept + other.kept, self.unsure_pages + other.unsure_pages)

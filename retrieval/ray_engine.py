@@ -7,6 +7,10 @@
   parses and splits its files with :func:`ingest.read.read_files` (so each file keeps its ``[ingest]`` time
   and memory bounds, inside the task), and the driver takes each group's files as the tasks finish. A task
   whose worker dies is retried by Ray (``max_retries``); one that keeps dying fails the build cleanly.
+- **long PDFs**: a PDF with more than ``pdf_pages_per_task`` pages of text is read whole by its read task but
+  not split there (:class:`ingest.read.PagesLater`); its page ranges are split by tasks of their own
+  (:func:`ingest.read.split_pages`) and joined here in page order (:func:`ingest.read.join_page_ranges`), so one
+  1,000-page file is split by every CPU of the cluster and its passages are those the local engine gives.
 - **embed**: an actor pool (``embed_actors`` actors, ``num_gpus`` each) holds the embedder, loaded once per
   actor; the driver hands it as many batches as it has actors and stages each batch's vectors in order.
 
@@ -32,8 +36,9 @@ import numpy as np
 
 from ingest.core.errors import IndexStoreError, InputError
 from ingest.core.protocols import DocumentDescriber, Embedder, Splitter
+from ingest.core.records import Document, Passage
 from ingest.core.settings import IndexSettings, IngestSettings
-from ingest.read import FileRead, read_files
+from ingest.read import FileRead, PagesLater, join_page_ranges, page_range_failed, page_ranges, read_files, split_pages
 from retrieval.build import embed_sorted
 
 Parts = tuple[Embedder, Splitter, DocumentDescriber | None]
@@ -50,12 +55,38 @@ def _parts(factory: PartsFactory, key: str) -> Parts:
 
 
 def _read_group(factory: PartsFactory, key: str, paths: list[Path], settings: IngestSettings,
-                password: str | None, strict: bool) -> list[FileRead]:
-    """One read task: parse and split ``paths`` under their bounds (runs in a Ray worker)."""
+                password: str | None, strict: bool, pages_per_task: int) -> list[FileRead]:
+    """One read task: parse and split ``paths`` under their bounds, a long PDF's pages left for page-range tasks
+    (runs in a Ray worker)."""
     embedder, splitter, describer = _parts(factory, key)
     embedder.count_tokens("docqa")  # the tokenizer, loaded before the bounded reader forks
-    return list(read_files(paths, splitter=splitter, settings=settings, password=password, strict=strict,
-                           workers=1, describer=describer))
+    return list(read_files(paths, splitter=PagesLater(splitter, pages_per_task), settings=settings,
+                           password=password, strict=strict, workers=1, describer=describer))
+
+
+def _split_range(factory: PartsFactory, key: str, doc: Document, lo: int, hi: int) -> tuple[list[Passage], str, float]:
+    """One page-range task: the passages of ``doc.pages[lo:hi]``, its table note, and the seconds it took."""
+    t0 = time.perf_counter()
+    passages, note = split_pages(doc, _parts(factory, key)[1], lo, hi)
+    return passages, note, time.perf_counter() - t0
+
+
+class _LongPdf:
+    """A long PDF's read waiting for its page ranges' passages."""
+
+    def __init__(self, read: FileRead, refs: Sequence[Any]) -> None:
+        self.read, self.refs = read, list(refs)
+        self.done: dict[Any, tuple[list[Passage], str, float]] = {}
+        self.failed = False  # a range could not be split (the file is skipped)
+
+    def add(self, ref: Any, result: tuple[list[Passage], str, float]) -> FileRead | None:
+        """Keep one range's result; the joined read once every range is in (None before)."""
+        self.done[ref] = result
+        if len(self.done) < len(self.refs):
+            return None
+        ranges = [self.done[r] for r in self.refs]
+        return join_page_ranges(self.read, [(passages, note) for passages, note, _ in ranges],
+                                self.read.split_seconds + sum(seconds for _, _, seconds in ranges))
 
 
 class _EmbedActor:
@@ -111,9 +142,11 @@ class RayEngine:
                 raise InputError(f"ray: cannot reach the cluster at {settings.ray_address}: {err}") from err
             self._started = True
         self._read_task = ray.remote(max_retries=max_retries)(_read_group)
+        self._range_task = ray.remote(max_retries=max_retries)(_split_range)
         self._actor_class = ray.remote(max_restarts=max_retries, max_task_retries=max_retries)(_EmbedActor)
         self._actors: list[Any] = []
-        self.stats = {"read_tasks": 0, "files": 0, "passages": 0, "read_seconds": 0.0, "embed_seconds": 0.0}
+        self.stats = {"read_tasks": 0, "page_range_tasks": 0, "files": 0, "passages": 0, "read_seconds": 0.0,
+                      "embed_seconds": 0.0}
 
     def _pool(self, embedder: Embedder) -> list[Any]:
         """The embedding actors, started on first use; their embedder must be the driver's."""
@@ -134,13 +167,21 @@ class RayEngine:
         ``workers`` are the driver's: the tasks build their own, and Ray schedules them on the cluster's CPUs)."""
         ray = self.ray
         t0 = time.perf_counter()
-        pending = [self._read_task.remote(self.parts, self.key, group, settings, password, strict)
+        pending = [self._read_task.remote(self.parts, self.key, group, settings, password, strict,
+                                          self.settings.pdf_pages_per_task)
                    for group in groups(list(paths), self.settings.files_per_task)]
         self.stats["read_tasks"] += len(pending)
+        long_pdfs: dict[Any, _LongPdf] = {}  # a page-range task -> the long PDF it splits part of
         try:
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
-                for read in _get(ray, done[0]):
+                if done[0] in long_pdfs:  # a page range: its PDF is joined once all its ranges are in
+                    finished = self._range_done(long_pdfs, done[0], strict)
+                    reads = [finished] if finished is not None else []
+                else:  # a group of files: a long PDF among them is read, not split yet
+                    reads, ranges = self._group_done(done[0], long_pdfs)
+                    pending += ranges
+                for read in reads:
                     self.stats["files"] += 1
                     self.stats["passages"] += len(read.passages)
                     yield read
@@ -148,6 +189,36 @@ class RayEngine:
             for ref in pending:  # a build stopped part-way: the rest of its reading is not wanted
                 ray.cancel(ref, force=True)
             self.stats["read_seconds"] += time.perf_counter() - t0
+
+    def _group_done(self, ref: Any, long_pdfs: dict[Any, _LongPdf]) -> tuple[list[FileRead], list[Any]]:
+        """A read task finished: its files but the long PDFs among them, and the page-range tasks started for
+        those (each one's document sent to the object store once; the tasks added to ``long_pdfs``)."""
+        reads: list[FileRead] = []
+        started: list[Any] = []
+        for read in _get(self.ray, ref):
+            doc = read.document
+            ranges = page_ranges(doc, self.settings.pdf_pages_per_task) if doc is not None else []
+            if doc is None or not ranges:
+                reads.append(read)
+                continue
+            shared = self.ray.put(doc)
+            refs = [self._range_task.remote(self.parts, self.key, shared, lo, hi) for lo, hi in ranges]
+            self.stats["page_range_tasks"] += len(refs)
+            long_pdfs.update(dict.fromkeys(refs, _LongPdf(read, refs)))
+            started += refs
+        return reads, started
+
+    def _range_done(self, long_pdfs: dict[Any, _LongPdf], ref: Any, strict: bool) -> FileRead | None:
+        """A page-range task finished: the long PDF's joined read once all its ranges are in (None before; the
+        file skipped with the reason when a range could not be split, as when a file cannot be read)."""
+        waiting = long_pdfs.pop(ref)
+        if waiting.failed:  # another range of it failed: the file is already reported
+            return None
+        try:
+            return waiting.add(ref, _get(self.ray, ref))
+        except InputError as err:
+            waiting.failed = True
+            return page_range_failed(waiting.read, err, strict=strict)
 
     def embed(self, embedder: Embedder, batches: Sequence[Sequence[str]]) -> Iterator[np.ndarray]:
         """Each batch embedded by an actor (round robin), yielded in order."""

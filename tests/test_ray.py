@@ -140,6 +140,31 @@ def test_ray_and_local_engines_build_the_same_index(cluster, tmp_path: Path) -> 
     _assert_same(tmp_path / "local", tmp_path / "ray")
 
 
+def test_a_long_pdf_is_split_by_page_range_tasks_into_the_local_engines_passages(
+        cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import write_pdf
+
+    corpus = _corpus(tmp_path / "corpus", 3)
+    pages = [f"Page {n} of the survey. The kestrels hover over field {n}; {n * 7} were counted at dawn, and "
+             f"the orchard beside it needs {n + 2} hives of bees." * (1 + n % 3) for n in range(1, 13)]
+    pages[4] = ""  # a page without text: ranges are counted in pages with text
+    write_pdf(corpus / "survey.pdf", pages)
+    local = _build([corpus], tmp_path / "local")
+    engine = _engine(pdf_pages_per_task=4)
+    remote = _build([corpus], tmp_path / "ray", engine)
+    assert engine.stats["page_range_tasks"] == 3 and engine.stats["files"] == 4  # 11 pages with text: 4 + 4 + 3
+    assert (remote.documents, remote.passages) == (local.documents, local.passages)
+    _assert_same(tmp_path / "local", tmp_path / "ray")  # ids, text, offsets, pages, headers and vectors, in order
+    readers = [IndexReader(tmp_path / name) for name in ("local", "ray")]
+    try:
+        assert readers[0].manifest.sources == readers[1].manifest.sources  # the document's meta and pages too
+        pdf = [p for p in readers[1].all_passages() if p.source.endswith("survey.pdf")]
+        assert [p.page for p in pdf] == sorted(p.page for p in pdf) and {p.page for p in pdf} == set(range(1, 13)) - {5}
+    finally:
+        for reader in readers:
+            reader.close()
+
+
 def test_a_killed_embedding_worker_leaves_the_index_intact_and_the_build_resumes(
         cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     corpus = _corpus(tmp_path / "corpus", 4)
