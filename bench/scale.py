@@ -8,14 +8,16 @@
           p50/p99, scoped p50/p99 (one document; one passage kind = 10% of the index)
   ann     the three FAISS kinds compared on the same generated vectors (build time, recall@10, p50/p99):
           how the approximate kind was chosen
-  ray     a small text corpus built with the local engine and with the Ray engine (1 and 2 embedding actors),
-          interleaved repeat by repeat, the packaged embedder (or --fake); the cluster's start is timed apart
+  ray     a small text corpus (and a long PDF with --pdf-pages) built with the local engine and with the Ray engine
+          on a local cluster of 2 CPUs and of 1 CPU (as many embedding actors), interleaved repeat by repeat
+          (local, Ray 2, Ray 1), the packaged embedder (or --fake); the cluster's start and the actors' model
+          load are timed apart; the one-minute load average before and after each build
 
 Usage:
   python bench/scale.py index --passages 1000000 [--dim 384] [--queries 200] [--out FILE.json]
   python bench/scale.py index --passages 1000000 --keep DIR --build-only; ... --keep DIR --serve-only
   python bench/scale.py ann --passages 200000
-  python bench/scale.py ray [--files 60] [--repeats 2] [--fake]
+  python bench/scale.py ray [--files 60] [--pdf-pages 0] [--repeats 2] [--fake]
 """
 
 from __future__ import annotations
@@ -270,55 +272,73 @@ def _corpus(root: Path, files: int) -> Path:
     return root
 
 
-def cmd_ray(args: argparse.Namespace) -> dict[str, Any]:
-    import functools
+RAY_RUNS = (("local", 0), ("ray-2", 2), ("ray-1", 1))  # (name, Ray CPUs = embedding actors; 0: the local engine)
 
+
+def _load1() -> float:
+    """The one-minute load average."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def _ray_run(name: str, cpus: int, corpus: Path, idx: Path, parts: Any, key: str) -> dict[str, Any]:
+    """One build of ``corpus`` into ``idx``: by the local engine (``cpus`` 0), or by the Ray engine on a local
+    cluster of ``cpus`` CPUs with as many embedding actors (the cluster's start and the actors' model load are
+    timed apart from the build)."""
     import ray
 
-    from app.sdk import build_parts
-    from ingest.core.settings import IndexSettings, Settings
+    from ingest.core.settings import IndexSettings
     from retrieval.build import build_index
     from retrieval.ray_engine import RayEngine
 
+    embedder, splitter, describer = parts()
+    load_before, setup = _load1(), 0.0
+    engine = None
+    if cpus:
+        t = time.perf_counter()
+        ray.init(num_cpus=cpus, address="local", include_dashboard=False, log_to_driver=False)
+        engine = RayEngine(parts, key, IndexSettings(engine="ray", embed_actors=cpus))
+        engine._pool(embedder)
+        setup = time.perf_counter() - t
+    try:
+        t = time.perf_counter()
+        report = build_index([corpus], idx, embedder=embedder, splitter=splitter, describer=describer, engine=engine)
+        seconds = time.perf_counter() - t
+    finally:
+        if engine is not None:
+            stats = dict(engine.stats)
+            engine.close()
+            ray.shutdown()
+    return {"engine": name, "seconds": round(seconds, 2), "setup_seconds": round(setup, 2),
+            "passages": report.passages, "documents": report.documents, "load_before": load_before,
+            "load_after": _load1(), **({"page_range_tasks": stats["page_range_tasks"]} if cpus else {})}
+
+
+def cmd_ray(args: argparse.Namespace) -> dict[str, Any]:
+    """Local and Ray builds of one corpus, interleaved repeat by repeat: local, Ray on 2 CPUs, Ray on 1 CPU."""
+    import functools
+
+    from app.sdk import build_parts
+    from ingest.core.settings import Settings
+    from tests.conftest import write_pdf
+
     work = Path(tempfile.mkdtemp(prefix="docqa-ray-", dir=args.tmp))
-    settings = Settings()
-    if args.fake:
-        parts: Any = _fake_parts
-    else:
-        parts = functools.partial(build_parts, settings)
+    parts: Any = _fake_parts if args.fake else functools.partial(build_parts, Settings())
     corpus = _corpus(work / "corpus", args.files)
+    if args.pdf_pages:  # a long PDF: split by page-range tasks under Ray ([index] pdf_pages_per_task)
+        words = ("kestrel", "clipper", "glacier", "copper", "orchard", "harbour", "ledger", "turbine", "lantern")
+        write_pdf(corpus / "long.pdf", [" ".join(f"Page {n}: the {words[(n + w) % len(words)]} note {w}."
+                                                 for w in range(60)) for n in range(args.pdf_pages)])
     os.environ["PYTHONPATH"] = str(ROOT)
     os.environ.setdefault("RAY_worker_niceness", "0")  # Ray's default (15) would embed behind the other users here
-    t = time.perf_counter()
-    ray.init(num_cpus=2, address="local", include_dashboard=False, log_to_driver=False)
-    out: dict[str, Any] = {"files": args.files, "fake": args.fake, "load_before": _loadavg(),
-                           "ray_init_seconds": round(time.perf_counter() - t, 1), "runs": []}
+    out: dict[str, Any] = {"files": args.files, "pdf_pages": args.pdf_pages, "fake": args.fake, "runs": []}
     try:
         for repeat in range(args.repeats):
-            for name, actors in (("local", 0), ("ray-1", 1), ("ray-2", 2)):
-                embedder, splitter, describer = parts()
-                idx = work / f"idx-{name}-{repeat}"
-                engine = (RayEngine(parts, f"bench-{args.fake}", IndexSettings(engine="ray", embed_actors=actors))
-                          if actors else None)
-                if engine is not None:  # the actors' start (model load) is timed apart from the build
-                    t = time.perf_counter()
-                    engine._pool(embedder)
-                    start = time.perf_counter() - t
-                else:
-                    start = 0.0
-                t = time.perf_counter()
-                report = build_index([corpus], idx, embedder=embedder, splitter=splitter, describer=describer,
-                                     engine=engine)
-                seconds = time.perf_counter() - t
-                if engine is not None:
-                    engine.close()
-                out["runs"].append({"engine": name, "repeat": repeat, "seconds": round(seconds, 2),
-                                    "actors_start_seconds": round(start, 2), "passages": report.passages,
-                                    "load": _loadavg()})
+            for name, cpus in RAY_RUNS:
+                run = _ray_run(name, cpus, corpus, work / f"idx-{name}-{repeat}", parts, f"bench-{args.fake}")
+                out["runs"].append({**run, "repeat": repeat})
                 print(out["runs"][-1], file=sys.stderr, flush=True)
-                shutil.rmtree(idx, ignore_errors=True)
+                shutil.rmtree(work / f"idx-{name}-{repeat}", ignore_errors=True)
     finally:
-        ray.shutdown()
         shutil.rmtree(work, ignore_errors=True)
     by: dict[str, list[float]] = {}
     for r in out["runs"]:
@@ -326,7 +346,10 @@ def cmd_ray(args: argparse.Namespace) -> dict[str, Any]:
     out["median_seconds"] = {k: statistics.median(v) for k, v in by.items()}
     local = out["median_seconds"]["local"]
     out["ratio_to_local"] = {k: round(v / local, 3) for k, v in out["median_seconds"].items()}
-    out["load_after"] = _loadavg()
+    pairs = [b["seconds"] / a["seconds"] for a, b in zip(out["runs"], out["runs"][1:], strict=False)
+             if a["engine"] == "local" and b["engine"] == "ray-2" and a["repeat"] == b["repeat"]]
+    out["ray2_over_local_per_repeat"] = [round(x, 3) for x in pairs]
+    out["ray1_over_ray2"] = round(out["median_seconds"]["ray-1"] / out["median_seconds"]["ray-2"], 3)
     return out
 
 
@@ -358,6 +381,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=60)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--fake", action="store_true", help="ray: the hashing embedder instead of the packaged model")
+    ap.add_argument("--pdf-pages", type=int, default=0, help="ray: add a PDF of this many pages to the corpus")
     ap.add_argument("--tmp", default=None, help="where the index is written (default: the system's temp dir)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
