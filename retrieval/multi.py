@@ -26,9 +26,9 @@ import dataclasses
 import heapq
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -37,6 +37,7 @@ from ingest.core.records import Document, Passage
 from retrieval.store import SCHEMA_VERSION, IndexReader, Manifest, identity_diff
 from retrieval.units import Unit
 
+T = TypeVar("T")
 SEP = ":"  # between an index's name and a passage or doc id
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -155,6 +156,15 @@ class MultiReader:
             out.setdefault(self.names[i], []).append(row - offsets[i])
         return out
 
+    def _by_rows(self, rows: Sequence[int], offsets: Sequence[int],
+                 fetch: Callable[[str, list[int]], list[T]]) -> list[T]:
+        """``fetch(name, its own rows)`` for each index's share of the global ``rows``, back in the order given."""
+        found: dict[int, T] = {}
+        for name, local in self._split_rows(rows, offsets).items():
+            offset = offsets[self.names.index(name)]
+            found.update((offset + row, item) for row, item in zip(local, fetch(name, local), strict=True))
+        return [found[r] for r in rows if r in found]
+
     def _passage(self, name: str, p: Passage) -> Passage:
         return dataclasses.replace(p, id=qualify(name, p.id), doc_id=qualify(name, p.doc_id))
 
@@ -214,12 +224,8 @@ class MultiReader:
 
     def passages(self, rows: Sequence[int]) -> list[Passage]:
         """Passages of global rows, in the order given (ids qualified)."""
-        found: dict[int, Passage] = {}
-        for name, local in self._split_rows(rows, self._offsets).items():
-            offset = self._offsets[self.names.index(name)]
-            for row, p in zip(local, self.readers[name].passages(local), strict=True):
-                found[offset + row] = self._passage(name, p)
-        return [found[r] for r in rows if r in found]
+        return self._by_rows(rows, self._offsets, lambda name, local: [
+            self._passage(name, p) for p in self.readers[name].passages(local)])
 
     def document_passages(self, doc_id: str) -> list[Passage]:
         """Every passage of one (qualified) document, in document order."""
@@ -261,22 +267,17 @@ class MultiReader:
 
     def units(self, rows: Sequence[int]) -> list[Unit]:
         """Unit records of global unit rows, in the order given (doc ids qualified, members global rows)."""
-        found: dict[int, Unit] = {}
-        for name, local in self._split_rows(rows, self._unit_offsets).items():
-            i = self.names.index(name)
-            for row, u in zip(local, self.readers[name].units(local), strict=True):
-                found[self._unit_offsets[i] + row] = dataclasses.replace(
-                    u, doc_id=qualify(name, u.doc_id), members=tuple(self._offsets[i] + m for m in u.members))
-        return [found[r] for r in rows if r in found]
+        def own(name: str, local: list[int]) -> list[Unit]:
+            offset = self._offsets[self.names.index(name)]
+            return [dataclasses.replace(u, doc_id=qualify(name, u.doc_id), members=tuple(offset + m for m in u.members))
+                    for u in self.readers[name].units(local)]
+
+        return self._by_rows(rows, self._unit_offsets, own)
 
     def unit_passages(self, rows: Sequence[int]) -> list[Passage]:
         """Units of global unit rows as passages spanning them (ids qualified)."""
-        found: dict[int, Passage] = {}
-        for name, local in self._split_rows(rows, self._unit_offsets).items():
-            offset = self._unit_offsets[self.names.index(name)]
-            for row, p in zip(local, self.readers[name].unit_passages(local), strict=True):
-                found[offset + row] = self._passage(name, p)
-        return [found[r] for r in rows if r in found]
+        return self._by_rows(rows, self._unit_offsets, lambda name, local: [
+            self._passage(name, p) for p in self.readers[name].unit_passages(local)])
 
     def close(self) -> None:
         """Close every index."""

@@ -103,6 +103,14 @@ def test_ids_are_qualified_and_resolve_to_their_document_and_lines(both: Index, 
     assert both.manifest.counts["documents"] == 4
 
 
+def test_whole_files_and_coarse_to_fine_search_across_indexes(both: Index):
+    files = both.search("railway Vellmar station platforms", 2, level="file")
+    assert [h.passage.splitter for h in files] == ["file", "file"]
+    assert files[0].passage.doc_id.startswith("rail:") and files[0].passage.source.endswith("rail.txt")
+    coarse = both.search("railway Vellmar station platforms", 5, docs=1)  # passages of the best file only
+    assert {h.passage.doc_id for h in coarse} == {files[0].passage.doc_id}
+
+
 def test_scope_to_one_index_and_its_errors(both: Index):
     hits = both.search("harbour railway Vellmar", 10, scope=Scope.of(["index:harbour"]))
     assert hits and all(h.passage.id.startswith("harbour:") for h in hits)
