@@ -3,7 +3,8 @@
 ``docqa index --engine ray [--ray-address ADDR]`` (``[index] engine = "ray"``) builds through
 :func:`retrieval.build.build_index` with a :class:`RayEngine`:
 
-- **read**: the files to read are cut into groups of ``files_per_task``; each group is one Ray task that
+- **read**: the files to read are cut into groups of up to ``files_per_task`` (fewer when the cluster would get
+  less than two groups per CPU: :func:`group_size`); each group is one Ray task that
   parses and splits its files with :func:`ingest.read.read_files` (so each file keeps its ``[ingest]`` time
   and memory bounds, inside the task), and the driver takes each group's files as the tasks finish. A task
   whose worker dies is retried by Ray (``max_retries``); one that keeps dying fails the build cleanly.
@@ -26,6 +27,7 @@ the embedder's identity must match the driver's.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -111,6 +113,16 @@ def groups(paths: Sequence[Path], size: int) -> list[list[Path]]:
     return [list(paths[i:i + size]) for i in range(0, len(paths), size)]
 
 
+def group_size(files: int, cpus: float, most: int) -> int:
+    """Files per read task: ``most`` at the most (a task's fixed cost, ~0.1 s here, is shared by its files), and
+    few enough that every CPU of the cluster gets two tasks or more.
+
+    >>> group_size(400, 2, 32), group_size(40, 2, 32), group_size(9, 2, 2), group_size(3, 64, 32)
+    (32, 10, 2, 1)
+    """
+    return max(1, min(most, math.ceil(files / max(1.0, 2 * cpus))))
+
+
 class RayEngine:
     """Reads and embeds on a Ray cluster (see the module docstring).
 
@@ -169,7 +181,7 @@ class RayEngine:
         t0 = time.perf_counter()
         pending = [self._read_task.remote(self.parts, self.key, group, settings, password, strict,
                                           self.settings.pdf_pages_per_task)
-                   for group in groups(list(paths), self.settings.files_per_task)]
+                   for group in groups(list(paths), group_size(len(paths), self._cpus(), self.settings.files_per_task))]
         self.stats["read_tasks"] += len(pending)
         long_pdfs: dict[Any, _LongPdf] = {}  # a page-range task -> the long PDF it splits part of
         try:
@@ -189,6 +201,10 @@ class RayEngine:
             for ref in pending:  # a build stopped part-way: the rest of its reading is not wanted
                 ray.cancel(ref, force=True)
             self.stats["read_seconds"] += time.perf_counter() - t0
+
+    def _cpus(self) -> float:
+        """The cluster's CPUs (1 when it does not say)."""
+        return float(self.ray.cluster_resources().get("CPU", 1.0))
 
     def _group_done(self, ref: Any, long_pdfs: dict[Any, _LongPdf]) -> tuple[list[FileRead], list[Any]]:
         """A read task finished: its files but the long PDFs among them, and the page-range tasks started for

@@ -361,7 +361,8 @@ class IndexSettings:
                                            "this machine)")
     embed_actors: int = setting(1, low=1, help="ray: embedding actors (each loads the embedder once)")
     num_gpus: float = setting(0.0, low=0.0, help="ray: GPUs per embedding actor (0: CPU)")
-    files_per_task: int = setting(4, low=1, help="ray: files one read task parses and splits")
+    files_per_task: int = setting(32, low=1, help="ray: files one read task parses and splits, at the most (fewer "
+                                                  "when the cluster would get less than two tasks per CPU)")
     pdf_pages_per_task: int = setting(100, low=0, help="ray: a PDF with more pages of text than this is split by "
                                                        "tasks of this many pages each (0: one task per file)")
 
