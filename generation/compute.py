@@ -89,6 +89,8 @@ _PERCENT_FIGURE = re.compile(r"\d\s*(?:%|per ?cent\b)", re.IGNORECASE)
 _FIGURE_WORDS = re.compile(r"\b(ratio|margin|turnover|growth|average|avg|increase|decrease|grow|grew|decline|rise|"
                            r"rose|fall|fell|drop|change)", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
+_RATIO_CUE = re.compile(r"\bratio\b", re.IGNORECASE)
+_RATIO_FIGURE = re.compile(r"\b\d[\d,.]*\s*(?:to|:|in|out of)\s*\d[\d,.]*\b", re.IGNORECASE)  # "20 to 1", "3:2"
 
 
 def _states_figure(question: str, sentence: str, asked: set[str]) -> bool:
@@ -98,6 +100,8 @@ def _states_figure(question: str, sentence: str, asked: set[str]) -> bool:
     if not _DIGIT.search(sentence) or not asked & content_words(sentence):
         return False
     if _PERCENT_CUE.search(question) and _PERCENT_FIGURE.search(sentence):
+        return True
+    if _RATIO_CUE.search(question) and _RATIO_FIGURE.search(sentence):
         return True
     said = {m.group(1).lower()[:4] for m in _FIGURE_WORDS.finditer(question)}
     return bool(said & {m.group(1).lower()[:4] for m in _FIGURE_WORDS.finditer(sentence)})
@@ -113,6 +117,8 @@ def asks_calculation(question: str, texts: Sequence[str]) -> bool:
     >>> asks_calculation("What is the FY2019 gross margin?", ["Net sales 6,489 5,200", "Cost of sales 3,100"])
     True
     >>> asks_calculation("What is the average salary in the UK?", ["The average salary in the UK was £26,719."])
+    False
+    >>> asks_calculation("What was the ratio of settlers to soldiers?", ["Settlers outnumbered soldiers 20 to 1."])
     False
     >>> asks_calculation("Calculate the average salary.", ["The average salary in the UK was £26,719."])
     True
