@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from generation.figures import ITEMS, Operand, Plan, metric_named, single_item
-from ingest.core.periods import months_named, years_named
+from ingest.core.periods import YEAR, months_named, years_named
 
 __all__ = ["CONCEPTS", "Concept", "Judgement", "Measure", "Value", "judgement_text", "plan_judgement",
            "section_sentences", "verdict"]
@@ -306,7 +306,7 @@ def _topic(question: str) -> str:
     sales")."""
     text = _DRIVERS.sub(" ", question)
     text = re.sub(r"(?<![\w&])(?:the|a|an|in|of|for|at|end|as|to|by|its|their|what|was|were|is|are|did|does|this|"
-                  r"that|company's|fiscal|year|balance)(?![\w&])|\bFY\s?\d{2,4}\b|\b(?:19|20)\d\d\b|[?.,]", " ",
+                  rf"that|company's|fiscal|year|balance)(?![\w&])|\bFY\s?\d{{2,4}}\b|\b{YEAR}\b|[?.,]", " ",
                   text, flags=re.IGNORECASE)
     return " ".join(text.split())
 
