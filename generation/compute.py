@@ -50,10 +50,16 @@ from ingest.core.text import sentence_spans
 
 # ---------------------------------------------------------------------------------------------- the question
 
+# A question that says to compute ("calculate", "the sum of", "defined as") wants a computation whatever the text
+# states; one that only names a derived figure ("what percentage", "the average salary", "the ratio of men to
+# women") is as often a lookup of a figure the text states, and in general documents nearly always is.
+_COMPUTE_SAID = re.compile(
+    r"\bcalculat|\bcompute\b|\bdivided by\b|\bsum of\b|\bdifference between\b|\bdefined? (?:\w+ ){0,4}as\b"
+    r"|\bcagr\b|\bcompound(?:ed)? annual\b", re.IGNORECASE)
+_PERCENT_CUE = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bas a (?:share|proportion|fraction) of\b", re.IGNORECASE)
 _DERIVED = re.compile(
-    r"\bratios?\b|\bmargins?\b|\bturnover\b|\bgrowth\b|\bcagr\b|\bcompound(?:ed)? annual\b|\baverage\b|\bavg\b"
-    r"|%|\bper ?cent(?:s|age)?\b|\bas a (?:share|proportion|fraction) of\b|\byear[- ]over[- ]year\b|\byoy\b"
-    r"|\bdifference between\b|\bsum of\b|\bcalculat|\bcompute\b|\bdivided by\b|\bdefined? (?:\w+ ){0,4}as\b"
+    rf"{_COMPUTE_SAID.pattern}|{_PERCENT_CUE.pattern}"
+    r"|\bratios?\b|\bmargins?\b|\bturnover\b|\bgrowth\b|\baverage\b|\bavg\b|\byear[- ]over[- ]year\b|\byoy\b"
     r"|\b(?:increase|decrease|grow|decline|rise|fall|drop)(?:d|s)? by how much\b"
     r"|\bhow much (?:did|has|have|was|were)\b[^?]*\b(?:increase|decrease|grow|grew|decline|rise|rose|fall|fell|"
     r"drop|change)",
@@ -78,13 +84,6 @@ def is_derived_question(question: str) -> bool:
     return bool(_DERIVED.search(question)) or (bool(_CHANGE.search(question)) and bool(periods_named(question)))
 
 
-# A question that says to compute ("calculate", "the sum of", "defined as") wants a computation whatever the text
-# states; one that only names a derived figure ("what percentage", "the average salary", "the ratio of men to
-# women") is as often a lookup of a figure the text states, and in general documents nearly always is.
-_COMPUTE_SAID = re.compile(
-    r"\bcalculat|\bcompute\b|\bdivided by\b|\bsum of\b|\bdifference between\b|\bdefined? (?:\w+ ){0,4}as\b"
-    r"|\bcagr\b|\bcompound(?:ed)? annual\b", re.IGNORECASE)
-_PERCENT_CUE = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bas a (?:share|proportion|fraction) of\b", re.IGNORECASE)
 _PERCENT_FIGURE = re.compile(r"\d\s*(?:%|per ?cent\b)", re.IGNORECASE)
 _FIGURE_WORDS = re.compile(r"\b(ratio|margin|turnover|growth|average|avg|increase|decrease|grow|grew|decline|rise|"
                            r"rose|fall|fell|drop|change)", re.IGNORECASE)
@@ -93,18 +92,8 @@ _RATIO_CUE = re.compile(r"\bratio\b", re.IGNORECASE)
 _RATIO_FIGURE = re.compile(r"\b\d[\d,.]*\s*(?:to|:|in|out of)\s*\d[\d,.]*\b", re.IGNORECASE)  # "20 to 1", "3:2"
 
 
-def _states_figure(question: str, sentence: str, asked: set[str]) -> bool:
-    """Whether ``sentence`` states the derived figure ``question`` names: a number in the form asked (a percent
-    for a percentage, beside the same figure word for an average, ratio, growth...) and one of the question's
-    content words other than that figure word."""
-    if not _DIGIT.search(sentence) or not asked & content_words(sentence):
-        return False
-    if _PERCENT_CUE.search(question) and _PERCENT_FIGURE.search(sentence):
-        return True
-    if _RATIO_CUE.search(question) and _RATIO_FIGURE.search(sentence):
-        return True
-    said = {m.group(1).lower()[:4] for m in _FIGURE_WORDS.finditer(question)}
-    return bool(said & {m.group(1).lower()[:4] for m in _FIGURE_WORDS.finditer(sentence)})
+def _figure_words(text: str) -> set[str]:
+    return {m.group(1).lower()[:4] for m in _FIGURE_WORDS.finditer(text)}
 
 
 def asks_calculation(question: str, texts: Sequence[str]) -> bool:
@@ -129,8 +118,19 @@ def asks_calculation(question: str, texts: Sequence[str]) -> bool:
         return False
     if _COMPUTE_SAID.search(question):
         return True
-    asked = content_words(_FIGURE_WORDS.sub(" ", _PERCENT_CUE.sub(" ", question)))
-    return not any(_states_figure(question, text[a:b], asked) for text in texts for a, b in sentence_spans(text))
+    asked = content_words(_FIGURE_WORDS.sub(" ", _PERCENT_CUE.sub(" ", question)))  # what the figure is of
+    percent, ratio, said = bool(_PERCENT_CUE.search(question)), bool(_RATIO_CUE.search(question)), \
+        _figure_words(question)
+
+    def states(sentence: str) -> bool:
+        """A number in the form asked (a percent for a percentage, "20 to 1" for a ratio, beside the same figure
+        word for an average, growth...) and one of the question's other content words."""
+        if not _DIGIT.search(sentence) or not asked & content_words(sentence):
+            return False
+        return (percent and bool(_PERCENT_FIGURE.search(sentence))) or (ratio and bool(_RATIO_FIGURE.search(
+            sentence))) or bool(said & _figure_words(sentence))
+
+    return not any(states(text[a:b]) for text in texts for a, b in sentence_spans(text))
 
 
 _PERCENT_WANTED = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bmargins?\b|\bgrowth rate\b|\bcagr\b|\bcompound(?:ed)? "
