@@ -133,13 +133,14 @@ def add_setting_flags(sp: argparse.ArgumentParser, *sections: str) -> None:
 def _open(args: argparse.Namespace, settings: Any, *, explicit_settings: bool) -> Any:
     from app.sdk import Index, open_adhoc
 
-    if args.index:
-        if args.paths:
-            raise QAError(f"give either --index or paths, not both (got {' '.join(args.paths)})")
+    if args.index and args.paths:
+        raise QAError(f"give either --index or paths, not both (got {' '.join(args.paths)})")
+    if args.index or (settings.search.indexes and not args.paths):
         # without an explicit embedder the index's own is used; every other flag and setting applies
-        return Index.open(args.index, settings=settings, embed_from_index=not explicit_settings)
+        return Index.open(_index_specs(args, settings), settings=settings, embed_from_index=not explicit_settings)
     if not args.paths:
-        raise QAError("nothing to search: give --index DIR or one or more files/directories")
+        raise QAError("nothing to search: give --index DIR, one or more files/directories, or [search] indexes "
+                      "in the settings")
     return open_adhoc(args.paths, settings=settings, password=args.password,
                       progress=_progress_bar(not args.json and sys.stderr.isatty()))
 
@@ -500,7 +501,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(index, settings, api_key=key)
 
     def listening(url: str) -> None:
-        print(f"docqa: serving {', '.join(args.index)} at {url} (REST and OpenAI-compatible API under {url}/v1, "
+        served = ", ".join(_index_specs(args, settings))
+        print(f"docqa: serving {served} at {url} (REST and OpenAI-compatible API under {url}/v1, "
               f"OpenAPI at {url}/openapi.json{'; bearer-token auth on' if key else ''})", flush=True)
 
     try:
@@ -523,16 +525,29 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return 0
 
 
+def _index_specs(args: argparse.Namespace, settings: Any) -> list[str]:
+    """The indexes to open: ``--index`` as given, else the settings' ``[search] indexes``.
+
+    :raises QAError: neither names one.
+    """
+    specs = list(args.index or settings.search.indexes)
+    if not specs:
+        raise QAError(f"docqa {args.command}: no index: give --index DIR (repeat for several) or set "
+                      "[search] indexes in the settings")
+    return specs
+
+
 def _open_index(args: argparse.Namespace, settings: Any) -> Any:
-    """The index (or indexes, searched as one) of ``--index`` with the given settings (their own embedder unless
-    one is named)."""
+    """The index (or indexes, searched as one) of ``--index`` or ``[search] indexes`` with the given settings
+    (their own embedder unless one is named)."""
     from app.sdk import Index
 
-    return Index.open(args.index, settings=settings, embed_from_index=not _explicit(args))
+    return Index.open(_index_specs(args, settings), settings=settings, embed_from_index=not _explicit(args))
 
 
 MULTI_INDEX_HELP = ("an index directory built by `docqa index`; repeat to search several as one (ids qualified by "
-                    "NAME, the directory's name unless given; --doc index:NAME scopes to one)")
+                    "NAME, the directory's name unless given; --doc index:NAME scopes to one; default: [search] "
+                    "indexes of the settings)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -605,7 +620,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("serve", help="serve an index over HTTP: REST, OpenAI-compatible chat, OpenAPI",
                         description="docqa serve --index DIR: see the README section 'Server'")
-    sp.add_argument("--index", required=True, action="append", metavar="[NAME=]DIR", help=MULTI_INDEX_HELP)
+    sp.add_argument("--index", action="append", metavar="[NAME=]DIR", help=MULTI_INDEX_HELP)
     sp.add_argument("--host", help="interface to listen on (default: [serve] host, 127.0.0.1); any other than "
                                    "loopback needs an API key")
     sp.add_argument("--port", type=int, help="port (default: [serve] port, 8000; 0: any free port)")
@@ -616,7 +631,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("mcp", help="serve an index to agents over MCP (stdio): tools search and ask",
                         description="docqa mcp --index DIR: a Model Context Protocol server on stdin/stdout")
-    sp.add_argument("--index", required=True, action="append", metavar="[NAME=]DIR", help=MULTI_INDEX_HELP)
+    sp.add_argument("--index", action="append", metavar="[NAME=]DIR", help=MULTI_INDEX_HELP)
     add_setting_flags(sp, "embed", "search", "llm", "answer", "profile")
     sp.set_defaults(func=cmd_mcp)
     return p

@@ -9,6 +9,8 @@ and the servers already use, so every front end (SDK, CLI, HTTP, MCP) gets multi
 - **Scope.** Each document in :attr:`MultiReader.manifest` carries ``"index": NAME``; the document pattern
   ``index:NAME`` (``--doc index:team-a``, ``"documents": ["index:team-a"]``) names every document of one index
   (:func:`retrieval.scope.matches_source`).
+- **In parallel.** Each search asks every index at once, one thread per index (FAISS and SQLite release the
+  GIL while they search), so a search takes about the time of the slowest index, not the sum.
 - **Fusion: the single index's.** Rows are numbered across the indexes (each index's rows after the previous
   one's), and each kind of search is merged by score: dense scores are inner products of unit vectors from one
   embedder (indexes with different embedders are refused), so the merged top ``k`` is exactly the top ``k`` of
@@ -22,7 +24,9 @@ and the servers already use, so every front end (SDK, CLI, HTTP, MCP) gets multi
 from __future__ import annotations
 
 import bisect
+import concurrent.futures
 import dataclasses
+import functools
 import heapq
 import os
 import re
@@ -96,6 +100,8 @@ class MultiReader:
                     f"({'; '.join(diff) or 'dimension'}); search together only indexes built with one embedder")
         self.directory = first.directory  # the first index's (each one's is in ``directories``)
         self.directories = {name: r.directory for name, r in self.readers.items()}
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(self.readers),
+                                                           thread_name_prefix="docqa-index")
         self._offsets = _offsets(len(r) for r in self.readers.values())
         self._unit_offsets = _offsets(r.unit_count for r in self.readers.values())
         self.manifest = self._manifest()
@@ -130,6 +136,13 @@ class MultiReader:
                         dense={name: m.dense for name, m in manifests.items()})
 
     # -- ids and rows -----------------------------------------------------------------------------------------
+    def _each(self, work: Mapping[str, Callable[[], T]]) -> dict[str, T]:
+        """Run each index's ``work`` at once (one thread per index); results by name, in ``work``'s order."""
+        if len(work) <= 1:
+            return {name: run() for name, run in work.items()}
+        futures = {name: self._pool.submit(run) for name, run in work.items()}
+        return {name: future.result() for name, future in futures.items()}
+
     def _local(self, qualified: str) -> tuple[str, str] | None:
         """``(name, local id)`` of a qualified id (None: no index of that name)."""
         name, sep, local = qualified.partition(SEP)
@@ -193,22 +206,23 @@ class MultiReader:
     def dense(self, query_vector: np.ndarray, k: int, *, rows: Sequence[int] | None = None) -> list[tuple[int, float]]:
         """The ``k`` nearest passages across the indexes (among global ``rows`` when given)."""
         if rows is None:
-            hits = {name: r.dense(query_vector, k) for name, r in self.readers.items()}
+            hits = self._each({name: functools.partial(r.dense, query_vector, k) for name, r in self.readers.items()})
         else:
-            hits = {name: self.readers[name].dense(query_vector, k, rows=local)
-                    for name, local in self._split_rows(rows, self._offsets).items()}
+            hits = self._each({name: functools.partial(self.readers[name].dense, query_vector, k, rows=local)
+                               for name, local in self._split_rows(rows, self._offsets).items()})
         return self._merged(hits, k)
 
     def bm25(self, query: str, k: int, *, doc_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
         """The best ``k`` passages by each index's BM25, merged by score (inside ``doc_ids`` when given)."""
-        return self._merged({name: self.readers[name].bm25(query, k, doc_ids=ids)
-                             for name, ids in self._by_index(doc_ids).items()}, k)
+        return self._merged(self._each({name: functools.partial(self.readers[name].bm25, query, k, doc_ids=ids)
+                                        for name, ids in self._by_index(doc_ids).items()}), k)
 
     def bm25_scoped(self, query: str, k: int, *, doc_ids: Sequence[str] | None = None, kinds: Sequence[str] = (),
                     pages: tuple[int, int] | None = None) -> list[tuple[int, float]]:
         """:meth:`bm25` inside a scope."""
-        return self._merged({name: self.readers[name].bm25_scoped(query, k, doc_ids=ids, kinds=kinds, pages=pages)
-                             for name, ids in self._by_index(doc_ids).items()}, k)
+        return self._merged(self._each({name: functools.partial(self.readers[name].bm25_scoped, query, k,
+                                                                doc_ids=ids, kinds=kinds, pages=pages)
+                                        for name, ids in self._by_index(doc_ids).items()}), k)
 
     def scope_rows(self, *, doc_ids: Sequence[str] | None = None, kinds: Sequence[str] = (),
                    pages: tuple[int, int] | None = None) -> list[int]:
@@ -262,7 +276,8 @@ class MultiReader:
 
         :raises IndexMismatchError: an index without unit vectors (named).
         """
-        hits = {name: r.unit_dense(query_vector, k, level=level) for name, r in self.readers.items()}
+        hits = self._each({name: functools.partial(r.unit_dense, query_vector, k, level=level)
+                           for name, r in self.readers.items()})
         return self._merged(hits, k, self._unit_offsets)
 
     def units(self, rows: Sequence[int]) -> list[Unit]:
@@ -281,6 +296,7 @@ class MultiReader:
 
     def close(self) -> None:
         """Close every index."""
+        self._pool.shutdown(wait=True)
         for reader in self.readers.values():
             reader.close()
 

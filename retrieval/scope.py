@@ -108,7 +108,8 @@ class ResolvedScope:
     doc_ids: frozenset[str] | None
     kinds: tuple[str, ...] = ()
     pages: tuple[int, int] | None = None
-    names_documents: bool = False  # the user named documents (routing then stays out of the way)
+    names_documents: bool = False  # the user named documents (routing then stays out of the way; ``index:NAME``
+    # alone names an index, not documents, so routing still chooses among that index's documents)
 
     def allows(self, passage: Passage) -> bool:
         """Whether ``passage`` is inside the scope."""
@@ -213,7 +214,8 @@ def resolve_scope(scope: Scope, sources: Sequence[Mapping[str, Any]]) -> Resolve
                                  f"(give a source path, a glob such as 'reports/*2019*', or a doc id)")
             chosen |= hits
         doc_ids = frozenset(chosen)
-    return ResolvedScope(doc_ids, tuple(dict.fromkeys(scope.kinds)), pages, names_documents=bool(scope.documents))
+    names = any(not pattern.startswith(INDEX_SCOPE) for pattern in scope.documents)
+    return ResolvedScope(doc_ids, tuple(dict.fromkeys(scope.kinds)), pages, names_documents=names)
 
 
 def _index_names(sources: Sequence[Mapping[str, Any]]) -> str:

@@ -202,3 +202,23 @@ def test_the_cli_searches_and_asks_two_indexes(capsys: pytest.CaptureFixture[str
         assert main(argv) == 1
         lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("docqa: error:")]
         assert len(lines) == 1 and needle in lines[0], lines
+
+
+@pytest.mark.slow
+def test_the_settings_name_the_indexes_when_no_index_flag_does(capsys: pytest.CaptureFixture[str], cli_indexes,
+                                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    harbour, rail = map(str, cli_indexes)
+    monkeypatch.delenv("DOCQA_CONFIG", raising=False)
+    config = tmp_path / "docqa.toml"
+    config.write_text(f'[search]\nindexes = ["{harbour}", "trains={rail}"]\n')
+    capsys.readouterr()
+    assert main(["--config", str(config), "search", "when did the railway reach Vellmar", "-k", "3", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert hits[0]["id"].startswith("trains:") and "1889" in hits[0]["text"]
+    # --index replaces the settings' list
+    assert main(["--config", str(config), "search", "--index", harbour, "railway", "--json"]) == 0
+    assert all(":" not in h["id"] for h in json.loads(capsys.readouterr().out))
+    for argv in (["serve"], ["mcp"]):  # no --index and no [search] indexes: one line, exit 1
+        assert main(argv) == 1
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("docqa: error:")]
+        assert len(lines) == 1 and "no index: give --index DIR" in lines[0] and argv[0] in lines[0], lines

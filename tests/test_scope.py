@@ -183,6 +183,23 @@ def test_named_documents_switch_routing_off(reader: IndexReader):
     assert found.details == ("scope: 1 document(s)",)
 
 
+
+def test_an_index_scope_still_routes_inside_that_index(corpus: tuple[Path, Path]):
+    """``index:NAME`` names an index, not documents: the router still picks the filings the question names."""
+    from retrieval.multi import MultiReader
+
+    multi = MultiReader.open({"east": corpus[1], "west": corpus[1]})
+    try:
+        found = Searcher(multi, FakeEmbedder(), SearchSettings(), router=FilingsRouter()).retrieve(
+            "What was ACME revenue in FY2019?", 3, scope=Scope(("index:west",)))
+        assert found.route is not None and found.route.confident
+        assert found.route.doc_ids and all(d.startswith("west:") for d in found.route.doc_ids)
+        assert names(found.hits) <= {"ACME_2019_10K.txt", "ACME_2020_10K.txt"}
+        assert all(h.passage.id.startswith("west:") for h in found.hits)
+        assert resolve_scope(Scope(("index:west", "*GLOBEX*")), multi.manifest.sources).names_documents
+    finally:
+        multi.close()
+
 # -- answering inside a scope -------------------------------------------------------------------------------
 def test_ask_respects_the_scope_in_retrieval_and_whole_document_modes(corpus: tuple[Path, Path]):
     _, idx = corpus

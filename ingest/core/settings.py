@@ -227,6 +227,9 @@ class SearchSettings:
                                                            "dense index (FAISS IVF, trained and tuned during the "
                                                            "build, its recall@10 recorded in the manifest); 0: "
                                                            "always exact")
+    indexes: tuple[str, ...] = setting((), help="the indexes ask, search, serve and mcp open when no --index (and "
+                                               "no path) is given: [NAME=]DIR each, several searched as one "
+                                               "(relative directories from the current directory, as --index's)")
     approximate_recall: float = setting(0.95, low=0.01, high=1.0, help="the recall@10 against exact search an "
                                                                         "approximate index is tuned for (on a "
                                                                         "sample of its own vectors)")
