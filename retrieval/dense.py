@@ -16,13 +16,21 @@ search touches only the lists it probes.
 Incremental builds renumber the rows, so the vectors are added again; the trained centroids of the
 previous build are reused while the passage count stays within a factor of two of the one they were
 trained on (recorded as ``trained``), else the build trains afresh and says so.
+
+A build's vectors are not kept in memory while it runs: the writer appends them to a :class:`VectorFile`
+(raw float32 rows in a temporary file beside the build's other files), and the dense index is made from it
+at the end: IVF trained on a sample of its rows, filled chunk by chunk, its recall measured against an exact
+scan of the file chunk by chunk; a flat index filled from it chunk by chunk. A build's memory is therefore one
+copy of the vectors (the index being built) plus a chunk, not two.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -96,17 +104,117 @@ def _without(ids: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
                      for row, own in zip(ids, rows, strict=True)])
 
 
-def measure_recall(index: Any, exact: Any, sample_rows: np.ndarray, *, nprobe: int | None = None) -> float:
-    """recall@10 of ``index`` against the exact index ``exact``, queried with the stored vectors of
-    ``sample_rows`` (each query's own row left out of both answers)."""
+class VectorFile:
+    """A build's vectors as raw float32 rows appended to a file (``path``, created empty), read back in chunks
+    or by row: the writer's copy of the vectors lives on disk, not in memory.
+
+    Reads go through ``pread`` into fresh arrays rather than a memory map, so pages of the file a build reads
+    (a training sample, a chunk) do not stay counted in the process's resident memory.
+
+    :param path: the file (created or truncated; removed by :meth:`remove`).
+    :param dim: the vectors' dimension.
+    """
+
+    def __init__(self, path: Path, dim: int) -> None:
+        self.path, self.dim, self.rows = path, dim, 0
+        self._row_bytes = 4 * dim
+        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+
+    def append(self, vectors: np.ndarray) -> None:
+        """Append rows (``len(vectors)`` x ``dim``)."""
+        data = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        if not data.size:
+            return
+        view = data.reshape(-1).data.cast("B")
+        offset = self.rows * self._row_bytes
+        while len(view):
+            written = os.pwrite(self._open(), view, offset)
+            view, offset = view[written:], offset + written
+        self.rows += len(data)
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        """Rows ``start`` to ``start + count`` (clipped to the rows written)."""
+        count = max(0, min(count, self.rows - start))
+        out = np.empty((count, self.dim), dtype=np.float32)
+        if out.size:
+            self._pread_into(out.reshape(-1).data.cast("B"), start * self._row_bytes)
+        return out
+
+    def take(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The rows ``rows``, in the order given (one read per run of consecutive rows)."""
+        ids = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(ids), self.dim), dtype=np.float32)
+        if not out.size:
+            return out
+        flat = out.reshape(-1).data.cast("B")
+        i = 0
+        while i < len(ids):
+            j = i + 1
+            while j < len(ids) and ids[j] == ids[j - 1] + 1:
+                j += 1
+            if ids[i] < 0 or ids[j - 1] >= self.rows:
+                raise IndexError(f"rows {ids[i]}..{ids[j - 1]} outside 0..{self.rows - 1}")
+            self._pread_into(flat[i * self._row_bytes:j * self._row_bytes], int(ids[i]) * self._row_bytes)
+            i = j
+        return out
+
+    def chunks(self, size: int = 65_536) -> Iterator[tuple[int, np.ndarray]]:
+        """``(first row, rows)`` over the whole file, ``size`` rows at a time."""
+        for start in range(0, self.rows, size):
+            yield start, self.read(start, size)
+
+    def _open(self) -> int:
+        if self._fd is None:
+            raise ValueError(f"{self.path}: closed")
+        return self._fd
+
+    def _pread_into(self, view: memoryview, offset: int) -> None:
+        fd = self._open()
+        while len(view):
+            got = os.preadv(fd, [view], offset)
+            if got <= 0:
+                raise OSError(f"{self.path}: short read at byte {offset}")
+            view, offset = view[got:], offset + got
+
+    def close(self) -> None:
+        """Close the file (it stays on disk until :meth:`remove`)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def remove(self) -> None:
+        """Close and delete the file."""
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+
+def exact_top(vectors: VectorFile, queries: np.ndarray, k: int, *, chunk: int = 65_536) -> np.ndarray:
+    """Row ids of the exact top ``k`` of ``vectors`` by inner product with each of ``queries`` (-1 past the
+    end), from a scan of the file chunk by chunk (a chunk's scores in memory at a time, never all vectors)."""
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    best_s = np.full((len(q), k), -np.inf, dtype=np.float32)
+    best_i = np.full((len(q), k), -1, dtype=np.int64)
+    for start, rows in vectors.chunks(chunk):
+        scores = q @ rows.T
+        keep = min(k, scores.shape[1])
+        part = np.argpartition(-scores, keep - 1, axis=1)[:, :keep]
+        s = np.concatenate([best_s, np.take_along_axis(scores, part, 1)], axis=1)
+        i = np.concatenate([best_i, part + start], axis=1)
+        top = np.argsort(-s, axis=1, kind="stable")[:, :k]
+        best_s, best_i = np.take_along_axis(s, top, 1), np.take_along_axis(i, top, 1)
+    return best_i
+
+
+def measure_recall(index: Any, queries: np.ndarray, exact: np.ndarray, sample_rows: np.ndarray, *,
+                   nprobe: int | None = None) -> float:
+    """recall@10 of ``index`` against ``exact`` (the exact top 11 of each query, :func:`exact_top`), queried
+    with ``queries``, the stored vectors of ``sample_rows`` (each query's own row left out of both answers)."""
     import faiss
 
-    queries = np.asarray(exact.reconstruct_batch(sample_rows.astype(np.int64)), dtype=np.float32)
-    _, want = exact.search(queries, RECALL_K + 1)
     ivf: Any = faiss.SearchParametersIVF  # its type stubs do not declare the keywords
     params = ivf(nprobe=nprobe) if nprobe is not None else None
     _, got = index.search(queries, RECALL_K + 1, params=params)
-    return recall_at(_without(got, sample_rows, RECALL_K), _without(want, sample_rows, RECALL_K))
+    return recall_at(_without(got, sample_rows, RECALL_K), _without(exact, sample_rows, RECALL_K))
 
 
 def _centroids(previous: Any, dim: int, nlist: int) -> np.ndarray | None:
@@ -120,18 +228,21 @@ def _centroids(previous: Any, dim: int, nlist: int) -> np.ndarray | None:
     return np.asarray(previous.quantizer.reconstruct_n(0, previous.nlist), dtype=np.float32)
 
 
-def build_dense(flat: Any, config: DenseConfig, *, previous: Any = None, previous_build: str = "",
+def build_dense(vectors: VectorFile, config: DenseConfig, *, previous: Any = None, previous_build: str = "",
                 seed: int = 0) -> tuple[Any, dict[str, Any]]:
-    """The dense index to store for the vectors of ``flat`` (an ``IndexFlatIP``, rows = passage rows) and
-    its manifest record.
+    """The dense index to store for the rows of ``vectors`` (rows = passage rows) and its manifest record,
+    filled chunk by chunk from the file.
 
     :param previous: the previous build's dense index (its centroids are reused when they still suit).
     :param previous_build: its build id, for the record.
     """
     import faiss
 
-    n, dim = int(flat.ntotal), int(flat.d)
+    n, dim = vectors.rows, vectors.dim
     if dense_kind(n, config.approximate_above) == FLAT:
+        flat = faiss.IndexFlatIP(dim)
+        for _, rows in vectors.chunks(_ADD_CHUNK):
+            flat.add(rows)
         return flat, {"kind": FLAT, "exact": True}
     nlist = ivf_lists(n)
     rng = np.random.default_rng(seed)
@@ -144,14 +255,14 @@ def build_dense(flat: Any, config: DenseConfig, *, previous: Any = None, previou
     if centroids is not None:
         trained, train_rows = f"centroids reused from build {previous_build}", 0
     else:
-        train = np.sort(rng.choice(n, size=min(n, nlist * _TRAIN_PER_LIST), replace=False)).astype(np.int64)
-        index.train(np.asarray(flat.reconstruct_batch(train), dtype=np.float32))
+        train = np.sort(rng.choice(n, size=min(n, nlist * _TRAIN_PER_LIST), replace=False))
+        index.train(vectors.take(train))
         trained, train_rows = "this build", len(train)
-    for start in range(0, n, _ADD_CHUNK):
-        index.add(np.asarray(flat.reconstruct_n(start, min(_ADD_CHUNK, n - start)), dtype=np.float32))
+    for _, rows in vectors.chunks(_ADD_CHUNK):
+        index.add(rows)
     index.make_direct_map()  # reconstruct by row (incremental builds reuse stored vectors)
     sample = np.sort(rng.choice(n, size=min(n, config.sample), replace=False)).astype(np.int64)
-    nprobe, recall = tune_nprobe(index, flat, sample, config.target_recall)
+    nprobe, recall = tune_nprobe(index, vectors, sample, config.target_recall)
     index.nprobe = nprobe
     return index, {"kind": IVF, "exact": False, "nlist": int(index.nlist), "nprobe": nprobe,
                    "recall_at_10": round(recall, 4), "recall_target": config.target_recall,
@@ -159,13 +270,15 @@ def build_dense(flat: Any, config: DenseConfig, *, previous: Any = None, previou
                    "passages": n}
 
 
-def tune_nprobe(index: Any, exact: Any, sample: np.ndarray, target: float) -> tuple[int, float]:
+def tune_nprobe(index: Any, vectors: VectorFile, sample: np.ndarray, target: float) -> tuple[int, float]:
     """The smallest ``nprobe`` of a doubling ladder whose recall@10 reaches ``target`` (every list at worst),
-    with that recall."""
+    with that recall; the exact answers come from one chunked scan of ``vectors``."""
     nlist = int(index.nlist)
+    queries = vectors.take(sample)
+    exact = exact_top(vectors, queries, RECALL_K + 1)
     recall = 0.0
     for nprobe in [p for p in _NPROBES if p < nlist] + [nlist]:
-        recall = measure_recall(index, exact, sample, nprobe=nprobe)
+        recall = measure_recall(index, queries, exact, sample, nprobe=nprobe)
         if recall >= target:
             return nprobe, recall
     return nlist, recall

@@ -50,7 +50,7 @@ from ingest.core.records import Document, OcrNote, OcrPage, Passage, passage_id
 from ingest.core.serialize import ocr_pages_from_list, ocr_pages_to_list, place_from_dict, place_to_dict
 from ingest.core.tables import Table, table_from_json, table_to_json
 from ingest.core.text import STOPWORDS
-from retrieval.dense import FLAT, IVF, DenseConfig, build_dense, exact_among, read_dense
+from retrieval.dense import FLAT, IVF, DenseConfig, VectorFile, build_dense, exact_among, read_dense
 from retrieval.ledger import LEDGER_COLS, LEDGER_SCHEMA, FileEntry, ledger_row
 from retrieval.units import Unit
 
@@ -209,9 +209,11 @@ class IndexWriter:
     """Writes one new build beside the current one, document by document, and switches to it on :meth:`commit`.
 
     The caller holds :func:`retrieval.lock.writer_lock`. Passages go into the new SQLite file as they come (one
-    transaction, committed at the end); vectors are kept in memory for the FAISS file. Until the
-    manifest is replaced, readers see the previous build; on any failure (or :meth:`abort`) the new
-    files are removed.
+    transaction, committed at the end); vectors are appended to a spill file beside it
+    (``vectors-<build>.spill.tmp``, raw float32 rows: :class:`retrieval.dense.VectorFile`), from which
+    :meth:`commit` makes the FAISS index chunk by chunk, so the build never holds the vectors in memory twice.
+    Until the manifest is replaced, readers see the previous build; on any failure (or :meth:`abort`) the new
+    files and the spill file are removed (a killed build's are removed by :func:`tidy` before the next one).
 
     :param directory: the index directory.
     :param dim: the vectors' dimension.
@@ -222,20 +224,24 @@ class IndexWriter:
 
     def __init__(self, directory: Path, dim: int, *, dense: DenseConfig | None = None,
                  previous: IndexReader | None = None) -> None:
-        import faiss
-
         self.directory, self.dim = directory, dim
         self.dense, self.previous = dense or DenseConfig(), previous
         self.build = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self.files = {"vectors": f"vectors-{self.build}.faiss", "passages": f"passages-{self.build}.sqlite",
                       "units": f"units-{self.build}.faiss"}
         self._tmp = {k: directory / (name + ".tmp") for k, name in self.files.items()}
+        self._tmp["spill"] = directory / f"vectors-{self.build}.spill.tmp"  # removed by abort and commit
         self.rows = 0
         self._sources: list[dict[str, Any]] = []
         self._per_doc: dict[str, int] = {}
-        self._vectors = faiss.IndexFlatIP(dim)
-        self._con: sqlite3.Connection | None = sqlite3.connect(self._tmp["passages"])
+        self._con: sqlite3.Connection | None = None
+        self._spill: VectorFile | None = None
+        for stale in directory.glob("vectors-*.spill.tmp"):  # a killed build's (the caller holds the lock)
+            with contextlib.suppress(OSError):
+                stale.unlink()
         try:
+            self._spill = VectorFile(self._tmp["spill"], dim)
+            self._con = sqlite3.connect(self._tmp["passages"])
             self._con.executescript(_SCHEMA + LEDGER_SCHEMA)
         except BaseException:
             self.abort()
@@ -258,7 +264,7 @@ class IndexWriter:
 
     def add_passages(self, passages: Sequence[Passage], vectors: np.ndarray) -> int:
         """Store passages with their vectors (rows aligned); returns the row of the first."""
-        assert self._con is not None
+        assert self._con is not None and self._spill is not None
         if len(passages) != len(vectors):
             raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
         first = self.rows
@@ -274,7 +280,7 @@ class IndexWriter:
         self._con.executemany("INSERT INTO passage_ocr (passage, engine, confidence) VALUES (?, ?, ?)",
                               ((p.id, p.ocr.engine, p.ocr.confidence) for p in passages if p.ocr is not None))
         if len(passages):
-            self._vectors.add(np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(passages), self.dim))
+            self._spill.append(np.asarray(vectors, dtype=np.float32).reshape(len(passages), self.dim))
         for p in passages:
             self._per_doc[p.doc_id] = self._per_doc.get(p.doc_id, 0) + 1
         self.rows += len(passages)
@@ -285,7 +291,7 @@ class IndexWriter:
         """Write the unit vectors and the ledger, then switch the manifest to this build (the commit point)."""
         import faiss
 
-        assert self._con is not None
+        assert self._con is not None and self._spill is not None
         if unit_vectors is None:
             unit_vectors = np.zeros((0, self.dim), dtype=np.float32)
         if len(units) != len(unit_vectors):
@@ -303,10 +309,11 @@ class IndexWriter:
             self._con = None
             previous = self.previous
             dense_index, dense_info = build_dense(
-                self._vectors, self.dense, previous=previous._vectors if previous is not None else None,
+                self._spill, self.dense, previous=previous._vectors if previous is not None else None,
                 previous_build=previous.manifest.build if previous is not None else "")
             faiss.write_index(dense_index, str(tmp["vectors"]))
             del dense_index
+            self._spill.remove()
             units_index = faiss.IndexFlatIP(self.dim)
             if len(unit_vectors):
                 units_index.add(np.ascontiguousarray(unit_vectors, dtype=np.float32))
@@ -339,6 +346,8 @@ class IndexWriter:
             with contextlib.suppress(sqlite3.Error):
                 self._con.close()
             self._con = None
+        if self._spill is not None:
+            self._spill.close()
         for leftover in (*self._tmp.values(), *(self.directory / name for name in self.files.values())):
             with contextlib.suppress(FileNotFoundError):
                 if not _is_current(self.directory, leftover.name):
