@@ -1,10 +1,13 @@
 """Domain profiles: what docqa knows of one kind of document, switched on and off as one unit.
 
-A :class:`Profile` brings up to five parts, each plugged into a general stage through a seam of its own:
+A :class:`Profile` brings up to six parts, each plugged into a general stage through a seam of its own:
 
 - a **describer** at ingest (:class:`~ingest.core.protocols.DocumentDescriber`): the facts a document states
   about itself (a filing's issuer, form and period), written into its ``meta`` and its passages' headers;
 - a **router** at retrieval (:class:`~ingest.core.protocols.QueryRouter`): which documents a question is about;
+- an **evidence planner** at retrieval (:class:`~ingest.core.protocols.EvidencePlanner`): what a question needs
+  besides its own search (the statements a figure's line items are in, the section a judgement reads), each
+  searched on its own inside the routed filing and fused by the general searcher;
 - a **shortcut** in the pipeline (:class:`~app.parts.Shortcut`): a direct answerer that may answer before any
   context is selected (the figures planner answers a figure from the statement tables);
 - a **calculator** at generation (:class:`~app.parts.Calculator`): the policy that checks a calculation the
@@ -25,13 +28,14 @@ recognises the index's documents answers, else the general one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from app.parts import Calculator, Direct, Search, Shortcut
 from generation.select import Corpus
-from ingest.core.protocols import DocumentDescriber, QueryRouter
+from ingest.core.protocols import DocumentDescriber, EvidenceNeed, EvidencePlanner, QueryRouter
 from ingest.core.records import Document, Ranked, RouteDecision
 from ingest.core.registry import PROFILES
 from retrieval.scope import Scope
@@ -55,6 +59,7 @@ class Profile:
     name: str
     describer: DocumentDescriber | None = None
     router: QueryRouter | None = None
+    planner: EvidencePlanner | None = None
     shortcut: Shortcut | None = None
     calculator: Calculator | None = None
     labels: LabelMatcher | None = None
@@ -93,8 +98,72 @@ def filings_profile() -> Profile:
     from ingest.describe import FilingsDescriber
     from retrieval.route import FilingsRouter
 
-    return Profile("filings", describer=FilingsDescriber(), router=FilingsRouter(), shortcut=FiguresShortcut(),
-                   labels=line_item_agreement, recognises=has_reports)
+    return Profile("filings", describer=FilingsDescriber(), router=FilingsRouter(), planner=FilingsEvidence(),
+                   shortcut=FiguresShortcut(), labels=line_item_agreement, recognises=has_reports)
+
+
+#: Each financial statement: the words of its title (the query a need searches with) and the pattern a passage's
+#: title matches when it is the statement itself ("Condensed Consolidated Statements of Earnings"), not a note
+#: or an MD&A table repeating its labels.
+STATEMENTS: Mapping[str, tuple[str, str]] = {
+    "income": ("consolidated statements of operations income earnings",
+               r"\bstatements? of (?:consolidated )?(?:operations|income|earnings)\b(?! data)|"
+               r"(?<!comprehensive )\bincome statements?\b"),
+    "balance": ("consolidated balance sheets",
+                r"\bbalance sheets?\b(?! (?:information|components|data|details))|"
+                r"\bstatements? of (?:consolidated )?financial (?:position|condition)\b"),
+    "cash": ("consolidated statements of cash flows", r"\bstatements? of (?:consolidated )?cash\b"),
+}
+# a question asking a period's amount whose line item the glossary does not know: the statement its words point to
+_AMOUNT = re.compile(r"\bhow much\b|\bwhat (?:was|were|is|are)\b|\bamount\b|\bvalue\b", re.IGNORECASE)
+_STATEMENT_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("cash", re.compile(r"\bcash flows?\b|\bpurchases? of\b|\bproceeds from\b|\bpaid\b", re.IGNORECASE)),
+    ("balance", re.compile(r"\bassets?\b|\bliabilit|\bdebt\b|\bequity\b|\bgoodwill\b|\bbalance\b", re.IGNORECASE)),
+    ("income", re.compile(r"\bexpenses?\b|\bspen[dt]\b|\bincome\b|\bearnings\b|\brevenues?\b|\bsales\b|"
+                          r"\bper share\b|\bresearch and development\b|\bprofit\b", re.IGNORECASE)),
+)
+_PLACEHOLDER_YEAR = 2000  # plans a judgement naming no year, for its line items and sections only (never searched)
+
+
+class FilingsEvidence:
+    """The filings profile's :class:`~ingest.core.protocols.EvidencePlanner`: the statements a question's
+    figures are reported in (from the figures planner's plan and the judgement's metrics, the line items the
+    question names, the statements it names, else the statement its words point to), each a table need whose
+    statement title ranks first, and the narrative sections a judgement reads ("what drove": results of
+    operations; liquidity: the liquidity section), each a prose need."""
+
+    name = "filings"
+
+    def plan(self, question: str) -> list[EvidenceNeed]:
+        from generation.figures import items_named, plan_question, statements_named
+        from generation.judgement import plan_judgement
+        from ingest.core.periods import years_named
+
+        years = years_named(question)
+        judgement = plan_judgement(question, fiscal_year_hint=None if years else _PLACEHOLDER_YEAR)
+        plans = list(judgement.plans) if judgement is not None else []
+        if (figure := plan_question(question)) is not None:
+            plans.append(figure)
+        items: dict[str, list[str]] = {}
+        for plan in plans:
+            for operand in plan.operands:
+                items.setdefault(operand.item.statement, []).append(operand.item.title)
+        for *_, item in items_named(question):
+            items.setdefault(item.statement, []).append(item.title)
+        for statement in sorted(statements_named(question)):
+            items.setdefault(statement, [])
+        if not items and years and _AMOUNT.search(question):
+            cue = next((name for name, pattern in _STATEMENT_CUES if pattern.search(question)), None)
+            if cue is not None:
+                items[cue] = []
+        when = str(max(years)) if years else ""
+        needs = [EvidenceNeed(f"{name} statement", " ".join([words, *dict.fromkeys(titles), when]).strip(), ("table",),
+                              title)
+                 for name, titles in items.items() if name in STATEMENTS for words, title in [STATEMENTS[name]]]
+        if judgement is not None:
+            needs += [EvidenceNeed(f"narrative ({judgement.kind}: {judgement.subject})", section, ("prose",))
+                      for section in judgement.sections]
+        return needs
 
 
 def profile_names() -> list[str]:
@@ -142,6 +211,7 @@ def profile_for(name: str, documents: Documents | None) -> Profile:
     shortcuts = [p.shortcut for p in domain if p.shortcut is not None]
     routers = [p.router for p in domain if p.router is not None]
     return Profile(AUTO, describer=describer_for(AUTO), router=FirstRouter(routers) if routers else None,
+                   planner=next((p.planner for p in domain if p.planner is not None), None),
                    shortcut=FirstShortcut(shortcuts) if shortcuts else None,
                    calculator=next((p.calculator for p in domain if p.calculator is not None), None),
                    labels=next((p.labels for p in domain if p.labels is not None), None),

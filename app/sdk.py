@@ -91,7 +91,8 @@ class Index:
         self.embedder = embedder or self.runtime.embedder(settings.embed, settings.cache)
         self.reader.check_embedder(self.embedder.identity())
         self.profile = profile_for(settings.profile.name, reader.manifest.sources)  # auto: by the documents
-        self.searcher = Searcher(reader, self.embedder, settings.search, router=self.profile.router)
+        self.searcher = Searcher(reader, self.embedder, settings.search, router=self.profile.router,
+                                 planner=self.profile.planner)
         unknown = sorted(set(parts) - PIPELINE_PARTS)
         if unknown:
             raise TypeError(f"Index: unknown part(s) {', '.join(unknown)}; parts: {', '.join(sorted(PIPELINE_PARTS))}")

@@ -7,21 +7,29 @@ to the allowed rows (FAISS ``IDSelectorBatch``) and BM25 by SQL; then, with ``[s
 documents named, the injected :class:`~ingest.core.protocols.QueryRouter` (the filings profile's routes by
 issuer and period: :mod:`retrieval.route`) may narrow the search to the documents a question names
 (coarse-to-fine: when the routed documents give fewer than ``k`` hits, the rest of the scope fills in).
-What was decided is in :attr:`Retrieval.details`, for the pipeline's "retrieve" trace.
+With an evidence planner (a profile's :class:`~ingest.core.protocols.EvidencePlanner`: the filings profile's
+plans the statements a figure's line items are reported in and the section a judgement reads), a question
+routed to its documents (or asked inside documents the scope names) also gets each planned need searched on its
+own inside the first of them, and the hits are fused by quota (:func:`retrieval.fusion.quota_fuse`: the
+question's best hit, then each need's best, then the rest), so the ``k`` passages hold every piece the plan
+names. Only questions are planned, not keyword queries (a shortcut's own searches stay as they are).
+What was decided (the plan too: each need's query and what it found) is in :attr:`Retrieval.details`, for the
+pipeline's "retrieve" trace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import re
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ingest.core.errors import InputError
-from ingest.core.protocols import Embedder, QueryRouter
-from ingest.core.records import Ranked, RouteDecision
+from ingest.core.protocols import Embedder, EvidenceNeed, EvidencePlanner, QueryRouter
+from ingest.core.records import Passage, Ranked, RouteDecision
 from ingest.core.settings import SearchLevel, SearchMode, SearchSettings, choices
-from retrieval.fusion import rrf
+from retrieval.fusion import quota_fuse, rrf
 from retrieval.scope import ResolvedScope, Scope, empty_scope_message, resolve_scope
 from retrieval.store import Reader
 
@@ -40,14 +48,63 @@ class Retrieval:
     details: tuple[str, ...] = ()
     scope: ResolvedScope | None = None
     route: RouteDecision | None = None
+    planned: bool = False  # the hits fuse an evidence plan's searches with the question's own
+
+
+NEED_HITS = 20  # passages searched per planned need (a titled passage among them is moved first)
+_QUESTION_START = re.compile(r"^\W*(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|has|"
+                             r"have|had|can|could|should|would|will|if|based|using|according|in|from|assuming|"
+                             r"give|list|name|describe|explain|calculate|compute|find|tell)\b", re.IGNORECASE)
+Run = Callable[..., list[Ranked]]
+
+
+def is_question(text: str) -> bool:
+    """Whether ``text`` is a question (planned) rather than a keyword query (searched as it is): it has a
+    question mark or starts as questions and requests do.
+
+    >>> is_question("What was revenue in 2019?"), is_question("Calculate the current ratio for FY2020")
+    (True, True)
+    >>> is_question("total revenue consolidated statements of operations 2019")
+    False
+    """
+    return "?" in text or bool(_QUESTION_START.search(text))
+
+
+TITLE_WORDS = 16  # a title line is short, and names its title early (after a company name at most): a line that
+TITLE_START = 8  # names it later, or a longer line, is a sentence mentioning it ("... included in our Statements of")
+
+
+def title_rank(passage: Passage, pattern: re.Pattern[str]) -> int:
+    r"""How surely the passage is the piece ``pattern`` titles: 0 one of its first three lines is a short title
+    line that matches, 1 its header's caption (a table's own title) matches, 2 the section its header puts it in
+    does (a section path can still name the statement before it), 3 none.
+
+    >>> from ingest.core.records import Passage
+    >>> p = Passage(id="x", doc_id="d", source="s", text="Acme Inc.\nBALANCE SHEETS\nCash 5", chars=(0, 1))
+    >>> title_rank(p, re.compile("balance sheets?", re.IGNORECASE))
+    0
+    >>> p = Passage(id="x", doc_id="d", source="s", text="Stock 1", chars=(0, 1), header="8 › BALANCE SHEETS · Cash")
+    >>> title_rank(p, re.compile("balance sheets?", re.IGNORECASE)), title_rank(p, re.compile("cash", re.IGNORECASE))
+    (2, 1)
+    """
+    for line in passage.text.replace("\xa0", " ").lstrip().split("\n", 3)[:3]:
+        m = pattern.search(line)
+        if m and len(line.split()) <= TITLE_WORDS and len(line[:m.start()].split()) < TITLE_START:
+            return 0
+    *path, caption = [part.strip() for part in (passage.header or "").replace("\xa0", " ").split("·")] or [""]
+    if path and pattern.search(caption):
+        return 1
+    section = (path[-1] if path else caption).rsplit("›", 1)[-1]
+    return 2 if pattern.search(section) else 3
 
 
 class Searcher:
     """Runs the first stage against an index (or several read as one) with the embedder it was built with."""
 
     def __init__(self, reader: Reader, embedder: Embedder, settings: SearchSettings,
-                 router: QueryRouter | None = None) -> None:
+                 router: QueryRouter | None = None, planner: EvidencePlanner | None = None) -> None:
         self.reader, self.embedder, self.settings, self.router = reader, embedder, settings, router
+        self.planner = planner
         self._last: tuple[str, np.ndarray] | None = None
 
     @property
@@ -144,9 +201,9 @@ class Searcher:
         return self.router.route(query, sources)
 
     def retrieve(self, query: str, k: int, *, scope: Scope | None = None, mode: SearchMode | None = None,
-                 docs: int | None = None) -> Retrieval:
-        """The best ``k`` passages inside ``scope``, routed when the question names an issuer; with the account of
-        how (:class:`Retrieval`).
+                 docs: int | None = None, plan: bool = True) -> Retrieval:
+        """The best ``k`` passages inside ``scope``, routed when the question names an issuer, and fused with the
+        searches of its evidence plan (``plan`` and a planner given); with the account of how (:class:`Retrieval`).
 
         ``docs`` (default: the settings' ``coarse_docs``) > 0 searches coarse-to-fine by file vector when neither
         the scope nor routing chose the documents.
@@ -176,19 +233,56 @@ class Searcher:
                     details.append(f"{len(hits)} hit(s) in the routed documents; {len(more[: k - len(hits)])} more "
                                    "from the rest of the scope")
                 hits += more[: k - len(hits)]
-            return Retrieval(hits, tuple(details), resolved, decision)
+            planned = self._planned(query, hits, decision.doc_ids[:1], run, k, kinds, pages, details) if plan \
+                else None
+            return Retrieval(planned or hits, tuple(details), resolved, decision, planned is not None)
         if doc_ids is None:
             coarse = self.coarse(query, self.settings.coarse_docs if docs is None else docs)
             if coarse is not None:
                 doc_ids = coarse
                 details.append(f"coarse-to-fine: {len(coarse)} document(s) by file vector")
-        return Retrieval(run(query, k, doc_ids=doc_ids, kinds=kinds, pages=pages), tuple(details), resolved, decision)
+        hits = run(query, k, doc_ids=doc_ids, kinds=kinds, pages=pages)
+        planned = None
+        if plan and resolved is not None and resolved.names_documents and doc_ids:
+            planned = self._planned(query, hits, doc_ids[:1], run, k, kinds, pages, details)
+        return Retrieval(planned or hits, tuple(details), resolved, decision, planned is not None)
+
+    def _planned(self, query: str, hits: list[Ranked], doc_ids: Sequence[str], run: Run, k: int,
+                 kinds: Sequence[str], pages: tuple[int, int] | None, details: list[str]) -> list[Ranked] | None:
+        """``hits`` fused with the planner's needs, each searched inside ``doc_ids`` (None: no plan, or not a
+        question); the plan and what each need found go into ``details``."""
+        if self.planner is None or not doc_ids or not is_question(query):
+            return None
+        needs = list(self.planner.plan(query))
+        if not needs:
+            return None
+        found = [self._need(need, doc_ids, run, kinds, pages) for need in needs]
+        fused = quota_fuse(hits, found, k)
+        details.append(f"evidence plan ({self.planner.name}): {len(needs)} need(s), each searched in "
+                       f"{', '.join(doc_ids)}; the question's best hit, then each need's, then the rest")
+        for need, need_hits in zip(needs, found, strict=True):
+            best = need_hits[0].passage.label if need_hits else "nothing"
+            details.append(f"need {need.label}: {need.query!r} -> {best}")
+        return fused
+
+    def _need(self, need: EvidenceNeed, doc_ids: Sequence[str], run: Run, kinds: Sequence[str],
+              pages: tuple[int, int] | None) -> list[Ranked]:
+        """One need's hits: its kinds (inside the scope's), a titled passage first."""
+        want = tuple(x for x in need.kinds if not kinds or x in kinds) or tuple(kinds)
+        hits = run(need.query, NEED_HITS, doc_ids=list(doc_ids), kinds=want, pages=pages)
+        if not hits and want != tuple(kinds):
+            hits = run(need.query, NEED_HITS, doc_ids=list(doc_ids), kinds=kinds, pages=pages)
+        if need.title:
+            pattern = re.compile(need.title, re.IGNORECASE)
+            hits = sorted(hits, key=lambda h: title_rank(h.passage, pattern))  # stable: titled first
+        return hits
 
     def search(self, query: str, k: int, *, mode: SearchMode | None = None, level: SearchLevel = "passage",
                docs: int | None = None, scope: Scope | None = None) -> list[Ranked]:
         """Search with ``mode`` (default: the settings' mode) at ``level``: "passage" (blocks), "unit" or "file".
 
-        Passage search is :meth:`retrieve` (scoped, routed, ``docs`` coarse-to-fine). Unit and file search is
+        Passage search is :meth:`retrieve` (scoped, routed, ``docs`` coarse-to-fine; no evidence plan: what
+        the query finds). Unit and file search is
         dense only: ``mode`` must then be None or "dense", and a scope may name documents only.
         """
         if level not in choices(SearchLevel):
@@ -196,7 +290,7 @@ class Searcher:
         if k < 1:
             raise InputError(f"k must be >= 1, got {k}")
         if level == "passage":
-            return self.retrieve(query, k, scope=scope, mode=mode, docs=docs).hits
+            return self.retrieve(query, k, scope=scope, mode=mode, docs=docs, plan=False).hits
         if mode not in (None, "dense"):
             raise InputError(f"{level} search is dense only; got mode {mode!r}")
         resolved = self.resolve(scope)

@@ -1,5 +1,5 @@
-"""The protocols of the parts a pipeline is made of: splitter, embedder, LLM backends, reranker, and the two
-parts a domain profile brings to ingest and retrieval (document describer, query router).
+"""The protocols of the parts a pipeline is made of: splitter, embedder, LLM backends, reranker, and the three
+parts a domain profile brings to ingest and retrieval (document describer, query router, evidence planner).
 
 Neutral layer (see :mod:`ingest.core.records`): imports no stage.
 """
@@ -7,6 +7,7 @@ Neutral layer (see :mod:`ingest.core.records`): imports no stage.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -124,6 +125,33 @@ class QueryRouter(Protocol):
     name: str
 
     def route(self, question: str, documents: Sequence[Mapping[str, object]]) -> RouteDecision: ...
+
+
+@dataclass(frozen=True)
+class EvidenceNeed:
+    """One piece of evidence a question needs, searched on its own inside the question's documents.
+
+    :param label: what it is, for the trace ("income statement", "narrative: liquidity").
+    :param query: the search query that finds it.
+    :param kinds: the passage kinds it is found in (empty: any).
+    :param title: a regular expression (case-insensitive) the passage's title matches when it is the piece
+        itself (a statement's own table, not a note repeating its labels): such hits rank first ("": no title).
+    """
+
+    label: str
+    query: str
+    kinds: tuple[str, ...] = ()
+    title: str = ""
+
+
+class EvidencePlanner(Protocol):
+    """What a question needs besides its own search (a domain profile's: the statements that report a figure's
+    line items, the section a judgement reads); each need is searched on its own and the hits fused, so the
+    context holds every piece. An empty plan leaves the search as it is."""
+
+    name: str
+
+    def plan(self, question: str) -> Sequence[EvidenceNeed]: ...
 
 
 def capable(llm: object, protocol: type) -> bool:
