@@ -5,8 +5,12 @@ When ``[answer] compute`` is on and :func:`generation.figures.plan_question` pla
 ("<line item> <statement> <year>"); :func:`generation.figures.find_operand` picks its row and cell among
 those hits and the question's candidates. When every operand is found, the planner's ``OPERAND``/``FORMULA``
 block goes through the same check as a model's (``generation.answer.check_calculation``): every operand must
-be printed in the passage it cites, and docqa computes the result. Anything missing or failing: the caller
-runs the model as before. The searching lives here because ``generation`` does not import ``retrieval``.
+be printed in the passage it cites, and docqa computes the result. When the operands are searched in the
+question's own filing (routed with confidence, or the user's scope) and that filing does not cover the period
+asked (a quarterly filing of another quarter, an annual report asked for a quarter) or prints no row for an
+operand, the answer says so ("The document does not say. ...") instead of letting the model guess a figure of
+another period or line item. Anything else failing: the caller runs the model as before. The searching lives
+here because ``generation`` does not import ``retrieval``.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from generation.answer import Checked, Draft, check_calculation
 from generation.context import content_words
 from generation.evidence import Excerpt
 from generation.figures import (
+    DEFINED,
     Found,
     Plan,
+    absent,
     find_operand,
     implausible,
     in_units_asked,
@@ -31,9 +37,10 @@ from generation.figures import (
     write_block,
 )
 from generation.judgement import Judgement, Value, judgement_text, plan_judgement, section_sentences
+from generation.prompt import NOT_FOUND
 from generation.select import Corpus
 from generation.table_cells import document_year
-from ingest.core.periods import years_named
+from ingest.core.periods import parse_period, periods_named, years_named
 from ingest.core.records import Answer, Calculation, Citation, Passage, Ranked, StageTrace
 from ingest.core.text import sentence_spans
 from retrieval.scope import Scope
@@ -47,7 +54,17 @@ STATEMENT_QUERIES = {"balance": "consolidated balance sheets total assets total 
 MODEL_NAME = "docqa figures (no model call)"
 PERCENT_METRICS = frozenset({"effective_tax_rate", "roa", "roe"})  # stated in percent by convention
 _AS_RATIO = re.compile(r"\bdecimal\b|\bratio\b|\bfraction\b|\bx\b|\btimes\b", re.IGNORECASE)
-GUESSED = "the best candidate's document"  # where operands are searched when the question names no filing
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a question's operands are searched: the scope, why there, and whether it is the question's own
+    filing (routed with confidence, or the user's scope) rather than a guess (the best candidate's document, or
+    the whole index): only in its own filing does a figure not found mean the filing does not give it."""
+
+    scope: Scope | None
+    why: str
+    own: bool
 
 
 @dataclass(frozen=True)
@@ -72,19 +89,70 @@ def found_rows(found: Mapping[str, Found]) -> tuple[Excerpt, ...]:
     return tuple(Excerpt(p, tuple(sorted(s))) for p, s in spans.values())
 
 
-def figures_scope(found: Retrieval | None, scope: Scope | None, candidates: Sequence[Ranked]) -> tuple[Scope | None,
-                                                                                                   str]:
+def figures_scope(found: Retrieval | None, scope: Scope | None, candidates: Sequence[Ranked]) -> Where:
     """Where operand searches run, and why: the question's first routed filing (with the user's kinds and
     pages), else the user's scope, else the filing of the question's best candidate (one filing's figures)."""
     kinds, pages = (scope.kinds, scope.pages) if scope is not None else ((), None)
     if found is not None and found.route is not None and found.route.confident and found.route.doc_ids:
         doc = found.route.doc_ids[0]
-        return Scope(documents=(doc,), kinds=kinds, pages=pages), "the routed filing"
+        return Where(Scope(documents=(doc,), kinds=kinds, pages=pages), "the routed filing", own=True)
     if scope:
-        return scope, "the question's scope"
+        return Where(scope, "the question's scope", own=True)
     if candidates:
-        return Scope(documents=(candidates[0].passage.doc_id,), kinds=kinds, pages=pages), GUESSED
-    return None, "the whole index"
+        return Where(Scope(documents=(candidates[0].passage.doc_id,), kinds=kinds, pages=pages),
+                     "the best candidate's document", own=False)
+    return Where(None, "the whole index", own=False)
+
+
+def filing_label(where: Where, corpus: Mapping[str, Sequence[Passage]] | None) -> str:
+    """The document label of the one filing ``where`` searches ("ACME 10-Q Q2 2023"), "" when not one filing."""
+    docs = where.scope.documents if where.scope is not None else ()
+    if len(docs) != 1 or corpus is None:
+        return ""
+    first = next(iter(corpus.get(docs[0], ())), None)
+    return first.header.split(" · ")[0] if first is not None else ""
+
+
+_ANNUAL = re.compile(r"\b10-K\b|\bannual report\b", re.IGNORECASE)
+
+
+def uncovered(question: str, plan: Plan, label: str) -> str | None:
+    """Why the filing labelled ``label`` cannot hold the period a planned figure asks for (None: it may): a
+    quarterly filing or release of another quarter ("third quarter of 2023" from a Q2 10-Q, whose quarter
+    column is the second quarter's), or an annual report asked for a quarter's, half's or nine months' flow
+    (it prints fiscal years; a fourth quarter aside).
+
+    >>> p = plan_question("What was net income for the third quarter of 2023?")
+    >>> uncovered("What was net income for the third quarter of 2023?", p, "ACME 10-Q Q2 2023")
+    'the filing (ACME 10-Q Q2 2023) reports the second quarter, not the third quarter asked'
+    >>> q = "What was revenue for the three months ended July 29, 2023?"
+    >>> uncovered(q, plan_question(q), "ACME 10-K FY2023")
+    'the filing (ACME 10-K FY2023) is an annual report: it gives fiscal years, not the 3 months asked'
+    >>> uncovered(q, plan_question(q), "ACME 10-Q Q2 FY2024") is None
+    True
+    """
+    if not label:
+        return None
+    asked = [p.quarter for p in periods_named(question) if p.quarter]
+    filing = parse_period(label)
+    if asked and filing is not None and filing.quarter and asked[0] != filing.quarter:
+        return (f"the filing ({label}) reports the {_ORDINAL[filing.quarter]} quarter, not the "
+                f"{_ORDINAL[asked[0]]} quarter asked")
+    flows = any(o.item.statement != "balance" for o in plan.operands)
+    if flows and plan.months is not None and plan.months < 12 and _ANNUAL.search(label) \
+            and not (filing is not None and filing.quarter) and asked[:1] != [4]:
+        return f"the filing ({label}) is an annual report: it gives fiscal years, not the {plan.months} months asked"
+    return None
+
+
+_ORDINAL = {1: "first", 2: "second", 3: "third", 4: "fourth"}
+
+
+def not_given(question: str, reason: str) -> Answer:
+    """The answer when the question's own filing does not give a planned figure: the abstention, and why (the
+    model is not asked: it would print a figure of another period or line item)."""
+    return Answer(question=question, text=f"{NOT_FOUND} {reason[0].upper()}{reason[1:]}.", citations=(), passages=(),
+                  mode="retrieve", trace=(), model=MODEL_NAME)
 
 
 def with_table_heads(passages: Sequence[Passage], corpus: Mapping[str, Sequence[Passage]] | None) -> list[Passage]:
@@ -138,10 +206,10 @@ def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequenc
                 if allowed is None or p.doc_id in allowed or p.source in allowed]
         pool = list({p.id: p for p in with_table_heads(pool, corpus)}.values())
         cell = find_operand(operand.item, operand.year, pool, statements=plan.statements, months=plan.months)
-        if cell is None:
-            missing.append(operand.name)
-        else:
+        if cell is not None:
             found[operand.name] = cell
+        elif not operand.item.optional:  # an optional row not printed counts as 0 (figures.absent)
+            missing.append(operand.name)
     return found, missing
 
 
@@ -188,11 +256,24 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
     if plan is None:
         return None
     t = time.perf_counter()
-    where, why = figures_scope(retrieval, scope, candidates)
-    found, missing = resolve(plan, search, where, [r.passage for r in candidates],
-                             corpus.doc_passages() if corpus is not None else None)
-    details = [plan.describe(), f"operands searched in {why}"]
+    where = figures_scope(retrieval, scope, candidates)
+    doc_passages = corpus.doc_passages() if corpus is not None else None
+    details = [plan.describe(), f"operands searched in {where.why}"]
+    if where.own and (reason := uncovered(question, plan, filing_label(where, doc_passages))):
+        details.append(f"{reason}: not answered")
+        trace = StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="not covered",
+                           details=tuple(details))
+        return Figures(trace, answer=not_given(question, reason))
+    found, missing = resolve(plan, search, where.scope, [r.passage for r in candidates], doc_passages)
     details += [f"{name}: {f.label!r} = {f.text} ({f.passage.label})" for name, f in found.items()]
+    if missing and where.own:  # the question's own filing does not print it: say so, the model would guess
+        titles = ", ".join(dict.fromkeys(f"{o.item.title} ({o.year})" for o in plan.operands if o.name in missing))
+        label = filing_label(where, doc_passages) or where.why
+        reason = f"no {titles} found in {label}'s tables"
+        details.append(f"not found: {', '.join(missing)}; not answered")
+        trace = StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="not found",
+                           details=tuple(details))
+        return Figures(trace, answer=not_given(question, reason))
     if missing:
         details.append(f"not found: {', '.join(missing)}; the model answers"
                        + (", reading the rows found first" if found else ""))
@@ -214,8 +295,26 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
                                   details=tuple(details)))  # its rows are what looked wrong: not pinned
     if restated := in_units_asked(question, calc.result, calc.unit):  # "Answer in USD billions"
         checked = replace(checked, text=f"{checked.text}\n= {restated}")
+    if notes := stated_terms(plan, found):
+        checked = replace(checked, text=f"{checked.text}\n{notes}")
     return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, calls=0, outcome="ok",
                               details=tuple(details)), checked, draft)
+
+
+def stated_terms(plan: Plan, found: Mapping[str, Found]) -> str:
+    """The lines an answer adds under its calculation: the definition used where analysts' differ (a quick
+    ratio's quick assets), and each optional operand the filing prints no row for, counted as 0.
+
+    >>> p = plan_question("What is the FY2021 quick ratio?")
+    >>> text = stated_terms(p, {})
+    >>> text.startswith("Definition used: quick ratio = (cash and cash equivalents + short-term investments")
+    True
+    >>> text.split(chr(10))[1]
+    'short-term investments (2021): no such row in the filing, counted as 0.'
+    """
+    lines = [f"Definition used: {DEFINED[plan.source]}."] if plan.source in DEFINED else []
+    lines += [f"{o.item.title} ({o.year}): no such row in the filing, counted as 0." for o in absent(plan, found)]
+    return "\n".join(lines)
 
 
 NARRATIVE_HITS = 6  # passages searched per narrative section
@@ -270,9 +369,9 @@ def answer_judgement(question: str, judgement: Judgement, search: Search, retrie
     here (verdict, definition, figures, narrative; no model call); otherwise, and for "what drove", the model
     answers with the figures' rows and the narrative sentences first in its context."""
     t = time.perf_counter()
-    where, why = figures_scope(retrieval, scope, candidates)
+    where = figures_scope(retrieval, scope, candidates)
     doc_passages = corpus.doc_passages() if corpus is not None else None
-    details = [*judgement.describe(), f"searched in {why}"]
+    details = [*judgement.describe(), f"searched in {where.why}"]
     numbering = _Numbering()
     values: list[Value] = []
     calcs: list[Calculation] = []
@@ -280,7 +379,7 @@ def answer_judgement(question: str, judgement: Judgement, search: Search, retrie
     blocks: list[str] = []
     rows: dict[str, Found] = {}
     for plan in judgement.plans:
-        found, missing = resolve(plan, search, where, [r.passage for r in candidates], doc_passages)
+        found, missing = resolve(plan, search, where.scope, [r.passage for r in candidates], doc_passages)
         rows.update((f"{plan.label}:{k}", v) for k, v in found.items())
         if missing:
             details.append(f"{plan.label}: not found: {', '.join(missing)}")
@@ -304,7 +403,7 @@ def answer_judgement(question: str, judgement: Judgement, search: Search, retrie
         traces += checked.trace
         blocks.append(block)
     # the narrative only inside the question's own filing (routed or scoped): a guessed filing's MD&A misleads
-    excerpts = narrative(judgement, question, search, where) if why != GUESSED else []
+    excerpts = narrative(judgement, question, search, where.scope) if where.own else []
     details += [f"narrative: {e.passage.label}: {e.text()[:80]!r}" for e in excerpts]
     decided = judgement_text(question, judgement, values) if values else ""
     complete = len(values) == len(judgement.plans) if judgement.kind in {"trend", "sign", "compare"} else bool(values)

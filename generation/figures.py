@@ -27,10 +27,10 @@ from ingest.core.amounts import SCALE_ASKED, SCALES, scale_name
 from ingest.core.periods import YEAR_RANGE, months_named, years_named
 from ingest.core.records import Passage
 
-__all__ = ["ITEMS", "LINE_ITEMS", "METRICS", "Cell", "Found", "LineItem", "Operand", "Plan", "Row", "Statement",
-           "find_operand", "in_units_asked", "items_named", "label_score", "metric_named", "narrows_item",
-           "operand_query", "operand_value", "plan_question", "rank_cells", "single_item", "statements_named",
-           "table_rows", "write_block"]
+__all__ = ["DEFINED", "ITEMS", "LINE_ITEMS", "METRICS", "Cell", "Found", "LineItem", "Operand", "Plan", "Row",
+           "Statement", "absent", "find_operand", "in_units_asked", "items_named", "label_score", "metric_named",
+           "narrows_item", "operand_query", "operand_value", "plan_question", "rank_cells", "single_item",
+           "statements_named", "table_rows", "write_block"]
 
 # ---------------------------------------------------------------------------------------------- the plan
 
@@ -159,7 +159,7 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("ebitda", r"\bebitda\b", "operating_income_{y} + da_{y}"),
     ("fcf_conversion", r"(?:free cash ?flows?|\bfcf\b) conversion", "(cfo_{y} - capex_{y}) / net_income_{y}"),
     ("free_cash_flow", r"free cash ?flows?|\bfcf\b", "cfo_{y} - capex_{y}"),
-    ("quick_ratio", r"quick ratio|acid[- ]test", "(total_current_assets_{y} - inventories_{y}) / "
+    ("quick_ratio", r"quick ratio|acid[- ]test", "(cash_{y} + short_term_investments_{y} + receivables_{y}) / "
                                                  "total_current_liabilities_{y}"),
     ("current_ratio", r"current ratio|working capital ratio",
      "total_current_assets_{y} / total_current_liabilities_{y}"),
@@ -185,6 +185,16 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("effective_tax_rate", r"effective (?:income )?tax rate", "income_tax_{y} / pretax_income_{y}"),
     ("dividend_payout", r"(?:dividend )?payout ratio", "dividends_{y} / net_income_{y}"),
 )
+#: The definition a glossary metric is computed by, stated in its answer where analysts' definitions differ.
+DEFINED: Mapping[str, str] = {
+    "quick_ratio": "quick ratio = (cash and cash equivalents + short-term investments + accounts receivable) / "
+                   "total current liabilities (the standard quick assets; inventories and prepaid items excluded)",
+    "fixed_asset_turnover": "fixed asset turnover = revenue / average net property and equipment (start and end "
+                            "of the year)",
+    "debt_to_equity": "debt-to-equity here = total liabilities / shareholders' equity",
+    "roa": "return on assets = net income / average total assets (start and end of the year)",
+    "roe": "return on equity = net income / average shareholders' equity (start and end of the year)",
+}
 _METRICS = tuple((name, re.compile(rf"(?<![\w-]){pattern}", re.IGNORECASE), formula)
                  for name, pattern, formula in METRICS)
 _NAME_IN_FORMULA = re.compile(r"\b([a-z_]+?)_(\d{4})\b")
@@ -429,9 +439,17 @@ def write_block(plan: Plan, found: Mapping[str, Found], context: Sequence[Passag
     """
     number = {p.id: i for i, p in enumerate(context, 1)}
     lines = [f"OPERAND {o.name} = {operand_value(found[o.name], o)} [{number[found[o.name].passage.id]}]"
-             for o in plan.operands]
-    lines.append(f"FORMULA {plan.label} = {plan.formula}")
+             for o in plan.operands if o.name in found or not o.item.optional]
+    formula = plan.formula
+    for o in absent(plan, found):  # a row the filing does not print: it holds none
+        formula = re.sub(rf"\b{o.name}\b", "0", formula)
+    lines.append(f"FORMULA {plan.label} = {formula}")
     return "\n".join(lines)
+
+
+def absent(plan: Plan, found: Mapping[str, Found]) -> list[Operand]:
+    """The plan's optional operands (:attr:`LineItem.optional`) not found: each counts as 0."""
+    return [o for o in plan.operands if o.item.optional and o.name not in found]
 
 
 # ------------------------------------------------------------------------------------------- plausibility

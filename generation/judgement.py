@@ -66,7 +66,7 @@ _CAPEX_TO_REVENUE = Measure("capex_to_revenue", "capex / revenue", "capex_{y} / 
 _PPE_TO_ASSETS = Measure("ppe_to_assets", "PP&E / total assets", "ppe_{y} / total_assets_{y}", percent=True)
 _CURRENT = Measure("current_ratio", "current ratio", "total_current_assets_{y} / total_current_liabilities_{y}")
 _QUICK = Measure("quick_ratio", "quick ratio",
-                 "(total_current_assets_{y} - inventories_{y}) / total_current_liabilities_{y}")
+                 "(cash_{y} + short_term_investments_{y} + receivables_{y}) / total_current_liabilities_{y}")
 _CASH = Measure("cash", "cash and cash equivalents", "cash_{y}")
 _LIAB_TO_EQUITY = Measure("debt_to_equity", "total liabilities / equity", "total_liabilities_{y} / equity_{y}")
 _COVERAGE = Measure("interest_coverage", "interest coverage", "operating_income_{y} / interest_expense_{y}")
@@ -85,8 +85,8 @@ CONCEPTS: tuple[Concept, ...] = (
             "capital expenditures property and equipment investments", r"capital expenditures?|capex"),
     Concept("liquidity", r"\bliquidity\b|\bliquid\b|short[- ]term (?:solvency|obligations)",
             (_CURRENT, _QUICK, _CASH),
-            "liquidity here = current ratio (current assets / current liabilities), quick ratio ((current assets "
-            "- inventories) / current liabilities) and cash",
+            "liquidity here = current ratio (current assets / current liabilities), quick ratio ((cash and cash "
+            "equivalents + short-term investments + accounts receivable) / current liabilities) and cash",
             "has a healthy liquidity profile", "does not have a healthy liquidity profile",
             (("current_ratio", ">=", 1.0),), False,
             "healthy when current assets cover current liabilities (current ratio of at least 1.0)",

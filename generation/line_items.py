@@ -28,6 +28,8 @@ class LineItem:
     :param statement: where it is reported ("balance", "income", "cash").
     :param outflow: may be printed negative, as a cash outflow or an expense in parentheses; its magnitude is the
         amount (capital expenditures "(4,625)", a provision for income taxes "(491)").
+    :param optional: a filing that holds none prints no row (short-term investments): in a formula that adds it,
+        its absence counts as 0, said so in the answer.
     """
 
     key: str
@@ -36,6 +38,7 @@ class LineItem:
     names: tuple[str, ...]
     statement: Statement
     outflow: bool = False
+    optional: bool = False
 
     @property
     def is_total(self) -> bool:
@@ -43,8 +46,8 @@ class LineItem:
 
 
 def _item(key: str, title: str, labels: Iterable[str], names: Iterable[str], statement: Statement,
-          outflow: bool = False) -> LineItem:
-    return LineItem(key, title, tuple(labels), tuple(names), statement, outflow)
+          outflow: bool = False, optional: bool = False) -> LineItem:
+    return LineItem(key, title, tuple(labels), tuple(names), statement, outflow, optional)
 
 
 _ATTR = r"(?: attributable to [\w .,&'’-]+| applicable to [\w .,&'’-]+)?"
@@ -139,6 +142,10 @@ LINE_ITEMS: tuple[LineItem, ...] = (
           [r"pp ?& ?e", r"property(?:,)? (?:plant )?(?:and|&) equipment", r"fixed assets"], "balance"),
     _item("cash", "cash and cash equivalents", [r"cash and (?:cash )?equivalents(?: at end of (?:year|period))?"],
           [r"cash and (?:cash )?equivalents"], "balance"),
+    _item("short_term_investments", "short-term investments",
+          [r"short[- ]term investments?", r"(?:short[- ]term )?marketable securities(?:, current)?",
+           r"short[- ]term marketable (?:debt )?securities"],
+          [r"short[- ]term investments?", r"marketable securities"], "balance", optional=True),
     _item("long_term_debt", "long-term debt",
           [r"long[- ]term debt(?:, net)?(?:, (?:less|excluding) current (?:portion|maturities))?",
            r"long[- ]term debt, net of current portion"], [r"long[- ]term debt"], "balance"),
@@ -214,6 +221,9 @@ def _words(text: str) -> set[str]:
 _QUALIFIED = re.compile(r"\b(?:non|other|less|excluding|per|before|after|deferred|discontinued)\b")
 
 
+_MINORITY = re.compile(r"non-?controlling|minority", re.IGNORECASE)
+
+
 def label_score(item: LineItem, label: str) -> float:
     """How well a row label names ``item``: 3 for a full match of one of its label patterns (more for the first,
     most specific), 2.5 for a label that starts with one of two words or more, else the share of the item's title
@@ -223,8 +233,18 @@ def label_score(item: LineItem, label: str) -> float:
     >>> item = ITEMS["total_current_liabilities"]
     >>> label_score(item, "Total current liabilities"), label_score(item, "Other current liabilities")
     (3.2, 0.0)
+
+    Net income is the parent's: the total including noncontrolling interests scores below it, their share 0.
+
+    >>> n = ITEMS["net_income"]
+    >>> [label_score(n, x) for x in ("Net income attributable to Acme", "Net income including noncontrolling "
+    ...                               "interests", "Net income attributable to noncontrolling interests")]
+    [3.2, 1.0, 0.0]
     """
     text = norm_label(label)
+    if item.key == "net_income" and _MINORITY.search(text):
+        # the minority holders' share is another figure; the total including it is not the parent's net income
+        return 0.0 if re.search(r"attributable to|applicable to", text) else 1.0
     for i, pattern in enumerate(item.labels):
         if re.fullmatch(pattern, text):
             return 3.0 + 0.2 * (i == 0)

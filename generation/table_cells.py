@@ -82,10 +82,25 @@ def document_year(passage: Passage) -> int | None:
     return stated_fiscal_year(passage.header.split(" · ")[0])
 
 
+def _section_path(passage: Passage) -> str:
+    """The section path of a passage's header (between the document label and a table's caption), else "".
+
+    >>> _section_path(Passage(id="t", doc_id="d", source="a", kind="table", chars=(0, 0), text="",
+    ...                       header="ACME 10-K FY2015 · PART II › NOTE 5: Inventories · (In millions)"))
+    'PART II › NOTE 5: Inventories'
+    """
+    parts = passage.header.split(" · ")
+    return " · ".join(parts[1:-1] if passage.kind == "table" else parts[1:])
+
+
 def _header_part(passage: Passage) -> str:
     """The caption and column header a table passage's header carries (its last " · " part), else ""."""
     parts = passage.header.split(" · ")
     return parts[-1] if passage.kind == "table" and len(parts) > 1 else ""
+
+
+_CUT_LABEL = re.compile(r"(?:\b(?:and|or|of|to|at|for)|[-–,])\s*$", re.IGNORECASE)  # a label that goes on
+MAX_UNPRINTED_YEARS = 3  # a statement shows at most three fiscal years; more columns with no year are not years
 
 
 def _fit_years(years: Sequence[int], cells: int, fiscal_year: int | None) -> list[int]:
@@ -97,10 +112,16 @@ def _fit_years(years: Sequence[int], cells: int, fiscal_year: int | None) -> lis
     ([2015, 2014, 2013], [2019, 2018], [2019, 2018])
     >>> _fit_years([2021], 4, 2021)  # "2021: U.S., Canada, Other International, Total"
     []
+
+    No year printed over more than three amount columns: the columns are not fiscal years (a statement of
+    equity's shares, amount, paid-in capital, ...), and counting down would date them.
+
+    >>> _fit_years([], 8, 2021)
+    []
     """
     years = list(years)
     if not years:
-        return [fiscal_year - i for i in range(cells)] if fiscal_year else []
+        return [fiscal_year - i for i in range(cells)] if fiscal_year and cells <= MAX_UNPRINTED_YEARS else []
     descending = all(a - b == 1 for a, b in zip(years, years[1:], strict=False))
     if fiscal_year and descending and len(years) < cells and fiscal_year > years[0] and \
             fiscal_year - years[0] <= cells - len(years):
@@ -126,6 +147,17 @@ def table_rows(passage: Passage) -> list[Row]:
     ...             table=record)
     >>> [(r.label, [(c.text, c.year, c.value) for c in r.cells]) for r in table_rows(p)]
     [('Net loss', [('(619)', 2019, Decimal('-619')), ('—', 2018, None)])]
+
+    A label cut before its end ("net of allowances of $650 and") goes on into the row's first amounts: the
+    cells beyond the columns' count, at the start, are the label's, not figures.
+
+    >>> from dataclasses import replace
+    >>> cut = TableRow("Receivables, net of allowances of $650 and", (TableCell("$633", 0, 4, Decimal(633)),
+    ...                TableCell("48,688", 5, 11, Decimal(48688)), TableCell("44,261", 12, 18, Decimal(44261))), 0, 18)
+    >>> p2 = Passage(id="t", doc_id="d", source="a.pdf", kind="table", chars=(0, 18), text="x" * 18,
+    ...              table=replace(record, rows=(cut,)))
+    >>> [(c.text, c.year) for c in table_rows(p2)[0].cells]
+    [('48,688', 2019), ('44,261', 2018)]
     """
     table = passage.table
     if table is None:
@@ -133,13 +165,19 @@ def table_rows(passage: Passage) -> list[Row]:
     fiscal_year = document_year(passage)
     rows: list[Row] = []
     for r in table.rows:
-        amounts = sum(not c.percent for c in r.cells)
+        row_cells = list(r.cells)
+        amounts = sum(not c.percent for c in row_cells)
+        if table.years and amounts > len(table.years) and _CUT_LABEL.search(r.name):
+            # "Accounts receivable, net of allowances of $650 and | $633 | 48,688 | 44,261": the label goes on
+            # into the first amounts, which are not the columns' figures
+            row_cells = row_cells[amounts - len(table.years):]
+            amounts = len(table.years)
         years = _fit_years(table.years, amounts, fiscal_year)
         # a column's length is known when its years are the header's own, one per column
         lengths = [p.months for p in table.periods] if years == list(table.years) else [None] * len(years)
         dated = iter(zip(years, lengths, strict=True))
         cells = []
-        for c in r.cells:
+        for c in row_cells:
             year, months = (None, None) if c.percent else next(dated, (None, None))
             cells.append(Cell(c.text, c.start, c.end, c.value, year, c.percent, months))
         rows.append(Row(r.name, tuple(cells), r.section))
@@ -178,6 +216,10 @@ _FORMAL = re.compile(r"balance sheets?|statements? of|statement of", re.IGNORECA
 _NOT_STATEMENT = re.compile(r"discussion and analysis|selected (?:consolidated )?financial data|quarterly|"
                             r"unaudited|segments?\b|summary of", re.IGNORECASE)
 _CONSOLIDATED = re.compile(r"\bconsolidated\b", re.IGNORECASE)
+# a note to the statements (its section path): a note table repeats or breaks down a statement's line
+_NOTE = re.compile(r"\bnotes? to (?:the )?(?:condensed )?(?:consolidated )?financial statements\b|"
+                   r"(?:^|[›·]\s*)note\s*\d+\b", re.IGNORECASE)
+_TITLE = re.compile(r"\s*(?:condensed )?(?:consolidated )?(?:balance sheets?|statements? of)", re.IGNORECASE)
 
 
 def context_score(p: Passage, wanted: set[Statement], table: Table, scale: str, rank: int) -> float:
@@ -185,7 +227,9 @@ def context_score(p: Passage, wanted: set[Statement], table: Table, scale: str, 
     a wanted statement (+1, +0.5 more for the statement's own title; another statement: -0.5), or whose section
     path does (+0.8, +0.5 for a title); a consolidated statement (+0.3) with a stated ``scale`` (+0.2); not a
     discussion, selected data, quarterly or segment table (-0.5), nor one whose columns repeat a year (-0.5);
-    -0.01 per place down the retrieved list."""
+    -0.01 per place down the retrieved list; a table under a note to the statements (its section path; not one
+    whose last section is a statement's own title) -0.6: a statement row beats the note row repeating or splitting
+    it."""
     caption = f"{_header_part(p)}\n{p.text[:300]}"
     named = statements_named(caption)
     score = 0.5 if p.kind == "table" else 0.0
@@ -197,6 +241,8 @@ def context_score(p: Passage, wanted: set[Statement], table: Table, scale: str, 
         score += 1.3 if _FORMAL.search(p.header) else 0.8
     score += 0.3 if _CONSOLIDATED.search(caption) or _CONSOLIDATED.search(p.header) else 0.0
     score -= 0.5 if _NOT_STATEMENT.search(p.header) or _NOT_STATEMENT.search(p.text[:200]) else 0.0
+    path = _section_path(p)
+    score -= 0.6 if _NOTE.search(path) and not _TITLE.match(path.split(" › ")[-1]) else 0.0
     score += 0.2 if scale else 0.0
     years = table.years
     score -= 0.5 if len(set(years)) < len(years) else 0.0  # quarters or periods of one year side by side

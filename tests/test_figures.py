@@ -23,6 +23,7 @@ from ingest.core.records import Document, PageSpan, Passage
 from ingest.core.settings import SplitSettings
 from ingest.split import ProseSplitter
 from ingest.table_rows import column_periods, head_text, table_record
+from retrieval.scope import Scope
 from tests.fakes import ScriptedLLM, pipeline_over
 
 DOC = "ACME CORP 10-K FY2019"
@@ -43,7 +44,8 @@ INCOME = table("inc", "ACME CORP\nCONSOLIDATED STATEMENTS OF OPERATIONS\n(In mil
                       "Operating income 1,607 1,988 1,309\nNet income $ 1,503 $ 1,848 $ 273",
                header=f"{DOC} · Item 8 · CONSOLIDATED STATEMENTS OF OPERATIONS (In millions) | 2019 2018 2017")
 BALANCE = table("bal", "CONSOLIDATED BALANCE SHEETS\n(Amounts in millions)\nAt December 31, 2019 At December 31, 2018\n"
-                       "Current assets:\nCash and cash equivalents $ 5,794 $ 4,225\nInventories 32 43\n"
+                       "Current assets:\nCash and cash equivalents $ 5,794 $ 4,225\n"
+                       "Accounts receivable, net 1,000 900\nInventories 32 43\n"
                        "Total current assets 8,000 7,000\nProperty and equipment, net 253 282\nTotal assets $ 19,845 "
                        "$ 17,890\nCurrent liabilities:\nAccounts payable $ 292 $ 253\nOther current liabilities 50 40\n"
                        "Total current liabilities 2,915 2,642",
@@ -290,13 +292,51 @@ def test_a_10q_question_gets_the_column_of_the_period_length_it_names(question, 
 
 
 def test_when_the_planner_cannot_answer_the_model_reads_the_rows_it_found_first():
-    no_inventory = table("bal3", BALANCE.text.replace("Inventories 32 43\n", ""), header=BALANCE.header)
+    no_receivables = table("bal3", BALANCE.text.replace("Accounts receivable, net 1,000 900\n", ""),
+                           header=BALANCE.header)
     llm = ScriptedLLM("The document does not say.")
-    answer = pipeline_over([MDNA, INCOME, no_inventory, CASH], llm, compute=True, evidence_tokens=30).run(
+    answer = pipeline_over([MDNA, INCOME, no_receivables, CASH], llm, compute=True, evidence_tokens=30).run(
         "What is the FY2019 quick ratio?")
     figures = answer.stage("figures")
     assert figures.outcome == "incomplete" and "reading the rows found first" in " ".join(figures.details)
     prompt = llm.calls[0][1].content
     # a 30-token evidence budget, yet the two rows the plan found are in what the model reads
-    assert "Total current assets 8,000 7,000" in prompt and "Total current liabilities 2,915 2,642" in prompt
+    assert "Cash and cash equivalents $ 5,794 $ 4,225" in prompt and "Total current liabilities 2,915 2,642" in prompt
     assert "planned piece(s) kept first" in " ".join(answer.stage("prompt").details)
+
+
+def test_the_questions_own_filing_without_the_row_says_so_instead_of_the_model():
+    llm = ScriptedLLM("Long-term debt was $6,489 million [1].")
+    answer = pipeline_over([INCOME, BALANCE, CASH], llm, compute=True).run(
+        "What is the FY2019 total long-term debt?", scope=Scope(documents=("d",)))
+    assert llm.calls == [] and answer.model == MODEL_NAME and answer.citations == ()
+    assert answer.text.startswith("The document does not say. No long-term debt (2019) found in ACME CORP 10-K")
+    assert answer.stage("figures").outcome == "not found"
+
+
+def test_a_quarter_or_length_the_filing_does_not_cover_is_not_answered_from_another_column():
+    llm = ScriptedLLM("Net income was 120 [1].")
+    pipe = pipeline_over([TENQ], llm, compute=True)
+    answer = pipe.run("What was net income for the third quarter of 2023?", scope=Scope(documents=("d",)))
+    assert llm.calls == [] and answer.stage("figures").outcome == "not covered"
+    assert "reports the second quarter, not the third quarter asked" in answer.text
+    annual = pipeline_over([INCOME], llm, compute=True).run(
+        "What was net income for the six months ended June 30, 2019?", scope=Scope(documents=("d",)))
+    assert llm.calls == [] and "is an annual report" in annual.text
+    inside = pipe.run("What was net income in Q2 2023?", scope=Scope(documents=("d",)))
+    assert inside.calculation is not None and inside.calculation.text == "120 million"
+
+
+def test_columns_without_printed_years_are_dated_only_for_a_statement_of_three_years_or_fewer():
+    equity = table("eq", "CONSOLIDATED STATEMENTS OF EQUITY\n(amounts in millions)\n"
+                         "Net income — — — — 3,659 3,659 45 3,704", header=f"{DOC} · Item 8 · EQUITY")
+    assert all(c.year is None for r in table_rows(equity) for c in r.cells)
+
+
+def test_a_quick_ratio_counts_cash_short_term_investments_and_receivables_and_says_so():
+    llm = ScriptedLLM("should not be used")
+    answer = pipeline_over([INCOME, BALANCE, CASH], llm, compute=True).run("What is the FY2019 quick ratio?")
+    assert llm.calls == [] and answer.calculation is not None
+    assert answer.calculation.text == "2.33"  # (5,794 + 0 + 1,000) / 2,915: no short-term investments row
+    assert "Definition used: quick ratio = (cash and cash equivalents + short-term investments" in answer.text
+    assert "short-term investments (2019): no such row in the filing, counted as 0." in answer.text
