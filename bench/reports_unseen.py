@@ -3,22 +3,29 @@
 ``run`` asks every question of the FinanceBench development set (53) and of a fresh set written for issue 24
 (``bench/fresh_questions_issue24.jsonl`` lists them; the copy with gold answers lives outside the repository,
 ``--fresh``) over one corpus-wide index of the 35 development filings (the ``all`` variant of
-``bench/financebench.py``, cached there), the two sets interleaved question by question. Per question it records
-the passages a corpus-wide and a within-filing search rank first (k = 5), the whole answer (``answer_to_dict``,
-citations and passages included) and the seconds, one JSON line each (a cut-short run resumes).
+``bench/financebench.py``, cached there), the sets interleaved question by question. ``--fresh`` is repeatable,
+``NAME=FILE`` names a set (a bare ``FILE`` is the set "fresh"), so several held-out sets run beside the
+development one. Per question it records the passages three searches rank first (k = 5): the plain corpus-wide
+search (``corpus``) and the plain search within the question's filing (``within``), as before, and what the
+pipeline retrieves for the answer (``planned``: ``Index.retrieve``, routed and fused with the evidence plan's
+searches, the candidates the pipeline reads); the whole answer (``answer_to_dict``, citations and passages
+included) and the seconds, one JSON line each (a cut-short run resumes).
+
+``retrieval`` scores the three searches' evidence-page hit@5 without answering (no model: seconds, not hours).
 
 The run answers with the number check off (``[answer] number_check = false``); ``score`` then reports each answer
 as given (**before**) and with the number check applied to it (**after**: ``withhold_wrong_numbers``, the function
 the verifier calls, over the recorded answer and the passages its markers cite, with the filings profile's label
 matcher), so one run gives both columns.
 
-Measures per set: evidence-page hit@5 corpus-wide and within the filing; numeric match (gold number within 1%,
-over questions with a numeric gold); wrong-number answers (states a number, and the gold is a number it misses or
-the question is unanswerable); citation precision and recall (cited pages on an evidence page); abstention on the
-questions the filings cannot answer; answer seconds p50.
+Measures per set: evidence-page hit@5 corpus-wide, within the filing and of the planned search; numeric match
+(gold number within 1%, over questions with a numeric gold); wrong-number answers (states a number, and the gold
+is a number it misses or the question is unanswerable); citation precision and recall (cited pages on an evidence
+page); abstention on the questions the filings cannot answer; answer seconds p50.
 
     python bench/reports_unseen.py run --fresh /work/heldout/issue24/questions.jsonl --out /tmp/r24/answers.jsonl
     python bench/reports_unseen.py score /tmp/r24/answers.jsonl --fresh /work/heldout/issue24/questions.jsonl
+    python bench/reports_unseen.py retrieval --fresh fresh1=/work/heldout/issue24/questions.jsonl
 """
 
 from __future__ import annotations
@@ -46,6 +53,29 @@ from ingest.core.settings import Settings  # noqa: E402
 K = 5
 
 
+def fresh_sets(values: list[str]) -> dict[str, Path]:
+    """``--fresh`` values as set name -> questions file: ``NAME=FILE``, or a bare ``FILE`` for the set "fresh".
+
+    >>> fresh_sets(["/q/a.jsonl", "b=/q/b.jsonl"])
+    {'fresh': PosixPath('/q/a.jsonl'), 'b': PosixPath('/q/b.jsonl')}
+    """
+    sets: dict[str, Path] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        name, path = (name, path) if sep and name and "/" not in name else ("fresh", value)
+        if name in sets or name == "dev":
+            raise SystemExit(f"--fresh: the set name {name!r} is taken (dev, or given twice)")
+        sets[name] = Path(path)
+    return sets
+
+
+def schedule_of(sets: dict[str, Path]) -> list[tuple[str, Question]]:
+    """The development questions and each held-out set's, interleaved question by question."""
+    parts = [[("dev", q) for q in load_questions(FB / "questions.jsonl")]]
+    parts += [[(name, q) for q in load_questions(path)] for name, path in sets.items()]
+    return in_proportion(parts)
+
+
 def answerable_ids(path: Path) -> dict[str, bool]:
     """Question id -> whether the filing answers it (the fresh file's ``answerable``; absent: True)."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -55,9 +85,7 @@ def answerable_ids(path: Path) -> dict[str, bool]:
 def run(args: argparse.Namespace) -> int:
     from ingest.core.serialize import answer_to_dict
 
-    dev = load_questions(FB / "questions.jsonl")
-    fresh = load_questions(Path(args.fresh))
-    schedule = in_proportion([[("dev", q) for q in dev], [("fresh", q) for q in fresh]])
+    schedule = schedule_of(fresh_sets(args.fresh))
     pdfs = sorted((FB / "pdfs").glob("*.pdf"))
     base = Settings()
     base = dataclasses.replace(base, answer=dataclasses.replace(base.answer, number_check=False))
@@ -74,19 +102,65 @@ def run(args: argparse.Namespace) -> int:
             if time.monotonic() > deadline:
                 print(f"deadline reached after {n - 1} of {len(schedule)}", flush=True)
                 break
-            corpus = [location(h.passage) for h in index.search(q.question, k=K)]
-            doc_id = next((d for s, d in docs.items() if Path(s).stem == q.doc), None)
-            within = [location(h.passage) for h in scoped_search(index, q.question, doc_id, K)] if doc_id else []
+            corpus, within, planned = searches(index, docs, q)
             t = time.perf_counter()
             answer = index.ask(q.question)
             seconds = time.perf_counter() - t
             record = {"id": q.id, "set": part, "doc": q.doc, "pages0": list(q.pages0), "question": q.question,
-                      "corpus": corpus, "within": within, "seconds": round(seconds, 3),
+                      "corpus": corpus, "within": within, "planned": planned, "seconds": round(seconds, 3),
                       "answer": answer_to_dict(answer)}
             f.write(json.dumps(record, default=list) + "\n")
             f.flush()
             print(f"{n}/{len(schedule)} {part} {q.id} {seconds:.1f}s | {answer.text[:100]!r}", flush=True)
     index.close()
+    return 0
+
+
+def searches(index: Any, docs: dict[str, str], q: Question) -> tuple[list[Any], list[Any], list[Any]]:
+    """The top ``K`` locations of the plain corpus-wide search, the plain search within the question's filing
+    (empty when the filing is not indexed) and the planned search the pipeline answers from."""
+    corpus = [location(h.passage) for h in index.search(q.question, k=K)]
+    doc_id = next((d for s, d in docs.items() if Path(s).stem == q.doc), None)
+    within = [location(h.passage) for h in scoped_search(index, q.question, doc_id, K)] if doc_id else []
+    planned = [location(h.passage) for h in index.retrieve(q.question, K).hits]
+    return corpus, within, planned
+
+
+def hit(locations: list[Any] | None, q: Question) -> bool | None:
+    """Whether an evidence page is among the first ``K`` locations (None: not recorded)."""
+    if locations is None:
+        return None
+    return first_hit([tuple(x) for x in locations], q.doc, q.pages0, top=K) is not None
+
+
+def retrieval(args: argparse.Namespace) -> int:
+    """Evidence-page hit@5 of the plain corpus-wide, the plain within-filing and the planned search per set, no
+    model (``--out`` keeps the per-question locations)."""
+    sets = fresh_sets(args.fresh)
+    answerable = {k: v for path in sets.values() for k, v in answerable_ids(path).items()}
+    index, _ = docqa_index("all", sorted((FB / "pdfs").glob("*.pdf")), "dev", Settings())
+    docs = {str(d["source"]): str(d["doc_id"]) for d in index.reader.manifest.sources}
+    rows: list[dict[str, Any]] = []
+    t = time.perf_counter()
+    for part, q in schedule_of(sets):
+        if not answerable.get(q.id, True):
+            continue
+        corpus, within, planned = searches(index, docs, q)
+        rows.append({"id": q.id, "set": part, "doc": q.doc, "pages0": list(q.pages0), "corpus": corpus,
+                     "within": within, "planned": planned,
+                     "hits": {"corpus": hit(corpus, q), "within": hit(within, q), "planned": hit(planned, q)}})
+    seconds = time.perf_counter() - t
+    index.close()
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    print("| set | n (answerable) | hit@5 corpus | hit@5 within filing | hit@5 planned (what the pipeline reads) |")
+    print("|---|---|---|---|---|")
+    for part in ["dev", *sets]:
+        got = [r for r in rows if r["set"] == part]
+        cells = [rate(sum(bool(r["hits"][c]) for r in got), len(got)) for c in ("corpus", "within", "planned")]
+        print(f"| {part} | {len(got)} | {' | '.join(cells)} |")
+    print(f"\n{len(rows)} questions, three searches each, in {seconds:.1f} s")
     return 0
 
 
@@ -126,20 +200,22 @@ def rate(k: int, n: int) -> str:
 def score(args: argparse.Namespace) -> int:
     from ingest.core.serialize import answer_from_dict
 
-    questions = {q.id: q for q in load_questions(FB / "questions.jsonl") + load_questions(Path(args.fresh))}
-    answerable = answerable_ids(Path(args.fresh))
+    sets = fresh_sets(args.fresh)
+    questions = {q.id: q for _, q in schedule_of(sets)}
+    answerable = {k: v for path in sets.values() for k, v in answerable_ids(path).items()}
     records = [json.loads(line) for line in Path(args.records).read_text(encoding="utf-8").splitlines() if line.strip()]
     if args.only_ids_of:  # the questions another run answered (a paired comparison of two runs)
         other = {json.loads(line)["id"] for line in Path(args.only_ids_of).read_text(encoding="utf-8").splitlines()
                  if line.strip()}
         records = [r for r in records if r["id"] in other]
-    print("| set | variant | n | hit@5 corpus | hit@5 within filing | numeric match | wrong-number answers | "
-          "citation precision | citation recall | abstention (unanswerable) | false abstention | s/question p50 |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for part in ("dev", "fresh"):
+    print("| set | variant | n | hit@5 corpus | hit@5 within filing | hit@5 planned | numeric match | "
+          "wrong-number answers | citation precision | citation recall | abstention (unanswerable) | "
+          "false abstention | s/question p50 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for part in ["dev", *sets]:
         rows = [r for r in records if r["set"] == part]
         for variant in ("before", "after"):
-            hits = [0, 0]
+            hits = [0, 0, 0, 0]  # corpus, within, planned, questions with a planned record
             numeric = [0, 0]
             wrong = [0, 0]
             cites = [0, 0]
@@ -152,8 +228,11 @@ def score(args: argparse.Namespace) -> int:
                 answer = answer_from_dict(r["answer"])
                 text = answer.text if variant == "before" else after_number_check(answer)
                 if can:
-                    hits[0] += first_hit([tuple(x) for x in r["corpus"]], q.doc, q.pages0, top=K) is not None
-                    hits[1] += first_hit([tuple(x) for x in r["within"]], q.doc, q.pages0, top=K) is not None
+                    hits[0] += bool(hit(r["corpus"], q))
+                    hits[1] += bool(hit(r["within"], q))
+                    if (planned := hit(r.get("planned"), q)) is not None:  # older records have none
+                        hits[2] += planned
+                        hits[3] += 1
                     gold = gold_number(q.answer)
                     if gold is not None:
                         numeric[0] += numeric_match(text, gold) and not abstained(text)
@@ -179,8 +258,8 @@ def score(args: argparse.Namespace) -> int:
             n_can = sum(answerable.get(r["id"], True) for r in rows)
             secs = statistics.median(r["seconds"] for r in rows) if rows else 0.0
             print(f"| {part} | {variant} | {len(rows)} | {rate(hits[0], n_can)} | {rate(hits[1], n_can)} | "
-                  f"{rate(*numeric)} | {rate(*wrong)} | {rate(*cites)} | {rate(*recall)} | {rate(*abst)} | "
-                  f"{rate(*false_abst)} | {secs:.1f} |")
+                  f"{rate(hits[2], hits[3])} | {rate(*numeric)} | {rate(*wrong)} | {rate(*cites)} | {rate(*recall)} | "
+                  f"{rate(*abst)} | {rate(*false_abst)} | {secs:.1f} |")
     return 0
 
 
@@ -188,15 +267,20 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--fresh", required=True, help="the fresh questions with their answers (outside the repository)")
+    fresh_help = ("held-out questions with their answers (outside the repository): NAME=FILE names the set, a bare "
+                  "FILE is the set 'fresh'; repeatable")
+    r.add_argument("--fresh", required=True, action="append", help=fresh_help)
     r.add_argument("--out", default="/tmp/r24/answers.jsonl")
     r.add_argument("--minutes", type=float, default=120.0, help="stop starting questions after this long")
     c = sub.add_parser("score")
     c.add_argument("records")
-    c.add_argument("--fresh", required=True)
+    c.add_argument("--fresh", required=True, action="append", help=fresh_help)
     c.add_argument("--only-ids-of", help="score only the questions this other records file holds")
+    t = sub.add_parser("retrieval", help="evidence hit@5 of the plain and the planned searches, no model")
+    t.add_argument("--fresh", required=True, action="append", help=fresh_help)
+    t.add_argument("--out", help="write the per-question locations here (JSON lines)")
     args = ap.parse_args()
-    return {"run": run, "score": score}[args.cmd](args)
+    return {"run": run, "score": score, "retrieval": retrieval}[args.cmd](args)
 
 
 if __name__ == "__main__":
