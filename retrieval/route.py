@@ -13,7 +13,10 @@ Names are compared normalised (lowercase, alphanumerics only, legal suffixes suc
 Periods: a 10-K for FY2019 also reports FY2018 and FY2017, so a question is routed to the filings of the
 *latest* year it names (a range "FY2015 - FY2017" is about the FY2017 filing) plus the next year's annual
 filing of the same issuer; a named quarter ("Q2 2023", "2021 Q1", "second fiscal quarter of 2023")
-prefers that quarter's filing. A question naming only an issuer goes to all of that issuer's documents.
+prefers that quarter's filing, and a period shorter than a year named by its length and end date ("the three
+months ended July 29, 2023") prefers the quarterly filings of that year or the next (a fiscal year that ends early
+in the next calendar year labels its quarters by that next year). A question naming only an issuer goes to all of
+that issuer's documents.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from ingest.core.periods import YEAR, FiscalPeriod, parse_period, periods_named
+from ingest.core.periods import YEAR, FiscalPeriod, months_named, parse_period, periods_named
 from ingest.core.records import RouteDecision
 
 LEGAL_SUFFIXES = frozenset({"inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "plc",
@@ -159,14 +162,33 @@ def is_annual(doc: DocInfo) -> bool:
     return doc.period is not None and doc.period.quarter is None and (not form or form in ANNUAL_FORMS)
 
 
-def _pick_period(docs: Sequence[DocInfo], periods: Sequence[FiscalPeriod]) -> tuple[list[DocInfo], str]:
-    """The filings of the latest period named (and the next year's annual filing), best first; why."""
+def _pick_period(docs: Sequence[DocInfo], periods: Sequence[FiscalPeriod],
+                 months: int | None = None) -> tuple[list[DocInfo], str]:
+    """The filings of the latest period named (and the next year's annual filing), best first; why. ``months``:
+    the length of the period the question names (3, 6 or 9: its quarterly filings of that year or the next come
+    first).
+
+    >>> docs = [DocInfo("k", "X_2023_10K", frozenset(), None, FiscalPeriod(2023), "10-K"),
+    ...         DocInfo("q", "X_2024Q2_10Q", frozenset(), None, FiscalPeriod(2024, 2), "10-Q")]
+    >>> [d.doc_id for d in _pick_period(docs, [FiscalPeriod(2023)], months=3)[0]]
+    ['q', 'k']
+    >>> [d.doc_id for d in _pick_period(docs, [FiscalPeriod(2023)])[0]]
+    ['k']
+    """
     latest = max(periods, key=lambda p: (p.year, p.quarter or 0))
     if latest.quarter:
         exact = [d for d in docs if d.period == latest]
         if exact:
             return exact, f"{latest}"
     year = latest.year
+    if months in (3, 6, 9) and not latest.quarter:
+        quarterly = sorted((d for d in docs if d.period is not None and d.period.quarter
+                            and d.period.year in (year, year + 1)),
+                           key=lambda d: (d.period.year, d.period.quarter or 0))  # type: ignore[union-attr]
+        if quarterly:
+            rest, why = _pick_period(docs, periods)
+            return quarterly + [d for d in rest if d not in quarterly], (
+                f"{months} months of {year}: the quarterly filings of FY{year} or FY{year + 1} first, then {why}")
     same = [d for d in docs if d.period is not None and d.period.year == year]
     same.sort(key=lambda d: (d.period.quarter is not None, -(d.period.quarter or 0)))  # type: ignore[union-attr]
     following = [d for d in docs if d.period is not None and d.period.year == year + 1 and is_annual(d)]
@@ -210,12 +232,13 @@ def route(question: str, docs_meta: Sequence[Mapping[str, object]], *, max_issue
     if len(issuers) > max_issuers:
         return RouteDecision((), f"{len(issuers)} issuers named ({', '.join(names)})", False, names)
     periods = periods_named(question)
+    months = months_named(question)
     chosen: list[DocInfo] = []
     whys: list[str] = []
     for name in names:
         own = [d for d in docs if d.doc_id in issuers[name]]
         if periods:
-            picked, why = _pick_period(own, periods)
+            picked, why = _pick_period(own, periods, months)
         else:
             picked, why = sorted(own, key=_latest_first), "no period named: all of its documents, latest annual first"
         chosen += [d for d in picked if d not in chosen]

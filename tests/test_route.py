@@ -87,6 +87,13 @@ def test_quarter_question_goes_to_the_quarterly_filing():
         "pepsico_2023q1_earnings",)
 
 
+def test_a_period_shorter_than_a_year_prefers_the_quarterly_filing_of_that_year_or_the_next():
+    # a fiscal year ending early in the next calendar year labels July 2023's quarter as FY2024's second
+    assert routed("What was Best Buy's revenue for the three months ended July 29, 2023?")[0] == "bestbuy_2024q2_10q"
+    assert routed("What was Best Buy's revenue in fiscal 2023?")[0] == "bestbuy_2023_10k"  # a year: the annual one
+    assert routed("How much did JPMorgan earn in the six months ended June 30, 2022?")[0] == "jpmorgan_2022q2_10q"
+
+
 def test_next_years_event_filing_is_not_a_restatement():
     assert routed("What are the geographies that Pepsico primarily operates in as of FY2022?") == ("pepsico_2022_10k",)
 
