@@ -13,6 +13,7 @@ import os
 import sys
 import typing
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ingest.core.errors import QAError
@@ -266,11 +267,35 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """``docqa status --index DIR``: every file of the index's ledger, indexed, skipped or failed, and why."""
+    """``docqa status --index DIR``: every file of the index's ledger, indexed, skipped or failed, and why (of
+    each index in turn when ``--index`` is repeated)."""
+    from retrieval.multi import index_specs
+
+    named = index_specs(args.index) if len(args.index) > 1 else {args.index[0]: Path(args.index[0])}
+    reports = [_index_status(name, directory) for name, directory in named.items()]
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else {"indexes": reports}, indent=2))
+        return 0
+    for report in reports:
+        counts = report["counts"]
+        print(f"{report['index']}: build {report['build']} ({report['created']}): {counts['documents']} documents, "
+              f"{counts['passages']} passages; files: " + ", ".join(f"{n} {k}" for k, n in
+                                                                   sorted(report["statuses"].items())))
+        for e in report["files"]:
+            seconds = f"{e['seconds']:.2f} s" if e["seconds"] is not None else "-"
+            ocr = f", {len(e['ocr_pages'])} read by OCR: {e['ocr_pages']}" if e["ocr_pages"] else ""
+            detail = (f"{e['pages']} pages ({len(e['empty_pages'])} empty{ocr}), " if e["pages"] else "") + \
+                f"{e['passages']} passages, {seconds}"
+            print(f"  {e['status']:<8} {e['source']}: " + (e["reason"] if e["status"] != "indexed" else detail))
+    return 0
+
+
+def _index_status(name: str, directory: Path) -> dict[str, Any]:
+    """One index's files from its ledger (its documents for builds before ledgers), as ``status`` reports them."""
     from retrieval.ledger import ledger
     from retrieval.store import IndexReader
 
-    reader = IndexReader(args.index)
+    reader = IndexReader(directory)
     try:
         entries = ledger(reader)
         manifest = reader.manifest
@@ -285,22 +310,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     ocr_pages = {s["source"]: s.get("ocr_pages") or [] for s in manifest.sources}  # builds before OCR: none
     for e in entries_out:
         e["ocr_pages"] = ocr_pages.get(e["source"], [])
-    counts: dict[str, int] = {}
+    statuses: dict[str, int] = {}
     for e in entries_out:
-        counts[e["status"]] = counts.get(e["status"], 0) + 1
-    if args.json:
-        print(json.dumps({"index": args.index, "build": manifest.build, "created": manifest.created,
-                          "counts": {**counts, **manifest.counts}, "files": entries_out}, indent=2))
-        return 0
-    print(f"{args.index}: build {manifest.build} ({manifest.created}): {manifest.counts['documents']} documents, "
-          f"{manifest.counts['passages']} passages; files: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
-    for e in entries_out:
-        seconds = f"{e['seconds']:.2f} s" if e["seconds"] is not None else "-"
-        ocr = f", {len(e['ocr_pages'])} read by OCR: {e['ocr_pages']}" if e["ocr_pages"] else ""
-        detail = (f"{e['pages']} pages ({len(e['empty_pages'])} empty{ocr}), " if e["pages"] else "") + \
-            f"{e['passages']} passages, {seconds}"
-        print(f"  {e['status']:<8} {e['source']}: " + (e["reason"] if e["status"] != "indexed" else detail))
-    return 0
+        statuses[e["status"]] = statuses.get(e["status"], 0) + 1
+    return {"index": name, "build": manifest.build, "created": manifest.created,
+            "counts": {**statuses, **manifest.counts}, "statuses": statuses, "files": entries_out}
 
 
 def add_scope_flags(sp: argparse.ArgumentParser) -> None:
@@ -428,11 +442,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    """``docqa info --index DIR``: how the index was built, from its manifest (no model is loaded)."""
+    """``docqa info --index DIR``: how the index was built, from its manifest (no model is loaded); with
+    ``--index`` repeated, each index's by name."""
     from app.sdk import index_info
-    from retrieval.store import IndexReader
+    from retrieval.multi import open_reader
 
-    reader = IndexReader(args.index)
+    reader = open_reader(args.index)
     try:
         print(json.dumps(index_info(reader), indent=2))
     finally:
@@ -445,7 +460,6 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import signal
     import socket
     import subprocess
-    from pathlib import Path
 
     port = args.port
     if port == 0:  # any free port
@@ -576,7 +590,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_index)
 
     sp = sub.add_parser("status", help="list every file of an index: indexed, skipped or failed, and why")
-    sp.add_argument("--index", required=True, help="an index directory built by `docqa index`")
+    sp.add_argument("--index", required=True, action="append", metavar="[NAME=]DIR",
+                    help="an index directory built by `docqa index` (repeat for several)")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
     sp.set_defaults(func=cmd_status)
 
@@ -601,7 +616,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("eval", help="score answers, retrieval and citations on a JSONL question set",
                         description="docqa eval DATASET.jsonl (format: docs/eval-format.md)")
     sp.add_argument("dataset", help="JSONL questions with answers, doc paths and evidence")
-    sp.add_argument("--index", help="ask every question of this index (default: each question's own doc)")
+    sp.add_argument("--index", action="append", metavar="[NAME=]DIR",
+                    help="ask every question of this index, or of several searched as one when repeated "
+                         "(default: each question's own doc)")
     sp.add_argument("--out", help="write the JSON report here (rewritten after each question)")
     sp.add_argument("--limit", type=int, help="first N questions only")
     add_setting_flags(sp, "search", "llm", "answer")
@@ -609,7 +626,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_eval)
 
     sp = sub.add_parser("info", help="show how an index was built")
-    sp.add_argument("--index", required=True)
+    sp.add_argument("--index", required=True, action="append", metavar="[NAME=]DIR",
+                    help="an index directory (repeat for several: each one's by name)")
     sp.set_defaults(func=cmd_info)
 
     sp = sub.add_parser("ui", help="start the Streamlit web UI")

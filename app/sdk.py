@@ -338,7 +338,7 @@ def ask(doc: PathLike | Sequence[PathLike] | Index, question: str, *, settings: 
         index.close()
 
 
-def index_info(index: Index | IndexReader) -> dict[str, Any]:
+def index_info(index: Index | IndexReader | MultiReader) -> dict[str, Any]:
     """A JSON-able summary of an index (opened for search, or only read: no embedder needed); of several opened
     as one, each one's by name."""
     m = index.manifest

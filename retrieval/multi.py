@@ -9,8 +9,10 @@ and the servers already use, so every front end (SDK, CLI, HTTP, MCP) gets multi
 - **Scope.** Each document in :attr:`MultiReader.manifest` carries ``"index": NAME``; the document pattern
   ``index:NAME`` (``--doc index:team-a``, ``"documents": ["index:team-a"]``) names every document of one index
   (:func:`retrieval.scope.matches_source`).
-- **In parallel.** Each search asks every index at once, one thread per index (FAISS and SQLite release the
-  GIL while they search), so a search takes about the time of the slowest index, not the sum.
+- **In parallel.** Past :data:`PARALLEL_ABOVE` passages in all, each search asks every index at once, one
+  thread per index (FAISS and SQLite release the GIL while they search), so a search takes about the time of the
+  slowest index, not the sum; below it the indexes are asked in turn, since a thread's hand-off (milliseconds on a
+  busy machine) costs more than such searches take (``bench/multi_index.py``, bench/RESULTS.md).
 - **Fusion: the single index's.** Rows are numbered across the indexes (each index's rows after the previous
   one's), and each kind of search is merged by score: dense scores are inner products of unit vectors from one
   embedder (indexes with different embedders are refused), so the merged top ``k`` is exactly the top ``k`` of
@@ -43,6 +45,7 @@ from retrieval.units import Unit
 
 T = TypeVar("T")
 SEP = ":"  # between an index's name and a passage or doc id
+PARALLEL_ABOVE = 50_000  # passages in all past which the indexes are searched at once (bench/multi_index.py)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -138,7 +141,7 @@ class MultiReader:
     # -- ids and rows -----------------------------------------------------------------------------------------
     def _each(self, work: Mapping[str, Callable[[], T]]) -> dict[str, T]:
         """Run each index's ``work`` at once (one thread per index); results by name, in ``work``'s order."""
-        if len(work) <= 1:
+        if len(work) <= 1 or len(self) <= PARALLEL_ABOVE:
             return {name: run() for name, run in work.items()}
         futures = {name: self._pool.submit(run) for name, run in work.items()}
         return {name: future.result() for name, future in futures.items()}

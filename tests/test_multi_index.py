@@ -83,6 +83,34 @@ def test_dense_hits_across_indexes_are_those_of_one_index_holding_every_passage(
         union.close()
 
 
+def test_large_sets_are_searched_on_one_thread_per_index_with_the_same_hits(both: Index,
+                                                                             monkeypatch: pytest.MonkeyPatch):
+    import threading
+
+    import retrieval.multi as multi
+
+    query = "when did the railway reach Vellmar"
+    before = {mode: [(h.passage.id, h.score) for h in both.search(query, 5, mode=mode)]
+              for mode in ("dense", "bm25", "hybrid")}
+    threads: set[str] = set()
+    for reader in both.reader.readers.values():
+        for method in ("dense", "bm25"):
+            search = getattr(reader, method)
+
+            def spy(*args, _search=search, **kwargs):
+                threads.add(threading.current_thread().name)
+                return _search(*args, **kwargs)
+
+            monkeypatch.setattr(reader, method, spy)
+    assert both.search(query, 5, mode="dense") and threads == {threading.current_thread().name}  # small: in turn
+    threads.clear()
+    monkeypatch.setattr(multi, "PARALLEL_ABOVE", 0)
+    after = {mode: [(h.passage.id, h.score) for h in both.search(query, 5, mode=mode)]
+             for mode in ("dense", "bm25", "hybrid")}
+    assert after == before
+    assert threads and all(name.startswith("docqa-index") for name in threads)
+
+
 def test_ids_are_qualified_and_resolve_to_their_document_and_lines(both: Index, indexes):
     answer = both.ask("When did the railway reach Vellmar?")
     assert answer.text.startswith("The railway reached Vellmar in 1889")
@@ -222,3 +250,19 @@ def test_the_settings_name_the_indexes_when_no_index_flag_does(capsys: pytest.Ca
         assert main(argv) == 1
         lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("docqa: error:")]
         assert len(lines) == 1 and "no index: give --index DIR" in lines[0] and argv[0] in lines[0], lines
+
+
+@pytest.mark.slow
+def test_info_and_status_report_each_index(capsys: pytest.CaptureFixture[str], cli_indexes):
+    harbour, rail = map(str, cli_indexes)
+    capsys.readouterr()
+    assert main(["info", "--index", harbour, "--index", f"trains={rail}"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert set(info["indexes"]) == {"harbour", "trains"} and info["counts"]["documents"] == 4
+    assert main(["status", "--index", harbour, "--index", f"trains={rail}", "--json"]) == 0
+    reports = json.loads(capsys.readouterr().out)["indexes"]
+    assert [r["index"] for r in reports] == ["harbour", "trains"]
+    assert all(r["statuses"] == {"indexed": 2} for r in reports)
+    assert main(["status", "--index", rail]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{rail}: build ") and out.count("indexed ") == 2
