@@ -9,8 +9,10 @@ be printed in the passage it cites, and docqa computes the result. When the oper
 question's own filing (routed with confidence, or the user's scope) and that filing does not cover the period
 asked (a quarterly filing of another quarter, an annual report asked for a quarter) or prints no row for an
 operand, the answer says so ("The document does not say. ...") instead of letting the model guess a figure of
-another period or line item. Anything else failing: the caller runs the model as before. The searching lives
-here because ``generation`` does not import ``retrieval``.
+another period or line item; so does a planned figure whose filing routing cannot name while the question's
+passages come from several filings (a segment or product named like a company, an issuer not indexed).
+Anything else failing: the caller runs the model as before. The searching lives here because ``generation``
+does not import ``retrieval``.
 """
 
 from __future__ import annotations
@@ -262,6 +264,13 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
     if where.own and (reason := uncovered(question, plan, filing_label(where, doc_passages))):
         details.append(f"{reason}: not answered")
         trace = StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="not covered",
+                           details=tuple(details))
+        return Figures(trace, answer=not_given(question, reason))
+    if not where.own and len(spread := {r.passage.doc_id for r in candidates}) > 1:
+        reason = (f"no filing matches the question's issuer and period (its passages come from {len(spread)} "
+                  "filings), and a figure read from a guessed one would be another company's or segment's")
+        details.append(f"{reason}: not answered")
+        trace = StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="no filing",
                            details=tuple(details))
         return Figures(trace, answer=not_given(question, reason))
     found, missing = resolve(plan, search, where.scope, [r.passage for r in candidates], doc_passages)

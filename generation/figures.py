@@ -418,7 +418,8 @@ def operand_query(operand: Operand) -> str:
 def operand_value(found: Found, operand: Operand) -> str:
     """The operand's value for the block: the cell as printed without "$" (the check reads the "$" printed before
     it), with the table's scale when its passage does not state it; an outflow's magnitude (capital expenditures
-    printed "(4,625)" are 4,625 of spending).
+    printed "(4,625)" are 4,625 of spending), unless the row prints its other years positive (a tax benefit
+    "(73,608)" beside provisions "73,829": the sign counts).
 
     >>> f = Found(Passage(id="x", doc_id="d", source="a", text="", chars=(0, 0)), "$ (96)", (0, 6), "Capex", 3.0,
     ...           Decimal(-96), "million")
@@ -426,7 +427,7 @@ def operand_value(found: Found, operand: Operand) -> str:
     ('96 million', '(96) million')
     """
     text = re.sub(r"[$\s]", "", found.text)
-    if operand.item.outflow:
+    if operand.item.outflow and not found.against:  # a benefit where other years are expenses keeps its sign
         text = re.sub(r"[()\-−–]", "", text)
     return f"{text} {found.scale}" if found.scale else text
 

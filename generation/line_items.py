@@ -75,7 +75,9 @@ LINE_ITEMS: tuple[LineItem, ...] = (
           [r"(?:income|earnings) before (?:income )?tax(?:es)?", r"pre-?tax (?:income|earnings)"], "income"),
     _item("income_tax", "income tax expense",
           [r"provision for income taxes", r"income tax expense(?: \(benefit\))?", r"(?:provision for|benefit from) "
-           r"income taxes", r"income taxes", r"provision \(benefit\) for income taxes"],
+           r"income taxes", r"income taxes", r"provision \(benefit\) for income taxes",
+           r"provision for \(benefit from\) income taxes", r"\(benefit from\) provision for income taxes",
+           r"income tax \(benefit\) expense"],
           [r"income tax(?:es| expense)?", r"provision for income taxes", r"tax expense"], "income", outflow=True),
     _item("interest_expense", "interest expense", [r"interest expense(?:, net)?", r"interest expense, net of [\w ]+"],
           [r"interest expense"], "income", outflow=True),

@@ -197,6 +197,19 @@ class Found:
     score: float
     value: Decimal
     scale: str = ""  # the table's scale when the passage itself does not state it ("thousand", ...)
+    against: bool = False  # negative where the row's other years are positive: a benefit, not an expense
+
+
+def against_row(cell: Cell, row: Row) -> bool:
+    """Whether ``cell`` is negative in a row whose other amounts are all positive: on an expense row ("Provision
+    for (benefit from) income taxes (73,608) 73,829 19,244") that year is a benefit, and its sign counts.
+
+    >>> r = Row("Tax", (Cell("(73)", 0, 4, Decimal(-73), 2017), Cell("73", 5, 7, Decimal(73), 2016)))
+    >>> against_row(r.cells[0], r), against_row(r.cells[1], r)
+    (True, False)
+    """
+    others = [c.value for c in row.cells if c is not cell and c.value and not c.percent]
+    return cell.value is not None and cell.value < 0 and bool(others) and all(v > 0 for v in others)
 
 
 def find_operand(item: LineItem, year: int, passages: Sequence[Passage], *,
@@ -273,5 +286,5 @@ def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
                 total += 0.6  # the period asked for, printed as such (outweighs the repeated-years penalty)
             out.append(Found(p, cell.text, (cell.start, cell.end), row.label, score + context + total,
                              cell.value if cell.value is not None else Decimal(0),
-                             "" if stated else p.table.scale))
+                             "" if stated else p.table.scale, against_row(cell, row)))
     return sorted(out, key=lambda f: -f.score)

@@ -340,3 +340,13 @@ def test_a_quick_ratio_counts_cash_short_term_investments_and_receivables_and_sa
     assert answer.calculation.text == "2.33"  # (5,794 + 0 + 1,000) / 2,915: no short-term investments row
     assert "Definition used: quick ratio = (cash and cash equivalents + short-term investments" in answer.text
     assert "short-term investments (2019): no such row in the filing, counted as 0." in answer.text
+
+
+def test_a_planned_figure_is_not_read_from_a_guessed_filing_among_several():
+    other = replace(table("inc2", INCOME.text, header=INCOME.header.replace("ACME", "OTHER"), doc="e"))
+    llm = ScriptedLLM("Revenue was $6,489 million [1].")
+    answer = pipeline_over([INCOME, other], llm, compute=True).run("How much revenue did Widget generate in FY2019?")
+    assert llm.calls == [] and answer.stage("figures").outcome == "no filing"
+    assert answer.text.startswith("The document does not say. No filing matches the question's issuer and period")
+    alone = pipeline_over([INCOME], llm, compute=True).run("How much revenue did Widget generate in FY2019?")
+    assert alone.calculation is not None and alone.calculation.text.startswith("6,489")
