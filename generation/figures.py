@@ -210,6 +210,10 @@ _N_YEAR_AVERAGE = re.compile(r"\b(?:\d|two|three|four|five)[- ]year average\b|\b
                              re.IGNORECASE)
 
 
+_AVERAGE_DURING = re.compile(r"\baverage\b(?![- ](?:daily|monthly|quarterly|weekly|price|cost|rate|selling))",
+                             re.IGNORECASE)
+
+
 def metric_named(question: str, y: int) -> tuple[str, str] | None:
     """A glossary metric the question names, as (name, formula for year ``y``).
 
@@ -242,7 +246,7 @@ _PART_OF_COMPANY = re.compile(r"\bsegments?\b|\bdivisions?\b|\bbusiness (?:unit|
 _PLAIN_BEFORE = frozenset({"the", "its", "their", "total", "net", "consolidated", "unadjusted", "annual", "reported",
                            "gross", "of", "in", "for", "what", "much", "was", "were", "is", "are", "and", "year",
                            "end", "fiscal", "quarterly", "company", "company's", "amount", "did", "generate", "report",
-                           "a", "an", "as", "at", "by", "on", "to", "from", "with"})
+                           "a", "an", "as", "at", "by", "on", "to", "from", "with", "merchandise", "average"})
 
 
 def narrows_item(question: str, start: int) -> bool:
@@ -288,6 +292,8 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
     'avg(net_income_2015 / revenue_2015, net_income_2016 / revenue_2016, net_income_2017 / revenue_2017)'
     >>> plan_question("What is the year end FY2019 total amount of inventories?").formula
     'inventories_2019'
+    >>> plan_question("What was the average merchandise inventory during fiscal 2017?").formula
+    'avg(inventories_2017, inventories_2016)'
     >>> plan_question("By how much did the company increase its credit agreement?") is None
     True
     >>> plan_question("How much revenue did the Intelligent Cloud segment generate in FY2023?") is None
@@ -338,6 +344,10 @@ def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
     item = single_item(question)
     if item is None:
         return None
+    if item.statement == "balance" and lo == hi and _AVERAGE_DURING.search(question):
+        # "average inventory during fiscal 2017": a balance over the year, its opening and closing mean
+        formula = f"avg({item.key}_{hi}, {item.key}_{hi - 1})"
+        return Plan(f"average_{item.key}_{hi}", formula, _operands_of(formula), "average", statements)
     if _N_YEAR_AVERAGE.search(question) and hi > lo:
         formula = f"avg({', '.join(f'{item.key}_{y}' for y in range(lo, hi + 1))})"
         return Plan(f"{item.key}_average_{lo}_{hi}", formula, _operands_of(formula), "average", statements)

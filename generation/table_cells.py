@@ -232,6 +232,8 @@ _CONSOLIDATED = re.compile(r"\bconsolidated\b", re.IGNORECASE)
 # a note to the statements (its section path): a note table repeats or breaks down a statement's line
 _NOTE = re.compile(r"\bnotes? to (?:the )?(?:condensed )?(?:consolidated )?financial statements\b|"
                    r"(?:^|[›·]\s*)note\s*\d+\b", re.IGNORECASE)
+_COMPREHENSIVE = re.compile(r"\bcomprehensive income statements?\b|\bstatements? of comprehensive income\b",
+                            re.IGNORECASE)
 _TITLE = re.compile(r"\s*(?:condensed )?(?:consolidated )?(?:balance sheets?|statements? of)", re.IGNORECASE)
 
 
@@ -242,7 +244,7 @@ def context_score(p: Passage, wanted: set[Statement], table: Table, scale: str, 
     discussion, selected data, quarterly or segment table (-0.5), nor one whose columns repeat a year (-0.5);
     -0.01 per place down the retrieved list; a table under a note to the statements (its section path; not one
     whose last section is a statement's own title) -0.6: a statement row beats the note row repeating or splitting
-    it."""
+    it; a statement of comprehensive income, for an income-statement item, -0.6."""
     caption = f"{_header_part(p)}\n{p.text[:300]}"
     named = statements_named(caption)
     score = 0.5 if p.kind == "table" else 0.0
@@ -254,6 +256,8 @@ def context_score(p: Passage, wanted: set[Statement], table: Table, scale: str, 
         score += 1.3 if _FORMAL.search(p.header) else 0.8
     score += 0.3 if _CONSOLIDATED.search(caption) or _CONSOLIDATED.search(p.header) else 0.0
     score -= 0.5 if _NOT_STATEMENT.search(p.header) or _NOT_STATEMENT.search(p.text[:200]) else 0.0
+    if _COMPREHENSIVE.search(caption) and "income" in wanted:
+        score -= 0.6  # the statement of comprehensive income repeats net income: the income statement is its place
     path = _section_path(p)
     score -= 0.6 if _NOTE.search(path) and not _TITLE.match(path.split(" › ")[-1]) else 0.0
     score += 0.2 if scale else 0.0

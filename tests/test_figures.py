@@ -350,3 +350,19 @@ def test_a_planned_figure_is_not_read_from_a_guessed_filing_among_several():
     assert answer.text.startswith("The document does not say. No filing matches the question's issuer and period")
     alone = pipeline_over([INCOME], llm, compute=True).run("How much revenue did Widget generate in FY2019?")
     assert alone.calculation is not None and alone.calculation.text.startswith("6,489")
+
+
+def test_research_and_development_and_a_balance_averaged_over_one_year_are_planned():
+    assert plan_question("How much did Acme spend on research and development in fiscal 2016?").formula == \
+        "research_and_development_2016"
+    assert plan_question("What was Acme's average merchandise inventory during fiscal 2017?").formula == \
+        "avg(inventories_2017, inventories_2016)"
+    assert plan_question("What was Acme's average selling price in 2019?") is None
+
+
+def test_net_income_is_read_from_the_income_statement_not_comprehensive_income():
+    comprehensive = table("ci", "COMPREHENSIVE INCOME STATEMENTS\n(In millions)\n2019 2018 2017\n"
+                                "Net income $ 1,503 $ 1,848 $ 273\nComprehensive income 1,600 1,900 300",
+                          header=f"{DOC} · Item 8 · COMPREHENSIVE INCOME STATEMENTS (In millions) | 2019 2018 2017")
+    found = find_operand(ITEMS["net_income"], 2019, [comprehensive, INCOME])
+    assert found is not None and found.passage.id == "inc"
