@@ -122,6 +122,11 @@ _STATEMENT_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("income", re.compile(r"\bexpenses?\b|\bspen[dt]\b|\bincome\b|\bearnings\b|\brevenues?\b|\bsales\b|"
                           r"\bper share\b|\bresearch and development\b|\bprofit\b", re.IGNORECASE)),
 )
+#: Topics a filing discusses in a section of their own: (what the question says, the need's label, its query).
+_TOPICS: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"\bemployees?\b|\bheadcount\b|\bworkforce\b|\bstaff\b", re.IGNORECASE), "human capital",
+     "human capital employees workforce headcount number of employees"),
+)
 _PLACEHOLDER_YEAR = 2000  # plans a judgement naming no year, for its line items and sections only (never searched)
 
 
@@ -130,7 +135,8 @@ class FilingsEvidence:
     figures are reported in (from the figures planner's plan and the judgement's metrics, the line items the
     question names, the statements it names, else the statement its words point to), each a table need whose
     statement title ranks first, and the narrative sections a judgement reads ("what drove": results of
-    operations; liquidity: the liquidity section), each a prose need."""
+    operations; liquidity: the liquidity section), each a prose need, and the section a topic has of its own (the
+    workforce: human capital)."""
 
     name = "filings"
 
@@ -163,6 +169,8 @@ class FilingsEvidence:
         if judgement is not None:
             needs += [EvidenceNeed(f"narrative ({judgement.kind}: {judgement.subject})", section, ("prose",))
                       for section in judgement.sections]
+        needs += [EvidenceNeed(f"section ({label})", query) for pattern, label, query in _TOPICS
+                  if pattern.search(question)]
         return needs
 
 

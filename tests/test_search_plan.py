@@ -168,6 +168,11 @@ def test_amounts_the_glossary_does_not_know_need_the_statement_their_words_point
     assert needs("Does Acme's new CEO have previous CEO experience?") == []
 
 
+def test_a_topic_with_a_section_of_its_own_needs_that_section() -> None:
+    assert needs("How many employees did Acme have at the end of 2022?") == [
+        ("section (human capital)", "human capital employees workforce headcount number of employees", ())]
+
+
 def test_the_planner_is_the_filings_profiles_part() -> None:
     assert isinstance(filings_profile().planner, FilingsEvidence)
     assert general_profile().planner is None
