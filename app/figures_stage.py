@@ -41,7 +41,7 @@ from generation.figures import (
 from generation.judgement import Judgement, Value, judgement_text, plan_judgement, section_sentences
 from generation.prompt import NOT_FOUND
 from generation.select import Corpus
-from generation.table_cells import document_year
+from generation.table_cells import document_year, statement_title
 from ingest.core.periods import parse_period, periods_named, years_named
 from ingest.core.records import Answer, Calculation, Citation, Passage, Ranked, StageTrace
 from ingest.core.text import sentence_spans
@@ -50,6 +50,7 @@ from retrieval.search import Retrieval
 
 OPERAND_HITS = 8  # passages searched per operand
 STATEMENT_HITS = 3  # statement pages searched per statement
+TITLED_PAGES = 3  # passages opening with a statement's title taken per statement (its index lines, its pages)
 STATEMENT_QUERIES = {"balance": "consolidated balance sheets total assets total liabilities",
                      "income": "consolidated statements of operations income revenues net income",
                      "cash": "consolidated statements of cash flows operating activities investing activities"}
@@ -182,11 +183,17 @@ def _passages(search: Search, query: str, scope: Scope | None, k: int) -> list[P
 def statement_pages(plan: Plan, search: Search, scope: Scope | None,
                     corpus: Mapping[str, Sequence[Passage]] | None) -> list[Passage]:
     """The pages of the statements the plan's operands are reported in: one search per statement for its title
-    ("consolidated balance sheets"), then every passage on the page of each hit (a statement cut into several
-    tables, such as assets and liabilities, comes whole)."""
+    ("consolidated balance sheets") and, in one filing, its first pages that open with that title
+    (:func:`generation.table_cells.statement_title`), then every passage on the page of each hit (a statement
+    cut into several tables, such as assets and liabilities, comes whole)."""
     out: dict[str, Passage] = {}
-    for statement in dict.fromkeys(o.item.statement for o in plan.operands if o.item.statement):
-        for hit in _passages(search, STATEMENT_QUERIES[statement], scope, STATEMENT_HITS):
+    wanted = list(dict.fromkeys(o.item.statement for o in plan.operands if o.item.statement))
+    docs = scope.documents if scope is not None else ()
+    for statement in wanted:
+        hits = _passages(search, STATEMENT_QUERIES[statement], scope, STATEMENT_HITS)
+        if corpus is not None and len(docs) == 1:  # the filing's own pages that open with the statement's title
+            hits += [p for p in corpus.get(docs[0], ()) if statement in statement_title(p)][:TITLED_PAGES]
+        for hit in hits:
             page = [p for p in (corpus or {}).get(hit.doc_id, ()) if p.page == hit.page] or [hit]
             out.update((p.id, p) for p in page)
     return list(out.values())

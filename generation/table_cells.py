@@ -266,6 +266,34 @@ def context_score(p: Passage, wanted: set[Statement], table: Table, scale: str, 
     return score - 0.01 * rank
 
 
+#: A statement's own title on a line of its own: "Consolidated Balance Sheets", "CONSOLIDATED STATEMENTS OF
+#: INCOME", "INCOME STATEMENTS", "Condensed Consolidated Statements of Cash Flows" (not comprehensive income).
+_TITLE_LINE = re.compile(r"^[ \t]*(?:[\w.,&' ]{0,60}\n[ \t]*)?(?:condensed )?(?:consolidated )?"
+                         r"(?:balance sheets?|statements? of (?:financial (?:position|condition)|operations|income|"
+                         r"earnings|cash flows?)|income statements?|cash flows? statements?)"
+                         r"(?! and comprehensive)[ \t]*(?:\(unaudited\))?[ \t]*$", re.IGNORECASE | re.MULTILINE)
+
+
+def statement_title(passage: Passage) -> set[Statement]:
+    """The statements a passage opens with the title of (its first lines, or the last section of its header
+    path): where the statement itself is printed, not a note or a discussion that mentions it.
+
+    >>> from dataclasses import replace
+    >>> p = Passage(id="t", doc_id="d", source="a", kind="prose", chars=(0, 0), header="ACME 10-K FY2015 · ITEM 8",
+    ...             text="Advanced Widgets, Inc.\\nConsolidated Balance Sheets\\nDecember 26,")
+    >>> statement_title(p), statement_title(replace(p, text="See the consolidated balance sheets for more."))
+    ({'balance'}, set())
+    """
+    path = _section_path(passage).split(" › ")[-1]
+    if _NOTE.search(_section_path(passage)) or _COMPREHENSIVE.search(path):
+        return set()
+    head = passage.text[:300]
+    found = [m.group() for m in _TITLE_LINE.finditer(head)]
+    if _TITLE_LINE.fullmatch(path.strip()):
+        found.append(path)
+    return {name for line in found for name in statements_named(line)}
+
+
 def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
                statements: Iterable[Statement] = (), months: int | None = None) -> list[Found]:
     """Every cell for ``item`` in ``year`` among ``passages``, best first (see :func:`find_operand`).
