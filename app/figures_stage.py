@@ -192,11 +192,16 @@ def statement_pages(plan: Plan, search: Search, scope: Scope | None,
     for statement in wanted:
         hits = _passages(search, STATEMENT_QUERIES[statement], scope, STATEMENT_HITS)
         if corpus is not None and len(docs) == 1:  # the filing's own pages that open with the statement's title
-            hits += [p for p in corpus.get(docs[0], ()) if statement in statement_title(p)][:TITLED_PAGES]
+            hits += titled_pages(corpus.get(docs[0], ()), statement)
         for hit in hits:
             page = [p for p in (corpus or {}).get(hit.doc_id, ()) if p.page == hit.page] or [hit]
             out.update((p.id, p) for p in page)
     return list(out.values())
+
+
+def titled_pages(passages: Sequence[Passage], statement: str) -> list[Passage]:
+    """The first passages of one filing that open with ``statement``'s own title (at most :data:`TITLED_PAGES`)."""
+    return [p for p in passages if statement in statement_title(p)][:TITLED_PAGES]
 
 
 def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequence[Passage],
@@ -204,6 +209,7 @@ def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequenc
     """Each operand's cell (searched inside ``scope``, with the hits of the same line item's other years, then on
     the statements' pages and among the question's candidates), and the names of operands not found."""
     allowed = set(scope.documents) if scope is not None and scope.documents else None
+    docs = scope.documents if scope is not None and len(scope.documents) == 1 else ()
     found: dict[str, Found] = {}
     missing: list[str] = []
     statements = statement_pages(plan, search, scope, corpus)
@@ -214,7 +220,10 @@ def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequenc
         pool = [p for p in [*hits[operand.name], *same, *statements, *candidates]
                 if allowed is None or p.doc_id in allowed or p.source in allowed]
         pool = list({p.id: p for p in with_table_heads(pool, corpus)}.values())
-        cell = find_operand(operand.item, operand.year, pool, statements=plan.statements, months=plan.months)
+        titled = {(p.doc_id, p.page) for d in docs
+                  for p in titled_pages((corpus or {}).get(d, ()), operand.item.statement)}
+        cell = find_operand(operand.item, operand.year, pool, statements=plan.statements, months=plan.months,
+                            titled=titled)
         if cell is not None:
             found[operand.name] = cell
         elif not operand.item.optional:  # an optional row not printed counts as 0 (figures.absent)

@@ -10,7 +10,7 @@ text for rows, cells or years: a passage without a table record has no rows.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -213,15 +213,18 @@ def against_row(cell: Cell, row: Row) -> bool:
 
 
 def find_operand(item: LineItem, year: int, passages: Sequence[Passage], *,
-                 statements: Iterable[Statement] = (), months: int | None = None) -> Found | None:
+                 statements: Iterable[Statement] = (), months: int | None = None,
+                 titled: Collection[tuple[str, int | None]] = ()) -> Found | None:
     """The best cell for ``item`` in ``year`` among ``passages`` (best first, as retrieved): the row whose label
     names the item best (:func:`generation.line_items.label_score`), preferring table passages, the statement
     the item is reported in or ``statements`` the question names (seen in the passage's header: section path and
     table caption), the earlier passage on a tie; the cell in the year's column. None when no row of a table
     record names the item with a value for the year. With ``months`` (the question's period length: a 10-Q's
-    "six months ended"), a table whose columns say their lengths gives the cell of that length.
+    "six months ended"), a table whose columns say their lengths gives the cell of that length. A table on one
+    of the ``titled`` pages (document id, page: a page that opens with the item's statement's title) counts as
+    that statement (+1).
     """
-    ranked = rank_cells(item, year, passages, statements=statements, months=months)
+    ranked = rank_cells(item, year, passages, statements=statements, months=months, titled=titled)
     return ranked[0] if ranked else None
 
 
@@ -295,7 +298,8 @@ def statement_title(passage: Passage) -> set[Statement]:
 
 
 def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
-               statements: Iterable[Statement] = (), months: int | None = None) -> list[Found]:
+               statements: Iterable[Statement] = (), months: int | None = None,
+               titled: Collection[tuple[str, int | None]] = ()) -> list[Found]:
     """Every cell for ``item`` in ``year`` among ``passages``, best first (see :func:`find_operand`).
 
     A cell's scale is the one its passage states ("(In millions)" in its text or header, which the calculation
@@ -308,6 +312,7 @@ def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
             continue
         stated = passage_scale(p)
         context = context_score(p, wanted, p.table, stated or p.table.scale, rank)
+        context += 1.0 if (p.doc_id, p.page) in titled else 0.0  # the statement's own page
         for row in table_rows(p):
             score = label_score(item, row.label)
             cell = row.cell(year, months) if score > 0 else None
