@@ -28,7 +28,7 @@ from generation.compute import (
 )
 from generation.context import order_passages, pack_passages
 from generation.evidence import Excerpt, select_evidence
-from generation.number_check import LabelMatcher, withhold_wrong_numbers
+from generation.number_check import LabelMatcher, counts_something_else, withhold_wrong_numbers
 from generation.prompt import COMPUTE_REMINDER, COMPUTE_RULES, NOT_FOUND, build_messages
 from generation.verify import (
     Verification,
@@ -209,6 +209,10 @@ class Verifier:
     yes/no whether its cited passages answer the question (backends with logits only), and the answer is
     withheld when the margin falls below ``answer_check_margin``.
 
+    With ``unsupported="abstain"``, an answer to a "how many ...?" question that states numbers but never names
+    the thing counted (nor a word for it: "people" for employees) is withheld before those checks
+    (``generation.number_check.counts_something_else``: "How many employees?" answered "1,355 stores").
+
     With ``number_check`` on, a sentence stating a number that its cited passage prints in another row, another
     year's column or as a count of something else ("6,146 stores") is withheld (``generation/number_check.py``).
 
@@ -261,6 +265,13 @@ class Verifier:
             trace.append(numbers)
             if is_abstention(v.text):
                 return Checked(v.text, (), tuple(warnings), tuple(trace))
+        if s.unsupported == "abstain" and outcome == "ok" and not is_abstention(v.text) \
+                and (other := counts_something_else(question, v.text)):  # "how many employees?" "1,355 stores"
+            warnings.append(AnswerWarning(WarningKind.WITHHELD_NOT_ANSWERED,
+                                          f"count check: {other}; draft: {v.text!r}"))
+            trace.append(StageTrace("counts", "what is counted", outcome="withheld",
+                                    details=(f"withheld: {other}",)))
+            return Checked(NOT_FOUND, (), tuple(warnings), tuple(trace))
         if s.unsupported == "abstain" and outcome == "ok" and self.answerability.enabled \
                 and not is_abstention(v.text):
             evidence, reason = self._evidence_check(question, v.text, v.citations)

@@ -353,3 +353,76 @@ def withhold_wrong_numbers(answer: str, cited: Callable[[int], Passage | None],
     if not any(claim_words(c.text) for c in split_claims(text)):
         text = ""
     return NumbersChecked(text, checked, tuple(withheld))
+
+
+# ------------------------------------------------------------------------------------------ what is counted
+
+_HOW_MANY = re.compile(r"\bhow many\s+(?P<what>[\w'’-]+(?:\s+[\w'’-]+){0,3}?)(?:\s*\((?P<also>[\w\s'’-]+)\))?"
+                       r"(?=\s+(?:did|does|do|were|was|are|is|has|have|had|will|would|could|can|in|at|of|for|"
+                       r"on|during|as|were)\b|\s*[?,.(])", re.IGNORECASE)
+#: Words one count may be written as: an answer counting "people" counts the question's "employees".
+_SAME_COUNT: tuple[frozenset[str], ...] = (
+    frozenset({"employee", "associate", "people", "person", "worker", "staff", "headcount", "team", "member"}),
+    frozenset({"store", "location", "warehouse", "outlet", "restaurant", "branch", "club", "unit", "shop"}),
+    frozenset({"share", "stock"}),
+)
+
+
+def _singular(word: str) -> str:
+    w = word.lower().strip("'’")
+    if w.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    return w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w
+
+
+def counted_nouns(question: str) -> frozenset[str]:
+    """The thing a "how many ...?" question counts (the last word before its verb, and a word in parentheses
+    after it), with the words the same count may be written as; empty for any other question.
+
+    >>> sorted(counted_nouns("How many associates (employees) did Ulta Beauty have at the end of fiscal 2022?"))[:3]
+    ['associate', 'employee', 'headcount']
+    >>> sorted(counted_nouns("How many major reportable business segments does it have?"))
+    ['segment']
+    >>> counted_nouns("What was revenue in 2023?")
+    frozenset()
+    """
+    m = _HOW_MANY.search(question)
+    if m is None:
+        return frozenset()
+    heads = {_singular(m.group("what").split()[-1])}
+    if m.group("also"):
+        heads.add(_singular(m.group("also").split()[-1]))
+    for group in _SAME_COUNT:
+        if heads & group:
+            heads |= group
+    return frozenset(heads)
+
+
+def counts_something_else(question: str, answer: str) -> str | None:
+    """Why an answer to a "how many ...?" question does not answer it (None: it may): it states numbers but never
+    names the thing asked ("How many employees?" answered "it operated 1,355 stores").
+
+    >>> counts_something_else("How many employees did it have?", "It operated 1,355 stores [1].")
+    'the question counts employee (or associate, headcount, member, people, person, staff, team, worker); \
+the answer names none of them'
+    >>> counts_something_else("How many employees did it have?", "About 116,000 people work there [1].") is None
+    True
+    >>> counts_something_else("How many warehouses?", "It operated 815 membership warehouses [1].") is None
+    True
+    """
+    nouns = counted_nouns(question)
+    if not nouns or not [n for n in _numbers_stated(answer)]:
+        return None
+    said = {_singular(w) for w in re.findall(r"[A-Za-z][\w'’-]*", answer)}
+    if said & nouns:
+        return None
+    head = _singular(_HOW_MANY.search(question).group("what").split()[-1])  # type: ignore[union-attr]
+    others = sorted(nouns - {head})
+    return f"the question counts {head}" + (f" (or {', '.join(others)})" if others else "") + \
+        "; the answer names none of them"
+
+
+def _numbers_stated(text: str) -> list[str]:
+    """The numbers a text states, years and citation markers aside."""
+    text = re.sub(r"\[\d+(?:\s*[-–,]\s*\d+)*\]", " ", text)
+    return [n for n in re.findall(r"(?<![\w.])\d[\d,]*(?:\.\d+)?", text) if not STANDALONE_YEAR.fullmatch(n)]

@@ -93,3 +93,14 @@ def test_prompt_offers_not_found_only_when_no_check_withholds(verify, unsupporte
     assert final.draft == "Mars has two moons [1]."
     assert final.text == (NOT_FOUND if (verify, unsupported) == ("lexical", "abstain") else
                           "Mars has two moons." if verify == "lexical" else "Mars has two moons [1].")
+
+
+def test_a_count_of_something_other_than_what_the_question_counts_is_withheld():
+    ps = [_p(1, "At year end the company operated 1,355 stores and employed about 40,000 associates.")]
+    llm = ScriptedLLM("The company operated 1,355 stores [1].")
+    final = pipeline_over(ps, llm, max_answer_tokens=20).run("How many employees did the company have?")
+    assert final.text == NOT_FOUND and final.stage("counts").outcome == "withheld"
+    assert "the question counts employee" in final.stage("counts").details[0]
+    kept = pipeline_over(ps, ScriptedLLM("The company operated 1,355 stores [1]."), max_answer_tokens=20).run(
+        "How many stores did the company operate?")
+    assert kept.text.startswith("The company operated 1,355 stores") and kept.stage("counts") is None
