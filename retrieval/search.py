@@ -72,12 +72,13 @@ def is_question(text: str) -> bool:
 
 TITLE_WORDS = 16  # a title line is short, and names its title early (after a company name at most): a line that
 TITLE_START = 8  # names it later, or a longer line, is a sentence mentioning it ("... included in our Statements of")
+TITLE_LEAD = 6  # a title comes first or after short lines only (a company name, "Table of Contents")
 
 
 def title_rank(passage: Passage, pattern: re.Pattern[str]) -> int:
     r"""How surely the passage is the piece ``pattern`` titles: 0 one of its first three lines is a short title
-    line that matches, 1 its header's caption (a table's own title) matches, 2 the section its header puts it in
-    does (a section path can still name the statement before it), 3 none.
+    line that matches (after short lines only), 1 its header's caption (a table's own title) matches, 2 the
+    section its header puts it in does (a section path can still name the statement before it), 3 none.
 
     >>> from ingest.core.records import Passage
     >>> p = Passage(id="x", doc_id="d", source="s", text="Acme Inc.\nBALANCE SHEETS\nCash 5", chars=(0, 1))
@@ -91,6 +92,8 @@ def title_rank(passage: Passage, pattern: re.Pattern[str]) -> int:
         m = pattern.search(line)
         if m and len(line.split()) <= TITLE_WORDS and len(line[:m.start()].split()) < TITLE_START:
             return 0
+        if len(line.split()) > TITLE_LEAD:  # a sentence or a row: the lines after it are not its title
+            break
     *path, caption = [part.strip() for part in (passage.header or "").replace("\xa0", " ").split("·")] or [""]
     if path and pattern.search(caption):
         return 1

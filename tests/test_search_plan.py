@@ -126,6 +126,8 @@ def test_title_rank_prefers_the_statement_itself_over_a_note_or_a_sentence() -> 
     assert title_rank(passage("Revenue 5", "10-K › Item 8 › Notes · CONSOLIDATED STATEMENTS OF INCOME (in"),
                       income) == 1
     assert title_rank(passage("Revenue 5", "10-K › CONSOLIDATED STATEMENTS OF EARNINGS · 2021 2020"), income) == 2
+    assert title_rank(passage("Total stock-based compensation costs that have been included in our Consolidated\n"
+                              "Statements of Income for fiscal 2016 were as follows"), income) == 3  # wrapped
     assert title_rank(passage("CONSOLIDATED STATEMENTS OF COMPREHENSIVE INCOME\nNet income 5"), income) == 3
     assert title_rank(passage("COMPREHENSIVE INCOME STATEMENTS\nNet income 5"), income) == 3
     balance = re.compile(STATEMENTS["balance"][1], re.IGNORECASE)
