@@ -9,8 +9,9 @@ be printed in the passage it cites, and docqa computes the result. When the oper
 question's own filing (routed with confidence, or the user's scope) and that filing does not cover the period
 asked (a quarterly filing of another quarter, an annual report asked for a quarter) or prints no row for an
 operand, the answer says so ("The document does not say. ...") instead of letting the model guess a figure of
-another period or line item; so does a planned figure whose filing routing cannot name while the question's
-passages come from several filings (a segment or product named like a company, an issuer not indexed).
+another period or line item; so does a planned figure whose filing the router looked for and could not name
+while the question's passages come from several filings (a segment or product named like a company, an issuer
+not indexed).
 Anything else failing: the caller runs the model as before. The searching lives here because ``generation``
 does not import ``retrieval``.
 """
@@ -55,8 +56,6 @@ STATEMENT_QUERIES = {"balance": "consolidated balance sheets total assets total 
                      "income": "consolidated statements of operations income revenues net income",
                      "cash": "consolidated statements of cash flows operating activities investing activities"}
 MODEL_NAME = "docqa figures (no model call)"
-PERCENT_METRICS = frozenset({"effective_tax_rate", "roa", "roe"})  # stated in percent by convention
-_AS_RATIO = re.compile(r"\bdecimal\b|\bratio\b|\bfraction\b|\bx\b|\btimes\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -231,22 +230,6 @@ def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequenc
     return found, missing
 
 
-def as_percent(plan: Plan, question: str) -> str:
-    """The question the plan's block is checked against: a metric stated as a percent by convention (a tax rate,
-    a return on assets or equity) asks for a percent even when the question does not say so, unless it asks for
-    a ratio or a decimal; anything else as asked.
-
-    >>> p = plan_question("What is the FY2022 effective tax rate?")
-    >>> as_percent(p, "What is the FY2022 effective tax rate?")
-    'What is the FY2022 effective tax rate? (in percent)'
-    >>> as_percent(p, "What is the FY2022 effective tax rate (as a decimal)?")
-    'What is the FY2022 effective tax rate (as a decimal)?'
-    """
-    if plan.source in PERCENT_METRICS and not _AS_RATIO.search(question):
-        return f"{question} (in percent)"
-    return question
-
-
 def routed_year(question: str, retrieval: Retrieval | None, corpus: Corpus | None) -> int | None:
     """For a question naming no year, the fiscal year of the first routed filing (routing puts the latest annual
     filing first): what "historically" or "is the company capital-intensive" is judged on. None otherwise."""
@@ -282,7 +265,9 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         trace = StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="not covered",
                            details=tuple(details))
         return Figures(trace, answer=not_given(question, reason))
-    if not where.own and len(spread := {r.passage.doc_id for r in candidates}) > 1:
+    # a router looked among filings (documents with issuers) and named none
+    routed = retrieval is not None and retrieval.route is not None and retrieval.route.applicable
+    if not where.own and routed and len(spread := {r.passage.doc_id for r in candidates}) > 1:
         reason = (f"no filing matches the question's issuer and period (its passages come from {len(spread)} "
                   "filings), and a figure read from a guessed one would be another company's or segment's")
         details.append(f"{reason}: not answered")
@@ -307,7 +292,7 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
     context = list({f.passage.id: f.passage for f in found.values()}.values())
     block = write_block(plan, found, context)
     draft = Draft(raw=block, text=block, citations=(), context=tuple(context), dropped=(), trace=(), compute=True)
-    checked, _ = check_calculation(as_percent(plan, question), draft)
+    checked, _ = check_calculation(question, draft)
     if checked.calculation is None:
         details.append(f"the block failed its check ({'; '.join(w.detail for w in checked.warnings)}); the model "
                        "answers")

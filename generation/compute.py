@@ -137,13 +137,26 @@ _PERCENT_WANTED = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bmargins?\b|\bgrowth r
                              r"annual growth\b", re.IGNORECASE)
 
 
+#: Figures stated in percent by convention (a tax rate, a return on assets, equity or capital), unless the
+#: question asks for a ratio, a decimal or a fraction.
+_PERCENT_BY_CONVENTION = re.compile(r"\btax rate\b|\breturn on (?:average )?(?:total )?(?:assets|(?:shareholders'? |"
+                                    r"stockholders'? )?equity|invested capital|capital)\b|\bro[aei]c?\b",
+                                    re.IGNORECASE)
+_AS_RATIO = re.compile(r"\bdecimal\b|\bratio\b|\bfraction\b|\btimes\b", re.IGNORECASE)
+
+
 def wants_percent(question: str) -> bool:
-    """Whether the question asks for its figure in percent.
+    """Whether the question asks for its figure in percent: it says so, or it asks for a figure stated in percent
+    by convention (a tax rate, a return on assets or equity) and not for a ratio or a decimal.
 
     >>> wants_percent("year-over-year change in operating income (in percents)"), wants_percent("asset turnover")
     (True, False)
+    >>> wants_percent("What was the effective tax rate in 2017?"), wants_percent("What is ROE as a decimal?")
+    (True, False)
     """
-    return bool(_PERCENT_WANTED.search(question))
+    if _PERCENT_WANTED.search(question):
+        return True
+    return bool(_PERCENT_BY_CONVENTION.search(question)) and not _AS_RATIO.search(question)
 
 
 _PLACE_WORDS = {"no": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "1": 1, "2": 2, "3": 3, "4": 4,

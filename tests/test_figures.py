@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from app.factory import build_pipeline
 from app.figures_stage import MODEL_NAME
 from generation.compute import calculate
 from generation.figures import (
@@ -19,12 +20,13 @@ from generation.figures import (
     write_block,
 )
 from ingest.core.amounts import stated_scale
-from ingest.core.records import Document, PageSpan, Passage
-from ingest.core.settings import SplitSettings
+from ingest.core.records import Document, PageSpan, Passage, RouteDecision
+from ingest.core.settings import Settings, SplitSettings
 from ingest.split import ProseSplitter
 from ingest.table_rows import column_periods, head_text, table_record
 from retrieval.scope import Scope
-from tests.fakes import ScriptedLLM, pipeline_over
+from retrieval.search import Retrieval
+from tests.fakes import FakeEmbedder, ScriptedLLM, StaticSearcher, pipeline_over
 
 DOC = "ACME CORP 10-K FY2019"
 
@@ -342,14 +344,25 @@ def test_a_quick_ratio_counts_cash_short_term_investments_and_receivables_and_sa
     assert "short-term investments (2019): no such row in the filing, counted as 0." in answer.text
 
 
+class _Unrouted(StaticSearcher):
+    """A first stage whose router looked among filings and named none."""
+
+    def retrieve(self, query: str, k: int, *, scope: Scope | None = None) -> Retrieval:
+        return Retrieval(super().retrieve(query, k, scope=scope).hits,
+                         route=RouteDecision((), "no issuer matched", False))
+
+
 def test_a_planned_figure_is_not_read_from_a_guessed_filing_among_several():
     other = replace(table("inc2", INCOME.text, header=INCOME.header.replace("ACME", "OTHER"), doc="e"))
     llm = ScriptedLLM("Revenue was $6,489 million [1].")
-    answer = pipeline_over([INCOME, other], llm, compute=True).run("How much revenue did Widget generate in FY2019?")
+    question = "How much revenue did Widget generate in FY2019?"
+    searcher = _Unrouted([INCOME, other])
+    answer = build_pipeline(Settings().replace(answer={"evidence_tokens": 0, "compute": True}), retriever=searcher,
+                            corpus=searcher, embedder=FakeEmbedder(), llm=llm).run(question)
     assert llm.calls == [] and answer.stage("figures").outcome == "no filing"
     assert answer.text.startswith("The document does not say. No filing matches the question's issuer and period")
-    alone = pipeline_over([INCOME], llm, compute=True).run("How much revenue did Widget generate in FY2019?")
-    assert alone.calculation is not None and alone.calculation.text.startswith("6,489")
+    unrouted = pipeline_over([INCOME, other], llm, compute=True).run(question)  # no router: as before
+    assert unrouted.stage("figures").outcome == "ok"
 
 
 def test_research_and_development_and_a_balance_averaged_over_one_year_are_planned():
