@@ -19,6 +19,7 @@ pipeline's "retrieve" trace.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ class Retrieval:
     planned: bool = False  # the hits fuse an evidence plan's searches with the question's own
 
 
+log = logging.getLogger(__name__)
 NEED_HITS = 20  # passages searched per planned need (a titled passage among them is moved first)
 _QUESTION_START = re.compile(r"^\W*(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|has|"
                              r"have|had|can|could|should|would|will|if|based|using|according|in|from|assuming|"
@@ -256,7 +258,13 @@ class Searcher:
         question); the plan and what each need found go into ``details``."""
         if self.planner is None or not doc_ids or not is_question(query):
             return None
-        needs = list(self.planner.plan(query))
+        try:
+            needs = list(self.planner.plan(query))
+        except Exception as err:  # noqa: BLE001  (a profile's part: its failure leaves the search as it is)
+            log.warning("evidence planner %s failed on %r: %s", self.planner.name, query, err)
+            details.append(f"evidence plan ({self.planner.name}) failed ({type(err).__name__}: {err}); "
+                           "the question's own search only")
+            return None
         if not needs:
             return None
         found = [self._need(need, doc_ids, run, kinds, pages) for need in needs]

@@ -95,6 +95,22 @@ def test_keyword_queries_plain_search_and_unrouted_questions_are_not_planned(rea
     assert planner.asked == []
 
 
+class BrokenPlanner:
+    name = "broken"
+
+    def plan(self, question: str) -> Sequence[EvidenceNeed]:
+        raise ValueError("no plan")
+
+
+def test_a_failing_planner_leaves_the_search_as_it_is(reader: IndexReader) -> None:
+    question = "How did ACME turbine revenue develop in fiscal 2019?"
+    plain = searcher(reader, None).retrieve(question, 2)
+    s = Searcher(reader, FakeEmbedder(), SearchSettings(), router=FilingsRouter(), planner=BrokenPlanner())
+    found = s.retrieve(question, 2)
+    assert not found.planned and [h.passage.id for h in found.hits] == [h.passage.id for h in plain.hits]
+    assert any("evidence plan (broken) failed (ValueError: no plan)" in d for d in found.details)
+
+
 def test_a_scope_naming_a_document_is_planned_inside_it(reader: IndexReader) -> None:
     found = searcher(reader, BalanceSheetPlanner()).retrieve("How did turbine revenue develop?", 2,
                                                             scope=Scope(documents=("*ACME_2019*",)))
