@@ -40,6 +40,7 @@ from generation.figures import (
     write_block,
 )
 from generation.judgement import Judgement, Value, judgement_text, plan_judgement, section_sentences
+from generation.line_items import norm_label
 from generation.prompt import NOT_FOUND
 from generation.select import Corpus
 from generation.table_cells import document_year, statement_title
@@ -313,7 +314,8 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
 
 def stated_terms(plan: Plan, found: Mapping[str, Found]) -> str:
     """The lines an answer adds under its calculation: the definition used where analysts' differ (a quick
-    ratio's quick assets), and each optional operand the filing prints no row for, counted as 0.
+    ratio's quick assets), each optional operand the filing prints no row for, counted as 0, and each operand
+    read from a row that counts it the other way ("Other expense/(income)" for other income).
 
     >>> p = plan_question("What is the FY2021 quick ratio?")
     >>> text = stated_terms(p, {})
@@ -324,6 +326,9 @@ def stated_terms(plan: Plan, found: Mapping[str, Found]) -> str:
     """
     lines = [f"Definition used: {DEFINED[plan.source]}."] if plan.source in DEFINED else []
     lines += [f"{o.item.title} ({o.year}): no such row in the filing, counted as 0." for o in absent(plan, found)]
+    lines += [f"{o.item.title} ({o.year}): the row {f.label!r} prints {f.text.replace('$', '').strip()}, an amount "
+              "of the opposite sign" for o in plan.operands if (f := found.get(o.name)) is not None
+              and o.item.reversed_by and re.search(o.item.reversed_by, norm_label(f.label))]
     return "\n".join(lines)
 
 

@@ -21,7 +21,16 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from generation.compute import is_derived_question
-from generation.line_items import ITEMS, LINE_ITEMS, LineItem, Statement, items_named, label_score, statements_named
+from generation.line_items import (
+    ITEMS,
+    LINE_ITEMS,
+    LineItem,
+    Statement,
+    items_named,
+    label_score,
+    norm_label,
+    statements_named,
+)
 from generation.table_cells import Cell, Found, Row, find_operand, rank_cells, table_rows
 from ingest.core.amounts import SCALE_ASKED, SCALES, scale_name
 from ingest.core.periods import YEAR_RANGE, months_named, years_named
@@ -246,7 +255,8 @@ _PART_OF_COMPANY = re.compile(r"\bsegments?\b|\bdivisions?\b|\bbusiness (?:unit|
 _PLAIN_BEFORE = frozenset({"the", "its", "their", "total", "net", "consolidated", "unadjusted", "annual", "reported",
                            "gross", "of", "in", "for", "what", "much", "was", "were", "is", "are", "and", "year",
                            "end", "fiscal", "quarterly", "company", "company's", "amount", "did", "generate", "report",
-                           "a", "an", "as", "at", "by", "on", "to", "from", "with", "merchandise", "average"})
+                           "a", "an", "as", "at", "by", "on", "to", "from", "with", "merchandise", "average",
+                           "record", "recorded", "or"})
 
 
 def narrows_item(question: str, start: int) -> bool:
@@ -258,7 +268,7 @@ def narrows_item(question: str, start: int) -> bool:
     >>> narrows_item("What is Costco's FY2021 revenue?", 24), narrows_item("What is 3M's revenue?", 13)
     (False, False)
     """
-    before = re.findall(r"[\w'’&-]+", question[:start])
+    before = [w for w in re.findall(r"[\w'’&-]+", question[:start]) if re.search(r"[^\W_]", w)]  # not a lone quote
     if not before:
         return False
     word = before[-1].lower()
@@ -435,9 +445,15 @@ def operand_value(found: Found, operand: Operand) -> str:
     ...           Decimal(-96), "million")
     >>> operand_value(f, Operand("capex_2015", ITEMS["capex"], 2015)), operand_value(f, Operand("x", ITEMS["cash"], 1))
     ('96 million', '(96) million')
+    >>> other = Operand("other_income_2019", ITEMS["other_income"], 2019)
+    >>> operand_value(replace(f, label="Other expense/(income)"), other), operand_value(f, other)
+    ('96 million', '(96) million')
     """
     text = re.sub(r"[$\s]", "", found.text)
-    if operand.item.outflow and not found.against:  # a benefit where other years are expenses keeps its sign
+    if operand.item.reversed_by and re.search(operand.item.reversed_by, norm_label(found.label)):
+        # "Other expense/(income)" printed "(952)" is 952 of other income; "168" there is -168 of it
+        text = text[1:] if text.startswith("-") else text.strip("()") if text.startswith("(") else f"-{text}"
+    elif operand.item.outflow and not found.against:  # a benefit where other years are expenses keeps its sign
         text = re.sub(r"[()\-−–]", "", text)
     return f"{text} {found.scale}" if found.scale else text
 

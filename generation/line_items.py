@@ -30,6 +30,8 @@ class LineItem:
         amount (capital expenditures "(4,625)", a provision for income taxes "(491)").
     :param optional: a filing that holds none prints no row (short-term investments): in a formula that adds it,
         its absence counts as 0, said so in the answer.
+    :param reversed_by: a pattern of row labels that count the item the other way round ("Other expense
+        (income), net" for other income): their figures change sign.
     """
 
     key: str
@@ -39,6 +41,7 @@ class LineItem:
     statement: Statement
     outflow: bool = False
     optional: bool = False
+    reversed_by: str = ""
 
     @property
     def is_total(self) -> bool:
@@ -46,8 +49,8 @@ class LineItem:
 
 
 def _item(key: str, title: str, labels: Iterable[str], names: Iterable[str], statement: Statement,
-          outflow: bool = False, optional: bool = False) -> LineItem:
-    return LineItem(key, title, tuple(labels), tuple(names), statement, outflow, optional)
+          outflow: bool = False, optional: bool = False, reversed_by: str = "") -> LineItem:
+    return LineItem(key, title, tuple(labels), tuple(names), statement, outflow, optional, reversed_by)
 
 
 _ATTR = r"(?: attributable to [\w .,&'’-]+| applicable to [\w .,&'’-]+)?"
@@ -86,6 +89,13 @@ LINE_ITEMS: tuple[LineItem, ...] = (
           [r"(?:total )?research and development(?: expenses?| costs?)?", r"r ?& ?d(?: expenses?)?",
            r"research, development and [\w ]+"],
           [r"research and development(?: expenses?| costs?| spending)?", r"\br ?& ?d\b"], "income", outflow=True),
+    _item("other_income", "other income (expense), net",
+          [r"(?:total )?(?:interest and )?other (?:income|expense)s?(?: ?[/(]\(?(?:income|expense)s?\)?\)?)?"
+           r"(?:,? net)?",
+           r"(?:total )?(?:interest and )?other (?:income|expense)s?,? net(?: \((?:income|expense)\))?",
+           r"other non-?operating (?:income|expense)(?: \((?:income|expense)\))?(?:,? net)?"],
+          [r"(?:net )?(?:interest and )?other (?:income|expense)s?(?: ?[/(]\(?(?:income|expense)s?\)?\)?)?(?:,? net)?"],
+          "income", reversed_by=r"^(?:total )?(?:interest and )?other (?:non-?operating )?expenses?\b"),
     _item("sga", "selling, general and administrative expenses",
           [r"(?:total )?selling, general(?:,)? and administrative(?: expenses?)?(?: \(sg&a\))?",
            r"sg ?& ?a(?: expenses?)?"],

@@ -379,3 +379,12 @@ def test_net_income_is_read_from_the_income_statement_not_comprehensive_income()
                           header=f"{DOC} · Item 8 · COMPREHENSIVE INCOME STATEMENTS (In millions) | 2019 2018 2017")
     found = find_operand(ITEMS["net_income"], 2019, [comprehensive, INCOME])
     assert found is not None and found.passage.id == "inc"
+
+
+def test_other_income_read_from_an_expense_row_changes_sign_and_says_so():
+    income = table("inc", INCOME.text.replace("Net income $", "Other expense/(income) (952) 168 25\nNet income $"),
+                   header=INCOME.header)
+    answer = pipeline_over([income], ScriptedLLM("unused"), compute=True).run(
+        "Did Acme record net other expense or net other income in FY2019, and how much?")
+    assert answer.calculation is not None and answer.calculation.result == 952
+    assert "the row 'Other expense/(income)' prints (952), an amount of the opposite sign" in answer.text
