@@ -409,12 +409,16 @@ the answer names none of them'
     True
     >>> counts_something_else("How many warehouses?", "It operated 815 membership warehouses [1].") is None
     True
+    >>> counts_something_else("How many students attended?", "About 5,000 [1].") is None
+    True
     """
     nouns = counted_nouns(question)
-    if not nouns or not [n for n in _numbers_stated(answer)]:
+    if not nouns:
         return None
     said = {_singular(w) for w in re.findall(r"[A-Za-z][\w'’-]*", answer)}
-    if said & nouns:
+    counted = {_singular(m.group(1)) for m in _COUNTED.finditer(re.sub(r"\[\d+(?:\s*[-–,]\s*\d+)*\]", " ", answer))
+               if m.group(1).lower() not in _NOT_THINGS}
+    if said & nouns or not counted:  # a bare number ("5,000 [1].") contradicts nothing
         return None
     head = _singular(_HOW_MANY.search(question).group("what").split()[-1])  # type: ignore[union-attr]
     others = sorted(nouns - {head})
@@ -422,7 +426,8 @@ the answer names none of them'
         "; the answer names none of them"
 
 
-def _numbers_stated(text: str) -> list[str]:
-    """The numbers a text states, years and citation markers aside."""
-    text = re.sub(r"\[\d+(?:\s*[-–,]\s*\d+)*\]", " ", text)
-    return [n for n in re.findall(r"(?<![\w.])\d[\d,]*(?:\.\d+)?", text) if not STANDALONE_YEAR.fullmatch(n)]
+#: A number and the plural word that says what it counts ("1,355 stores", "2.1 million members").
+_COUNTED = re.compile(r"(?<![\w.$])(?!(?:19|20)\d\d\b)\d[\d,]*(?:\.\d+)?\s+(?:(?:million|thousand|billion)\s+)?"
+                      r"([A-Za-z][a-z-]*s)\b")
+_NOT_THINGS = frozenset({"years", "months", "weeks", "days", "hours", "percent", "times", "points", "dollars",
+                         "basis", "cents"})
