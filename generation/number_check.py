@@ -362,10 +362,16 @@ _HOW_MANY = re.compile(r"\bhow many\s+(?P<what>[\w'’-]+(?:\s+[\w'’-]+){0,3}?
                        r"on|during|as|were)\b|\s*[?,.(])", re.IGNORECASE)
 #: Words one count may be written as: an answer counting "people" counts the question's "employees".
 _SAME_COUNT: tuple[frozenset[str], ...] = (
-    frozenset({"employee", "associate", "people", "person", "worker", "staff", "headcount", "team", "member"}),
+    frozenset({"employee", "associate", "people", "person", "worker", "staff", "headcount", "team", "member",
+               "resident", "inhabitant", "citizen", "individual"}),
     frozenset({"store", "location", "warehouse", "outlet", "restaurant", "branch", "club", "unit", "shop"}),
     frozenset({"share", "stock"}),
 )
+
+
+_AUX = frozenset({"were", "was", "are", "is", "did", "do", "does", "have", "has", "had", "will", "would", "can",
+                  "could"})
+_NOT_NOUNS = _AUX | {"of", "the", "more", "other", "total", "different", "major", "new", "in", "at"}
 
 
 def _singular(word: str) -> str:
@@ -380,18 +386,18 @@ def counted_nouns(question: str) -> frozenset[str]:
     after it), with the words the same count may be written as; empty for any other question.
 
     >>> sorted(counted_nouns("How many associates (employees) did Ulta Beauty have at the end of fiscal 2022?"))[:3]
-    ['associate', 'employee', 'headcount']
+    ['associate', 'citizen', 'employee']
     >>> sorted(counted_nouns("How many major reportable business segments does it have?"))
-    ['segment']
+    ['business', 'reportable', 'segment']
     >>> counted_nouns("What was revenue in 2023?")
     frozenset()
     """
     m = _HOW_MANY.search(question)
-    if m is None:
+    if m is None or m.group("what").split()[0].lower() in _AUX:  # "how many were killed": no noun
         return frozenset()
-    heads = {_singular(m.group("what").split()[-1])}
+    heads = {_singular(w) for w in m.group("what").split() if w.lower() not in _NOT_NOUNS}
     if m.group("also"):
-        heads.add(_singular(m.group("also").split()[-1]))
+        heads |= {_singular(w) for w in m.group("also").split()}
     for group in _SAME_COUNT:
         if heads & group:
             heads |= group
@@ -399,17 +405,19 @@ def counted_nouns(question: str) -> frozenset[str]:
 
 
 def counts_something_else(question: str, answer: str) -> str | None:
-    """Why an answer to a "how many ...?" question does not answer it (None: it may): it states numbers but never
-    names the thing asked ("How many employees?" answered "it operated 1,355 stores").
+    """Why an answer to a "how many ...?" question does not answer it (None: it may): it never names the thing
+    asked, and its number counts another kind of thing ("How many employees?" answered "it operated 1,355
+    stores"). Only the kinds :data:`_SAME_COUNT` knows (people, stores, shares) are told apart.
 
-    >>> counts_something_else("How many employees did it have?", "It operated 1,355 stores [1].")
-    'the question counts employee (or associate, headcount, member, people, person, staff, team, worker); \
-the answer names none of them'
+    >>> counts_something_else("How many workers did it have?", "It operated 1,355 stores [1].")
+    'the question counts workers; the answer counts store'
     >>> counts_something_else("How many employees did it have?", "About 116,000 people work there [1].") is None
     True
     >>> counts_something_else("How many warehouses?", "It operated 815 membership warehouses [1].") is None
     True
     >>> counts_something_else("How many students attended?", "About 5,000 [1].") is None
+    True
+    >>> counts_something_else("How many picks did he throw?", "He threw 17 interceptions [1].") is None
     True
     """
     nouns = counted_nouns(question)
@@ -420,10 +428,12 @@ the answer names none of them'
                if m.group(1).lower() not in _NOT_THINGS}
     if said & nouns or not counted:  # a bare number ("5,000 [1].") contradicts nothing
         return None
-    head = _singular(_HOW_MANY.search(question).group("what").split()[-1])  # type: ignore[union-attr]
-    others = sorted(nouns - {head})
-    return f"the question counts {head}" + (f" (or {', '.join(others)})" if others else "") + \
-        "; the answer names none of them"
+    asked_kinds = {g for g in _SAME_COUNT if g & nouns}
+    counted_kinds = {g for g in _SAME_COUNT if g & counted}
+    if not asked_kinds or not counted_kinds or asked_kinds & counted_kinds:
+        return None  # only a known kind of count against another ("picks" vs "interceptions" decides nothing)
+    what = _HOW_MANY.search(question).group("what")  # type: ignore[union-attr]
+    return f"the question counts {what}; the answer counts {', '.join(sorted(counted))}"
 
 
 #: A number and the plural word that says what it counts ("1,355 stores", "2.1 million members").
