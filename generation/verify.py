@@ -81,7 +81,10 @@ _ANY_MARKER = r"\[\s*\d[\d\s,;\-–]*\]"
 # passages) in three ways: markers written after the full stop ("long.[2] [3]") belong to the sentence before
 # them; "]" does not close a sentence, since in an answer it closes a marker; spaces before a blank line stay
 # in the sentence, so rewriting the sentence drops them.
-_ANSWER_SENTENCE_END = re.compile(rf"[.!?][\"')]*(?:\s*{_ANY_MARKER})*(?=\s|$)|\n\s*\n")
+# A full stop after a lone capital letter is an initial or part of an abbreviation ("Mary N. Dillon", "the U.S.
+# market"), not a sentence's end, so the check never puts a marker inside a name.
+_ANSWER_SENTENCE_END = re.compile(rf"(?:(?<![\s.(][A-Z])(?<!^[A-Z])\.|[!?])[\"')]*(?:\s*{_ANY_MARKER})*(?=\s|$)"
+                                  r"|\n\s*\n")
 
 
 def split_claims(answer: str) -> list[Claim]:
@@ -89,6 +92,8 @@ def split_claims(answer: str) -> list[Claim]:
 
     >>> [(c.text, c.numbers) for c in split_claims("It opened in 1932 [1]. It is long.[2, 3] [4] Red.")]
     [('It opened in 1932.', (1,)), ('It is long.', (2, 3, 4)), ('Red.', ())]
+    >>> [c.text for c in split_claims("Mary N. Dillon leads it [1]. It sells in the U.S. and Canada. Plan B.")]
+    ['Mary N. Dillon leads it.', 'It sells in the U.S. and Canada.', 'Plan B.']
     """
     claims: list[Claim] = []
     for a, b in sentence_spans(answer, ends=_ANSWER_SENTENCE_END):
