@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from ingest.core.settings import SearchSettings
-from retrieval.dense import FLAT, IVF, DenseConfig, dense_kind, recall_at
+from retrieval.dense import FLAT, IVF, DenseConfig, dense_kind, gpu_count, recall_at
 from retrieval.scope import Scope
 from retrieval.search import Searcher
 from retrieval.store import DocPassages, IndexReader
@@ -46,6 +46,7 @@ def test_ivf_recall_at_10_against_flat_on_new_queries(ivf_index: Path) -> None:
     dense = reader.manifest.dense
     assert dense["kind"] == IVF and dense["recall_at_10"] >= 0.95 and dense["recall_sample"] == 200
     assert dense["trained"] == "this build" and 1 <= dense["nprobe"] <= dense["nlist"]
+    assert dense["device"] == ("gpu" if gpu_count() else "cpu")  # where k-means and list assignment ran
     vectors = topic_vectors(20_000, DIM)  # the same generator and seed: the stored vectors
     flat = faiss.IndexFlatIP(DIM)
     flat.add(vectors)
@@ -135,4 +136,17 @@ def test_a_100k_passage_index_opens_and_answers_a_scoped_search_without_loading_
     assert open_peak < size * 0.1, f"opening allocated {open_peak} for an index of {size} bytes"
     assert search_peak < size * 0.1, f"searching allocated {search_peak} for an index of {size} bytes"
     assert rss_growth < size * 0.25, f"anonymous memory grew by {rss_growth} for an index of {size} bytes"
+    reader.close()
+
+
+@pytest.mark.gpu
+def test_a_gpu_trains_and_fills_the_ivf_index_as_the_cpu_would(tmp_path: Path) -> None:
+    """Where FAISS sees a GPU, k-means and list assignment run there; the stored index is the same kind of CPU
+    index with the recall the build tunes for."""
+    if not gpu_count():
+        pytest.skip("FAISS sees no GPU (a CPU build of FAISS, or no GPU)")
+    manifest = write_generated(tmp_path / "gpu", 20_000, DIM, dense=DenseConfig(approximate_above=5_000))
+    assert manifest.dense["device"] == "gpu" and manifest.dense["recall_at_10"] >= 0.95
+    reader = IndexReader(tmp_path / "gpu")
+    assert isinstance(reader._vectors, faiss.IndexIVFFlat) and len(reader) == 20_000
     reader.close()
