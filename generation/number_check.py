@@ -30,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from generation.table_cells import table_rows
 from generation.verify import claim_words, split_claims
 from ingest.core.amounts import DIGITS, SCALES, scale_name
-from ingest.core.periods import MONTHS, STANDALONE_YEAR, years_named
+from ingest.core.periods import MONTHS, STANDALONE_YEAR, YEAR, years_named
 from ingest.core.records import Passage
 
 #: A domain's opinion of whether the answer's words around a number (``window``) name what a row ``label`` (or a
@@ -437,7 +437,7 @@ def counts_something_else(question: str, answer: str) -> str | None:
 
 
 #: A number and the plural word that says what it counts ("1,355 stores", "2.1 million members").
-_COUNTED = re.compile(r"(?<![\w.$])(?!(?:19|20)\d\d\b)\d[\d,]*(?:\.\d+)?\s+(?:(?:million|thousand|billion)\s+)?"
+_COUNTED = re.compile(rf"(?<![\w.$])(?!{YEAR}\b)\d[\d,]*(?:\.\d+)?\s+(?:(?:million|thousand|billion)\s+)?"
                       r"([A-Za-z][a-z-]*s)\b")
 _NOT_THINGS = frozenset({"years", "months", "weeks", "days", "hours", "percent", "times", "points", "dollars",
                          "basis", "cents"})
