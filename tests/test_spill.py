@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import multiprocessing.queues
 import os
 import signal
 from pathlib import Path
@@ -52,10 +53,10 @@ def _rss_anon() -> int:
     return 0
 
 
-def test_the_writer_does_not_hold_the_vectors_in_memory(tmp_path: Path) -> None:
-    n, dim = 200_000, 64
-    vector_bytes = n * dim * 4  # 51 MB
-    writer = IndexWriter(tmp_path, dim)
+def _add_and_measure(directory: str, n: int, dim: int, out: multiprocessing.queues.Queue) -> None:
+    """In a fresh process (a heap no other test has grown): add ``n`` generated vectors to a writer; report
+    how much its anonymous memory grew, its spill files and whether it holds a FAISS index; then commit."""
+    writer = IndexWriter(Path(directory), dim)
     chunks = topic_chunks(n, dim)
     buffer = np.zeros((0, dim), np.float32)
     gc.collect()
@@ -69,14 +70,32 @@ def test_the_writer_does_not_hold_the_vectors_in_memory(tmp_path: Path) -> None:
     del buffer
     gc.collect()
     grown = _rss_anon() - before
+    spills = _spills(Path(directory))
+    spill_bytes = sum((Path(directory) / name).stat().st_size for name in spills)
+    holds_index = any(isinstance(v, faiss.Index) for v in vars(writer).values())
+    manifest = writer.commit(embedder={"model": "generated", "dim": dim}, splitter={"name": "generated"})
+    out.put({"grown": grown, "spills": spills, "spill_bytes": spill_bytes, "build": writer.build,
+             "holds_index": holds_index,
+             "kind": manifest.dense["kind"]})
+
+
+def test_the_writer_does_not_hold_the_vectors_in_memory(tmp_path: Path) -> None:
+    n, dim = 200_000, 64
+    vector_bytes = n * dim * 4  # 51 MB
+    spawn = multiprocessing.get_context("spawn")
+    out = spawn.Queue()
+    child = spawn.Process(target=_add_and_measure, args=(str(tmp_path), n, dim, out))
+    child.start()
+    found = out.get(timeout=300)
+    child.join(timeout=60)
+    assert child.exitcode == 0
     # the vectors went to the spill file: nothing in the writer is a FAISS index, and its memory grew by far
     # less than the vectors (the old writer's in-memory flat index grew it by all of them)
-    assert _spills(tmp_path) == [f"vectors-{writer.build}.spill.tmp"]
-    assert (tmp_path / _spills(tmp_path)[0]).stat().st_size == vector_bytes
-    assert not any(isinstance(v, faiss.Index) for v in vars(writer).values())
-    assert grown < vector_bytes * 0.4, f"anonymous memory grew by {grown} while adding {vector_bytes} of vectors"
-    manifest = writer.commit(embedder={"model": "generated", "dim": dim}, splitter={"name": "generated"})
-    assert manifest.dense["kind"] == "flat" and _spills(tmp_path) == []
+    assert found["spills"] == [f"vectors-{found['build']}.spill.tmp"] and found["spill_bytes"] == vector_bytes
+    assert not found["holds_index"]
+    assert found["grown"] < vector_bytes * 0.4, (
+        f"anonymous memory grew by {found['grown']} while adding {vector_bytes} of vectors")
+    assert found["kind"] == "flat" and _spills(tmp_path) == []
     reader = IndexReader(tmp_path)
     assert len(reader) == n and np.array_equal(reader.vectors()[123_456], topic_vectors(n, dim)[123_456])
     reader.close()
