@@ -28,6 +28,9 @@ from typing import Any, TypeVar
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scale import GivenVectors, percentiles  # noqa: E402
 
 from ingest.core.settings import SearchSettings  # noqa: E402
 from retrieval.dense import DenseConfig  # noqa: E402
@@ -42,22 +45,6 @@ class SequentialReader(MultiReader):
 
     def _each(self, work: Mapping[str, Callable[[], T]]) -> dict[str, T]:
         return {name: run() for name, run in work.items()}
-
-
-class _Vectors:
-    """A stand-in embedder: each query text's stored vector (the search, not a model, is timed)."""
-
-    def __init__(self, vectors: dict[str, np.ndarray], dim: int) -> None:
-        self.vectors, self.dim = vectors, dim
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self.vectors[t] for t in texts])
-
-
-def _pct(ms: list[float]) -> dict[str, float]:
-    ordered = sorted(ms)
-    return {"p50_ms": round(statistics.median(ordered), 2),
-            "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 2)}
 
 
 def _loadavg() -> float:
@@ -99,7 +86,7 @@ def main() -> int:
         rows = rng.choice(args.passages, args.queries, replace=False)
         texts = list(dict.fromkeys(" ".join(passage_words(int(r))[:4]) for r in rows))
         vectors = topic_vectors(len(texts), args.dim, seed=99)
-        embedder = _Vectors(dict(zip(texts, vectors, strict=True)), args.dim)
+        embedder = GivenVectors(dict(zip(texts, vectors, strict=True)), args.dim)
         ways = {"parallel": MultiReader.open(dirs), "sequential": SequentialReader.open(dirs)}
         searchers = {w: Searcher(r, embedder, SearchSettings(mode="hybrid")) for w, r in ways.items()}
         kinds = {"dense": lambda s, q: s.dense(q, 10), "bm25": lambda s, q: s.bm25(q, 10),
@@ -113,14 +100,14 @@ def main() -> int:
                 for way in order:
                     t = time.perf_counter()
                     hits = run(searchers[way], text)
-                    times[kind][way].append((time.perf_counter() - t) * 1000)
+                    times[kind][way].append(time.perf_counter() - t)
                     found[way] = [h.passage.id for h in hits]
                 if found["parallel"] != found["sequential"]:
                     raise SystemExit(f"{kind}: the two ways disagree on {text!r}")
                 ratios[kind].append(times[kind]["parallel"][-1] / times[kind]["sequential"][-1])
         result["load_after"] = _loadavg()
         result["queries"] = len(texts)
-        result["search"] = {kind: {**{w: _pct(times[kind][w]) for w in ways},
+        result["search"] = {kind: {**{w: percentiles(times[kind][w]) for w in ways},
                                    "ratio_parallel_over_sequential_median": round(statistics.median(ratios[kind]), 3)}
                             for kind in kinds}
         for reader in ways.values():

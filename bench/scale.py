@@ -54,7 +54,7 @@ def _status(key: str) -> int:
     return 0
 
 
-def _pct(values: list[float]) -> dict[str, float]:
+def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50_ms": round(float(np.percentile(values, 50)) * 1e3, 2),
             "p99_ms": round(float(np.percentile(values, 99)) * 1e3, 2), "n": len(values)}
 
@@ -107,7 +107,7 @@ def sample_queries(passages: int, dim: int, count: int, seed: int = 11) -> np.nd
     return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
 
 
-class _Vectors:
+class GivenVectors:
     """An embedder whose query vectors are given (the generated index has no model)."""
 
     def __init__(self, by_text: dict[str, np.ndarray], dim: int) -> None:
@@ -139,7 +139,7 @@ def serve(directory: Path, queries_file: Path, exact_file: Path, keyword_queries
     tracemalloc.stop()
     rows = np.random.default_rng(5).choice(reader.manifest.counts["passages"], len(queries), replace=False)
     texts = list(dict.fromkeys(" ".join(passage_words(int(r))[:4]) for r in rows))[:keyword_queries]
-    searcher = Searcher(reader, _Vectors(dict(zip(texts, queries[:len(texts)], strict=True)), queries.shape[1]),
+    searcher = Searcher(reader, GivenVectors(dict(zip(texts, queries[:len(texts)], strict=True)), queries.shape[1]),
                         SearchSettings(mode="hybrid"))
     dense_t, found = [], []
     for q in queries:
@@ -147,14 +147,14 @@ def serve(directory: Path, queries_file: Path, exact_file: Path, keyword_queries
         hits = reader.dense(q, 10)
         dense_t.append(time.perf_counter() - t)
         found.append([r for r, _ in hits] + [-1] * (10 - len(hits)))
-    out["dense"] = {**_pct(dense_t), "recall_at_10": round(recall_at(np.array(found), exact), 4)}
+    out["dense"] = {**percentiles(dense_t), "recall_at_10": round(recall_at(np.array(found), exact), 4)}
     for name, run in (("dense_search", searcher.dense), ("bm25", searcher.bm25), ("hybrid", searcher.hybrid)):
         times = []
         for text in texts:
             t = time.perf_counter()
             run(text, 10)
             times.append(time.perf_counter() - t)
-        out[name] = _pct(times)
+        out[name] = percentiles(times)
     docs = reader.manifest.counts["documents"]
     for name, scope_of in (("scoped_document", lambda i: Scope.of([f"d-{(i * 7919) % docs:06d}"])),
                            ("scoped_kind_table", lambda i: Scope.of(kinds=["table"]))):
@@ -163,7 +163,7 @@ def serve(directory: Path, queries_file: Path, exact_file: Path, keyword_queries
             t = time.perf_counter()
             searcher.retrieve(text, 10, scope=scope_of(i))
             times.append(time.perf_counter() - t)
-        out[name] = _pct(times)
+        out[name] = percentiles(times)
     out["serving"] = {"rss_anon": _status("RssAnon"), "peak_rss": _status("VmHWM")}
     reader.close()
     return out
@@ -227,7 +227,7 @@ def cmd_ann(args: argparse.Namespace) -> dict[str, Any]:
             t = time.perf_counter()
             index.search(q[None], 10)
             times.append(time.perf_counter() - t)
-        return _pct(times)
+        return percentiles(times)
 
     out: dict[str, Any] = {"passages": args.passages, "dim": args.dim, "load_before": _loadavg(),
                            "flat": latency(flat)}
