@@ -32,6 +32,7 @@ from generation.verify import claim_words, split_claims
 from ingest.core.amounts import DIGITS, SCALES, scale_name
 from ingest.core.periods import MONTHS, STANDALONE_YEAR, YEAR, years_named
 from ingest.core.records import Passage
+from ingest.core.text import strip_markers
 
 #: A domain's opinion of whether the answer's words around a number (``window``) name what a row ``label`` (or a
 #: printed sentence) holds: True (they do), False (they name something else), None (no opinion: the word overlap
@@ -424,7 +425,7 @@ def counts_something_else(question: str, answer: str) -> str | None:
     if not nouns:
         return None
     said = {_singular(w) for w in re.findall(r"[A-Za-z][\w'’-]*", answer)}
-    counted = {_singular(m.group(1)) for m in _COUNTED.finditer(re.sub(r"\[\d+(?:\s*[-–,]\s*\d+)*\]", " ", answer))
+    counted = {_singular(m.group(1)) for m in _COUNTED.finditer(strip_markers(answer))
                if m.group(1).lower() not in _NOT_THINGS}
     if said & nouns or not counted:  # a bare number ("5,000 [1].") contradicts nothing
         return None
