@@ -36,6 +36,7 @@ from generation.figures import (
     implausible,
     in_units_asked,
     operand_query,
+    part_named,
     plan_question,
     write_block,
 )
@@ -275,6 +276,13 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         trace = StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="no filing",
                            details=tuple(details))
         return Figures(trace, answer=not_given(question, reason))
+    route = retrieval.route if retrieval is not None else None  # a part of the company asked: no lookup
+    issuers = (*route.issuers, *route.names) if route is not None and route.applicable else None
+    if part := part_named(question, issuers):
+        why = (f"the question asks for a part of the company ({part}); the statements print the company's "
+               f"{plan.label.replace('_', ' ')}: the model answers")
+        return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="a part asked",
+                                  details=(plan.describe(), why)))
     found, missing = resolve(plan, search, where.scope, [r.passage for r in candidates], doc_passages)
     details += [f"{name}: {f.label!r} = {f.text} ({f.passage.label})" for name, f in found.items()]
     if missing and where.own:  # the question's own filing does not print it: say so, the model would guess

@@ -38,7 +38,7 @@ from ingest.core.records import Passage
 
 __all__ = ["DEFINED", "ITEMS", "LINE_ITEMS", "METRICS", "Cell", "Found", "LineItem", "Operand", "Plan", "Row",
            "Statement", "absent", "find_operand", "in_units_asked", "items_named", "label_score", "metric_named",
-           "narrows_item", "operand_query", "operand_value", "plan_question", "rank_cells", "single_item",
+           "narrows_item", "operand_query", "operand_value", "part_named", "plan_question", "rank_cells", "single_item",
            "statements_named", "table_rows", "write_block"]
 
 # ---------------------------------------------------------------------------------------------- the plan
@@ -91,7 +91,7 @@ _AVERAGE_OF = re.compile(r"\b(?:average|mean|avg)\b(?: (?:of )?(?:the )?)?(?P<wh
                          rf"for|in)\s+{YEAR_RANGE}", re.IGNORECASE)
 _CHANGE_OF = re.compile(rf"\b(?:change|increase|decrease|difference) in (?P<what>[\w&' ]+?)\s+(?:between|from)\s+"
                         rf"{YEAR_RANGE}", re.IGNORECASE)
-_OPERATORS = [(re.compile(r"\s+(?:divided by|over)\s+|\s*/\s*", re.IGNORECASE), "/"),
+_OPERATORS = [(re.compile(r"\s+(?:divided by|over|against|relative to)\s+|\s*/\s*", re.IGNORECASE), "/"),
               (re.compile(r"\s+(?:less|minus)\s+|\s+-\s+|\s+–\s+", re.IGNORECASE), "-"),
               (re.compile(r"\s+(?:plus|and|add)\s+|\s*\+\s*", re.IGNORECASE), "+"),
               (re.compile(r"\s+(?:times|multiplied by)\s+|\s*[*×]\s*", re.IGNORECASE), "*")]
@@ -115,7 +115,10 @@ def _term(text: str, year: int, b: _Builder) -> str | None:
     items = items_named(text)
     if len(items) != 1 or len(years) > 1:
         return None
-    return b.name(items[0][2], years[0] if years else year)
+    item = items[0][2]
+    if not years and item.statement == "balance" and re.match(r"(?:the )?(?:average|mean|avg)\b", text, re.IGNORECASE):
+        return b.avg(item, [year - 1, year])  # "average merchandise inventories": the year's opening and closing
+    return b.name(item, years[0] if years else year)
 
 
 def _expression(text: str, year: int, b: _Builder) -> str | None:
@@ -124,6 +127,8 @@ def _expression(text: str, year: int, b: _Builder) -> str | None:
     protected = _AVERAGE_OF.sub(lambda m: m.group().replace(" and ", " AND_ ").replace(" - ", " TO_ "), text)
     protected = _CHANGE_OF.sub(lambda m: m.group().replace(" and ", " AND_ ").replace(" - ", " TO_ "), protected)
     protected = re.sub(r"(?<=\w)\s+and\s+(?=amortization|equipment)", " AND_ ", protected, flags=re.IGNORECASE)
+    for start, end, _ in reversed(items_named(protected)):  # "accounts and notes receivable": one name, not a sum
+        protected = protected[:start] + protected[start:end].replace(" and ", " AND_ ") + protected[end:]
     marked = protected
     for pattern, op in _OPERATORS:
         marked = pattern.sub(f" \0{op}\0 ", marked)
@@ -140,12 +145,15 @@ def _expression(text: str, year: int, b: _Builder) -> str | None:
         if term is None:
             return None
         out.append(term)
+    if "(" not in out and out.count("/") == 1 and {"+", "-"} & set(out[:out.index("/")]):
+        out = ["(", *out[:out.index("/")], ")", *out[out.index("/"):]]  # "A plus B against C": (A + B) / C
     formula = " ".join(out).replace("( ", "(").replace(" )", ")")
     return formula if b.operands else None
 
 
 _DEFINITION = re.compile(
-    r"(?:\bis defined as\b|\bdefined as\b|\bdefine [\w&' -]+? as\b|\bcalculated? (?:[\w&' -]+? )?as\b)\s*:?\s*"
+    r"(?:\bis defined as\b|\bdefined as\b|\bdefine [\w&' -]+? as\b|\bcalculated? (?:[\w&' -]+? )?as\b|"
+    r"(?P<loose>\b(?:measured|computed|taken) as\b|\bcounting\b|(?:^|[.?!]\s+)use\b))\s*:?\s*"
     r"(?P<expr>[^.?;]+(?:\.\d[^.?;]*)?)", re.IGNORECASE)
 
 
@@ -153,10 +161,22 @@ def _definition(question: str, year: int) -> tuple[str, str, tuple[Operand, ...]
     for m in _DEFINITION.finditer(question):
         b = _Builder()
         formula = _expression(m.group("expr"), year, b)
-        if formula:
+        if formula and not (m.group("loose") and len(b.operands) < 2):  # "use X" alone names a row, not a formula
             named = re.split(r"[.?!]\s", question[:m.start("expr")])[-1]  # "Define unadjusted EBITDA as"
             return named, formula, tuple(b.operands.values())
     return None
+
+
+def states_definition(question: str) -> bool:
+    """Whether a question states how its figure is computed ("... is defined as", "measured as", "counting X plus
+    Y against Z", "Use A over B"), whether or not the planner can read it.
+
+    >>> states_definition("What was its debt-to-equity ratio, counting current maturities plus long-term debt "
+    ...                   "against total equity?"), states_definition("What was FY2019 revenue?")
+    (True, False)
+    """
+    return any(_OPERATORS[0][0].search(m.group("expr")) or any(p.search(m.group("expr")) for p, _ in _OPERATORS[1:])
+               for m in _DEFINITION.finditer(question))
 
 
 # the glossary: metric name pattern -> formula over item keys, with {y} the year and {p} the year before
@@ -186,9 +206,10 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("dpo", r"days payables? outstanding|\bdpo\b", "365 * avg(payables_{y}, payables_{p}) / cogs_{y}"),
     ("dio", r"days inventory outstanding|days sales (?:of|in) inventory|\bdio\b",
      "365 * avg(inventories_{y}, inventories_{p}) / cogs_{y}"),
-    ("roa", r"return on (?:total )?assets|\broa\b", "net_income_{y} / avg(total_assets_{y}, total_assets_{p})"),
-    ("roe", r"return on (?:shareholders'? |stockholders'? )?equity|\broe\b", "net_income_{y} / avg(equity_{y}, "
-                                                                            "equity_{p})"),
+    ("roa", r"return on (?:average )?(?:total )?assets|\broa\b",
+     "net_income_{y} / avg(total_assets_{y}, total_assets_{p})"),
+    ("roe", r"return on (?:average )?(?:total )?(?:shareholders'? |stockholders'? )?equity|\broe\b",
+     "net_income_{y} / avg(equity_{y}, equity_{p})"),
     ("debt_to_equity", r"debt[- ]to[- ]equity", "total_liabilities_{y} / equity_{y}"),
     ("interest_coverage", r"interest coverage|times interest earned", "operating_income_{y} / interest_expense_{y}"),
     ("effective_tax_rate", r"effective (?:income )?tax rate", "income_tax_{y} / pretax_income_{y}"),
@@ -329,6 +350,8 @@ def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
     metric = metric_named(question, year)
     if (d := _definition(question, year)) and not _extends(metric, d[0]):
         return Plan(_label(question, "definition"), d[1], d[2], "definition", statements)
+    if d is None and metric is not None and states_definition(question):
+        return None  # the question's own definition, unread: the glossary's would answer another question
     lo, hi = min(years), max(years)
     if _GROWTH.search(question) and hi > lo:
         base = metric[1] if metric else None
@@ -518,4 +541,84 @@ def implausible(plan: Plan, result: float, unit: str) -> str | None:
             return f"a{'n' if title[0] in 'aeiou' else ''} {title} of {shown} is outside {bounds}"
     if name == "lookup" and len(plan.operands) == 1 and plan.operands[0].item.key in NEVER_NEGATIVE and result < 0:
         return f"a negative {plan.operands[0].item.title} ({result:g})"
+    return None
+
+
+# ------------------------------------------------------------------------------- a part of the company named
+
+# a quoted phrase: "'service and other'", “Creative Cloud” (an apostrophe inside or after a word is not a quote)
+_QUOTED = re.compile(r"(?<![\w])['‘\"“]([^'‘’\"“”]{2,60}?)['’\"”](?![\w])")
+# words that name a part of what the company sells or owns ("the Cash app", "its Xbox brand", "LinkedIn contributed")
+_PART_NOUN = re.compile(r"\b(?:apps?|platforms?|brands?|franchises?|subsidiar(?:y|ies)|contribut(?:e|ed|es))\b",
+                        re.IGNORECASE)
+# capitalised words that are the question's vocabulary, not a name: periods, units, statements, finance acronyms
+_NOT_NAMES = frozenset({
+    "what", "how", "which", "who", "when", "where", "why", "is", "was", "were", "did", "does", "do", "the", "in",
+    "for", "of", "and", "a", "an", "as", "at", "by", "on", "to", "if", "based", "using", "according", "given",
+    "please", "answer", "round", "calculate", "compute", "assume", "define", "defined", "use", "respond",
+    "fy", "fiscal", "year", "quarter", "q1", "q2", "q3", "q4", "h1", "h2", "first", "second", "third", "fourth",
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december", "usd", "us", "u", "s", "usa", "gaap", "non", "ifrs", "sec", "form", "item", "part",
+    "note", "notes", "annual", "report", "quarterly", "statement", "statements", "consolidated", "balance", "sheet",
+    "sheets", "cash", "flow", "flows", "income", "operations", "earnings", "comprehensive", "equity", "shareholders",
+    "stockholders", "md", "mda", "eps", "ebit", "ebitda", "ebitdar", "roa", "roe", "roic", "roce", "cagr", "cogs",
+    "sg", "sga", "da", "rd", "pl", "ppe", "pp", "r", "e", "capex", "opex", "fcf", "free", "dpo", "dso", "dio", "var",
+    "ceo", "cfo", "coo", "board", "chair", "directors", "company", "inc", "corp", "corporation", "co", "ltd", "plc",
+    "group", "holdings", "net", "total", "revenue", "revenues", "sales", "gross", "operating", "profit", "margin",
+    "ratio", "assets", "liabilities", "debt", "inventory", "inventories", "dividends", "dividend", "share", "shares",
+    "per", "thousands", "millions", "billions", "million", "billion", "percent", "percentage", "yes", "no", "i",
+    "ii", "iii", "iv", "10", "k", "q", "8"})
+_CAPITALISED = re.compile(r"\b[A-Z][\w&.'’-]*(?:\s+[A-Z][\w&.'’-]*)*")
+
+
+def _is_issuer(words: Sequence[str], issuers: Sequence[str]) -> bool:
+    """Whether capitalised words name one of the routed issuers ("JPMorgan Chase" for "jpmorgan")."""
+    joined = "".join(words)
+    return any(joined.startswith(i) or i.startswith(joined) or any(w == i or (len(w) >= 4 and i.startswith(w))
+                                                                   for w in words) for i in issuers if i)
+
+
+def _plain(word: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", re.sub(r"['’]s$", "", word.lower()))
+
+
+def part_named(question: str, issuers: Sequence[str] | None = None) -> str | None:
+    """What a question names that narrows a line item to a part of the company, or None: a quoted phrase that is
+    not itself a line item's name ("'service and other'"), a product, brand or contribution ("the Cash app",
+    "LinkedIn contributed"), or, where documents are routed by issuer (``issuers``: the normalised names and aliases
+    of those the question names, maybe none), a proper name that is not theirs. The statements print the
+    company's totals, so such a question is no plain lookup.
+
+    >>> part_named("How much revenue did Acme book under 'parts and labour' in fiscal year 2016?")
+    "'parts and labour'"
+    >>> part_named("How much revenue did Widgetly contribute to Acme in FY2016?", ["acme"])
+    'contribute'
+    >>> part_named("What was Acme's Rocket Skates revenue in FY2017?", ["acme"])
+    'Rocket Skates'
+    >>> part_named("How much revenue did Rocket Skates generate in fiscal 2023?", [])
+    'Rocket Skates'
+    >>> part_named("What was Acme Anvil's 'total net revenue' in Q2 2022?", ["acme"]) is None
+    True
+    >>> part_named("What is Acme's FY2019 Net Income? Base it on the Consolidated Statements of Earnings.",
+    ...            ["acme"]) is None
+    True
+    """
+    quoted = [m.group(0) for m in _QUOTED.finditer(question)]
+    if any(items_named(q) for q in quoted):  # the question names its row exactly ("'other expense (income), net'")
+        return None
+    if quoted:
+        return quoted[0]
+    if m := _PART_NOUN.search(question):
+        return m.group(0)
+    if issuers is None:
+        return None
+    for m in _CAPITALISED.finditer(question):
+        raw = re.findall(r"[\w&'’-]+", m.group(0))
+        if re.search(r"(?:^|[.?!:;]\s*)$", question[:m.start()]):  # a sentence's first word
+            raw = raw[1:]
+        for group in re.split(r"(?<=['’]s) |(?<=s['’]) ", " ".join(raw)):  # "Adobe's Creative Cloud": two names
+            words = [_plain(x) for x in group.split()]
+            names = {w for w in words if w and w not in _NOT_NAMES and not re.fullmatch(r"\d+|fy\d+", w)}
+            if names and not _is_issuer([w for w in words if w], issuers):
+                return " ".join(x for x, w in zip(group.split(), words, strict=True) if w in names).rstrip("'’")
     return None

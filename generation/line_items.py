@@ -148,7 +148,7 @@ LINE_ITEMS: tuple[LineItem, ...] = (
     _item("receivables", "accounts receivable, net",
           [r"(?:trade )?accounts receivable(?:, net)?(?: of [\w ,$]+)?", r"receivables?(?:, net)?",
            r"accounts and notes receivable(?:, net)?", r"trade receivables(?:, net)?"],
-          [r"(?:accounts |trade )?receivables?"], "balance"),
+          [r"(?:accounts (?:and notes )?|notes and accounts |trade )?receivables?"], "balance"),
     _item("payables", "accounts payable",
           [r"(?:trade )?accounts payable(?: and [\w ]+)?", r"accounts payable, trade"],
           [r"(?:accounts |trade )?payables?"], "balance"),
@@ -166,6 +166,13 @@ LINE_ITEMS: tuple[LineItem, ...] = (
     _item("long_term_debt", "long-term debt",
           [r"long[- ]term debt(?:, net)?(?:, (?:less|excluding) current (?:portion|maturities))?",
            r"long[- ]term debt, net of current portion"], [r"long[- ]term debt"], "balance"),
+    _item("current_debt", "current portion of long-term debt",
+          [r"current (?:portion|maturities) of long[- ]term (?:debt|borrowings)(?: and [\w ]+)?",
+           r"short[- ]term (?:debt|borrowings)(?: and current (?:portion|maturities) of long[- ]term debt)?",
+           r"current (?:portion of )?(?:debt|borrowings)"],
+          [r"current (?:portion|maturities)(?: of long[- ]term (?:debt|borrowings))?",
+           r"short[- ]term (?:debt|borrowings)"],
+          "balance"),
     _item("dividends", "dividends paid",
           [r"(?:cash )?dividends paid(?: to [\w ]+)?", r"dividends paid on common stock", r"payments? of dividends",
            r"dividends"], [r"dividends(?: paid)?"], "cash", outflow=True),
@@ -190,12 +197,15 @@ def items_named(text: str) -> list[tuple[int, int, LineItem]]:
     [(0, 'total_current_assets'), (32, 'total_current_liabilities')]
     >>> [i.key for *_, i in items_named("average PP&E between FY2018 and FY2019")]
     ['ppe']
+    >>> [i.key for *_, i in items_named("365 times average accounts payable divided by cost of sales")]
+    ['payables', 'cogs']
     """
+    found = [(m.start(), m.end(), n, item) for n, (pattern, item) in enumerate(_NAME_PATTERNS)
+             for m in pattern.finditer(text)]
     taken: list[tuple[int, int, LineItem]] = []
-    for pattern, item in _NAME_PATTERNS:
-        for m in pattern.finditer(text):
-            if not any(m.start() < b and a < m.end() for a, b, _ in taken):
-                taken.append((m.start(), m.end(), item))
+    for a, b, _, item in sorted(found, key=lambda f: (f[0] - f[1], f[2])):  # the longest match first
+        if not any(a < y and x < b for x, y, _ in taken):
+            taken.append((a, b, item))
     return sorted(taken, key=lambda t: t[0])
 
 

@@ -244,7 +244,9 @@ def route(question: str, docs_meta: Sequence[Mapping[str, object]], *, max_issue
         chosen += [d for d in picked if d not in chosen]
         whys.append(f"issuer {name}, {why}")
     reason = "; ".join(whys) + ": " + ", ".join(d.label for d in chosen)
-    return RouteDecision(tuple(d.doc_id for d in chosen), reason, True, names, tuple(periods))
+    ids = set().union(*issuers.values())
+    aliases = tuple(sorted({n for d in docs if d.doc_id in ids for n in d.names}))
+    return RouteDecision(tuple(d.doc_id for d in chosen), reason, True, names, tuple(periods), names=aliases)
 
 
 def _meta(value: object) -> Mapping[str, str]:
