@@ -140,8 +140,8 @@ _PERCENT_WANTED = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bmargins?\b|\bgrowth r
 #: Figures stated in percent by convention (a tax rate, a return on assets, equity or capital), unless the
 #: question asks for a ratio, a decimal or a fraction.
 _PERCENT_BY_CONVENTION = re.compile(r"\btax rate\b|\breturn on (?:average )?(?:total )?(?:assets|(?:shareholders'? |"
-                                    r"stockholders'? )?equity|invested capital|capital)\b|\bro[aei]c?\b",
-                                    re.IGNORECASE)
+                                    r"stockholders'? )?equity|invested capital|capital)\b|\bro[aei]c?\b|"
+                                    r"\b(?:what|which) (?:share|proportion) of\b", re.IGNORECASE)
 _AS_RATIO = re.compile(r"\bdecimal\b|\bratio\b|\bfraction\b|\btimes\b", re.IGNORECASE)
 
 
@@ -153,6 +153,8 @@ def wants_percent(question: str) -> bool:
     (True, False)
     >>> wants_percent("What was the effective tax rate in 2017?"), wants_percent("What is ROE as a decimal?")
     (True, False)
+    >>> wants_percent("What share of its 2020 net sales did it spend on capital expenditures?")
+    True
     """
     if _PERCENT_WANTED.search(question):
         return True

@@ -211,7 +211,8 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("roe", r"return on (?:average )?(?:total )?(?:shareholders'? |stockholders'? )?equity|\broe\b",
      "net_income_{y} / avg(equity_{y}, equity_{p})"),
     ("debt_to_equity", r"debt[- ]to[- ]equity", "total_liabilities_{y} / equity_{y}"),
-    ("interest_coverage", r"interest coverage|times interest earned", "operating_income_{y} / interest_expense_{y}"),
+    ("interest_coverage", r"interest coverage|times interest earned|cover(?:ed|s)? (?:its |the )?interest expense",
+     "operating_income_{y} / interest_expense_{y}"),
     ("effective_tax_rate", r"effective (?:income )?tax rate", "income_tax_{y} / pretax_income_{y}"),
     ("dividend_payout", r"(?:dividend )?payout ratio", "dividends_{y} / net_income_{y}"),
 )
@@ -231,6 +232,10 @@ _NAME_IN_FORMULA = re.compile(r"\b([a-z_]+?)_(\d{4})\b")
 _SHARE_OF = re.compile(r"(?P<a>[\w&' ()]+?)\s+(?:as an? (?:%|percent(?:age)?|share|proportion) of|"
                        r"(?:%|percent(?:age)?) "
                        r"of)\s+(?P<b>[\w&' ]+)", re.IGNORECASE)
+# "what share of its 2020 net sales did it spend on capital expenditures": a over b
+_SHARE_SPENT = re.compile(r"\b(?:share|percentage|proportion|percent|fraction) of (?P<b>[\w&' ]+?) (?:did|was|went)\b"
+                          r".*?\b(?:spend|spent|go|went|devote|devoted|invest|invested|pay|paid|return|returned) "
+                          r"(?:on|to|in|into|for|as) (?P<a>[\w&' ]+)", re.IGNORECASE)
 _ITEM_MARGIN = re.compile(r"(?P<a>[\w&' ()]+?)\s+(?:%|percent(?:age)?)?\s*margin\b", re.IGNORECASE)
 _GROWTH = re.compile(r"\bgrowth\b|\b(?:year[- ]over[- ]year|yoy)\b|\bchange in\b|\bcagr\b|\bcompound(?:ed)? annual",
                      re.IGNORECASE)
@@ -257,7 +262,7 @@ def metric_named(question: str, y: int) -> tuple[str, str] | None:
         items = [i for *_, i in items_named(m.group("a")) if i.key != "revenue"]
         if items:
             return f"{items[-1].key}_margin", f"{items[-1].key}_{y} / revenue_{y}"
-    for m in _SHARE_OF.finditer(question):  # "capex as a % of revenue"
+    for m in [*_SHARE_OF.finditer(question), *_SHARE_SPENT.finditer(question)]:  # "capex as a % of revenue"
         a, b = items_named(m.group("a")), items_named(m.group("b"))
         if a and b and a[-1][2] is not b[0][2]:
             return f"{a[-1][2].key}_to_{b[0][2].key}", f"{a[-1][2].key}_{y} / {b[0][2].key}_{y}"

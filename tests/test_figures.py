@@ -177,6 +177,11 @@ def test_a_stated_definition_becomes_the_formula(question, formula):
     ("What is the FY2019 inventory turnover ratio?", "cogs_2019 / avg(inventories_2019, inventories_2018)"),
     ("What was the return on average total assets in fiscal 2017?",
      "net_income_2017 / avg(total_assets_2017, total_assets_2016)"),
+    ("How many times did the company's 2015 operating income cover its interest expense?",
+     "operating_income_2015 / interest_expense_2015"),
+    ("What share of its 2020 net sales did the company spend on capital expenditures?", "capex_2020 / revenue_2020"),
+    ("How much did the bank set aside as provision for credit losses in the first six months of 2022?",
+     "provision_credit_losses_2022"),
 ])
 def test_glossary_metrics_growth_and_averages(question, formula):
     plan = plan_question(question)
