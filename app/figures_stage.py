@@ -45,7 +45,14 @@ from generation.line_items import norm_label
 from generation.prompt import NOT_FOUND
 from generation.select import Corpus
 from generation.table_cells import document_year, statement_title
-from ingest.core.periods import parse_period, periods_named, years_named
+from ingest.core.periods import (
+    FiscalCalendar,
+    fiscal_calendar,
+    month_name,
+    parse_period,
+    periods_named,
+    years_named,
+)
 from ingest.core.records import Answer, Calculation, Citation, Passage, Ranked, StageTrace
 from ingest.core.text import sentence_spans
 from retrieval.scope import Scope
@@ -211,6 +218,7 @@ def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequenc
     the statements' pages and among the question's candidates), and the names of operands not found."""
     allowed = set(scope.documents) if scope is not None and scope.documents else None
     docs = scope.documents if scope is not None and len(scope.documents) == 1 else ()
+    calendar = None if plan.dated else filing_calendar(docs, corpus)  # a date names a calendar year
     found: dict[str, Found] = {}
     missing: list[str] = []
     statements = statement_pages(plan, search, scope, corpus)
@@ -224,12 +232,35 @@ def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequenc
         titled = {(p.doc_id, p.page) for d in docs
                   for p in titled_pages((corpus or {}).get(d, ()), operand.item.statement)}
         cell = find_operand(operand.item, operand.year, pool, statements=plan.statements, months=plan.months,
-                            titled=titled)
+                            titled=titled, calendar=calendar)
         if cell is not None:
             found[operand.name] = cell
         elif not operand.item.optional:  # an optional row not printed counts as 0 (figures.absent)
             missing.append(operand.name)
     return found, missing
+
+
+def filing_calendar(docs: Sequence[str], corpus: Mapping[str, Sequence[Passage]] | None) -> FiscalCalendar | None:
+    """The fiscal calendar of the one filing searched (None: several, none, or a calendar year): how its dated
+    columns map to the fiscal years questions name."""
+    if len(docs) != 1 or corpus is None:
+        return None
+    return fiscal_calendar(p.text for p in corpus.get(docs[0], ()))
+
+
+def calendar_note(calendar: FiscalCalendar | None) -> str | None:
+    """One trace line on a filing whose fiscal year is not the calendar year (None for a calendar year).
+
+    >>> calendar_note(FiscalCalendar(1, start_named=True))
+    'fiscal years end in January and are named by the year they begin in (a column dated January 2023 is fiscal 2022)'
+    """
+    if calendar is None:
+        return None
+    month = month_name(calendar.end_month)
+    if calendar.start_named:
+        return (f"fiscal years end in {month} and are named by the year they begin in (a column dated {month} 2023 "
+                "is fiscal 2022)")
+    return f"fiscal years end in {month} and are named by the year they end in"
 
 
 def routed_year(question: str, retrieval: Retrieval | None, corpus: Corpus | None) -> int | None:
@@ -284,6 +315,9 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="a part asked",
                                   details=(plan.describe(), why)))
     found, missing = resolve(plan, search, where.scope, [r.passage for r in candidates], doc_passages)
+    if not plan.dated and (note := calendar_note(filing_calendar(where.scope.documents if where.scope else (),
+                                                                 doc_passages))):
+        details.append(note)
     details += [f"{name}: {f.label!r} = {f.text} ({f.passage.label})" for name, f in found.items()]
     if missing and where.own:  # the question's own filing does not print it: say so, the model would guess
         titles = ", ".join(dict.fromkeys(f"{o.item.title} ({o.year})" for o in plan.operands if o.name in missing))

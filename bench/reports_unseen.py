@@ -210,8 +210,9 @@ def score(args: argparse.Namespace) -> int:
         records = [r for r in records if r["id"] in other]
     print("| set | variant | n | hit@5 corpus | hit@5 within filing | hit@5 planned | numeric match | "
           "wrong-number answers | citation precision | citation recall | abstention (unanswerable) | "
-          "false abstention | s/question p50 |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "false abstention | unanswerable, answered from another filing | s/question p50 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    elsewhere_ids: list[str] = []
     for part in ["dev", *sets]:
         rows = [r for r in records if r["set"] == part]
         for variant in ("before", "after"):
@@ -222,6 +223,7 @@ def score(args: argparse.Namespace) -> int:
             recall = [0, 0]
             abst = [0, 0]
             false_abst = [0, 0]
+            elsewhere = [0, 0]
             for r in rows:
                 q = questions[r["id"]]
                 can = answerable.get(r["id"], True)
@@ -251,6 +253,14 @@ def score(args: argparse.Namespace) -> int:
                 else:
                     abst[0] += abstained(text)
                     abst[1] += 1
+                    # the question's filing cannot answer it, but the corpus holds the issuer's other filings: an
+                    # answer citing only those may be right (a later 10-K restates the year asked); check by hand
+                    docs = {location(c.passage)[0] for c in answer.citations}
+                    other = not abstained(text) and bool(docs) and q.doc not in docs
+                    elsewhere[0] += other
+                    elsewhere[1] += 1
+                    if other and variant == "after":
+                        elsewhere_ids.append(r["id"])
                 w = states_wrong_number(text, q, can)
                 if w is not None:
                     wrong[0] += w
@@ -259,7 +269,9 @@ def score(args: argparse.Namespace) -> int:
             secs = statistics.median(r["seconds"] for r in rows) if rows else 0.0
             print(f"| {part} | {variant} | {len(rows)} | {rate(hits[0], n_can)} | {rate(hits[1], n_can)} | "
                   f"{rate(hits[2], hits[3])} | {rate(*numeric)} | {rate(*wrong)} | {rate(*cites)} | {rate(*recall)} | "
-                  f"{rate(*abst)} | {rate(*false_abst)} | {secs:.1f} |")
+                  f"{rate(*abst)} | {rate(*false_abst)} | {rate(*elsewhere)} | {secs:.1f} |")
+    if elsewhere_ids:
+        print(f"\nunanswerable from their own filing, answered (after) from another filing: {', '.join(elsewhere_ids)}")
     return 0
 
 

@@ -33,7 +33,7 @@ from generation.line_items import (
 )
 from generation.table_cells import Cell, Found, Row, find_operand, rank_cells, table_rows
 from ingest.core.amounts import SCALE_ASKED, SCALES, scale_name
-from ingest.core.periods import YEAR_RANGE, months_named, years_named
+from ingest.core.periods import DATE, YEAR_RANGE, months_named, years_named
 from ingest.core.records import Passage
 
 __all__ = ["DEFINED", "ITEMS", "LINE_ITEMS", "METRICS", "Cell", "Found", "LineItem", "Operand", "Plan", "Row",
@@ -62,6 +62,7 @@ class Plan:
     source: str  # "definition", a glossary metric's name, or "lookup"
     statements: frozenset[Statement] = field(default_factory=frozenset)
     months: int | None = None  # the period length the question names (a 10-Q's "six months ended"), else None
+    dated: bool = False  # the question names its period by a date ("ended July 29, 2023"): a calendar year
 
     def describe(self) -> str:
         """One line for the trace.
@@ -339,11 +340,13 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
 
     A question naming its period's length ("six months ended June 30") carries it (:attr:`Plan.months`).
 
-    >>> plan_question("What was revenue for the six months ended June 30, 2023?").months
-    6
+    >>> p = plan_question("What was revenue for the six months ended June 30, 2023?")
+    >>> p.months, p.dated
+    (6, True)
     """
     plan = _planned(question, fiscal_year_hint)
-    return replace(plan, months=months_named(question)) if plan is not None else None
+    dated = re.search(DATE, question, re.IGNORECASE) is not None
+    return replace(plan, months=months_named(question), dated=dated) if plan is not None else None
 
 
 def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:

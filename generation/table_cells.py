@@ -16,9 +16,9 @@ from decimal import Decimal
 
 from generation.compute import passage_scale
 from generation.line_items import LineItem, Statement, label_score, norm_label, statements_named
-from ingest.core.periods import stated_fiscal_year
+from ingest.core.periods import FiscalCalendar, stated_fiscal_year
 from ingest.core.records import Passage
-from ingest.core.tables import Table
+from ingest.core.tables import Period, Table
 
 # ------------------------------------------------------------------------------------------- rows of a table
 
@@ -131,9 +131,11 @@ def _fit_years(years: Sequence[int], cells: int, fiscal_year: int | None) -> lis
     return years
 
 
-def table_rows(passage: Passage) -> list[Row]:
+def table_rows(passage: Passage, calendar: FiscalCalendar | None = None) -> list[Row]:
     """The rows of a table passage, from its table record, each cell under its column's fiscal year ([] for a
-    passage without a record).
+    passage without a record). With the filer's ``calendar`` (:func:`ingest.core.periods.fiscal_calendar`), a
+    column printed with a date takes the fiscal year that date falls in as the filer names it ("January 28, 2023"
+    is fiscal 2022 for a start-named year; "July 29, 2023" is fiscal 2024 for a year ending early in 2024).
 
     The years are those of the table's column periods (fitted by :func:`_fit_years` to the row's amount cells
     and the document's fiscal year); the first amount cells of a row take them in order; a percent cell never
@@ -174,7 +176,10 @@ def table_rows(passage: Passage) -> list[Row]:
             amounts = len(table.years)
         years = _fit_years(table.years, amounts, fiscal_year)
         # a column's length is known when its years are the header's own, one per column
-        lengths = [p.months for p in table.periods] if years == list(table.years) else [None] * len(years)
+        own = years == list(table.years)
+        lengths = [p.months for p in table.periods] if own else [None] * len(years)
+        if own and calendar is not None:  # a dated column's fiscal year, as the filer names it
+            years = [column_year(p, calendar) for p in table.periods]
         dated = iter(zip(years, lengths, strict=True))
         cells = []
         for c in row_cells:
@@ -182,6 +187,24 @@ def table_rows(passage: Passage) -> list[Row]:
             cells.append(Cell(c.text, c.start, c.end, c.value, year, c.percent, months))
         rows.append(Row(r.name, tuple(cells), r.section))
     return rows
+
+
+def column_year(period: Period, calendar: FiscalCalendar) -> int:
+    """The fiscal year of a column, as the filer names it: from its date, or for a year's column printed without
+    one, from the calendar's year end; a column with neither keeps the year printed.
+
+    >>> from ingest.core.tables import Period
+    >>> c = FiscalCalendar(1, start_named=True)
+    >>> column_year(Period("January 28, 2023", 2023, 1, 28), c), column_year(Period("2023", 2023, months=12), c)
+    (2022, 2022)
+    >>> column_year(Period("2023", 2023, months=3), c)
+    2023
+    """
+    if period.month is not None:
+        return calendar.label(period.year, period.month, period.day)
+    if period.months == 12:
+        return calendar.label(period.year, calendar.end_month)
+    return period.year
 
 
 # ------------------------------------------------------------------------------------------- picking a cell
@@ -214,7 +237,8 @@ def against_row(cell: Cell, row: Row) -> bool:
 
 def find_operand(item: LineItem, year: int, passages: Sequence[Passage], *,
                  statements: Iterable[Statement] = (), months: int | None = None,
-                 titled: Collection[tuple[str, int | None]] = ()) -> Found | None:
+                 titled: Collection[tuple[str, int | None]] = (),
+                 calendar: FiscalCalendar | None = None) -> Found | None:
     """The best cell for ``item`` in ``year`` among ``passages`` (best first, as retrieved): the row whose label
     names the item best (:func:`generation.line_items.label_score`), preferring table passages, the statement
     the item is reported in or ``statements`` the question names (seen in the passage's header: section path and
@@ -224,7 +248,7 @@ def find_operand(item: LineItem, year: int, passages: Sequence[Passage], *,
     of the ``titled`` pages (document id, page: a page that opens with the item's statement's title) counts as
     that statement (+1).
     """
-    ranked = rank_cells(item, year, passages, statements=statements, months=months, titled=titled)
+    ranked = rank_cells(item, year, passages, statements=statements, months=months, titled=titled, calendar=calendar)
     return ranked[0] if ranked else None
 
 
@@ -299,8 +323,9 @@ def statement_title(passage: Passage) -> set[Statement]:
 
 def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
                statements: Iterable[Statement] = (), months: int | None = None,
-               titled: Collection[tuple[str, int | None]] = ()) -> list[Found]:
-    """Every cell for ``item`` in ``year`` among ``passages``, best first (see :func:`find_operand`).
+               titled: Collection[tuple[str, int | None]] = (), calendar: FiscalCalendar | None = None) -> list[Found]:
+    """Every cell for ``item`` in ``year`` among ``passages``, best first (see :func:`find_operand`); with the
+    filer's ``calendar``, ``year`` is a fiscal year as the filer names it (:func:`table_rows`).
 
     A cell's scale is the one its passage states ("(In millions)" in its text or header, which the calculation
     check reads there too), else its table's (stated above the rows of an earlier passage of the table).
@@ -313,7 +338,7 @@ def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
         stated = passage_scale(p)
         context = context_score(p, wanted, p.table, stated or p.table.scale, rank)
         context += 1.0 if (p.doc_id, p.page) in titled else 0.0  # the statement's own page
-        for row in table_rows(p):
+        for row in table_rows(p, calendar):
             score = label_score(item, row.label)
             cell = row.cell(year, months) if score > 0 else None
             if cell is None:

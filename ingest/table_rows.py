@@ -19,6 +19,7 @@ from ingest.tables import numeric_cells
 _CELL = re.compile(rf"\$?\s?\(?\s?[{MINUS}]?\$?\s?(?:{DIGITS})\s?\)?\s?%?|(?<!\S)[{DASHES}]{{1,3}}(?!\S)")
 _FOOTNOTE = re.compile(r"\(\d\)")
 _DATE_BEFORE = re.compile(rf"\b{MONTH}\s+(\d{{1,2}})\s*,?\s*$", re.IGNORECASE)  # "January 28," before a year
+_BARE_DATE = re.compile(rf"\b{MONTH}\s+(\d{{1,2}})\b(?![ \t]*,?[ \t]*\d{{4}})", re.IGNORECASE)  # no year on its line
 _INSTANT = re.compile(r"\b(?:as of|at)\b|\bbalance sheets?\b", re.IGNORECASE)
 
 
@@ -82,8 +83,15 @@ def column_periods(head: str) -> tuple[Period, ...]:
     [(2019, 3), (2018, 3), (2019, 6), (2018, 6)]
     >>> column_periods("At December 31, 2019 2018")[1]
     Period(text='2018', year=2018, month=None, day=None, months=None, instant=True)
+
+    Dates printed apart from their years ("January 28, January 29," above "2023 2022") go to the years in order.
+
+    >>> [(p.year, p.month, p.day) for p in column_periods("13 Weeks Ended January 28, January 29,\\n2023 2022")]
+    [(2023, 1, 28), (2022, 1, 29)]
     """
     years = list(STANDALONE_YEAR.finditer(head))
+    bare = list(_BARE_DATE.finditer(head))
+    bare = bare if len(bare) == len(years) and bare and bare[-1].end() <= years[0].start() else []
     lengths = list(PERIOD_LENGTH.finditer(head))
     instant = not lengths and bool(_INSTANT.search(head))
     out: list[Period] = []
@@ -93,6 +101,9 @@ def column_periods(head: str) -> tuple[Period, ...]:
         text = y.group()
         if date is not None and "\n" not in head[date.start():y.start()]:
             month, day, text = month_number(date.group(1)), int(date.group(2)), head[date.start():y.end()]
+        elif bare:
+            month, day = month_number(bare[i].group(1)), int(bare[i].group(2))
+            text = f"{bare[i].group(0).rstrip(', ')}, {y.group()}"
         months = None
         if len(lengths) == 1 or (lengths and len(years) % len(lengths) == 0):
             months = period_months(lengths[min(i * len(lengths) // len(years), len(lengths) - 1)])

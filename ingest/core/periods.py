@@ -17,6 +17,7 @@ Neutral layer: imports nothing of ours outside ``ingest.core``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 #: A printed year, 1900-2099 (a pattern to compose, no groups).
@@ -191,3 +192,93 @@ def stated_fiscal_year(label: str) -> int | None:
     """
     m = _STATED_FY.search(label)
     return int(m.group(1)) if m else None
+
+
+# ------------------------------------------------------------------------------- a fiscal year's calendar
+
+@dataclass(frozen=True, slots=True)
+class FiscalCalendar:
+    """When a filer's fiscal year ends and how it names it: ``end_month`` (1-12, the month a year-end date falls
+    in, a date in a month's first week counting as the month before: February 1 ends a January year), and
+    ``start_named``: a year ending early in a calendar year named by the year it begins in ("fiscal 2022 ended
+    January 28, 2023"), not the year it ends in ("fiscal 2019 ended February 2, 2019")."""
+
+    end_month: int
+    start_named: bool = False
+
+    def label(self, year: int, month: int, day: int | None = None) -> int:
+        """The fiscal year a period ending on a date (``year``, ``month``, ``day``) belongs to, as the filer names it.
+
+        >>> c = FiscalCalendar(1, start_named=True)
+        >>> c.label(2023, 1, 28), c.label(2022, 10, 29)  # the year ended January 28, 2023; its third quarter
+        (2022, 2022)
+        >>> c = FiscalCalendar(1)
+        >>> c.label(2023, 7, 29), c.label(2019, 2, 2), FiscalCalendar(6).label(2021, 9, 30)
+        (2024, 2019, 2022)
+        """
+        ends = year + (1 if _year_end_month(month, day) > self.end_month else 0)
+        return ends - 1 if self.start_named else ends
+
+
+def _year_end_month(month: int, day: int | None) -> int:
+    """The month a date closes, a date in a month's first week closing the month before (52-53 week years)."""
+    return (month - 2) % 12 + 1 if day is not None and day <= 7 else month
+
+
+_YEAR_ENDED = re.compile(r"\b(?:fiscal years?|years?|(?:52|53|fifty-two|fifty-three)[- ]weeks?(?:[- ]period)?)"
+                         rf"\W+(?:[\w“”\"]+\W+){{0,3}}?(?:ended|ending)\s+(?:on\s+)?{DATE}", re.IGNORECASE)
+_PAIRED = (re.compile(rf"\bfiscal\s+(?:year\s+)?({YEAR})\b[^.;]{{0,60}}?\b(?:ended|ending)\s+(?:on\s+)?{DATE}",
+                      re.IGNORECASE),  # "fiscal 2022 ended January 28, 2023"
+           re.compile(rf"{DATE}[^.;]{{0,40}}?\b(?:of|in)\s+fiscal\s+(?:year\s+)?({YEAR})\b", re.IGNORECASE))
+_FISCAL_NAMED = re.compile(rf"\bfiscal\s+(?:year\s+)?({YEAR})\b", re.IGNORECASE)
+_AHEAD = re.compile(r"\b(?:outlook|expects?|expected|plans?|will|guidance|anticipates?|forecasts?|move into|"
+                    r"moving into|looking ahead|target)\b", re.IGNORECASE)
+
+
+def fiscal_calendar(texts: Iterable[str]) -> FiscalCalendar | None:
+    """A filing's fiscal calendar read from its text, or None for a calendar year (or when it never says).
+
+    The year-end month is the most common one of "fiscal year ended / 52 weeks ended <date>". A year ending early
+    in a calendar year is start-named when the text pairs a fiscal year with a later year-end date ("fiscal 2022
+    ended January 28, 2023"), or, with no such pair, when it speaks of the fiscal year before the latest year end
+    and never, except looking ahead, of the latest ("During fiscal 2022 ..." beside "53 weeks ended January 28,
+    2023", "fiscal 2023" only in an outlook).
+
+    >>> fiscal_calendar(["Fiscal 2019 included 52 weeks. Years ended February 2, 2019 and February 3, 2018."])
+    FiscalCalendar(end_month=1, start_named=False)
+    >>> fiscal_calendar(["Results for the fifty-two-week period (fiscal year) ended January 28, 2023. During "
+    ...                  "fiscal 2022 we opened stores. Sales rose in fiscal 2022. Fiscal 2023 outlook: it expects "
+    ...                  "growth in fiscal 2023."])
+    FiscalCalendar(end_month=1, start_named=True)
+    >>> fiscal_calendar(["For the fiscal year ended June 30, 2016."]), fiscal_calendar(["Year ended December 31, 2021"])
+    (FiscalCalendar(end_month=6, start_named=False), None)
+    """
+    months: dict[int, int] = {}
+    latest = 0
+    pairs: list[int] = []
+    named: dict[int, int] = {}
+    for text in texts:
+        for m in _YEAR_ENDED.finditer(text):
+            month = _year_end_month(month_number(m.group(1)), int(m.group(2)))
+            months[month] = months.get(month, 0) + 1
+            if month <= 2:
+                latest = max(latest, int(m.group(3)))
+        for m in _PAIRED[0].finditer(text):
+            pairs.append(int(m.group(1)) - int(m.group(4)))
+        for m in _PAIRED[1].finditer(text):
+            pairs.append(int(m.group(4)) - int(m.group(3)))
+        for sentence in re.split(r"(?<=[.;!?])\s+", text):
+            if not _AHEAD.search(sentence):
+                for m in _FISCAL_NAMED.finditer(sentence):
+                    named[int(m.group(1))] = named.get(int(m.group(1)), 0) + 1
+    if not months:
+        return None
+    end_month = max(months, key=lambda k: (months[k], -k))
+    if end_month == 12:
+        return None
+    if end_month > 2:
+        return FiscalCalendar(end_month)
+    if pairs:
+        return FiscalCalendar(end_month, start_named=sorted(pairs)[len(pairs) // 2] < 0)
+    start_named = bool(latest) and not named.get(latest) and named.get(latest - 1, 0) >= 2
+    return FiscalCalendar(end_month, start_named=start_named)
