@@ -245,7 +245,16 @@ def filing_calendar(docs: Sequence[str], corpus: Mapping[str, Sequence[Passage]]
     columns map to the fiscal years questions name."""
     if len(docs) != 1 or corpus is None:
         return None
-    return fiscal_calendar(p.text for p in corpus.get(docs[0], ()))
+    passages = corpus.get(docs[0], ())
+    key = (docs[0], len(passages), passages[0].id if passages else "", passages[-1].id if passages else "")
+    if key not in _CALENDARS:  # read once per filing (tens of ms), not once per operand
+        if len(_CALENDARS) >= 64:
+            _CALENDARS.pop(next(iter(_CALENDARS)))
+        _CALENDARS[key] = fiscal_calendar(p.text for p in passages)
+    return _CALENDARS[key]
+
+
+_CALENDARS: dict[tuple[str, int, str, str], FiscalCalendar | None] = {}
 
 
 def calendar_note(calendar: FiscalCalendar | None) -> str | None:

@@ -230,6 +230,7 @@ _YEAR_ENDED = re.compile(r"\b(?:fiscal years?|years?|(?:52|53|fifty-two|fifty-th
 _PAIRED = (re.compile(rf"\bfiscal\s+(?:year\s+)?({YEAR})\b[^.;]{{0,60}}?\b(?:ended|ending)\s+(?:on\s+)?{DATE}",
                       re.IGNORECASE),  # "fiscal 2022 ended January 28, 2023"
            re.compile(rf"{DATE}[^.;]{{0,40}}?\b(?:of|in)\s+fiscal\s+(?:year\s+)?({YEAR})\b", re.IGNORECASE))
+_ENDED = re.compile(r"\bend(?:ed|ing)\b", re.IGNORECASE)
 _FISCAL_NAMED = re.compile(rf"\bfiscal\s+(?:year\s+)?({YEAR})\b", re.IGNORECASE)
 _AHEAD = re.compile(r"\b(?:outlook|expects?|expected|plans?|will|guidance|anticipates?|forecasts?|move into|"
                     r"moving into|looking ahead|target)\b", re.IGNORECASE)
@@ -257,7 +258,10 @@ def fiscal_calendar(texts: Iterable[str]) -> FiscalCalendar | None:
     latest = 0
     pairs: list[int] = []
     named: dict[int, int] = {}
+    texts = list(texts)
     for text in texts:
+        if not _ENDED.search(text):  # most passages name no period's end: skip them cheaply
+            continue
         for m in _YEAR_ENDED.finditer(text):
             month = _year_end_month(month_number(m.group(1)), int(m.group(2)))
             months[month] = months.get(month, 0) + 1
@@ -267,10 +271,6 @@ def fiscal_calendar(texts: Iterable[str]) -> FiscalCalendar | None:
             pairs.append(int(m.group(1)) - int(m.group(4)))
         for m in _PAIRED[1].finditer(text):
             pairs.append(int(m.group(4)) - int(m.group(3)))
-        for sentence in re.split(r"(?<=[.;!?])\s+", text):
-            if not _AHEAD.search(sentence):
-                for m in _FISCAL_NAMED.finditer(sentence):
-                    named[int(m.group(1))] = named.get(int(m.group(1)), 0) + 1
     if not months:
         return None
     end_month = max(months, key=lambda k: (months[k], -k))
@@ -280,5 +280,11 @@ def fiscal_calendar(texts: Iterable[str]) -> FiscalCalendar | None:
         return FiscalCalendar(end_month)
     if pairs:
         return FiscalCalendar(end_month, start_named=sorted(pairs)[len(pairs) // 2] < 0)
+    for text in texts:
+        for m in _FISCAL_NAMED.finditer(text):  # "fiscal 2022", except in a sentence looking ahead
+            start = max(text.rfind(c, 0, m.start()) for c in ".;!?") + 1
+            ends = [e for e in (text.find(c, m.end()) for c in ".;!?") if e >= 0]
+            if not _AHEAD.search(text, start, min(ends) if ends else len(text)):
+                named[int(m.group(1))] = named.get(int(m.group(1)), 0) + 1
     start_named = bool(latest) and not named.get(latest) and named.get(latest - 1, 0) >= 2
     return FiscalCalendar(end_month, start_named=start_named)
