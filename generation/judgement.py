@@ -132,6 +132,9 @@ _DRIVERS = re.compile(r"\bwhat (?:drove|drives|caused|led to|contributed to|expl
                       r"\bwhy\b|\breasons? (?:for|behind)\b", re.IGNORECASE)
 _UP = r"improv\w*|increas\w*|ris(?:e|en|ing)|rose|grow\w*|grew|expand\w*|higher"
 _DOWN = r"declin\w*|decreas\w*|drop\w*|f[ae]ll\w*|shr[iu]nk\w*|contract\w*|deteriorat\w*|lower|reduc\w*"
+# a concept's direction asked ("is its leverage rising?", "an improving liquidity position"), not its level
+_RISING = re.compile(rf"\b(?:{_UP}|{_DOWN})\b(?! (?:than|interest|rates?|prices?|sales|revenue|demand|volume))",
+                     re.IGNORECASE)
 _DIRECTION = re.compile(rf"\b(?:{_UP}|{_DOWN}|chang\w*|trend\w*)\b", re.IGNORECASE)
 _STEADY = re.compile(r"\b(?:consistent\w*|stable|steady|fluctuat\w*|volatil\w*|historical\w*)\b", re.IGNORECASE)
 _SIGN = re.compile(r"\b(?:positive|negative)\b", re.IGNORECASE)
@@ -227,6 +230,9 @@ def plan_judgement(question: str, *, fiscal_year_hint: int | None = None) -> Jud
     >>> j = plan_judgement("Does Acme have an improving operating margin profile as of FY2022?")
     >>> j.kind, [p.formula for p in j.plans]
     ('trend', ['operating_income_2021 / revenue_2021', 'operating_income_2022 / revenue_2022'])
+    >>> j = plan_judgement("Is Acme's leverage rising, judging by its balance sheet at the end of 2020?")
+    >>> j.kind, [p.formula for p in j.plans]
+    ('trend', ['total_liabilities_2019 / equity_2019', 'total_liabilities_2020 / equity_2020'])
     >>> plan_judgement("What drove the reduction in SG&A expense as a percent of net sales in FY2023?").kind
     'drivers'
     >>> plan_judgement("What is the FY2019 current ratio?") is None
@@ -264,6 +270,11 @@ def plan_judgement(question: str, *, fiscal_year_hint: int | None = None) -> Jud
         if re.search(concept.pattern, question, re.IGNORECASE):
             if not years_one:
                 return None
+            if _RISING.search(question):  # "is its leverage rising?": the concept's first measure, year on year
+                measure = concept.measures[0]
+                years = _years(question, fiscal_year_hint, 2)
+                return Judgement("trend", measure.title, f"{measure.title} here = {_shown_formula(measure)}",
+                                 tuple(_plan(measure, y) for y in years), percent=_percent(measure))
             plans = tuple(_plan(m, years_one[-1]) for m in concept.measures)
             named = metric_named(question, years_one[-1])
             focus = named[0] if named and named[0] in FOCUS_TESTS and named[0] in {m.name for m in concept.measures} \

@@ -35,6 +35,11 @@ from tests.test_figures import BALANCE, CASH, DOC, INCOME, table
      ["total_current_assets_2022 - total_current_liabilities_2022"]),
     ("Does Acme have an improving free cash flow conversion as of FY2022?", "trend",
      ["(cfo_2021 - capex_2021) / net_income_2021", "(cfo_2022 - capex_2022) / net_income_2022"]),
+    # a concept's direction, not its level
+    ("Is Acme's leverage rising, judging by its balance sheet at the end of 2020?", "trend",
+     ["total_liabilities_2019 / equity_2019", "total_liabilities_2020 / equity_2020"]),
+    ("Is Acme highly leveraged despite higher interest rates in FY2020?", "concept",
+     ["total_liabilities_2020 / equity_2020", "operating_income_2020 / interest_expense_2020"]),
 ])
 def test_a_judgement_concept_becomes_the_metrics_that_define_it(question, kind, formulas):
     j = plan_judgement(question)
