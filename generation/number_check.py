@@ -283,16 +283,54 @@ def _year_agrees(years: Sequence[int], printed: Printed) -> bool:
     return year == printed.year or (printed.month is not None and printed.month <= 3 and year == printed.year - 1)
 
 
+_SEGMENT = re.compile(r"\b([A-Z][\w&'’-]*(?:\s+[A-Z][\w&'’-]*)*|[a-z]+)\s+(?:business\s+)?segments?\b")
+_NOT_A_PART = frozenset({"each", "our", "its", "their", "the", "a", "reportable", "operating", "business", "all",
+                         "by", "total", "other", "two", "three", "four", "five", "six", "both", "these", "those",
+                         "of", "per", "and"})
+
+
+def part_printed(printed: Printed) -> str | None:
+    """The segment a table cell belongs to, when its table says ("our Domestic segment stores", a section
+    "International segment"), else None.
+
+    >>> t = Printed(Passage(id="a", doc_id="d", source="r", text="", chars=(0, 0)), 0, 1, "Total stores",
+    ...             "The following table reconciles our Domestic segment stores open", in_table=True)
+    >>> part_printed(t)
+    'Domestic'
+    >>> part_printed(Printed(t.passage, 0, 1, "Revenue", "Net sales by reportable segment", in_table=True)) is None
+    True
+    """
+    if not printed.in_table:
+        return None
+    for m in _SEGMENT.finditer(f"{printed.caption} {printed.label}"):
+        words = [w for w in m.group(1).split() if w.lower() not in _NOT_A_PART]
+        if words:
+            return " ".join(words)
+    return None
+
+
+def _part_agrees(sentence: str, printed: Printed) -> bool:
+    """Whether a sentence stating a number names the segment whose table prints it (a company's figure is not
+    one segment's: "1,026 stores" read from the Domestic segment's table)."""
+    part = part_printed(printed)
+    return part is None or all(w.lower() in sentence.lower() for w in part.split())
+
+
 def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[Passage],
-                 matcher: LabelMatcher | None = None) -> NumberVerdict | None:
-    """The verdict on one stated number over the cited ``passages`` (None: they do not print it)."""
+                 matcher: LabelMatcher | None = None, sentence: str = "") -> NumberVerdict | None:
+    """The verdict on one stated number over the cited ``passages`` (None: they do not print it); with the
+    ``sentence`` stating it, a cell of one segment's table must be said to be that segment's."""
     places = [p for passage in passages for p in where_printed(stated, passage)]
     if not places:
         return None
     for place in places:
-        if _label_agrees(stated, place, matcher) and (not place.in_table or _year_agrees(years, place)):
+        if _label_agrees(stated, place, matcher) and (not place.in_table or _year_agrees(years, place)) \
+                and (not sentence or _part_agrees(sentence, place)):
             return NumberVerdict(stated, True, "", place)
     place = places[0]
+    if sentence and not _part_agrees(sentence, place):
+        return NumberVerdict(stated, False, f"{stated.text} is printed in the {part_printed(place)} segment's table, "
+                                            "not as the company's", place)
     what = " ".join(stated.terms)
     if not _label_agrees(stated, place, matcher):
         where = f"in row '{place.label}'" if place.in_table else f"as '{place.label}'"
@@ -311,9 +349,19 @@ def check_sentence(sentence: str, passages: Sequence[Passage],
     [('6,146', False)]
     >>> [(v.number.text, v.agrees) for v in check_sentence("It had 6,146 stores [1].", [p])]
     [('6,146', True)]
+    >>> from ingest.core.tables import Period, Table, TableCell, TableRow
+    >>> seg = Table("Our Domestic segment stores open at the end of each year | 2019", (Period("2019", 2019),),
+    ...             (TableRow("Total stores", (TableCell("1,026", 13, 18, Decimal(1026)),), 0, 18),))
+    >>> q = Passage(id="s", doc_id="d", source="r.pdf", kind="table", text="Total stores 1,026", chars=(0, 18),
+    ...             table=seg)
+    >>> [(v.agrees, v.reason) for v in check_sentence("It had 1,026 stores in 2019 [1].", [q])]
+    [(False, "1,026 is printed in the Domestic segment's table, not as the company's")]
+    >>> [v.agrees for v in check_sentence("Its Domestic segment had 1,026 stores in 2019 [1].", [q])]
+    [True]
     """
     years = years_named(sentence)
-    return [v for n in stated_numbers(sentence) if (v := check_number(n, years, passages, matcher)) is not None]
+    return [v for n in stated_numbers(sentence)
+            if (v := check_number(n, years, passages, matcher, sentence)) is not None]
 
 
 @dataclass(frozen=True, slots=True)
