@@ -328,15 +328,15 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
                 and (not sentence or _part_agrees(sentence, place)):
             return NumberVerdict(stated, True, "", place)
     place = places[0]
-    if sentence and not _part_agrees(sentence, place):
-        return NumberVerdict(stated, False, f"{stated.text} is printed in the {part_printed(place)} segment's table, "
-                                            "not as the company's", place)
     what = " ".join(stated.terms)
     if not _label_agrees(stated, place, matcher):
         where = f"in row '{place.label}'" if place.in_table else f"as '{place.label}'"
         return NumberVerdict(stated, False, f"{stated.text} is printed {where}, not as {what}", place)
-    return NumberVerdict(stated, False, f"{stated.text} is printed in the {place.year} column, not for "
-                                        f"{years[0]}", place)
+    if place.in_table and not _year_agrees(years, place):
+        return NumberVerdict(stated, False, f"{stated.text} is printed in the {place.year} column, not for "
+                                            f"{years[0]}", place)
+    return NumberVerdict(stated, False, f"{stated.text} is printed in the {part_printed(place)} segment's table, "
+                                        "not as the company's", place)
 
 
 def check_sentence(sentence: str, passages: Sequence[Passage],

@@ -46,15 +46,21 @@ def verdicts(sentence: str, passages: list[Passage], matcher=line_item_agreement
 
 def test_a_number_from_another_row_does_not_support_the_claim():
     assert verdicts("The company had 6,146 employees at the end of 2020.", [UNITS]) == [("6,146", False)]
-    assert verdicts("It had 6,146 units at the end of 2020.", [UNITS]) == [("6,146", True)]
+    assert verdicts("International had 6,146 units at the end of 2020.", [UNITS]) == [("6,146", True)]
     reason = check_sentence("The company had 6,146 employees.", [UNITS])[0].reason
     assert "row 'Unit counts at period end'" in reason and "employee" in reason
 
 
+def test_a_number_from_one_segments_table_does_not_support_a_claim_about_the_company():
+    assert verdicts("It had 6,146 units at the end of 2020.", [UNITS]) == [("6,146", False)]
+    reason = check_sentence("It had 6,146 units at the end of 2020.", [UNITS])[0].reason
+    assert reason == "6,146 is printed in the International segment's table, not as the company's"
+
+
 def test_a_number_from_another_years_column_does_not_support_the_claim():
     assert verdicts("Net sales were $120,824 million in 2020.", [UNITS]) == [("$120,824 million", False)]
-    assert verdicts("Net sales were $120,824 million in 2019.", [UNITS]) == [("$120,824 million", True)]
-    assert verdicts("Net sales were $120.1 billion in 2020.", [UNITS]) == [("$120.1 billion", True)]  # scale, rounding
+    assert verdicts("International net sales were $120,824 million in 2019.", [UNITS]) == [("$120,824 million", True)]
+    assert verdicts("International net sales were $120.1 billion in 2020.", [UNITS]) == [("$120.1 billion", True)]
     # a fiscal year ending early in a calendar year may carry either year's label
     jan = table_passage([("Net sales", ["120,130", "120,824"])], caption="Fiscal Years Ended January 31, 2021 2020",
                         periods=(Period("January 31, 2021", 2021, 1, 31), Period("January 31, 2020", 2020, 1, 31)))
@@ -63,7 +69,7 @@ def test_a_number_from_another_years_column_does_not_support_the_claim():
 
 
 def test_a_domain_matcher_knows_the_names_a_row_is_printed_under():
-    claim = "Total revenue was $120,130 million in 2020."
+    claim = "International total revenue was $120,130 million in 2020."
     assert verdicts(claim, [UNITS]) == [("$120,130 million", True)]  # filings: revenue is printed as "Net sales"
     assert verdicts(claim, [UNITS], matcher=None) == [("$120,130 million", False)]  # words alone: no match
     cost = table_passage([("Cost of sales", ["90,000", "91,000"]), ("Net sales", ["120,130", "120,824"])],
