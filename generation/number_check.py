@@ -185,6 +185,7 @@ class Printed:
     year: int | None = None
     month: int | None = None
     in_table: bool = False
+    scale: str = ""  # in prose, the scale word printed right after the number ("billion"), "" when none
 
 
 def _same_value(stated: StatedNumber, printed: Decimal, scale: str) -> bool:
@@ -226,8 +227,20 @@ def where_printed(stated: StatedNumber, passage: Passage) -> list[Printed]:
         if any(a <= m.start() < b for a, b in rows):
             continue
         unit = _unit_after(passage.text, m.end())
-        out.append(Printed(passage, m.start(), m.end(), unit))
+        scale = _SCALE_AFTER.match(passage.text, m.end())
+        out.append(Printed(passage, m.start(), m.end(), unit, scale=scale_name(scale.group(1)) if scale else ""))
     return out
+
+
+_SCALE_AFTER = re.compile(r"\s*(thousand|million|billion|trillion)\b", re.IGNORECASE)
+
+
+def _scale_agrees(stated: StatedNumber, printed: Printed) -> bool:
+    """Whether prose prints the stated digits at the stated scale ("1.1 million" is not "1.1 billion"); a number
+    printed or stated without a scale word agrees."""
+    said = _NUMBER.fullmatch(stated.text)
+    scale = scale_name(said.group("scale") or "") if said else ""
+    return not scale or not printed.scale or scale == printed.scale
 
 
 _GENERIC = re.compile(r"\s+(?:people|persons|individuals)\b", re.IGNORECASE)  # says who, not which of them
@@ -325,9 +338,12 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
         return None
     for place in places:
         if _label_agrees(stated, place, matcher) and (not place.in_table or _year_agrees(years, place)) \
-                and (not sentence or _part_agrees(sentence, place)):
+                and (not sentence or _part_agrees(sentence, place)) and _scale_agrees(stated, place):
             return NumberVerdict(stated, True, "", place)
     place = places[0]
+    if not _scale_agrees(stated, place):
+        printed = place.passage.text[place.start:place.end]
+        return NumberVerdict(stated, False, f"{stated.text} is printed as {printed} {place.scale}", place)
     what = " ".join(stated.terms)
     if not _label_agrees(stated, place, matcher):
         where = f"in row '{place.label}'" if place.in_table else f"as '{place.label}'"
@@ -358,6 +374,9 @@ def check_sentence(sentence: str, passages: Sequence[Passage],
     [(False, "1,026 is printed in the Domestic segment's table, not as the company's")]
     >>> [v.agrees for v in check_sentence("Its Domestic segment had 1,026 stores in 2019 [1].", [q])]
     [True]
+    >>> b = Passage(id="b", doc_id="d", source="r.txt", text="Cloud revenue was $1.1 billion.", chars=(0, 31))
+    >>> [(v.agrees, v.reason) for v in check_sentence("It had 1.1 million cloud subscribers [1].", [b])]
+    [(False, '1.1 million is printed as 1.1 billion')]
     """
     years = years_named(sentence)
     return [v for n in stated_numbers(sentence)
