@@ -49,6 +49,8 @@ def locate_chunks(text: str, chunks: list[str], *,
     [(0, 5), (3, 8)]
     >>> locate_chunks("x y x", ["x y", "x"])
     [(0, 3), (4, 5)]
+    >>> locate_chunks("a b x\\n\\nx\\n\\nx", ["a b x", "x\\n\\nx"])  # the last two "x", so the last is kept
+    [(0, 5), (7, 11)]
     >>> text = "a b c d\\n\\nc d e"  # "c d" repeats: the second chunk is the second paragraph
     >>> locate_chunks(text, ["a b c d", "c d e"], overlap_fits=lambda shared: len(shared.split()) <= 1)
     [(0, 7), (9, 14)]
@@ -65,6 +67,11 @@ def locate_chunks(text: str, chunks: list[str], *,
             if later < 0:
                 break
             start = later
+        if start < prev_end:  # an overlap; the same text right after the previous chunk (only spaces between) is
+            # the chunk itself rather than an overlap with a repeat: taking it there loses no text at the end
+            after = text.find(chunk, prev_end)
+            if after >= 0 and not text[prev_end:after].strip():
+                start = after
         spans.append((start, start + len(chunk)))
         cursor, prev_end = start + 1, max(prev_end, start + len(chunk))
     return spans
