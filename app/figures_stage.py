@@ -246,7 +246,7 @@ def filing_calendar(docs: Sequence[str], corpus: Mapping[str, Sequence[Passage]]
     if len(docs) != 1 or corpus is None:
         return None
     passages = corpus.get(docs[0], ())
-    key = (docs[0], len(passages), passages[0].id if passages else "", passages[-1].id if passages else "")
+    key = (docs[0], tuple((p.id, len(p.text)) for p in passages))
     if key not in _CALENDARS:  # read once per filing (tens of ms), not once per operand
         if len(_CALENDARS) >= 64:
             _CALENDARS.pop(next(iter(_CALENDARS)))
@@ -254,7 +254,7 @@ def filing_calendar(docs: Sequence[str], corpus: Mapping[str, Sequence[Passage]]
     return _CALENDARS[key]
 
 
-_CALENDARS: dict[tuple[str, int, str, str], FiscalCalendar | None] = {}
+_CALENDARS: dict[tuple[str, tuple[tuple[str, int], ...]], FiscalCalendar | None] = {}
 
 
 def calendar_note(calendar: FiscalCalendar | None) -> str | None:

@@ -439,28 +439,32 @@ def test_other_income_read_from_an_expense_row_changes_sign_and_says_so():
 
 # ------------------------------------------------------------------------------------- fiscal calendars
 
-def _retailer(doc: str, prose: str, statement: str) -> list[Passage]:
-    return [table(f"{doc}-p", prose, kind="prose", doc=doc, header=f"{doc} · Results"),
-            table(f"{doc}-t", statement, doc=doc, header=f"{doc} · CONSOLIDATED STATEMENTS OF INCOME")]
+_START_NAMED = (
+    "Results for the fifty-two-week period (fiscal year) ended January 28, 2023. During fiscal 2022 net sales rose. "
+    "In fiscal 2022 we opened 47 stores. Fiscal 2023 outlook: the company expects growth in fiscal 2023.",
+    "CONSOLIDATED STATEMENTS OF INCOME\n(In thousands)\n52 Weeks Ended\nJanuary 28, January 29,\n2023 2022\n"
+    "Net sales $ 10,208 $ 8,630\nNet income $ 1,242 $ 985")
+_END_NAMED = (
+    "Our fiscal year ending February 3, 2024 includes 53 weeks. The first six months of fiscal 2024 and fiscal 2023 "
+    "included 26 weeks. Fiscal 2023 ended January 28, 2023.",
+    "CONSOLIDATED STATEMENTS OF EARNINGS\n($ in millions)\nThree Months Ended\nJuly 29, 2023 July 30, 2022\n"
+    "Revenue $ 9,583 $ 10,329\nNet earnings $ 274 $ 306")
 
 
-def test_a_year_named_by_the_calendar_year_it_begins_in_reads_the_later_dated_column():
-    passages = _retailer("r", "Results for the fifty-two-week period (fiscal year) ended January 28, 2023. During "
-                              "fiscal 2022 net sales rose. In fiscal 2022 we opened 47 stores. Fiscal 2023 outlook: "
-                              "the company expects growth in fiscal 2023.",
-                         "CONSOLIDATED STATEMENTS OF INCOME\n(In thousands)\n52 Weeks Ended\nJanuary 28, January 29,"
-                         "\n2023 2022\nNet sales $ 10,208 $ 8,630\nNet income $ 1,242 $ 985")
+@pytest.mark.parametrize("texts, question, result, note", [
+    # a year ending in January named by the year it begins in: "fiscal 2022" is the column dated 2023
+    (_START_NAMED, "What were net sales in fiscal 2022?", 10208, "named by the year they begin in"),
+    # a quarter of a year ending early the next year belongs to that next year
+    (_END_NAMED, "What was revenue in the second quarter of fiscal 2024?", 9583, "named by the year they end in"),
+    # a question that names a date means that date's column
+    (_END_NAMED, "What was revenue for the three months ended July 30, 2022?", 10329, None),
+])
+def test_a_filers_fiscal_calendar_picks_the_column_of_the_fiscal_year_asked(texts, question, result, note):
+    prose, statement = texts
+    passages = [table("p", prose, kind="prose", doc="r", header="r · Results"),
+                table("t", statement, doc="r", header="r · CONSOLIDATED STATEMENTS OF INCOME")]
     llm = ScriptedLLM("should not be used")
-    answer = pipeline_over(passages, llm, compute=True).run("What were net sales in fiscal 2022?")
-    assert llm.calls == [] and answer.calculation is not None and answer.calculation.result == 10208
-    assert any("named by the year they begin in" in d for d in answer.stage("figures").details)
-
-
-def test_a_quarter_of_a_year_ending_in_january_belongs_to_the_year_that_ends_next():
-    passages = _retailer("q", "Our fiscal year ending February 3, 2024 includes 53 weeks. The first six months of "
-                              "fiscal 2024 and fiscal 2023 included 26 weeks. Fiscal 2023 ended January 28, 2023.",
-                         "CONSOLIDATED STATEMENTS OF EARNINGS\n($ in millions)\nThree Months Ended\n"
-                         "July 29, 2023 July 30, 2022\nRevenue $ 9,583 $ 10,329\nNet earnings $ 274 $ 306")
-    llm = ScriptedLLM("should not be used")
-    answer = pipeline_over(passages, llm, compute=True).run("What was revenue in the second quarter of fiscal 2024?")
-    assert llm.calls == [] and answer.calculation is not None and answer.calculation.result == 9583
+    answer = pipeline_over(passages, llm, compute=True).run(question)
+    assert llm.calls == [] and answer.calculation is not None and answer.calculation.result == result
+    details = answer.stage("figures").details
+    assert any(note in d for d in details) if note else not any("fiscal years end" in d for d in details)
