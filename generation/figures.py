@@ -579,11 +579,20 @@ _NOT_NAMES = frozenset({
 _CAPITALISED = re.compile(r"\b[A-Z][\w&.'’-]*(?:\s+[A-Z][\w&.'’-]*)*")
 
 
-def _is_issuer(words: Sequence[str], issuers: Sequence[str]) -> bool:
-    """Whether capitalised words name one of the routed issuers ("JPMorgan Chase" for "jpmorgan")."""
-    joined = "".join(words)
-    return any(joined.startswith(i) or i.startswith(joined) or any(w == i or (len(w) >= 4 and i.startswith(w))
-                                                                   for w in words) for i in issuers if i)
+def _beyond_issuer(words: Sequence[str], issuers: Sequence[str]) -> list[str]:
+    """The capitalised words left once the routed issuer's name is taken out ("Best Buy Health": "health"); all of
+    them when none names it. A name is its normalised words joined ("JPMorgan Chase": "jpmorganchase"), the start
+    of one ("JPMorgan"), or one word of three letters or more that one starts with ("JPM", "Lockheed")."""
+    names = [i for i in issuers if i]
+    best: tuple[int, int] | None = None
+    for a in range(len(words)):
+        for b in range(len(words), a, -1):
+            joined = "".join(words[a:b])
+            if any(i == joined or i.startswith(joined) and (b - a > 1 or len(joined) >= 3) for i in names):
+                if best is None or b - a > best[1] - best[0]:
+                    best = (a, b)
+                break
+    return list(words) if best is None else [*words[:best[0]], *words[best[1]:]]
 
 
 def _plain(word: str) -> str:
@@ -605,8 +614,10 @@ def part_named(question: str, issuers: Sequence[str] | None = None) -> str | Non
     'Rocket Skates'
     >>> part_named("How much revenue did Rocket Skates generate in fiscal 2023?", [])
     'Rocket Skates'
-    >>> part_named("What was Acme Anvil's 'total net revenue' in Q2 2022?", ["acme"]) is None
+    >>> part_named("What was Acme Anvil's 'total net revenue' in Q2 2022?", ["acme", "acmeanvil"]) is None
     True
+    >>> part_named("How much revenue did Acme Health generate in Q2 of fiscal 2024?", ["acme"])
+    'Health'
     >>> part_named("What is Acme's FY2019 Net Income? Base it on the Consolidated Statements of Earnings.",
     ...            ["acme"]) is None
     True
@@ -627,6 +638,7 @@ def part_named(question: str, issuers: Sequence[str] | None = None) -> str | Non
         for group in re.split(r"(?<=['’]s) |(?<=s['’]) ", " ".join(raw)):  # "Adobe's Creative Cloud": two names
             words = [_plain(x) for x in group.split()]
             names = {w for w in words if w and w not in _NOT_NAMES and not re.fullmatch(r"\d+|fy\d+", w)}
-            if names and not _is_issuer([w for w in words if w], issuers):
-                return " ".join(x for x, w in zip(group.split(), words, strict=True) if w in names).rstrip("'’")
+            left = set(_beyond_issuer([w for w in words if w], issuers)) & names
+            if left:
+                return " ".join(x for x, w in zip(group.split(), words, strict=True) if w in left).rstrip("'’")
     return None

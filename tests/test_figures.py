@@ -222,7 +222,8 @@ def test_no_plan_when_unsure(question):
     ("How much revenue did Widgetly contribute to Acme in fiscal 2016?", ["acme"], "contribute"),
     ("What was Acme's Rocket Skates revenue in FY2017?", ["acme"], "Rocket Skates"),
     ("What were Globex Industries' net sales in 2022?", [], "Globex Industries"),  # no indexed issuer named
-    ("What was Acme Anvil Works' FY2019 revenue?", ["acme"], None),
+    ("What was Acme Anvil Works' FY2019 revenue?", ["acme", "acmeanvilworks"], None),
+    ("How much revenue did Acme Health generate in FY2019?", ["acme", "acmeanvilworks"], "Health"),
     ("What was Initech (formerly known as Initrode) revenue in FY2020?", ["initech", "initrode"], None),
     ("What is the FY2019 fixed asset turnover ratio for Acme? Fixed asset turnover ratio is defined as: FY2019 "
      "revenue / (average PP&E between FY2018 and FY2019).", ["acme"], None),
