@@ -37,6 +37,7 @@ from generation.figures import (
     in_units_asked,
     operand_query,
     part_named,
+    plan_part,
     plan_question,
     write_block,
 )
@@ -44,7 +45,7 @@ from generation.judgement import Judgement, Value, judgement_text, plan_judgemen
 from generation.line_items import norm_label
 from generation.prompt import NOT_FOUND
 from generation.select import Corpus
-from generation.table_cells import document_year, statement_title
+from generation.table_cells import document_year, rank_part_cells, statement_title
 from ingest.core.periods import (
     FiscalCalendar,
     fiscal_calendar,
@@ -60,6 +61,7 @@ from retrieval.search import Retrieval
 
 OPERAND_HITS = 8  # passages searched per operand
 STATEMENT_HITS = 3  # statement pages searched per statement
+PART_TABLES = 60  # a filing's tables naming a part of the company read for its rows
 TITLED_PAGES = 3  # passages opening with a statement's title taken per statement (its index lines, its pages)
 STATEMENT_QUERIES = {"balance": "consolidated balance sheets total assets total liabilities",
                      "income": "consolidated statements of operations income revenues net income",
@@ -295,7 +297,13 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         hint = years[0] if len(set(years)) == 1 else None
     if judgement := plan_judgement(question, fiscal_year_hint=hint or routed_year(question, retrieval, corpus)):
         return answer_judgement(question, judgement, search, retrieval, scope, candidates, corpus)
+    route = retrieval.route if retrieval is not None else None
+    issuers = (*route.issuers, *route.names) if route is not None and route.applicable else None
     plan = plan_question(question, fiscal_year_hint=hint)
+    part = part_named(question, issuers) if plan is not None else None
+    parted = plan_part(question, issuers, fiscal_year_hint=hint) if plan is None or part else None
+    if parted is not None:  # one named part of the company: its own rows, or the model
+        part, plan = parted
     if plan is None:
         return None
     t = time.perf_counter()
@@ -316,9 +324,9 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         trace = StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="no filing",
                            details=tuple(details))
         return Figures(trace, answer=not_given(question, reason))
-    route = retrieval.route if retrieval is not None else None  # a part of the company asked: no lookup
-    issuers = (*route.issuers, *route.names) if route is not None and route.applicable else None
-    if part := part_named(question, issuers):
+    if parted is not None:
+        return answer_part(question, parted[0], plan, search, where, candidates, doc_passages, details, t)
+    if part:  # a part of the company asked, not by a name a row could carry: no lookup of the company's total
         why = (f"the question asks for a part of the company ({part}); the statements print the company's "
                f"{plan.label.replace('_', ' ')}: the model answers")
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="a part asked",
@@ -359,6 +367,52 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         checked = replace(checked, text=f"{checked.text}\n= {restated}")
     if notes := stated_terms(plan, found):
         checked = replace(checked, text=f"{checked.text}\n{notes}")
+    return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, calls=0, outcome="ok",
+                              details=tuple(details)), checked, draft)
+
+
+def answer_part(question: str, part: str, plan: Plan, search: Search, where: Where, candidates: Sequence[Ranked],
+                corpus: Mapping[str, Sequence[Passage]] | None, details: list[str], t: float) -> Figures:
+    """A planned figure of one named part of the company, read from the rows that part labels (a segment table's
+    "Latin America" under "Net Revenue"), or a trace handing the rows found to the model."""
+    details = [*details, f"a part of the company: {part}"]
+    scope = where.scope
+    allowed = set(scope.documents) if scope is not None and scope.documents else None
+    docs = scope.documents if scope is not None and len(scope.documents) == 1 else ()
+    calendar = None if plan.dated else filing_calendar(docs, corpus)
+    # the filing's tables that print the part's name (a segment's name is rare words: a scan finds its rows)
+    words = part.lower().split()
+    named = [p for d in docs for p in (corpus or {}).get(d, ()) if p.table is not None
+             and all(w in p.text.lower() for w in words)][:PART_TABLES]
+    found: dict[str, Found] = {}
+    for operand in plan.operands:
+        hits = _passages(search, f"{part} {operand_query(operand)}", scope, OPERAND_HITS)
+        pool = [p for p in [*hits, *named, *(r.passage for r in candidates)]
+                if allowed is None or p.doc_id in allowed or p.source in allowed]
+        pool = list({p.id: p for p in with_table_heads(pool, corpus)}.values())
+        ranked = rank_part_cells(operand.item, operand.year, part, pool, months=plan.months, calendar=calendar)
+        if ranked:
+            found[operand.name] = ranked[0]
+    details += [f"{name}: {f.label!r} = {f.text} ({f.passage.label})" for name, f in found.items()]
+    missing = [o.name for o in plan.operands if o.name not in found]
+    if missing:
+        details.append(f"not found for {part}: {', '.join(missing)}; the model answers")
+        return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="a part asked",
+                                  details=tuple(details)), evidence=found_rows(found))
+    plan = replace(plan, label=f"{re.sub(r'[^a-z0-9]+', '_', part.lower()).strip('_')}_{plan.label}")
+    context = list({f.passage.id: f.passage for f in found.values()}.values())
+    block = write_block(plan, found, context)
+    draft = Draft(raw=block, text=block, citations=(), context=tuple(context), dropped=(), trace=(), compute=True)
+    checked, _ = check_calculation(question, draft)
+    if checked.calculation is None:
+        details.append(f"the block failed its check ({'; '.join(w.detail for w in checked.warnings)}); the model "
+                       "answers")
+        return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="invalid",
+                                  details=tuple(details)), evidence=found_rows(found))
+    if reason := implausible(plan, checked.calculation.result, checked.calculation.unit):
+        details.append(f"{checked.calculation.text} withheld: {reason}; the model answers")
+        return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="implausible",
+                                  details=tuple(details)))
     return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, calls=0, outcome="ok",
                               details=tuple(details)), checked, draft)
 

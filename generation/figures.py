@@ -381,6 +381,8 @@ def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
             parts = [_at_year(formula, year, y) for y in range(lo, hi + 1)]
             formula = f"avg({', '.join(parts)})"
             return Plan(f"{name}_average_{lo}_{hi}", formula, _operands_of(formula), f"{name} average", statements)
+        if hi > lo and _CHANGE_ASKED.search(question):
+            return None  # "by how many percentage points did it change from 2022 to 2023": not one year's figure
         return Plan(f"{name}_{year}", formula, _operands_of(formula), name, statements)
     item = single_item(question)
     if item is None:
@@ -392,11 +394,15 @@ def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
     if _N_YEAR_AVERAGE.search(question) and hi > lo:
         formula = f"avg({', '.join(f'{item.key}_{y}' for y in range(lo, hi + 1))})"
         return Plan(f"{item.key}_average_{lo}_{hi}", formula, _operands_of(formula), "average", statements)
-    if is_derived_question(question) or len(years) > 1 or _PER_UNIT.search(question):
+    if is_derived_question(question) or len(years) > 1 or _PER_UNIT.search(question) or _RELATIVE.search(question):
         return None
     return Plan(f"{item.key}_{year}", f"{item.key}_{year}", _operands_of(f"{item.key}_{year}"), "lookup", statements)
 
 
+_CHANGE_ASKED = re.compile(r"\bchang\w*|\bpercentage points?\b|\bdifference\b|\b(?:rose|fell|grew|declined|"
+                           r"increased|decreased)\b|\bhow (?:much|far) did\b", re.IGNORECASE)
+# a figure set against another ("capital spending relative to its net revenue"): no lookup of one of them
+_RELATIVE = re.compile(r"\brelative to\b|\bcompared (?:to|with)\b|\bin relation to\b|\bagainst\b", re.IGNORECASE)
 # an amount per share, shareholder, employee or store: the statements' aggregate line item does not answer it
 _PER_UNIT = re.compile(r"\bper (?:share|shareholder|employee|store|unit|customer)\b|\beach (?:shareholder|share|"
                        r"employee|store|unit|customer)\b", re.IGNORECASE)
@@ -576,7 +582,7 @@ _NOT_NAMES = frozenset({
     "ratio", "assets", "liabilities", "debt", "inventory", "inventories", "dividends", "dividend", "share", "shares",
     "per", "thousands", "millions", "billions", "million", "billion", "percent", "percentage", "yes", "no", "i",
     "ii", "iii", "iv", "10", "k", "q", "8"})
-_CAPITALISED = re.compile(r"\b[A-Z][\w&.'’-]*(?:\s+[A-Z][\w&.'’-]*)*")
+_CAPITALISED = re.compile(r"\b[A-Z][\w&.'’-]*(?:\s+(?:&\s+)?[A-Z][\w&.'’-]*)*")  # "Corporate & Investment Bank"
 
 
 def _beyond_issuer(words: Sequence[str], issuers: Sequence[str]) -> list[str]:
@@ -642,3 +648,42 @@ def part_named(question: str, issuers: Sequence[str] | None = None) -> str | Non
             if left:
                 return " ".join(x for x, w in zip(group.split(), words, strict=True) if w in left).rstrip("'’")
     return None
+
+
+_SEGMENT_NAMED = re.compile(r"\b((?:[A-Z][\w&'’.-]*)(?:\s+(?:[A-Z][\w&'’.-]*|&|and|of))*)\s+(?:business\s+)?"
+                            r"(?:segment|division|business|reportable segment)s?\b")
+
+
+def plan_part(question: str, issuers: Sequence[str] | None = None, *,
+              fiscal_year_hint: int | None = None) -> tuple[str, Plan] | None:
+    """A figure of one named part of the company: the part's name and the plan of the same question asked of the
+    company ("What net revenue did Acme's Latin America division post in Q1 2023?": "Latin America", the net
+    revenue of Q1 2023), or None when the question names no part by name (a product "app" or a "contribution" is
+    no row label) or asks nothing the planner knows.
+
+    >>> name, p = plan_part("What net revenue did Acme's Latin America division post in Q1 2023?", ["acme"])
+    >>> name, p.formula, p.months
+    ('Latin America', 'revenue_2023', 3)
+    >>> name, p = plan_part("How much revenue did Acme book under 'service and other' in fiscal year 2016?")
+    >>> name, p.formula
+    ('service and other', 'revenue_2016')
+    >>> plan_part("How much revenue did the Acme Pay app bring in during 2016?", ["acme"]) is None
+    True
+    """
+    m = _SEGMENT_NAMED.search(question)
+    name = m.group(1) if m is not None else ""
+    if m is not None and (cut := re.search(r"^.*['’]s?\s+", name)):  # "Acme's Latin America": after the possessive
+        name = name[cut.end():]
+    if name and not (issuers and not _beyond_issuer([_plain(w) for w in name.split()], issuers)):
+        span = (m.end(1) - len(name), m.end()) if m is not None else (0, 0)
+    else:
+        found = part_named(question, issuers)
+        if not found or not (found[0].isupper() or found[0] in "'‘\"“"):
+            return None
+        name = found.strip("'‘’\"“”")
+        at = question.find(found)
+        span = (at, at + len(found))
+    rest = f"{question[:span[0]]} {question[span[1]:]}"
+    rest = re.sub(r"\b(?:under|from|of|for|by)\s+(?=[?.,]|\s*$)", " ", rest)
+    plan = plan_question(rest, fiscal_year_hint=fiscal_year_hint)
+    return (name.strip(), plan) if plan is not None else None

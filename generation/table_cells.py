@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from generation.compute import passage_scale
-from generation.line_items import LineItem, Statement, label_score, norm_label, statements_named
+from generation.line_items import LineItem, Statement, items_named, label_score, norm_label, statements_named
 from ingest.core.periods import FiscalCalendar, stated_fiscal_year
 from ingest.core.records import Passage
 from ingest.core.tables import Period, Table
@@ -349,4 +349,54 @@ def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
             out.append(Found(p, cell.text, (cell.start, cell.end), row.label, score + context + total,
                              cell.value if cell.value is not None else Decimal(0),
                              "" if stated else p.table.scale, against_row(cell, row)))
+    return sorted(out, key=lambda f: -f.score)
+
+
+# ----------------------------------------------------------------------------- one part of the company's cell
+
+_PART_FILLER = frozenset({"the", "its", "our", "segment", "segments", "division", "divisions", "business",
+                          "businesses", "unit", "units", "total", "and", "&", "of", "s"})
+
+
+def part_words(text: str) -> frozenset[str]:
+    """The words that name a part of a company in a row label or a section ("Latin America", "Total Optical
+    Communications"), filler ("segment", "total", "the") left out.
+
+    >>> sorted(part_words("Total Optical Communications segment"))
+    ['communications', 'optical']
+    """
+    return frozenset(w for w in re.findall(r"[a-z0-9]+", norm_label(text).lower()) if w not in _PART_FILLER)
+
+
+def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Passage], *,
+                    months: int | None = None, calendar: FiscalCalendar | None = None) -> list[Found]:
+    """Every cell of ``item`` for one part of the company (a segment, division or sub-line, named ``part``) in
+    ``year``, best first: a row labelled by the part under a section (or a table caption) naming the item
+    ("Net Revenue" › "Latin America"), else a row naming the item under a section naming the part ("Optical
+    Communications" › "Net sales"). Segments printed as columns are not read (no cell).
+    """
+    wanted = part_words(part)
+    if not wanted:
+        return []
+    out: list[Found] = []
+    for rank, p in enumerate(passages):
+        if p.table is None:
+            continue
+        stated = passage_scale(p)
+        named_in_caption = any(i is item for *_, i in items_named(p.table.caption))
+        for row in table_rows(p, calendar):
+            label = part_words(row.label)
+            if label == wanted and (label_score(item, row.section) >= 2.5 or
+                                    (not items_named(row.section) and named_in_caption)):
+                score = 2.0 + max(label_score(item, row.section), 0.0)
+            elif wanted == part_words(row.section) and (s := label_score(item, row.label)) >= 2.5:
+                score = 1.0 + s  # a full name of the item under the part's own heading
+            else:
+                continue
+            cell = row.cell(year, months)
+            if cell is None or cell.value is None:
+                continue
+            score += 0.6 if months is not None and cell.months == months else 0.0
+            out.append(Found(p, cell.text, (cell.start, cell.end), f"{row.section} › {row.label}".strip(" ›"),
+                             score - 0.01 * rank, cell.value, "" if stated else p.table.scale, against_row(cell, row)))
     return sorted(out, key=lambda f: -f.score)

@@ -469,3 +469,36 @@ def test_a_filers_fiscal_calendar_picks_the_column_of_the_fiscal_year_asked(text
     assert llm.calls == [] and answer.calculation is not None and answer.calculation.result == result
     details = answer.stage("figures").details
     assert any(note in d for d in details) if note else not any("fiscal years end" in d for d in details)
+
+
+# ------------------------------------------------------------------------------- one part of the company
+
+SEGMENTS = table("seg", "SUPPLEMENTAL FINANCIAL INFORMATION\n(in millions)\nYear Ended December 31,\n2019 2018\n"
+                        "Net Revenue\nLatin America $ 1,777 $ 1,474\nEurope 1,886 1,797\nTotal Net Revenue 6,489 7,500\n"
+                        "Operating Profit\nLatin America 364 323\nEurope 71 (136)",
+                 header=f"{DOC} · Item 8 · Note 12 Segments | 2019 2018")
+UNDER_ITS_NAME = table("opt", "REPORTABLE SEGMENTS\n(in millions)\n2019 2018\nOptical Communications\nNet sales 4,349 "
+                              "3,563\nNet income 553 334\nDisplay Technologies\nNet sales 3,306 3,152",
+                       header=f"{DOC} · Item 8 · Note 12 Segments | 2019 2018")
+
+
+@pytest.mark.parametrize("question, result", [
+    ("What net revenue did the Latin America division post in FY2019?", 1777),  # a row named by the part
+    ("What operating profit did the Europe segment report in FY2018?", -136),
+    ("What was the FY2019 net profit margin of the Optical Communications segment?", 553 / 4349 * 100),
+    ("How much revenue did Acme book under 'Latin America' in FY2019?", 1777),
+])
+def test_a_named_part_of_the_company_is_read_from_its_own_rows(question, result):
+    llm = ScriptedLLM("should not be used")
+    answer = pipeline_over([INCOME, SEGMENTS, UNDER_ITS_NAME], llm, compute=True).run(question)
+    assert llm.calls == [] and answer.calculation is not None
+    assert answer.calculation.result == pytest.approx(result, rel=1e-3)
+    assert any(d.startswith("a part of the company") for d in answer.stage("figures").details)
+
+
+def test_a_part_without_rows_of_its_own_goes_to_the_model_not_to_the_companys_total():
+    llm = ScriptedLLM("The document does not say.")
+    answer = pipeline_over([INCOME, SEGMENTS], llm, compute=True).run(
+        "What net revenue did the Asia Pacific division post in FY2019?")
+    assert len(llm.calls) == 1 and answer.calculation is None
+    assert answer.stage("figures").outcome == "a part asked"
