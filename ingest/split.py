@@ -57,7 +57,7 @@ def locate_chunks(text: str, chunks: list[str], *,
     """
     spans: list[tuple[int, int]] = []
     cursor, prev_end = 0, 0
-    for chunk in chunks:
+    for k, chunk in enumerate(chunks):
         start = text.find(chunk, cursor)
         if start < 0:  # should not happen: splitters return substrings
             raise ValueError(f"chunk not found in text: {chunk[:40]!r}")
@@ -67,8 +67,9 @@ def locate_chunks(text: str, chunks: list[str], *,
             if later < 0:
                 break
             start = later
-        if start < prev_end:  # an overlap; the same text right after the previous chunk (only spaces between) is
-            # the chunk itself rather than an overlap with a repeat: taking it there loses no text at the end
+        if start < prev_end and k == len(chunks) - 1:  # the last chunk read as an overlap; the same text right
+            # after the previous chunk (only spaces between) is the chunk itself: there it loses no text at the end
+            # (not for an earlier chunk: the chunks after it may overlap the text it would skip)
             after = text.find(chunk, prev_end)
             if after >= 0 and not text[prev_end:after].strip():
                 start = after
