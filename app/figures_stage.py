@@ -349,6 +349,12 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
                        + (", reading the rows found first" if found else ""))
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="incomplete",
                                   details=tuple(details)), evidence=found_rows(found))
+    return computed(question, plan, found, details, t)
+
+
+def computed(question: str, plan: Plan, found: Mapping[str, Found], details: list[str], t: float) -> Figures:
+    """A plan whose every operand was found, written as the calculation block and checked as the model's would be;
+    a block failing its check, or a result no company could report, goes to the model instead."""
     context = list({f.passage.id: f.passage for f in found.values()}.values())
     block = write_block(plan, found, context)
     draft = Draft(raw=block, text=block, citations=(), context=tuple(context), dropped=(), trace=(), compute=True)
@@ -400,21 +406,7 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="a part asked",
                                   details=tuple(details)), evidence=found_rows(found))
     plan = replace(plan, label=f"{re.sub(r'[^a-z0-9]+', '_', part.lower()).strip('_')}_{plan.label}")
-    context = list({f.passage.id: f.passage for f in found.values()}.values())
-    block = write_block(plan, found, context)
-    draft = Draft(raw=block, text=block, citations=(), context=tuple(context), dropped=(), trace=(), compute=True)
-    checked, _ = check_calculation(question, draft)
-    if checked.calculation is None:
-        details.append(f"the block failed its check ({'; '.join(w.detail for w in checked.warnings)}); the model "
-                       "answers")
-        return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="invalid",
-                                  details=tuple(details)), evidence=found_rows(found))
-    if reason := implausible(plan, checked.calculation.result, checked.calculation.unit):
-        details.append(f"{checked.calculation.text} withheld: {reason}; the model answers")
-        return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="implausible",
-                                  details=tuple(details)))
-    return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, calls=0, outcome="ok",
-                              details=tuple(details)), checked, draft)
+    return computed(question, plan, found, details, t)
 
 
 def stated_terms(plan: Plan, found: Mapping[str, Found]) -> str:
