@@ -474,8 +474,8 @@ def test_a_filers_fiscal_calendar_picks_the_column_of_the_fiscal_year_asked(text
 # ------------------------------------------------------------------------------- one part of the company
 
 SEGMENTS = table("seg", "SUPPLEMENTAL FINANCIAL INFORMATION\n(in millions)\nYear Ended December 31,\n2019 2018\n"
-                        "Net Revenue\nLatin America $ 1,777 $ 1,474\nEurope 1,886 1,797\nTotal Net Revenue 6,489 7,500\n"
-                        "Operating Profit\nLatin America 364 323\nEurope 71 (136)",
+                        "Net Revenue\nLatin America $ 1,777 $ 1,474\nEurope 1,886 1,797\n"
+                        "Total Net Revenue 6,489 7,500\nOperating Profit\nLatin America 364 323\nEurope 71 (136)",
                  header=f"{DOC} · Item 8 · Note 12 Segments | 2019 2018")
 UNDER_ITS_NAME = table("opt", "REPORTABLE SEGMENTS\n(in millions)\n2019 2018\nOptical Communications\nNet sales 4,349 "
                               "3,563\nNet income 553 334\nDisplay Technologies\nNet sales 3,306 3,152",
