@@ -563,8 +563,8 @@ def implausible(plan: Plan, result: float, unit: str) -> str | None:
 # a quoted phrase: "'service and other'", “Creative Cloud” (an apostrophe inside or after a word is not a quote)
 _QUOTED = re.compile(r"(?<![\w])['‘\"“]([^'‘’\"“”]{2,60}?)['’\"”](?![\w])")
 # words that name a part of what the company sells or owns ("the Cash app", "its Xbox brand", "LinkedIn contributed")
-_PART_NOUN = re.compile(r"\b(?:apps?|platforms?|brands?|franchises?|subsidiar(?:y|ies)|contribut(?:e|ed|es))\b",
-                        re.IGNORECASE)
+_PART_NOUN = re.compile(r"\b(?:apps?|platforms?|brands?|franchises?|subsidiar(?:y|ies)|contribut(?:e|ed|es))\b|"
+                        r"\bfrom (?:selling|(?:the )?sales? of)\b", re.IGNORECASE)  # "revenue from selling hardware"
 # capitalised words that are the question's vocabulary, not a name: periods, units, statements, finance acronyms
 _NOT_NAMES = frozenset({
     "what", "how", "which", "who", "when", "where", "why", "is", "was", "were", "did", "does", "do", "the", "in",
@@ -616,6 +616,8 @@ def part_named(question: str, issuers: Sequence[str] | None = None) -> str | Non
     "'parts and labour'"
     >>> part_named("How much revenue did Widgetly contribute to Acme in FY2016?", ["acme"])
     'contribute'
+    >>> part_named("How much revenue did Acme make from selling hardware in 2016?", ["acme"])
+    'from selling'
     >>> part_named("What was Acme's Rocket Skates revenue in FY2017?", ["acme"])
     'Rocket Skates'
     >>> part_named("How much revenue did Rocket Skates generate in fiscal 2023?", [])

@@ -220,6 +220,7 @@ def test_no_plan_when_unsure(question):
     ("How much revenue did Acme book under 'parts and labour' in fiscal year 2016?", None, "'parts and labour'"),
     ("How much revenue did the Acme Pay app bring in during 2016?", ["acme"], "app"),
     ("How much revenue did Widgetly contribute to Acme in fiscal 2016?", ["acme"], "contribute"),
+    ("How much revenue did Acme make from selling hardware in 2016?", ["acme"], "from selling"),
     ("What was Acme's Rocket Skates revenue in FY2017?", ["acme"], "Rocket Skates"),
     ("What were Globex Industries' net sales in 2022?", [], "Globex Industries"),  # no indexed issuer named
     ("What was Acme Anvil Works' FY2019 revenue?", ["acme", "acmeanvilworks"], None),
