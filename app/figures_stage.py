@@ -214,13 +214,34 @@ def titled_pages(passages: Sequence[Passage], statement: str) -> list[Passage]:
     return [p for p in passages if statement in statement_title(p)][:TITLED_PAGES]
 
 
-def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequence[Passage],
-            corpus: Mapping[str, Sequence[Passage]] | None) -> tuple[dict[str, Found], list[str]]:
-    """Each operand's cell (searched inside ``scope``, with the hits of the same line item's other years, then on
-    the statements' pages and among the question's candidates), and the names of operands not found."""
+def scoped_pool(passages: Sequence[Passage], scope: Scope | None,
+                corpus: Mapping[str, Sequence[Passage]] | None) -> list[Passage]:
+    """The passages an operand's cell is looked for among: those of ``scope``'s documents (all without one), each
+    once, with the earlier passages of a table that holds its header."""
     allowed = set(scope.documents) if scope is not None and scope.documents else None
-    docs = scope.documents if scope is not None and len(scope.documents) == 1 else ()
-    calendar = None if plan.dated else filing_calendar(docs, corpus)  # a date names a calendar year
+    pool = [p for p in passages if allowed is None or p.doc_id in allowed or p.source in allowed]
+    return list({p.id: p for p in with_table_heads(pool, corpus)}.values())
+
+
+def one_filing(scope: Scope | None) -> tuple[str, ...]:
+    """The one document ``scope`` searches, as a 1-tuple, or () when it names none or several."""
+    return scope.documents if scope is not None and len(scope.documents) == 1 else ()
+
+
+def plan_calendar(plan: Plan, scope: Scope | None,
+                  corpus: Mapping[str, Sequence[Passage]] | None) -> FiscalCalendar | None:
+    """The fiscal calendar a plan's years are read by: the one filing's (:func:`filing_calendar`), or None when
+    the question names its period by a date (a calendar year) or several filings are searched."""
+    return None if plan.dated else filing_calendar(one_filing(scope), corpus)
+
+
+def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequence[Passage],
+            corpus: Mapping[str, Sequence[Passage]] | None,
+            calendar: FiscalCalendar | None) -> tuple[dict[str, Found], list[str]]:
+    """Each operand's cell (searched inside ``scope``, with the hits of the same line item's other years, then on
+    the statements' pages and among the question's candidates; its years read by ``calendar``), and the names of
+    operands not found."""
+    docs = one_filing(scope)
     found: dict[str, Found] = {}
     missing: list[str] = []
     statements = statement_pages(plan, search, scope, corpus)
@@ -228,9 +249,7 @@ def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequenc
     for operand in plan.operands:
         # its own hits first, then those of the same line item in the plan's other years (one table holds them)
         same = [p for o in plan.operands if o.item is operand.item and o is not operand for p in hits[o.name]]
-        pool = [p for p in [*hits[operand.name], *same, *statements, *candidates]
-                if allowed is None or p.doc_id in allowed or p.source in allowed]
-        pool = list({p.id: p for p in with_table_heads(pool, corpus)}.values())
+        pool = scoped_pool([*hits[operand.name], *same, *statements, *candidates], scope, corpus)
         titled = {(p.doc_id, p.page) for d in docs
                   for p in titled_pages((corpus or {}).get(d, ()), operand.item.statement)}
         cell = find_operand(operand.item, operand.year, pool, statements=plan.statements, months=plan.months,
@@ -331,9 +350,9 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
                f"{plan.label.replace('_', ' ')}: the model answers")
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="a part asked",
                                   details=(plan.describe(), why)))
-    found, missing = resolve(plan, search, where.scope, [r.passage for r in candidates], doc_passages)
-    if not plan.dated and (note := calendar_note(filing_calendar(where.scope.documents if where.scope else (),
-                                                                 doc_passages))):
+    calendar = plan_calendar(plan, where.scope, doc_passages)
+    found, missing = resolve(plan, search, where.scope, [r.passage for r in candidates], doc_passages, calendar)
+    if note := calendar_note(calendar):
         details.append(note)
     details += [f"{name}: {f.label!r} = {f.text} ({f.passage.label})" for name, f in found.items()]
     if missing and where.own:  # the question's own filing does not print it: say so, the model would guess
@@ -383,19 +402,15 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
     "Latin America" under "Net Revenue"), or a trace handing the rows found to the model."""
     details = [*details, f"a part of the company: {part}"]
     scope = where.scope
-    allowed = set(scope.documents) if scope is not None and scope.documents else None
-    docs = scope.documents if scope is not None and len(scope.documents) == 1 else ()
-    calendar = None if plan.dated else filing_calendar(docs, corpus)
+    calendar = plan_calendar(plan, scope, corpus)
     # the filing's tables that print the part's name (a segment's name is rare words: a scan finds its rows)
     words = part.lower().split()
-    named = [p for d in docs for p in (corpus or {}).get(d, ()) if p.table is not None
+    named = [p for d in one_filing(scope) for p in (corpus or {}).get(d, ()) if p.table is not None
              and all(w in p.text.lower() for w in words)][:PART_TABLES]
     found: dict[str, Found] = {}
     for operand in plan.operands:
         hits = _passages(search, f"{part} {operand_query(operand)}", scope, OPERAND_HITS)
-        pool = [p for p in [*hits, *named, *(r.passage for r in candidates)]
-                if allowed is None or p.doc_id in allowed or p.source in allowed]
-        pool = list({p.id: p for p in with_table_heads(pool, corpus)}.values())
+        pool = scoped_pool([*hits, *named, *(r.passage for r in candidates)], scope, corpus)
         ranked = rank_part_cells(operand.item, operand.year, part, pool, months=plan.months, calendar=calendar)
         if ranked:
             found[operand.name] = ranked[0]
@@ -491,7 +506,8 @@ def answer_judgement(question: str, judgement: Judgement, search: Search, retrie
     blocks: list[str] = []
     rows: dict[str, Found] = {}
     for plan in judgement.plans:
-        found, missing = resolve(plan, search, where.scope, [r.passage for r in candidates], doc_passages)
+        found, missing = resolve(plan, search, where.scope, [r.passage for r in candidates], doc_passages,
+                                 plan_calendar(plan, where.scope, doc_passages))
         rows.update((f"{plan.label}:{k}", v) for k, v in found.items())
         if missing:
             details.append(f"{plan.label}: not found: {', '.join(missing)}")
