@@ -176,8 +176,7 @@ def states_definition(question: str) -> bool:
     ...                   "against total equity?"), states_definition("What was FY2019 revenue?")
     (True, False)
     """
-    return any(_OPERATORS[0][0].search(m.group("expr")) or any(p.search(m.group("expr")) for p, _ in _OPERATORS[1:])
-               for m in _DEFINITION.finditer(question))
+    return any(p.search(m.group("expr")) for m in _DEFINITION.finditer(question) for p, _ in _OPERATORS)
 
 
 # the glossary: metric name pattern -> formula over item keys, with {y} the year and {p} the year before

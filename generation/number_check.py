@@ -96,6 +96,7 @@ class StatedNumber:
     step: Decimal = Decimal(1)  # the precision it is stated to, in units ("$1.2 billion": 0.1 billion)
     window: str = ""  # the sentence's words around it, as written
     terms: tuple[str, ...] = ()  # the words that say what it measures, as written
+    scale: str = ""  # the scale word it is stated with ("million"), "" when none
 
 
 def stated_numbers(sentence: str) -> list[StatedNumber]:
@@ -127,7 +128,7 @@ def stated_numbers(sentence: str) -> list[StatedNumber]:
         terms = measure_terms(sentence, m.start(), m.end())
         out.append(StatedNumber(text, m.start(), m.start() + len(text), value * factor, pct,
                                 tuple(dict.fromkeys(_stem(w) for w in terms)), factor / Decimal(10) ** decimals,
-                                sentence[a:b], tuple(terms)))
+                                sentence[a:b], tuple(terms), scale))
     return out
 
 
@@ -238,9 +239,7 @@ _SCALE_AFTER = re.compile(r"\s*(thousand|million|billion|trillion)\b", re.IGNORE
 def _scale_agrees(stated: StatedNumber, printed: Printed) -> bool:
     """Whether prose prints the stated digits at the stated scale ("1.1 million" is not "1.1 billion"); a number
     printed or stated without a scale word agrees."""
-    said = _NUMBER.fullmatch(stated.text)
-    scale = scale_name(said.group("scale") or "") if said else ""
-    return not scale or not printed.scale or scale == printed.scale
+    return not stated.scale or not printed.scale or stated.scale == printed.scale
 
 
 _GENERIC = re.compile(r"\s+(?:people|persons|individuals)\b", re.IGNORECASE)  # says who, not which of them
