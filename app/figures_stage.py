@@ -317,7 +317,7 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
     if judgement := plan_judgement(question, fiscal_year_hint=hint or routed_year(question, retrieval, corpus)):
         return answer_judgement(question, judgement, search, retrieval, scope, candidates, corpus)
     route = retrieval.route if retrieval is not None else None
-    issuers = (*route.issuers, *route.names) if route is not None and route.applicable else None
+    issuers = (*route.issuers, *route.aliases) if route is not None and route.applicable else None
     plan = plan_question(question, fiscal_year_hint=hint)
     part = part_named(question, issuers) if plan is not None else None
     parted = plan_part(question, issuers, fiscal_year_hint=hint) if plan is None or part else None

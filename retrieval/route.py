@@ -246,7 +246,7 @@ def route(question: str, docs_meta: Sequence[Mapping[str, object]], *, max_issue
     reason = "; ".join(whys) + ": " + ", ".join(d.label for d in chosen)
     ids = set().union(*issuers.values())
     aliases = tuple(sorted({n for d in docs if d.doc_id in ids for n in d.names}))
-    return RouteDecision(tuple(d.doc_id for d in chosen), reason, True, names, tuple(periods), names=aliases)
+    return RouteDecision(tuple(d.doc_id for d in chosen), reason, True, names, tuple(periods), aliases=aliases)
 
 
 def _meta(value: object) -> Mapping[str, str]:

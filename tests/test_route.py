@@ -132,3 +132,11 @@ def test_reason_names_documents_and_why():
     decision = route("What is the FY2018 capital expenditure amount for 3M?", CORPUS)
     assert "3M_2018_10K" in decision.reason and "FY2018" in decision.reason and decision.issuers == ("3m",)
     assert decision.note().startswith("routed to 2 document(s)")
+
+
+def test_a_routed_decision_carries_every_name_its_issuers_documents_answer_to():
+    corpus = [{"doc_id": "a", "source": "filings/ACME_2016_10K.pdf", "meta": {"issuer": "Acme Anvil Works, Inc."}},
+              {"doc_id": "b", "source": "filings/GLOBEX_2016_10K.pdf", "meta": {}}]
+    decision = route("What was Acme's FY2016 revenue?", corpus)
+    assert decision.confident and decision.doc_ids == ("a",)
+    assert set(decision.aliases) == {"acme", "acmeanvilworks"}  # the file stem's and the cover page's names

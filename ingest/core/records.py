@@ -331,7 +331,7 @@ class RouteDecision:
     issuers: tuple[str, ...] = field(default=())
     periods: tuple[FiscalPeriod, ...] = field(default=())  # the periods the question names
     applicable: bool = True  # False: no document has an issuer (not a corpus of filings); nothing worth a note
-    names: tuple[str, ...] = field(default=())  # every name the routed issuers' documents answer to (aliases)
+    aliases: tuple[str, ...] = field(default=())  # every name the routed issuers' documents answer to
 
     def note(self) -> str:
         """One line for the search trace.
