@@ -36,6 +36,7 @@ from generation.figures import (
     implausible,
     in_units_asked,
     operand_query,
+    part_name,
     part_named,
     plan_part,
     plan_question,
@@ -88,6 +89,7 @@ class Figures:
     checked: Checked | None = None
     draft: Draft | None = None
     evidence: tuple[Excerpt, ...] = ()  # without an answer: the rows of the operands found, for the model
+    part: str = ""  # without an answer: the part of the company asked about, by name (for the number check)
     answer: Answer | None = None  # a judgement answered from its figures (several calculations, one answer)
 
 
@@ -349,7 +351,7 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         why = (f"the question asks for a part of the company ({part}); the statements print the company's "
                f"{plan.label.replace('_', ' ')}: the model answers")
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="a part asked",
-                                  details=(plan.describe(), why)))
+                                  details=(plan.describe(), why)), part=part_name(part))
     calendar = plan_calendar(plan, where.scope, doc_passages)
     found, missing = resolve(plan, search, where.scope, [r.passage for r in candidates], doc_passages, calendar)
     if note := calendar_note(calendar):
@@ -419,7 +421,7 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
     if missing:
         details.append(f"not found for {part}: {', '.join(missing)}; the model answers")
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="a part asked",
-                                  details=tuple(details)), evidence=found_rows(found))
+                                  details=tuple(details)), evidence=found_rows(found), part=part_name(part))
     plan = replace(plan, label=f"{re.sub(r'[^a-z0-9]+', '_', part.lower()).strip('_')}_{plan.label}")
     return computed(question, plan, found, details, t)
 
@@ -572,7 +574,7 @@ class FiguresShortcut:
         if figures.answer is not None:
             return Direct(figures.trace, figures.answer)
         if figures.checked is None or figures.draft is None:
-            return Direct(figures.trace, evidence=figures.evidence)
+            return Direct(figures.trace, evidence=figures.evidence, part=figures.part)
         checked, draft = figures.checked, figures.draft
         return Direct(figures.trace, Answer(question=question, text=checked.text, citations=checked.citations,
                                             passages=draft.context, mode="retrieve", trace=checked.trace,

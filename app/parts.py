@@ -48,11 +48,14 @@ class Direct:
         calculation check); None: the pipeline goes on to read and generate as usual.
     :param evidence: without an answer, what the shortcut found the question needs (an operand's table row):
         the model's context holds these first.
+    :param part: without an answer, the part of the whole the question asks about ("Brazil", "Xbox"), when it
+        found one: the number check withholds a sentence naming it whose number is printed where it is not named.
     """
 
     trace: StageTrace
     answer: Answer | None = None
     evidence: tuple[Excerpt, ...] = ()
+    part: str = ""
 
 
 class Shortcut(Protocol):

@@ -152,15 +152,16 @@ class Pipeline:
         """The question rewritten to stand alone with the conversation (the answering model, one call)."""
         return rewrite_question(self.generator.llm, history_pairs(history), question)
 
-    def _check(self, question: str, draft: Draft) -> Checked:
+    def _check(self, question: str, draft: Draft, part: str = "") -> Checked:
         """A requested calculation first (the calculator); when it computes nothing, the model's own text goes
-        through the citation checks (the verifier)."""
+        through the citation checks (the verifier; ``part``: what the question asks a part of, see
+        :class:`app.parts.Direct`)."""
         if not draft.compute:
-            return self.verifier.check(question, draft)
+            return self.verifier.check(question, draft, part=part)
         computed, draft = self.calculator.calculate(question, draft)
         if computed.calculation is not None:
             return computed
-        checked = self.verifier.check(question, draft)
+        checked = self.verifier.check(question, draft, part=part)
         return dataclasses.replace(checked, warnings=computed.warnings + checked.warnings,
                                    trace=computed.trace + checked.trace)
 
@@ -179,12 +180,13 @@ class Pipeline:
         direct = self.shortcut.answer(question, search=self._search, retrieval=found, scope=scope,
                                       candidates=candidates, corpus=self.selector.corpus)
         pinned: tuple[Excerpt, ...] = ()
+        part = ""
         if direct is not None:
             trace.append(direct.trace)
             if direct.answer is not None:
                 return dataclasses.replace(direct.answer, question=question,
                                            trace=(*trace, *direct.answer.trace))
-            pinned = direct.evidence
+            pinned, part = direct.evidence, direct.part
         full, mode_trace = selector.full_text(question, candidates)
         trace.append(mode_trace)
         passages: list[Passage]
@@ -208,7 +210,7 @@ class Pipeline:
             else:
                 yield piece
         assert draft is not None  # Generator.stream always ends with its Draft
-        checked = self._check(question, draft)
+        checked = self._check(question, draft, part)
         return Answer(question=question, text=checked.text, citations=checked.citations, passages=draft.context,
                       mode="full" if full is not None else "retrieve",
                       trace=(*trace, *draft.trace, *checked.trace), warnings=checked.warnings,

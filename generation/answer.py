@@ -28,7 +28,7 @@ from generation.compute import (
 )
 from generation.context import order_passages, pack_passages
 from generation.evidence import Excerpt, select_evidence
-from generation.number_check import LabelMatcher, counts_something_else, withhold_wrong_numbers
+from generation.number_check import LabelMatcher, counts_something_else, states_another_kind, withhold_wrong_numbers
 from generation.prompt import COMPUTE_REMINDER, COMPUTE_RULES, NOT_FOUND, build_messages
 from generation.verify import (
     Verification,
@@ -211,7 +211,9 @@ class Verifier:
 
     With ``unsupported="abstain"``, an answer to a "how many ...?" question that states numbers but never names
     the thing counted (nor a word for it: "people" for employees) is withheld before those checks
-    (``generation.number_check.counts_something_else``: "How many employees?" answered "1,355 stores").
+    (``generation.number_check.counts_something_else``: "How many employees?" answered "1,355 stores"), and so is
+    an answer to a question asking for an amount or a count whose every number is a change or a percentage
+    (``states_another_kind``: "How much revenue did Xbox Live generate?" answered "it increased $500 million").
 
     With ``number_check`` on, a sentence stating a number that its cited passage prints in another row, another
     year's column or as a count of something else ("6,146 stores") is withheld (``generation/number_check.py``).
@@ -230,9 +232,14 @@ class Verifier:
         """Whether any check runs."""
         return self.settings.verify != "none"
 
-    def check(self, question: str, draft: Draft) -> Checked:
+    def check(self, question: str, draft: Draft, *, part: str = "") -> Checked:
         """The citation check and the answer check (a requested calculation is the pipeline's calculator's:
-        :class:`FormulaCalculator`)."""
+        :class:`FormulaCalculator`).
+
+        :param part: the part of the whole the question asks about, when a shortcut found one (a segment, a
+            country, a product): the number check withholds a sentence naming it whose number is printed where it
+            is not named.
+        """
         if not self.enabled:
             return Checked(draft.text, draft.citations, (), ())
         s = self.settings
@@ -261,12 +268,13 @@ class Verifier:
                             outcome=outcome, details=("; ".join(details),))
         trace = [verify]
         if s.number_check and outcome == "ok" and not is_abstention(v.text):
-            v, numbers = self._number_check(v, draft.context, warnings)
+            v, numbers = self._number_check(v, draft.context, warnings, part)
             trace.append(numbers)
             if is_abstention(v.text):
                 return Checked(v.text, (), tuple(warnings), tuple(trace))
         if s.unsupported == "abstain" and outcome == "ok" and not is_abstention(v.text) \
-                and (other := counts_something_else(question, v.text)):  # "how many employees?" "1,355 stores"
+                and (other := counts_something_else(question, v.text) or states_another_kind(question, v.text)):
+            # "how many employees?" answered "1,355 stores"; "how much revenue?" answered "it increased $500 million"
             warnings.append(AnswerWarning(WarningKind.WITHHELD_NOT_ANSWERED,
                                           f"count check: {other}; draft: {v.text!r}"))
             trace.append(StageTrace("counts", "what is counted", outcome="withheld",
@@ -287,12 +295,13 @@ class Verifier:
                 return Checked(NOT_FOUND, (), tuple(warnings), tuple(trace))
         return Checked(v.text, v.citations, tuple(warnings), tuple(trace))
 
-    def _number_check(self, v: Verification, context: Sequence[Passage],
-                      warnings: list[AnswerWarning]) -> tuple[Verification, StageTrace]:
+    def _number_check(self, v: Verification, context: Sequence[Passage], warnings: list[AnswerWarning],
+                      part: str = "") -> tuple[Verification, StageTrace]:
         """The answer without its sentences whose numbers disagree with where their cited passages print them
         (all gone: "not found"), and the stage's trace (warnings appended)."""
         t = time.perf_counter()
-        r = withhold_wrong_numbers(v.text, lambda n: context[n - 1] if 1 <= n <= len(context) else None, self.labels)
+        r = withhold_wrong_numbers(v.text, lambda n: context[n - 1] if 1 <= n <= len(context) else None, self.labels,
+                                   part)
         warnings.extend(AnswerWarning(WarningKind.WITHHELD_NUMBER, f"{'; '.join(reasons)}: {sentence!r}")
                         for sentence, reasons in r.withheld)
         trace = StageTrace("numbers", "cells and sentences", seconds=time.perf_counter() - t,

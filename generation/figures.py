@@ -651,6 +651,18 @@ def part_named(question: str, issuers: Sequence[str] | None = None) -> str | Non
     return None
 
 
+def part_name(part: str) -> str:
+    """The name of a part :func:`part_named` found, as a passage would print it: a quoted phrase without its quotes,
+    a name as it is, "" for a cue that names nothing ("app", "contribute", "from selling").
+
+    >>> part_name("'service and other'"), part_name("Rocket Skates"), part_name("from selling")
+    ('service and other', 'Rocket Skates', '')
+    """
+    if _PART_NOUN.fullmatch(part):
+        return ""
+    return part.strip("'\"‘’“”")
+
+
 _SEGMENT_NAMED = re.compile(r"\b((?:[A-Z][\w&'’.-]*)(?:\s+(?:[A-Z][\w&'’.-]*|&|and|of))*)\s+(?:business\s+)?"
                             r"(?:segment|division|business|reportable segment)s?\b")
 

@@ -15,6 +15,11 @@ Then:
   "revenue" is printed as "Net sales"); it is asked first.
 - **when**: a year the sentence names must be the cell's column year (a fiscal year ending in the first quarter
   of a calendar year may be labelled by either year).
+- **a level, not a change**: prose that prints the number as a change ("revenue increased $764 million") does not
+  support a sentence stating it as a level ("revenue was $764 million").
+- **whose**: given the part of the whole the question asks about (``part``: a segment, a country, a product), a
+  sentence naming that part must cite a place that names it too (a row, its section, the table's caption or the
+  passage's section path; in prose, the printed sentence): a company total is not Brazil's.
 
 A number printed in several places agrees when any of them agrees; a number the passages do not print, a year,
 or a small count gets no verdict (the citation check judges the sentence).
@@ -32,7 +37,7 @@ from generation.verify import claim_words, split_claims
 from ingest.core.amounts import DIGITS, SCALES, scale_name
 from ingest.core.periods import MONTHS, STANDALONE_YEAR, YEAR, years_named
 from ingest.core.records import Passage
-from ingest.core.text import strip_markers
+from ingest.core.text import sentence_spans, strip_markers
 
 #: A domain's opinion of whether the answer's words around a number (``window``) name what a row ``label`` (or a
 #: printed sentence) holds: True (they do), False (they name something else), None (no opinion: the word overlap
@@ -328,18 +333,79 @@ def _part_agrees(sentence: str, printed: Printed) -> bool:
     return part is None or all(w.lower() in sentence.lower() for w in part.split())
 
 
+#: Words that make a number a change rather than a level, before it ("increased $764 million", "an increase of",
+#: "up 5%", "grew by") or after it ("$500 million higher").
+_CHANGE_WORD = (r"(?:increase[sd]?|decrease[sd]?|grew|grow(?:s|n)?|growth|rose|rise[sn]?|fell|falls?|declined?|"
+                r"declines|dropped|drops?|improved|improvement|up|down|higher|lower|gain(?:ed|s)?)")
+_APPROX = r"(?:(?:approximately|about|roughly|nearly|almost|some|around)\s+)?"
+_CHANGE_BEFORE = re.compile(rf"(?:\b{_CHANGE_WORD}\s+(?:(?:of|by)\s+)?|(?<!divided )(?<!multiplied )\bby\s+)"
+                            rf"{_APPROX}\$?\s*$", re.IGNORECASE)
+_CHANGE_AFTER = re.compile(rf"(?:\s*(?:%|percent))?(?:\s*(?:thousand|million|billion))?\s+(?:{_CHANGE_WORD}|more)\b",
+                           re.IGNORECASE)
+
+
+def as_change(text: str, start: int, end: int) -> bool:
+    """Whether ``text`` writes the number ``text[start:end]`` as a change, not a level.
+
+    >>> t = "Xbox content revenue increased $764 million, or 5%."
+    >>> as_change(t, 32, 35), as_change("Revenue was $764 million.", 13, 16)
+    (True, False)
+    >>> as_change("an increase of $2.1 billion", 16, 19), as_change("$500 million higher", 1, 4)
+    (True, True)
+    >>> as_change("Revenue grew to $5 billion.", 17, 18), as_change("divided by 365 days", 11, 14)
+    (False, False)
+    """
+    return bool(_CHANGE_BEFORE.search(text[max(0, start - 40):start]) or _CHANGE_AFTER.match(text, end))
+
+
+def _kind_agrees(stated: StatedNumber, printed: Printed, sentence: str) -> bool:
+    """Whether prose printing the number as a change is cited for a change (a table's cells are levels)."""
+    return printed.in_table or not sentence or not as_change(printed.passage.text, printed.start, printed.end) \
+        or as_change(sentence, stated.start, stated.end)
+
+
+def names_part(part: str, printed: Printed) -> bool:
+    """Whether where a number is printed names ``part``: the cell's row, section, caption or the passage's
+    section path; in prose, the printed sentence or the section path.
+
+    >>> p = Passage(id="a", doc_id="d", source="r.txt", text="Sales grew. Brazil sales were 812.", chars=(0, 34),
+    ...             header="Results")
+    >>> names_part("Brazil", Printed(p, 30, 33, "")), names_part("Canada", Printed(p, 30, 33, ""))
+    (True, False)
+    """
+    wanted = content_stems(part)
+    if printed.in_table:
+        where = f"{printed.label} {printed.caption} {printed.passage.header}"
+    else:
+        text = printed.passage.text
+        a, b = next(((a, b) for a, b in sentence_spans(text) if a <= printed.start < b), (0, len(text)))
+        where = f"{text[a:b]} {printed.passage.header}"
+    return wanted <= content_stems(where)
+
+
 def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[Passage],
-                 matcher: LabelMatcher | None = None, sentence: str = "") -> NumberVerdict | None:
+                 matcher: LabelMatcher | None = None, sentence: str = "", part: str = "") -> NumberVerdict | None:
     """The verdict on one stated number over the cited ``passages`` (None: they do not print it); with the
-    ``sentence`` stating it, a cell of one segment's table must be said to be that segment's."""
+    ``sentence`` stating it, a cell of one segment's table must be said to be that segment's, and prose printing
+    it as a change must be cited for a change; with ``part`` (what the sentence says the number is of), the place
+    must name that part."""
     places = [p for passage in passages for p in where_printed(stated, passage)]
     if not places:
         return None
     for place in places:
         if _label_agrees(stated, place, matcher) and (not place.in_table or _year_agrees(years, place)) \
-                and (not sentence or _part_agrees(sentence, place)) and _scale_agrees(stated, place):
+                and (not sentence or _part_agrees(sentence, place)) and _scale_agrees(stated, place) \
+                and _kind_agrees(stated, place, sentence) and (not part or names_part(part, place)):
             return NumberVerdict(stated, True, "", place)
     place = places[0]
+    if part and not any(names_part(part, p) for p in places):
+        where = f"in row '{place.label}'" if place.in_table else "in a sentence"
+        return NumberVerdict(stated, False, f"{stated.text} is printed {where} that does not name {part}", place)
+    if not _kind_agrees(stated, place, sentence):
+        text = place.passage.text
+        return NumberVerdict(stated, False, f"{stated.text} is printed as a change "
+                                            f"('{text[max(0, place.start - 30):place.end].split(' ', 1)[-1]}'), "
+                                            "not as a level", place)
     if not _scale_agrees(stated, place):
         printed = place.passage.text[place.start:place.end]
         return NumberVerdict(stated, False, f"{stated.text} is printed as {printed} {place.scale}", place)
@@ -355,8 +421,9 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
 
 
 def check_sentence(sentence: str, passages: Sequence[Passage],
-                   matcher: LabelMatcher | None = None) -> list[NumberVerdict]:
-    """Verdicts on the numbers one answer sentence states, against the passages it cites.
+                   matcher: LabelMatcher | None = None, part: str = "") -> list[NumberVerdict]:
+    """Verdicts on the numbers one answer sentence states, against the passages it cites; a sentence naming
+    ``part`` (the part of the whole the question asks about) must cite places that name it.
 
     >>> p = Passage(id="a", doc_id="d", source="r.txt", text="We had 6,146 stores and 2.2 million associates.",
     ...             chars=(0, 47))
@@ -376,10 +443,18 @@ def check_sentence(sentence: str, passages: Sequence[Passage],
     >>> b = Passage(id="b", doc_id="d", source="r.txt", text="Cloud revenue was $1.1 billion.", chars=(0, 31))
     >>> [(v.agrees, v.reason) for v in check_sentence("It had 1.1 million cloud subscribers [1].", [b])]
     [(False, '1.1 million is printed as 1.1 billion')]
+    >>> c = Passage(id="c", doc_id="d", source="r.txt", text="Xbox revenue increased $764 million.", chars=(0, 36))
+    >>> [(v.agrees, v.reason) for v in check_sentence("Xbox revenue was $764 million [1].", [c])]
+    [(False, "$764 million is printed as a change ('revenue increased $764'), not as a level")]
+    >>> [v.agrees for v in check_sentence("Xbox revenue rose $764 million [1].", [c])]
+    [True]
+    >>> [v.reason for v in check_sentence("Net sales in Brazil were 1,026 [1].", [q], part="Brazil")]
+    ["1,026 is printed in row 'Total stores' that does not name Brazil"]
     """
     years = years_named(sentence)
+    named = part if part and content_stems(part) <= content_stems(sentence) else ""
     return [v for n in stated_numbers(sentence)
-            if (v := check_number(n, years, passages, matcher, sentence)) is not None]
+            if (v := check_number(n, years, passages, matcher, sentence, named)) is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,9 +468,9 @@ class NumbersChecked:
 
 
 def withhold_wrong_numbers(answer: str, cited: Callable[[int], Passage | None],
-                           matcher: LabelMatcher | None = None) -> NumbersChecked:
+                           matcher: LabelMatcher | None = None, part: str = "") -> NumbersChecked:
     """``answer`` without its sentences stating a number that their cited passages (``cited(n)`` for a marker
-    ``[n]``) print as something else.
+    ``[n]``) print as something else (or, for a sentence naming ``part``, print where that part is not named).
 
     >>> p = Passage(id="a", doc_id="d", source="r.txt", text="We run 6,146 stores.", chars=(0, 20))
     >>> r = withhold_wrong_numbers("It has 6,146 employees [1]. It is big [1].", lambda n: p)
@@ -407,7 +482,7 @@ def withhold_wrong_numbers(answer: str, cited: Callable[[int], Passage | None],
     checked = 0
     for claim in split_claims(answer):
         passages = [p for n in claim.numbers if (p := cited(n)) is not None]
-        verdicts = check_sentence(claim.text, passages, matcher) if passages else []
+        verdicts = check_sentence(claim.text, passages, matcher, part) if passages else []
         checked += len(verdicts)
         wrong = tuple(v.reason for v in verdicts if not v.agrees)
         if wrong:
@@ -508,3 +583,67 @@ _COUNTED = re.compile(rf"(?<![\w.$])(?!{YEAR}\b)\d[\d,]*(?:\.\d+)?\s+(?:(?:milli
                       r"([A-Za-z][a-z-]*s)\b")
 _NOT_THINGS = frozenset({"years", "months", "weeks", "days", "hours", "percent", "times", "points", "dollars",
                          "basis", "cents"})
+
+
+# ------------------------------------------------------------------------------------------ what kind is asked
+
+#: A question asking for a share, a rate, a ratio or a change, not an amount ("what percentage", "by how much did
+#: it grow", "operating margin", "days sales outstanding", "per share").
+_ASKS_RELATIVE = re.compile(
+    r"%|\b(?:percent(?:age)?s?|margins?|ratios?|rates?|shares?|proportions?|portions?|fractions?|times|multiples?|"
+    r"per|days|turnover|yields?|returns?|coverage|cagr|growth|grow|grew|grown|change[sd]?|increase[sd]?|"
+    r"decrease[sd]?|declined?|differ\w*|compare[sd]?|compared|versus|vs|more|less|higher|lower|rise|rose|fell|"
+    r"drop\w*|trend\w*|average|split|mix|breakdown)\b", re.IGNORECASE)
+#: A question asking for an amount of money ("What were net sales in 2022?", "How much did it spend, in dollars?").
+_ASKS_MONEY = re.compile(
+    r"\$|\b(?:revenues?|sales|income|expenses?|costs?|compensation|salary|cash|capex|expenditures?|debt|assets|"
+    r"liabilities|equity|earnings|profits?|loss(?:es)?|spend|spent|sell|sold|dollars|usd|paid|charges?|provisions?|"
+    r"dividends?|repurchases?|buybacks?)\b", re.IGNORECASE)
+
+
+_POINTS = re.compile(r"\s*(?:basis points?|bps|percentage points?)\b", re.IGNORECASE)
+
+
+def asked_kind(question: str) -> str | None:
+    """What kind of number a question asks for, when it is plain: "count" ("how many ...?"), "amount" (a sum of
+    money), or None (a share, a rate, a ratio, a change, or anything else).
+
+    >>> asked_kind("What were Acme's net sales in Brazil in 2019?"), asked_kind("How many members did it have?")
+    ('amount', 'count')
+    >>> asked_kind("What was its operating margin in 2019?") is None, asked_kind("By how much did sales grow?")
+    (True, None)
+    """
+    if _ASKS_RELATIVE.search(question):
+        return None
+    if re.search(r"\bhow many\b", question, re.IGNORECASE):
+        return "count"
+    return "amount" if _ASKS_MONEY.search(question) else None
+
+
+def states_another_kind(question: str, answer: str) -> str | None:
+    """Why an answer does not state the kind of number its question asks for (None: it may): asked an amount or
+    a count, it states numbers, and every one of them is a percentage or a change ("How much revenue did Xbox Live
+    generate?" answered "Xbox Live revenue increased $500 million"; "How many members?" answered "49% of members").
+
+    >>> states_another_kind("How much revenue did the app generate in 2016?", "Its revenue increased $500 million [1].")
+    'the question asks for an amount; the answer states only a change or a percentage ($500 million)'
+    >>> states_another_kind("How many members did it have?", "Members were 49% of the total [1].")
+    'the question asks for a count; the answer states only a change or a percentage (49%)'
+    >>> states_another_kind("How much did it sell in 2021?", "It sold by $2,759, or 169 basis points [1].")[-20:]
+    'entage ($2,759, 169)'
+    >>> states_another_kind("What were net sales in 2022?", "Net sales were $5.1 billion, up 5% [1].") is None
+    True
+    >>> states_another_kind("What were net sales in 2022?", "Sales rose in 2022 [1].") is None  # no number
+    True
+    """
+    kind = asked_kind(question)
+    if kind is None:
+        return None
+    stated: list[tuple[StatedNumber, bool]] = []
+    for claim in split_claims(answer):
+        stated += [(n, n.percent or as_change(claim.text, n.start, n.end) or bool(_POINTS.match(claim.text, n.end)))
+                   for n in stated_numbers(claim.text)]
+    if not stated or not all(relative for _, relative in stated):
+        return None
+    return (f"the question asks for {'an amount' if kind == 'amount' else 'a count'}; the answer states only a change "
+            f"or a percentage ({', '.join(n.text for n, _ in stated)})")

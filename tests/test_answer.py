@@ -104,3 +104,22 @@ def test_a_count_of_something_other_than_what_the_question_counts_is_withheld():
     kept = pipeline_over(ps, ScriptedLLM("The company operated 1,355 stores [1]."), max_answer_tokens=20).run(
         "How many stores did the company operate?")
     assert kept.text.startswith("The company operated 1,355 stores") and kept.stage("counts") is None
+
+
+def test_an_amount_answered_only_with_a_change_or_a_share_is_withheld():
+    ps = [_p(1, "Gaming revenue increased $500 million, or 5%, driven by more subscribers.")]
+    change = pipeline_over(ps, ScriptedLLM("Gaming revenue increased $500 million [1]."), max_answer_tokens=20).run(
+        "How much revenue did the gaming business generate in 2016?")
+    assert change.text == NOT_FOUND and change.stage("counts").outcome == "withheld"
+    assert "the question asks for an amount; the answer states only a change" in change.stage("counts").details[0]
+    asked = pipeline_over(ps, ScriptedLLM("Gaming revenue increased $500 million [1]."), max_answer_tokens=20).run(
+        "By how much did gaming revenue grow in 2016?")
+    assert asked.text.startswith("Gaming revenue increased $500 million") and asked.stage("counts") is None
+
+
+def test_a_change_cited_as_a_level_is_withheld_by_the_number_check():
+    ps = [_p(1, "Gaming revenue decreased $764 million or 5% driven by lower console sales.")]
+    final = pipeline_over(ps, ScriptedLLM("Gaming revenue was $764 million [1]."), max_answer_tokens=20).run(
+        "What was gaming revenue in 2023?")
+    assert final.text == NOT_FOUND and final.stage("numbers").outcome == "withheld"
+    assert any("is printed as a change" in str(w) for w in final.warnings)

@@ -20,6 +20,7 @@ from generation.figures import (
     table_rows,
     write_block,
 )
+from generation.prompt import NOT_FOUND
 from ingest.core.amounts import stated_scale
 from ingest.core.records import Document, PageSpan, Passage, RouteDecision
 from ingest.core.settings import Settings, SplitSettings
@@ -503,3 +504,14 @@ def test_a_part_without_rows_of_its_own_goes_to_the_model_not_to_the_companys_to
         "What net revenue did the Asia Pacific division post in FY2019?")
     assert len(llm.calls) == 1 and answer.calculation is None
     assert answer.stage("figures").outcome == "a part asked"
+
+
+def test_the_models_figure_for_a_part_must_be_printed_where_the_part_is_named():
+    """The model restating the company's total as the part's is withheld by the number check."""
+    text = "Asia Pacific remained our fastest-growing region in 2019. Total net revenue was $6,489 million in 2019."
+    prose = Passage(id="ap", doc_id="d", source="acme.pdf", text=text, chars=(0, len(text)), page=9, header=DOC)
+    llm = ScriptedLLM("Asia Pacific net revenue was $6,489 million in 2019 [1].")
+    answer = pipeline_over([prose], llm, compute=True).run(
+        "What net revenue did the Asia Pacific division post in FY2019?")
+    assert answer.stage("figures").outcome == "a part asked" and answer.stage("numbers").outcome == "withheld"
+    assert answer.text == NOT_FOUND and any("does not name Asia Pacific" in str(w) for w in answer.warnings)

@@ -13,6 +13,7 @@ from app.pipeline import AnswerStream
 from app.runtime import Runtime
 from app.sdk import Conversation, Index
 from generation.answer import Checked, Draft, FormulaCalculator, Verifier
+from generation.prompt import NOT_FOUND
 from generation.select import Corpus
 from ingest.core.records import Answer, Message, Passage, Ranked, StageTrace
 from ingest.core.settings import CacheSettings, LLMSettings, Settings
@@ -193,3 +194,31 @@ def test_the_runtime_shares_models_by_settings_one_queue_per_model_and_closes_th
     assert rt.answer_queue(a, capacity=2) is queue  # a model still in use keeps its queue
     rt.close()
     assert b.closed and rt.held() == {"llms": 0, "embedders": 0}  # type: ignore[attr-defined]
+
+
+class PartShortcut:
+    """A shortcut that answers nothing but says which part of the company the question asks about."""
+
+    name = "part-shortcut"
+
+    def answer(self, question: str, *, search: Search, retrieval: Retrieval, scope: Scope | None,
+               candidates: Sequence[Ranked], corpus: Corpus | None) -> Direct | None:
+        return Direct(StageTrace("shortcut", self.name, details=("a part asked",)), part="Brazil")
+
+
+def test_a_part_the_shortcut_names_reaches_the_number_check():
+    """A sentence naming the part must cite a place that names it: the company's total is not Brazil's."""
+    region = Passage("r", "d1", "d1.txt", "Net sales in Brazil were $1,412 million. Total net sales were $24,977 "
+                     "million.", (0, 80), lines=(1, 1))
+
+    def run(reply: str) -> Answer:
+        searcher = StaticSearcher([region])
+        pipeline = build_pipeline(Settings().replace(answer={"evidence_tokens": 0}), retriever=searcher,
+                                  corpus=searcher, embedder=FakeEmbedder(), llm=ScriptedLLM(reply),
+                                  shortcut=PartShortcut())
+        return pipeline.run("What were the company's net sales in Brazil in 2019?")
+
+    total = run("Net sales in Brazil were $24,977 million [1].")
+    assert total.text == NOT_FOUND and total.stage("numbers").outcome == "withheld"
+    assert any("does not name Brazil" in str(w) for w in total.warnings)
+    assert run("Net sales in Brazil were $1,412 million [1].").text == "Net sales in Brazil were $1,412 million [1]."
