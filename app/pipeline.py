@@ -179,14 +179,14 @@ class Pipeline:
         trace.append(retrieve_trace)
         direct = self.shortcut.answer(question, search=self._search, retrieval=found, scope=scope,
                                       candidates=candidates, corpus=self.selector.corpus)
-        pinned: tuple[Excerpt, ...] = ()
+        pinned = tuple(Excerpt(p, (span,)) for p, span in found.stated)  # what a planned need is stated in
         part = ""
         if direct is not None:
             trace.append(direct.trace)
             if direct.answer is not None:
                 return dataclasses.replace(direct.answer, question=question,
                                            trace=(*trace, *direct.answer.trace))
-            pinned, part = direct.evidence, direct.part
+            pinned, part = (*direct.evidence, *pinned), direct.part
         full, mode_trace = selector.full_text(question, candidates)
         trace.append(mode_trace)
         passages: list[Passage]

@@ -122,10 +122,18 @@ _STATEMENT_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("income", re.compile(r"\bexpenses?\b|\bspen[dt]\b|\bincome\b|\bearnings\b|\brevenues?\b|\bsales\b|"
                           r"\bper share\b|\bresearch and development\b|\bprofit\b", re.IGNORECASE)),
 )
-#: Topics a filing discusses in a section of their own: (what the question says, the need's label, its query).
-_TOPICS: tuple[tuple[re.Pattern[str], str, str], ...] = (
-    (re.compile(r"\bemployees?\b|\bheadcount\b|\bworkforce\b|\bstaff\b", re.IGNORECASE), "human capital",
-     "human capital employees workforce headcount number of employees"),
+#: Topics a filing discusses in a section of their own: (what the question says, the need's label, its query, how
+#: a passage states it: one line of a long passage about the business, found by a deeper search of the filing).
+_TOPICS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
+    (re.compile(r"\bemployees?\b|\bheadcount\b|\bworkforce\b|\bstaff\b|\bpersonnel\b|"
+                r"\bpeople (?:work|worked|working|were employed|employed)\b", re.IGNORECASE), "human capital",
+     "human capital employees workforce headcount number of employees",
+     r"\b\d[\d,.]*\s+(?:(?:million|thousand)\s+)?(?:[a-z-]+\s+){0,2}"
+     r"(?:employees|associates|team members|people|persons|workers)\b|"
+     r"\bemploy(?:ed|s)?\s+(?:approximately|about|over|more than|nearly|some)?\s*\d"),
+    (re.compile(r"\bpatents?\b", re.IGNORECASE), "intellectual property",
+     "intellectual property patents patent applications pending issued",
+     r"\b\d[\d,]*\s+(?:(?:U\.S\.|United States|issued|granted|active|pending)\s+)*patent(?:s| applications)\b"),
 )
 _PLACEHOLDER_YEAR = 2000  # plans a judgement naming no year, for its line items and sections only (never searched)
 
@@ -169,7 +177,7 @@ class FilingsEvidence:
         if judgement is not None:
             needs += [EvidenceNeed(f"narrative ({judgement.kind}: {judgement.subject})", section, ("prose",))
                       for section in judgement.sections]
-        needs += [EvidenceNeed(f"section ({label})", query) for pattern, label, query in _TOPICS
+        needs += [EvidenceNeed(f"section ({label})", query, states=states) for pattern, label, query, states in _TOPICS
                   if pattern.search(question)]
         return needs
 

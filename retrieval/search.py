@@ -30,6 +30,7 @@ from ingest.core.errors import InputError
 from ingest.core.protocols import Embedder, EvidenceNeed, EvidencePlanner, QueryRouter
 from ingest.core.records import Passage, Ranked, RouteDecision
 from ingest.core.settings import SearchLevel, SearchMode, SearchSettings, choices
+from ingest.core.text import sentence_spans
 from retrieval.fusion import quota_fuse, rrf
 from retrieval.scope import ResolvedScope, Scope, empty_scope_message, resolve_scope
 from retrieval.store import Reader
@@ -43,6 +44,8 @@ class Retrieval:
     :param details: one line each for the trace: the scope, the routing decision, fallbacks.
     :param scope: the user's scope as resolved (None: the whole index); whole-document reading respects it.
     :param route: the routing decision (None: routing off, or documents named in the scope).
+    :param stated: the sentences that state what a planned need asks for (its ``states`` pattern matched them in
+        its hits): each passage with the sentence's span; the context must show them.
     """
 
     hits: list[Ranked]
@@ -50,10 +53,12 @@ class Retrieval:
     scope: ResolvedScope | None = None
     route: RouteDecision | None = None
     planned: bool = False  # the hits fuse an evidence plan's searches with the question's own
+    stated: tuple[tuple[Passage, tuple[int, int]], ...] = ()
 
 
 log = logging.getLogger(__name__)
 NEED_HITS = 20  # passages searched per planned need (a titled passage among them is moved first)
+STATED_HITS = 100  # ... per need that knows how its piece is stated: a passage stating it is moved first
 _QUESTION_START = re.compile(r"^\W*(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|has|"
                              r"have|had|can|could|should|would|will|if|based|using|according|in|from|assuming|"
                              r"give|list|name|describe|explain|calculate|compute|find|tell)\b", re.IGNORECASE)
@@ -101,6 +106,20 @@ def title_rank(passage: Passage, pattern: re.Pattern[str]) -> int:
         return 1
     section = (path[-1] if path else caption).rsplit("›", 1)[-1]
     return 2 if pattern.search(section) else 3
+
+
+STATED_SENTENCES = 2  # sentences of a need's best hit kept in the context, as stating what it needs
+
+
+def stating(passage: Passage, states: str) -> list[tuple[int, int]]:
+    """The spans of ``passage``'s first sentences that ``states`` (a need's pattern) matches in.
+
+    >>> p = Passage(id="x", doc_id="d", source="s", text="Employees. We had 3,700 employees. Offices.", chars=(0, 1))
+    >>> [p.text[a:b] for a, b in stating(p, r"\d[\d,]* employees")]
+    ['We had 3,700 employees.']
+    """
+    pattern = re.compile(states, re.IGNORECASE)
+    return [(a, b) for a, b in sentence_spans(passage.text) if pattern.search(passage.text, a, b)][:STATED_SENTENCES]
 
 
 class Searcher:
@@ -238,24 +257,27 @@ class Searcher:
                     details.append(f"{len(hits)} hit(s) in the routed documents; {len(more[: k - len(hits)])} more "
                                    "from the rest of the scope")
                 hits += more[: k - len(hits)]
-            planned = self._planned(query, hits, decision.doc_ids[:1], run, k, kinds, pages, details) if plan \
-                else None
-            return Retrieval(planned or hits, tuple(details), resolved, decision, planned is not None)
+            stated: list[tuple[Passage, tuple[int, int]]] = []
+            planned = self._planned(query, hits, decision.doc_ids[:1], run, k, kinds, pages, details, stated) \
+                if plan else None
+            return Retrieval(planned or hits, tuple(details), resolved, decision, planned is not None, tuple(stated))
         if doc_ids is None:
             coarse = self.coarse(query, self.settings.coarse_docs if docs is None else docs)
             if coarse is not None:
                 doc_ids = coarse
                 details.append(f"coarse-to-fine: {len(coarse)} document(s) by file vector")
         hits = run(query, k, doc_ids=doc_ids, kinds=kinds, pages=pages)
-        planned = None
+        planned, stated = None, []
         if plan and resolved is not None and resolved.names_documents and doc_ids:
-            planned = self._planned(query, hits, doc_ids[:1], run, k, kinds, pages, details)
-        return Retrieval(planned or hits, tuple(details), resolved, decision, planned is not None)
+            planned = self._planned(query, hits, doc_ids[:1], run, k, kinds, pages, details, stated)
+        return Retrieval(planned or hits, tuple(details), resolved, decision, planned is not None, tuple(stated))
 
     def _planned(self, query: str, hits: list[Ranked], doc_ids: Sequence[str], run: Run, k: int,
-                 kinds: Sequence[str], pages: tuple[int, int] | None, details: list[str]) -> list[Ranked] | None:
+                 kinds: Sequence[str], pages: tuple[int, int] | None, details: list[str],
+                 stated: list[tuple[Passage, tuple[int, int]]]) -> list[Ranked] | None:
         """``hits`` fused with the planner's needs, each searched inside ``doc_ids`` (None: no plan, or not a
-        question); the plan and what each need found go into ``details``."""
+        question); the plan and what each need found go into ``details``, the sentences stating a need into
+        ``stated``."""
         if self.planner is None or not doc_ids or not is_question(query):
             return None
         try:
@@ -274,18 +296,27 @@ class Searcher:
         for need, need_hits in zip(needs, found, strict=True):
             best = need_hits[0].passage.label if need_hits else "nothing"
             details.append(f"need {need.label}: {need.query!r} -> {best}")
+            if need.states and need_hits and (spans := stating(need_hits[0].passage, need.states)):
+                stated += [(need_hits[0].passage, span) for span in spans]
+                details.append(f"need {need.label}: stated in {len(spans)} sentence(s) of "
+                               f"{need_hits[0].passage.label}, kept in the context")
         return fused
 
     def _need(self, need: EvidenceNeed, doc_ids: Sequence[str], run: Run, kinds: Sequence[str],
               pages: tuple[int, int] | None) -> list[Ranked]:
-        """One need's hits: its kinds (inside the scope's), a titled passage first."""
+        """One need's hits: its kinds (inside the scope's), a passage stating it first, then a titled one."""
         want = tuple(x for x in need.kinds if not kinds or x in kinds) or tuple(kinds)
-        hits = run(need.query, NEED_HITS, doc_ids=list(doc_ids), kinds=want, pages=pages)
+        depth = STATED_HITS if need.states else NEED_HITS
+        hits = run(need.query, depth, doc_ids=list(doc_ids), kinds=want, pages=pages)
         if not hits and want != tuple(kinds):
-            hits = run(need.query, NEED_HITS, doc_ids=list(doc_ids), kinds=kinds, pages=pages)
+            hits = run(need.query, depth, doc_ids=list(doc_ids), kinds=kinds, pages=pages)
         if need.title:
             pattern = re.compile(need.title, re.IGNORECASE)
             hits = sorted(hits, key=lambda h: title_rank(h.passage, pattern))  # stable: titled first
+        if need.states:
+            stated = re.compile(need.states, re.IGNORECASE)
+            hits = sorted(hits, key=lambda h: stated.search(h.passage.text) is None)  # stable: stating it first
+            hits = hits[:NEED_HITS]
         return hits
 
     def search(self, query: str, k: int, *, mode: SearchMode | None = None, level: SearchLevel = "passage",

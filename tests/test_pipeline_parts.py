@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -222,3 +223,26 @@ def test_a_part_the_shortcut_names_reaches_the_number_check():
     assert total.text == NOT_FOUND and total.stage("numbers").outcome == "withheld"
     assert any("does not name Brazil" in str(w) for w in total.warnings)
     assert run("Net sales in Brazil were $1,412 million [1].").text == "Net sales in Brazil were $1,412 million [1]."
+
+
+class StatingSearcher(StaticSearcher):
+    """A first stage whose plan found the sentence that states what the question needs."""
+
+    def retrieve(self, query: str, k: int, *, scope: Scope | None = None) -> Retrieval:
+        found = super().retrieve(query, k, scope=scope)
+        p = self.passages[0]
+        start = p.text.index("We had")
+        return dataclasses.replace(found, stated=((p, (start, p.text.index(".", start) + 1)),))
+
+
+def test_a_sentence_stating_a_planned_need_is_kept_in_a_tight_evidence_budget():
+    text = " ".join(f"Filler sentence number {i} about offices and leases." for i in range(40))
+    long = Passage("l", "d1", "d1.txt", f"{text} We had approximately 37,000 employees. {text}", (0, 5000),
+                   lines=(1, 1))
+    searcher = StatingSearcher([long])
+    llm = ScriptedLLM("It had about 37,000 employees [1].")
+    pipeline = build_pipeline(Settings().replace(answer={"evidence_tokens": 40}), retriever=searcher, corpus=searcher,
+                              embedder=FakeEmbedder(), llm=llm, shortcut=NoShortcut())
+    answer = pipeline.run("How many people worked there?")
+    assert "We had approximately 37,000 employees." in llm.calls[0][1].content
+    assert "1 planned piece(s) kept first" in " ".join(answer.notes)

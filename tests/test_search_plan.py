@@ -194,3 +194,34 @@ def test_a_topic_with_a_section_of_its_own_needs_that_section() -> None:
 def test_the_planner_is_the_filings_profiles_part() -> None:
     assert isinstance(filings_profile().planner, FilingsEvidence)
     assert general_profile().planner is None
+
+
+class StatedPlanner:
+    """Plans one need that knows how its piece is stated."""
+
+    name = "stated"
+
+    def plan(self, question: str) -> Sequence[EvidenceNeed]:
+        return [EvidenceNeed("region", "region", states=r"strongest in the \w+")]
+
+
+def test_a_need_stated_in_one_sentence_is_found_deeper_and_kept_for_the_context(reader: IndexReader) -> None:
+    found = searcher(reader, StatedPlanner()).retrieve("How did ACME turbine revenue develop in fiscal 2019?", 2)
+    assert found.planned and [p.text[a:b] for p, (a, b) in found.stated] == [
+        "Turbine revenue by region was strongest in the north."]
+    assert any(d.startswith("need region: stated in 1 sentence(s)") for d in found.details)
+    plain = searcher(reader, BalanceSheetPlanner()).retrieve("How did ACME turbine revenue develop in fiscal 2019?", 2)
+    assert plain.stated == ()
+
+
+@pytest.mark.parametrize("question, label", [
+    ("Roughly how many people worked at ACME at the end of 2019?", "section (human capital)"),
+    ("How big was ACME's workforce in 2019?", "section (human capital)"),
+    ("How many U.S. patents did ACME hold at the end of 2015?", "section (intellectual property)"),
+])
+def test_the_filings_planner_knows_how_a_topic_is_stated(question: str, label: str) -> None:
+    (need,) = [n for n in FilingsEvidence().plan(question) if n.label == label]
+    stated = {"section (human capital)": "As of December 31, 2015, we had approximately 3,700 total employees.",
+              "section (intellectual property)": "we had approximately 4,965 patents in the United States"}[label]
+    assert re.search(need.states, stated, re.IGNORECASE)
+    assert not re.search(need.states, "Our employees are our greatest asset, and we invest in them.", re.IGNORECASE)
