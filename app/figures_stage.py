@@ -135,7 +135,8 @@ def uncovered(question: str, plan: Plan, label: str) -> str | None:
     """Why the filing labelled ``label`` cannot hold the period a planned figure asks for (None: it may): a
     quarterly filing or release of another quarter ("third quarter of 2023" from a Q2 10-Q, whose quarter
     column is the second quarter's), or an annual report asked for a quarter's, half's or nine months' flow
-    (it prints fiscal years; a fourth quarter aside).
+    (it prints fiscal years; a fourth quarter aside), or a quarterly filing of the first three quarters asked for a
+    full year's flow (it prints quarters and the year to date).
 
     >>> p = plan_question("What was net income for the third quarter of 2023?")
     >>> uncovered("What was net income for the third quarter of 2023?", p, "ACME 10-Q Q2 2023")
@@ -144,6 +145,11 @@ def uncovered(question: str, plan: Plan, label: str) -> str | None:
     >>> uncovered(q, plan_question(q), "ACME 10-K FY2023")
     'the filing (ACME 10-K FY2023) is an annual report: it gives fiscal years, not the 3 months asked'
     >>> uncovered(q, plan_question(q), "ACME 10-Q Q2 FY2024") is None
+    True
+    >>> q = "What was net income for calendar year 2020?"
+    >>> uncovered(q, plan_question(q), "ACME 10-Q Q1 2021")[:60]
+    'the filing (ACME 10-Q Q1 2021) is a quarterly report: it giv'
+    >>> uncovered(q, plan_question(q), "ACME 8-K Q4 2020") is None  # a fourth quarter's release prints the year
     True
     """
     if not label:
@@ -157,6 +163,10 @@ def uncovered(question: str, plan: Plan, label: str) -> str | None:
     if flows and plan.months is not None and plan.months < 12 and _ANNUAL.search(label) \
             and not (filing is not None and filing.quarter) and asked[:1] != [4]:
         return f"the filing ({label}) is an annual report: it gives fiscal years, not the {plan.months} months asked"
+    if flows and (plan.months is None or plan.months >= 12) and not asked and filing is not None \
+            and filing.quarter in (1, 2, 3):
+        return (f"the filing ({label}) is a quarterly report: it gives quarters and the year to date, not the full "
+                "year asked")
     return None
 
 

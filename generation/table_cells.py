@@ -368,6 +368,37 @@ def part_words(text: str) -> frozenset[str]:
     return frozenset(w for w in re.findall(r"[a-z0-9]+", norm_label(text).lower()) if w not in _PART_FILLER)
 
 
+_SEGMENT_PREFIX = re.compile(r"^\s*segment(?:['’]s)?\s+", re.IGNORECASE)
+
+
+def own_label(label: str) -> str:
+    """A part's row label without the word saying it is the part's ("Segment net income": net income).
+
+    >>> own_label("Segment net income"), own_label("Net income")
+    ('net income', 'Net income')
+    """
+    return _SEGMENT_PREFIX.sub("", label)
+
+
+def titled_by_part(caption: str, part: str) -> bool:
+    """Whether a table's caption says the table is one part's: it begins with the part's name (after a "Table of
+    Contents" running head), or says it is "for the <part> segment".
+
+    >>> titled_by_part("Table of Contents Optical Communications The following table provides net sales", "Optical "
+    ...                "Communications")
+    True
+    >>> titled_by_part("Net sales by segment: Display and Optical Communications", "Optical Communications")
+    False
+    >>> titled_by_part("net income for the Optical Communications segment (in millions)", "Optical Communications")
+    True
+    """
+    name = r"\s+".join(re.escape(w) for w in part.split())
+    head = re.sub(r"^\s*table of contents\s*", "", caption, flags=re.IGNORECASE)
+    return bool(re.match(rf"{name}\b", head, re.IGNORECASE) or
+                re.search(rf"\b(?:for|of)\s+(?:the\s+|our\s+|its\s+)?{name}\s+(?:segment|division|business)\b",
+                          caption, re.IGNORECASE))
+
+
 def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Passage], *,
                     months: int | None = None, calendar: FiscalCalendar | None = None) -> list[Found]:
     """Every cell of ``item`` for one part of the company (a segment, division or sub-line, named ``part``) in
@@ -384,13 +415,16 @@ def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Pas
             continue
         stated = passage_scale(p)
         named_in_caption = any(i is item for *_, i in items_named(p.table.caption))
+        titled = titled_by_part(p.table.caption, part)
         for row in table_rows(p, calendar):
             label = part_words(row.label)
             if label == wanted and (label_score(item, row.section) >= 2.5 or
                                     (not items_named(row.section) and named_in_caption)):
                 score = 2.0 + max(label_score(item, row.section), 0.0)
-            elif wanted == part_words(row.section) and (s := label_score(item, row.label)) >= 2.5:
+            elif wanted == part_words(row.section) and (s := label_score(item, own_label(row.label))) >= 2.5:
                 score = 1.0 + s  # a full name of the item under the part's own heading
+            elif titled and (s := label_score(item, own_label(row.label))) >= 2.5:
+                score = 0.5 + s  # ... in a table the part's name titles ("Optical Communications" › "Net income")
             else:
                 continue
             cell = row.cell(year, months)

@@ -123,15 +123,22 @@ def months_named(text: str) -> int | None:
     (6, 3)
     >>> months_named("What was FY2019 revenue?") is None, months_named("in the first half of 2023")
     (True, 6)
+    >>> months_named("Adding up the quarterly figures, what was net income for calendar year 2020?") is None
+    True
     """
     m = PERIOD_LENGTH.search(text)
     if m is not None:
         return period_months(m)
     if _HALF.search(text):
         return 6
-    if any(p.quarter for p in periods_named(text)) or re.search(r"\bquarter(?:ly)?\b", text, re.IGNORECASE):
+    if any(p.quarter for p in periods_named(text)):
         return 3
+    if re.search(r"\bquarter(?:ly)?\b", text, re.IGNORECASE) and not _WHOLE_YEAR.search(text):
+        return 3  # "quarterly revenue"; not "the quarterly figures added up for calendar year 2020"
     return None
+
+
+_WHOLE_YEAR = re.compile(r"\b(?:calendar|full|whole|entire|fiscal)[- ]year\b|\bfor the year\b", re.IGNORECASE)
 
 
 def periods_named(text: str) -> list[FiscalPeriod]:
