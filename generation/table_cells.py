@@ -180,13 +180,41 @@ def table_rows(passage: Passage, calendar: FiscalCalendar | None = None) -> list
         lengths = [p.months for p in table.periods] if own else [None] * len(years)
         if own and calendar is not None:  # a dated column's fiscal year, as the filer names it
             years = [column_year(p, calendar) for p in table.periods]
-        dated = iter(zip(years, lengths, strict=True))
+        columns = list(zip(years, lengths, strict=True))
+        dated = iter(_slots(columns, amounts) if own else columns)
         cells = []
         for c in row_cells:
             year, months = (None, None) if c.percent else next(dated, (None, None))
             cells.append(Cell(c.text, c.start, c.end, c.value, year, c.percent, months))
         rows.append(Row(r.name, tuple(cells), r.section))
     return rows
+
+
+def _slots(columns: list[tuple[int, int | None]], amounts: int) -> list[tuple[int | None, int | None]]:
+    """The (year, months) each of a row's ``amounts`` cells takes, in order. With more amounts than columns and
+    the columns in groups of period lengths (three months, then six), the extra cells are a change column after
+    each group ("2022 2021 Change | 2022 2021 Change"), when there is one per group; any other excess leaves the
+    row's cells undated, since which cell is which year cannot be told. Otherwise the columns in order.
+
+    >>> _slots([(2022, 3), (2021, 3), (2022, 6), (2021, 6)], 6)
+    [(2022, 3), (2021, 3), (None, None), (2022, 6), (2021, 6), (None, None)]
+    >>> _slots([(2022, 3), (2021, 3), (2022, 6), (2021, 6)], 5)
+    [(None, None), (None, None), (None, None), (None, None), (None, None)]
+    >>> _slots([(2021, None), (2020, None)], 3)  # a trailing extra column takes no year
+    [(2021, None), (2020, None)]
+    """
+    groups: list[list[tuple[int | None, int | None]]] = []
+    for year, months in columns:
+        if groups and groups[-1][-1][1] == months:
+            groups[-1].append((year, months))
+        else:
+            groups.append([(year, months)])
+    extra = amounts - len(columns)
+    if extra <= 0 or len(groups) < 2:
+        return list(columns)
+    if extra == len(groups):
+        return [slot for group in groups for slot in (*group, (None, None))]
+    return [(None, None)] * amounts
 
 
 def column_year(period: Period, calendar: FiscalCalendar) -> int:
@@ -380,6 +408,19 @@ def own_label(label: str) -> str:
     return _SEGMENT_PREFIX.sub("", label)
 
 
+def last_section(header: str) -> str:
+    """The innermost section a passage's header puts it in ("" when it names none): the header is the document's
+    title, its section path and, for a table, its caption, joined by " · ".
+
+    >>> last_section("ACME 10-Q Q2 2022 · Segment Results › Consumer Banking · Selected income statement data")
+    'Consumer Banking'
+    >>> last_section("ACME 10-K FY2021 · Selected data"), last_section("")
+    ('', '')
+    """
+    parts = [x.strip() for x in header.split("·")]
+    return parts[1].rsplit("›", 1)[-1].strip() if len(parts) >= 3 else ""
+
+
 def titled_by_part(caption: str, part: str) -> bool:
     """Whether a table's caption says the table is one part's: it begins with the part's name (after a "Table of
     Contents" running head), or says it is "for the <part> segment".
@@ -415,7 +456,7 @@ def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Pas
             continue
         stated = passage_scale(p)
         named_in_caption = any(i is item for *_, i in items_named(p.table.caption))
-        titled = titled_by_part(p.table.caption, part)
+        titled = titled_by_part(p.table.caption, part) or part_words(last_section(p.header)) == wanted
         for row in table_rows(p, calendar):
             label = part_words(row.label)
             if label == wanted and (label_score(item, row.section) >= 2.5 or
@@ -424,7 +465,7 @@ def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Pas
             elif wanted == part_words(row.section) and (s := label_score(item, own_label(row.label))) >= 2.5:
                 score = 1.0 + s  # a full name of the item under the part's own heading
             elif titled and (s := label_score(item, own_label(row.label))) >= 2.5:
-                score = 0.5 + s  # ... in a table the part's name titles ("Optical Communications" › "Net income")
+                score = 0.5 + s  # ... in a table the part's name titles, or in its section ("Optical Communications")
             else:
                 continue
             cell = row.cell(year, months)

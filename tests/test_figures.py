@@ -488,9 +488,13 @@ TITLED = table("lif", "Life Sciences\nThe following table provides net sales and
                       "segment (in millions):\n2019 2018\nSegment net sales 1,234 998\nSegment net income 120 80",
                header=f"{DOC} · Item 7 · Life Sciences | 2019 2018")
 
+IN_ITS_SECTION = table("nordic", "Selected income statement data\n2019 2018 Change\nNet income 90 70 29",
+                       header=f"{DOC} · Segment Results › Nordic Markets · Selected income statement data | 2019 2018")
+
 
 @pytest.mark.parametrize("question, result", [
     ("What net revenue did the Latin America division post in FY2019?", 1777),  # a row named by the part
+    ("What net income did the Nordic Markets segment earn in FY2019?", 90),  # a row in the part's own section
     ("What was the FY2019 net profit margin of the Life Sciences segment?", 120 / 1234 * 100),  # titled by it
     ("What operating profit did the Europe segment report in FY2018?", -136),
     ("What was the FY2019 net profit margin of the Optical Communications segment?", 553 / 4349 * 100),
@@ -498,7 +502,7 @@ TITLED = table("lif", "Life Sciences\nThe following table provides net sales and
 ])
 def test_a_named_part_of_the_company_is_read_from_its_own_rows(question, result):
     llm = ScriptedLLM("should not be used")
-    answer = pipeline_over([INCOME, SEGMENTS, UNDER_ITS_NAME, TITLED], llm, compute=True).run(question)
+    answer = pipeline_over([INCOME, SEGMENTS, UNDER_ITS_NAME, TITLED, IN_ITS_SECTION], llm, compute=True).run(question)
     assert llm.calls == [] and answer.calculation is not None
     assert answer.calculation.result == pytest.approx(result, rel=1e-3)
     assert any(d.startswith("a part of the company") for d in answer.stage("figures").details)
