@@ -9,7 +9,8 @@ passage text, so every quote the citation check finds still maps to exact charac
 
 Scoring is cheap and pure: :func:`lexical_scores` weights the question's content words by how rare they are
 among the candidate units (an IDF over the context), with stems, and a bonus for a unit holding a number or a
-capitalised name when the question asks for one. An embedder's cosine (:func:`blend`) can be mixed in.
+capitalised name when the question asks for one, and a larger one for a unit stating a count of what a "how many
+...?" question counts, in its words or another word for it. An embedder's cosine (:func:`blend`) can be mixed in.
 
 Everything here is pure; ``generation/answer.py`` calls :func:`select_evidence` with the model's token counter.
 """
@@ -22,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from generation.context import content_words
+from generation.counting import counted_nouns
 from ingest.core.records import Passage
 from ingest.core.text import line_spans, sentence_spans
 
@@ -108,13 +110,35 @@ def lexical_scores(question: str, texts: Sequence[str]) -> list[float]:
     idf = {w: math.log(1 + n / (1 + sum(w in s for s in unit_stems))) for w in wanted}
     total = sum(idf.values())
     wants_number, wants_name = bool(_WANTS_NUMBER.search(question)), bool(_WANTS_NAME.search(question))
+    counted = _count_of(question)
     scores = []
     for text, stems in zip(texts, unit_stems, strict=True):
         score = sum(idf[w] for w in wanted & stems) / total
+        if counted is not None and counted.search(text):
+            score += COUNT_BONUS  # "How many people worked there?": "we had 37,000 employees" counts them
         if score and ((wants_number and _NUMBER.search(text)) or (wants_name and _NAME.search(text))):
             score += 0.1
         scores.append(score)
     return scores
+
+
+COUNT_BONUS = 0.5  # a unit stating a count of what a "how many ...?" question counts (a share of its words' weight)
+
+
+def _count_of(question: str) -> re.Pattern[str] | None:
+    """For a "how many ...?" question, a pattern of a number followed (within two words) by the thing it counts
+    or a word for it ("37,000 employees" for "how many people"); None for any other question.
+
+    >>> p = _count_of("How many people worked at Acme in 2019?")
+    >>> bool(p.search("We had approximately 37,000 full-time employees.")), bool(p.search("Sales rose 5%."))
+    (True, False)
+    """
+    nouns = counted_nouns(question)
+    if not nouns:
+        return None
+    words = "|".join(sorted((re.escape(n) for n in nouns), key=len, reverse=True))
+    return re.compile(rf"\d[\d,.]*\s+(?:(?:million|thousand)\s+)?(?:[a-z-]+\s+){{0,2}}(?:{words})(?:e?s)?\b",
+                      re.IGNORECASE)
 
 
 def blend(lexical: Sequence[float], cosine: Sequence[float], weight: float = 0.5) -> list[float]:

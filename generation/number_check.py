@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from generation.counting import HOW_MANY, SAME_COUNT, counted_nouns, singular
 from generation.table_cells import table_rows
 from generation.verify import claim_words, split_claims
 from ingest.core.amounts import DIGITS, SCALES, scale_name
@@ -499,57 +500,10 @@ def withhold_wrong_numbers(answer: str, cited: Callable[[int], Passage | None],
 
 # ------------------------------------------------------------------------------------------ what is counted
 
-_HOW_MANY = re.compile(r"\bhow many\s+(?P<what>[\w'’-]+(?:\s+[\w'’-]+){0,3}?)(?:\s*\((?P<also>[\w\s'’-]+)\))?"
-                       r"(?=\s+(?:did|does|do|were|was|are|is|has|have|had|will|would|could|can|in|at|of|for|"
-                       r"on|during|as|were)\b|\s*[?,.(])", re.IGNORECASE)
-#: Words one count may be written as: an answer counting "people" counts the question's "employees".
-_SAME_COUNT: tuple[frozenset[str], ...] = (
-    frozenset({"employee", "associate", "people", "person", "worker", "staff", "headcount", "team", "member",
-               "resident", "inhabitant", "citizen", "individual"}),
-    frozenset({"store", "location", "warehouse", "outlet", "restaurant", "branch", "club", "unit", "shop"}),
-    frozenset({"share", "stock"}),
-)
-
-
-_AUX = frozenset({"were", "was", "are", "is", "did", "do", "does", "have", "has", "had", "will", "would", "can",
-                  "could"})
-_NOT_NOUNS = _AUX | {"of", "the", "more", "other", "total", "different", "major", "new", "in", "at"}
-
-
-def _singular(word: str) -> str:
-    w = word.lower().strip("'’")
-    if w.endswith("ies") and len(w) > 4:
-        return w[:-3] + "y"
-    return w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w
-
-
-def counted_nouns(question: str) -> frozenset[str]:
-    """The thing a "how many ...?" question counts (the last word before its verb, and a word in parentheses
-    after it), with the words the same count may be written as; empty for any other question.
-
-    >>> sorted(counted_nouns("How many associates (employees) did Ulta Beauty have at the end of fiscal 2022?"))[:3]
-    ['associate', 'citizen', 'employee']
-    >>> sorted(counted_nouns("How many major reportable business segments does it have?"))
-    ['business', 'reportable', 'segment']
-    >>> counted_nouns("What was revenue in 2023?")
-    frozenset()
-    """
-    m = _HOW_MANY.search(question)
-    if m is None or m.group("what").split()[0].lower() in _AUX:  # "how many were killed": no noun
-        return frozenset()
-    heads = {_singular(w) for w in m.group("what").split() if w.lower() not in _NOT_NOUNS}
-    if m.group("also"):
-        heads |= {_singular(w) for w in m.group("also").split()}
-    for group in _SAME_COUNT:
-        if heads & group:
-            heads |= group
-    return frozenset(heads)
-
-
 def counts_something_else(question: str, answer: str) -> str | None:
     """Why an answer to a "how many ...?" question does not answer it (None: it may): it never names the thing
     asked, and its number counts another kind of thing ("How many employees?" answered "it operated 1,355
-    stores"). Only the kinds :data:`_SAME_COUNT` knows (people, stores, shares) are told apart.
+    stores"). Only the kinds :data:`SAME_COUNT` knows (people, stores, shares) are told apart.
 
     >>> counts_something_else("How many workers did it have?", "It operated 1,355 stores [1].")
     'the question counts workers; the answer counts store'
@@ -565,16 +519,16 @@ def counts_something_else(question: str, answer: str) -> str | None:
     nouns = counted_nouns(question)
     if not nouns:
         return None
-    said = {_singular(w) for w in re.findall(r"[A-Za-z][\w'’-]*", answer)}
-    counted = {_singular(m.group(1)) for m in _COUNTED.finditer(strip_markers(answer))
+    said = {singular(w) for w in re.findall(r"[A-Za-z][\w'’-]*", answer)}
+    counted = {singular(m.group(1)) for m in _COUNTED.finditer(strip_markers(answer))
                if m.group(1).lower() not in _NOT_THINGS}
     if said & nouns or not counted:  # a bare number ("5,000 [1].") contradicts nothing
         return None
-    asked_kinds = {g for g in _SAME_COUNT if g & nouns}
-    counted_kinds = {g for g in _SAME_COUNT if g & counted}
+    asked_kinds = {g for g in SAME_COUNT if g & nouns}
+    counted_kinds = {g for g in SAME_COUNT if g & counted}
     if not asked_kinds or not counted_kinds or asked_kinds & counted_kinds:
         return None  # only a known kind of count against another ("picks" vs "interceptions" decides nothing)
-    what = _HOW_MANY.search(question).group("what")  # type: ignore[union-attr]
+    what = HOW_MANY.search(question).group("what")  # type: ignore[union-attr]
     return f"the question counts {what}; the answer counts {', '.join(sorted(counted))}"
 
 
