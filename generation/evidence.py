@@ -122,7 +122,7 @@ def lexical_scores(question: str, texts: Sequence[str]) -> list[float]:
     return scores
 
 
-COUNT_BONUS = 0.5  # a unit stating a count of what a "how many ...?" question counts (a share of its words' weight)
+COUNT_BONUS = 1.0  # a unit stating a count of what a "how many ...?" question counts: as if it held all its words
 
 
 def _count_of(question: str) -> re.Pattern[str] | None:

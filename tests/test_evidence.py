@@ -98,3 +98,12 @@ def test_rarer_question_words_weigh_more():
     scores = lexical_scores("When did the ferry to the island start?", [
         "The island has a ferry.", "The ferry started in 1921 to the island.", "Boats moored."])
     assert scores[1] > scores[0] > scores[2]
+
+
+def test_a_count_in_other_words_is_kept_for_a_how_many_question():
+    """"How many people worked there?" shares no word with "We had 37,000 employees", which still states it."""
+    text = ("The company makes soups and sauces. Its people worked on new recipes in 2019. "
+            "We had approximately 37,000 employees at year end. The plants are in ten countries.")
+    chosen = select_evidence("How many people worked at the company in 2019?", [passage("e", text)], 12, words)
+    kept = " ".join(chosen.excerpts[0].passage.text[a:b] for a, b in chosen.excerpts[0].spans)
+    assert "37,000 employees" in kept
