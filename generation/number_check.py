@@ -14,7 +14,8 @@ Then:
   says nothing there contradicts nothing). A domain may know more (a :data:`LabelMatcher`: a filing's
   "revenue" is printed as "Net sales"); it is asked first.
 - **when**: a year the sentence names must be the cell's column year (a fiscal year ending in the first quarter
-  of a calendar year may be labelled by either year).
+  of a calendar year may be labelled by either year), and a period length it names ("the first six months") the
+  column's, when the table prints one.
 - **a level, not a change**: prose that prints the number as a change ("revenue increased $764 million") does not
   support a sentence stating it as a level ("revenue was $764 million").
 - **whose**: given the part of the whole the question asks about (``part``: a segment, a country, a product), a
@@ -33,10 +34,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from generation.counting import HOW_MANY, SAME_COUNT, counted_nouns, singular
-from generation.table_cells import table_rows
+from generation.table_cells import parts_as_columns, table_rows
 from generation.verify import claim_words, split_claims
 from ingest.core.amounts import DIGITS, SCALES, scale_name
-from ingest.core.periods import MONTHS, STANDALONE_YEAR, YEAR, years_named
+from ingest.core.periods import MONTHS, STANDALONE_YEAR, YEAR, months_named, years_named
 from ingest.core.records import Passage
 from ingest.core.text import sentence_spans, strip_markers
 
@@ -193,6 +194,8 @@ class Printed:
     month: int | None = None
     in_table: bool = False
     scale: str = ""  # in prose, the scale word printed right after the number ("billion"), "" when none
+    length: int | None = None  # a cell's column period length in months (3, 6, 9, 12), None when not printed
+    parts: bool = False  # a cell of a table whose columns are parts of the company (segments side by side)
 
 
 def _same_value(stated: StatedNumber, printed: Decimal, scale: str) -> bool:
@@ -227,7 +230,8 @@ def where_printed(stated: StatedNumber, passage: Passage) -> list[Printed]:
                         _same_value(stated, cell.value, table.scale):
                     period = periods.get(cell.year) if cell.year is not None else None
                     out.append(Printed(passage, cell.start, cell.end, f"{row.section} {row.label}".strip(),
-                                       table.caption, cell.year, period.month if period else None, in_table=True))
+                                       table.caption, cell.year, period.month if period else None, in_table=True,
+                                       length=cell.months, parts=parts_as_columns(table)))
     digits = re.escape(re.search(DIGITS, stated.text).group(0))  # type: ignore[union-attr]
     rows = [(r.start, r.end) for r in table.rows] if table is not None else []
     for m in re.finditer(rf"(?<![\d,.]){digits}(?![\d]|[.,]\d)", passage.text):
@@ -294,6 +298,12 @@ def _label_agrees(stated: StatedNumber, printed: Printed, matcher: LabelMatcher 
     return not stated.measure or bool(set(stated.measure) & content_stems(f"{printed.label} {printed.caption}"))
 
 
+def _length_agrees(months: int | None, printed: Printed) -> bool:
+    """Whether a cell's column is of the period length the sentence names ("the first six months": 6), when both
+    say one."""
+    return months is None or printed.length is None or not printed.in_table or printed.length == months
+
+
 def _year_agrees(years: Sequence[int], printed: Printed) -> bool:
     if len(years) != 1 or printed.year is None:
         return True
@@ -329,9 +339,22 @@ def part_printed(printed: Printed) -> str | None:
 
 def _part_agrees(sentence: str, printed: Printed) -> bool:
     """Whether a sentence stating a number names the segment whose table prints it (a company's figure is not
-    one segment's: "1,026 stores" read from the Domestic segment's table)."""
+    one segment's: "1,026 stores" read from the Domestic segment's table); for a table printing its segments as
+    columns, whether the sentence names one of the names its caption prints besides the document's own."""
+    if printed.parts:
+        title = printed.passage.header.split("·")[0]
+        names = {w.lower() for w in _CAPITALISED.findall(printed.caption)} - {w.lower() for w in
+                                                                             _CAPITALISED.findall(title)}
+        said = {w.lower() for w in _CAPITALISED.findall(sentence)}
+        return bool(names - _NOT_A_NAME & said)
     part = part_printed(printed)
     return part is None or all(w.lower() in sentence.lower() for w in part.split())
+
+
+_CAPITALISED = re.compile(r"\b[A-Z][\w&'’-]+")
+_NOT_A_NAME = frozenset(MONTHS) | {"three", "six", "nine", "twelve", "months", "month", "year", "years", "ended",
+                                   "in", "millions", "thousands", "except", "total", "change", "as", "of", "for",
+                                   "the", "quarter", "fiscal"}
 
 
 #: Words that make a number a change rather than a level, before it ("increased $764 million", "an increase of",
@@ -385,16 +408,18 @@ def names_part(part: str, printed: Printed) -> bool:
 
 
 def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[Passage],
-                 matcher: LabelMatcher | None = None, sentence: str = "", part: str = "") -> NumberVerdict | None:
+                 matcher: LabelMatcher | None = None, sentence: str = "", part: str = "",
+                 months: int | None = None) -> NumberVerdict | None:
     """The verdict on one stated number over the cited ``passages`` (None: they do not print it); with the
     ``sentence`` stating it, a cell of one segment's table must be said to be that segment's, and prose printing
     it as a change must be cited for a change; with ``part`` (what the sentence says the number is of), the place
-    must name that part."""
+    must name that part; with ``months`` (the period length the sentence names), a cell must be of that length."""
     places = [p for passage in passages for p in where_printed(stated, passage)]
     if not places:
         return None
     for place in places:
         if _label_agrees(stated, place, matcher) and (not place.in_table or _year_agrees(years, place)) \
+                and _length_agrees(months, place) \
                 and (not sentence or _part_agrees(sentence, place)) and _scale_agrees(stated, place) \
                 and _kind_agrees(stated, place, sentence) and (not part or names_part(part, place)):
             return NumberVerdict(stated, True, "", place)
@@ -417,6 +442,12 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
     if place.in_table and not _year_agrees(years, place):
         return NumberVerdict(stated, False, f"{stated.text} is printed in the {place.year} column, not for "
                                             f"{years[0]}", place)
+    if not _length_agrees(months, place):
+        return NumberVerdict(stated, False, f"{stated.text} is printed in a {place.length} months column, not for "
+                                            f"{months} months", place)
+    if place.parts:
+        return NumberVerdict(stated, False, f"{stated.text} is printed in a column of one of the parts the table "
+                                            "prints side by side, and the sentence names none of them", place)
     return NumberVerdict(stated, False, f"{stated.text} is printed in the {part_printed(place)} segment's table, "
                                         "not as the company's", place)
 
@@ -449,13 +480,23 @@ def check_sentence(sentence: str, passages: Sequence[Passage],
     [(False, "$764 million is printed as a change ('revenue increased $764'), not as a level")]
     >>> [v.agrees for v in check_sentence("Xbox revenue rose $764 million [1].", [c])]
     [True]
+    >>> h = Table("Three months ended | Six months ended | 2022 | 2022", (Period("2022", 2022, months=3),
+    ...           Period("2022", 2022, months=6)), (TableRow("Provision for credit losses", (TableCell("1,101", 28,
+    ...           33, Decimal(1101)), TableCell("2,564", 34, 39, Decimal(2564))), 0, 39),))
+    >>> r = Passage(id="h", doc_id="d", source="r.pdf", kind="table", text="Provision for credit losses 1,101 2,564",
+    ...             chars=(0, 39), table=h)
+    >>> [v.reason for v in check_sentence("Its provision for credit losses was 1,101 in the first six months [1].",
+    ...                                   [r])]
+    ['1,101 is printed in a 3 months column, not for 6 months']
+    >>> [v.agrees for v in check_sentence("Its provision for credit losses was 2,564 in the first half [1].", [r])]
+    [True]
     >>> [v.reason for v in check_sentence("Net sales in Brazil were 1,026 [1].", [q], part="Brazil")]
     ["1,026 is printed in row 'Total stores' that does not name Brazil"]
     """
-    years = years_named(sentence)
+    years, months = years_named(sentence), months_named(sentence)
     named = part if part and content_stems(part) <= content_stems(sentence) else ""
     return [v for n in stated_numbers(sentence)
-            if (v := check_number(n, years, passages, matcher, sentence, named)) is not None]
+            if (v := check_number(n, years, passages, matcher, sentence, named, months)) is not None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,7 +180,9 @@ def table_rows(passage: Passage, calendar: FiscalCalendar | None = None) -> list
         lengths = [p.months for p in table.periods] if own else [None] * len(years)
         if own and calendar is not None:  # a dated column's fiscal year, as the filer names it
             years = [column_year(p, calendar) for p in table.periods]
-        columns = list(zip(years, lengths, strict=True))
+        columns: list[tuple[int | None, int | None]] = list(zip(years, lengths, strict=True))
+        if own and parts_as_columns(table):  # a segment's column is no figure of the company's year
+            columns = [(None, None)] * len(columns)
         dated = iter(_slots(columns, amounts) if own else columns)
         cells = []
         for c in row_cells:
@@ -190,7 +192,23 @@ def table_rows(passage: Passage, calendar: FiscalCalendar | None = None) -> list
     return rows
 
 
-def _slots(columns: list[tuple[int, int | None]], amounts: int) -> list[tuple[int | None, int | None]]:
+def parts_as_columns(table: Table) -> bool:
+    """Whether a table's columns repeat one period ("2022 2021 Change | 2022 2021 Change" under three segments'
+    names): its column groups are parts of the company printed side by side, not periods, and none of its cells is
+    the company's figure for a year.
+
+    >>> from ingest.core.tables import Period
+    >>> parts_as_columns(Table("", (Period("2022", 2022, months=6), Period("2021", 2021, months=6),
+    ...                             Period("2022", 2022, months=6)), ()))
+    True
+    >>> parts_as_columns(Table("", (Period("2022", 2022, months=3), Period("2022", 2022, months=6)), ()))
+    False
+    """
+    keys = [(p.year, p.months, p.month, p.day) for p in table.periods]
+    return len(set(keys)) < len(keys)
+
+
+def _slots(columns: list[tuple[int | None, int | None]], amounts: int) -> list[tuple[int | None, int | None]]:
     """The (year, months) each of a row's ``amounts`` cells takes, in order. With more amounts than columns and
     the columns in groups of period lengths (three months, then six), the extra cells are a change column after
     each group ("2022 2021 Change | 2022 2021 Change"), when there is one per group; any other excess leaves the
