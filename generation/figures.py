@@ -682,6 +682,10 @@ def plan_part(question: str, issuers: Sequence[str] | None = None, *,
     ('service and other', 'revenue_2016')
     >>> plan_part("How much revenue did the Acme Pay app bring in during 2016?", ["acme"]) is None
     True
+    >>> name, p = plan_part("For Acme's Domestic segment, what were capital expenditures as a percentage of segment "
+    ...                     "revenue in fiscal 2023?", ["acme"])
+    >>> name, p.formula
+    ('Domestic', 'capex_2023 / revenue_2023')
     """
     m = _SEGMENT_NAMED.search(question)
     name = m.group(1) if m is not None else ""
@@ -698,5 +702,6 @@ def plan_part(question: str, issuers: Sequence[str] | None = None, *,
         span = (at, at + len(found))
     rest = f"{question[:span[0]]} {question[span[1]:]}"
     rest = re.sub(r"\b(?:under|from|of|for|by)\s+(?=[?.,]|\s*$)", " ", rest)
+    rest = re.sub(r"\b(?:segment|division)(?:['’]s)?\s+(?=[a-z])", "", rest)  # "segment revenue": the part's revenue
     plan = plan_question(rest, fiscal_year_hint=fiscal_year_hint)
     return (name.strip(), plan) if plan is not None else None
