@@ -315,6 +315,13 @@ def routed_year(question: str, retrieval: Retrieval | None, corpus: Corpus | Non
     return next((y for p in passages[:5] if (y := document_year(p)) is not None), None)
 
 
+def route_issuers(retrieval: Retrieval | None) -> tuple[str, ...] | None:
+    """The normalised names and aliases of the issuers a router found the question names (None: no router
+    looked among filings): a name that is not theirs names a part of the company."""
+    route = retrieval.route if retrieval is not None else None
+    return (*route.issuers, *route.aliases) if route is not None and route.applicable else None
+
+
 def answer_figures(question: str, search: Search, retrieval: Retrieval | None, scope: Scope | None,
                    candidates: Sequence[Ranked], corpus: Corpus | None) -> Figures | None:
     """The question answered from the statement tables, or a trace saying why not; None when nothing is planned.
@@ -328,8 +335,7 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         hint = years[0] if len(set(years)) == 1 else None
     if judgement := plan_judgement(question, fiscal_year_hint=hint or routed_year(question, retrieval, corpus)):
         return answer_judgement(question, judgement, search, retrieval, scope, candidates, corpus)
-    route = retrieval.route if retrieval is not None else None
-    issuers = (*route.issuers, *route.aliases) if route is not None and route.applicable else None
+    issuers = route_issuers(retrieval)
     plan = plan_question(question, fiscal_year_hint=hint)
     part = part_named(question, issuers) if plan is not None else None
     parted = plan_part(question, issuers, fiscal_year_hint=hint) if plan is None or part else None
@@ -572,15 +578,19 @@ def answer_judgement(question: str, judgement: Judgement, search: Search, retrie
 
 class FiguresShortcut:
     """The figures stage as the pipeline's shortcut (:class:`app.parts.Shortcut`): a planned figure whose every
-    operand is found is answered here, without the model."""
+    operand is found is answered here, without the model; otherwise the rows found and the part of the company the
+    question names (for the number check) go on to the model."""
 
     name = "figures"
 
     def answer(self, question: str, *, search: Search, retrieval: Retrieval, scope: Scope | None,
                candidates: Sequence[Ranked], corpus: Corpus | None) -> Direct | None:
         figures = answer_figures(question, search, retrieval, scope, candidates, corpus)
-        if figures is None:
-            return None
+        if figures is None:  # no figure planned: a part the question names still binds the model's numbers
+            part = part_name(part_named(question, route_issuers(retrieval)) or "")
+            return Direct(StageTrace("figures", "planner", outcome="not planned",
+                                     details=(f"a part of the company: {part} (the number check holds the model's "
+                                              "numbers to it)",)), part=part) if part else None
         if figures.answer is not None:
             return Direct(figures.trace, figures.answer)
         if figures.checked is None or figures.draft is None:

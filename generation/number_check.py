@@ -59,6 +59,7 @@ _NOT_A_MEASURE = frozenset(
     date as-of day days week weeks annual annually reported report reports reporting stated states state amount
     amounts figure figures number numbers value values respectively compared increase increased decrease
     decreased grew rose fell declined change changed was approximately usd dollars dollar us thousand thousands
+    including includes included excluding excludes compared versus due
     million millions billion billions trillion trillions percent percentage rate first second third fourth
     full prior previous current same during while also point points times basis bps""".split()) | frozenset(MONTHS)  # noqa: SIM905
 
@@ -106,6 +107,9 @@ class StatedNumber:
     scale: str = ""  # the scale word it is stated with ("million"), "" when none
 
 
+_AFTER_MONTH = re.compile(rf"\b(?:{'|'.join(MONTHS)})\.?\s+$", re.IGNORECASE)
+
+
 def stated_numbers(sentence: str) -> list[StatedNumber]:
     """The numbers of an answer sentence worth checking: amounts, counts and percentages; not years, not
     citation markers, not small bare integers (a count of items, a day).
@@ -114,11 +118,15 @@ def stated_numbers(sentence: str) -> list[StatedNumber]:
     [('6,146', '6146', ('unit',))]
     >>> [(n.text, str(n.value)) for n in stated_numbers("Revenue was $1.2 billion, up 5% in 3 years.")]
     [('$1.2 billion', '1200000000.0'), ('5%', '5')]
+    >>> [n.text for n in stated_numbers("As of December 31, 2017, it had 49% of them.")]
+    ['49%']
     """
     out = []
     for m in _NUMBER.finditer(sentence):
         num = m.group("num")
         if sentence[max(0, m.start() - 1): m.start()] == "[" or STANDALONE_YEAR.fullmatch(num) and not m.group("cur"):
+            continue
+        if not m.group("cur") and _AFTER_MONTH.search(sentence, 0, m.start()):  # "December 31": a date's day
             continue
         try:
             value = Decimal(num.replace(",", ""))
@@ -196,6 +204,7 @@ class Printed:
     scale: str = ""  # in prose, the scale word printed right after the number ("billion"), "" when none
     length: int | None = None  # a cell's column period length in months (3, 6, 9, 12), None when not printed
     parts: bool = False  # a cell of a table whose columns are parts of the company (segments side by side)
+    context: str = ""  # in prose, the words around it in its sentence's clause (:data:`WINDOW` either side)
 
 
 def _same_value(stated: StatedNumber, printed: Decimal, scale: str) -> bool:
@@ -239,7 +248,10 @@ def where_printed(stated: StatedNumber, passage: Passage) -> list[Printed]:
             continue
         unit = _unit_after(passage.text, m.end())
         scale = _SCALE_AFTER.match(passage.text, m.end())
-        out.append(Printed(passage, m.start(), m.end(), unit, scale=scale_name(scale.group(1)) if scale else ""))
+        a, b = next(((a, b) for a, b in sentence_spans(passage.text) if a <= m.start() < b), (0, len(passage.text)))
+        near = _window(passage.text[a:b], m.start() - a, m.end() - a)  # its clause's words around it
+        out.append(Printed(passage, m.start(), m.end(), unit, scale=scale_name(scale.group(1)) if scale else "",
+                           context=passage.text[a + near[0]:a + near[1]]))
     return out
 
 
@@ -289,8 +301,11 @@ class NumberVerdict:
 
 
 def _label_agrees(stated: StatedNumber, printed: Printed, matcher: LabelMatcher | None) -> bool:
-    if not printed.in_table and not printed.label:
-        return True  # prose printing the number without saying what it counts: nothing to contradict
+    if not printed.in_table and not printed.label:  # prose not saying what it counts right after the number:
+        # only a domain that knows the words around it are plainly another item's contradicts ("diluted earnings
+        # per share ... $6.68" cited as compensation); a shared word would miss paraphrases ("cut" for "reduction")
+        opinion = matcher(stated.window, printed.context) if matcher is not None and printed.context else None
+        return opinion is not False
     if matcher is not None:
         opinion = matcher(stated.window, printed.label)
         if opinion is not None:
@@ -437,7 +452,8 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
         return NumberVerdict(stated, False, f"{stated.text} is printed as {printed} {place.scale}", place)
     what = " ".join(stated.terms)
     if not _label_agrees(stated, place, matcher):
-        where = f"in row '{place.label}'" if place.in_table else f"as '{place.label}'"
+        where = f"in row '{place.label}'" if place.in_table else f"as '{place.label}'" if place.label else \
+            "in a sentence that does not say so"
         return NumberVerdict(stated, False, f"{stated.text} is printed {where}, not as {what}", place)
     if place.in_table and not _year_agrees(years, place):
         return NumberVerdict(stated, False, f"{stated.text} is printed in the {place.year} column, not for "
@@ -480,6 +496,11 @@ def check_sentence(sentence: str, passages: Sequence[Passage],
     [(False, "$764 million is printed as a change ('revenue increased $764'), not as a level")]
     >>> [v.agrees for v in check_sentence("Xbox revenue rose $764 million [1].", [c])]
     [True]
+    >>> e = Passage(id="e", doc_id="d", source="r.txt", text="Diluted earnings per share rose to $6.68, including a "
+    ...             "benefit.", chars=(0, 62))
+    >>> eps = lambda window, label: False if "per share" in label and "income" in window else None
+    >>> [v.reason for v in check_sentence("Net income was $6.68 [1].", [e], eps)]
+    ['$6.68 is printed in a sentence that does not say so, not as income']
     >>> h = Table("Three months ended | Six months ended | 2022 | 2022", (Period("2022", 2022, months=3),
     ...           Period("2022", 2022, months=6)), (TableRow("Provision for credit losses", (TableCell("1,101", 28,
     ...           33, Decimal(1101)), TableCell("2,564", 34, 39, Decimal(2564))), 0, 39),))

@@ -203,9 +203,12 @@ def parts_as_columns(table: Table) -> bool:
     True
     >>> parts_as_columns(Table("", (Period("2022", 2022, months=3), Period("2022", 2022, months=6)), ()))
     False
+    >>> parts_as_columns(Table("", (Period("June 30, 2023", 2023, 6, 30), Period("June 30, 2023", 2023, 6, 30)), ()))
+    False
     """
     keys = [(p.year, p.months, p.month, p.day) for p in table.periods]
-    return len(set(keys)) < len(keys)
+    # a period printed twice without its length is a 10-Q's quarter and year to date ("June 30, 2023" twice)
+    return len(set(keys)) < len(keys) and all(p.months is not None for p in table.periods)
 
 
 def _slots(columns: list[tuple[int | None, int | None]], amounts: int) -> list[tuple[int | None, int | None]]:
