@@ -578,19 +578,17 @@ def answer_judgement(question: str, judgement: Judgement, search: Search, retrie
 
 class FiguresShortcut:
     """The figures stage as the pipeline's shortcut (:class:`app.parts.Shortcut`): a planned figure whose every
-    operand is found is answered here, without the model; otherwise the rows found and the part of the company the
-    question names (for the number check) go on to the model."""
+    operand is found is answered here, without the model; otherwise the rows found and the part of the company a
+    planned figure is asked of (for the number check) go on to the model. A question with no figure planned names
+    no part: its capitalised names are as often people ("Mary Dillon", printed "Ms. Dillon") as parts."""
 
     name = "figures"
 
     def answer(self, question: str, *, search: Search, retrieval: Retrieval, scope: Scope | None,
                candidates: Sequence[Ranked], corpus: Corpus | None) -> Direct | None:
         figures = answer_figures(question, search, retrieval, scope, candidates, corpus)
-        if figures is None:  # no figure planned: a part the question names still binds the model's numbers
-            part = part_name(part_named(question, route_issuers(retrieval)) or "")
-            return Direct(StageTrace("figures", "planner", outcome="not planned",
-                                     details=(f"a part of the company: {part} (the number check holds the model's "
-                                              "numbers to it)",)), part=part) if part else None
+        if figures is None:
+            return None
         if figures.answer is not None:
             return Direct(figures.trace, figures.answer)
         if figures.checked is None or figures.draft is None:

@@ -526,19 +526,3 @@ def test_the_models_figure_for_a_part_must_be_printed_where_the_part_is_named():
     assert answer.stage("figures").outcome == "a part asked" and answer.stage("numbers").outcome == "withheld"
     assert answer.text == NOT_FOUND and any("does not name Asia Pacific" in str(w) for w in answer.warnings)
 
-
-def test_a_part_named_by_a_question_with_no_figure_planned_still_reaches_the_number_check():
-    from app.figures_stage import FiguresShortcut
-    from ingest.core.records import RouteDecision
-    from retrieval.search import Retrieval
-
-    route = RouteDecision(("d",), "issuer acme", True, issuers=("acme",))
-    direct = FiguresShortcut().answer("How many stores did Acme operate in Brazil at the end of 2019?",
-                                      search=lambda *a, **k: Retrieval([]), retrieval=Retrieval([], route=route),
-                                      scope=None, candidates=[], corpus=None)
-    assert direct is not None and direct.answer is None and direct.part == "Brazil"
-    assert direct.trace.outcome == "not planned"
-    unrouted = FiguresShortcut().answer("How many stores did Acme operate in Brazil at the end of 2019?",
-                                        search=lambda *a, **k: Retrieval([]), retrieval=Retrieval([]), scope=None,
-                                        candidates=[], corpus=None)
-    assert unrouted is None  # no router among filings: a capitalised name says nothing of parts
