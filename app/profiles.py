@@ -144,11 +144,13 @@ class FilingsEvidence:
     question names, the statements it names, else the statement its words point to), each a table need whose
     statement title ranks first, and the narrative sections a judgement reads ("what drove": results of
     operations; liquidity: the liquidity section), each a prose need, and the section a topic has of its own (the
-    workforce: human capital)."""
+    workforce: human capital), or for another "how many ...?" question the count itself, each found by how it is
+    stated."""
 
     name = "filings"
 
     def plan(self, question: str) -> list[EvidenceNeed]:
+        from generation.counting import HOW_MANY, count_pattern
         from generation.figures import items_named, plan_question, statements_named
         from generation.judgement import plan_judgement
         from ingest.core.periods import years_named
@@ -177,9 +179,12 @@ class FilingsEvidence:
         if judgement is not None:
             needs += [EvidenceNeed(f"narrative ({judgement.kind}: {judgement.subject})", section, ("prose",))
                       for section in judgement.sections]
-        needs += [EvidenceNeed(f"section ({label})", query, states=states) for pattern, label, query, states in _TOPICS
+        topics = [EvidenceNeed(f"section ({label})", query, states=states) for pattern, label, query, states in _TOPICS
                   if pattern.search(question)]
-        return needs
+        if not topics and (count := count_pattern(question)) and (m := HOW_MANY.search(question)):
+            # "how many Executive members ...?": the sentence or row that states the count, searched deeper
+            topics.append(EvidenceNeed(f"count ({m.group('what')})", f"number of {m.group('what')}", states=count))
+        return needs + topics
 
 
 def profile_names() -> list[str]:

@@ -58,3 +58,21 @@ def counted_nouns(question: str) -> frozenset[str]:
         if heads & group:
             heads |= group
     return frozenset(heads)
+
+
+def count_pattern(question: str) -> str | None:
+    """For a "how many ...?" question, a regular expression (case-insensitive) of a number followed, within two
+    words, by the thing it counts or a word for it ("37,000 employees" for "how many people"); None for any other
+    question.
+
+    >>> p = re.compile(count_pattern("How many people worked at Acme in 2019?"), re.IGNORECASE)
+    >>> bool(p.search("We had approximately 37,000 full-time employees.")), bool(p.search("Sales rose 5%."))
+    (True, False)
+    >>> count_pattern("What was revenue in 2019?") is None
+    True
+    """
+    nouns = counted_nouns(question)
+    if not nouns:
+        return None
+    words = "|".join(sorted((re.escape(n) for n in nouns), key=len, reverse=True))
+    return rf"\d[\d,.]*\s+(?:(?:million|thousand)\s+)?(?:[a-z-]+\s+){{0,2}}(?:{words})(?:e?s)?\b"

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from generation.context import content_words
-from generation.counting import counted_nouns
+from generation.counting import count_pattern
 from ingest.core.records import Passage
 from ingest.core.text import line_spans, sentence_spans
 
@@ -110,7 +110,8 @@ def lexical_scores(question: str, texts: Sequence[str]) -> list[float]:
     idf = {w: math.log(1 + n / (1 + sum(w in s for s in unit_stems))) for w in wanted}
     total = sum(idf.values())
     wants_number, wants_name = bool(_WANTS_NUMBER.search(question)), bool(_WANTS_NAME.search(question))
-    counted = _count_of(question)
+    count = count_pattern(question)
+    counted = re.compile(count, re.IGNORECASE) if count else None
     scores = []
     for text, stems in zip(texts, unit_stems, strict=True):
         score = sum(idf[w] for w in wanted & stems) / total
@@ -124,21 +125,6 @@ def lexical_scores(question: str, texts: Sequence[str]) -> list[float]:
 
 COUNT_BONUS = 1.0  # a unit stating a count of what a "how many ...?" question counts: as if it held all its words
 
-
-def _count_of(question: str) -> re.Pattern[str] | None:
-    """For a "how many ...?" question, a pattern of a number followed (within two words) by the thing it counts
-    or a word for it ("37,000 employees" for "how many people"); None for any other question.
-
-    >>> p = _count_of("How many people worked at Acme in 2019?")
-    >>> bool(p.search("We had approximately 37,000 full-time employees.")), bool(p.search("Sales rose 5%."))
-    (True, False)
-    """
-    nouns = counted_nouns(question)
-    if not nouns:
-        return None
-    words = "|".join(sorted((re.escape(n) for n in nouns), key=len, reverse=True))
-    return re.compile(rf"\d[\d,.]*\s+(?:(?:million|thousand)\s+)?(?:[a-z-]+\s+){{0,2}}(?:{words})(?:e?s)?\b",
-                      re.IGNORECASE)
 
 
 def blend(lexical: Sequence[float], cosine: Sequence[float], weight: float = 0.5) -> list[float]:

@@ -225,3 +225,11 @@ def test_the_filings_planner_knows_how_a_topic_is_stated(question: str, label: s
               "section (intellectual property)": "we had approximately 4,965 patents in the United States"}[label]
     assert re.search(need.states, stated, re.IGNORECASE)
     assert not re.search(need.states, "Our employees are our greatest asset, and we invest in them.", re.IGNORECASE)
+
+
+def test_another_how_many_question_plans_its_count_by_how_it_is_stated() -> None:
+    (need,) = FilingsEvidence().plan("How many Yardbird stores was Acme running at the end of Q2 fiscal 2024?")
+    assert need.label == "count (Yardbird stores)" and need.query == "number of Yardbird stores"
+    assert re.search(need.states, "We operated 22 Yardbird stores at quarter end.", re.IGNORECASE)
+    assert not re.search(need.states, "Yardbird stores opened in 2018 sell furniture.", re.IGNORECASE)
+    assert FilingsEvidence().plan("What was revenue in 2019?")[0].states == ""
