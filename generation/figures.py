@@ -128,6 +128,8 @@ def _expression(text: str, year: int, b: _Builder) -> str | None:
     protected = _AVERAGE_OF.sub(lambda m: m.group().replace(" and ", " AND_ ").replace(" - ", " TO_ "), text)
     protected = _CHANGE_OF.sub(lambda m: m.group().replace(" and ", " AND_ ").replace(" - ", " TO_ "), protected)
     protected = re.sub(r"(?<=\w)\s+and\s+(?=amortization|equipment)", " AND_ ", protected, flags=re.IGNORECASE)
+    protected = re.sub(r"\b(beginning|opening|start)\s+and\s+(?=(?:ending|closing|end)\b)", r"\1 AND_ ", protected,
+                       flags=re.IGNORECASE)  # "the average of beginning and ending equity": one balance's average
     for start, end, _ in reversed(items_named(protected)):  # "accounts and notes receivable": one name, not a sum
         protected = protected[:start] + protected[start:end].replace(" and ", " AND_ ") + protected[end:]
     marked = protected
@@ -232,10 +234,11 @@ _NAME_IN_FORMULA = re.compile(r"\b([a-z_]+?)_(\d{4})\b")
 _SHARE_OF = re.compile(r"(?P<a>[\w&' ()]+?)\s+(?:as an? (?:%|percent(?:age)?|share|proportion) of|"
                        r"(?:%|percent(?:age)?) "
                        r"of)\s+(?P<b>[\w&' ]+)", re.IGNORECASE)
-# "what share of its 2020 net sales did it spend on capital expenditures": a over b
-_SHARE_SPENT = re.compile(r"\b(?:share|percentage|proportion|percent|fraction) of (?P<b>[\w&' ]+?) (?:did|was|went)\b"
-                          r".*?\b(?:spend|spent|go|went|devote|devoted|invest|invested|pay|paid|return|returned) "
-                          r"(?:on|to|in|into|for|as) (?P<a>[\w&' ]+)", re.IGNORECASE)
+# "what share of its 2020 net sales did it spend on capital expenditures", "what percentage of revenue went to
+# selling, general and administrative expenses": a over b
+_SHARE_SPENT = re.compile(r"\b(?:share|percentage|proportion|percent|fraction) of (?P<b>[\w&' ]+?) (?:(?:did|was)\b"
+                          r".*?\b)?(?:spend|spent|go|went|devote|devoted|invest|invested|pay|paid|return|returned) "
+                          r"(?:on|to|in|into|for|as) (?P<a>[\w&' ]+(?:, [\w&' ]+)*)", re.IGNORECASE)
 _ITEM_MARGIN = re.compile(r"(?P<a>[\w&' ()]+?)\s+(?:%|percent(?:age)?)?\s*margin\b", re.IGNORECASE)
 _GROWTH = re.compile(r"\bgrowth\b|\b(?:year[- ]over[- ]year|yoy)\b|\bchange in\b|\bcagr\b|\bcompound(?:ed)? annual",
                      re.IGNORECASE)

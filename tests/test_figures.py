@@ -156,6 +156,8 @@ def test_cells_come_from_the_table_record_not_from_the_passage_text(monkeypatch)
      "revenue.", "365 * avg(receivables_2021, receivables_2022) / revenue_2022"),
     ("What were days payable outstanding for fiscal 2023? Use 365 times average accounts payable divided by cost of "
      "sales.", "365 * avg(payables_2022, payables_2023) / cogs_2023"),
+    ("What was its return on equity for 2017, defined as net income divided by the average of beginning and ending "
+     "stockholders' equity?", "net_income_2017 / avg(equity_2016, equity_2017)"),
 ])
 def test_a_stated_definition_becomes_the_formula(question, formula):
     plan = plan_question(question)
@@ -181,6 +183,8 @@ def test_a_stated_definition_becomes_the_formula(question, formula):
     ("How many times did the company's 2015 operating income cover its interest expense?",
      "operating_income_2015 / interest_expense_2015"),
     ("What share of its 2020 net sales did the company spend on capital expenditures?", "capex_2020 / revenue_2020"),
+    ("In fiscal 2024, what percentage of the company's revenue went to selling, general and administrative expenses?",
+     "sga_2024 / revenue_2024"),
     ("How much did the bank set aside as provision for credit losses in the first six months of 2022?",
      "provision_credit_losses_2022"),
 ])
