@@ -285,7 +285,7 @@ _PLAIN_BEFORE = frozenset({"the", "its", "their", "total", "net", "consolidated"
                            "gross", "of", "in", "for", "what", "much", "was", "were", "is", "are", "and", "year",
                            "end", "fiscal", "quarterly", "company", "company's", "amount", "did", "generate", "report",
                            "a", "an", "as", "at", "by", "on", "to", "from", "with", "merchandise", "average",
-                           "record", "recorded", "or"})
+                           "record", "recorded", "or", "earn", "earned", "post", "posted", "book", "booked"})
 
 
 def narrows_item(question: str, start: int) -> bool:
@@ -666,7 +666,7 @@ def part_name(part: str) -> str:
     return part.strip("'\"‘’“”")
 
 
-_SEGMENT_NAMED = re.compile(r"\b((?:[A-Z][\w&'’.-]*)(?:\s+(?:[A-Z][\w&'’.-]*|&|and|of))*)\s+(?:business\s+)?"
+_SEGMENT_NAMED = re.compile(r"\b((?:[A-Z][\w&'’.-]*)(?:,?\s+(?:[A-Z][\w&'’.-]*|&|and|of))*)\s+(?:business\s+)?"
                             r"(?:segment|division|business|reportable segment)s?\b")
 
 
@@ -685,6 +685,9 @@ def plan_part(question: str, issuers: Sequence[str] | None = None, *,
     ('service and other', 'revenue_2016')
     >>> plan_part("How much revenue did the Acme Pay app bring in during 2016?", ["acme"]) is None
     True
+    >>> plan_part("What net revenue did Acme's Enterprise, Embedded and Semi-Custom segment record in 2015?",
+    ...           ["acme"])[0]  # a name with a comma in it
+    'Enterprise, Embedded and Semi-Custom'
     >>> name, p = plan_part("For Acme's Domestic segment, what were capital expenditures as a percentage of segment "
     ...                     "revenue in fiscal 2023?", ["acme"])
     >>> name, p.formula

@@ -499,6 +499,7 @@ IN_ITS_SECTION = table("nordic", "Selected income statement data\n2019 2018 Chan
 @pytest.mark.parametrize("question, result", [
     ("What net revenue did the Latin America division post in FY2019?", 1777),  # a row named by the part
     ("What net income did the Nordic Markets segment earn in FY2019?", 90),  # a row in the part's own section
+    ("How much did the Nordic Markets segment earn (net income) in FY2019?", 90),  # the item named in parentheses
     ("What was the FY2019 net profit margin of the Life Sciences segment?", 120 / 1234 * 100),  # titled by it
     ("What operating profit did the Europe segment report in FY2018?", -136),
     ("What was the FY2019 net profit margin of the Optical Communications segment?", 553 / 4349 * 100),
