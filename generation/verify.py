@@ -129,18 +129,27 @@ def claim_words(claim: str) -> set[str]:
     return {w for w in content_words(claim) if w not in _GENERIC}
 
 
+#: A small number spelled out is its digits ("lease three of these facilities" supports "3 leased").
+_NUMERALS = {w: str(n) for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve "
+                                             "thirteen fourteen fifteen sixteen seventeen eighteen nineteen "
+                                             "twenty".split())}
+
+
 def support_score(claim: str, passage: str) -> float:
-    """Share of the claim's content words that occur in the passage (1.0 for a claim with none).
+    """Share of the claim's content words that occur in the passage (1.0 for a claim with none), a small number
+    spelled out counting as its digits.
 
     >>> support_score("The bridge opened in 1932.", "Work ended and the bridge was opened in 1932.")
     1.0
     >>> round(support_score("The bridge opened in 1941.", "Work ended and the bridge was opened in 1932."), 2)
     0.33
+    >>> support_score("There are 3 plants.", "It runs three plants.")
+    1.0
     """
-    words = claim_words(claim)
+    words = {_NUMERALS.get(w, w) for w in claim_words(claim)}
     if not words:
         return 1.0
-    found = words & content_words(passage)
+    found = words & {_NUMERALS.get(w, w) for w in content_words(passage)}
     share = len(found) / len(words)
     numbers = {w for w in words if any(ch.isdigit() for ch in w)}
     return share / 2 if numbers - found else share  # a wrong number or date is not support
