@@ -128,7 +128,7 @@ _TOPICS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
     (re.compile(r"\bemployees?\b|\bheadcount\b|\bworkforce\b|\bstaff\b|\bpersonnel\b|"
                 r"\bpeople (?:work|worked|working|were employed|employed)\b", re.IGNORECASE), "human capital",
      "human capital employees workforce headcount number of employees",
-     r"\b\d[\d,.]*\s+(?:(?:million|thousand)\s+)?(?:[a-z-]+\s+){0,2}"
+     r"\b\d[\d,]*(?:\.\d+)?\s+(?:(?:million|thousand)\s+)?(?:[a-z-]+\s+){0,2}"
      r"(?:employees|associates|team members|people|persons|workers)\b|"
      r"\bemploy(?:ed|s)?\s+(?:approximately|about|over|more than|nearly|some)?\s*\d"),
     (re.compile(r"\bpatents?\b", re.IGNORECASE), "intellectual property",

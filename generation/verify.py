@@ -130,9 +130,9 @@ def claim_words(claim: str) -> set[str]:
 
 
 #: A small number spelled out is its digits ("lease three of these facilities" supports "3 leased").
-_NUMERALS = {w: str(n) for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve "
-                                             "thirteen fourteen fifteen sixteen seventeen eighteen nineteen "
-                                             "twenty".split())}
+_NUMERALS = {w: str(n) for n, w in enumerate(
+    ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
 
 
 def support_score(claim: str, passage: str) -> float:

@@ -58,7 +58,7 @@ class Retrieval:
 
 log = logging.getLogger(__name__)
 NEED_HITS = 20  # passages searched per planned need (a titled passage among them is moved first)
-STATED_HITS = 100  # ... per need that knows how its piece is stated: a passage stating it is moved first
+STATED_PASSAGES = 3  # passages read from a document for a need its search did not find stated (document order)
 _QUESTION_START = re.compile(r"^\W*(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|has|"
                              r"have|had|can|could|should|would|will|if|based|using|according|in|from|assuming|"
                              r"give|list|name|describe|explain|calculate|compute|find|tell)\b", re.IGNORECASE)
@@ -304,19 +304,25 @@ class Searcher:
 
     def _need(self, need: EvidenceNeed, doc_ids: Sequence[str], run: Run, kinds: Sequence[str],
               pages: tuple[int, int] | None) -> list[Ranked]:
-        """One need's hits: its kinds (inside the scope's), a passage stating it first, then a titled one."""
+        """One need's hits: its kinds (inside the scope's), a passage stating it first (searched, else read from
+        the documents), then a titled one."""
         want = tuple(x for x in need.kinds if not kinds or x in kinds) or tuple(kinds)
-        depth = STATED_HITS if need.states else NEED_HITS
-        hits = run(need.query, depth, doc_ids=list(doc_ids), kinds=want, pages=pages)
+        hits = run(need.query, NEED_HITS, doc_ids=list(doc_ids), kinds=want, pages=pages)
         if not hits and want != tuple(kinds):
-            hits = run(need.query, depth, doc_ids=list(doc_ids), kinds=kinds, pages=pages)
+            hits = run(need.query, NEED_HITS, doc_ids=list(doc_ids), kinds=kinds, pages=pages)
         if need.title:
             pattern = re.compile(need.title, re.IGNORECASE)
             hits = sorted(hits, key=lambda h: title_rank(h.passage, pattern))  # stable: titled first
         if need.states:
             stated = re.compile(need.states, re.IGNORECASE)
-            hits = sorted(hits, key=lambda h: stated.search(h.passage.text) is None)  # stable: stating it first
-            hits = hits[:NEED_HITS]
+            found = [h for h in hits if stating(h.passage, need.states)]
+            if not found:  # a fact in one line of a passage about something else: read the documents for it
+                low = hits[-1].score if hits else 0.0
+                found = [Ranked(p, low) for d in doc_ids for p in self.reader.document_passages(d)
+                         if (not want or p.kind in want) and stated.search(p.text) and stating(p, need.states)
+                         ][:STATED_PASSAGES]
+            seen = {h.passage.id for h in found}
+            hits = [*found, *(h for h in hits if h.passage.id not in seen)][:NEED_HITS]
         return hits
 
     def search(self, query: str, k: int, *, mode: SearchMode | None = None, level: SearchLevel = "passage",

@@ -233,3 +233,18 @@ def test_another_how_many_question_plans_its_count_by_how_it_is_stated() -> None
     assert re.search(need.states, "We operated 22 Yardbird stores at quarter end.", re.IGNORECASE)
     assert not re.search(need.states, "Yardbird stores opened in 2018 sell furniture.", re.IGNORECASE)
     assert FilingsEvidence().plan("What was revenue in 2019?")[0].states == ""
+
+
+class ScanPlanner:
+    """Plans one need whose query finds nothing that states it: the documents are read for it."""
+
+    name = "scan"
+
+    def plan(self, question: str) -> Sequence[EvidenceNeed]:
+        return [EvidenceNeed("strongest region", "globex quay gulls", states=r"strongest in the \w+")]
+
+
+def test_a_need_its_search_does_not_find_stated_is_read_from_the_routed_document(reader: IndexReader) -> None:
+    found = searcher(reader, ScanPlanner()).retrieve("How did ACME turbine revenue develop in fiscal 2019?", 2)
+    assert [p.text[a:b] for p, (a, b) in found.stated] == ["Turbine revenue by region was strongest in the north."]
+    assert all(Path(p.source).name == "ACME_2019_10K.txt" for p, _ in found.stated)
