@@ -617,6 +617,10 @@ _ASKS_MONEY = re.compile(
     r"dividends?|repurchases?|buybacks?)\b", re.IGNORECASE)
 
 
+#: A count of things right after a number ("6 million additional restricted stock units", "1,355 stores").
+_COUNT_AFTER = re.compile(r"\s+(?:[a-z-]+\s+){0,3}(?:units|shares|stores|locations|warehouses|members|subscribers|"
+                          r"customers|users|accounts|employees|associates|people|vehicles|aircraft|patents|"
+                          r"restaurants|clubs|orders|transactions)\b", re.IGNORECASE)
 _POINTS = re.compile(r"\s*(?:basis points?|bps|percentage points?)\b", re.IGNORECASE)
 
 
@@ -638,18 +642,21 @@ def asked_kind(question: str) -> str | None:
 
 def states_another_kind(question: str, answer: str) -> str | None:
     """Why an answer does not state the kind of number its question asks for (None: it may): asked an amount or
-    a count, it states numbers, and every one of them is a percentage or a change, or for a count an amount of money
-    ("How much revenue did Xbox Live generate?" answered "Xbox Live revenue increased $500 million"; "How many
-    members?" answered "49% of members"; "How many people worked there?" answered "$25 billion").
+    a count, it states numbers, and every one of them is a percentage or a change, for a count an amount of money,
+    for an amount a count of things ("How much revenue did Xbox Live generate?" answered "Xbox Live revenue
+    increased $500 million"; "How many members?" answered "49% of members"; "How many people worked there?"
+    answered "$25 billion"; "How much revenue did Figma add?" answered "6 million restricted stock units").
 
     >>> states_another_kind("How much revenue did the app generate in 2016?", "Its revenue increased $500 million [1].")
-    'the question asks for an amount; the answer states only a change or a percentage ($500 million)'
+    'the question asks for an amount; the answer states only a change, a percentage or a count ($500 million)'
+    >>> states_another_kind("How much revenue did it add in 2022?", "It added 6 million restricted stock units [1].")
+    'the question asks for an amount; the answer states only a change, a percentage or a count (6 million)'
     >>> states_another_kind("How many members did it have?", "Members were 49% of the total [1].")[:60]
     'the question asks for a count; the answer states only a chan'
     >>> states_another_kind("How many people worked there?", "Net sales were about $25 billion [1].")[-30:]
     ' amount of money ($25 billion)'
     >>> states_another_kind("How much did it sell in 2021?", "It sold by $2,759, or 169 basis points [1].")[-20:]
-    'entage ($2,759, 169)'
+    ' count ($2,759, 169)'
     >>> states_another_kind("What were net sales in 2022?", "Net sales were $5.1 billion, up 5% [1].") is None
     True
     >>> states_another_kind("What were net sales in 2022?", "Sales rose in 2022 [1].") is None  # no number
@@ -661,9 +668,11 @@ def states_another_kind(question: str, answer: str) -> str | None:
     stated: list[tuple[StatedNumber, bool]] = []
     for claim in split_claims(answer):
         stated += [(n, n.percent or as_change(claim.text, n.start, n.end) or bool(_POINTS.match(claim.text, n.end))
-                    or kind == "count" and n.text.startswith("$")) for n in stated_numbers(claim.text)]
+                    or kind == "count" and n.text.startswith("$")
+                    or kind == "amount" and not n.text.startswith("$") and bool(_COUNT_AFTER.match(claim.text, n.end)))
+                   for n in stated_numbers(claim.text)]
     if not stated or not all(other for _, other in stated):
         return None
-    said = "a change or a percentage" if kind == "amount" else "a change, a percentage or an amount of money"
+    said = "a change, a percentage or a count" if kind == "amount" else "a change, a percentage or an amount of money"
     return (f"the question asks for {'an amount' if kind == 'amount' else 'a count'}; the answer states only {said} "
             f"({', '.join(n.text for n, _ in stated)})")
