@@ -402,7 +402,7 @@ def computed(question: str, plan: Plan, found: Mapping[str, Found], details: lis
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="invalid",
                                   details=tuple(details)), evidence=found_rows(found))
     calc = checked.calculation
-    if reason := implausible(plan, calc.result, calc.unit):  # an operand from the wrong row or column
+    if reason := implausible(plan, calc.result, calc.unit, {name: f.value for name, f in found.items()}):
         details.append(f"{calc.text} withheld: {reason}; the model answers")
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="implausible",
                                   details=tuple(details)))  # its rows are what looked wrong: not pinned

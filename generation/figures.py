@@ -535,8 +535,10 @@ NEVER_NEGATIVE = frozenset({"revenue", "total_assets", "total_current_assets", "
                             "total_liabilities", "inventories", "ppe", "receivables", "payables"})
 
 
-def implausible(plan: Plan, result: float, unit: str) -> str | None:
-    """Why a computed figure cannot be right for what the plan computes (None: plausible).
+def implausible(plan: Plan, result: float, unit: str, values: Mapping[str, Decimal] | None = None) -> str | None:
+    """Why a computed figure cannot be right for what the plan computes (None: plausible); with the operands'
+    ``values`` (by operand name), an operand of a line item never reported negative that was read negative (a
+    cash-flow row's change in inventories read as the inventories' balance).
 
     >>> p = plan_question("What is the FY2019 current ratio?")
     >>> implausible(p, 250.0, ""), implausible(p, 1.4, "")
@@ -545,7 +547,14 @@ def implausible(plan: Plan, result: float, unit: str) -> str | None:
     'a negative total revenue (-5)'
     >>> implausible(plan_question("What is the FY2019 gross margin (in %)?"), 150.0, "%")
     'a gross margin of 150% is outside -100%-100%'
+    >>> q = plan_question("What was the FY2022 inventory turnover?")
+    >>> implausible(q, 10.5, "", {"inventories_2021": Decimal(-331), "inventories_2022": Decimal(1499)})
+    'an operand of inventories read negative (inventories_2021 = -331)'
     """
+    for operand in plan.operands:
+        read = (values or {}).get(operand.name)
+        if read is not None and read < 0 and operand.item.key in NEVER_NEGATIVE:
+            return f"an operand of {operand.item.title} read negative ({operand.name} = {read})"
     name = plan.source
     value = result / 100 if unit == "%" else result
     if name in PLAUSIBLE:
