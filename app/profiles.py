@@ -123,7 +123,7 @@ _STATEMENT_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
                           r"\bper share\b|\bresearch and development\b|\bprofit\b", re.IGNORECASE)),
 )
 #: Topics a filing discusses in a section of their own: (what the question says, the need's label, its query, how
-#: a passage states it: one line of a long passage about the business, found by a deeper search of the filing).
+#: a passage states it: one line of a long passage about the business, read from the filing when the search misses).
 _TOPICS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
     (re.compile(r"\bemployees?\b|\bheadcount\b|\bworkforce\b|\bstaff\b|\bpersonnel\b|"
                 r"\bpeople (?:work|worked|working|were employed|employed)\b", re.IGNORECASE), "human capital",
@@ -182,7 +182,7 @@ class FilingsEvidence:
         topics = [EvidenceNeed(f"section ({label})", query, states=states) for pattern, label, query, states in _TOPICS
                   if pattern.search(question)]
         if not topics and (count := count_pattern(question)) and (m := HOW_MANY.search(question)):
-            # "how many Executive members ...?": the sentence or row that states the count, searched deeper
+            # "how many Executive members ...?": the sentence or row that states the count
             topics.append(EvidenceNeed(f"count ({m.group('what')})", f"number of {m.group('what')}", states=count))
         return needs + topics
 

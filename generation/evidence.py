@@ -36,6 +36,7 @@ _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 _WANTS_NUMBER = re.compile(r"\b(?:how (?:many|much|long|old|far|large|big)|what (?:year|percent(?:age)?|number)|"
                            r"when|in which year|what date)\b", re.IGNORECASE)
 _WANTS_NAME = re.compile(r"\b(?:who|whom|whose|which (?:person|company|city|country)|where)\b", re.IGNORECASE)
+COUNT_BONUS = 1.0  # a unit stating a count of what a "how many ...?" question counts: as if it held all its words
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +122,6 @@ def lexical_scores(question: str, texts: Sequence[str]) -> list[float]:
             score += 0.1
         scores.append(score)
     return scores
-
-
-COUNT_BONUS = 1.0  # a unit stating a count of what a "how many ...?" question counts: as if it held all its words
-
 
 
 def blend(lexical: Sequence[float], cosine: Sequence[float], weight: float = 0.5) -> list[float]:

@@ -712,7 +712,7 @@ def plan_part(question: str, issuers: Sequence[str] | None = None, *,
         found = part_named(question, issuers)
         if not found or not (found[0].isupper() or found[0] in "'‘\"“"):
             return None
-        name = found.strip("'‘’\"“”")
+        name = part_name(found)
         at = question.find(found)
         span = (at, at + len(found))
     rest = f"{question[:span[0]]} {question[span[1]:]}"

@@ -248,11 +248,16 @@ def where_printed(stated: StatedNumber, passage: Passage) -> list[Printed]:
             continue
         unit = _unit_after(passage.text, m.end())
         scale = _SCALE_AFTER.match(passage.text, m.end())
-        a, b = next(((a, b) for a, b in sentence_spans(passage.text) if a <= m.start() < b), (0, len(passage.text)))
+        a, b = _sentence_at(passage.text, m.start())
         near = _window(passage.text[a:b], m.start() - a, m.end() - a)  # its clause's words around it
         out.append(Printed(passage, m.start(), m.end(), unit, scale=scale_name(scale.group(1)) if scale else "",
                            context=passage.text[a + near[0]:a + near[1]]))
     return out
+
+
+def _sentence_at(text: str, position: int) -> tuple[int, int]:
+    """``[start, end)`` of the sentence of ``text`` that holds ``position`` (all of it when none does)."""
+    return next(((a, b) for a, b in sentence_spans(text) if a <= position < b), (0, len(text)))
 
 
 _SCALE_AFTER = re.compile(r"\s*(thousand|million|billion|trillion)\b", re.IGNORECASE)
@@ -416,9 +421,8 @@ def names_part(part: str, printed: Printed) -> bool:
     if printed.in_table:
         where = f"{printed.label} {printed.caption} {printed.passage.header}"
     else:
-        text = printed.passage.text
-        a, b = next(((a, b) for a, b in sentence_spans(text) if a <= printed.start < b), (0, len(text)))
-        where = f"{text[a:b]} {printed.passage.header}"
+        a, b = _sentence_at(printed.passage.text, printed.start)
+        where = f"{printed.passage.text[a:b]} {printed.passage.header}"
     return wanted <= content_stems(where)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.profiles import STATEMENTS, FilingsEvidence, filings_profile, general_profile
-from ingest.core.protocols import EvidenceNeed
+from ingest.core.protocols import EvidenceNeed, EvidencePlanner
 from ingest.core.records import Passage, Ranked
 from ingest.core.settings import IngestSettings, SearchSettings, SplitSettings
 from ingest.describe import FilingsDescriber
@@ -62,7 +62,7 @@ def reader(tmp_path_factory: pytest.TempPathFactory) -> IndexReader:
     return IndexReader(root / "idx")
 
 
-def searcher(reader: IndexReader, planner: BalanceSheetPlanner | None) -> Searcher:
+def searcher(reader: IndexReader, planner: EvidencePlanner | None) -> Searcher:
     return Searcher(reader, FakeEmbedder(), SearchSettings(), router=FilingsRouter(), planner=planner)
 
 
@@ -196,17 +196,21 @@ def test_the_planner_is_the_filings_profiles_part() -> None:
     assert general_profile().planner is None
 
 
-class StatedPlanner:
-    """Plans one need that knows how its piece is stated."""
+class OneNeed:
+    """Plans the one need it is given, whatever the question."""
 
-    name = "stated"
+    name = "one"
+
+    def __init__(self, need: EvidenceNeed) -> None:
+        self.need = need
 
     def plan(self, question: str) -> Sequence[EvidenceNeed]:
-        return [EvidenceNeed("region", "region", states=r"strongest in the \w+")]
+        return [self.need]
 
 
-def test_a_need_stated_in_one_sentence_is_found_deeper_and_kept_for_the_context(reader: IndexReader) -> None:
-    found = searcher(reader, StatedPlanner()).retrieve("How did ACME turbine revenue develop in fiscal 2019?", 2)
+def test_a_need_stated_in_one_sentence_is_found_first_and_kept_for_the_context(reader: IndexReader) -> None:
+    need = EvidenceNeed("region", "region", states=r"strongest in the \w+")
+    found = searcher(reader, OneNeed(need)).retrieve("How did ACME turbine revenue develop in fiscal 2019?", 2)
     assert found.planned and [p.text[a:b] for p, (a, b) in found.stated] == [
         "Turbine revenue by region was strongest in the north."]
     assert any(d.startswith("need region: stated in 1 sentence(s)") for d in found.details)
@@ -235,16 +239,9 @@ def test_another_how_many_question_plans_its_count_by_how_it_is_stated() -> None
     assert FilingsEvidence().plan("What was revenue in 2019?")[0].states == ""
 
 
-class ScanPlanner:
-    """Plans one need whose query finds nothing that states it: the documents are read for it."""
-
-    name = "scan"
-
-    def plan(self, question: str) -> Sequence[EvidenceNeed]:
-        return [EvidenceNeed("strongest region", "globex quay gulls", states=r"strongest in the \w+")]
-
-
 def test_a_need_its_search_does_not_find_stated_is_read_from_the_routed_document(reader: IndexReader) -> None:
-    found = searcher(reader, ScanPlanner()).retrieve("How did ACME turbine revenue develop in fiscal 2019?", 2)
+    # a query finding nothing that states it: the documents are read for it
+    need = EvidenceNeed("strongest region", "globex quay gulls", states=r"strongest in the \w+")
+    found = searcher(reader, OneNeed(need)).retrieve("How did ACME turbine revenue develop in fiscal 2019?", 2)
     assert [p.text[a:b] for p, (a, b) in found.stated] == ["Turbine revenue by region was strongest in the north."]
     assert all(Path(p.source).name == "ACME_2019_10K.txt" for p, _ in found.stated)

@@ -137,9 +137,9 @@ class EvidenceNeed:
     :param title: a regular expression (case-insensitive) the passage's title matches when it is the piece
         itself (a statement's own table, not a note repeating its labels): such hits rank first ("": no title).
     :param states: a regular expression (case-insensitive) a passage's text matches when it states the piece
-        (a count of employees: "we had approximately 37,000 employees"): the need searches deeper, and such hits
-        rank first, before titled ones ("": none). A fact stated in one line of a long passage about something
-        else ranks low on the words of a query.
+        (a count of employees: "we had approximately 37,000 employees"): such hits rank first, before titled
+        ones, and when the search finds none the documents are read for it ("": none). A fact stated in one line
+        of a long passage about something else ranks low on the words of a query.
     """
 
     label: str
