@@ -44,6 +44,7 @@ from generation.figures import (
 )
 from generation.judgement import Judgement, Value, judgement_text, plan_judgement, section_sentences
 from generation.line_items import norm_label
+from generation.number_check import NOTHING_ASKED, Asked
 from generation.prompt import NOT_FOUND
 from generation.select import Corpus
 from generation.table_cells import document_year, rank_part_cells, statement_title
@@ -89,8 +90,21 @@ class Figures:
     checked: Checked | None = None
     draft: Draft | None = None
     evidence: tuple[Excerpt, ...] = ()  # without an answer: the rows of the operands found, for the model
-    part: str = ""  # without an answer: the part of the company asked about, by name (for the number check)
+    asked: Asked = NOTHING_ASKED  # without an answer: the part and the line item asked, for the number check
     answer: Answer | None = None  # a judgement answered from its figures (several calculations, one answer)
+
+
+def asked_of(plan: Plan, part: str = "") -> Asked:
+    """What the model's answer is checked against when the stage hands a planned figure over: the part of the
+    company asked, by name, and the line item of a figure looked up (a computed one's sentences name operands).
+
+    >>> asked_of(plan_question("What was operating income in fiscal 2017?"), "Digital Marketing")
+    Asked(part='Digital Marketing', measure='operating income')
+    >>> asked_of(plan_question("What was the operating margin in fiscal 2017?")).measure
+    ''
+    """
+    lookup = plan.source == "lookup" and len(plan.operands) == 1
+    return Asked(part_name(part) if part else "", plan.operands[0].item.title if lookup else "")
 
 
 def found_rows(found: Mapping[str, Found]) -> tuple[Excerpt, ...]:
@@ -134,17 +148,23 @@ _ANNUAL = re.compile(r"\b10-K\b|\bannual report\b", re.IGNORECASE)
 def uncovered(question: str, plan: Plan, label: str) -> str | None:
     """Why the filing labelled ``label`` cannot hold the period a planned figure asks for (None: it may): a
     quarterly filing or release of another quarter ("third quarter of 2023" from a Q2 10-Q, whose quarter
-    column is the second quarter's), or an annual report asked for a quarter's, half's or nine months' flow
-    (it prints fiscal years; a fourth quarter aside), or a quarterly filing of the first three quarters asked for a
+    column is the second quarter's), or an annual report asked for a half's or nine months' flow (it prints
+    fiscal years, and sometimes quarters), or a quarterly filing of the first three quarters asked for a
     full year's flow (it prints quarters and the year to date).
 
     >>> p = plan_question("What was net income for the third quarter of 2023?")
     >>> uncovered("What was net income for the third quarter of 2023?", p, "ACME 10-Q Q2 2023")
     'the filing (ACME 10-Q Q2 2023) reports the second quarter, not the third quarter asked'
-    >>> q = "What was revenue for the three months ended July 29, 2023?"
+    >>> q = "What was revenue for the six months ended July 29, 2023?"
     >>> uncovered(q, plan_question(q), "ACME 10-K FY2023")
-    'the filing (ACME 10-K FY2023) is an annual report: it gives fiscal years, not the 3 months asked'
+    'the filing (ACME 10-K FY2023) is an annual report: it gives fiscal years, not the 6 months asked'
     >>> uncovered(q, plan_question(q), "ACME 10-Q Q2 FY2024") is None
+    True
+
+    A quarter may be printed in an annual report's quarterly table: :func:`quarter_unprinted` reads its cells.
+
+    >>> q = "What was revenue for the three months ended December 31, 2023?"
+    >>> uncovered(q, plan_question(q), "ACME 10-K FY2023") is None
     True
     >>> q = "What was net income for calendar year 2020?"
     >>> uncovered(q, plan_question(q), "ACME 10-Q Q1 2021")[:60]
@@ -160,8 +180,8 @@ def uncovered(question: str, plan: Plan, label: str) -> str | None:
         return (f"the filing ({label}) reports the {_ORDINAL[filing.quarter]} quarter, not the "
                 f"{_ORDINAL[asked[0]]} quarter asked")
     flows = any(o.item.statement != "balance" for o in plan.operands)
-    if flows and plan.months is not None and plan.months < 12 and _ANNUAL.search(label) \
-            and not (filing is not None and filing.quarter) and asked[:1] != [4]:
+    if flows and plan.months is not None and plan.months < 12 and annual(label) and not asked \
+            and plan.months not in QUARTER_MONTHS:
         return f"the filing ({label}) is an annual report: it gives fiscal years, not the {plan.months} months asked"
     if flows and (plan.months is None or plan.months >= 12) and not asked and filing is not None \
             and filing.quarter in (1, 2, 3):
@@ -171,6 +191,37 @@ def uncovered(question: str, plan: Plan, label: str) -> str | None:
 
 
 _ORDINAL = {1: "first", 2: "second", 3: "third", 4: "fourth"}
+QUARTER_MONTHS = (3, 4)  # a quarter: 13 weeks, or the 16 weeks of a 12-12-12-16-week fiscal year's last quarter
+
+
+def annual(label: str) -> bool:
+    """Whether a document label names an annual report (a 10-K, not a fourth quarter's release)."""
+    filing = parse_period(label)
+    return bool(_ANNUAL.search(label)) and not (filing is not None and filing.quarter)
+
+
+def quarter_unprinted(plan: Plan, found: Mapping[str, Found], label: str) -> str | None:
+    """Why an annual report's cells cannot answer a quarter asked of it (None: they may): an operand's row whose
+    column does not print the quarter's length is the fiscal year's figure. Some annual reports print quarterly
+    tables; which of their quarter columns is the one asked is left to the model.
+
+    >>> from decimal import Decimal
+    >>> p = plan_question("What were net sales in the 16-week fourth quarter of fiscal 2021?")
+    >>> cell = Found(Passage(id="x", doc_id="d", source="a", text="", chars=(0, 0)), "195,929", (0, 7), "Net sales",
+    ...              3.0, Decimal(195929), months=12)
+    >>> quarter_unprinted(p, {"revenue_2021": cell}, "ACME 10-K FY2021")
+    'the filing (ACME 10-K FY2021) is an annual report: its row Net sales gives the fiscal year, not the 4 months asked'
+    >>> quarter_unprinted(p, {"revenue_2021": replace(cell, months=4)}, "ACME 10-K FY2021") is None
+    True
+    """
+    if plan.months is None or plan.months >= 12 or not annual(label):
+        return None
+    for o in plan.operands:
+        f = found.get(o.name)
+        if f is not None and o.item.statement != "balance" and f.months != plan.months:
+            return (f"the filing ({label}) is an annual report: its row {f.label} gives the fiscal year, not the "
+                    f"{plan.months} months asked")
+    return None
 
 
 def not_given(question: str, reason: str) -> Answer:
@@ -367,7 +418,7 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         why = (f"the question asks for a part of the company ({part}); the statements print the company's "
                f"{plan.label.replace('_', ' ')}: the model answers")
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="a part asked",
-                                  details=(plan.describe(), why)), part=part_name(part))
+                                  details=(plan.describe(), why)), asked=asked_of(plan, part))
     calendar = plan_calendar(plan, where.scope, doc_passages)
     found, missing = resolve(plan, search, where.scope, [r.passage for r in candidates], doc_passages, calendar)
     if note := calendar_note(calendar):
@@ -381,11 +432,20 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         trace = StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="not found",
                            details=tuple(details))
         return Figures(trace, answer=not_given(question, reason))
+    if where.own and (reason := quarter_unprinted(plan, found, filing_label(where, doc_passages))):
+        details.append(f"{reason}: not answered")
+        trace = StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="not covered",
+                           details=tuple(details))
+        return Figures(trace, answer=not_given(question, reason))
+    if where.own and plan.months is not None and plan.months < 12 and annual(filing_label(where, doc_passages)):
+        details.append("an annual report's quarterly columns: the model answers, reading the rows found first")
+        return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="quarters",
+                                  details=tuple(details)), evidence=found_rows(found), asked=asked_of(plan))
     if missing:
         details.append(f"not found: {', '.join(missing)}; the model answers"
                        + (", reading the rows found first" if found else ""))
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="incomplete",
-                                  details=tuple(details)), evidence=found_rows(found))
+                                  details=tuple(details)), evidence=found_rows(found), asked=asked_of(plan))
     return computed(question, plan, found, details, t)
 
 
@@ -437,7 +497,7 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
     if missing:
         details.append(f"not found for {part}: {', '.join(missing)}; the model answers")
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="a part asked",
-                                  details=tuple(details)), evidence=found_rows(found), part=part_name(part))
+                                  details=tuple(details)), evidence=found_rows(found), asked=asked_of(plan, part))
     plan = replace(plan, label=f"{re.sub(r'[^a-z0-9]+', '_', part.lower()).strip('_')}_{plan.label}")
     return computed(question, plan, found, details, t)
 
@@ -592,7 +652,7 @@ class FiguresShortcut:
         if figures.answer is not None:
             return Direct(figures.trace, figures.answer)
         if figures.checked is None or figures.draft is None:
-            return Direct(figures.trace, evidence=figures.evidence, part=figures.part)
+            return Direct(figures.trace, evidence=figures.evidence, asked=figures.asked)
         checked, draft = figures.checked, figures.draft
         return Direct(figures.trace, Answer(question=question, text=checked.text, citations=checked.citations,
                                             passages=draft.context, mode="retrieve", trace=checked.trace,

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from generation.answer import Checked, Draft
 from generation.evidence import Excerpt
+from generation.number_check import NOTHING_ASKED, Asked
 from generation.select import Corpus
 from ingest.core.records import Answer, Ranked, StageTrace
 from retrieval.scope import Scope
@@ -48,14 +49,15 @@ class Direct:
         calculation check); None: the pipeline goes on to read and generate as usual.
     :param evidence: without an answer, what the shortcut found the question needs (an operand's table row):
         the model's context holds these first.
-    :param part: without an answer, the part of the whole the question asks about ("Brazil", "Xbox"), when it
-        found one: the number check withholds a sentence naming it whose number is printed where it is not named.
+    :param asked: without an answer, what it found the question asks for, for the number check: the part of the
+        whole ("Brazil", "Xbox"), whose sentences must cite a place naming it, and the line item of a figure
+        looked up ("operating income").
     """
 
     trace: StageTrace
     answer: Answer | None = None
     evidence: tuple[Excerpt, ...] = ()
-    part: str = ""
+    asked: Asked = NOTHING_ASKED
 
 
 class Shortcut(Protocol):

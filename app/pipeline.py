@@ -28,6 +28,7 @@ from generation.answer import Checked, Draft, Verifier
 from generation.answer import Generator as AnswerGenerator
 from generation.evidence import Excerpt
 from generation.followup import MAX_TURNS, Rewrite, history_pairs, rewrite_question
+from generation.number_check import NOTHING_ASKED, Asked
 from generation.select import ContextSelector
 from ingest.core.protocols import Reranker
 from ingest.core.records import Answer, Message, Passage, StageTrace
@@ -152,16 +153,16 @@ class Pipeline:
         """The question rewritten to stand alone with the conversation (the answering model, one call)."""
         return rewrite_question(self.generator.llm, history_pairs(history), question)
 
-    def _check(self, question: str, draft: Draft, part: str = "") -> Checked:
+    def _check(self, question: str, draft: Draft, asked: Asked = NOTHING_ASKED) -> Checked:
         """A requested calculation first (the calculator); when it computes nothing, the model's own text goes
-        through the citation checks (the verifier; ``part``: what the question asks a part of, see
+        through the citation checks (the verifier; ``asked``: what a shortcut found the question asks for, see
         :class:`app.parts.Direct`)."""
         if not draft.compute:
-            return self.verifier.check(question, draft, part=part)
+            return self.verifier.check(question, draft, asked=asked)
         computed, draft = self.calculator.calculate(question, draft)
         if computed.calculation is not None:
             return computed
-        checked = self.verifier.check(question, draft, part=part)
+        checked = self.verifier.check(question, draft, asked=asked)
         return dataclasses.replace(checked, warnings=computed.warnings + checked.warnings,
                                    trace=computed.trace + checked.trace)
 
@@ -180,13 +181,13 @@ class Pipeline:
         direct = self.shortcut.answer(question, search=self._search, retrieval=found, scope=scope,
                                       candidates=candidates, corpus=self.selector.corpus)
         pinned = tuple(Excerpt(p, (span,)) for p, span in found.stated)  # what a planned need is stated in
-        part = ""
+        asked = NOTHING_ASKED
         if direct is not None:
             trace.append(direct.trace)
             if direct.answer is not None:
                 return dataclasses.replace(direct.answer, question=question,
                                            trace=(*trace, *direct.answer.trace))
-            pinned, part = (*direct.evidence, *pinned), direct.part
+            pinned, asked = (*direct.evidence, *pinned), direct.asked
         full, mode_trace = selector.full_text(question, candidates)
         trace.append(mode_trace)
         passages: list[Passage]
@@ -210,7 +211,7 @@ class Pipeline:
             else:
                 yield piece
         assert draft is not None  # Generator.stream always ends with its Draft
-        checked = self._check(question, draft, part)
+        checked = self._check(question, draft, asked)
         return Answer(question=question, text=checked.text, citations=checked.citations, passages=draft.context,
                       mode="full" if full is not None else "retrieve",
                       trace=(*trace, *draft.trace, *checked.trace), warnings=checked.warnings,

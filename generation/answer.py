@@ -28,7 +28,14 @@ from generation.compute import (
 )
 from generation.context import order_passages, pack_passages
 from generation.evidence import Excerpt, select_evidence
-from generation.number_check import LabelMatcher, counts_something_else, states_another_kind, withhold_wrong_numbers
+from generation.number_check import (
+    NOTHING_ASKED,
+    Asked,
+    LabelMatcher,
+    counts_something_else,
+    states_another_kind,
+    withhold_wrong_numbers,
+)
 from generation.prompt import COMPUTE_REMINDER, COMPUTE_RULES, NOT_FOUND, build_messages
 from generation.verify import (
     Verification,
@@ -232,13 +239,13 @@ class Verifier:
         """Whether any check runs."""
         return self.settings.verify != "none"
 
-    def check(self, question: str, draft: Draft, *, part: str = "") -> Checked:
+    def check(self, question: str, draft: Draft, *, asked: Asked = NOTHING_ASKED) -> Checked:
         """The citation check and the answer check (a requested calculation is the pipeline's calculator's:
         :class:`FormulaCalculator`).
 
-        :param part: the part of the whole the question asks about, when a shortcut found one (a segment, a
-            country, a product): the number check withholds a sentence naming it whose number is printed where it
-            is not named.
+        :param asked: what a shortcut found the question asks for: the part of the whole (a segment, a country, a
+            product), whose sentences must cite a place naming it, and the line item of a figure looked up, which
+            a number whose sentence does not say what it is must be printed as (the number check).
         """
         if not self.enabled:
             return Checked(draft.text, draft.citations, (), ())
@@ -268,7 +275,7 @@ class Verifier:
                             outcome=outcome, details=("; ".join(details),))
         trace = [verify]
         if s.number_check and outcome == "ok" and not is_abstention(v.text):
-            v, numbers = self._number_check(v, draft.context, warnings, part)
+            v, numbers = self._number_check(v, draft.context, warnings, asked)
             trace.append(numbers)
             if is_abstention(v.text):
                 return Checked(v.text, (), tuple(warnings), tuple(trace))
@@ -296,12 +303,12 @@ class Verifier:
         return Checked(v.text, v.citations, tuple(warnings), tuple(trace))
 
     def _number_check(self, v: Verification, context: Sequence[Passage], warnings: list[AnswerWarning],
-                      part: str = "") -> tuple[Verification, StageTrace]:
+                      asked: Asked = NOTHING_ASKED) -> tuple[Verification, StageTrace]:
         """The answer without its sentences whose numbers disagree with where their cited passages print them
         (all gone: "not found"), and the stage's trace (warnings appended)."""
         t = time.perf_counter()
         r = withhold_wrong_numbers(v.text, lambda n: context[n - 1] if 1 <= n <= len(context) else None, self.labels,
-                                   part)
+                                   asked)
         warnings.extend(AnswerWarning(WarningKind.WITHHELD_NUMBER, f"{'; '.join(reasons)}: {sentence!r}")
                         for sentence, reasons in r.withheld)
         trace = StageTrace("numbers", "cells and sentences", seconds=time.perf_counter() - t,

@@ -46,6 +46,23 @@ from ingest.core.text import sentence_spans, strip_markers
 #: decides).
 LabelMatcher = Callable[[str, str], bool | None]
 
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What a planner found a question asks for, for the number check of the model's answer.
+
+    :param part: the part of the whole asked about by name ("Brazil", "Xbox"): a sentence naming it must cite a
+        place that names it.
+    :param measure: the one line item a looked-up figure is ("operating income"): a sentence that does not say
+        what its number is must not cite a row or table that plainly holds another item.
+    """
+
+    part: str = ""
+    measure: str = ""
+
+
+NOTHING_ASKED = Asked()
+
 _NUMBER = re.compile(rf"(?<![\w.,])(?P<cur>\$\s*)?(?P<num>{DIGITS})(?![\w]|[.,]\d)\s*(?P<pct>%|percent\b)?\s*"
                      r"(?P<scale>thousand|million|billion|trillion|bn|mm|[mbk])?\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
@@ -305,7 +322,10 @@ class NumberVerdict:
     printed: Printed | None = None
 
 
-def _label_agrees(stated: StatedNumber, printed: Printed, matcher: LabelMatcher | None) -> bool:
+def _label_agrees(stated: StatedNumber, printed: Printed, matcher: LabelMatcher | None, measure: str = "") -> bool:
+    if matcher is not None and measure and not _says_item(stated.window, matcher) \
+            and _holds_another(measure, printed, matcher):
+        return False
     if not printed.in_table and not printed.label:  # prose not saying what it counts right after the number:
         # only a domain that knows the words around it are plainly another item's contradicts ("diluted earnings
         # per share ... $6.68" cited as compensation); a shared word would miss paraphrases ("cut" for "reduction")
@@ -316,6 +336,24 @@ def _label_agrees(stated: StatedNumber, printed: Printed, matcher: LabelMatcher 
         if opinion is not None:
             return opinion
     return not stated.measure or bool(set(stated.measure) & content_stems(f"{printed.label} {printed.caption}"))
+
+
+def _says_item(text: str, matcher: LabelMatcher) -> bool:
+    """Whether ``text`` names a line item the domain knows (the matcher has an opinion on it against itself)."""
+    return bool(text) and matcher(text, text) is not None
+
+
+def _holds_another(measure: str, printed: Printed, matcher: LabelMatcher) -> bool:
+    """Whether where a number is printed plainly holds another item than ``measure``: its row, or, for a row
+    naming no item (a segment's, a product's), the table's caption ("revenue by reportable segment"), when it
+    names items and not this one; in prose, the words around it when the matcher says they are another's."""
+    if not printed.in_table:
+        return bool(printed.context) and matcher(measure, printed.context) is False
+    for text in (printed.label, printed.caption.split(" | ")[0]):
+        opinion = matcher(measure, text)
+        if opinion is not None or _says_item(text, matcher):
+            return opinion is not True
+    return False
 
 
 def _length_agrees(months: int | None, printed: Printed) -> bool:
@@ -428,16 +466,18 @@ def names_part(part: str, printed: Printed) -> bool:
 
 def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[Passage],
                  matcher: LabelMatcher | None = None, sentence: str = "", part: str = "",
-                 months: int | None = None) -> NumberVerdict | None:
+                 months: int | None = None, measure: str = "") -> NumberVerdict | None:
     """The verdict on one stated number over the cited ``passages`` (None: they do not print it); with the
     ``sentence`` stating it, a cell of one segment's table must be said to be that segment's, and prose printing
     it as a change must be cited for a change; with ``part`` (what the sentence says the number is of), the place
-    must name that part; with ``months`` (the period length the sentence names), a cell must be of that length."""
+    must name that part; with ``months`` (the period length the sentence names), a cell must be of that length;
+    with ``measure`` (the line item asked), a number whose sentence does not say what it is must not be printed
+    as another item."""
     places = [p for passage in passages for p in where_printed(stated, passage)]
     if not places:
         return None
     for place in places:
-        if _label_agrees(stated, place, matcher) and (not place.in_table or _year_agrees(years, place)) \
+        if _label_agrees(stated, place, matcher, measure) and (not place.in_table or _year_agrees(years, place)) \
                 and _length_agrees(months, place) \
                 and (not sentence or _part_agrees(sentence, place)) and _scale_agrees(stated, place) \
                 and _kind_agrees(stated, place, sentence) and (not part or names_part(part, place)):
@@ -455,6 +495,12 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
         printed = place.passage.text[place.start:place.end]
         return NumberVerdict(stated, False, f"{stated.text} is printed as {printed} {place.scale}", place)
     what = " ".join(stated.terms)
+    if matcher is not None and measure and not _says_item(stated.window, matcher) \
+            and _holds_another(measure, place, matcher):
+        where = f"in row '{place.label}'" if place.in_table else "in a sentence"
+        of = f" of a table of {place.caption.split(' | ')[0][:60]!r}" if place.in_table and place.caption else ""
+        return NumberVerdict(stated, False, f"{stated.text} is printed {where}{of}, not as the {measure} asked",
+                             place)
     if not _label_agrees(stated, place, matcher):
         where = f"in row '{place.label}'" if place.in_table else f"as '{place.label}'" if place.label else \
             "in a sentence that does not say so"
@@ -473,9 +519,10 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
 
 
 def check_sentence(sentence: str, passages: Sequence[Passage],
-                   matcher: LabelMatcher | None = None, part: str = "") -> list[NumberVerdict]:
+                   matcher: LabelMatcher | None = None, asked: Asked = NOTHING_ASKED) -> list[NumberVerdict]:
     """Verdicts on the numbers one answer sentence states, against the passages it cites; a sentence naming
-    ``part`` (the part of the whole the question asks about) must cite places that name it.
+    ``asked.part`` (the part of the whole the question asks about) must cite places that name it, and a number
+    whose sentence does not say what it is must not be printed as another item than ``asked.measure``.
 
     >>> p = Passage(id="a", doc_id="d", source="r.txt", text="We had 6,146 stores and 2.2 million associates.",
     ...             chars=(0, 47))
@@ -515,13 +562,31 @@ def check_sentence(sentence: str, passages: Sequence[Passage],
     ['1,101 is printed in a 3 months column, not for 6 months']
     >>> [v.agrees for v in check_sentence("Its provision for credit losses was 2,564 in the first half [1].", [r])]
     [True]
-    >>> [v.reason for v in check_sentence("Net sales in Brazil were 1,026 [1].", [q], part="Brazil")]
+    >>> [v.reason for v in check_sentence("Net sales in Brazil were 1,026 [1].", [q], asked=Asked("Brazil"))]
     ["1,026 is printed in row 'Total stores' that does not name Brazil"]
+
+    A sentence that does not say what its number is, of a figure asked as one line item, cited from a segment's
+    row in a table of another item:
+
+    >>> from generation.line_items import line_item_agreement as items
+    >>> by_seg = Table("revenue by reportable segment (in millions) | 2017", (Period("2017", 2017),),
+    ...                (TableRow("Digital Marketing", (TableCell("1,609.5", 18, 25, Decimal("1609.5")),), 0, 25),),
+    ...                scale="million")
+    >>> g = Passage(id="g", doc_id="d", source="r.pdf", kind="table", text="Digital Marketing 1,609.5",
+    ...             chars=(0, 25), table=by_seg)
+    >>> [v.reason for v in check_sentence("Digital Marketing earned $1,609.5 million in 2017 [1].", [g], items,
+    ...                                   Asked(measure="operating income"))]
+    ["$1,609.5 million is printed in row 'Digital Marketing' of a table of 'revenue by reportable segment (in \
+millions)', not as the operating income asked"]
+    >>> [v.agrees for v in check_sentence("Its revenue was $1,609.5 million in 2017 [1].", [g], items,
+    ...                                   Asked(measure="operating income"))]
+    [True]
     """
     years, months = years_named(sentence), months_named(sentence)
+    part = asked.part
     named = part if part and content_stems(part) <= content_stems(sentence) else ""
     return [v for n in stated_numbers(sentence)
-            if (v := check_number(n, years, passages, matcher, sentence, named, months)) is not None]
+            if (v := check_number(n, years, passages, matcher, sentence, named, months, asked.measure)) is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,9 +600,10 @@ class NumbersChecked:
 
 
 def withhold_wrong_numbers(answer: str, cited: Callable[[int], Passage | None],
-                           matcher: LabelMatcher | None = None, part: str = "") -> NumbersChecked:
+                           matcher: LabelMatcher | None = None, asked: Asked = NOTHING_ASKED) -> NumbersChecked:
     """``answer`` without its sentences stating a number that their cited passages (``cited(n)`` for a marker
-    ``[n]``) print as something else (or, for a sentence naming ``part``, print where that part is not named).
+    ``[n]``) print as something else (or, for a sentence naming ``asked.part``, print where that part is not
+    named; see :func:`check_sentence`).
 
     >>> p = Passage(id="a", doc_id="d", source="r.txt", text="We run 6,146 stores.", chars=(0, 20))
     >>> r = withhold_wrong_numbers("It has 6,146 employees [1]. It is big [1].", lambda n: p)
@@ -549,7 +615,7 @@ def withhold_wrong_numbers(answer: str, cited: Callable[[int], Passage | None],
     checked = 0
     for claim in split_claims(answer):
         passages = [p for n in claim.numbers if (p := cited(n)) is not None]
-        verdicts = check_sentence(claim.text, passages, matcher, part) if passages else []
+        verdicts = check_sentence(claim.text, passages, matcher, asked) if passages else []
         checked += len(verdicts)
         wrong = tuple(v.reason for v in verdicts if not v.agrees)
         if wrong:

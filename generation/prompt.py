@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import PurePath
 
 from generation.evidence import Excerpt
+from ingest.core.amounts import stated_scale
 from ingest.core.records import Message, Passage
 from ingest.core.text import defang
 
@@ -64,6 +65,14 @@ def passage_intro(n: int, p: Passage) -> str:
     >>> passage_intro(3, Passage(id="x", doc_id="d", source="r.pdf", text="", chars=(0, 0), page=69,
     ...                           header="Balance Sheets | At Dec 31, 2019 [1]\\n At Dec 31, 2018"))
     '[3] r.pdf p.69 — Balance Sheets | At Dec 31, 2019 (1) At Dec 31, 2018'
+
+    A table whose scale is stated away from its rows (in the sentence introducing it, or above an earlier
+    passage of it) says it, so a number read from it is given in its unit:
+
+    >>> from ingest.core.tables import Table
+    >>> passage_intro(4, Passage(id="x", doc_id="d", source="r.pdf", text="Japan 524,254", chars=(0, 13), page=95,
+    ...                           kind="table", header="Revenue 2017", table=Table("Revenue 2017", (), (), "thousand")))
+    '[4] r.pdf p.95 — Revenue 2017 (amounts in thousands)'
     """
     head = f"[{n}] {p.label}"
     if p.kind != "code":  # prose: the file name is enough, and long paths distract small models
@@ -72,6 +81,8 @@ def passage_intro(n: int, p: Passage) -> str:
     context = re.sub(r"\s+", " ", defang(p.header)).strip()
     if len(context) > HEADER_CHARS:
         context = context[: HEADER_CHARS - 1].rstrip() + "…"
+    if p.table is not None and p.table.scale and not stated_scale(f"{p.header}\n{p.text}"):
+        context = f"{context} (amounts in {p.table.scale}s)".strip()
     return f"{head} — {context}" if context else head
 
 

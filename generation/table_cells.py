@@ -270,6 +270,7 @@ class Found:
     value: Decimal
     scale: str = ""  # the table's scale when the passage itself does not state it ("thousand", ...)
     against: bool = False  # negative where the row's other years are positive: a benefit, not an expense
+    months: int | None = None  # the cell's column period length as its header prints it (None: not printed)
 
 
 def against_row(cell: Cell, row: Row) -> bool:
@@ -397,7 +398,7 @@ def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
                 total += 0.6  # the period asked for, printed as such (outweighs the repeated-years penalty)
             out.append(Found(p, cell.text, (cell.start, cell.end), row.label, score + context + total,
                              cell.value if cell.value is not None else Decimal(0),
-                             "" if stated else p.table.scale, against_row(cell, row)))
+                             "" if stated else p.table.scale, against_row(cell, row), cell.months))
     return sorted(out, key=lambda f: -f.score)
 
 
@@ -494,5 +495,6 @@ def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Pas
                 continue
             score += 0.6 if months is not None and cell.months == months else 0.0
             out.append(Found(p, cell.text, (cell.start, cell.end), f"{row.section} › {row.label}".strip(" ›"),
-                             score - 0.01 * rank, cell.value, "" if stated else p.table.scale, against_row(cell, row)))
+                             score - 0.01 * rank, cell.value, "" if stated else p.table.scale, against_row(cell, row),
+                             cell.months))
     return sorted(out, key=lambda f: -f.score)

@@ -26,7 +26,15 @@ from ingest.core.records import Document, Passage, PassageKind, line_span, passa
 from ingest.core.settings import SplitSettings
 from ingest.headers import HEADER_SCHEME, add_headers
 from ingest.table_rows import column_periods, head_text, table_record
-from ingest.tables import TABLE_SCHEME, TableBlock, TableTally, find_tables, row_groups, table_header
+from ingest.tables import (
+    TABLE_SCHEME,
+    TableBlock,
+    TableTally,
+    find_tables,
+    introduced_scale,
+    row_groups,
+    table_header,
+)
 
 log = logging.getLogger(__name__)
 
@@ -247,22 +255,23 @@ class ProseSplitter:
             tally.kept += 1
             passages.extend(make_passage(doc, cursor + a, cursor + b, index=index)
                             for a, b in self.split_text(doc.text[cursor:block.start]))
-            passages.extend(self._table_passages(doc, block, index))
+            passages.extend(self._table_passages(doc, block, index, doc.text[cursor:block.start]))
             cursor = block.end
         passages.extend(make_passage(doc, cursor + a, cursor + b, index=index)
                         for a, b in self.split_text(doc.text[cursor:stop]))
         return passages
 
-    def _table_passages(self, doc: Document, block: TableBlock, index: TextIndex) -> list[Passage]:
+    def _table_passages(self, doc: Document, block: TableBlock, index: TextIndex, before: str = "") -> list[Passage]:
         """A table whole, or runs of whole rows when over the budget, each headed by "caption | header row" and
-        carrying its :class:`ingest.core.tables.Table` (its rows; the table's periods and scale); a single row
-        over the budget is cut by the prose splitter."""
+        carrying its :class:`ingest.core.tables.Table` (its rows; the table's periods and scale: the one it states,
+        else the one the prose ``before`` it states in introducing it); a single row over the budget is cut by the
+        prose splitter."""
         from dataclasses import replace
 
         budget = self.settings.chunk_tokens
         header = table_header(doc.text, block)
         whole = doc.text[block.start:block.end]
-        periods, scale = column_periods(head_text(whole)), stated_scale(whole)
+        periods, scale = column_periods(head_text(whole)), stated_scale(whole) or introduced_scale(before)
         passages: list[Passage] = []
         for a, b in row_groups(doc.text, block, self._count_tokens, budget):
             pieces = [(a, b)] if self._count_tokens(doc.text[a:b]) <= budget else \

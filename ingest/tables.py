@@ -24,7 +24,8 @@ from ingest.core.text import one_line
 
 Span = tuple[int, int]
 
-TABLE_SCHEME = 2  # in the splitter identity when tables are on; bump when the passages change (2: Table records)
+TABLE_SCHEME = 3  # in the splitter identity when tables are on; bump when the passages change (2: Table records;
+# 3: a table's scale stated in the sentence introducing it)
 
 MIN_ROWS = 3  # a table has at least this many rows that end in numbers
 MAX_GAP = 3  # label lines allowed in a row between two numeric rows (section labels, wrapped labels)
@@ -344,6 +345,26 @@ def find_tables(page_text: str, offset: int = 0) -> list[TableBlock]:
             floor = i + len(body)
         i = max(i + len(body), i + 1)
     return blocks
+
+
+_UNITS_NOTE = re.compile(r"\([^()]{0,40}\bin (thousands|millions|billions)\b[^()]{0,40}\)", re.I)
+INTRO_CHARS = 400  # how far above a table its introducing sentence may start
+
+
+def introduced_scale(before: str) -> str:
+    """The scale the prose right above a table states for it in a parenthesised units note ("The tables below list
+    our revenue by geographic area (in thousands)."), within its last two sentences; "" when none does.
+
+    >>> introduced_scale("Other text. The tables below list revenue by area (in thousands). We do not allocate assets.")
+    'thousand'
+    >>> introduced_scale("Debt was $5 million (in millions of dollars, 2%). Then. Another sentence. And one more.")
+    ''
+    """
+    sentences = [s for s in re.split(r"(?<=[.:;])\s+", before[-INTRO_CHARS:].strip()) if s]
+    for sentence in reversed(sentences[-2:]):
+        if m := _UNITS_NOTE.search(sentence):
+            return m.group(1).lower()[:-1]
+    return ""
 
 
 def table_header(text: str, block: TableBlock) -> str:

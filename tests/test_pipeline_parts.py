@@ -14,6 +14,7 @@ from app.pipeline import AnswerStream
 from app.runtime import Runtime
 from app.sdk import Conversation, Index
 from generation.answer import Checked, Draft, FormulaCalculator, Verifier
+from generation.number_check import Asked
 from generation.prompt import NOT_FOUND
 from generation.select import Corpus
 from ingest.core.records import Answer, Message, Passage, Ranked, StageTrace
@@ -204,7 +205,7 @@ class PartShortcut:
 
     def answer(self, question: str, *, search: Search, retrieval: Retrieval, scope: Scope | None,
                candidates: Sequence[Ranked], corpus: Corpus | None) -> Direct | None:
-        return Direct(StageTrace("shortcut", self.name, details=("a part asked",)), part="Brazil")
+        return Direct(StageTrace("shortcut", self.name, details=("a part asked",)), asked=Asked(part="Brazil"))
 
 
 def test_a_part_the_shortcut_names_reaches_the_number_check():

@@ -213,3 +213,22 @@ def test_the_http_api_returns_table_records_and_the_cells_a_citation_quotes(corp
     cited = citation_to_dict(Citation(1, passage, "Total assets $ 19,845", (start, start + 21)))
     assert cited["cells"] == [{"row": "Total assets", "text": "$ 19,845", "chars": [start + 13, start + 21],
                                "value": "19845"}]
+
+
+GEOGRAPHY = ("NOTE 17. GEOGRAPHIC INFORMATION\nThe tables below list our revenue by geographic area for fiscal 2017 and "
+             "2016 (in thousands). We do not allocate our assets by area.\nRevenue 2017 2016\nUnited States $ 3,830,845 "
+             "$ 3,087,764\nJapan 524,254 401,205\nOther 575,615 433,937\nRevenue $ 4,930,714 $ 3,922,906")
+
+
+def test_a_scale_stated_in_the_sentence_introducing_a_table_is_the_tables(tmp_path: Path):
+    """The units note in the prose right above a table ("(in thousands)") is its scale: a Japan revenue of
+    524,254 is $524.3 million, and the model is shown the unit in the passage's heading line."""
+    from generation.prompt import passage_intro
+
+    write_pdf(tmp_path / "geo.pdf", [GEOGRAPHY])
+    tables = [p for p in _passages(tmp_path) if p.kind == "table"]
+    assert tables and all(p.table is not None and p.table.scale == "thousand" for p in tables)
+    assert passage_intro(1, tables[0]).endswith("(amounts in thousands)")
+    (tmp_path / "plain").mkdir()
+    write_pdf(tmp_path / "plain" / "geo.pdf", [GEOGRAPHY.replace(" (in thousands)", "")])
+    assert all(p.table is not None and p.table.scale == "" for p in _passages(tmp_path / "plain") if p.kind == "table")
