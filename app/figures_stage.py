@@ -47,7 +47,13 @@ from generation.line_items import norm_label
 from generation.number_check import NOTHING_ASKED, Asked
 from generation.prompt import NOT_FOUND
 from generation.select import Corpus
-from generation.table_cells import document_year, rank_part_cells, statement_title
+from generation.table_cells import (
+    abbreviations,
+    document_year,
+    part_aliases,
+    rank_part_cells,
+    statement_title,
+)
 from ingest.core.periods import (
     FiscalCalendar,
     fiscal_calendar,
@@ -324,6 +330,22 @@ def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequenc
     return found, missing
 
 
+def filing_abbreviations(passages: Sequence[Passage]) -> dict[str, str]:
+    """The abbreviations one filing defines for names (:func:`generation.table_cells.abbreviations`), read once
+    per filing."""
+    if not passages:
+        return {}
+    key = (passages[0].doc_id, len(passages))
+    if key not in _ABBREVIATIONS:
+        if len(_ABBREVIATIONS) >= 64:
+            _ABBREVIATIONS.pop(next(iter(_ABBREVIATIONS)))
+        _ABBREVIATIONS[key] = abbreviations(p.text for p in passages if p.table is None)
+    return _ABBREVIATIONS[key]
+
+
+_ABBREVIATIONS: dict[tuple[str, int], dict[str, str]] = {}
+
+
 def filing_calendar(docs: Sequence[str], corpus: Mapping[str, Sequence[Passage]] | None) -> FiscalCalendar | None:
     """The fiscal calendar of the one filing searched (None: several, none, or a calendar year): how its dated
     columns map to the fiscal years questions name."""
@@ -481,15 +503,20 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
     details = [*details, f"a part of the company: {part}"]
     scope = where.scope
     calendar = plan_calendar(plan, scope, corpus)
+    filing = [p for d in one_filing(scope) for p in (corpus or {}).get(d, ())]
+    names = [part, *part_aliases(part, filing_abbreviations(filing))]  # "PBNA" for "Beverages North America"
+    if len(names) > 1:
+        details.append(f"the filing names {part} {' or '.join(names[1:])}")
     # the filing's tables that print the part's name (a segment's name is rare words: a scan finds its rows)
-    words = part.lower().split()
-    named = [p for d in one_filing(scope) for p in (corpus or {}).get(d, ()) if p.table is not None
-             and all(w in p.text.lower() for w in words)][:PART_TABLES]
+    named = [p for p in filing if p.table is not None
+             and any(all(w in p.text.lower() for w in name.lower().split()) for name in names)][:PART_TABLES]
     found: dict[str, Found] = {}
     for operand in plan.operands:
         hits = _passages(search, f"{part} {operand_query(operand)}", scope, OPERAND_HITS)
         pool = scoped_pool([*hits, *named, *(r.passage for r in candidates)], scope, corpus)
-        ranked = rank_part_cells(operand.item, operand.year, part, pool, months=plan.months, calendar=calendar)
+        ranked = sorted((f for name in names for f in rank_part_cells(operand.item, operand.year, name, pool,
+                                                                      months=plan.months, calendar=calendar)),
+                        key=lambda f: -f.score)
         if ranked:
             found[operand.name] = ranked[0]
     details += [f"{name}: {f.label!r} = {f.text} ({f.passage.label})" for name, f in found.items()]

@@ -117,7 +117,7 @@ def key_terms(question: str) -> frozenset[str]:
     :func:`generation.context.content_words`).
 
     >>> sorted(key_terms("In what year did the residents of Baghdad first suffer the plague?"))
-    ['baghdad', 'first', 'plague', 'resident', 'suffer']
+    ['baghdad', 'first', 'plagu', 'resident', 'suffer']
     """
     return frozenset(w for w in content_words(question) if w not in _ASKING)
 

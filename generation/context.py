@@ -144,10 +144,13 @@ def trim_overlaps(passages: Sequence[Passage]) -> list[Passage]:
 
 
 def content_words(text: str) -> set[str]:
-    """Lower-cased words minus stop words, crudely stemmed (plural/verb ``s``, ``ed``, ``ing``).
+    """Lower-cased words minus stop words, crudely stemmed (plural/verb ``s``, ``ed``, ``ing``, then a final
+    ``e``: "lease", "leases", "leased" and "leasing" are one word).
 
     >>> sorted(content_words("The ferries were launched in 1932"))
     ['1932', 'ferry', 'launch']
+    >>> sorted({w for t in ("lease", "leases", "leased", "leasing") for w in content_words(t)})
+    ['leas']
     """
     return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP}
 
@@ -155,10 +158,11 @@ def content_words(text: str) -> set[str]:
 def _stem(w: str) -> str:
     if len(w) > 4 and w.endswith("ies"):
         return w[:-3] + "y"
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(w) > len(suffix) + 3 and w.endswith(suffix):
-            return w[: -len(suffix)]
-    return w
+    for suffix in ("ing", "ed", "s"):
+        if len(w) > len(suffix) + 3 and w.endswith(suffix) and not w.endswith("ss"):
+            w = w[: -len(suffix)]
+            break
+    return w[:-1] if len(w) >= 4 and w.endswith("e") else w
 
 
 def best_sentence(query: str, text: str) -> int | None:

@@ -255,7 +255,9 @@ def where_printed(stated: StatedNumber, passage: Passage) -> list[Printed]:
                 if cell.value is not None and cell.percent == stated.percent and \
                         _same_value(stated, cell.value, table.scale):
                     period = periods.get(cell.year) if cell.year is not None else None
-                    out.append(Printed(passage, cell.start, cell.end, f"{row.section} {row.label}".strip(),
+                    # a cell of a column group printing one line item is that item's ("Operating Profit PBNA")
+                    label = " ".join(x for x in (cell.measure, row.section, row.label) if x)
+                    out.append(Printed(passage, cell.start, cell.end, label,
                                        table.caption, cell.year, period.month if period else None, in_table=True,
                                        length=cell.months, parts=parts_as_columns(table)))
     digits = re.escape(re.search(DIGITS, stated.text).group(0))  # type: ignore[union-attr]

@@ -34,6 +34,7 @@ class Cell:
     year: int | None = None
     percent: bool = False
     months: int | None = None  # the column's period length (3, 6, 9, 12), None when its header names none
+    measure: str = ""  # the line item its column group prints, as the header names it ("Operating Profit"), or ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +45,17 @@ class Row:
     cells: tuple[Cell, ...]
     section: str = ""
 
-    def cell(self, year: int, months: int | None = None) -> Cell | None:
+    def cell(self, year: int, months: int | None = None, item: LineItem | None = None) -> Cell | None:
         """The cell in ``year``'s column (a value, not a dash), or None: with ``months``, the first whose period
-        is that long (a six-month figure beside the quarter's), else the first of the year.
+        is that long (a six-month figure beside the quarter's), else the first of the year. In a table whose
+        column groups are line items side by side (:func:`column_measures`), only ``item``'s group (none when the
+        table does not print it, or no item is given).
+
+        >>> m = Row("PBNA", (Cell("25,276", 0, 6, Decimal(25276), 2021, measure="Net Revenue"),
+        ...                  Cell("2,442", 7, 12, Decimal(2442), 2021, measure="Operating Profit")))
+        >>> from generation.line_items import ITEMS
+        >>> m.cell(2021, item=ITEMS["operating_income"]).text, m.cell(2021, item=ITEMS["cash"]), m.cell(2021)
+        ('2,442', None, None)
 
         >>> row = Row("Revenue", (Cell("10", 0, 2, Decimal(10), 2023, months=3),
         ...                       Cell("19", 3, 5, Decimal(19), 2023, months=6)))
@@ -66,6 +75,8 @@ class Row:
         ('10', '19', '17')
         """
         dated = [c for c in self.cells if c.year == year and not c.percent]
+        if any(c.measure for c in dated):
+            dated = [c for c in dated if item is not None and label_score(item, c.measure) >= STRONG_LABEL]
         if months is not None and any(c.months is not None for c in dated):
             dated = [c for c in dated if c.months == months]
         elif months is not None and len(dated) == 2:  # lengths not printed: a 10-Q's quarter, then year to date
@@ -75,6 +86,34 @@ class Row:
         if not dated:
             return None
         return dated[0] if dated[0].value is not None else None
+
+
+STRONG_LABEL = 2.5  # a label score at least this names the item plainly (:func:`generation.line_items.label_score`)
+
+
+def column_measures(table: Table) -> list[str]:
+    """The line item each column prints, where the column header names two items or more before its periods and
+    the periods repeat once per item ("Net Revenue Operating Profit | 2021 2020 2019 2021 2020 2019": the first
+    three columns net revenue, the last three operating profit); [] for any other table.
+
+    >>> from ingest.core.tables import Period
+    >>> years = tuple(Period(str(y), y) for y in (2021, 2020, 2021, 2020))
+    >>> column_measures(Table("Division results | Net Revenue Operating Profit 2021 2020 2021 2020", years, ()))
+    ['Net Revenue', 'Net Revenue', 'Operating Profit', 'Operating Profit']
+    >>> column_measures(Table("Results | Three Months Ended Six Months Ended 2021 2020 2021 2020", years, ()))
+    []
+    """
+    head = table.caption.rsplit(" | ", 1)[-1]
+    first_year = re.search(r"\b(?:19|20)\d\d\b", head)
+    names = [head[a:b] for a, b, _ in items_named(head[:first_year.start() if first_year else len(head)])]
+    n, k = len(table.periods), len(names)
+    if k < 2 or n % k:
+        return []
+    size = n // k
+    keys = [(p.year, p.months, p.month, p.day) for p in table.periods]
+    if any(keys[i * size:(i + 1) * size] != keys[:size] for i in range(1, k)):
+        return []
+    return [names[i // size] for i in range(n)]
 
 
 def document_year(passage: Passage) -> int | None:
@@ -184,10 +223,12 @@ def table_rows(passage: Passage, calendar: FiscalCalendar | None = None) -> list
         if own and parts_as_columns(table):  # a segment's column is no figure of the company's year
             columns = [(None, None)] * len(columns)
         dated = iter(_slots(columns, amounts) if own else columns)
+        measures = iter(column_measures(table) if own and amounts == len(columns) else ())
         cells = []
         for c in row_cells:
             year, months = (None, None) if c.percent else next(dated, (None, None))
-            cells.append(Cell(c.text, c.start, c.end, c.value, year, c.percent, months))
+            measure = "" if c.percent else next(measures, "")
+            cells.append(Cell(c.text, c.start, c.end, c.value, year, c.percent, months, measure))
         rows.append(Row(r.name, tuple(cells), r.section))
     return rows
 
@@ -390,7 +431,7 @@ def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
         context += 1.0 if (p.doc_id, p.page) in titled else 0.0  # the statement's own page
         for row in table_rows(p, calendar):
             score = label_score(item, row.label)
-            cell = row.cell(year, months) if score > 0 else None
+            cell = row.cell(year, months, item) if score > 0 else None
             if cell is None:
                 continue
             total = 0.3 if item.is_total and norm_label(row.label).startswith("total") else 0.0
@@ -416,6 +457,50 @@ def part_words(text: str) -> frozenset[str]:
     ['communications', 'optical']
     """
     return frozenset(w for w in re.findall(r"[a-z0-9]+", norm_label(text).lower()) if w not in _PART_FILLER)
+
+
+_DEFINED = re.compile(r"((?:[A-Z][\w'’.]*(?:-[A-Z][\w'’.]*)?,?\s+(?:(?:and|of|the|&)\s+)?){1,8})"
+                      r"\(([A-Z][A-Za-z&]{1,7})\)")
+_NAME_JOINERS = frozenset({"and", "of", "the", "&"})
+
+
+def abbreviations(texts: Iterable[str]) -> dict[str, str]:
+    """The abbreviations a document defines for names ("PepsiCo Beverages North America (PBNA)"), as
+    abbreviation -> name: the name is the shortest run of capitalised words before the parentheses whose initials
+    (a hyphenated word giving one each, "and"/"of" none) are the abbreviation's capitals.
+
+    >>> abbreviations(["Our divisions are Frito-Lay North America (FLNA); PepsiCo Beverages North America (PBNA); "
+    ...                "Latin America (LatAm); and Africa, Middle East and South Asia (AMESA). See (Note 3)."])
+    {'FLNA': 'Frito-Lay North America', 'PBNA': 'PepsiCo Beverages North America', 'LatAm': 'Latin America', \
+'AMESA': 'Africa, Middle East and South Asia'}
+    """
+    out: dict[str, str] = {}
+    for text in texts:
+        for m in _DEFINED.finditer(text):
+            abbreviation = m.group(2)
+            capitals = "".join(c for c in abbreviation if c.isupper())
+            words = re.findall(r"[\w'’.&]+", m.group(1))
+            for start in range(len(words) - 1, -1, -1):
+                initials = "".join(p[0] for w in words[start:] if w.lower() not in _NAME_JOINERS
+                                   for p in w.split("-") if p)
+                if initials.upper() == capitals and words[start].lower() not in _NAME_JOINERS:
+                    first = m.group(1).find(words[start])
+                    out.setdefault(abbreviation, m.group(1)[first:].strip(" ,"))
+                    break
+    return out
+
+
+def part_aliases(part: str, defined: dict[str, str]) -> list[str]:
+    """Other names a document gives the part ``part`` names: the abbreviation of a defined name holding all of its
+    words and at most one more (the issuer's name before a division's: "PepsiCo Beverages North America").
+
+    >>> d = {"PBNA": "PepsiCo Beverages North America", "LatAm": "Latin America", "NA": "North America"}
+    >>> part_aliases("Beverages North America", d), part_aliases("Latin America", d), part_aliases("Europe", d)
+    (['PBNA'], ['LatAm'], [])
+    """
+    wanted = part_words(part)
+    return [a for a, name in defined.items() if wanted and wanted <= part_words(name)
+            and len(part_words(name) - wanted) <= 1 and len(part_words(name)) > 1 and part_words(a) != wanted]
 
 
 _SEGMENT_PREFIX = re.compile(r"^\s*segment(?:['’]s)?\s+", re.IGNORECASE)
@@ -490,7 +575,7 @@ def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Pas
                 score = 0.5 + s  # ... in a table the part's name titles, or in its section ("Optical Communications")
             else:
                 continue
-            cell = row.cell(year, months)
+            cell = row.cell(year, months, item)
             if cell is None or cell.value is None:
                 continue
             score += 0.6 if months is not None and cell.months == months else 0.0

@@ -130,9 +130,10 @@ def claim_words(claim: str) -> set[str]:
 
 
 #: A small number spelled out is its digits ("lease three of these facilities" supports "3 leased").
-_NUMERALS = {w: str(n) for n, w in enumerate(
+_NUMERALS = {stem: str(n) for n, w in enumerate(
     ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
+     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))
+    for stem in content_words(w)}  # as content words stem them ("three": "thre")
 
 
 def support_score(claim: str, passage: str) -> float:

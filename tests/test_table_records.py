@@ -215,9 +215,10 @@ def test_the_http_api_returns_table_records_and_the_cells_a_citation_quotes(corp
                                "value": "19845"}]
 
 
-GEOGRAPHY = ("NOTE 17. GEOGRAPHIC INFORMATION\nThe tables below list our revenue by geographic area for fiscal 2017 and "
-             "2016 (in thousands). We do not allocate our assets by area.\nRevenue 2017 2016\nUnited States $ 3,830,845 "
-             "$ 3,087,764\nJapan 524,254 401,205\nOther 575,615 433,937\nRevenue $ 4,930,714 $ 3,922,906")
+GEOGRAPHY = ("NOTE 17. GEOGRAPHIC INFORMATION\nThe tables below list our revenue by geographic area for fiscal "
+             "2017 and 2016 (in thousands). We do not allocate our assets by area.\nRevenue 2017 2016\n"
+             "United States $ 3,830,845 $ 3,087,764\nJapan 524,254 401,205\nOther 575,615 433,937\n"
+             "Revenue $ 4,930,714 $ 3,922,906")
 
 
 def test_a_scale_stated_in_the_sentence_introducing_a_table_is_the_tables(tmp_path: Path):
