@@ -385,7 +385,7 @@ def check_operands(operands: Sequence[RawOperand], passages: Sequence[Passage]) 
             (cited, span), p = found[0], passages[found[0][0] - 1]
         unit = o.amount.unit or ("$" if p.text[max(0, span[0] - 4): span[0]].rstrip(" (").endswith("$") else "")
         scale = o.amount.scale
-        if not scale and unit != "%" and not (_PER_SHARE.search(o.name) and _EXCEPT_PER_SHARE.search(p.text)):
+        if not scale and unit != "%" and not per_share_amount(o.name, p):
             scale = passage_scale(p)
         out.append(Operand(name=display_name(o.name), value=format_decimal(o.amount.value), citation=cited,
                            unit=unit, scale=scale, quote=line_at(p.text, *span), span=span))
@@ -393,7 +393,20 @@ def check_operands(operands: Sequence[RawOperand], passages: Sequence[Passage]) 
 
 
 _PER_SHARE = re.compile(r"share|eps|dividend", re.IGNORECASE)
+_EPS = re.compile(r"(?<![a-z])eps(?![a-z])|per_?share", re.IGNORECASE)
 _EXCEPT_PER_SHARE = re.compile(r"except (?:for )?per[- ]share", re.IGNORECASE)
+
+
+def per_share_amount(name: str, passage: Passage) -> bool:
+    """Whether an operand is an amount per share, which a table's "in millions" does not scale: earnings per share
+    by its name, or a share or dividend figure in a passage whose scale note excepts per-share data.
+
+    >>> p = Passage(id="x", doc_id="d", source="a", text="Diluted 22.76", chars=(0, 13), header="(In millions)")
+    >>> per_share_amount("eps_diluted_2021", p), per_share_amount("dividends_2021", p)
+    (True, False)
+    """
+    return bool(_EPS.search(name)) or bool(_PER_SHARE.search(name) and (
+        _EXCEPT_PER_SHARE.search(passage.text) or _EXCEPT_PER_SHARE.search(passage.header)))
 _EXPLICIT_PERCENT = re.compile(r"%|\bper ?cent(?:s|age)?\b", re.IGNORECASE)
 
 

@@ -347,12 +347,34 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
     (6, True)
     """
     plan = _planned(question, fiscal_year_hint)
-    dated = re.search(DATE, question, re.IGNORECASE) is not None
+    # a date that only says when the fiscal year named ended leaves the year the filer's name for it
+    dated = re.search(DATE, question, re.IGNORECASE) is not None and fiscal_year_and_its_end(question) is None
     return replace(plan, months=months_named(question), dated=dated) if plan is not None else None
 
 
+_FISCAL_NAMED = re.compile(r"\b(?:fiscal(?: year)?|FY) ?((?:19|20)\d\d)\b", re.IGNORECASE)
+
+
+def fiscal_year_and_its_end(question: str) -> int | None:
+    """The fiscal year a question names when it also gives the date that year ended ("fiscal 2021, the 52 weeks
+    ended January 29, 2022"): the date's year is that fiscal year's end, not a second year asked.
+
+    >>> fiscal_year_and_its_end("Diluted EPS for fiscal 2021, i.e. the 52 weeks that ended January 29, 2022?")
+    2021
+    >>> fiscal_year_and_its_end("Revenue in fiscal 2021 and at January 29, 2019?") is None
+    True
+    """
+    named = {int(m.group(1)) for m in _FISCAL_NAMED.finditer(question)}
+    dated = {int(m.group(m.lastindex or 0)) for m in re.finditer(DATE, question, re.IGNORECASE)}
+    if len(named) != 1 or not dated:
+        return None
+    year = next(iter(named))
+    return year if all(0 <= d - year <= 1 for d in dated) and set(years_named(question)) <= named | dated else None
+
+
 def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
-    years = years_named(question) or ([fiscal_year_hint] if fiscal_year_hint else [])
+    ended = fiscal_year_and_its_end(question)
+    years = [ended] if ended else years_named(question) or ([fiscal_year_hint] if fiscal_year_hint else [])
     if not years or _PART_OF_COMPANY.search(question):  # a segment's figure: not in the consolidated statements
         return None
     statements = frozenset(statements_named(question))
@@ -396,7 +418,8 @@ def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
     if _N_YEAR_AVERAGE.search(question) and hi > lo:
         formula = f"avg({', '.join(f'{item.key}_{y}' for y in range(lo, hi + 1))})"
         return Plan(f"{item.key}_average_{lo}_{hi}", formula, _operands_of(formula), "average", statements)
-    if is_derived_question(question) or len(years) > 1 or _PER_UNIT.search(question) or _RELATIVE.search(question):
+    if is_derived_question(question) or len(years) > 1 or (_PER_UNIT.search(question) and not item.per_share) or \
+            _RELATIVE.search(question):
         return None
     return Plan(f"{item.key}_{year}", f"{item.key}_{year}", _operands_of(f"{item.key}_{year}"), "lookup", statements)
 
@@ -494,7 +517,7 @@ def operand_value(found: Found, operand: Operand) -> str:
         text = text[1:] if text.startswith("-") else text.strip("()") if text.startswith("(") else f"-{text}"
     elif operand.item.outflow and not found.against:  # a benefit where other years are expenses keeps its sign
         text = re.sub(r"[()\-−–]", "", text)
-    return f"{text} {found.scale}" if found.scale else text
+    return f"{text} {found.scale}" if found.scale and not operand.item.per_share else text
 
 
 def write_block(plan: Plan, found: Mapping[str, Found], context: Sequence[Passage]) -> str:

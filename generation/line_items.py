@@ -32,6 +32,7 @@ class LineItem:
         its absence counts as 0, said so in the answer.
     :param reversed_by: a pattern of row labels that count the item the other way round ("Other expense
         (income), net" for other income): their figures change sign.
+    :param per_share: an amount per share (earnings per share): a table's "in millions" is not its scale.
     """
 
     key: str
@@ -42,6 +43,7 @@ class LineItem:
     outflow: bool = False
     optional: bool = False
     reversed_by: str = ""
+    per_share: bool = False
 
     @property
     def is_total(self) -> bool:
@@ -49,8 +51,20 @@ class LineItem:
 
 
 def _item(key: str, title: str, labels: Iterable[str], names: Iterable[str], statement: Statement,
-          outflow: bool = False, optional: bool = False, reversed_by: str = "") -> LineItem:
-    return LineItem(key, title, tuple(labels), tuple(names), statement, outflow, optional, reversed_by)
+          outflow: bool = False, optional: bool = False, reversed_by: str = "", per_share: bool = False) -> LineItem:
+    return LineItem(key, title, tuple(labels), tuple(names), statement, outflow, optional, reversed_by, per_share)
+
+
+_PER_SHARE = r"(?:net )?(?:earnings|income|\(loss\) income|income \(loss\)|loss|earnings \(loss\))(?: \(loss\))?" \
+             r"(?: attributable to [\w .,&'’-]+?)? per (?:common |ordinary )?share(?: data)?" \
+             r"(?: attributable to [\w .,&'’-]+)?"
+
+
+def _eps_labels(kind: str) -> list[str]:
+    """Row labels of basic or diluted earnings per share: "Diluted earnings per share", "Earnings per share -
+    diluted", or a bare "Diluted" under an "Earnings per share" heading (matched with its section before it)."""
+    return [rf"{kind} {_PER_SHARE}", rf"{_PER_SHARE},? (?:[-–—] )?\(?{kind}\)?", rf"{kind} (?:eps|earnings)",
+            rf"{_PER_SHARE}:? {kind}(?: net (?:income|earnings)(?: \(loss\))? per (?:common )?share)?"]
 
 
 _ATTR = r"(?: attributable to [\w .,&'’-]+| applicable to [\w .,&'’-]+)?"
@@ -185,6 +199,13 @@ LINE_ITEMS: tuple[LineItem, ...] = (
     _item("dividends", "dividends paid",
           [r"(?:cash )?dividends paid(?: to [\w ]+)?", r"dividends paid on common stock", r"payments? of dividends",
            r"dividends"], [r"dividends(?: paid)?"], "cash", outflow=True),
+    _item("eps_diluted", "diluted earnings per share", _eps_labels("diluted"),
+          [r"diluted (?:net )?(?:earnings|income|loss) per (?:common )?share", r"diluted eps",
+           r"(?:earnings per share|eps),? \(?diluted\)?", r"(?:net )?(?:earnings|income|loss) per (?:common )?share",
+           r"\beps\b"], "income", per_share=True),
+    _item("eps_basic", "basic earnings per share", _eps_labels("basic"),
+          [r"basic (?:net )?(?:earnings|income|loss) per (?:common )?share", r"basic eps",
+           r"(?:earnings per share|eps),? \(?basic\)?"], "income", per_share=True),
     _item("buybacks", "repurchases of common stock",
           [r"(?:repurchases?|purchases?) of (?:common |treasury )?stock", r"share repurchases?",
            r"repurchases? of (?:common )?shares", r"payments for repurchases? of common stock"],
@@ -286,7 +307,7 @@ def label_score(item: LineItem, label: str) -> float:
             return 3.0 + 0.2 * (i == 0)
     for pattern in item.labels:  # "Depreciation and amortization of property and equipment"
         m = re.match(pattern + r"\b", text)
-        if m and len(m.group().split()) >= 2:
+        if m and len(m.group().split()) >= 2 and not re.match(r"\s*per\b", text[m.end():]):  # not "... per share"
             return 2.5
     if item.is_total and not text.startswith("total"):
         return 0.0  # "Other current liabilities" is not the total

@@ -205,7 +205,11 @@ def table_rows(passage: Passage, calendar: FiscalCalendar | None = None) -> list
         return []
     fiscal_year = document_year(passage)
     rows: list[Row] = []
+    heading, last_end = "", 0
     for r in table.rows:
+        # the label lines above a run of rows, joined ("NET INCOME PER COMMON SHARE ATTRIBUTABLE TO" / "COSTCO:")
+        above = " ".join(line.strip() for line in passage.text[last_end:r.start].split("\n") if line.strip())
+        heading, last_end = (above.rstrip(":") if above else heading), r.end
         row_cells = list(r.cells)
         amounts = sum(not c.percent for c in row_cells)
         if table.years and amounts > len(table.years) and _CUT_LABEL.search(r.name):
@@ -229,8 +233,13 @@ def table_rows(passage: Passage, calendar: FiscalCalendar | None = None) -> list
             year, months = (None, None) if c.percent else next(dated, (None, None))
             measure = "" if c.percent else next(measures, "")
             cells.append(Cell(c.text, c.start, c.end, c.value, year, c.percent, months, measure))
-        rows.append(Row(r.name, tuple(cells), r.section))
+        # "Diluted" under "Earnings per share": the row is its heading's, of that kind
+        label = f"{heading or r.section} {r.name}" if _QUALIFIER_ONLY.fullmatch(norm_label(r.name)) else r.name
+        rows.append(Row(label, tuple(cells), r.section))
     return rows
+
+
+_QUALIFIER_ONLY = re.compile(r"(?:basic|diluted|basic and diluted|assuming dilution)")
 
 
 def parts_as_columns(table: Table) -> bool:
@@ -551,7 +560,8 @@ def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Pas
                     months: int | None = None, calendar: FiscalCalendar | None = None) -> list[Found]:
     """Every cell of ``item`` for one part of the company (a segment, division or sub-line, named ``part``) in
     ``year``, best first: a row labelled by the part under a section (or a table caption) naming the item
-    ("Net Revenue" › "Latin America"), else a row naming the item under a section naming the part ("Optical
+    ("Net Revenue" › "Latin America") or in a column group the header names for the item ("Net Revenue | Operating
+    Profit", :func:`column_measures`), else a row naming the item under a section naming the part ("Optical
     Communications" › "Net sales"). Segments printed as columns are not read (no cell).
     """
     wanted = part_words(part)
@@ -566,7 +576,9 @@ def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Pas
         titled = titled_by_part(p.table.caption, part) or part_words(last_section(p.header)) == wanted
         for row in table_rows(p, calendar):
             label = part_words(row.label)
-            if label == wanted and (label_score(item, row.section) >= 2.5 or
+            if label == wanted and any(c.measure for c in row.cells):
+                score = 2.0 + STRONG_LABEL  # the part's row, its cell in the item's column group (or none)
+            elif label == wanted and (label_score(item, row.section) >= 2.5 or
                                     (not items_named(row.section) and named_in_caption)):
                 score = 2.0 + max(label_score(item, row.section), 0.0)
             elif wanted == part_words(row.section) and (s := label_score(item, own_label(row.label))) >= 2.5:
