@@ -335,7 +335,7 @@ def filing_abbreviations(passages: Sequence[Passage]) -> dict[str, str]:
     per filing."""
     if not passages:
         return {}
-    key = (passages[0].doc_id, len(passages))
+    key = (passages[0].doc_id, tuple((p.id, len(p.text)) for p in passages))
     if key not in _ABBREVIATIONS:
         if len(_ABBREVIATIONS) >= 64:
             _ABBREVIATIONS.pop(next(iter(_ABBREVIATIONS)))
@@ -343,7 +343,7 @@ def filing_abbreviations(passages: Sequence[Passage]) -> dict[str, str]:
     return _ABBREVIATIONS[key]
 
 
-_ABBREVIATIONS: dict[tuple[str, int], dict[str, str]] = {}
+_ABBREVIATIONS: dict[tuple[str, tuple[tuple[str, int], ...]], dict[str, str]] = {}
 
 
 def filing_calendar(docs: Sequence[str], corpus: Mapping[str, Sequence[Passage]] | None) -> FiscalCalendar | None:

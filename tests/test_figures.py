@@ -531,3 +531,62 @@ def test_the_models_figure_for_a_part_must_be_printed_where_the_part_is_named():
     assert answer.stage("figures").outcome == "a part asked" and answer.stage("numbers").outcome == "withheld"
     assert answer.text == NOT_FOUND and any("does not name Asia Pacific" in str(w) for w in answer.warnings)
 
+
+
+EPS = table("eps", "ACME CORP\nCONSOLIDATED STATEMENTS OF OPERATIONS\n(In millions, except per share data)\n"
+                   "2019 2018 2017\nNet income $ 1,503 $ 1,848 $ 273\nNET INCOME PER COMMON SHARE ATTRIBUTABLE TO\n"
+                   "ACME:\nBasic $ 1.96 $ 2.43 $ 0.36\nDiluted $ 1.95 $ 2.40 $ 0.36\nShares used in calculation\n"
+                   "Basic 767 762 754\nDiluted 771 771 760",
+            header=f"{DOC} · Item 8 · CONSOLIDATED STATEMENTS OF OPERATIONS (In millions) | 2019 2018 2017")
+
+
+@pytest.mark.parametrize(("question", "text"), [
+    ("What was diluted EPS in FY2019?", "$1.95"),
+    ("What were basic earnings per share in FY2018?", "$2.43"),
+    ("What was net income per share in fiscal 2019, the year that ended December 31, 2019?", "$1.95"),
+])
+def test_earnings_per_share_is_read_from_the_row_under_its_heading_and_never_scaled(question, text):
+    """A bare "Diluted" row is its heading's (wrapped over two lines), not the shares' "Diluted" below; the
+    table's "in millions" excepts per-share data."""
+    llm = ScriptedLLM("should not be used")
+    answer = pipeline_over([EPS], llm, compute=True).run(question)
+    assert llm.calls == [] and answer.calculation is not None
+    assert answer.calculation.text == text
+
+
+DIVISIONS = table("div", "Net revenue and operating profit of each division are as follows:\nNet Revenue Operating "
+                         "Profit\n2019 2018 2019 2018\nFLNA $ 19,608 $ 18,189 $ 5,633 $ 5,340\n"
+                         "PBNA 25,276 22,559 2,442 1,937\nTotal 44,884 40,748 8,075 7,277",
+                  header=f"{DOC} · Note 1 · Net revenue and operating profit of each division are as follows: | "
+                         "Net Revenue Operating Profit 2019 2018 2019 2018")
+NAMES = Passage(id="names", doc_id="d", source="/x/d.pdf", page=4, header=DOC, chars=(0, 90),
+                text="We are organized into two divisions: Frito-Lay North America (FLNA) and Prime Beverages North "
+                     "America (PBNA).")
+
+
+def test_a_division_named_by_its_abbreviation_is_read_from_its_column_group():
+    """Line items side by side (net revenue, then operating profit) are read by their group; the filing defines
+    "PBNA" for the division the question names in full."""
+    llm = ScriptedLLM("should not be used")
+    answer = pipeline_over([INCOME, DIVISIONS, NAMES], llm, compute=True).run(
+        "What was the FY2019 operating margin of the Prime Beverages North America division?")
+    assert llm.calls == [] and answer.calculation is not None
+    assert answer.calculation.result == pytest.approx(2442 / 25276 * 100, rel=1e-3)
+
+
+def test_a_quarter_asked_of_an_annual_report_without_a_quarters_column_is_not_answered():
+    """The 10-K's column of 2019 prints no length: it is the fiscal year's, not the fourth quarter's."""
+    llm = ScriptedLLM("Net income was $1,503 million [1].")
+    plain = table("inc", INCOME.text.replace("For the Years Ended December 31,\n", ""), header=INCOME.header)
+    answer = pipeline_over([plain], llm, compute=True).run(
+        "What was net income in the fourth quarter of 2019?", scope=Scope(documents=("d",)))
+    assert llm.calls == [] and answer.stage("figures").outcome == "not covered"
+    assert "gives the fiscal year, not the 3 months asked" in answer.text
+
+
+def test_a_looked_up_figure_the_model_cites_from_another_items_table_is_withheld():
+    """The model's "earned $25,276 million" for a division's operating profit cites the net revenue column."""
+    llm = ScriptedLLM("Acme Beverages North America earned $25,276 million in 2019 [1].")
+    answer = pipeline_over([DIVISIONS], llm, compute=True).run(
+        "What operating profit did Acme's Asia Pacific division earn in FY2019?")
+    assert answer.text == NOT_FOUND or "25,276" not in answer.text
