@@ -63,6 +63,7 @@ class Plan:
     statements: frozenset[Statement] = field(default_factory=frozenset)
     months: int | None = None  # the period length the question names (a 10-Q's "six months ended"), else None
     dated: bool = False  # the question names its period by a date ("ended July 29, 2023"): a calendar year
+    operations: str = ""  # "continuing" or "discontinued" when the question asks for those operations' figure
 
     def describe(self) -> str:
         """One line for the trace.
@@ -349,7 +350,12 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
     plan = _planned(question, fiscal_year_hint)
     # a date that only says when the fiscal year named ended leaves the year the filer's name for it
     dated = re.search(DATE, question, re.IGNORECASE) is not None and fiscal_year_and_its_end(question) is None
-    return replace(plan, months=months_named(question), dated=dated) if plan is not None else None
+    operations = _OPERATIONS.search(question)
+    return replace(plan, months=months_named(question), dated=dated,
+                   operations=operations.group(1).lower() if operations else "") if plan is not None else None
+
+
+_OPERATIONS = re.compile(r"\b(continuing|discontinued) operations\b", re.IGNORECASE)
 
 
 _FISCAL_NAMED = re.compile(r"\b(?:fiscal(?: year)?|FY) ?((?:19|20)\d\d)\b", re.IGNORECASE)

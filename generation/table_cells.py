@@ -239,7 +239,8 @@ def table_rows(passage: Passage, calendar: FiscalCalendar | None = None) -> list
     return rows
 
 
-_QUALIFIER_ONLY = re.compile(r"(?:basic|diluted|basic and diluted|assuming dilution)")
+_QUALIFIER_ONLY = re.compile(r"(?:basic|diluted|basic and diluted|assuming dilution|(?:continuing|discontinued) "
+                             r"operations)")
 
 
 def parts_as_columns(table: Table) -> bool:
@@ -338,7 +339,7 @@ def against_row(cell: Cell, row: Row) -> bool:
 def find_operand(item: LineItem, year: int, passages: Sequence[Passage], *,
                  statements: Iterable[Statement] = (), months: int | None = None,
                  titled: Collection[tuple[str, int | None]] = (),
-                 calendar: FiscalCalendar | None = None) -> Found | None:
+                 calendar: FiscalCalendar | None = None, operations: str = "") -> Found | None:
     """The best cell for ``item`` in ``year`` among ``passages`` (best first, as retrieved): the row whose label
     names the item best (:func:`generation.line_items.label_score`), preferring table passages, the statement
     the item is reported in or ``statements`` the question names (seen in the passage's header: section path and
@@ -346,9 +347,12 @@ def find_operand(item: LineItem, year: int, passages: Sequence[Passage], *,
     record names the item with a value for the year. With ``months`` (the question's period length: a 10-Q's
     "six months ended"), a table whose columns say their lengths gives the cell of that length. A table on one
     of the ``titled`` pages (document id, page: a page that opens with the item's statement's title) counts as
-    that statement (+1).
+    that statement (+1). With ``operations`` ("continuing"), a row of those operations where one is printed (a
+    company without discontinued operations prints its one figure).
     """
-    ranked = rank_cells(item, year, passages, statements=statements, months=months, titled=titled, calendar=calendar)
+    ranked = (operations and rank_cells(item, year, passages, statements=statements, months=months, titled=titled,
+                                        calendar=calendar, operations=operations)) or \
+        rank_cells(item, year, passages, statements=statements, months=months, titled=titled, calendar=calendar)
     return ranked[0] if ranked else None
 
 
@@ -423,7 +427,8 @@ def statement_title(passage: Passage) -> set[Statement]:
 
 def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
                statements: Iterable[Statement] = (), months: int | None = None,
-               titled: Collection[tuple[str, int | None]] = (), calendar: FiscalCalendar | None = None) -> list[Found]:
+               titled: Collection[tuple[str, int | None]] = (), calendar: FiscalCalendar | None = None,
+               operations: str = "") -> list[Found]:
     """Every cell for ``item`` in ``year`` among ``passages``, best first (see :func:`find_operand`); with the
     filer's ``calendar``, ``year`` is a fiscal year as the filer names it (:func:`table_rows`).
 
@@ -440,6 +445,8 @@ def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
         context += 1.0 if (p.doc_id, p.page) in titled else 0.0  # the statement's own page
         for row in table_rows(p, calendar):
             score = label_score(item, row.label)
+            if operations and not re.search(rf"\b{operations}\s+operations\b", row.label, re.IGNORECASE):
+                continue  # "from continuing operations" asked: the total of all operations is another figure
             cell = row.cell(year, months, item) if score > 0 else None
             if cell is None:
                 continue

@@ -590,3 +590,20 @@ def test_a_looked_up_figure_the_model_cites_from_another_items_table_is_withheld
     answer = pipeline_over([DIVISIONS], llm, compute=True).run(
         "What operating profit did Acme's Asia Pacific division earn in FY2019?")
     assert answer.text == NOT_FOUND or "25,276" not in answer.text
+
+
+CONTINUING = table("cont", "ACME CORP\nCONSOLIDATED STATEMENTS OF EARNINGS\n($ in millions, except per share amounts)\n"
+                           "2019 2018\nNet earnings $ 1,228 $ 897\nDiluted earnings (loss) per share\n"
+                           "Continuing operations $ 3.74 $ 2.30\nDiscontinued operations 0.07 0.26\n"
+                           "Diluted earnings per share $ 3.81 $ 2.56",
+                   header=f"{DOC} · Item 8 · CONSOLIDATED STATEMENTS OF EARNINGS | 2019 2018")
+
+
+@pytest.mark.parametrize(("question", "text"), [
+    ("What diluted EPS from continuing operations did Acme earn in FY2019?", "$3.74"),
+    ("What diluted EPS did Acme earn in FY2019?", "$3.81"),  # all operations
+])
+def test_a_figure_of_continuing_operations_is_read_from_their_row(question, text):
+    llm = ScriptedLLM("should not be used")
+    answer = pipeline_over([CONTINUING], llm, compute=True).run(question)
+    assert llm.calls == [] and answer.calculation is not None and answer.calculation.text == text
