@@ -33,7 +33,7 @@ from generation.line_items import (
 )
 from generation.table_cells import Cell, Found, Row, find_operand, rank_cells, table_rows
 from ingest.core.amounts import SCALE_ASKED, SCALES, scale_name
-from ingest.core.periods import DATE, YEAR_RANGE, months_named, years_named
+from ingest.core.periods import DATE, YEAR, YEAR_RANGE, months_named, years_named
 from ingest.core.records import Passage
 
 __all__ = ["DEFINED", "ITEMS", "LINE_ITEMS", "METRICS", "Cell", "Found", "LineItem", "Operand", "Plan", "Row",
@@ -358,7 +358,7 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
 _OPERATIONS = re.compile(r"\b(continuing|discontinued) operations\b", re.IGNORECASE)
 
 
-_FISCAL_NAMED = re.compile(r"\b(?:fiscal(?: year)?|FY) ?((?:19|20)\d\d)\b", re.IGNORECASE)
+_FISCAL_NAMED = re.compile(rf"\b(?:fiscal(?: year)?|FY) ?({YEAR})\b", re.IGNORECASE)
 
 
 def fiscal_year_and_its_end(question: str) -> int | None:

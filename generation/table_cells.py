@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from generation.compute import passage_scale
 from generation.line_items import LineItem, Statement, items_named, label_score, norm_label, statements_named
-from ingest.core.periods import FiscalCalendar, stated_fiscal_year
+from ingest.core.periods import YEAR, FiscalCalendar, stated_fiscal_year
 from ingest.core.records import Passage
 from ingest.core.tables import Period, Table
 
@@ -104,7 +104,7 @@ def column_measures(table: Table) -> list[str]:
     []
     """
     head = table.caption.rsplit(" | ", 1)[-1]
-    first_year = re.search(r"\b(?:19|20)\d\d\b", head)
+    first_year = re.search(rf"\b{YEAR}\b", head)
     names = [head[a:b] for a, b, _ in items_named(head[:first_year.start() if first_year else len(head)])]
     n, k = len(table.periods), len(names)
     if k < 2 or n % k:

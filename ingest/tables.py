@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from ingest.core.amounts import DASHES, DIGITS, MINUS
+from ingest.core.amounts import DASHES, DIGITS, MINUS, stated_scale
 from ingest.core.periods import MONTH, YEAR
 from ingest.core.text import one_line
 
@@ -347,7 +347,7 @@ def find_tables(page_text: str, offset: int = 0) -> list[TableBlock]:
     return blocks
 
 
-_UNITS_NOTE = re.compile(r"\([^()]{0,40}\bin (thousands|millions|billions)\b[^()]{0,40}\)", re.I)
+_PARENTHESES = re.compile(r"\([^()]{1,80}\)")
 INTRO_CHARS = 400  # how far above a table its introducing sentence may start
 
 
@@ -362,8 +362,9 @@ def introduced_scale(before: str) -> str:
     """
     sentences = [s for s in re.split(r"(?<=[.:;])\s+", before[-INTRO_CHARS:].strip()) if s]
     for sentence in reversed(sentences[-2:]):
-        if m := _UNITS_NOTE.search(sentence):
-            return m.group(1).lower()[:-1]
+        for m in _PARENTHESES.finditer(sentence):
+            if scale := stated_scale(m.group()):
+                return scale
     return ""
 
 
