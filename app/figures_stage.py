@@ -43,11 +43,12 @@ from generation.figures import (
     write_block,
 )
 from generation.judgement import Judgement, Value, judgement_text, plan_judgement, section_sentences
-from generation.line_items import norm_label
+from generation.line_items import label_score, norm_label
 from generation.number_check import NOTHING_ASKED, Asked
 from generation.prompt import NOT_FOUND
 from generation.select import Corpus
 from generation.table_cells import (
+    STRONG_LABEL,
     abbreviations,
     document_year,
     part_aliases,
@@ -264,17 +265,20 @@ def statement_pages(plan: Plan, search: Search, scope: Scope | None,
     """The pages of the statements the plan's operands are reported in: one search per statement for its title
     ("consolidated balance sheets") and, in one filing, its first pages that open with that title
     (:func:`generation.table_cells.statement_title`), then every passage on the page of each hit (a statement
-    cut into several tables, such as assets and liabilities, comes whole)."""
+    cut into several tables, such as assets and liabilities, comes whole), and the tables of the page after a
+    titled one (a statement continued: a cash flow statement's financing activities)."""
     out: dict[str, Passage] = {}
     wanted = list(dict.fromkeys(o.item.statement for o in plan.operands if o.item.statement))
     docs = scope.documents if scope is not None else ()
     for statement in wanted:
         hits = _passages(search, STATEMENT_QUERIES[statement], scope, STATEMENT_HITS)
-        if corpus is not None and len(docs) == 1:  # the filing's own pages that open with the statement's title
-            hits += titled_pages(corpus.get(docs[0], ()), statement)
-        for hit in hits:
+        titled = titled_pages(corpus.get(docs[0], ()), statement) if corpus is not None and len(docs) == 1 else []
+        for hit in [*hits, *titled]:  # titled: the filing's own pages that open with the statement's title
             page = [p for p in (corpus or {}).get(hit.doc_id, ()) if p.page == hit.page] or [hit]
             out.update((p.id, p) for p in page)
+        for hit in titled:
+            out.update((p.id, p) for p in (corpus or {}).get(hit.doc_id, ())
+                       if hit.page is not None and p.page == hit.page + 1 and p.table is not None)
     return list(out.values())
 
 
@@ -446,6 +450,9 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
     if note := calendar_note(calendar):
         details.append(note)
     details += [f"{name}: {f.label!r} = {f.text} ({f.passage.label})" for name, f in found.items()]
+    label = filing_label(where, doc_passages)
+    if where.own and plan.months is not None and plan.months < 12 and annual(label):
+        return annual_quarter(question, plan, found, missing, label, doc_passages, where, details, t)
     if missing and where.own:  # the question's own filing does not print it: say so, the model would guess
         titles = ", ".join(dict.fromkeys(f"{o.item.title} ({o.year})" for o in plan.operands if o.name in missing))
         label = filing_label(where, doc_passages) or where.why
@@ -454,21 +461,49 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         trace = StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="not found",
                            details=tuple(details))
         return Figures(trace, answer=not_given(question, reason))
-    if where.own and (reason := quarter_unprinted(plan, found, filing_label(where, doc_passages))):
-        details.append(f"{reason}: not answered")
-        trace = StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="not covered",
-                           details=tuple(details))
-        return Figures(trace, answer=not_given(question, reason))
-    if where.own and plan.months is not None and plan.months < 12 and annual(filing_label(where, doc_passages)):
-        details.append("an annual report's quarterly columns: the model answers, reading the rows found first")
-        return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="quarters",
-                                  details=tuple(details)), evidence=found_rows(found), asked=asked_of(plan))
     if missing:
         details.append(f"not found: {', '.join(missing)}; the model answers"
                        + (", reading the rows found first" if found else ""))
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="incomplete",
                                   details=tuple(details)), evidence=found_rows(found), asked=asked_of(plan))
     return computed(question, plan, found, details, t)
+
+
+QUARTERLY_TABLES = 2  # an annual report's quarterly tables the model reads first
+_QUARTERLY = re.compile(r"\bquarter(?:ly|s)?\b|\bQ[1-4]\b", re.IGNORECASE)
+
+
+def quarterly_tables(passages: Sequence[Passage], plan: Plan) -> list[Passage]:
+    """The tables of an annual report that print quarters of the plan's year ("Quarterly Financial Data
+    (Unaudited)", "First Quarter ... Fourth Quarter") with a row of each of its line items, first ones first."""
+    year = max(o.year for o in plan.operands)
+    return [p for p in passages if p.table is not None and str(year) in f"{p.header} {p.text}"
+            and _QUARTERLY.search(f"{p.header} {p.text[:300]}")
+            and all(any(label_score(o.item, r.label) >= STRONG_LABEL for r in p.table.rows) for o in plan.operands)
+            ][:QUARTERLY_TABLES]
+
+
+def annual_quarter(question: str, plan: Plan, found: Mapping[str, Found], missing: Sequence[str], label: str,
+                   corpus: Mapping[str, Sequence[Passage]] | None, where: Where, details: list[str],
+                   t: float) -> Figures:
+    """A quarter asked of an annual report: the model reads the rows found when their columns print the quarter's
+    length, else the report's quarterly tables; with neither, the answer says the report gives the fiscal year."""
+    def handed(why: str, evidence: tuple[Excerpt, ...]) -> Figures:
+        return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="quarters",
+                                  details=(*details, why)), evidence=evidence, asked=asked_of(plan))
+
+    reason = quarter_unprinted(plan, found, label)
+    if not missing and reason is None:
+        return handed("an annual report's quarterly columns: the model answers, reading the rows found first",
+                      found_rows(found))
+    tables = quarterly_tables([p for d in one_filing(where.scope) for p in (corpus or {}).get(d, ())], plan)
+    if tables:
+        return handed(f"{len(tables)} quarterly table(s) in {label}: the model answers, reading them first",
+                      tuple(Excerpt.whole(p) for p in tables))
+    reason = reason or f"the filing ({label}) is an annual report and prints no quarterly table of what is asked"
+    trace = StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="not covered",
+                       details=(*details, f"{reason}: not answered"))
+    return Figures(trace, answer=not_given(question, reason))
 
 
 def computed(question: str, plan: Plan, found: Mapping[str, Found], details: list[str], t: float) -> Figures:

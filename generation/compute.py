@@ -137,11 +137,12 @@ _PERCENT_WANTED = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bmargins?\b|\bgrowth r
                              r"annual growth\b", re.IGNORECASE)
 
 
-#: Figures stated in percent by convention (a tax rate, a return on assets, equity or capital), unless the
-#: question asks for a ratio, a decimal or a fraction.
+#: Figures stated in percent by convention (a tax rate, a return on assets, equity or capital, a dividend payout
+#: ratio), unless the question asks for a ratio (other than "payout ratio"), a decimal or a fraction.
 _PERCENT_BY_CONVENTION = re.compile(r"\btax rate\b|\breturn on (?:average )?(?:total )?(?:assets|(?:shareholders'? |"
                                     r"stockholders'? )?equity|invested capital|capital)\b|\bro[aei]c?\b|"
-                                    r"\b(?:what|which) (?:share|proportion) of\b", re.IGNORECASE)
+                                    r"\b(?:what|which) (?:share|proportion) of\b|\bpayout\b", re.IGNORECASE)
+_PAYOUT_RATIO = re.compile(r"\bpayout ratio\b", re.IGNORECASE)
 _AS_RATIO = re.compile(r"\bdecimal\b|\bratio\b|\bfraction\b|\btimes\b", re.IGNORECASE)
 
 
@@ -155,10 +156,12 @@ def wants_percent(question: str) -> bool:
     (True, False)
     >>> wants_percent("What share of its 2020 net sales did it spend on capital expenditures?")
     True
+    >>> wants_percent("What was the 2019 dividend payout ratio?"), wants_percent("payout ratio as a decimal")
+    (True, False)
     """
     if _PERCENT_WANTED.search(question):
         return True
-    return bool(_PERCENT_BY_CONVENTION.search(question)) and not _AS_RATIO.search(question)
+    return bool(_PERCENT_BY_CONVENTION.search(question)) and not _AS_RATIO.search(_PAYOUT_RATIO.sub("", question))
 
 
 _PLACE_WORDS = {"no": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "1": 1, "2": 2, "3": 3, "4": 4,

@@ -605,3 +605,41 @@ def test_a_looked_up_figure_the_model_cites_from_another_items_table_is_withheld
         "What operating income did the Digital Media segment earn in FY2019?")
     assert len(llm.calls) == 1 and answer.stage("numbers").outcome == "withheld" and answer.text == NOT_FOUND
     assert any("not as the operating income asked" in str(w) for w in answer.warnings)
+
+
+QUARTERLY = table("qtr", "Quarterly Financial Data (Unaudited)\n(In millions)\n2019 First Quarter Second Quarter "
+                         "Third Quarter Fourth Quarter\nNet revenues $ 1,500 $ 1,600 $ 1,700 $ 1,689\n"
+                         "Net income 300 310 320 573",
+                  header=f"{DOC} · Item 8 · Quarterly Financial Data (Unaudited) | 2019", page=40)
+
+
+def test_a_quarter_asked_of_an_annual_report_is_read_by_the_model_from_its_quarterly_table():
+    llm = ScriptedLLM("Net revenues in the fourth quarter of 2019 were $1,689 million [1].")
+    plain = table("inc", INCOME.text.replace("For the Years Ended December 31,\n", ""), header=INCOME.header)
+    answer = pipeline_over([plain, QUARTERLY], llm, compute=True).run(
+        "What were net revenues in the fourth quarter of 2019?", scope=Scope(documents=("d",)))
+    assert answer.stage("figures").outcome == "quarters" and len(llm.calls) == 1
+    assert "Fourth Quarter" in llm.calls[0][-1].content and "1,689" in answer.text
+
+
+@pytest.mark.parametrize(("question", "result"), [
+    ("What is the ratio of capital expenditures to depreciation and amortization in FY2019?", 116 / 328),
+    ("How did FY2019 capex compare with D&A? Give capex divided by D&A.", 116 / 328),
+    ("What was the FY2019 dividend payout ratio?", 100 * 250 / 1503),  # a payout ratio is stated in percent
+])
+def test_ratios_the_question_names_are_planned(question, result):
+    cash = table("cf", CASH.text + "\nDividends paid (250) (240) (230)", header=CASH.header)
+    llm = ScriptedLLM("should not be used")
+    answer = pipeline_over([INCOME, BALANCE, cash], llm, compute=True).run(question)
+    assert llm.calls == [] and answer.calculation is not None
+    assert answer.calculation.result == pytest.approx(result, rel=1e-3)
+
+
+def test_net_cash_used_in_operating_activities_and_the_parents_net_income_are_read():
+    text = ("CONSOLIDATED STATEMENTS OF OPERATIONS\n(In millions)\n2019 2018\nNet income 1,600 1,500\n"
+            "Net income attributable to noncontrolling interests 97 90\nNet income attributable to Acme 1,503 1,410\n"
+            "Net cash used in operating activities (226) (98)")
+    ops = table("ops", text, header=f"{DOC} · Item 8 · CONSOLIDATED STATEMENTS OF OPERATIONS | 2019 2018")
+    pipe = pipeline_over([ops], ScriptedLLM("should not be used"), compute=True)
+    assert pipe.run("What was FY2019 net income?").calculation.result == pytest.approx(1503)
+    assert pipe.run("What was FY2019 cash from operations?").calculation.result == pytest.approx(-226)
