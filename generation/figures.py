@@ -157,7 +157,7 @@ def _expression(text: str, year: int, b: _Builder) -> str | None:
 
 _DEFINITION = re.compile(
     r"(?:\bis defined as\b|\bdefined as\b|\bdefine [\w&' -]+? as\b|\bcalculated? (?:[\w&' -]+? )?as\b|"
-    r"(?P<loose>\b(?:measured|computed|taken) as\b|\bcounting\b|(?:^|[.?!]\s+)(?:use|give|compute|take)\b))\s*:?\s*"
+    r"(?P<loose>\b(?:measured|computed|taken) as\b|\bcounting\b|(?:^|[.?!]\s+)use\b))\s*:?\s*"
     r"(?P<expr>[^.?;]+(?:\.\d[^.?;]*)?)", re.IGNORECASE)
 
 
@@ -241,7 +241,8 @@ _SHARE_SPENT = re.compile(r"\b(?:share|percentage|proportion|percent|fraction) o
                           r".*?\b)?(?:spend|spent|go|went|devote|devoted|invest|invested|pay|paid|return|returned) "
                           r"(?:on|to|in|into|for|as) (?P<a>[\w&' ]+(?:, [\w&' ]+)*)", re.IGNORECASE)
 # "the ratio of capital expenditures to depreciation and amortization": a over b
-_RATIO_OF = re.compile(r"\bratio of (?P<a>[\w&' ,]+?) to (?P<b>[\w&' ]+)", re.IGNORECASE)
+_RATIO_OF = re.compile(r"\bratio of (?P<a>[\w&' ,]+?) to (?P<b>[\w&' ]+)|(?P<a2>[\w&' ]+?) divided by (?P<b2>[\w&' ]+)",
+                       re.IGNORECASE)
 _ITEM_MARGIN = re.compile(r"(?P<a>[\w&' ()]+?)\s+(?:%|percent(?:age)?)?\s*margin\b", re.IGNORECASE)
 _GROWTH = re.compile(r"\bgrowth\b|\b(?:year[- ]over[- ]year|yoy)\b|\bchange in\b|\bcagr\b|\bcompound(?:ed)? annual",
                      re.IGNORECASE)
@@ -269,8 +270,12 @@ def metric_named(question: str, y: int) -> tuple[str, str] | None:
         if items:
             return f"{items[-1].key}_margin", f"{items[-1].key}_{y} / revenue_{y}"
     for m in [*_SHARE_OF.finditer(question), *_SHARE_SPENT.finditer(question), *_RATIO_OF.finditer(question)]:
-        # "capex as a % of revenue", "the ratio of capex to D&A"
-        a, b = items_named(m.group("a")), items_named(m.group("b"))
+        # "capex as a % of revenue", "the ratio of capex to D&A", "give capex divided by D&A"
+        groups = m.groupdict()
+        a_text, b_text = groups.get("a") or groups["a2"], groups.get("b") or groups["b2"]
+        if m.re is _RATIO_OF and re.search(r"\baverage\b|\bmean\b", f"{a_text} {b_text}", re.IGNORECASE):
+            continue  # "cost of sales divided by the average of beginning and ending inventories": not one year's
+        a, b = items_named(a_text), items_named(b_text)
         if a and b and a[-1][2] is not b[0][2]:
             return f"{a[-1][2].key}_to_{b[0][2].key}", f"{a[-1][2].key}_{y} / {b[0][2].key}_{y}"
     return None

@@ -306,7 +306,7 @@ def label_score(item: LineItem, label: str) -> float:
     for i, pattern in enumerate(item.labels):
         if re.fullmatch(pattern, text):
             # the parent's net income, said so, beats a bare "Net income" that includes noncontrolling interests
-            parents = item.key == "net_income" and re.search(r"attributable to|applicable to", text) is not None
+            parents = item.key == "net_income" and re.search(r"attributable to (?!common)", text) is not None
             return 3.0 + 0.2 * (i == 0) + 0.1 * parents
     for pattern in item.labels:  # "Depreciation and amortization of property and equipment"
         m = re.match(pattern + r"\b", text)
