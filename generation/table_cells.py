@@ -226,6 +226,9 @@ def table_rows(passage: Passage, calendar: FiscalCalendar | None = None) -> list
         columns: list[tuple[int | None, int | None]] = list(zip(years, lengths, strict=True))
         if own and parts_as_columns(table):  # a segment's column is no figure of the company's year
             columns = [(None, None)] * len(columns)
+        quarters = quarter_columns(table.caption)
+        if own and quarters and amounts == len(quarters) + len(columns):  # "2Q22 1Q22 ... 2Q21 | 2022 2021"
+            columns = [*quarters, *columns]
         dated = iter(_slots(columns, amounts) if own else columns)
         measures = iter(column_measures(table) if own and amounts == len(columns) else ())
         cells = []
@@ -241,6 +244,24 @@ def table_rows(passage: Passage, calendar: FiscalCalendar | None = None) -> list
 
 _QUALIFIER_ONLY = re.compile(r"(?:basic|diluted|basic and diluted|assuming dilution|(?:continuing|discontinued) "
                              r"operations)")
+
+
+_QUARTER_TOKEN = re.compile(r"\b([1-4])Q(\d{2})\b")
+
+
+def quarter_columns(caption: str) -> list[tuple[int | None, int | None]]:
+    """The columns a header names as quarters ("2Q22") before its dated periods (a bank's five quarters, then the
+    year to date), in order, so the periods date the cells after them; [] when it names none. A quarter's cell
+    takes its year and length only when no other quarter of that year is printed (which of them a question asks,
+    a year and a length cannot tell).
+
+    >>> quarter_columns("Highlights | Six months ended June 30, 2Q22 1Q22 4Q21 3Q21 2Q21 2022 2021")
+    [(None, None), (None, None), (None, None), (None, None), (None, None)]
+    >>> quarter_columns("Highlights | 4Q21 4Q20 2021 2020")
+    [(2021, 3), (2020, 3)]
+    """
+    years = [2000 + int(m.group(2)) for m in _QUARTER_TOKEN.finditer(caption.rsplit(" | ", 1)[-1])]
+    return [(y, 3) if years.count(y) == 1 else (None, None) for y in years]
 
 
 def parts_as_columns(table: Table) -> bool:

@@ -643,3 +643,14 @@ def test_net_cash_used_in_operating_activities_and_the_parents_net_income_are_re
     pipe = pipeline_over([ops], ScriptedLLM("should not be used"), compute=True)
     assert pipe.run("What was FY2019 net income?").calculation.result == pytest.approx(1503)
     assert pipe.run("What was FY2019 cash from operations?").calculation.result == pytest.approx(-226)
+
+
+def test_quarter_columns_before_the_year_to_date_leave_its_columns_dated_right():
+    """A bank's highlights: five quarters ("2Q22 ... 2Q21") then the six months of two years; the six-month
+    figure of 2021 is the last cell, not the second."""
+    text = ("Six months ended June 30,\n2Q22 1Q22 4Q21 3Q21 2Q21 2022 2021\nPre-provision profit 11,966 11,526 "
+            "11,369 12,584 12,812 23,492 26,353")
+    p = table("hl", text, header=f"{DOC} · Highlights · Six months ended June 30, 2Q22 1Q22 4Q21 3Q21 2Q21 2022 2021")
+    row = table_rows(p)[0]
+    assert row.cell(2021, months=6).text == "26,353" and row.cell(2022, months=6).text == "23,492"
+    assert [c.year for c in row.cells[:5]] == [None] * 5
