@@ -601,6 +601,33 @@ class NumbersChecked:
     withheld: tuple[tuple[str, tuple[str, ...]], ...]
 
 
+_NOT_SCALED = re.compile(r"\bper\b|\bshares?\b|\beps\b|%|\bratio\b", re.IGNORECASE)
+
+
+def with_table_scales(sentence: str, verdicts: Sequence[NumberVerdict]) -> str:
+    """``sentence`` with the scale of the table each of its amounts was verified in written after it, where the
+    sentence gives none ("$2,006,595" read from a table "in thousands": "$2,006,595 thousand"): the same number,
+    in its unit. Only whole amounts of four digits or more, not per-share figures, share counts or ratios.
+
+    >>> from ingest.core.tables import Period, Table, TableCell, TableRow
+    >>> t = Table("Quarterly data (in thousands) | 2017", (Period("2017", 2017),),
+    ...           (TableRow("Revenue", (TableCell("2,006,595", 8, 17, Decimal(2006595)),), 0, 17),), "thousand")
+    >>> p = Passage(id="q", doc_id="d", source="r.pdf", kind="table", text="Revenue 2,006,595", chars=(0, 17), table=t)
+    >>> with_table_scales("Revenue was $2,006,595 [1].", check_sentence("Revenue was $2,006,595 [1].", [p]))
+    'Revenue was $2,006,595 thousand [1].'
+    """
+    for v in verdicts:
+        printed, stated = v.printed, v.number
+        table = printed.passage.table if printed is not None else None
+        if not v.agrees or printed is None or table is None or not printed.in_table or stated.scale or \
+                stated.percent or not table.scale or abs(stated.value) < 1000 or stated.value != int(stated.value) or \
+                _NOT_SCALED.search(f"{printed.label} {stated.window}"):
+            continue
+        sentence = re.sub(rf"{re.escape(stated.text)}(?!\s*(?:thousand|million|billion|trillion|[mbk]n?)\b)",
+                          f"{stated.text} {table.scale}", sentence, count=1)
+    return sentence
+
+
 def withhold_wrong_numbers(answer: str, cited: Callable[[int], Passage | None],
                            matcher: LabelMatcher | None = None, asked: Asked = NOTHING_ASKED) -> NumbersChecked:
     """``answer`` without its sentences stating a number that their cited passages (``cited(n)`` for a marker
@@ -615,6 +642,7 @@ def withhold_wrong_numbers(answer: str, cited: Callable[[int], Passage | None],
     kept: list[str] = []
     withheld: list[tuple[str, tuple[str, ...]]] = []
     checked = 0
+    scaled, at = [], 0  # the whole answer, each amount given its table's scale
     for claim in split_claims(answer):
         passages = [p for n in claim.numbers if (p := cited(n)) is not None]
         verdicts = check_sentence(claim.text, passages, matcher, asked) if passages else []
@@ -623,9 +651,11 @@ def withhold_wrong_numbers(answer: str, cited: Callable[[int], Passage | None],
         if wrong:
             withheld.append((claim.text, wrong))
         else:
-            kept.append(answer[claim.start:claim.end])
+            kept.append(with_table_scales(answer[claim.start:claim.end], verdicts))
+            scaled += [answer[at:claim.start], kept[-1]]
+            at = claim.end
     if not withheld:
-        return NumbersChecked(answer, checked, ())
+        return NumbersChecked("".join(scaled) + answer[at:], checked, ())
     text = "".join(kept).strip()
     if not any(claim_words(c.text) for c in split_claims(text)):
         text = ""

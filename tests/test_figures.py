@@ -654,3 +654,11 @@ def test_quarter_columns_before_the_year_to_date_leave_its_columns_dated_right()
     row = table_rows(p)[0]
     assert row.cell(2021, months=6).text == "26,353" and row.cell(2022, months=6).text == "23,492"
     assert [c.year for c in row.cells[:5]] == [None] * 5
+
+
+def test_an_amount_the_model_states_without_its_tables_scale_is_given_it():
+    llm = ScriptedLLM("Net revenues in the fourth quarter of 2019 were $1,689 [1].")
+    plain = table("inc", INCOME.text.replace("For the Years Ended December 31,\n", ""), header=INCOME.header)
+    answer = pipeline_over([plain, QUARTERLY], llm, compute=True).run(
+        "What were net revenues in the fourth quarter of 2019?", scope=Scope(documents=("d",)))
+    assert "$1,689 million" in answer.text
