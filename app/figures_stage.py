@@ -485,12 +485,12 @@ def quarterly_tables(passages: Sequence[Passage], plan: Plan) -> list[Passage]:
 
 def annual_quarter(question: str, plan: Plan, found: Mapping[str, Found], missing: Sequence[str], label: str,
                    corpus: Mapping[str, Sequence[Passage]] | None, where: Where, details: list[str],
-                   t: float) -> Figures:
+                   t: float, part: str = "") -> Figures:
     """A quarter asked of an annual report: the model reads the rows found when their columns print the quarter's
     length, else the report's quarterly tables; with neither, the answer says the report gives the fiscal year."""
     def handed(why: str, evidence: tuple[Excerpt, ...]) -> Figures:
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="quarters",
-                                  details=(*details, why)), evidence=evidence, asked=asked_of(plan))
+                                  details=(*details, why)), evidence=evidence, asked=asked_of(plan, part))
 
     reason = quarter_unprinted(plan, found, label)
     if not missing and reason is None:
@@ -556,6 +556,9 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
             found[operand.name] = ranked[0]
     details += [f"{name}: {f.label!r} = {f.text} ({f.passage.label})" for name, f in found.items()]
     missing = [o.name for o in plan.operands if o.name not in found]
+    label = filing_label(where, corpus)
+    if where.own and plan.months is not None and plan.months < 12 and annual(label):
+        return annual_quarter(question, plan, found, missing, label, corpus, where, details, t, part)
     if missing:
         details.append(f"not found for {part}: {', '.join(missing)}; the model answers")
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="a part asked",

@@ -662,3 +662,11 @@ def test_an_amount_the_model_states_without_its_tables_scale_is_given_it():
     answer = pipeline_over([plain, QUARTERLY], llm, compute=True).run(
         "What were net revenues in the fourth quarter of 2019?", scope=Scope(documents=("d",)))
     assert "$1,689 million" in answer.text
+
+
+def test_a_parts_quarter_asked_of_an_annual_report_without_a_quarterly_table_is_not_answered():
+    llm = ScriptedLLM("Latin America net revenue was $1,777 million [1].")
+    answer = pipeline_over([INCOME, SEGMENTS], llm, compute=True).run(
+        "What net revenue did the Latin America division post in the fourth quarter of 2019?",
+        scope=Scope(documents=("d",)))
+    assert llm.calls == [] and answer.stage("figures").outcome == "not covered"
