@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from app.parts import Direct, Search
 from generation.answer import Checked, Draft, check_calculation
@@ -207,6 +208,11 @@ def annual(label: str) -> bool:
     return bool(_ANNUAL.search(label)) and not (filing is not None and filing.quarter)
 
 
+def quarter_of_annual(plan: Plan, label: str) -> bool:
+    """Whether a plan asks for a quarter (or another period under a year) of the annual report labelled ``label``."""
+    return plan.months is not None and plan.months < 12 and annual(label)
+
+
 def quarter_unprinted(plan: Plan, found: Mapping[str, Found], label: str) -> str | None:
     """Why an annual report's cells cannot answer a quarter asked of it (None: they may): an operand's row whose
     column does not print the quarter's length is the fiscal year's figure. Some annual reports print quarterly
@@ -221,7 +227,7 @@ def quarter_unprinted(plan: Plan, found: Mapping[str, Found], label: str) -> str
     >>> quarter_unprinted(p, {"revenue_2021": replace(cell, months=4)}, "ACME 10-K FY2021") is None
     True
     """
-    if plan.months is None or plan.months >= 12 or not annual(label):
+    if not quarter_of_annual(plan, label):
         return None
     for o in plan.operands:
         f = found.get(o.name)
@@ -301,6 +307,11 @@ def one_filing(scope: Scope | None) -> tuple[str, ...]:
     return scope.documents if scope is not None and len(scope.documents) == 1 else ()
 
 
+def filing_passages(scope: Scope | None, corpus: Mapping[str, Sequence[Passage]] | None) -> list[Passage]:
+    """The passages of the one filing ``scope`` searches ([] when it names none or several)."""
+    return [p for d in one_filing(scope) for p in (corpus or {}).get(d, ())]
+
+
 def plan_calendar(plan: Plan, scope: Scope | None,
                   corpus: Mapping[str, Sequence[Passage]] | None) -> FiscalCalendar | None:
     """The fiscal calendar a plan's years are read by: the one filing's (:func:`filing_calendar`), or None when
@@ -334,20 +345,28 @@ def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequenc
     return found, missing
 
 
+T = TypeVar("T")
+FilingKey = tuple[str, tuple[tuple[str, int], ...]]  # a filing's id and its passages' ids and lengths
+FILINGS_CACHED = 64  # filings whose calendar and abbreviations are kept
+
+
+def per_filing(cache: dict[FilingKey, T], passages: Sequence[Passage], read: Callable[[], T]) -> T:
+    """What ``read`` finds in one filing's ``passages``, read once per filing (tens of ms), not once per operand;
+    the oldest of :data:`FILINGS_CACHED` filings is forgotten first."""
+    key = (passages[0].doc_id if passages else "", tuple((p.id, len(p.text)) for p in passages))
+    if key not in cache:
+        if len(cache) >= FILINGS_CACHED:
+            cache.pop(next(iter(cache)))
+        cache[key] = read()
+    return cache[key]
+
+
 def filing_abbreviations(passages: Sequence[Passage]) -> dict[str, str]:
-    """The abbreviations one filing defines for names (:func:`generation.table_cells.abbreviations`), read once
-    per filing."""
-    if not passages:
-        return {}
-    key = (passages[0].doc_id, tuple((p.id, len(p.text)) for p in passages))
-    if key not in _ABBREVIATIONS:
-        if len(_ABBREVIATIONS) >= 64:
-            _ABBREVIATIONS.pop(next(iter(_ABBREVIATIONS)))
-        _ABBREVIATIONS[key] = abbreviations(p.text for p in passages if p.table is None)
-    return _ABBREVIATIONS[key]
+    """The abbreviations one filing defines for names (:func:`generation.table_cells.abbreviations`)."""
+    return per_filing(_ABBREVIATIONS, passages, lambda: abbreviations(p.text for p in passages if p.table is None))
 
 
-_ABBREVIATIONS: dict[tuple[str, tuple[tuple[str, int], ...]], dict[str, str]] = {}
+_ABBREVIATIONS: dict[FilingKey, dict[str, str]] = {}
 
 
 def filing_calendar(docs: Sequence[str], corpus: Mapping[str, Sequence[Passage]] | None) -> FiscalCalendar | None:
@@ -356,15 +375,10 @@ def filing_calendar(docs: Sequence[str], corpus: Mapping[str, Sequence[Passage]]
     if len(docs) != 1 or corpus is None:
         return None
     passages = corpus.get(docs[0], ())
-    key = (docs[0], tuple((p.id, len(p.text)) for p in passages))
-    if key not in _CALENDARS:  # read once per filing (tens of ms), not once per operand
-        if len(_CALENDARS) >= 64:
-            _CALENDARS.pop(next(iter(_CALENDARS)))
-        _CALENDARS[key] = fiscal_calendar(p.text for p in passages)
-    return _CALENDARS[key]
+    return per_filing(_CALENDARS, passages, lambda: fiscal_calendar(p.text for p in passages))
 
 
-_CALENDARS: dict[tuple[str, tuple[tuple[str, int], ...]], FiscalCalendar | None] = {}
+_CALENDARS: dict[FilingKey, FiscalCalendar | None] = {}
 
 
 def calendar_note(calendar: FiscalCalendar | None) -> str | None:
@@ -451,12 +465,11 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         details.append(note)
     details += [f"{name}: {f.label!r} = {f.text} ({f.passage.label})" for name, f in found.items()]
     label = filing_label(where, doc_passages)
-    if where.own and plan.months is not None and plan.months < 12 and annual(label):
+    if where.own and quarter_of_annual(plan, label):
         return annual_quarter(question, plan, found, missing, label, doc_passages, where, details, t)
     if missing and where.own:  # the question's own filing does not print it: say so, the model would guess
         titles = ", ".join(dict.fromkeys(f"{o.item.title} ({o.year})" for o in plan.operands if o.name in missing))
-        label = filing_label(where, doc_passages) or where.why
-        reason = f"no {titles} found in {label}'s tables"
+        reason = f"no {titles} found in {label or where.why}'s tables"
         details.append(f"not found: {', '.join(missing)}; not answered")
         trace = StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="not found",
                            details=tuple(details))
@@ -496,7 +509,7 @@ def annual_quarter(question: str, plan: Plan, found: Mapping[str, Found], missin
     if not missing and reason is None:
         return handed("an annual report's quarterly columns: the model answers, reading the rows found first",
                       found_rows(found))
-    tables = quarterly_tables([p for d in one_filing(where.scope) for p in (corpus or {}).get(d, ())], plan)
+    tables = quarterly_tables(filing_passages(where.scope, corpus), plan)
     if tables:
         return handed(f"{len(tables)} quarterly table(s) in {label}: the model answers, reading them first",
                       tuple(Excerpt.whole(p) for p in tables))
@@ -538,7 +551,7 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
     details = [*details, f"a part of the company: {part}"]
     scope = where.scope
     calendar = plan_calendar(plan, scope, corpus)
-    filing = [p for d in one_filing(scope) for p in (corpus or {}).get(d, ())]
+    filing = filing_passages(scope, corpus)
     names = [part, *part_aliases(part, filing_abbreviations(filing))]  # "PBNA" for "Beverages North America"
     if len(names) > 1:
         details.append(f"the filing names {part} {' or '.join(names[1:])}")
@@ -557,7 +570,7 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
     details += [f"{name}: {f.label!r} = {f.text} ({f.passage.label})" for name, f in found.items()]
     missing = [o.name for o in plan.operands if o.name not in found]
     label = filing_label(where, corpus)
-    if where.own and plan.months is not None and plan.months < 12 and annual(label):
+    if where.own and quarter_of_annual(plan, label):
         return annual_quarter(question, plan, found, missing, label, corpus, where, details, t, part)
     if missing:
         details.append(f"not found for {part}: {', '.join(missing)}; the model answers")

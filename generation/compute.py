@@ -410,6 +410,8 @@ def per_share_amount(name: str, passage: Passage) -> bool:
     """
     return bool(_EPS.search(name)) or bool(_PER_SHARE.search(name) and (
         _EXCEPT_PER_SHARE.search(passage.text) or _EXCEPT_PER_SHARE.search(passage.header)))
+
+
 _EXPLICIT_PERCENT = re.compile(r"%|\bper ?cent(?:s|age)?\b", re.IGNORECASE)
 
 

@@ -250,6 +250,7 @@ def where_printed(stated: StatedNumber, passage: Passage) -> list[Printed]:
     table = passage.table
     if table is not None:
         periods = {p.year: p for p in table.periods}
+        parts = parts_as_columns(table)
         for row in table_rows(passage):
             for cell in row.cells:
                 if cell.value is not None and cell.percent == stated.percent and \
@@ -259,7 +260,7 @@ def where_printed(stated: StatedNumber, passage: Passage) -> list[Printed]:
                     label = " ".join(x for x in (cell.measure, row.section, row.label) if x)
                     out.append(Printed(passage, cell.start, cell.end, label,
                                        table.caption, cell.year, period.month if period else None, in_table=True,
-                                       length=cell.months, parts=parts_as_columns(table)))
+                                       length=cell.months, parts=parts))
     digits = re.escape(re.search(DIGITS, stated.text).group(0))  # type: ignore[union-attr]
     rows = [(r.start, r.end) for r in table.rows] if table is not None else []
     for m in re.finditer(rf"(?<![\d,.]){digits}(?![\d]|[.,]\d)", passage.text):
@@ -324,9 +325,10 @@ class NumberVerdict:
     printed: Printed | None = None
 
 
-def _label_agrees(stated: StatedNumber, printed: Printed, matcher: LabelMatcher | None, measure: str = "") -> bool:
-    if matcher is not None and measure and not _says_item(stated.window, matcher) \
-            and _holds_another(measure, printed, matcher):
+def _label_agrees(stated: StatedNumber, printed: Printed, matcher: LabelMatcher | None, unsaid: str = "") -> bool:
+    """Whether where a number is printed is what the sentence says it is; with ``unsaid`` (the line item asked, of a
+    sentence that does not say what its number is), not another item's."""
+    if matcher is not None and unsaid and _holds_another(unsaid, printed, matcher):
         return False
     if not printed.in_table and not printed.label:  # prose not saying what it counts right after the number:
         # only a domain that knows the words around it are plainly another item's contradicts ("diluted earnings
@@ -478,8 +480,10 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
     places = [p for passage in passages for p in where_printed(stated, passage)]
     if not places:
         return None
+    # the item asked, when the sentence's words do not say what the number is
+    unsaid = measure if matcher is not None and measure and not _says_item(stated.window, matcher) else ""
     for place in places:
-        if _label_agrees(stated, place, matcher, measure) and (not place.in_table or _year_agrees(years, place)) \
+        if _label_agrees(stated, place, matcher, unsaid) and (not place.in_table or _year_agrees(years, place)) \
                 and _length_agrees(months, place) \
                 and (not sentence or _part_agrees(sentence, place)) and _scale_agrees(stated, place) \
                 and _kind_agrees(stated, place, sentence) and (not part or names_part(part, place)):
@@ -497,8 +501,7 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
         printed = place.passage.text[place.start:place.end]
         return NumberVerdict(stated, False, f"{stated.text} is printed as {printed} {place.scale}", place)
     what = " ".join(stated.terms)
-    if matcher is not None and measure and not _says_item(stated.window, matcher) \
-            and _holds_another(measure, place, matcher):
+    if matcher is not None and unsaid and _holds_another(unsaid, place, matcher):
         where = f"in row '{place.label}'" if place.in_table else "in a sentence"
         of = f" of a table of {place.caption.split(' | ')[0][:60]!r}" if place.in_table and place.caption else ""
         return NumberVerdict(stated, False, f"{stated.text} is printed {where}{of}, not as the {measure} asked",

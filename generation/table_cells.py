@@ -204,6 +204,7 @@ def table_rows(passage: Passage, calendar: FiscalCalendar | None = None) -> list
     if table is None:
         return []
     fiscal_year = document_year(passage)
+    side_by_side, quarters, measures = parts_as_columns(table), quarter_columns(table.caption), column_measures(table)
     rows: list[Row] = []
     heading, last_end = "", 0
     for r in table.rows:
@@ -224,17 +225,16 @@ def table_rows(passage: Passage, calendar: FiscalCalendar | None = None) -> list
         if own and calendar is not None:  # a dated column's fiscal year, as the filer names it
             years = [column_year(p, calendar) for p in table.periods]
         columns: list[tuple[int | None, int | None]] = list(zip(years, lengths, strict=True))
-        if own and parts_as_columns(table):  # a segment's column is no figure of the company's year
+        if own and side_by_side:  # a segment's column is no figure of the company's year
             columns = [(None, None)] * len(columns)
-        quarters = quarter_columns(table.caption)
         if own and quarters and amounts == len(quarters) + len(columns):  # "2Q22 1Q22 ... 2Q21 | 2022 2021"
             columns = [*quarters, *columns]
         dated = iter(_slots(columns, amounts) if own else columns)
-        measures = iter(column_measures(table) if own and amounts == len(columns) else ())
+        measured = iter(measures if own and amounts == len(columns) else ())
         cells = []
         for c in row_cells:
             year, months = (None, None) if c.percent else next(dated, (None, None))
-            measure = "" if c.percent else next(measures, "")
+            measure = "" if c.percent else next(measured, "")
             cells.append(Cell(c.text, c.start, c.end, c.value, year, c.percent, months, measure))
         # "Diluted" under "Earnings per share": the row is its heading's, of that kind
         label = f"{heading or r.section} {r.name}" if _QUALIFIER_ONLY.fullmatch(norm_label(r.name)) else r.name
