@@ -455,13 +455,28 @@ def calculate(question: str, answer: str, passages: Sequence[Passage]) -> Calcul
     unit = _unit(dim, checked, common)
     places = rounding_places(question)
     digits = state_result(number, places)
-    text = (f"{digits}%" if unit == "%" else
+    text = (f"{digits} percentage points" if unit == "%" and points_difference(tree) else
+            f"{digits}%" if unit == "%" else
             f"${digits}{unit[1:]}" if unit.startswith("$") else f"{digits} {unit}".strip())
     label_of = {f"__v{i}": c.name for i, c in enumerate(checked)}
     value_of = {f"__v{i}": c.value for i, c in enumerate(checked)}
     return Calculation(label=display_name(block.label), formula=render(tree, label_of.__getitem__),
                        worked=render(tree, value_of.__getitem__), operands=tuple(checked),
                        result=float(number), unit=unit, text=text, places=places)
+
+
+def points_difference(tree: ast.Expression) -> bool:
+    """Whether a formula is one ratio less another (a margin this year less last year's): stated in percent, its
+    result is a change in percentage points, not a percent.
+
+    >>> points_difference(ast.parse("a / b - c / d", mode="eval"))
+    True
+    >>> points_difference(ast.parse("(a - c) / c", mode="eval"))
+    False
+    """
+    body = tree.body
+    return (isinstance(body, ast.BinOp) and isinstance(body.op, ast.Sub) and
+            all(isinstance(side, ast.BinOp) and isinstance(side.op, ast.Div) for side in (body.left, body.right)))
 
 
 def _unit(dim: Dim, operands: Sequence[Operand], scale: str) -> str:

@@ -232,7 +232,7 @@ DEFINED: Mapping[str, str] = {
 _METRICS = tuple((name, re.compile(rf"(?<![\w-]){pattern}", re.IGNORECASE), formula)
                  for name, pattern, formula in METRICS)
 _NAME_IN_FORMULA = re.compile(r"\b([a-z_]+?)_(\d{4})\b")
-_SHARE_OF = re.compile(r"(?P<a>[\w&' ()]+?)\s+(?:as an? (?:%|percent(?:age)?|share|proportion) of|"
+_SHARE_OF = re.compile(r"(?P<a>[\w&' ()]+?),?\s+(?:as an? (?:%|percent(?:age)?|share|proportion) of|"
                        r"(?:%|percent(?:age)?) "
                        r"of)\s+(?P<b>[\w&' ]+)", re.IGNORECASE)
 # "what share of its 2020 net sales did it spend on capital expenditures", "what percentage of revenue went to
@@ -277,8 +277,33 @@ def metric_named(question: str, y: int) -> tuple[str, str] | None:
             continue  # "cost of sales divided by the average of beginning and ending inventories": not one year's
         a, b = items_named(a_text), items_named(b_text)
         if a and b and a[-1][2] is not b[0][2]:
-            return f"{a[-1][2].key}_to_{b[0][2].key}", f"{a[-1][2].key}_{y} / {b[0][2].key}_{y}"
+            summed = [i.key for i in summed_items(a_text, a)]
+            top = " + ".join(f"{k}_{y}" for k in summed)
+            return (f"{'_and_'.join(summed)}_to_{b[0][2].key}",
+                    f"({top}) / {b[0][2].key}_{y}" if len(summed) > 1 else f"{top} / {b[0][2].key}_{y}")
     return None
+
+
+_JOINED = re.compile(r"\s*(?:,|,? and|,? plus|\+|&)\s*(?:the |its |their )?", re.IGNORECASE)
+
+
+def summed_items(text: str, named: Sequence[tuple[int, int, LineItem]]) -> list[LineItem]:
+    """The line items a ratio's numerator adds up: the last one ``text`` names (``named``: its
+    :func:`items_named`), with those joined to it by "and", "plus" or a comma ("buybacks and dividends").
+
+    >>> t = "cash returned through buybacks and dividends"
+    >>> [i.key for i in summed_items(t, items_named(t))]
+    ['buybacks', 'dividends']
+    >>> t = "capex in 2022 and revenue"  # words between them: not one sum
+    >>> [i.key for i in summed_items(t, items_named(t))]
+    ['revenue']
+    """
+    run = [named[-1]]
+    for prev in reversed(named[:-1]):
+        if not _JOINED.fullmatch(text[prev[1]:run[0][0]]):
+            break
+        run.insert(0, prev)
+    return list(dict.fromkeys(i for *_, i in run))
 
 
 def _operands_of(formula: str) -> tuple[Operand, ...]:
@@ -386,8 +411,26 @@ def fiscal_year_and_its_end(question: str) -> int | None:
     return year if all(0 <= d - year <= 1 for d in dated) and set(years_named(question)) <= named | dated else None
 
 
+_PERIOD_ENDED = re.compile(rf"\b(?:months|weeks|year|quarter)\s+(?:that\s+)?ended\s+(?:on\s+)?{DATE}", re.IGNORECASE)
+
+
+def period_ended(question: str) -> int | None:
+    """The year of the one period a question asks for by its end date ("the six months ended July 30, 2022"),
+    when any other year it names is no earlier (the later filing it is read from: "Q2 FY2024 10-Q"); else None.
+
+    >>> period_ended("In the Q2 FY2024 10-Q, what was operating cash flow for the six months ended July 30, 2022?")
+    2022
+    >>> period_ended("Revenue in the year ended June 30, 2023 versus fiscal 2021?") is None
+    True
+    """
+    ends = [int(m.group(m.lastindex or 0)) for m in _PERIOD_ENDED.finditer(question)]
+    if len(set(ends)) != 1:
+        return None
+    return ends[0] if all(y >= ends[0] for y in years_named(question)) else None
+
+
 def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
-    ended = fiscal_year_and_its_end(question)
+    ended = fiscal_year_and_its_end(question) or period_ended(question)
     years = [ended] if ended else years_named(question) or ([fiscal_year_hint] if fiscal_year_hint else [])
     if not years or _PART_OF_COMPANY.search(question):  # a segment's figure: not in the consolidated statements
         return None
@@ -399,6 +442,9 @@ def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
     if d is None and metric is not None and states_definition(question):
         return None  # the question's own definition, unread: the glossary's would answer another question
     lo, hi = min(years), max(years)
+    if metric is not None and hi > lo and points_change(question, metric[1]):
+        change = f"{metric[1]} - {_at_year(metric[1], year, lo)}"  # a ratio's change in percentage points
+        return Plan(f"{metric[0]}_change_{lo}_{hi}", change, _operands_of(change), f"{metric[0]} change", statements)
     if _GROWTH.search(question) and hi > lo:
         base = metric[1] if metric else None
         name = metric[0] if metric else None
@@ -436,6 +482,28 @@ def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
             _RELATIVE.search(question):
         return None
     return Plan(f"{item.key}_{year}", f"{item.key}_{year}", _operands_of(f"{item.key}_{year}"), "lookup", statements)
+
+
+_POINTS = re.compile(r"\b(?:percentage|basis) points?\b|\bpp\b|\bbps\b", re.IGNORECASE)
+_RELATIVE_GROWTH = re.compile(r"\bgrowth\b|\bgrow\b|\bcagr\b|\bcompound", re.IGNORECASE)
+
+
+def points_change(question: str, formula: str) -> bool:
+    """Whether a question asks how a ratio moved between two years in points (a margin's "percentage points",
+    or its "change" that names no growth rate), not its relative growth: ``formula`` is the ratio's.
+
+    >>> points_change("By how many percentage points did the gross margin change from 2014 to 2015?", "a / b")
+    True
+    >>> points_change("How did the operating margin change between 2021 and 2022?", "a / b")
+    True
+    >>> points_change("What was the growth of the operating margin from 2021 to 2022?", "a / b")
+    False
+    >>> points_change("By how much did free cash flow change from 2021 to 2022?", "a - b")
+    False
+    """
+    ratio = "/" in formula and not re.search(r"\*\*|avg\(", formula)
+    return ratio and bool(_POINTS.search(question) or (_CHANGE_ASKED.search(question) and
+                                                       not _RELATIVE_GROWTH.search(question)))
 
 
 _CHANGE_ASKED = re.compile(r"\bchang\w*|\bpercentage points?\b|\bdifference\b|\b(?:rose|fell|grew|declined|"
@@ -712,7 +780,8 @@ def part_name(part: str) -> str:
     return part.strip("'\"‘’“”")
 
 
-_SEGMENT_NAMED = re.compile(r"\b((?:[A-Z][\w&'’.-]*)(?:,?\s+(?:[A-Z][\w&'’.-]*|&|and|of))*)\s+(?:business\s+)?"
+_SEGMENT_NAMED = re.compile(r"\b((?:[A-Z][\w&'’.-]*)(?:,?\s+(?:[A-Z][\w&'’.-]*|&|and|of))*)"
+                            r"(?:\s+\([A-Z][A-Za-z&]+\))?\s+(?:business\s+)?"  # "... South Asia (AMESA) division"
                             r"(?:segment|division|business|reportable segment)s?\b")
 
 
@@ -734,6 +803,9 @@ def plan_part(question: str, issuers: Sequence[str] | None = None, *,
     >>> plan_part("What net revenue did Acme's Enterprise, Embedded and Semi-Custom segment record in 2015?",
     ...           ["acme"])[0]  # a name with a comma in it
     'Enterprise, Embedded and Semi-Custom'
+    >>> plan_part("What operating profit did Acme's Africa, Middle East and South Asia (AMESA) division report "
+    ...           "for Q1 2023?", ["acme"])[0]  # its abbreviation in brackets
+    'Africa, Middle East and South Asia'
     >>> name, p = plan_part("For Acme's Domestic segment, what were capital expenditures as a percentage of segment "
     ...                     "revenue in fiscal 2023?", ["acme"])
     >>> name, p.formula

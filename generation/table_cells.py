@@ -565,6 +565,19 @@ def last_section(header: str) -> str:
     return parts[1].rsplit("›", 1)[-1].strip() if len(parts) >= 3 else ""
 
 
+def names_only(text: str, item: LineItem) -> bool:
+    """Whether ``text`` (a heading over rows) names ``item`` and no other line item: "Revenue, classified by
+    significant product and service offerings, was as follows" heads rows of revenue.
+
+    >>> from generation.line_items import ITEMS
+    >>> names_only("Revenue, classified by product, was as follows", ITEMS["revenue"])
+    True
+    >>> names_only("Revenue and operating income by segment", ITEMS["revenue"])
+    False
+    """
+    return [i for *_, i in items_named(text)] == [item]
+
+
 def titled_by_part(caption: str, part: str) -> bool:
     """Whether a table's caption says the table is one part's: it begins with the part's name (after a "Table of
     Contents" running head), or says it is "for the <part> segment".
@@ -606,7 +619,7 @@ def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Pas
             label = part_words(row.label)
             if label == wanted and any(c.measure for c in row.cells):
                 score = 2.0 + STRONG_LABEL  # the part's row, its cell in the item's column group (or none)
-            elif label == wanted and (label_score(item, row.section) >= 2.5 or
+            elif label == wanted and (label_score(item, row.section) >= 2.5 or names_only(row.section, item) or
                                     (not items_named(row.section) and named_in_caption)):
                 score = 2.0 + max(label_score(item, row.section), 0.0)
             elif wanted == part_words(row.section) and (s := label_score(item, own_label(row.label))) >= 2.5:

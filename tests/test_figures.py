@@ -21,6 +21,7 @@ from generation.figures import (
     write_block,
 )
 from generation.prompt import NOT_FOUND
+from generation.table_cells import rank_part_cells
 from ingest.core.amounts import stated_scale
 from ingest.core.records import Document, PageSpan, Passage, RouteDecision
 from ingest.core.settings import Settings, SplitSettings
@@ -670,3 +671,38 @@ def test_a_parts_quarter_asked_of_an_annual_report_without_a_quarterly_table_is_
         "What net revenue did the Latin America division post in the fourth quarter of 2019?",
         scope=Scope(documents=("d",)))
     assert llm.calls == [] and answer.stage("figures").outcome == "not covered"
+
+
+def test_a_margins_change_in_percentage_points_is_computed_from_both_years():
+    answer = pipeline_over([INCOME], ScriptedLLM("should not be used"), compute=True).run(
+        "By how many percentage points did the operating margin change from 2018 to 2019?")
+    assert answer.calculation is not None and "percentage points" in answer.calculation.text
+    assert answer.calculation.result == pytest.approx(100 * (1607 / 6489 - 1988 / 7500), rel=1e-3)
+
+
+def test_two_outflows_joined_by_and_are_summed_over_a_third_item():
+    cash = table("cf", CASH.text + "\nRepurchase of common stock (400) (300) (200)\nDividends paid (250) (240) (230)",
+                 header=CASH.header)
+    answer = pipeline_over([INCOME, cash], ScriptedLLM("should not be used"), compute=True).run(
+        "How much cash did it return through buybacks and dividends, as a percentage of net income, in 2019?")
+    assert answer.calculation is not None
+    assert answer.calculation.result == pytest.approx(100 * (400 + 250) / 1503, rel=1e-3)
+
+
+def test_a_period_asked_by_its_end_date_is_read_from_a_later_filings_prior_year_column():
+    text = ("CONSOLIDATED STATEMENTS OF CASH FLOWS\n(In millions)\nSix Months Ended July 29, 2023 July 30, 2022\n"
+            "Total cash provided by (used in) operating activities 181 (709)")
+    cash = table("cf", text, header=f"{DOC} · Item 1 · CONSOLIDATED STATEMENTS OF CASH FLOWS | Six Months Ended")
+    answer = pipeline_over([cash], ScriptedLLM("should not be used"), compute=True).run(
+        "In the Q2 FY2024 10-Q, what was operating cash flow for the six months ended July 30, 2022?")
+    assert answer.calculation is not None and answer.calculation.result == pytest.approx(-709)
+
+
+def test_a_part_is_read_under_a_heading_that_names_only_the_item():
+    text = ("Revenue, classified by significant product and service offerings, was as follows:\n(In millions)\n"
+            "Year Ended June 30, 2019 2018\nServer products $ 79,970 $ 67,350\nLinkedIn 15,145 13,816\n"
+            "Total $ 95,115 $ 81,166")
+    offerings = table("off", text, header=f"{DOC} · Item 8 · Note 19 Segment Information | Revenue, classified")
+    found = rank_part_cells(ITEMS["revenue"], 2019, "LinkedIn", [offerings])
+    assert [f.text for f in found] == ["15,145"]
+    assert rank_part_cells(ITEMS["operating_income"], 2019, "LinkedIn", [offerings]) == []
