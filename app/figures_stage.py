@@ -41,6 +41,7 @@ from generation.figures import (
     part_named,
     plan_part,
     plan_question,
+    plan_share,
     write_block,
 )
 from generation.judgement import Judgement, Value, judgement_text, plan_judgement, section_sentences
@@ -429,7 +430,9 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
     issuers = route_issuers(retrieval)
     plan = plan_question(question, fiscal_year_hint=hint)
     part = part_named(question, issuers) if plan is not None else None
-    parted = plan_part(question, issuers, fiscal_year_hint=hint) if plan is None or part else None
+    parted = (plan_share(question, issuers, fiscal_year_hint=hint) or plan_part(question, issuers,
+                                                                              fiscal_year_hint=hint)
+              if plan is None or part else None)
     if parted is not None:  # one named part of the company: its own rows, or the model
         part, plan = parted
     if plan is None:
@@ -558,8 +561,12 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
     # the filing's tables that print the part's name (a segment's name is rare words: a scan finds its rows)
     named = [p for p in filing if p.table is not None
              and any(all(w in p.text.lower() for w in name.lower().split()) for name in names)][:PART_TABLES]
-    found: dict[str, Found] = {}
+    whole = tuple(o for o in plan.operands if o.name in plan.whole)  # the company's figure a share is of
+    found, _ = resolve(replace(plan, operands=whole), search, scope, [r.passage for r in candidates], corpus,
+                       calendar) if whole else ({}, [])
     for operand in plan.operands:
+        if operand in whole:
+            continue
         hits = _passages(search, f"{part} {operand_query(operand)}", scope, OPERAND_HITS)
         pool = scoped_pool([*hits, *named, *(r.passage for r in candidates)], scope, corpus)
         ranked = sorted((f for name in names for f in rank_part_cells(operand.item, operand.year, name, pool,

@@ -706,3 +706,12 @@ def test_a_part_is_read_under_a_heading_that_names_only_the_item():
     found = rank_part_cells(ITEMS["revenue"], 2019, "LinkedIn", [offerings])
     assert [f.text for f in found] == ["15,145"]
     assert rank_part_cells(ITEMS["operating_income"], 2019, "LinkedIn", [offerings]) == []
+
+
+def test_a_parts_share_of_the_companys_figure_divides_its_row_by_the_companys():
+    llm = ScriptedLLM("should not be used")
+    answer = pipeline_over([INCOME, SEGMENTS], llm, compute=True).run(
+        "What percentage of total 2019 net revenue came from the Latin America division?",
+        scope=Scope(documents=("d",)))
+    assert llm.calls == [] and answer.calculation is not None
+    assert answer.calculation.result == pytest.approx(100 * 1777 / 6489, rel=1e-3)
