@@ -54,6 +54,7 @@ from generation.table_cells import (
     abbreviations,
     document_year,
     part_aliases,
+    part_words,
     rank_part_cells,
     statement_title,
 )
@@ -370,6 +371,18 @@ def filing_abbreviations(passages: Sequence[Passage]) -> dict[str, str]:
 _ABBREVIATIONS: dict[FilingKey, dict[str, str]] = {}
 
 
+def filing_names(passages: Sequence[Passage]) -> frozenset[frozenset[str]]:
+    """The names one filing prints as its tables' row labels and headings, as :func:`part_words` (a table whose
+    columns are the company's parts is read by them: :func:`generation.table_cells.part_column`)."""
+    def read() -> frozenset[frozenset[str]]:
+        rows = [r for p in passages if p.table is not None for r in p.table.rows]
+        return frozenset(w for r in rows for w in (part_words(r.name), part_words(r.section)) if w)
+    return per_filing(_NAMES, passages, read)
+
+
+_NAMES: dict[FilingKey, frozenset[frozenset[str]]] = {}
+
+
 def filing_calendar(docs: Sequence[str], corpus: Mapping[str, Sequence[Passage]] | None) -> FiscalCalendar | None:
     """The fiscal calendar of the one filing searched (None: several, none, or a calendar year): how its dated
     columns map to the fiscal years questions name."""
@@ -556,11 +569,13 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
     calendar = plan_calendar(plan, scope, corpus)
     filing = filing_passages(scope, corpus)
     names = [part, *part_aliases(part, filing_abbreviations(filing))]  # "PBNA" for "Beverages North America"
+    known = filing_names(filing)
     if len(names) > 1:
         details.append(f"the filing names {part} {' or '.join(names[1:])}")
     # the filing's tables that print the part's name (a segment's name is rare words: a scan finds its rows)
-    named = [p for p in filing if p.table is not None
-             and any(all(w in p.text.lower() for w in name.lower().split()) for name in names)][:PART_TABLES]
+    named = [p for p in filing if p.table is not None  # its rows, or its header (parts as columns)
+             and any(all(w in f"{p.table.caption} {p.text}".lower() for w in name.lower().split()) for name in names)
+             ][:PART_TABLES]
     whole = tuple(o for o in plan.operands if o.name in plan.whole)  # the company's figure a share is of
     found, _ = resolve(replace(plan, operands=whole), search, scope, [r.passage for r in candidates], corpus,
                        calendar) if whole else ({}, [])
@@ -570,7 +585,8 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
         hits = _passages(search, f"{part} {operand_query(operand)}", scope, OPERAND_HITS)
         pool = scoped_pool([*hits, *named, *(r.passage for r in candidates)], scope, corpus)
         ranked = sorted((f for name in names for f in rank_part_cells(operand.item, operand.year, name, pool,
-                                                                      months=plan.months, calendar=calendar)),
+                                                                      months=plan.months, calendar=calendar,
+                                                                      known=known)),
                         key=lambda f: -f.score)
         if ranked:
             found[operand.name] = ranked[0]

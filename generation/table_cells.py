@@ -565,6 +565,43 @@ def last_section(header: str) -> str:
     return parts[1].rsplit("›", 1)[-1].strip() if len(parts) >= 3 else ""
 
 
+def part_column(header: str, part: str, amounts: int, known: Collection[frozenset[str]]) -> int | None:
+    """The column of ``part`` in a table whose columns are parts of the company ("Optical Communications Display
+    Technologies ... Total" over one year), or None: the header's words are cut into names the filing prints
+    elsewhere (``known``: :func:`part_words` of its row labels and headings) outward from the part's own name,
+    and the names must number the row's ``amounts`` (a "Total" column counts), so a header read wrong gives no
+    column rather than another part's.
+
+    >>> known = {frozenset({"optical", "communications"}), frozenset({"display", "technologies"}),
+    ...          frozenset({"life", "sciences"})}
+    >>> head = "Segment Information (in millions) Optical Communications Display Technologies Life Sciences Total"
+    >>> part_column(head, "Display Technologies", 4, known), part_column(head, "Life Sciences", 4, known)
+    (1, 2)
+    >>> part_column(head, "Display Technologies", 5, known) is None  # the names do not number the amounts
+    True
+    """
+    words = re.findall(r"[a-z0-9]+", norm_label(header))
+    tokens = [w for w in words if w not in _PART_FILLER or w == "total"]
+    wanted = part_words(part)
+    names = set(known) | {wanted}
+    at = next((i for i in range(len(tokens)) if frozenset(tokens[i:i + len(wanted)]) == wanted), None)
+    if not wanted or at is None:
+        return None
+    left, i = 0, at
+    while i > 0 and (k := next((k for k in range(0, i) if frozenset(tokens[k:i]) in names), None)) is not None:
+        left, i = left + 1, k  # the longest known name ending right before position i
+    right, j = 0, at + len(wanted)
+    while j < len(tokens):
+        if tokens[j] == "total":
+            right, j = right + 1, j + 1
+            break
+        end = next((e for e in range(len(tokens), j, -1) if frozenset(tokens[j:e]) in names), None)
+        if end is None:
+            break
+        right, j = right + 1, end
+    return left if left + 1 + right == amounts and left + right > 0 else None
+
+
 def names_only(text: str, item: LineItem) -> bool:
     """Whether ``text`` (a heading over rows) names ``item`` and no other line item: "Revenue, classified by
     significant product and service offerings, was as follows" heads rows of revenue.
@@ -598,12 +635,14 @@ def titled_by_part(caption: str, part: str) -> bool:
 
 
 def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Passage], *,
-                    months: int | None = None, calendar: FiscalCalendar | None = None) -> list[Found]:
+                    months: int | None = None, calendar: FiscalCalendar | None = None,
+                    known: Collection[frozenset[str]] = ()) -> list[Found]:
     """Every cell of ``item`` for one part of the company (a segment, division or sub-line, named ``part``) in
     ``year``, best first: a row labelled by the part under a section (or a table caption) naming the item
     ("Net Revenue" › "Latin America") or in a column group the header names for the item ("Net Revenue | Operating
     Profit", :func:`column_measures`), else a row naming the item under a section naming the part ("Optical
-    Communications" › "Net sales"). Segments printed as columns are not read (no cell).
+    Communications" › "Net sales"), else the part's column of a row naming the item in a table of one period whose
+    columns are the company's parts (:func:`part_column`, with the filing's ``known`` names).
     """
     wanted = part_words(part)
     if not wanted:
@@ -613,6 +652,8 @@ def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Pas
         if p.table is None:
             continue
         stated = passage_scale(p)
+        out += part_column_cells(item, year, part, p, stated, months=months, calendar=calendar, known=known,
+                                 rank=rank)
         named_in_caption = any(i is item for *_, i in items_named(p.table.caption))
         titled = titled_by_part(p.table.caption, part) or part_words(last_section(p.header)) == wanted
         for row in table_rows(p, calendar):
@@ -636,3 +677,29 @@ def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Pas
                              score - 0.01 * rank, cell.value, "" if stated else p.table.scale, against_row(cell, row),
                              cell.months))
     return sorted(out, key=lambda f: -f.score)
+
+
+def part_column_cells(item: LineItem, year: int, part: str, passage: Passage, stated: str, *, months: int | None,
+                      calendar: FiscalCalendar | None, known: Collection[frozenset[str]], rank: int) -> list[Found]:
+    """The cells of ``part``'s column (:func:`part_column`) in the rows naming ``item`` of a table of one period
+    whose columns are parts of the company, when that period is ``year`` (and ``months`` long, or a year)."""
+    table = passage.table
+    if table is None or len(table.periods) != 1 or not known:
+        return []
+    period = table.periods[0]
+    if (column_year(period, calendar) if calendar is not None else period.year) != year or \
+            (period.months or 12) != (months or 12):
+        return []
+    out: list[Found] = []
+    for row in table_rows(passage, calendar):
+        amounts = [c for c in row.cells if not c.percent]
+        if len(amounts) < 3 or (s := label_score(item, own_label(row.label))) < STRONG_LABEL:
+            continue
+        at = part_column(table.caption.rsplit(" | ", 1)[-1], part, len(amounts), known)
+        if at is None or (value := amounts[at].value) is None:
+            continue
+        cell = amounts[at]
+        out.append(Found(passage, cell.text, (cell.start, cell.end), f"{part} › {row.label}", 0.5 + s - 0.01 * rank,
+                         value, "" if stated else table.scale, False, period.months))
+    return out
+

@@ -715,3 +715,21 @@ def test_a_parts_share_of_the_companys_figure_divides_its_row_by_the_companys():
         scope=Scope(documents=("d",)))
     assert llm.calls == [] and answer.calculation is not None
     assert answer.calculation.result == pytest.approx(100 * 1777 / 6489, rel=1e-3)
+
+
+def test_a_parts_column_is_read_where_the_table_prints_parts_side_by_side():
+    """Segments as columns over one year: the part's column, found by the names the filing prints as rows."""
+    columns = table("cols", "Segment Information (in millions)\nOptical\nCommunications\nDisplay\nTechnologies\n"
+                            "Life Sciences Total\nFor the year ended December 31, 2019\n"
+                            "Segment net sales $ 5,023 $ 3,306 $ 1,228 $ 9,557\nCapital expenditures $ 368 $ 495 $ 116 "
+                            "$ 979", header=f"{DOC} · Item 8 · Note 19 | Segment Information (in millions) Optical "
+                                        "Communications Display Technologies Life Sciences Total For the year ended "
+                                        "December 31, 2019")
+    rows = table("rows", "Net sales (in millions)\n2019 2018\nOptical Communications 5,023 4,349\n"
+                         "Display Technologies 3,306 3,152\nLife Sciences 1,228 1,100",
+                 header=f"{DOC} · Item 7 · Net sales by segment | 2019 2018")
+    llm = ScriptedLLM("should not be used")
+    answer = pipeline_over([INCOME, CASH, columns, rows], llm, compute=True).run(
+        "How much capital expenditure was attributed to the Display Technologies segment in 2019?",
+        scope=Scope(documents=("d",)))
+    assert llm.calls == [] and answer.calculation is not None and answer.calculation.result == pytest.approx(495)
