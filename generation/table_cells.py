@@ -602,6 +602,39 @@ def part_column(header: str, part: str, amounts: int, known: Collection[frozense
     return left if left + 1 + right == amounts and left + right > 0 else None
 
 
+_WHOLE_WORDS = frozenset({"segment", "segments", "reportable", "consolidated", "net", "company", "operating"})
+
+
+def sub_line_rows(rows: Sequence[Row], item: LineItem) -> set[int]:
+    """The indexes of the rows a total of a sub-line of ``item`` adds up ("Digital Media", "Print and Publishing"
+    above "Total subscription revenue"): the rows since the previous total. Their figures are the parts' share of
+    the sub-line, not of the item.
+
+    >>> rows = [Row("Digital Media", ()), Row("Print", ()), Row("Total subscription revenue", ()),
+    ...         Row("Digital Media", ()), Row("Total revenue", ())]
+    >>> from generation.line_items import ITEMS
+    >>> sorted(sub_line_rows(rows, ITEMS["revenue"]))
+    [0, 1]
+    >>> sub_line_rows([Row("Document Cloud", ()), Row("Total Digital Media revenue", ())], ITEMS["revenue"])
+    set()
+    """
+    out: set[int] = set()
+    start = 0
+    for at, row in enumerate(rows):
+        label = norm_label(row.label)
+        if not label.startswith("total "):
+            continue
+        named = [a for a, _, i in items_named(label) if i is item]
+        between = len(re.findall(r"[a-z]+", label[6:named[0]])) if named else 0
+        words = re.findall(r"[A-Za-z]+", row.label)[1:1 + between]  # as printed, after "Total"
+        # lower-case words narrow the item to a kind ("subscription"); a part's name is capitalised ("Digital Media")
+        kind = {w for w in words if w.islower()} - _PART_FILLER - _WHOLE_WORDS
+        if kind and all(w.islower() for w in words):
+            out.update(range(start, at))
+        start = at + 1
+    return out
+
+
 def names_only(text: str, item: LineItem) -> bool:
     """Whether ``text`` (a heading over rows) names ``item`` and no other line item: "Revenue, classified by
     significant product and service offerings, was as follows" heads rows of revenue.
@@ -656,8 +689,12 @@ def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Pas
                                  rank=rank)
         named_in_caption = any(i is item for *_, i in items_named(p.table.caption))
         titled = titled_by_part(p.table.caption, part) or part_words(last_section(p.header)) == wanted
-        for row in table_rows(p, calendar):
+        rows = table_rows(p, calendar)
+        summed = sub_line_rows(rows, item)
+        for at, row in enumerate(rows):
             label = part_words(row.label)
+            if at in summed and label == wanted:
+                continue  # "Print and Publishing" over "Total subscription revenue": the part's subscriptions only
             if label == wanted and any(c.measure for c in row.cells):
                 score = 2.0 + STRONG_LABEL  # the part's row, its cell in the item's column group (or none)
             elif label == wanted and (label_score(item, row.section) >= 2.5 or names_only(row.section, item) or

@@ -733,3 +733,14 @@ def test_a_parts_column_is_read_where_the_table_prints_parts_side_by_side():
         "How much capital expenditure was attributed to the Display Technologies segment in 2019?",
         scope=Scope(documents=("d",)))
     assert llm.calls == [] and answer.calculation is not None and answer.calculation.result == pytest.approx(495)
+
+
+def test_a_parts_row_in_a_table_of_one_kind_of_revenue_is_not_its_revenue():
+    """The part's row above "Total subscription revenue" is its subscriptions, not all its revenue; a part's own
+    total ("Total Digital Media revenue") sums parts of it, which are read."""
+    text = ("revenue by reportable segment (dollars in millions):\nFiscal 2019 Fiscal 2018\nDigital Media $ 3,370.8 "
+            "$ 2,264.7\nPrint and Publishing 33.6 22.2\nTotal subscription revenue $ 3,404.4 $ 2,286.9")
+    kind = table("sub", text, header=f"{DOC} · Item 7 · Revenue | revenue by reportable segment 2019 2018")
+    assert rank_part_cells(ITEMS["revenue"], 2019, "Print and Publishing", [kind]) == []
+    own = table("dm", text.replace("Total subscription revenue", "Total Digital Media revenue"), header=kind.header)
+    assert [f.text for f in rank_part_cells(ITEMS["revenue"], 2019, "Print and Publishing", [own])] == ["33.6"]
