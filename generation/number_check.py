@@ -289,6 +289,9 @@ def _scale_agrees(stated: StatedNumber, printed: Printed) -> bool:
     return not stated.scale or not printed.scale or stated.scale == printed.scale
 
 
+_SCALE_WORD = r"(?:thousand|million|billion|trillion)\b"
+_AMOUNT_OF = re.compile(rf"((?:\s*{_SCALE_WORD})?(?:\s*,?\s*(?:and\s+)?\$?\s*\(?-?\d[\d,.]*\)?(?:\s*{_SCALE_WORD})?)*)"
+                        r"\s+of\s+(?:the\s+|our\s+|its\s+)?", re.IGNORECASE)
 _GENERIC = re.compile(r"\s+(?:people|persons|individuals)\b", re.IGNORECASE)  # says who, not which of them
 
 
@@ -300,9 +303,17 @@ def _unit_after(text: str, end: int) -> str:
     ('stores worldwide', '')
     >>> _unit_after("We employed 221,000 people as full-time employees.", 19)  # people: any kind of them
     ''
+
+    An amount with its scale, or a list of amounts, followed by "of" says what it is after the "of".
+
+    >>> t = "Includes $30 million, $17 million and $(1) million of restructuring charges recorded in 2019."
+    >>> _unit_after(t, 12), _unit_after("Revenue was $5 million in 2020.", 14)
+    ('restructuring charges', '')
     """
     if _GENERIC.match(text, end):
         return ""
+    if (listed := _AMOUNT_OF.match(text, end)) and listed.group(1):  # "$30 million, $17 million ... of X"
+        end = listed.end()
     words: list[tuple[str, int]] = []
     for m in _WORD.finditer(text, end, min(len(text), end + 40)):
         between = text[end if not words else words[-1][1]:m.start()]

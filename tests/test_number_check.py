@@ -88,6 +88,15 @@ def test_prose_numbers_are_checked_against_their_sentence_and_results_tables_aga
     assert verdicts("The model scored 85.3 EM.", [results]) == [("85.3", True)]  # the measure is the column's
 
 
+def test_an_amount_in_a_list_says_what_it_is_after_the_list():
+    text = ("Includes $30 million, $17 million and $(1) million of restructuring charges recorded in the quarters. "
+            "Advertising expenses were $777 million in fiscal 2019.")
+    prose = Passage(id="p1", doc_id="d", source="r.txt", text=text, chars=(0, len(text)))
+    assert verdicts("It spent $30 million on advertising in fiscal 2019.", [prose], None) == [("$30 million", False)]
+    assert verdicts("It recorded $30 million of restructuring charges.", [prose], None) == [("$30 million", True)]
+    assert verdicts("It spent $777 million on advertising in fiscal 2019.", [prose], None) == [("$777 million", True)]
+
+
 def test_years_small_counts_and_markers_are_not_checked():
     assert stated_numbers("In 2020 it opened 3 stores [12].") == []
     assert verdicts("Net sales were $999 million.", [UNITS]) == []  # not printed: the citation check judges it
