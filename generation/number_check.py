@@ -350,7 +350,10 @@ def _label_agrees(stated: StatedNumber, printed: Printed, matcher: LabelMatcher 
         opinion = matcher(stated.window, printed.label)
         if opinion is not None:
             return opinion
-    return not stated.measure or bool(set(stated.measure) & content_stems(f"{printed.label} {printed.caption}"))
+    # prose: what follows the number, or its clause around it ("a $750,000,000 swing line subfacility for
+    # Euro-denominated borrowings": "euro borrowings" share a word with it though the unit is "swing line")
+    return not stated.measure or bool(set(stated.measure) &
+                                      content_stems(f"{printed.label} {printed.caption} {printed.context}"))
 
 
 def _says_item(text: str, matcher: LabelMatcher) -> bool:

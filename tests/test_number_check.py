@@ -97,6 +97,15 @@ def test_an_amount_in_a_list_says_what_it_is_after_the_list():
     assert verdicts("It spent $777 million on advertising in fiscal 2019.", [prose], None) == [("$777 million", True)]
 
 
+def test_a_prose_amount_agrees_with_a_sentence_naming_its_clause_not_only_the_words_right_after_it():
+    text = ("It may borrow up to $4,200,000,000, including a $750,000,000 swing line subfacility for Euro-denominated "
+            "borrowings permitted to be borrowed on a same day basis.")
+    prose = Passage(id="p1", doc_id="d", source="r.txt", text=text, chars=(0, len(text)))
+    said = "The swing line sub-facility for same-day euro borrowings is $750,000,000."
+    assert verdicts(said, [prose]) == [("$750,000,000", True)]
+    assert verdicts("Its employees numbered 750,000,000.", [prose]) == [("750,000,000", False)]
+
+
 def test_years_small_counts_and_markers_are_not_checked():
     assert stated_numbers("In 2020 it opened 3 stores [12].") == []
     assert verdicts("Net sales were $999 million.", [UNITS]) == []  # not printed: the citation check judges it
