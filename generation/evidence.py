@@ -85,8 +85,40 @@ def units(passage: Passage) -> list[Span]:
     if passage.kind == "code" or not text.strip():
         return [(0, len(text))]
     if passage.kind == "table":
-        return line_spans(text)
+        return wrapped_rows(passage, line_spans(text))
     return [(a, b) for a, b in sentence_spans(text) if text[a:b].strip()]
+
+
+def wrapped_rows(passage: Passage, lines: list[Span]) -> list[Span]:
+    """A table's lines with each row whose label wraps onto lines above its figures joined to them, as its
+    record reads it ("Average monthly revenue per paying" / "membership $ 8.66 $ 7.81"): one unit, not a label
+    without figures and figures without their label.
+
+    >>> from ingest.core.tables import Table, TableCell, TableRow
+    >>> text = "Memberships:\\nAverage monthly revenue per paying\\nmembership $ 8.66 $ 7.81"
+    >>> row = TableRow("Average monthly revenue per paying membership", (TableCell("$ 8.66", 59, 65, None),), 48,
+    ...                len(text))
+    >>> p = Passage(id="t", doc_id="d", source="a", kind="table", text=text, chars=(0, len(text)),
+    ...             table=Table("", (), (row,)))
+    >>> [p.text[a:b] for a, b in units(p)]
+    ['Memberships:', 'Average monthly revenue per paying\\nmembership $ 8.66 $ 7.81']
+    """
+    if passage.table is None:
+        return lines
+    text = passage.text
+    joined = list(lines)
+    for row in passage.table.rows:
+        at = next((i for i, (a, b) in enumerate(joined) if a <= row.start < b), None)
+        own = " ".join(text[row.start:row.cells[0].start if row.cells else row.end].split())
+        name = " ".join(row.name.split())
+        missing = name[:-len(own)].strip() if own and name.endswith(own) else ""
+        while at and missing:  # the label's first words, on the lines above
+            above = " ".join(text[joined[at - 1][0]:joined[at - 1][1]].split())
+            if not above or not missing.endswith(above):
+                break
+            joined[at - 1:at + 1] = [(joined[at - 1][0], joined[at][1])]
+            at, missing = at - 1, missing[:-len(above)].strip()
+    return joined
 
 
 def _stems(words: set[str]) -> set[str]:
