@@ -74,8 +74,26 @@ _GROSS = Measure("gross_margin", "gross margin", "(revenue_{y} - cogs_{y}) / rev
 _OPERATING = Measure("operating_margin", "operating margin", "operating_income_{y} / revenue_{y}", percent=True)
 _NET = Measure("net_margin", "net margin", "net_income_{y} / revenue_{y}", percent=True)
 
+_FCF = "(cfo_{y} - capex_{y})"
+_FREE_CASH_FLOW = Measure("free_cash_flow", "free cash flow (operating cash flow - capex)", "cfo_{y} - capex_{y}")
+_PAYOUTS_TO_FCF = Measure("payouts_to_fcf", "(buybacks + dividends) / free cash flow",
+                          f"(buybacks_{{y}} + dividends_{{y}}) / {_FCF}", percent=True)
+_BUYBACKS_TO_FCF = Measure("buybacks_to_fcf", "buybacks / free cash flow", f"buybacks_{{y}} / {_FCF}", percent=True)
+
 #: The glossary of judgement concepts. The rules of thumb are stated in every answer; they are not standards.
 CONCEPTS: tuple[Concept, ...] = (
+    Concept("shareholder payouts funded by cash flow",
+            r"^(?=.*\b(?:buy ?backs?|repurchas\w*|dividends?|shareholders?)\b)(?=.*\b(?:free cash flow|cash flow|"
+            r"cash (?:the business |it )?generat\w*|cash from operations|cover\w*|fund(?:ed|s)?|afford|pay for)\b)",
+            (_FREE_CASH_FLOW, _PAYOUTS_TO_FCF, _BUYBACKS_TO_FCF),
+            "funded by cash flow here = buybacks plus dividends against free cash flow (operating cash flow less "
+            "capital expenditures)",
+            "paid for its shareholder payouts out of free cash flow",
+            "did not pay for its shareholder payouts out of free cash flow",
+            (("payouts_to_fcf", "<=", 1.0), ("buybacks_to_fcf", "<=", 1.0)), False,
+            "funded by cash flow when buybacks plus dividends are at most 100% of free cash flow",
+            "repurchases of common stock dividends paid cash flows from operating activities",
+            r"\brepurchas\w*|\bdividends?\b"),
     Concept("capital intensity", r"capital[- ]intensi(?:ve|ty)|asset[- ](?:heavy|light)",
             (_CAPEX_TO_REVENUE, _PPE_TO_ASSETS),
             "capital intensity here = capex / revenue and PP&E / total assets",

@@ -90,6 +90,19 @@ def test_a_concept_verdict_follows_the_stated_rule():
     assert verdict(j, []) == ""
 
 
+def test_shareholder_payouts_are_judged_against_free_cash_flow_each_measure_computed_or_skipped():
+    j = plan_judgement("Could Acme pay for its 2022 buybacks and dividends out of free cash flow?")
+    assert j is not None and j.kind == "concept"
+    assert [p.formula for p in j.plans] == ["cfo_2022 - capex_2022",
+                                            "(buybacks_2022 + dividends_2022) / (cfo_2022 - capex_2022)",
+                                            "buybacks_2022 / (cfo_2022 - capex_2022)"]
+    over = [Value("payouts_to_fcf", 2022, 178.0, "%", ""), Value("buybacks_to_fcf", 2022, 128.8, "%", "")]
+    assert verdict(j, over).startswith("No: by the rule used here")
+    no_dividends = [Value("buybacks_to_fcf", 2022, 88.6, "%", "")]  # a company paying none: buybacks alone
+    assert verdict(j, no_dividends).startswith("Yes: by the rule used here")
+    assert plan_judgement("Does Acme pay dividends in 2022?") is None
+
+
 def test_a_trend_says_the_direction_and_answers_the_direction_asked():
     j = plan_judgement("Has Acme's net margin declined as of FY2022?")
     values = [Value("net_margin", 2021, 10.0, "%", ""), Value("net_margin", 2022, 12.5, "%", "")]
