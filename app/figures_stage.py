@@ -73,6 +73,7 @@ from retrieval.search import Retrieval
 
 OPERAND_HITS = 8  # passages searched per operand
 STATEMENT_HITS = 3  # statement pages searched per statement
+DRIVER_QUOTES = 2  # the filing's sentences a "what drove" answer quotes when the model's says nothing
 PART_TABLES = 60  # a filing's tables naming a part of the company read for its rows
 TITLED_PAGES = 3  # passages opening with a statement's title taken per statement (its index lines, its pages)
 STATEMENT_QUERIES = {"balance": "consolidated balance sheets total assets total liabilities",
@@ -102,6 +103,7 @@ class Figures:
     evidence: tuple[Excerpt, ...] = ()  # without an answer: the rows of the operands found, for the model
     asked: Asked = NOTHING_ASKED  # without an answer: the part and the line item asked, for the number check
     answer: Answer | None = None  # a judgement answered from its figures (several calculations, one answer)
+    fallback: Answer | None = None  # without an answer: the stage's own, when the model's says nothing
 
 
 def asked_of(plan: Plan, part: str = "") -> Asked:
@@ -715,26 +717,33 @@ def answer_judgement(question: str, judgement: Judgement, search: Search, retrie
     decided = judgement_text(question, judgement, values) if values else ""
     complete = len(values) == len(judgement.plans) if judgement.kind in {"trend", "sign", "compare"} else bool(values)
     first_line = decided.split("\n", 1)[0]
+    def written(quoted: int) -> Answer:
+        """The answer code writes: the judgement's text with the best narrative passage's first ``quoted``
+        sentences quoted and cited."""
+        quotes = []
+        for best in excerpts[:1]:
+            for a, b in best.spans[:quoted]:
+                n = numbering.number(best.passage)
+                numbering.citations.setdefault(n, Citation(number=n, passage=best.passage,
+                                                           quote=best.passage.text[a:b], quote_chars=(a, b)))
+                quotes.append((" ".join(best.passage.text[a:b].split()), n))
+        text = judgement_text(question, judgement, values, quotes)
+        citations = tuple(numbering.citations[n] for n in sorted(numbering.citations))
+        return Answer(question=question, text=text, citations=citations, passages=tuple(numbering.context),
+                      mode="retrieve", trace=tuple(traces), model=MODEL_NAME, draft="\n\n".join(blocks),
+                      calculation=calcs[-1] if calcs else None)
+
     if judgement.kind == "drivers" or not complete or not first_line or first_line.startswith("Definition"):
         details.append("the model answers, reading the figures' rows and the narrative first")
         pinned = (*found_rows(rows), *excerpts)
+        # "what drove": when the model's answer says nothing, the figures and the filing's own reasons, quoted
+        whole = bool(values) and len(values) == len(judgement.plans)
+        fallback = written(DRIVER_QUOTES) if judgement.kind == "drivers" and whole and excerpts else None
         return Figures(StageTrace("figures", "judgement", seconds=time.perf_counter() - t, outcome="incomplete",
-                                  details=tuple(details)), evidence=pinned)
-    quotes = []
-    for e in excerpts[:1]:  # the one narrative sentence the answer quotes
-        a, b = e.spans[0]
-        n = numbering.number(e.passage)
-        numbering.citations.setdefault(n, Citation(number=n, passage=e.passage, quote=e.passage.text[a:b],
-                                                   quote_chars=(a, b)))
-        quotes.append((" ".join(e.passage.text[a:b].split()), n))
-    text = judgement_text(question, judgement, values, quotes)
-    citations = tuple(numbering.citations[n] for n in sorted(numbering.citations))
+                                  details=tuple(details)), evidence=pinned, fallback=fallback)
     trace = StageTrace("figures", "judgement", seconds=time.perf_counter() - t, calls=0, outcome="ok",
                        details=tuple(details))
-    answer = Answer(question=question, text=text, citations=citations, passages=tuple(numbering.context),
-                    mode="retrieve", trace=tuple(traces), model=MODEL_NAME, draft="\n\n".join(blocks),
-                    calculation=calcs[-1] if calcs else None)
-    return Figures(trace, answer=answer)
+    return Figures(trace, answer=written(1))  # the one narrative sentence the answer quotes
 
 
 class FiguresShortcut:
@@ -753,7 +762,7 @@ class FiguresShortcut:
         if figures.answer is not None:
             return Direct(figures.trace, figures.answer)
         if figures.checked is None or figures.draft is None:
-            return Direct(figures.trace, evidence=figures.evidence, asked=figures.asked)
+            return Direct(figures.trace, evidence=figures.evidence, asked=figures.asked, fallback=figures.fallback)
         checked, draft = figures.checked, figures.draft
         return Direct(figures.trace, Answer(question=question, text=checked.text, citations=checked.citations,
                                             passages=draft.context, mode="retrieve", trace=checked.trace,

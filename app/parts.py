@@ -52,12 +52,15 @@ class Direct:
     :param asked: without an answer, what it found the question asks for, for the number check: the part of the
         whole ("Brazil", "Xbox"), whose sentences must cite a place naming it, and the line item of a figure
         looked up ("operating income").
+    :param fallback: without an answer, one the shortcut wrote itself from what it found (a "what drove" question's
+        figures and the filing's own words, quoted), given when every sentence of the model's is withheld.
     """
 
     trace: StageTrace
     answer: Answer | None = None
     evidence: tuple[Excerpt, ...] = ()
     asked: Asked = NOTHING_ASKED
+    fallback: Answer | None = None
 
 
 class Shortcut(Protocol):

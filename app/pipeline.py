@@ -29,6 +29,7 @@ from generation.answer import Generator as AnswerGenerator
 from generation.evidence import Excerpt
 from generation.followup import MAX_TURNS, Rewrite, history_pairs, rewrite_question
 from generation.number_check import NOTHING_ASKED, Asked
+from generation.prompt import NOT_FOUND
 from generation.select import ContextSelector
 from ingest.core.protocols import Reranker
 from ingest.core.records import Answer, Message, Passage, StageTrace
@@ -212,6 +213,10 @@ class Pipeline:
                 yield piece
         assert draft is not None  # Generator.stream always ends with its Draft
         checked = self._check(question, draft, asked)
+        if direct is not None and direct.fallback is not None and checked.text.startswith(NOT_FOUND):
+            return dataclasses.replace(direct.fallback, question=question,
+                                       trace=(*trace, *draft.trace, *checked.trace, *direct.fallback.trace),
+                                       warnings=checked.warnings, model=self.generator.llm.name, draft=draft.raw)
         return Answer(question=question, text=checked.text, citations=checked.citations, passages=draft.context,
                       mode="full" if full is not None else "retrieve",
                       trace=(*trace, *draft.trace, *checked.trace), warnings=checked.warnings,

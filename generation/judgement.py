@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from generation.figures import ITEMS, Operand, Plan, metric_named, single_item
 from ingest.core.periods import YEAR, months_named, years_named
@@ -469,7 +469,8 @@ def judgement_text(question: str, judgement: Judgement, values: Sequence[Value],
     cash and cash equivalents: not computed (an operan
     The filing says: "We believe our cash will be suff
     """
-    first = verdict(judgement, values, asked_direction(question))
+    first = verdict(judgement if judgement.kind != "drivers" else replace(judgement, kind="trend"), values,
+                    asked_direction(question))  # "what drove": the change it asks about, then the reasons
     rule = f"; {judgement.concept.rule}" if judgement.concept is not None else ""
     if judgement.concept is not None and judgement.focus:
         rule = f"; judged here on {judgement.focus.replace('_', ' ')} as the question asks: " \

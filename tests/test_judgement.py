@@ -195,6 +195,22 @@ def test_what_drove_goes_to_the_model_with_the_narrative_first():
     assert "primarily due to higher product costs" in llm.calls[0][1].content
 
 
+def test_what_drove_falls_back_to_the_figures_and_the_filings_words_when_the_models_answer_is_withheld():
+    why = table("why", "Operating income decreased in 2019 primarily due to higher product costs and lower sales "
+                       "of our older titles.", kind="prose", header=f"{DOC} · Item 7 · Results of Operations")
+    llm = ScriptedLLM("Operating income fell because of a strike at the Ohio plant [1].")  # not in the passage
+    answer = pipeline_over([INCOME, BALANCE, CASH, why], llm, compute=True).run(
+        "What drove the decrease in operating income in FY2019?", scope=FILING)
+    assert len(llm.calls) == 1 and answer.stage("verify").outcome == "withheld"
+    assert answer.text.startswith("Operating income fell from 1,988 million in 2018 to 1,607 million in 2019")
+    assert 'The filing says: "Operating income decreased in 2019 primarily due to higher product costs' in answer.text
+    assert {c.passage.id for c in answer.citations} == {"inc", "why"}
+    kept = ScriptedLLM("Higher product costs and lower sales of older titles [4].")
+    answer = pipeline_over([INCOME, BALANCE, CASH, why], kept, compute=True).run(
+        "What drove the decrease in operating income in FY2019?", scope=FILING)
+    assert answer.text.startswith("Higher product costs")  # the model's answer, when it stands
+
+
 def test_no_narrative_is_read_from_a_guessed_filing():
     llm = ScriptedLLM("should not be used")
     answer = pipeline_over([INCOME, BALANCE, CASH, LIQUIDITY], llm, compute=True).run(
