@@ -317,6 +317,7 @@ _PART_OF_COMPANY = re.compile(r"\bsegments?\b|\bdivisions?\b|\bbusiness (?:unit|
                               re.IGNORECASE)
 # words that may stand right before a line item's name without narrowing it ("the FY2019 total revenue")
 _PLAIN_BEFORE = frozenset({"the", "its", "their", "total", "net", "consolidated", "unadjusted", "annual", "reported",
+                           "cash", "share", "stock", "common",
                            "gross", "of", "in", "for", "what", "much", "was", "were", "is", "are", "and", "year",
                            "end", "fiscal", "quarterly", "company", "company's", "amount", "did", "generate", "report",
                            "a", "an", "as", "at", "by", "on", "to", "from", "with", "merchandise", "average",
@@ -821,7 +822,7 @@ def plan_part(question: str, issuers: Sequence[str] | None = None, *,
     else:
         found = part_named(question, issuers)
         if not found or not (found[0].isupper() or found[0] in "'‘\"“"):
-            return None
+            return _sub_line(question, fiscal_year_hint, alone=True)  # "bitcoin revenue": a row of its own
         name = part_name(found)
         at = question.find(found)
         span = (at, at + len(found))
@@ -871,17 +872,26 @@ def plan_share(question: str, issuers: Sequence[str] | None = None, *,
                          operands=(part, whole), source="share of the company's", whole=(whole.name,))
 
 
-def _sub_line(question: str, fiscal_year_hint: int | None) -> tuple[str, Plan] | None:
-    """A sub-line of a line item the question names twice, once narrowed ("transaction-based revenue") and once
-    plain ("total net revenue"): the narrowed name and the plain item's lookup."""
+def _sub_line(question: str, fiscal_year_hint: int | None, *, alone: bool = False) -> tuple[str, Plan] | None:
+    """A sub-line of a line item the question narrows by the word before it ("transaction-based revenue",
+    "bitcoin revenue"): its name and the plan of the same question asked of the item. The item is named once more,
+    plain ("what share of total net revenue came from transaction-based revenue"), or with ``alone``, only
+    narrowed ("how much bitcoin revenue did it book in 2020").
+
+    >>> name, p = _sub_line("How much bitcoin revenue did Acme book in 2020?", None, alone=True)
+    >>> name, p.formula
+    ('bitcoin revenue', 'revenue_2020')
+    """
     named = items_named(question)
     narrowed = [(a, b, i) for a, b, i in named if narrows_item(question, a)]
-    if len(narrowed) != 1 or {i.key for *_, i in named} != {narrowed[0][2].key}:
+    if len(narrowed) != 1 or {i.key for *_, i in named} != {narrowed[0][2].key} or \
+            (len(named) == 1) != alone:
         return None
     a, b, _ = narrowed[0]
-    word = re.search(r"[\w'’&-]+\s*$", question[:a])
+    word = re.search(r"(?<![\w'’&-])[a-z][\w'’&-]*\s*$", question[:a])  # a lower-case word: a kind, not a name
     if word is None:
         return None
-    plan = plan_question(question[:word.start()] + question[b:], fiscal_year_hint=fiscal_year_hint)
+    # alone: the item kept, plain; else the narrowed mention dropped, the plain one left
+    plan = plan_question(question[:word.start()] + question[a if alone else b:], fiscal_year_hint=fiscal_year_hint)
     return (f"{word.group(0)}{question[a:b]}".strip(), plan) if plan is not None else None
 

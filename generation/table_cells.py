@@ -151,6 +151,8 @@ def _fit_years(years: Sequence[int], cells: int, fiscal_year: int | None) -> lis
     ([2015, 2014, 2013], [2019, 2018], [2019, 2018])
     >>> _fit_years([2021], 4, 2021)  # "2021: U.S., Canada, Other International, Total"
     []
+    >>> _fit_years([2019], 3, 2020)  # "Year Ended December 31, 2019: Cash App, Seller, Total" in a 2020 report
+    []
 
     No year printed over more than three amount columns: the columns are not fiscal years (a statement of
     equity's shares, amount, paid-in capital, ...), and counting down would date them.
@@ -161,6 +163,8 @@ def _fit_years(years: Sequence[int], cells: int, fiscal_year: int | None) -> lis
     years = list(years)
     if not years:
         return [fiscal_year - i for i in range(cells)] if fiscal_year and cells <= MAX_UNPRINTED_YEARS else []
+    if len(years) == 1 and cells >= 3:
+        return []  # one year over three or more amount columns: the columns are segments or quarters, not years
     descending = all(a - b == 1 for a, b in zip(years, years[1:], strict=False))
     if fiscal_year and descending and len(years) < cells and fiscal_year > years[0] and \
             fiscal_year - years[0] <= cells - len(years):

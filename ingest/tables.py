@@ -24,8 +24,8 @@ from ingest.core.text import one_line
 
 Span = tuple[int, int]
 
-TABLE_SCHEME = 3  # in the splitter identity when tables are on; bump when the passages change (2: Table records;
-# 3: a table's scale stated in the sentence introducing it)
+TABLE_SCHEME = 4  # in the splitter identity when tables are on; bump when the passages change (2: Table records;
+# 3: a table's scale stated in the sentence introducing it; 4: "(In millions)" with a no-break space)
 
 MIN_ROWS = 3  # a table has at least this many rows that end in numbers
 MAX_GAP = 3  # label lines allowed in a row between two numeric rows (section labels, wrapped labels)

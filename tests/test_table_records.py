@@ -233,3 +233,19 @@ def test_a_scale_stated_in_the_sentence_introducing_a_table_is_the_tables(tmp_pa
     (tmp_path / "plain").mkdir()
     write_pdf(tmp_path / "plain" / "geo.pdf", [GEOGRAPHY.replace(" (in thousands)", "")])
     assert all(p.table is not None and p.table.scale == "" for p in _passages(tmp_path / "plain") if p.kind == "table")
+
+
+def test_a_scale_printed_with_a_no_break_space_is_the_tables():
+    """A statement whose "(In millions)" is printed with a no-break space (as PDF text often is) is in millions."""
+    from ingest.core.records import Document, PageSpan
+    from ingest.core.settings import SplitSettings
+    from ingest.split import ProseSplitter
+
+    text = ("Consolidated Statements of Cash Flows\nYear ended December 31,\n(In\xa0millions) 2021 2020 2019\n"
+            "Net income 1,906 512 960\nDepreciation 1,352 1,399 1,390\n"
+            "Purchases of common stock for treasury (274) (105) (940)\n"
+            "Net cash provided by operating activities 3,412 2,180 2,031")
+    doc = Document(doc_id="d" * 16, source="x.pdf", text=text, kind="pdf", pages=(PageSpan(1, 0, len(text)),))
+    tables = [p for p in ProseSplitter(SplitSettings(headers=False), lambda t: len(t.split())).split(doc)
+              if p.kind == "table"]
+    assert tables and all(p.table is not None and p.table.scale == "million" for p in tables)

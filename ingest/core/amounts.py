@@ -34,9 +34,9 @@ _SCALE_ALIASES = {"k": "thousand", "thousands": "thousand", "m": "million", "mm"
                   "trillions": "trillion"}
 _PLURAL_SCALES = r"(thousands|millions|billions)"
 #: A text's statement of the scale of its amounts ("(In millions, except per share data)"); group 1 the word.
-SCALE_NOTE = re.compile(rf"\bin {_PLURAL_SCALES}\b", re.IGNORECASE)
+SCALE_NOTE = re.compile(rf"\bin\s+{_PLURAL_SCALES}\b", re.IGNORECASE)  # "(In\xa0millions)": any space
 #: The scale a question asks its answer in ("Answer in USD billions"); group 1 the word.
-SCALE_ASKED = re.compile(rf"\bin (?:units of )?(?:USD |US\$ ?|\$ ?)?{_PLURAL_SCALES}\b", re.IGNORECASE)
+SCALE_ASKED = re.compile(rf"\bin\s+(?:units of )?(?:USD |US\$ ?|\$ ?)?{_PLURAL_SCALES}\b", re.IGNORECASE)
 
 _AMOUNT = re.compile(
     rf"^(?P<sign>[{MINUS}(]\s*)?(?P<cur>(?:US\$|\$|USD)\s*)?(?P<sign2>[{MINUS}]\s*)?(?P<num>{DIGITS})\s*\)?\s*"
@@ -60,6 +60,8 @@ def stated_scale(text: str) -> str:
 
     >>> stated_scale("BALANCE SHEETS\\n(Dollars In Millions)"), stated_scale("2019 2018")
     ('million', '')
+    >>> stated_scale("(In\\xa0millions) 2021 2020")  # a PDF's no-break space
+    'million'
     """
     m = SCALE_NOTE.search(text)
     return scale_name(m.group(1)) if m else ""
