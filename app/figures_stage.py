@@ -31,6 +31,7 @@ from generation.evidence import Excerpt
 from generation.figures import (
     DEFINED,
     Found,
+    Operand,
     Plan,
     absent,
     find_operand,
@@ -504,13 +505,17 @@ QUARTERLY_TABLES = 2  # an annual report's quarterly tables the model reads firs
 _QUARTERLY = re.compile(r"\bquarter(?:ly|s)?\b|\bQ[1-4]\b", re.IGNORECASE)
 
 
-def quarterly_tables(passages: Sequence[Passage], plan: Plan) -> list[Passage]:
+def quarterly_tables(passages: Sequence[Passage], plan: Plan, part: str = "") -> list[Passage]:
     """The tables of an annual report that print quarters of the plan's year ("Quarterly Financial Data
-    (Unaudited)", "First Quarter ... Fourth Quarter") with a row of each of its line items, first ones first."""
+    (Unaudited)", "First Quarter ... Fourth Quarter") with a row of each of its line items (for a ``part`` of the
+    company, a row the part names: "Bitcoin revenue"), first ones first."""
     year = max(o.year for o in plan.operands)
+
+    def holds(p: Passage, operand: Operand) -> bool:
+        return any(label_score(operand.item, r.name) >= STRONG_LABEL if not part else
+                   part_words(r.name) == part_words(part) for r in p.table.rows) if p.table is not None else False
     return [p for p in passages if p.table is not None and str(year) in f"{p.header} {p.text}"
-            and _QUARTERLY.search(f"{p.header} {p.text[:300]}")
-            and all(any(label_score(o.item, r.label) >= STRONG_LABEL for r in p.table.rows) for o in plan.operands)
+            and _QUARTERLY.search(f"{p.header} {p.text[:300]}") and all(holds(p, o) for o in plan.operands)
             ][:QUARTERLY_TABLES]
 
 
@@ -527,7 +532,7 @@ def annual_quarter(question: str, plan: Plan, found: Mapping[str, Found], missin
     if not missing and reason is None:
         return handed("an annual report's quarterly columns: the model answers, reading the rows found first",
                       found_rows(found))
-    tables = quarterly_tables(filing_passages(where.scope, corpus), plan)
+    tables = quarterly_tables(filing_passages(where.scope, corpus), plan, part)
     if tables:
         return handed(f"{len(tables)} quarterly table(s) in {label}: the model answers, reading them first",
                       tuple(Excerpt.whole(p) for p in tables))

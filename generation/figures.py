@@ -744,6 +744,8 @@ def part_named(question: str, issuers: Sequence[str] | None = None) -> str | Non
     True
     >>> part_named("How much revenue did Acme Health generate in Q2 of fiscal 2024?", ["acme"])
     'Health'
+    >>> part_named("Best Buy's current ratio at the end of fiscal 2023?", ["bestbuy"]) is None  # the issuer, first
+    True
     >>> part_named("What is Acme's FY2019 Net Income? Base it on the Consolidated Statements of Earnings.",
     ...            ["acme"]) is None
     True
@@ -759,7 +761,10 @@ def part_named(question: str, issuers: Sequence[str] | None = None) -> str | Non
         return None
     for m in _CAPITALISED.finditer(question):
         raw = re.findall(r"[\w&'’-]+", m.group(0))
-        if re.search(r"(?:^|[.?!:;]\s*)$", question[:m.start()]):  # a sentence's first word
+        whole = [_plain(x) for x in raw]
+        issuer_first = len(_beyond_issuer(whole, issuers)) < len(whole) and \
+            len(_beyond_issuer(whole[1:], issuers)) == len(whole) - 1  # "Best Buy's ...": the issuer starts it
+        if re.search(r"(?:^|[.?!:;]\s*)$", question[:m.start()]) and not issuer_first:  # a sentence's first word
             raw = raw[1:]
         for group in re.split(r"(?<=['’]s) |(?<=s['’]) ", " ".join(raw)):  # "Adobe's Creative Cloud": two names
             words = [_plain(x) for x in group.split()]
@@ -872,6 +877,12 @@ def plan_share(question: str, issuers: Sequence[str] | None = None, *,
                          operands=(part, whole), source="share of the company's", whole=(whole.name,))
 
 
+#: The line items a statement prints sub-lines of, each its own row ("Subscription revenue", "Bitcoin revenue"): a
+#: sub-line named alone is read from its row. Other items narrowed ("nonperforming assets") are not rows of theirs.
+SUB_LINED = frozenset({"revenue"})
+_ASKS_AMOUNT = re.compile(r"^\W*(?:how much|what (?:was|were|is|are|did)\b)", re.IGNORECASE)
+
+
 def _sub_line(question: str, fiscal_year_hint: int | None, *, alone: bool = False) -> tuple[str, Plan] | None:
     """A sub-line of a line item the question narrows by the word before it ("transaction-based revenue",
     "bitcoin revenue"): its name and the plan of the same question asked of the item. The item is named once more,
@@ -881,12 +892,18 @@ def _sub_line(question: str, fiscal_year_hint: int | None, *, alone: bool = Fals
     >>> name, p = _sub_line("How much bitcoin revenue did Acme book in 2020?", None, alone=True)
     >>> name, p.formula
     ('bitcoin revenue', 'revenue_2020')
+    >>> _sub_line("How much in nonperforming assets was Acme carrying in 2021?", None, alone=True) is None
+    True
+    >>> _sub_line("Describe the accelerated share repurchase of Q4 2021.", None, alone=True) is None  # no amount asked
+    True
     """
     named = items_named(question)
     narrowed = [(a, b, i) for a, b, i in named if narrows_item(question, a)]
     if len(narrowed) != 1 or {i.key for *_, i in named} != {narrowed[0][2].key} or \
             (len(named) == 1) != alone:
         return None
+    if alone and (narrowed[0][2].key not in SUB_LINED or not _ASKS_AMOUNT.search(question)):
+        return None  # "nonperforming assets" is no row of the balance sheet; "describe the share repurchase" no sum
     a, b, _ = narrowed[0]
     word = re.search(r"(?<![\w'’&-])[a-z][\w'’&-]*\s*$", question[:a])  # a lower-case word: a kind, not a name
     if word is None:

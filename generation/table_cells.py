@@ -385,6 +385,12 @@ _FORMAL = re.compile(r"balance sheets?|statements? of|statement of", re.IGNORECA
 _NOT_STATEMENT = re.compile(r"discussion and analysis|selected (?:consolidated )?financial data|quarterly|"
                             r"unaudited|segments?\b|summary of", re.IGNORECASE)
 _CONSOLIDATED = re.compile(r"\bconsolidated\b", re.IGNORECASE)
+# a statement a caption's sentence refers to ("expense ... allocated in our consolidated statements of operations as
+# follows"): the table breaks something down by the statement's lines, it is not the statement
+_MENTIONED = re.compile(r"\b(?:in|on|to|from|within|across)\s+(?:our|the|its|these|those)\s+(?:accompanying\s+)?"
+                        r"(?:condensed\s+)?(?:consolidated\s+)?(?:balance sheets?|statements? of (?:financial "
+                        r"(?:position|condition)|operations|income|earnings|cash flows?)|income statements?|"
+                        r"cash flows? statements?)", re.IGNORECASE)
 # a note to the statements (its section path): a note table repeats or breaks down a statement's line
 _NOTE = re.compile(r"\bnotes? to (?:the )?(?:condensed )?(?:consolidated )?financial statements\b|"
                    r"(?:^|[›·]\s*)note\s*\d+\b", re.IGNORECASE)
@@ -402,7 +408,7 @@ def context_score(p: Passage, wanted: set[Statement], table: Table, scale: str, 
     whose last section is a statement's own title) -0.6: a statement row beats the note row repeating or splitting
     it; a statement of comprehensive income, for an income-statement item, -0.6."""
     caption = f"{_header_part(p)}\n{p.text[:300]}"
-    named = statements_named(caption)
+    named = statements_named(_MENTIONED.sub(" ", caption))  # "recorded in our statements of operations": not one
     score = 0.5 if p.kind == "table" else 0.0
     if named & wanted:
         score += 1.5 if _FORMAL.search(caption) else 1.0

@@ -744,3 +744,16 @@ def test_a_parts_row_in_a_table_of_one_kind_of_revenue_is_not_its_revenue():
     assert rank_part_cells(ITEMS["revenue"], 2019, "Print and Publishing", [kind]) == []
     own = table("dm", text.replace("Total subscription revenue", "Total Digital Media revenue"), header=kind.header)
     assert [f.text for f in rank_part_cells(ITEMS["revenue"], 2019, "Print and Publishing", [own])] == ["33.6"]
+
+
+def test_a_sub_lines_quarter_asked_of_an_annual_report_is_read_from_the_quarterly_row_that_names_it():
+    income = table("inc", INCOME.text + "\nBitcoin revenue 4,571 516 200", header=INCOME.header)
+    quarterly = table("qtr", "Quarterly Financial Data (Unaudited)\n(In millions)\n2019 First Quarter Second Quarter "
+                             "Third Quarter Fourth Quarter\nNet revenues $ 1,500 $ 1,600 $ 1,700 $ 1,689\n"
+                             "Bitcoin revenue 306 875 1,634 1,756",
+                      header=f"{DOC} · Item 8 · Quarterly Financial Data (Unaudited) | 2019", page=40)
+    llm = ScriptedLLM("Bitcoin revenue in the fourth quarter of 2019 was $1,756 million [1].")
+    answer = pipeline_over([income, quarterly], llm, compute=True).run(
+        "How much bitcoin revenue did Acme book in the fourth quarter of 2019?", scope=Scope(documents=("d",)))
+    assert answer.stage("figures").outcome == "quarters" and len(llm.calls) == 1
+    assert "Bitcoin revenue 306 875 1,634 1,756" in llm.calls[0][-1].content
