@@ -60,6 +60,7 @@ class Concept:
     rule: str
     section: str = ""
     says: str = ""
+    inverse: str = ""  # a question asking whether the concept fails ("did it pay out more than it earned?")
 
 
 _CAPEX_TO_REVENUE = Measure("capex_to_revenue", "capex / revenue", "capex_{y} / revenue_{y}", percent=True)
@@ -80,8 +81,23 @@ _PAYOUTS_TO_FCF = Measure("payouts_to_fcf", "(buybacks + dividends) / free cash 
                           f"(buybacks_{{y}} + dividends_{{y}}) / {_FCF}", percent=True)
 _BUYBACKS_TO_FCF = Measure("buybacks_to_fcf", "buybacks / free cash flow", f"buybacks_{{y}} / {_FCF}", percent=True)
 
+_PAYOUT = Measure("dividend_payout", "dividends / net income", "dividends_{y} / net_income_{y}", percent=True)
+_DIVIDENDS_TO_FCF = Measure("dividends_to_fcf", "dividends / free cash flow", f"dividends_{{y}} / {_FCF}",
+                            percent=True)
+
 #: The glossary of judgement concepts. The rules of thumb are stated in every answer; they are not standards.
 CONCEPTS: tuple[Concept, ...] = (
+    Concept("dividend coverage",
+            r"\bdividends?\b(?=.*\b(?:cover\w*|earn\w*|net income|profits?)\b)|"
+            r"\b(?:cover\w*|earn\w*)\b(?=.*\bdividends?\b)",
+            (_PAYOUT, _DIVIDENDS_TO_FCF),
+            "dividend coverage here = dividends paid against net income (the payout ratio) and against free cash "
+            "flow (operating cash flow less capital expenditures)",
+            "covered its dividends out of earnings", "did not cover its dividends out of earnings",
+            (("dividend_payout", "<=", 1.0),), False,
+            "covered when dividends paid are at most 100% of net income",
+            "dividends paid cash dividends declared per share", r"\bdividends?\b",
+            inverse=r"\bmore\b[^?]*\bthan\b|\bexceed\w*"),
     Concept("shareholder payouts funded by cash flow",
             r"^(?=.*\b(?:buy ?backs?|repurchas\w*|dividends?|shareholders?)\b)(?=.*\b(?:free cash flow|cash flow|"
             r"cash (?:the business |it )?generat\w*|cash from operations|cover\w*|fund(?:ed|s)?|afford|pay for)\b)",
@@ -191,6 +207,7 @@ class Judgement:
     most: bool = True  # a comparison asks for the largest (False: the smallest)
     focus: str = ""  # the one measure of the concept the question names ("based on its quick ratio"), if any
     titles: Mapping[str, str] = field(default_factory=dict)  # a comparison's measures, as the answer names them
+    flipped: bool = False  # the question asks whether the concept fails: its "yes" is the concept's "no"
 
     def figure_question(self, plan: Plan) -> str:
         """The question a figure of the plan is computed for (how its result is stated: percent or ratio)."""
@@ -297,9 +314,11 @@ def plan_judgement(question: str, *, fiscal_year_hint: int | None = None) -> Jud
             named = metric_named(question, years_one[-1])
             focus = named[0] if named and named[0] in FOCUS_TESTS and named[0] in {m.name for m in concept.measures} \
                 else ""
+            flipped = bool(concept.inverse and re.search(concept.inverse, question, re.IGNORECASE))
             return Judgement("concept", concept.name, concept.definition, plans,
                              (concept.section,) if concept.section else (), concept.says, concept,
-                             percent=frozenset(m.name for m in concept.measures if m.percent), focus=focus)
+                             percent=frozenset(m.name for m in concept.measures if m.percent), focus=focus,
+                             flipped=flipped)
     steady = _STEADY.search(question)
     if steady or _DIRECTION.search(question) or _HOW_MUCH_CHANGED.search(question):
         years = _years(question, fiscal_year_hint, 3 if steady else 2)
@@ -394,7 +413,8 @@ def verdict(judgement: Judgement, values: Sequence[Value], asks_up: bool | None 
         held = [(_ratio(v) >= bound) if op == ">=" else (_ratio(v) <= bound) for v, op, bound in tests]
         holds = any(held) if c.any_holds else all(held)
         figures = ", ".join(f"{m.title} {_shown(by[m.name])}" for m in c.measures if m.name in by)
-        return (f"{'Yes' if holds else 'No'}: by the rule used here, the company {c.yes if holds else c.no} in "
+        return (f"{'Yes' if holds != judgement.flipped else 'No'}: by the rule used here, the company "
+                f"{c.yes if holds else c.no} in "
                 f"{values[-1].year} ({figures}).")
     if judgement.kind == "sign":
         v = values[0]

@@ -198,6 +198,7 @@ LINE_ITEMS: tuple[LineItem, ...] = (
           "balance"),
     _item("dividends", "dividends paid",
           [r"(?:cash )?dividends paid(?: to [\w ]+)?", r"dividends paid on common stock", r"payments? of dividends",
+           r"(?:cash )?dividends? payments?",
            r"dividends"], [r"dividends(?: paid)?"], "cash", outflow=True),
     _item("eps_diluted", "diluted earnings per share", _eps_labels("diluted"),
           [r"diluted (?:net )?(?:earnings|income|loss) per (?:common )?share", r"diluted eps",

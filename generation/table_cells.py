@@ -493,7 +493,7 @@ def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
 # ----------------------------------------------------------------------------- one part of the company's cell
 
 _PART_FILLER = frozenset({"the", "its", "our", "segment", "segments", "division", "divisions", "business",
-                          "businesses", "unit", "units", "total", "and", "&", "of", "s"})
+                          "businesses", "unit", "units", "total", "and", "&", "of", "s", "operations"})
 
 
 def part_words(text: str) -> frozenset[str]:
@@ -502,6 +502,8 @@ def part_words(text: str) -> frozenset[str]:
 
     >>> sorted(part_words("Total Optical Communications segment"))
     ['communications', 'optical']
+    >>> part_words("Canadian Operations") == part_words("Canadian")
+    True
     """
     return frozenset(w for w in re.findall(r"[a-z0-9]+", norm_label(text).lower()) if w not in _PART_FILLER)
 

@@ -103,6 +103,18 @@ def test_shareholder_payouts_are_judged_against_free_cash_flow_each_measure_comp
     assert plan_judgement("Does Acme pay dividends in 2022?") is None
 
 
+def test_dividend_coverage_answers_the_question_asked_whichever_way_it_is_put():
+    covered = plan_judgement("Was Acme's dividend covered in 2019?")
+    more = plan_judgement("Did Acme pay out more in dividends than it earned in fiscal 2021?")
+    assert covered is not None and more is not None and covered.subject == more.subject == "dividend coverage"
+    assert [p.formula for p in more.plans][0] == "dividends_2021 / net_income_2021"
+    over = [Value("dividend_payout", 2021, 114.8, "%", "")]
+    assert verdict(more, over).startswith("Yes: by the rule used here, the company did not cover its dividends")
+    assert verdict(covered, over).startswith("No: by the rule used here, the company did not cover its dividends")
+    assert plan_judgement("Could Acme pay for its 2022 buybacks and dividends out of free cash flow?").subject == \
+        "shareholder payouts funded by cash flow"
+
+
 def test_a_trend_says_the_direction_and_answers_the_direction_asked():
     j = plan_judgement("Has Acme's net margin declined as of FY2022?")
     values = [Value("net_margin", 2021, 10.0, "%", ""), Value("net_margin", 2022, 12.5, "%", "")]
