@@ -43,6 +43,7 @@ from generation.figures import (
     plan_part,
     plan_question,
     plan_share,
+    without_item,
     write_block,
 )
 from generation.judgement import Judgement, Value, judgement_text, plan_judgement, section_sentences
@@ -576,6 +577,7 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
     calendar = plan_calendar(plan, scope, corpus)
     filing = filing_passages(scope, corpus)
     names = [part, *part_aliases(part, filing_abbreviations(filing))]  # "PBNA" for "Beverages North America"
+    names += [kind] if (kind := without_item(part)) else []  # "Polycrystalline Silicon" for "... silicon sales"
     known = filing_names(filing)
     if len(names) > 1:
         details.append(f"the filing names {part} {' or '.join(names[1:])}")

@@ -134,7 +134,7 @@ def asks_calculation(question: str, texts: Sequence[str]) -> bool:
 
 
 _PERCENT_WANTED = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bmargins?\b|\bgrowth rate\b|\bcagr\b|\bcompound(?:ed)? "
-                             r"annual growth\b", re.IGNORECASE)
+                             r"annual growth\b|\bhow (?:fast|quickly) did\b", re.IGNORECASE)
 
 
 #: Figures stated in percent by convention (a tax rate, a return on assets, equity or capital, a dividend payout

@@ -245,8 +245,9 @@ _SHARE_SPENT = re.compile(r"\b(?:share|percentage|proportion|percent|fraction) o
 _RATIO_OF = re.compile(r"\bratio of (?P<a>[\w&' ,]+?) to (?P<b>[\w&' ]+)|(?P<a2>[\w&' ]+?) divided by (?P<b2>[\w&' ]+)",
                        re.IGNORECASE)
 _ITEM_MARGIN = re.compile(r"(?P<a>[\w&' ()]+?)\s+(?:%|percent(?:age)?)?\s*margin\b", re.IGNORECASE)
-_GROWTH = re.compile(r"\bgrowth\b|\b(?:year[- ]over[- ]year|yoy)\b|\bchange in\b|\bcagr\b|\bcompound(?:ed)? annual",
-                     re.IGNORECASE)
+_GROWTH = re.compile(r"\bgrowth\b|\b(?:year[- ]over[- ]year|yoy)\b|\bchange in\b|\bcagr\b|\bcompound(?:ed)? annual|"
+                     r"\b(?:how (?:fast|quickly)|by what percentage|(?:in|by) what percent) did\b[^?]*\b(?:grow|rise|"
+                     r"increase|decrease|decline|fall|drop|change)\b", re.IGNORECASE)
 _CAGR = re.compile(r"\bcagr\b|\bcompound(?:ed)? annual", re.IGNORECASE)
 _N_YEAR_AVERAGE = re.compile(r"\b(?:\d|two|three|four|five)[- ]year average\b|\baverage (?:of )?(?:the )?[\w&' ]+ "
                              rf"(?:from|over|between)\s+{YEAR_RANGE}",
@@ -879,10 +880,24 @@ def plan_share(question: str, issuers: Sequence[str] | None = None, *,
                          operands=(part, whole), source="share of the company's", whole=(whole.name,))
 
 
+def without_item(part: str) -> str:
+    """A sub-line's name without the line item's name it ends with ("polycrystalline silicon sales": the row
+    "Polycrystalline Silicon" under revenue), or "" when it ends with none or is nothing else.
+
+    >>> without_item("polycrystalline silicon sales"), without_item("Latin America")
+    ('polycrystalline silicon', '')
+    """
+    named = items_named(part)
+    if not named or named[-1][1] != len(part.rstrip()) or named[-1][0] == 0:
+        return ""
+    return part[:named[-1][0]].strip()
+
+
 #: The line items a statement prints sub-lines of, each its own row ("Subscription revenue", "Bitcoin revenue"): a
 #: sub-line named alone is read from its row. Other items narrowed ("nonperforming assets") are not rows of theirs.
 SUB_LINED = frozenset({"revenue"})
-_ASKS_AMOUNT = re.compile(r"^\W*(?:how much|what (?:was|were|is|are|did)\b)", re.IGNORECASE)
+_ASKS_AMOUNT = re.compile(r"^\W*(?:how (?:much|fast|quickly)|by (?:how much|what percentage)|"
+                          r"what (?:was|were|is|are|did)\b)", re.IGNORECASE)
 
 
 def _sub_line(question: str, fiscal_year_hint: int | None, *, alone: bool = False) -> tuple[str, Plan] | None:
@@ -907,10 +922,16 @@ def _sub_line(question: str, fiscal_year_hint: int | None, *, alone: bool = Fals
     if alone and (narrowed[0][2].key not in SUB_LINED or not _ASKS_AMOUNT.search(question)):
         return None  # "nonperforming assets" is no row of the balance sheet; "describe the share repurchase" no sum
     a, b, _ = narrowed[0]
-    word = re.search(r"(?<![\w'’&-])[a-z][\w'’&-]*\s*$", question[:a])  # a lower-case word: a kind, not a name
-    if word is None:
+    # the lower-case words right before it (a kind, not a name), up to three: "polycrystalline silicon sales"
+    kind: list[re.Match[str]] = []
+    for m in reversed(list(re.finditer(r"\S+", question[:a]))[-3:]):
+        if not re.fullmatch(r"[a-z][\w&-]*", m.group(0)) or m.group(0) in _PLAIN_BEFORE:
+            break
+        kind.insert(0, m)
+    if not kind:
         return None
+    start = kind[0].start()
     # alone: the item kept, plain; else the narrowed mention dropped, the plain one left
-    plan = plan_question(question[:word.start()] + question[a if alone else b:], fiscal_year_hint=fiscal_year_hint)
-    return (f"{word.group(0)}{question[a:b]}".strip(), plan) if plan is not None else None
+    plan = plan_question(question[:start] + question[a if alone else b:], fiscal_year_hint=fiscal_year_hint)
+    return (" ".join(question[start:b].split()), plan) if plan is not None else None
 

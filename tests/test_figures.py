@@ -757,3 +757,14 @@ def test_a_sub_lines_quarter_asked_of_an_annual_report_is_read_from_the_quarterl
         "How much bitcoin revenue did Acme book in the fourth quarter of 2019?", scope=Scope(documents=("d",)))
     assert answer.stage("figures").outcome == "quarters" and len(llm.calls) == 1
     assert "Bitcoin revenue 306 875 1,634 1,756" in llm.calls[0][-1].content
+
+
+@pytest.mark.parametrize(("question", "result"), [
+    ("By what percentage did net revenues grow in 2019 compared with 2018?", 100 * (6489 - 7500) / 7500),
+    ("How fast did product sales grow in 2019 versus 2018?", 100 * (1975 - 2255) / 2255),  # a sub-line, in percent
+])
+def test_growth_asked_as_how_fast_or_by_what_percentage_is_planned_in_percent(question, result):
+    llm = ScriptedLLM("should not be used")
+    answer = pipeline_over([INCOME], llm, compute=True).run(question, scope=Scope(documents=("d",)))
+    assert llm.calls == [] and answer.calculation is not None and answer.calculation.unit == "%"
+    assert answer.calculation.result == pytest.approx(result, rel=1e-3)
