@@ -909,6 +909,9 @@ def _sub_line(question: str, fiscal_year_hint: int | None, *, alone: bool = Fals
     >>> name, p = _sub_line("How much bitcoin revenue did Acme book in 2020?", None, alone=True)
     >>> name, p.formula
     ('bitcoin revenue', 'revenue_2020')
+    >>> _sub_line("How fast did Acme's subscription and services-based revenue grow in 2016 compared with 2015?",
+    ...           None, alone=True)[0]
+    'subscription and services-based revenue'
     >>> _sub_line("How much in nonperforming assets was Acme carrying in 2021?", None, alone=True) is None
     True
     >>> _sub_line("Describe the accelerated share repurchase of Q4 2021.", None, alone=True) is None  # no amount asked
@@ -924,10 +927,16 @@ def _sub_line(question: str, fiscal_year_hint: int | None, *, alone: bool = Fals
     a, b, _ = narrowed[0]
     # the lower-case words right before it (a kind, not a name), up to three: "polycrystalline silicon sales"
     kind: list[re.Match[str]] = []
-    for m in reversed(list(re.finditer(r"\S+", question[:a]))[-3:]):
-        if not re.fullmatch(r"[a-z][\w&-]*", m.group(0)) or m.group(0) in _PLAIN_BEFORE:
+    for m in reversed(list(re.finditer(r"\S+", question[:a]))[-4:]):
+        word = m.group(0)
+        if word == "and" and kind:  # "subscription and services-based revenue"
+            kind.insert(0, m)
+            continue
+        if not re.fullmatch(r"[a-z][\w&-]*", word) or word in _PLAIN_BEFORE:
             break
         kind.insert(0, m)
+    while kind and kind[0].group(0) == "and":
+        kind.pop(0)
     if not kind:
         return None
     start = kind[0].start()
