@@ -795,6 +795,15 @@ _SEGMENT_NAMED = re.compile(r"\b((?:[A-Z][\w&'’.-]*)(?:,?\s+(?:[A-Z][\w&'’.-
                             r"(?:segment|division|business|reportable segment)s?\b")
 
 
+def names_segment(question: str) -> bool:
+    """Whether a question names a segment, division or business of the company by name ("the Blizzard segment").
+
+    >>> names_segment("Was the Blizzard segment becoming less profitable?"), names_segment("Is it profitable?")
+    (True, False)
+    """
+    return _SEGMENT_NAMED.search(question) is not None
+
+
 def plan_part(question: str, issuers: Sequence[str] | None = None, *,
               fiscal_year_hint: int | None = None) -> tuple[str, Plan] | None:
     """A figure of one named part of the company: the part's name and the plan of the same question asked of the

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from generation.figures import ITEMS, Operand, Plan, metric_named, single_item
+from generation.figures import ITEMS, Operand, Plan, metric_named, names_segment, single_item
 from ingest.core.periods import YEAR, months_named, years_named
 
 __all__ = ["CONCEPTS", "Concept", "Judgement", "Measure", "Value", "judgement_text", "plan_judgement",
@@ -167,8 +167,9 @@ _DRIVERS = re.compile(r"\bwhat (?:drove|drives|caused|led to|contributed to|expl
 _UP = r"improv\w*|increas\w*|ris(?:e|en|ing)|rose|grow\w*|grew|expand\w*|higher"
 _DOWN = r"declin\w*|decreas\w*|drop\w*|f[ae]ll\w*|shr[iu]nk\w*|contract\w*|deteriorat\w*|lower|reduc\w*"
 # a concept's direction asked ("is its leverage rising?", "an improving liquidity position"), not its level
-_RISING = re.compile(rf"\b(?:{_UP}|{_DOWN})\b(?! (?:than|interest|rates?|prices?|sales|revenue|demand|volume))",
-                     re.IGNORECASE)
+_BECOME = r"\b(?:get|gets|got|getting|become|becomes|became|becoming|grow|grows|grew)"  # "... get more leveraged"
+_RISING = re.compile(rf"\b(?:{_UP}|{_DOWN})\b(?! (?:than|interest|rates?|prices?|sales|revenue|demand|volume))|"
+                     rf"{_BECOME} (?:more|less)\b", re.IGNORECASE)
 _DIRECTION = re.compile(rf"\b(?:{_UP}|{_DOWN}|chang\w*|trend\w*)\b", re.IGNORECASE)
 _STEADY = re.compile(r"\b(?:consistent\w*|stable|steady|fluctuat\w*|volatil\w*|historical\w*)\b", re.IGNORECASE)
 _SIGN = re.compile(r"\b(?:positive|negative)\b", re.IGNORECASE)
@@ -280,11 +281,13 @@ def plan_judgement(question: str, *, fiscal_year_hint: int | None = None) -> Jud
     'sign'
     """
     question = _CAVEAT.sub(" ", question)
+    segment = names_segment(question)  # "the Blizzard segment": the company's figures do not say
     years_one = _years(question, fiscal_year_hint, 1)
     if _DRIVERS.search(question):
         measure = _subject_measure(question, years_one[-1]) if years_one else None
         years = _years(question, fiscal_year_hint, 2) if _DIRECTION.search(question) else years_one
-        plans = tuple(_plan(measure, y) for y in years) if measure and not _QUARTER.search(question) else ()
+        plans = tuple(_plan(measure, y) for y in years) if measure and not _QUARTER.search(question) \
+            and not segment else ()
         subject = measure.title if measure else _topic(question)
         return Judgement("drivers", subject, "", plans, (f"{_topic(question)} primarily due to driven by "
                                                          "increase decrease compared to prior year",),
@@ -297,7 +300,7 @@ def plan_judgement(question: str, *, fiscal_year_hint: int | None = None) -> Jud
                 return Judgement("compare", name, f"{name}: the net cash each brought in (negative: used)",
                                  tuple(_plan(m, years_one[-1]) for m in measures), most=wants_most,
                                  titles={m.name: m.title for m in measures})
-    if not (_YES_NO.search(question) or _ASSESS.search(question) or _HOW_MUCH_CHANGED.search(question)):
+    if segment or not (_YES_NO.search(question) or _ASSESS.search(question) or _HOW_MUCH_CHANGED.search(question)):
         return None
     if _QUARTER.search(question) or months_named(question):
         return None  # a quarter against a year: the period model does not compare them here
@@ -460,10 +463,13 @@ def asked_direction(question: str) -> bool | None:
     (True, False)
     >>> asked_direction("How much has the tax rate changed?") is None
     True
+    >>> asked_direction("Did its balance sheet get more leveraged in 2016?")
+    True
     """
     if not _YES_NO.search(question):
         return None
-    up, down = re.search(rf"\b(?:{_UP})\b", question, re.I), re.search(rf"\b(?:{_DOWN})\b", question, re.I)
+    up = re.search(rf"\b(?:{_UP})\b|{_BECOME} more\b", question, re.I)
+    down = re.search(rf"\b(?:{_DOWN})\b|{_BECOME} less\b", question, re.I)
     if up and not down:
         return True
     if down and not up:

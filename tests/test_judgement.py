@@ -115,6 +115,16 @@ def test_dividend_coverage_answers_the_question_asked_whichever_way_it_is_put():
         "shareholder payouts funded by cash flow"
 
 
+def test_getting_more_of_a_concept_is_its_trend_and_a_named_segment_is_not_judged_by_the_companys_figures():
+    j = plan_judgement("Did Acme's balance sheet get more leveraged during fiscal 2016?")
+    assert j is not None and j.kind == "trend"
+    assert [p.formula for p in j.plans] == ["total_liabilities_2015 / equity_2015",
+                                            "total_liabilities_2016 / equity_2016"]
+    assert plan_judgement("Was the Blizzard segment becoming less profitable for Acme in 2019?") is None
+    why = plan_judgement("Why did Acme's Europe division report an operating loss in 2022?")
+    assert why is not None and why.kind == "drivers" and why.plans == ()  # the narrative, not the company's figures
+
+
 def test_a_trend_says_the_direction_and_answers_the_direction_asked():
     j = plan_judgement("Has Acme's net margin declined as of FY2022?")
     values = [Value("net_margin", 2021, 10.0, "%", ""), Value("net_margin", 2022, 12.5, "%", "")]
