@@ -88,7 +88,8 @@ LINE_ITEMS: tuple[LineItem, ...] = (
            r"net (?:income|earnings) attributable to [\w .,&'’-]+"],
           [r"net (?:income|earnings|profit)", r"bottom[- ]line"], "income"),
     _item("pretax_income", "income before income taxes",
-          [r"(?:income|earnings)(?: \(loss\))? before (?:provision for )?income tax(?:es| expense)?(?: and [\w ]+)?",
+          [r"(?:income|earnings)(?: \(loss\))?(?: from continuing operations)? before (?:provision for )?income "
+           r"tax(?:es| expense)?(?: and [\w ]+)?",
            r"(?:\(loss\) income|loss|\(loss\)) before (?:provision for )?income tax(?:es| expense)?(?: and [\w ]+)?"],
           [r"(?:income|earnings) before (?:income )?tax(?:es)?", r"pre-?tax (?:income|earnings)"], "income"),
     _item("income_tax", "income tax expense",

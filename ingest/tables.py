@@ -24,8 +24,9 @@ from ingest.core.text import one_line
 
 Span = tuple[int, int]
 
-TABLE_SCHEME = 4  # in the splitter identity when tables are on; bump when the passages change (2: Table records;
-# 3: a table's scale stated in the sentence introducing it; 4: "(In millions)" with a no-break space)
+TABLE_SCHEME = 5  # in the splitter identity when tables are on; bump when the passages change (2: Table records;
+# 3: a table's scale stated in the sentence introducing it; 4: "(In millions)" with a no-break space; 5: a negative
+# printed "(28,107 )", its parenthesis apart)
 
 MIN_ROWS = 3  # a table has at least this many rows that end in numbers
 MAX_GAP = 3  # label lines allowed in a row between two numeric rows (section labels, wrapped labels)
@@ -36,7 +37,8 @@ MAX_CAPTION_LINES = 5
 MAX_LABELS_ABOVE = 2  # label lines between the column header and the first numeric row ("Assets", "Current assets:")
 
 _AMOUNT = rf"[{MINUS}+]?\$?(?:{DIGITS})%?"
-_NUMBER = re.compile(rf"\$?\({_AMOUNT}\)%?|{_AMOUNT}")  # 5,794  $1.96  (619)  $(7)  (7.1)%  23.1%  -0.5
+# 5,794  $1.96  (619)  $(7)  (7.1)%  23.1%  -0.5; "(28,107 )" with its closing parenthesis a token of its own
+_NUMBER = re.compile(rf"\$?\({_AMOUNT}(?:\)%?)?|{_AMOUNT}")
 _DASH = re.compile(rf"[{DASHES}]{{1,3}}")
 _NOT_MEANINGFUL = frozenset({"NM", "N/A", "NA", "n/a", "nm", "NMF", "n.m."})
 _ATTACHED = frozenset({"$", "%", ")", ")%", "US$", "€", "£", "¥"})  # parts of a neighbouring cell
@@ -116,6 +118,8 @@ def numeric_cells(text: str) -> tuple[int, int, bool]:
     ((0, 23, False), 0)
     >>> numeric_cells("2019 2018 (1)")[2], numeric_cells("Inventories (1) (2)")[2]
     (True, False)
+    >>> numeric_cells("Additions to property and equipment (28,107 ) (23,886 ) (20,622 )")
+    (3, 35, False)
     """
     tokens = list(re.finditer(r"\S+", text))
     cells = years = 0
