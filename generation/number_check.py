@@ -63,8 +63,8 @@ class Asked:
 
 NOTHING_ASKED = Asked()
 
-_NUMBER = re.compile(rf"(?<![\w.,])(?P<cur>\$\s*)?(?P<num>{DIGITS})(?![\w]|[.,]\d)\s*(?P<pct>%|percent\b)?\s*"
-                     r"(?P<scale>thousand|million|billion|trillion|bn|mm|[mbk])?\b", re.IGNORECASE)
+_NUMBER = re.compile(rf"(?<![\w.,])(?P<cur>\$\s*)?(?P<num>{DIGITS})(?![\w]|[.,]\d)\s*(?P<pct>%|percent\b)?"
+                     r"(?:\s*(?P<scale>thousand|million|billion|trillion|bn|mm|[mbk])\b)?", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 WINDOW = 6  # words either side of a number that say what it measures
 # Words that say nothing of what a number measures: function words, periods, scale and currency words.
@@ -137,6 +137,8 @@ def stated_numbers(sentence: str) -> list[StatedNumber]:
     [('$1.2 billion', '1200000000.0'), ('5%', '5')]
     >>> [n.text for n in stated_numbers("As of December 31, 2017, it had 49% of them.")]
     ['49%']
+    >>> [(n.text, n.percent) for n in stated_numbers("The rate for 2022 was 14.2% [4].")]  # a percent at the end
+    [('14.2%', True)]
     """
     out = []
     for m in _NUMBER.finditer(sentence):
@@ -266,6 +268,8 @@ def where_printed(stated: StatedNumber, passage: Passage) -> list[Printed]:
     for m in re.finditer(rf"(?<![\d,.]){digits}(?![\d]|[.,]\d)", passage.text):
         if any(a <= m.start() < b for a, b in rows):
             continue
+        if not stated.percent and _PERCENT_AFTER.match(passage.text, m.end()):
+            continue  # "42%" does not print the count "42"
         unit = _unit_after(passage.text, m.end())
         scale = _SCALE_AFTER.match(passage.text, m.end())
         a, b = _sentence_at(passage.text, m.start())
@@ -280,6 +284,7 @@ def _sentence_at(text: str, position: int) -> tuple[int, int]:
     return next(((a, b) for a, b in sentence_spans(text) if a <= position < b), (0, len(text)))
 
 
+_PERCENT_AFTER = re.compile(r"\s?(?:%|per ?cent\b)", re.IGNORECASE)
 _SCALE_AFTER = re.compile(r"\s*(thousand|million|billion|trillion)\b", re.IGNORECASE)
 
 
@@ -493,6 +498,8 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
     as another item."""
     places = [p for passage in passages for p in where_printed(stated, passage)]
     if not places:
+        if not stated.percent and (shown := printed_as_percent(stated, passages)):
+            return NumberVerdict(stated, False, f"{stated.text} is printed only as a percentage ({shown})")
         return None
     # the item asked, when the sentence's words do not say what the number is
     unsaid = measure if matcher is not None and measure and not _says_item(stated.window, matcher) else ""
@@ -535,6 +542,25 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
                                             "prints side by side, and the sentence names none of them", place)
     return NumberVerdict(stated, False, f"{stated.text} is printed in the {part_printed(place)} segment's table, "
                                         "not as the company's", place)
+
+
+def printed_as_percent(stated: StatedNumber, passages: Sequence[Passage]) -> str:
+    """Where the cited passages print a stated plain number's digits only as a percentage ("42% of total GPV"
+    cited for "42 active sellers"), that percentage, else "".
+
+    >>> p = Passage(id="p", doc_id="d", source="a", text="Larger sellers were 42% of GPV.", chars=(0, 31))
+    >>> printed_as_percent(stated_numbers("It had 42 active sellers.")[0], [p])
+    '42%'
+    >>> printed_as_percent(stated_numbers("It had 43 active sellers.")[0], [p])
+    ''
+    """
+    digits = re.escape(re.search(DIGITS, stated.text).group(0))  # type: ignore[union-attr]
+    for passage in passages:
+        if passage.kind == "code":
+            continue
+        if m := re.search(rf"(?<![\d,.]){digits}\s?%", passage.text):
+            return m.group(0)
+    return ""
 
 
 def check_sentence(sentence: str, passages: Sequence[Passage],

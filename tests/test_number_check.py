@@ -106,6 +106,13 @@ def test_a_prose_amount_agrees_with_a_sentence_naming_its_clause_not_only_the_wo
     assert verdicts("Its employees numbered 750,000,000.", [prose]) == [("750,000,000", False)]
 
 
+def test_a_count_printed_only_as_a_percentage_is_not_supported_and_a_percent_ending_a_sentence_is_one():
+    text = "Larger sellers were 42% of total GPV in the fourth quarter. Our effective tax rate was 14.2% for 2022."
+    prose = Passage(id="p1", doc_id="d", source="r.txt", text=text, chars=(0, len(text)))
+    assert verdicts("It had 42 active sellers at the end of 2016 [1].", [prose]) == [("42", False)]
+    assert verdicts("The effective tax rate for 2022 was 14.2% [1].", [prose]) == [("14.2%", True)]
+
+
 def test_years_small_counts_and_markers_are_not_checked():
     assert stated_numbers("In 2020 it opened 3 stores [12].") == []
     assert verdicts("Net sales were $999 million.", [UNITS]) == []  # not printed: the citation check judges it
