@@ -235,34 +235,31 @@ def test_a_scale_stated_in_the_sentence_introducing_a_table_is_the_tables(tmp_pa
     assert all(p.table is not None and p.table.scale == "" for p in _passages(tmp_path / "plain") if p.kind == "table")
 
 
-def test_a_scale_printed_with_a_no_break_space_is_the_tables():
-    """A statement whose "(In millions)" is printed with a no-break space (as PDF text often is) is in millions."""
+def _page_tables(text: str) -> list[Passage]:
+    """The table passages the splitter makes of one PDF page's ``text`` (as PDF text extraction gives it)."""
     from ingest.core.records import Document, PageSpan
-    from ingest.core.settings import SplitSettings
     from ingest.split import ProseSplitter
 
-    text = ("Consolidated Statements of Cash Flows\nYear ended December 31,\n(In\xa0millions) 2021 2020 2019\n"
-            "Net income 1,906 512 960\nDepreciation 1,352 1,399 1,390\n"
-            "Purchases of common stock for treasury (274) (105) (940)\n"
-            "Net cash provided by operating activities 3,412 2,180 2,031")
     doc = Document(doc_id="d" * 16, source="x.pdf", text=text, kind="pdf", pages=(PageSpan(1, 0, len(text)),))
-    tables = [p for p in ProseSplitter(SplitSettings(headers=False), lambda t: len(t.split())).split(doc)
-              if p.kind == "table"]
+    return [p for p in ProseSplitter(SplitSettings(headers=False), lambda t: len(t.split())).split(doc)
+            if p.kind == "table"]
+
+
+def test_a_scale_printed_with_a_no_break_space_is_the_tables():
+    """A statement whose "(In millions)" is printed with a no-break space (as PDF text often is) is in millions."""
+    tables = _page_tables("Consolidated Statements of Cash Flows\nYear ended December 31,\n(In\xa0millions) 2021 2020 "
+                          "2019\nNet income 1,906 512 960\nDepreciation 1,352 1,399 1,390\n"
+                          "Purchases of common stock for treasury (274) (105) (940)\n"
+                          "Net cash provided by operating activities 3,412 2,180 2,031")
     assert tables and all(p.table is not None and p.table.scale == "million" for p in tables)
 
 
 def test_a_negative_printed_with_its_closing_parenthesis_apart_is_a_cell():
     """"(28,107 )": PDF text may put a space before the closing parenthesis; the row is still a table row."""
-    from ingest.core.records import Document, PageSpan
-    from ingest.core.settings import SplitSettings
-    from ingest.split import ProseSplitter
-
-    text = ("Cash flows statements\n(In millions)\nYear Ended June 30, 2023 2022 2021\n"
-            "Common stock repurchased (22,245 ) (32,696 ) (27,385 )\nInvesting\n"
-            "Additions to property and equipment (28,107 ) (23,886 ) (20,622 )\n"
-            "Purchases of investments (37,651 ) (26,456 ) (62,924 )\nMaturities of investments 33,510 16,451 51,792")
-    doc = Document(doc_id="d" * 16, source="x.pdf", text=text, kind="pdf", pages=(PageSpan(1, 0, len(text)),))
-    tables = [p for p in ProseSplitter(SplitSettings(headers=False), lambda t: len(t.split())).split(doc)
-              if p.kind == "table"]
+    tables = _page_tables("Cash flows statements\n(In millions)\nYear Ended June 30, 2023 2022 2021\n"
+                          "Common stock repurchased (22,245 ) (32,696 ) (27,385 )\nInvesting\n"
+                          "Additions to property and equipment (28,107 ) (23,886 ) (20,622 )\n"
+                          "Purchases of investments (37,651 ) (26,456 ) (62,924 )\n"
+                          "Maturities of investments 33,510 16,451 51,792")
     rows = {r.label: [c.value for c in r.cells] for p in tables for r in (p.table.rows if p.table else ())}
     assert rows["Additions to property and equipment"] == [-28107, -23886, -20622]
