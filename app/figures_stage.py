@@ -69,6 +69,7 @@ from ingest.core.periods import (
     years_named,
 )
 from ingest.core.records import Answer, Calculation, Citation, Passage, Ranked, StageTrace
+from ingest.core.tables import Table
 from ingest.core.text import sentence_spans
 from retrieval.scope import Scope
 from retrieval.search import Retrieval
@@ -512,11 +513,12 @@ def quarterly_tables(passages: Sequence[Passage], plan: Plan, part: str = "") ->
     company, a row the part names: "Bitcoin revenue"), first ones first."""
     year = max(o.year for o in plan.operands)
 
-    def holds(p: Passage, operand: Operand) -> bool:
-        return any(label_score(operand.item, r.name) >= STRONG_LABEL if not part else
-                   part_words(r.name) == part_words(part) for r in p.table.rows) if p.table is not None else False
+    def holds(table: Table, operand: Operand) -> bool:
+        if part:
+            return any(part_words(r.name) == part_words(part) for r in table.rows)
+        return any(label_score(operand.item, r.name) >= STRONG_LABEL for r in table.rows)
     return [p for p in passages if p.table is not None and str(year) in f"{p.header} {p.text}"
-            and _QUARTERLY.search(f"{p.header} {p.text[:300]}") and all(holds(p, o) for o in plan.operands)
+            and _QUARTERLY.search(f"{p.header} {p.text[:300]}") and all(holds(p.table, o) for o in plan.operands)
             ][:QUARTERLY_TABLES]
 
 
@@ -722,7 +724,8 @@ def answer_judgement(question: str, judgement: Judgement, search: Search, retrie
     excerpts = narrative(judgement, question, search, where.scope) if where.own else []
     details += [f"narrative: {e.passage.label}: {e.text()[:80]!r}" for e in excerpts]
     decided = judgement_text(question, judgement, values) if values else ""
-    complete = len(values) == len(judgement.plans) if judgement.kind in {"trend", "sign", "compare"} else bool(values)
+    every = bool(values) and len(values) == len(judgement.plans)  # each planned figure computed
+    complete = every if judgement.kind in {"trend", "sign", "compare"} else bool(values)
     first_line = decided.split("\n", 1)[0]
     def written(quoted: int) -> Answer:
         """The answer code writes: the judgement's text with the best narrative passage's first ``quoted``
@@ -744,8 +747,7 @@ def answer_judgement(question: str, judgement: Judgement, search: Search, retrie
         details.append("the model answers, reading the figures' rows and the narrative first")
         pinned = (*found_rows(rows), *excerpts)
         # "what drove": when the model's answer says nothing, the figures and the filing's own reasons, quoted
-        whole = bool(values) and len(values) == len(judgement.plans)
-        fallback = written(DRIVER_QUOTES) if judgement.kind == "drivers" and whole and excerpts else None
+        fallback = written(DRIVER_QUOTES) if judgement.kind == "drivers" and every and excerpts else None
         return Figures(StageTrace("figures", "judgement", seconds=time.perf_counter() - t, outcome="incomplete",
                                   details=tuple(details)), evidence=pinned, fallback=fallback)
     trace = StageTrace("figures", "judgement", seconds=time.perf_counter() - t, calls=0, outcome="ok",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from generation.figures import ITEMS, Operand, Plan, metric_named, names_segment, single_item
 from ingest.core.periods import YEAR, months_named, years_named
@@ -417,8 +417,7 @@ def verdict(judgement: Judgement, values: Sequence[Value], asks_up: bool | None 
         holds = any(held) if c.any_holds else all(held)
         figures = ", ".join(f"{m.title} {_shown(by[m.name])}" for m in c.measures if m.name in by)
         return (f"{'Yes' if holds != judgement.flipped else 'No'}: by the rule used here, the company "
-                f"{c.yes if holds else c.no} in "
-                f"{values[-1].year} ({figures}).")
+                f"{c.yes if holds else c.no} in {values[-1].year} ({figures}).")
     if judgement.kind == "sign":
         v = values[0]
         sign = "positive" if v.result > 0 else "negative" if v.result < 0 else "zero"
@@ -430,7 +429,7 @@ def verdict(judgement: Judgement, values: Sequence[Value], asks_up: bool | None 
         others = ", ".join(f"{judgement.titles.get(v.measure, v.measure)} {_shown(v)}" for v in values if v is not pick)
         return (f"{judgement.titles.get(pick.measure, pick.measure).capitalize()}: {_shown(pick)} in {pick.year}, "
                 f"the {'largest' if judgement.most else 'smallest'} (against {others}).")
-    if judgement.kind != "trend" or len(values) < 2:
+    if judgement.kind not in {"trend", "drivers"} or len(values) < 2:  # "what drove": the change it asks about
         return ""
     first, last = values[0], values[-1]
     points = last.unit == "%"
@@ -495,8 +494,7 @@ def judgement_text(question: str, judgement: Judgement, values: Sequence[Value],
     cash and cash equivalents: not computed (an operan
     The filing says: "We believe our cash will be suff
     """
-    first = verdict(judgement if judgement.kind != "drivers" else replace(judgement, kind="trend"), values,
-                    asked_direction(question))  # "what drove": the change it asks about, then the reasons
+    first = verdict(judgement, values, asked_direction(question))
     rule = f"; {judgement.concept.rule}" if judgement.concept is not None else ""
     if judgement.concept is not None and judgement.focus:
         rule = f"; judged here on {judgement.focus.replace('_', ' ')} as the question asks: " \

@@ -123,6 +123,11 @@ class StatedNumber:
     terms: tuple[str, ...] = ()  # the words that say what it measures, as written
     scale: str = ""  # the scale word it is stated with ("million"), "" when none
 
+    @property
+    def digits(self) -> str:
+        """Its digits as written ("$1.2 billion": "1.2"), to find where a passage prints them."""
+        return re.search(DIGITS, self.text).group(0)  # type: ignore[union-attr]
+
 
 _AFTER_MONTH = re.compile(rf"\b(?:{'|'.join(MONTHS)})\.?\s+$", re.IGNORECASE)
 
@@ -263,7 +268,7 @@ def where_printed(stated: StatedNumber, passage: Passage) -> list[Printed]:
                     out.append(Printed(passage, cell.start, cell.end, label,
                                        table.caption, cell.year, period.month if period else None, in_table=True,
                                        length=cell.months, parts=parts))
-    digits = re.escape(re.search(DIGITS, stated.text).group(0))  # type: ignore[union-attr]
+    digits = re.escape(stated.digits)
     rows = [(r.start, r.end) for r in table.rows] if table is not None else []
     for m in re.finditer(rf"(?<![\d,.]){digits}(?![\d]|[.,]\d)", passage.text):
         if any(a <= m.start() < b for a, b in rows):
@@ -554,7 +559,7 @@ def printed_as_percent(stated: StatedNumber, passages: Sequence[Passage]) -> str
     >>> printed_as_percent(stated_numbers("It had 43 active sellers.")[0], [p])
     ''
     """
-    digits = re.escape(re.search(DIGITS, stated.text).group(0))  # type: ignore[union-attr]
+    digits = re.escape(stated.digits)
     for passage in passages:
         if passage.kind == "code":
             continue

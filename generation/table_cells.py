@@ -697,11 +697,11 @@ def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Pas
         if p.table is None:
             continue
         stated = passage_scale(p)
-        out += part_column_cells(item, year, part, p, stated, months=months, calendar=calendar, known=known,
+        rows = table_rows(p, calendar)
+        out += part_column_cells(item, year, part, p, rows, stated, months=months, calendar=calendar, known=known,
                                  rank=rank)
         named_in_caption = any(i is item for *_, i in items_named(p.table.caption))
         titled = titled_by_part(p.table.caption, part) or part_words(last_section(p.header)) == wanted
-        rows = table_rows(p, calendar)
         summed = sub_line_rows(rows, item)
         for at, row in enumerate(rows):
             label = part_words(row.label)
@@ -728,10 +728,12 @@ def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Pas
     return sorted(out, key=lambda f: -f.score)
 
 
-def part_column_cells(item: LineItem, year: int, part: str, passage: Passage, stated: str, *, months: int | None,
-                      calendar: FiscalCalendar | None, known: Collection[frozenset[str]], rank: int) -> list[Found]:
-    """The cells of ``part``'s column (:func:`part_column`) in the rows naming ``item`` of a table of one period
-    whose columns are parts of the company, when that period is ``year`` (and ``months`` long, or a year)."""
+def part_column_cells(item: LineItem, year: int, part: str, passage: Passage, rows: Sequence[Row], stated: str, *,
+                      months: int | None, calendar: FiscalCalendar | None, known: Collection[frozenset[str]],
+                      rank: int) -> list[Found]:
+    """The cells of ``part``'s column (:func:`part_column`) in the ``rows`` (the passage's :func:`table_rows`)
+    naming ``item`` of a table of one period whose columns are parts of the company, when that period is ``year``
+    (and ``months`` long, or a year)."""
     table = passage.table
     if table is None or len(table.periods) != 1 or not known:
         return []
@@ -740,7 +742,7 @@ def part_column_cells(item: LineItem, year: int, part: str, passage: Passage, st
             (period.months or 12) != (months or 12):
         return []
     out: list[Found] = []
-    for row in table_rows(passage, calendar):
+    for row in rows:
         amounts = [c for c in row.cells if not c.percent]
         if len(amounts) < 3 or (s := label_score(item, own_label(row.label))) < STRONG_LABEL:
             continue
