@@ -37,6 +37,7 @@ from generation.figures import (
     find_operand,
     implausible,
     in_units_asked,
+    issuer_dropped,
     operand_query,
     part_name,
     part_named,
@@ -446,7 +447,7 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
     if judgement := plan_judgement(question, fiscal_year_hint=hint or routed_year(question, retrieval, corpus)):
         return answer_judgement(question, judgement, search, retrieval, scope, candidates, corpus)
     issuers = route_issuers(retrieval)
-    plan = plan_question(question, fiscal_year_hint=hint)
+    plan = plan_question(issuer_dropped(question, issuers), fiscal_year_hint=hint)
     part = part_named(question, issuers) if plan is not None else None
     parted = (plan_share(question, issuers, fiscal_year_hint=hint) or plan_part(question, issuers,
                                                                               fiscal_year_hint=hint)

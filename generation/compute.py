@@ -141,7 +141,7 @@ _PERCENT_WANTED = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bmargins?\b|\bgrowth r
 #: ratio), unless the question asks for a ratio (other than "payout ratio"), a decimal or a fraction.
 _PERCENT_BY_CONVENTION = re.compile(r"\btax rate\b|\breturn on (?:average )?(?:total )?(?:assets|(?:shareholders'? |"
                                     r"stockholders'? )?equity|invested capital|capital)\b|\bro[aei]c?\b|"
-                                    r"\b(?:what|which) (?:share|proportion) of\b|\bpayout\b", re.IGNORECASE)
+                                    r"\b(?:what|which) (?:share|proportion|portion) of\b|\bpayout\b", re.IGNORECASE)
 _PAYOUT_RATIO = re.compile(r"\bpayout ratio\b", re.IGNORECASE)
 _AS_RATIO = re.compile(r"\bdecimal\b|\bratio\b|\bfraction\b|\btimes\b", re.IGNORECASE)
 

@@ -37,9 +37,9 @@ from ingest.core.periods import DATE, YEAR, YEAR_RANGE, months_named, years_name
 from ingest.core.records import Passage
 
 __all__ = ["DEFINED", "ITEMS", "LINE_ITEMS", "METRICS", "Cell", "Found", "LineItem", "Operand", "Plan", "Row",
-           "Statement", "absent", "find_operand", "in_units_asked", "items_named", "label_score", "metric_named",
-           "narrows_item", "operand_query", "operand_value", "part_named", "plan_question", "rank_cells", "single_item",
-           "statements_named", "table_rows", "write_block"]
+           "Statement", "absent", "find_operand", "in_units_asked", "issuer_dropped", "items_named", "label_score",
+           "metric_named", "narrows_item", "operand_query", "operand_value", "part_named", "plan_question",
+           "rank_cells", "single_item", "statements_named", "table_rows", "write_block"]
 
 # ---------------------------------------------------------------------------------------------- the plan
 
@@ -238,9 +238,11 @@ _SHARE_OF = re.compile(r"(?P<a>[\w&' ()]+?),?\s+(?:as an? (?:%|percent(?:age)?|s
                        r"of)\s+(?P<b>[\w&' ]+)", re.IGNORECASE)
 # "what share of its 2020 net sales did it spend on capital expenditures", "what percentage of revenue went to
 # selling, general and administrative expenses": a over b
-_SHARE_SPENT = re.compile(r"\b(?:share|percentage|proportion|percent|fraction) of (?P<b>[\w&' ]+?) (?:(?:did|was)\b"
-                          r".*?\b)?(?:spend|spent|go|went|devote|devoted|invest|invested|pay|paid|return|returned) "
-                          r"(?:on|to|in|into|for|as) (?P<a>[\w&' ]+(?:, [\w&' ]+)*)", re.IGNORECASE)
+_SHARE_SPENT = re.compile(r"\b(?:share|percentage|proportion|portion|percent|fraction) of (?P<b>[\w&' ]+?) "
+                          r"(?:(?:did|was)\b.*?\b)?(?:spend|spent|go|went|devote|devoted|invest|invested|pay|paid|"
+                          r"return|returned|hand(?:ed)? back|g[ai]ve back|distribute|distributed)"
+                          r"(?: to (?:its )?(?:shareholders|stockholders|investors|owners))? "
+                          r"(?:on|to|in|into|for|as|through|via) (?P<a>[\w&' ]+(?:, [\w&' ]+)*)", re.IGNORECASE)
 # "the ratio of capital expenditures to depreciation and amortization": a over b
 _RATIO_OF = re.compile(r"\bratio of (?P<a>[\w&' ,]+?) to (?P<b>[\w&' ]+)|(?P<a2>[\w&' ]+?) divided by (?P<b2>[\w&' ]+)",
                        re.IGNORECASE)
@@ -248,6 +250,9 @@ _ITEM_MARGIN = re.compile(r"(?P<a>[\w&' ()]+?)\s+(?:%|percent(?:age)?)?\s*margin
 _GROWTH = re.compile(r"\bgrowth\b|\b(?:year[- ]over[- ]year|yoy)\b|\bchange in\b|\bcagr\b|\bcompound(?:ed)? annual|"
                      r"\b(?:how (?:fast|quickly)|by what percentage|(?:in|by) what percent) did\b[^?]*\b(?:grow|rise|"
                      r"increase|decrease|decline|fall|drop|change)\b", re.IGNORECASE)
+# growth asked of one year, relative to the year before ("how fast did revenue grow in 2021", "2021 revenue growth")
+_GROWTH_OF_ONE_YEAR = re.compile(r"\bgrowth\b|\b(?:year[- ]over[- ]year|yoy)\b|\b(?:how (?:fast|quickly)|by what "
+                                 r"percentage|(?:in|by) what percent) did\b", re.IGNORECASE)
 _CAGR = re.compile(r"\bcagr\b|\bcompound(?:ed)? annual", re.IGNORECASE)
 _N_YEAR_AVERAGE = re.compile(r"\b(?:\d|two|three|four|five)[- ]year average\b|\baverage (?:of )?(?:the )?[\w&' ]+ "
                              rf"(?:from|over|between)\s+{YEAR_RANGE}",
@@ -321,7 +326,8 @@ _PLAIN_BEFORE = frozenset({"the", "its", "their", "total", "net", "consolidated"
                            "cash", "share", "stock", "common",
                            "gross", "of", "in", "for", "what", "much", "was", "were", "is", "are", "and", "year",
                            "end", "fiscal", "quarterly", "company", "company's", "amount", "did", "generate", "report",
-                           "a", "an", "as", "at", "by", "on", "to", "from", "with", "merchandise", "average",
+                           "a", "an", "as", "at", "by", "on", "to", "from", "with", "through", "via", "into",
+                           "merchandise", "average",
                            "record", "recorded", "or", "earn", "earned", "post", "posted", "book", "booked"})
 
 
@@ -341,14 +347,35 @@ def narrows_item(question: str, start: int) -> bool:
     return not (word in _PLAIN_BEFORE or word.endswith(("'s", "’s", "s'")) or any(c.isdigit() for c in word))
 
 
+# words that may follow "for" or "on" after a line item's name without narrowing it ("revenue for fiscal 2020")
+_PLAIN_AFTER = frozenset({"the", "its", "their", "this", "that", "these", "those", "each", "every", "all", "both",
+                          "fiscal", "year", "years", "quarter", "quarters", "period", "periods", "full", "first",
+                          "second", "third", "fourth", "last", "prior", "previous", "current", "calendar", "a", "an",
+                          "continuing", "discontinued", "company", "consolidated", "common", "ordinary"})
+_FOR_WHAT = re.compile(r"\s+(?:for|on)\s+([a-z]\w*)")
+
+
+def narrowed_after(question: str, end: int) -> bool:
+    """Whether the words right after a line item's name (ending at ``end``) narrow it to a purpose or kind
+    ("capital expenditures for pollution control"); periods and plain words ("for fiscal 2020", "for the year")
+    do not.
+
+    >>> q = "How much were capital expenditures for pollution control in 2020?"
+    >>> narrowed_after(q, 34), narrowed_after("Capital expenditures for the year 2020?", 20)
+    (True, False)
+    """
+    m = _FOR_WHAT.match(question, end)
+    return m is not None and m.group(1) not in _PLAIN_AFTER
+
+
 def single_item(question: str) -> LineItem | None:
     """The one line item a question names (statement names aside), or None for none, several, or one narrowed
-    by the word before it (:func:`narrows_item`)."""
+    by the words around it (:func:`narrows_item`, :func:`narrowed_after`)."""
     text = re.sub(r"(?:balance sheets?|cash flows? statements?|statements? of [\w ]+|income statements?|"
                   r"p ?& ?l(?: statements?)?)", " ", question, flags=re.IGNORECASE)
     named = items_named(text)
     found = {i.key: i for *_, i in named}
-    if len(found) != 1 or any(narrows_item(text, a) for a, _, _ in named):
+    if len(found) != 1 or any(narrows_item(text, a) or narrowed_after(text, b) for a, b, _ in named):
         return None
     return next(iter(found.values()))
 
@@ -378,6 +405,8 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
     True
     >>> plan_question("What share of 2019 net revenues came through digital online channels?") is None
     True
+    >>> plan_question("What gross margin did it earn on bitcoin sales in 2020?") is None  # a part's margin
+    True
 
     A question naming its period's length ("six months ended June 30") carries it (:attr:`Plan.months`).
 
@@ -386,6 +415,8 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
     (6, True)
     """
     plan = _planned(question, fiscal_year_hint)
+    if plan is not None and any(o.item.key in sub_lines_named(question) for o in plan.operands):
+        return None  # "the gross margin on its bitcoin sales": a part's figures, not the statements'
     # a date that only says when the fiscal year named ended leaves the year the filer's name for it
     dated = re.search(DATE, question, re.IGNORECASE) is not None and fiscal_year_and_its_end(question) is None
     operations = _OPERATIONS.search(question)
@@ -447,6 +478,8 @@ def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
     if d is None and metric is not None and states_definition(question):
         return None  # the question's own definition, unread: the glossary's would answer another question
     lo, hi = min(years), max(years)
+    if lo == hi and _GROWTH_OF_ONE_YEAR.search(question) and not _CAGR.search(question):
+        lo = hi - 1  # "by what percentage did net sales grow in 2021": over the year before
     if metric is not None and hi > lo and points_change(question, metric[1]):
         change = f"{metric[1]} - {_at_year(metric[1], year, lo)}"  # a ratio's change in percentage points
         return Plan(f"{metric[0]}_change_{lo}_{hi}", change, _operands_of(change), f"{metric[0]} change", statements)
@@ -726,6 +759,27 @@ def _plain(word: str) -> str:
     return re.sub(r"[^a-z0-9]", "", re.sub(r"['’]s$", "", word.lower()))
 
 
+def issuer_dropped(question: str, issuers: Sequence[str] | None) -> str:
+    """The question with the routed issuer's name (``issuers``: normalised names and aliases) written "the
+    company", so that a name standing right before a line item does not read as narrowing it ("JPMorgan Chase net
+    interest income": the company's net interest income); the question itself when no name is the issuer's.
+
+    >>> issuer_dropped("Acme Anvil net interest income for 2023?", ["acmeanvil"])
+    'the company net interest income for 2023?'
+    >>> issuer_dropped("Acme Health revenue in 2023?", ["acme"])  # a name beyond the issuer's: a part
+    'Acme Health revenue in 2023?'
+    """
+    if not issuers:
+        return question
+    def dropped(m: re.Match[str]) -> str:
+        words = [_plain(w) for w in m.group(0).split()]
+        possessive = re.search(r"['’]s?$", m.group(0))
+        if possessive or _beyond_issuer(words, issuers):
+            return m.group(0)
+        return "the company"
+    return _CAPITALISED.sub(dropped, question)
+
+
 def part_named(question: str, issuers: Sequence[str] | None = None) -> str | None:
     """What a question names that narrows a line item to a part of the company, or None: a quoted phrase that is
     not itself a line item's name ("'service and other'"), a product, brand or contribution ("the Cash app",
@@ -900,6 +954,31 @@ def without_item(part: str) -> str:
     if not named or named[-1][1] != len(part.rstrip()) or named[-1][0] == 0:
         return ""
     return part[:named[-1][0]].strip()
+
+
+# words before a line item that name a metric or a part by its kind, not a sub-line ("days sales outstanding")
+# (nor do operators and gerunds: "over net revenue", "using net sales")
+_NOT_A_KIND = frozenset({"days", "segment", "segments", "division", "divisions", "business", "unit", "units", "over",
+                         "under", "less", "minus", "plus", "versus", "vs", "against", "per", "than", "times", "between",
+                         "after", "before", "divided", "i", "e", "ie"})
+
+
+def sub_lines_named(question: str) -> frozenset[str]:
+    """The line items of :data:`SUB_LINED` a question narrows to one of their sub-lines by a lower-case kind
+    before them ("the margin on bitcoin sales", "membership fee revenue as a percentage of operating income").
+
+    >>> sub_lines_named("What gross margin did it earn on its bitcoin sales in 2020?")
+    frozenset({'revenue'})
+    >>> sub_lines_named("What were days sales outstanding in 2020?"), sub_lines_named("operating income over net sales")
+    (frozenset(), frozenset())
+    """
+    keys = set()
+    for a, _, item in items_named(question):
+        before = re.findall(r"[\w'’&-]+", question[:a])
+        if item.key in SUB_LINED and before and narrows_item(question, a) and before[-1].islower() and \
+                before[-1] not in _NOT_A_KIND and not before[-1].endswith("ing"):
+            keys.add(item.key)
+    return frozenset(keys)
 
 
 #: The line items a statement prints sub-lines of, each its own row ("Subscription revenue", "Bitcoin revenue"): a

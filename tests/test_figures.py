@@ -14,6 +14,7 @@ from generation.figures import (
     ITEMS,
     find_operand,
     in_units_asked,
+    issuer_dropped,
     part_named,
     plan_question,
     rank_cells,
@@ -768,3 +769,39 @@ def test_growth_asked_as_how_fast_or_by_what_percentage_is_planned_in_percent(qu
     answer = pipeline_over([INCOME], llm, compute=True).run(question, scope=Scope(documents=("d",)))
     assert llm.calls == [] and answer.calculation is not None and answer.calculation.unit == "%"
     assert answer.calculation.result == pytest.approx(result, rel=1e-3)
+
+
+def test_growth_asked_of_one_year_is_over_the_year_before():
+    llm = ScriptedLLM("should not be used")
+    answer = pipeline_over([INCOME], llm, compute=True).run("By what percentage did net revenues grow in 2019?",
+                                                            scope=Scope(documents=("d",)))
+    assert llm.calls == [] and answer.calculation is not None
+    assert answer.calculation.result == pytest.approx(100 * (6489 - 7500) / 7500, rel=1e-3)
+    assert plan_question("What was the change in inventories in 2019?") is None  # an amount or a rate: unsure
+
+
+def test_the_issuers_name_before_a_line_item_does_not_narrow_it():
+    question = "Acme Corp net revenues for 2019?"
+    assert plan_question(question) is None  # a name before the item reads as a part of the company
+    assert plan_question(issuer_dropped(question, ["acmecorp", "acme"])).formula == "revenue_2019"
+    assert plan_question(issuer_dropped("Acme Health net revenues for 2019?", ["acme"])) is None
+
+
+@pytest.mark.parametrize("question", [
+    "What gross margin did Acme earn on its bitcoin sales in 2019?",  # a sub-line's margin
+    "In 2019, membership fee revenue was what percentage of operating income?",
+    "How much did Acme spend on capital expenditures for pollution control in 2019?",  # a purpose of the item
+])
+def test_a_metric_or_lookup_of_a_narrower_item_is_not_the_companys(question):
+    assert plan_question(question) is None
+
+
+def test_buybacks_and_dividends_handed_back_as_a_portion_of_operating_cash_flow():
+    cash = table("cf2", CASH.text + "\nCommon stock repurchased (900) (800) (700)\nDividends paid (300) (250) (200)",
+                 header=CASH.header)
+    llm = ScriptedLLM("should not be used")
+    answer = pipeline_over([cash], llm, compute=True).run(
+        "In 2019, what portion of its operating cash flow did Acme hand back to shareholders through buybacks and "
+        "dividends combined?", scope=Scope(documents=("d",)))
+    assert llm.calls == [] and answer.calculation is not None and answer.calculation.unit == "%"
+    assert answer.calculation.result == pytest.approx(100 * (900 + 300) / 1831, rel=1e-3)
