@@ -248,8 +248,8 @@ _RATIO_OF = re.compile(r"\bratio of (?P<a>[\w&' ,]+?) to (?P<b>[\w&' ]+)|(?P<a2>
                        re.IGNORECASE)
 _ITEM_MARGIN = re.compile(r"(?P<a>[\w&' ()]+?)\s+(?:%|percent(?:age)?)?\s*margin\b", re.IGNORECASE)
 _GROWTH = re.compile(r"\bgrowth\b|\b(?:year[- ]over[- ]year|yoy)\b|\bchange in\b|\bcagr\b|\bcompound(?:ed)? annual|"
-                     r"\b(?:how (?:fast|quickly)|by what percentage|(?:in|by) what percent) did\b[^?]*\b(?:grow|rise|"
-                     r"increase|decrease|decline|fall|drop|change)\b", re.IGNORECASE)
+                     r"\b(?:how (?:fast|quickly)|by what percentage|(?:in|by) what percent|(?<=percent, )how much)"
+                     r" did\b[^?]*\b(?:grow|rise|increase|decrease|decline|fall|drop|change)\b", re.IGNORECASE)
 # growth asked of one year, relative to the year before ("how fast did revenue grow in 2021", "2021 revenue growth")
 _GROWTH_OF_ONE_YEAR = re.compile(r"\bgrowth\b|\b(?:year[- ]over[- ]year|yoy)\b|\b(?:how (?:fast|quickly)|by what "
                                  r"percentage|(?:in|by) what percent) did\b", re.IGNORECASE)
@@ -327,7 +327,7 @@ _PLAIN_BEFORE = frozenset({"the", "its", "their", "total", "net", "consolidated"
                            "gross", "of", "in", "for", "what", "much", "was", "were", "is", "are", "and", "year",
                            "end", "fiscal", "quarterly", "company", "company's", "amount", "did", "generate", "report",
                            "a", "an", "as", "at", "by", "on", "to", "from", "with", "through", "via", "into",
-                           "merchandise", "average",
+                           "merchandise", "average", "period-end", "year-end", "quarter-end",
                            "record", "recorded", "or", "earn", "earned", "post", "posted", "book", "booked"})
 
 
@@ -931,7 +931,8 @@ def plan_share(question: str, issuers: Sequence[str] | None = None, *,
     if not (_SHARE_ASKED.search(question) and _FROM_PART.search(question)):
         return None
     plain = _SHARE_ASKED.sub("what ", question, count=1)
-    parted = plan_part(plain, issuers, fiscal_year_hint=fiscal_year_hint) or _sub_line(plain, fiscal_year_hint)
+    parted = plan_part(plain, issuers, fiscal_year_hint=fiscal_year_hint) or _sub_line(plain, fiscal_year_hint) or \
+        _came_through(plain, fiscal_year_hint)
     if parted is None or parted[1].source != "lookup" or len(parted[1].operands) != 1:
         return None
     name, plan = parted
@@ -941,6 +942,26 @@ def plan_share(question: str, issuers: Sequence[str] | None = None, *,
                    f"{slug}_{whole.item.key}_{whole.year}")
     return name, replace(plan, label=f"share_of_{whole.item.key}_{whole.year}", formula=f"{part.name} / {whole.name}",
                          operands=(part, whole), source="share of the company's", whole=(whole.name,))
+
+
+# a part named in lower case after "came through" ("came through digital online channels"), up to a period or the end
+_CAME_THROUGH = re.compile(r"\b(?:c[oa]me|coming) (?:from|through|via) (?:its |the |their )?"
+                           r"(?P<part>[a-z][\w-]*(?: [a-z][\w-]*){0,3})\s*(?=[?.,;]|\s(?:in|during|for)\b|$)")
+
+
+def _came_through(question: str, fiscal_year_hint: int | None) -> tuple[str, Plan] | None:
+    """A part the question says the item "came through" or "came from", named in lower case ("digital online
+    channels"): its name and the plan of the item itself.
+
+    >>> name, p = _came_through("what 2019 net revenues came through digital online channels?", None)
+    >>> name, p.formula
+    ('digital online channels', 'revenue_2019')
+    """
+    m = _CAME_THROUGH.search(question)
+    if m is None or items_named(m.group("part")):
+        return None
+    plan = plan_question(f"{question[:m.start()]} {question[m.end():]}", fiscal_year_hint=fiscal_year_hint)
+    return (m.group("part"), plan) if plan is not None else None
 
 
 def without_item(part: str) -> str:

@@ -106,6 +106,7 @@ LINE_ITEMS: tuple[LineItem, ...] = (
           [r"provisions? for (?:credit|loan) losses", r"credit loss provisions?"], "income"),
     _item("net_interest_income", "net interest income", [r"net interest income(?: \([\w -]+\))?"],
           [r"net interest income"], "income"),
+    _item("deposits", "total deposits", [r"total deposits", r"deposits"], [r"(?:total )?deposits"], "balance"),
     _item("noninterest_expense", "total noninterest expense",
           [r"total non-?interest expenses?", r"non-?interest expenses?"], [r"non-?interest expenses?"], "income",
           outflow=True),

@@ -26,8 +26,11 @@ from ingest.core.yesno import YesNo, ask_yes_no
 Judge = Callable[[str, str], bool | None]  # (claim, passage text) -> supported? (None: could not tell)
 
 # Words that answer sentences use whatever they say ("Yes, the document says ..."): not evidence of support.
-_GENERIC = frozenset({"yes", "no", "also", "both", "only", "one", "answer", "document", "passage", "text", "say",
-                      "says", "said", "mention", "state"})
+# Compared as content words (stems: "stated" is "stat").
+_GENERIC_WORDS = ("yes", "no", "also", "both", "only", "one", "answer", "document", "passage", "passages", "text",
+                  "say", "says", "said", "mention", "mentioned", "state", "states", "stated", "cite", "cites", "cited",
+                  "citing", "according")
+_GENERIC = frozenset(_GENERIC_WORDS) | frozenset(content_words(" ".join(_GENERIC_WORDS)))
 
 SUPPORTED = 0.6  # share of a claim's content words found in a passage that counts as support
 BORDERLINE = 0.3  # below this a citation is removed without asking the judge
@@ -123,8 +126,8 @@ def _dedupe(xs: tuple[int, ...]) -> tuple[int, ...]:
 def claim_words(claim: str) -> set[str]:
     """Content words a supporting passage must hold (generic answer words left out).
 
-    >>> sorted(claim_words("Yes, the Denver Broncos won it."))
-    ['bronco', 'denver', 'won']
+    >>> sorted(claim_words("Yes, the Denver Broncos won it.")), sorted(claim_words("It won, as stated in"))
+    (['bronco', 'denver', 'won'], ['won'])
     """
     return {w for w in content_words(claim) if w not in _GENERIC}
 
@@ -154,6 +157,16 @@ def support_score(claim: str, passage: str) -> float:
     share = len(found) / len(words)
     numbers = {w for w in words if any(ch.isdigit() for ch in w)}
     return share / 2 if numbers - found else share  # a wrong number or date is not support
+
+
+def read_with_header(passage: Passage) -> str:
+    """A passage as the model reads it: its header (the document's issuer, form and period, the section, a table's
+    caption and scale) above its text. A claim naming the company or the scale is supported by them.
+
+    >>> read_with_header(Passage(id="a", doc_id="d", source="s", text="Net sales 5", chars=(0, 11), header="ACME 10-K"))
+    'ACME 10-K\\nNet sales 5'
+    """
+    return f"{passage.header}\n{passage.text}" if passage.header else passage.text
 
 
 def locate_quote(claim: str, passage: str, *, rows: bool = False) -> tuple[int, int] | None:
@@ -221,7 +234,7 @@ def verify_citations(answer: str, passages: Sequence[Passage], *, judge: Judge |
             if not 1 <= n <= len(passages):
                 removed.append((ci, n))
                 continue
-            score = support_score(claim.text, passages[n - 1].text)
+            score = support_score(claim.text, read_with_header(passages[n - 1]))
             ok = score >= supported
             if not ok and judge is not None and score >= borderline:
                 judge_calls += 1
@@ -266,7 +279,7 @@ def verify_citations(answer: str, passages: Sequence[Passage], *, judge: Judge |
 
 def _best_support(claim: str, passages: Sequence[Passage], *, supported: float = SUPPORTED) -> int | None:
     """Index of the one passage that best supports ``claim`` (None when none reaches ``supported``)."""
-    scores = [support_score(claim, p.text) for p in passages]
+    scores = [support_score(claim, read_with_header(p)) for p in passages]
     if not scores or max(scores) < supported:
         return None
     return max(range(len(scores)), key=lambda i: (scores[i], -i))

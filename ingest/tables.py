@@ -24,9 +24,9 @@ from ingest.core.text import one_line
 
 Span = tuple[int, int]
 
-TABLE_SCHEME = 5  # in the splitter identity when tables are on; bump when the passages change (2: Table records;
+TABLE_SCHEME = 6  # in the splitter identity when tables are on; bump when the passages change (2: Table records;
 # 3: a table's scale stated in the sentence introducing it; 4: "(In millions)" with a no-break space; 5: a negative
-# printed "(28,107 )", its parenthesis apart)
+# printed "(28,107 )", its parenthesis apart; 6: a caption whose sentence starts at the end of the prose line above)
 
 MIN_ROWS = 3  # a table has at least this many rows that end in numbers
 MAX_GAP = 3  # label lines allowed in a row between two numeric rows (section labels, wrapped labels)
@@ -296,6 +296,29 @@ def _preamble(lines: list[Line], first: int, floor: int) -> tuple[list[Line], li
     return caption[::-1], header[::-1], labels[::-1]
 
 
+_SENTENCE_TAIL = re.compile(r"(?:^|[.!?;:]\s+)([A-Z][^.!?;:]*)$")
+MAX_CAPTION_TAIL_WORDS = 6
+
+
+def caption_opening(caption: list[Line], above: Line | None) -> list[Line]:
+    """The caption with the start of its sentence prepended when it opens in lower case and the line above ends
+    with that start ("... Print and Publishing. Subscription" / "revenue by reportable segment ... as follows:"):
+    the table is "Subscription revenue by reportable segment", not any revenue by segment.
+
+    >>> above = Line(0, 27, "Our segments are listed. Subscription", LineKind.PROSE)
+    >>> cap = [Line(28, 60, "revenue by segment is as follows:", LineKind.TEXT)]
+    >>> [ln.text for ln in caption_opening(cap, above)]
+    ['Subscription', 'revenue by segment is as follows:']
+    """
+    if not caption or not caption[0].text[:1].islower() or above is None or \
+            above.kind not in (LineKind.PROSE, LineKind.TEXT):
+        return caption
+    m = _SENTENCE_TAIL.search(above.text)
+    if m is None or len(m.group(1).split()) > MAX_CAPTION_TAIL_WORDS:
+        return caption
+    return [Line(above.start + m.start(1), above.end, m.group(1), LineKind.TEXT), *caption]
+
+
 def _span(lines: list[Line]) -> Span | None:
     return (lines[0].start, lines[-1].end) if lines else None
 
@@ -341,6 +364,9 @@ def find_tables(page_text: str, offset: int = 0) -> list[TableBlock]:
         verdict = _judge(body) if body else None
         if verdict is not None:
             caption, header, labels = _preamble(lines, i, floor)
+            if caption:
+                at = next(k for k in range(floor, i) if lines[k] is caption[0])
+                caption = caption_opening(caption, lines[at - 1] if at > floor else None)
             top = (caption or header or labels or body)[0].start
             lead = labels[0].start if labels else -1
             blocks.append(TableBlock(start=top, end=body[-1].end, caption=_span(caption), header=_span(header),

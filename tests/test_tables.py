@@ -289,7 +289,7 @@ def test_flag_off_and_non_pdf_documents_are_unchanged():
     text_doc = Document(doc_id="t" * 16, source="notes.txt", text=BALANCE_SHEET, kind="text")
     assert ProseSplitter(on, COUNT).split(text_doc) == ProseSplitter(off, COUNT).split(text_doc)
     assert "tables" not in text_doc.meta
-    assert DocumentSplitter(on, ProseSplitter(on, COUNT)).identity()["table_scheme"] == 5  # 5: "(28,107 )"
+    assert DocumentSplitter(on, ProseSplitter(on, COUNT)).identity()["table_scheme"] == 6  # 6: caption openings
     assert DocumentSplitter(off, ProseSplitter(off, COUNT)).identity()["table_scheme"] == 0
 
 
@@ -323,3 +323,21 @@ def test_generated_pdf_yields_a_table_passage(make_pdf):
     assert table.text.startswith("CONSOLIDATED STATEMENTS OF OPERATIONS") and table.text.endswith("$ 273")
     assert "CONSOLIDATED STATEMENTS OF OPERATIONS (in millions) | 2019 2018 2017" in table.header
     assert doc.meta["tables"] == "1 kept whole"
+
+
+def test_a_caption_whose_sentence_starts_on_the_prose_line_above_takes_that_start():
+    page = ("We have three reportable segments, Media, Marketing and Print. Subscription\n"
+            "revenue by reportable segment for fiscal 2015 and 2014 is as follows (dollars in millions):\n"
+            "Fiscal 2015 Fiscal 2014\nMedia $ 2,264.7 $ 1,268.3\nMarketing 937.0 797.5\nPrint 22.2 20.1\n")
+    block, = find_tables(page)
+    assert page[slice(*block.caption)].split() == ["Subscription", "revenue", "by", "reportable", "segment", "for",
+                                                   "fiscal", "2015", "and", "2014", "is", "as", "follows",
+                                                   "(dollars", "in", "millions):"]
+    assert page[:block.start].rstrip().endswith("Marketing and Print.")
+    long_tail = page.replace("Print. Subscription", "Print. Of all the money our customers paid us, the part")
+    assert page_caption(long_tail).startswith("revenue by reportable segment")  # not a caption's opening
+
+
+def page_caption(page: str) -> str:
+    block, = find_tables(page)
+    return page[slice(*block.caption)]
