@@ -345,7 +345,8 @@ def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequenc
         titled = {(p.doc_id, p.page) for d in docs
                   for p in titled_pages((corpus or {}).get(d, ()), operand.item.statement)}
         cell = find_operand(operand.item, operand.year, pool, statements=plan.statements, months=plan.months,
-                            titled=titled, calendar=calendar, operations=plan.operations)
+                            titled=titled, calendar=calendar, operations=plan.operations,
+                            month=dict(plan.as_of).get(operand.year))
         if cell is not None:
             found[operand.name] = cell
         elif not operand.item.optional:  # an optional row not printed counts as 0 (figures.absent)

@@ -33,7 +33,7 @@ from generation.line_items import (
 )
 from generation.table_cells import Cell, Found, Row, find_operand, rank_cells, table_rows
 from ingest.core.amounts import SCALE_ASKED, SCALES, scale_name
-from ingest.core.periods import DATE, YEAR, YEAR_RANGE, months_named, years_named
+from ingest.core.periods import DATE, YEAR, YEAR_RANGE, dates_named, months_named, years_named
 from ingest.core.records import Passage
 
 __all__ = ["DEFINED", "ITEMS", "LINE_ITEMS", "METRICS", "Cell", "Found", "LineItem", "Operand", "Plan", "Row",
@@ -65,6 +65,7 @@ class Plan:
     dated: bool = False  # the question names its period by a date ("ended July 29, 2023"): a calendar year
     operations: str = ""  # "continuing" or "discontinued" when the question asks for those operations' figure
     whole: tuple[str, ...] = ()  # operands read for the whole company in a plan of one part's figures (its share)
+    as_of: tuple[tuple[int, int], ...] = ()  # (year, month) of each year the question names by a full date
 
     def describe(self) -> str:
         """One line for the trace.
@@ -411,8 +412,8 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
     A question naming its period's length ("six months ended June 30") carries it (:attr:`Plan.months`).
 
     >>> p = plan_question("What was revenue for the six months ended June 30, 2023?")
-    >>> p.months, p.dated
-    (6, True)
+    >>> p.months, p.dated, p.as_of
+    (6, True, ((2023, 6),))
     """
     plan = _planned(question, fiscal_year_hint)
     if plan is not None and any(o.item.key in sub_lines_named(question) for o in plan.operands):
@@ -420,7 +421,7 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
     # a date that only says when the fiscal year named ended leaves the year the filer's name for it
     dated = re.search(DATE, question, re.IGNORECASE) is not None and fiscal_year_and_its_end(question) is None
     operations = _OPERATIONS.search(question)
-    return replace(plan, months=months_named(question), dated=dated,
+    return replace(plan, months=months_named(question), dated=dated, as_of=tuple(dates_named(question).items()),
                    operations=operations.group(1).lower() if operations else "") if plan is not None else None
 
 

@@ -35,6 +35,7 @@ class Cell:
     percent: bool = False
     months: int | None = None  # the column's period length (3, 6, 9, 12), None when its header names none
     measure: str = ""  # the line item its column group prints, as the header names it ("Operating Profit"), or ""
+    month: int | None = None  # the month of the date its column header prints ("March 31, 2021": 3), else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,11 +236,15 @@ def table_rows(passage: Passage, calendar: FiscalCalendar | None = None) -> list
             columns = [*quarters, *columns]
         dated = iter(_slots(columns, amounts) if own else columns)
         measured = iter(measures if own and amounts == len(columns) else ())
+        # a column's date month, where each amount is one of the header's own columns
+        dated_month = iter([p.month for p in table.periods] if own and amounts == len(columns) == len(table.periods)
+                           else ())
         cells = []
         for c in row_cells:
             year, months = (None, None) if c.percent else next(dated, (None, None))
             measure = "" if c.percent else next(measured, "")
-            cells.append(Cell(c.text, c.start, c.end, c.value, year, c.percent, months, measure))
+            month = None if c.percent else next(dated_month, None)
+            cells.append(Cell(c.text, c.start, c.end, c.value, year, c.percent, months, measure, month))
         # "Diluted" under "Earnings per share": the row is its heading's, of that kind
         label = f"{heading or r.section} {r.name}" if _QUALIFIER_ONLY.fullmatch(norm_label(r.name)) else r.name
         rows.append(Row(label, tuple(cells), r.section))
@@ -347,6 +352,7 @@ class Found:
     scale: str = ""  # the table's scale when the passage itself does not state it ("thousand", ...)
     against: bool = False  # negative where the row's other years are positive: a benefit, not an expense
     months: int | None = None  # the cell's column period length as its header prints it (None: not printed)
+    month: int | None = None  # the month of its column's date ("March 31, 2021": 3), None when none is printed
 
 
 def against_row(cell: Cell, row: Row) -> bool:
@@ -364,7 +370,8 @@ def against_row(cell: Cell, row: Row) -> bool:
 def find_operand(item: LineItem, year: int, passages: Sequence[Passage], *,
                  statements: Iterable[Statement] = (), months: int | None = None,
                  titled: Collection[tuple[str, int | None]] = (),
-                 calendar: FiscalCalendar | None = None, operations: str = "") -> Found | None:
+                 calendar: FiscalCalendar | None = None, operations: str = "", month: int | None = None
+                 ) -> Found | None:
     """The best cell for ``item`` in ``year`` among ``passages`` (best first, as retrieved): the row whose label
     names the item best (:func:`generation.line_items.label_score`), preferring table passages, the statement
     the item is reported in or ``statements`` the question names (seen in the passage's header: section path and
@@ -373,11 +380,13 @@ def find_operand(item: LineItem, year: int, passages: Sequence[Passage], *,
     "six months ended"), a table whose columns say their lengths gives the cell of that length. A table on one
     of the ``titled`` pages (document id, page: a page that opens with the item's statement's title) counts as
     that statement (+1). With ``operations`` ("continuing"), a row of those operations where one is printed (a
-    company without discontinued operations prints its one figure).
+    company without discontinued operations prints its one figure). With ``month``, the date's month the question
+    names for the year: a column dated in another month is not the one asked.
     """
     ranked = (operations and rank_cells(item, year, passages, statements=statements, months=months, titled=titled,
-                                        calendar=calendar, operations=operations)) or \
-        rank_cells(item, year, passages, statements=statements, months=months, titled=titled, calendar=calendar)
+                                        calendar=calendar, operations=operations, month=month)) or \
+        rank_cells(item, year, passages, statements=statements, months=months, titled=titled, calendar=calendar,
+                   month=month)
     return ranked[0] if ranked else None
 
 
@@ -459,9 +468,10 @@ def statement_title(passage: Passage) -> set[Statement]:
 def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
                statements: Iterable[Statement] = (), months: int | None = None,
                titled: Collection[tuple[str, int | None]] = (), calendar: FiscalCalendar | None = None,
-               operations: str = "") -> list[Found]:
+               operations: str = "", month: int | None = None) -> list[Found]:
     """Every cell for ``item`` in ``year`` among ``passages``, best first (see :func:`find_operand`); with the
-    filer's ``calendar``, ``year`` is a fiscal year as the filer names it (:func:`table_rows`).
+    filer's ``calendar``, ``year`` is a fiscal year as the filer names it (:func:`table_rows`). With ``month``
+    (the question names the date: "at March 31, 2020"), a column dated in another month is another period.
 
     A cell's scale is the one its passage states ("(In millions)" in its text or header, which the calculation
     check reads there too), else its table's (stated above the rows of an earlier passage of the table).
@@ -479,14 +489,14 @@ def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
             if operations and not re.search(rf"\b{operations}\s+operations\b", row.label, re.IGNORECASE):
                 continue  # "from continuing operations" asked: the total of all operations is another figure
             cell = row.cell(year, months, item) if score > 0 else None
-            if cell is None:
+            if cell is None or (month is not None and cell.month is not None and cell.month != month):
                 continue
             total = 0.3 if item.is_total and norm_label(row.label).startswith("total") else 0.0
             if months is not None and cell.months == months:
                 total += 0.6  # the period asked for, printed as such (outweighs the repeated-years penalty)
             out.append(Found(p, cell.text, (cell.start, cell.end), row.label, score + context + total,
                              cell.value if cell.value is not None else Decimal(0),
-                             "" if stated else p.table.scale, against_row(cell, row), cell.months))
+                             "" if stated else p.table.scale, against_row(cell, row), cell.months, cell.month))
     return sorted(out, key=lambda f: -f.score)
 
 
@@ -660,6 +670,25 @@ def names_only(text: str, item: LineItem) -> bool:
     return [i for *_, i in items_named(text)] == [item]
 
 
+def caption_of_a_kind(caption: str, item: LineItem) -> bool:
+    """Whether a table's caption opens with ``item`` narrowed by a word or two before it ("Subscription revenue by
+    reportable segment"): its rows are that kind of the item, not the item's whole figure.
+
+    >>> from generation.line_items import ITEMS
+    >>> caption_of_a_kind("Subscription revenue by reportable segment (dollars in millions):", ITEMS["revenue"])
+    True
+    >>> caption_of_a_kind("Total net revenue by segment", ITEMS["revenue"]), caption_of_a_kind("Revenue by segment",
+    ...                                                                                          ITEMS["revenue"])
+    (False, False)
+    """
+    head = re.sub(r"^\s*table of contents\s*", "", caption, flags=re.IGNORECASE)
+    named = [a for a, _, i in items_named(head) if i is item]
+    if not named:
+        return False
+    before = [w.lower() for w in re.findall(r"[A-Za-z]+", head[:named[0]])]
+    return 0 < len(before) <= 2 and not set(before) & (_PART_FILLER | _WHOLE_WORDS | {"by", "in", "for", "from"})
+
+
 def titled_by_part(caption: str, part: str) -> bool:
     """Whether a table's caption says the table is one part's: it begins with the part's name (after a "Table of
     Contents" running head), or says it is "for the <part> segment".
@@ -700,7 +729,8 @@ def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Pas
         rows = table_rows(p, calendar)
         out += part_column_cells(item, year, part, p, rows, stated, months=months, calendar=calendar, known=known,
                                  rank=rank)
-        named_in_caption = any(i is item for *_, i in items_named(p.table.caption))
+        named_in_caption = any(i is item for *_, i in items_named(p.table.caption)) and \
+            not caption_of_a_kind(p.table.caption, item)  # "Subscription revenue by segment": not the part's revenue
         titled = titled_by_part(p.table.caption, part) or part_words(last_section(p.header)) == wanted
         summed = sub_line_rows(rows, item)
         for at, row in enumerate(rows):

@@ -159,14 +159,24 @@ def support_score(claim: str, passage: str) -> float:
     return share / 2 if numbers - found else share  # a wrong number or date is not support
 
 
-def read_with_header(passage: Passage) -> str:
-    """A passage as the model reads it: its header (the document's issuer, form and period, the section, a table's
-    caption and scale) above its text. A claim naming the company or the scale is supported by them.
+def passage_support(claim: str, passage: Passage, borderline: float = BORDERLINE) -> float:
+    """How well ``passage`` supports ``claim`` (:func:`support_score`). Where its text alone reaches
+    ``borderline``, it is read as the model reads it, with its header above it (the document's issuer, form and
+    period, the section, a table's caption and scale): a claim naming the company or the scale is not let down by
+    words only the header holds. A claim only the header supports is not supported: a citation quotes the text.
 
-    >>> read_with_header(Passage(id="a", doc_id="d", source="s", text="Net sales 5", chars=(0, 11), header="ACME 10-K"))
-    'ACME 10-K\\nNet sales 5'
+    >>> p = Passage(id="a", doc_id="d", source="s", text="Net sales 5,100 4,900", chars=(0, 21),
+    ...             header="ACME CORP 10-K FY2019 · (in millions)")
+    >>> claim = "Acme Corp net sales were $5,100 million."
+    >>> round(support_score(claim, p.text), 2), round(passage_support(claim, p), 2)
+    (0.57, 1.0)
+    >>> passage_support("Acme Corp filed its 10-K.", p)
+    0.0
     """
-    return f"{passage.header}\n{passage.text}" if passage.header else passage.text
+    alone = support_score(claim, passage.text)
+    if alone < borderline or not passage.header:
+        return alone
+    return max(alone, support_score(claim, f"{passage.header}\n{passage.text}"))
 
 
 def locate_quote(claim: str, passage: str, *, rows: bool = False) -> tuple[int, int] | None:
@@ -234,7 +244,7 @@ def verify_citations(answer: str, passages: Sequence[Passage], *, judge: Judge |
             if not 1 <= n <= len(passages):
                 removed.append((ci, n))
                 continue
-            score = support_score(claim.text, read_with_header(passages[n - 1]))
+            score = passage_support(claim.text, passages[n - 1], borderline)
             ok = score >= supported
             if not ok and judge is not None and score >= borderline:
                 judge_calls += 1
@@ -279,7 +289,7 @@ def verify_citations(answer: str, passages: Sequence[Passage], *, judge: Judge |
 
 def _best_support(claim: str, passages: Sequence[Passage], *, supported: float = SUPPORTED) -> int | None:
     """Index of the one passage that best supports ``claim`` (None when none reaches ``supported``)."""
-    scores = [support_score(claim, read_with_header(p)) for p in passages]
+    scores = [passage_support(claim, p, BORDERLINE) for p in passages]
     if not scores or max(scores) < supported:
         return None
     return max(range(len(scores)), key=lambda i: (scores[i], -i))

@@ -88,19 +88,27 @@ def column_periods(head: str) -> tuple[Period, ...]:
 
     >>> [(p.year, p.month, p.day) for p in column_periods("13 Weeks Ended January 28, January 29,\\n2023 2022")]
     [(2023, 1, 28), (2022, 1, 29)]
+
+    Each year on the line under its own date is that date's.
+
+    >>> [(p.text, p.month) for p in column_periods("March 31,\\n2021\\nDecember 31,\\n2020 Change")]
+    [('March 31, 2021', 3), ('December 31, 2020', 12)]
     """
     years = list(STANDALONE_YEAR.finditer(head))
     bare = list(_BARE_DATE.finditer(head))
     bare = bare if len(bare) == len(years) and bare and bare[-1].end() <= years[0].start() else []
     lengths = list(PERIOD_LENGTH.finditer(head))
     instant = not lengths and bool(_INSTANT.search(head))
+    # each year printed on the line under its own date ("March 31,\n2021\nDecember 31,\n2020"): dated all
+    stacked = all(_DATE_BEFORE.search(head, 0, y.start()) is not None for y in years)
     out: list[Period] = []
     for i, y in enumerate(years):
         date = _DATE_BEFORE.search(head, 0, y.start())
         month = day = None
         text = y.group()
-        if date is not None and "\n" not in head[date.start():y.start()]:
-            month, day, text = month_number(date.group(1)), int(date.group(2)), head[date.start():y.end()]
+        if date is not None and ("\n" not in head[date.start():y.start()] or stacked):
+            month, day, text = month_number(date.group(1)), int(date.group(2)), " ".join(head[date.start():y.end()]
+                                                                                         .split())
         elif bare:
             month, day = month_number(bare[i].group(1)), int(bare[i].group(2))
             text = f"{bare[i].group(0).rstrip(', ')}, {y.group()}"

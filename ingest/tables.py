@@ -24,9 +24,10 @@ from ingest.core.text import one_line
 
 Span = tuple[int, int]
 
-TABLE_SCHEME = 6  # in the splitter identity when tables are on; bump when the passages change (2: Table records;
+TABLE_SCHEME = 7  # in the splitter identity when tables are on; bump when the passages change (2: Table records;
 # 3: a table's scale stated in the sentence introducing it; 4: "(In millions)" with a no-break space; 5: a negative
-# printed "(28,107 )", its parenthesis apart; 6: a caption whose sentence starts at the end of the prose line above)
+# printed "(28,107 )", its parenthesis apart; 6: a caption whose sentence starts at the end of the prose line above;
+# 7: each year under its own date on the line above is dated)
 
 MIN_ROWS = 3  # a table has at least this many rows that end in numbers
 MAX_GAP = 3  # label lines allowed in a row between two numeric rows (section labels, wrapped labels)

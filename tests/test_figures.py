@@ -805,3 +805,16 @@ def test_buybacks_and_dividends_handed_back_as_a_portion_of_operating_cash_flow(
         "dividends combined?", scope=Scope(documents=("d",)))
     assert llm.calls == [] and answer.calculation is not None and answer.calculation.unit == "%"
     assert answer.calculation.result == pytest.approx(100 * (900 + 300) / 1831, rel=1e-3)
+
+
+def test_a_date_asked_reads_only_a_column_of_that_date():
+    quarter = table("q1", "CONSOLIDATED BALANCE SHEETS\n(in millions)\nMarch 31,\n2021\nDecember 31,\n2020\n"
+                          "Cash and cash equivalents $ 5,794 $ 4,225\nTotal assets $ 19,845 $ 17,890\n"
+                          "Deposits $ 2,278 $ 2,144", header="ACME CORP 10-Q Q1 2021 · CONSOLIDATED BALANCE SHEETS")
+    llm = ScriptedLLM("should not be used")
+    pipeline = pipeline_over([quarter], llm, compute=True)
+    answer = pipeline.run("What were total assets at December 31, 2020?", scope=Scope(documents=("d",)))
+    assert answer.calculation is not None and answer.calculation.result == 17890
+    answer = pipeline.run("By what percentage did deposits grow from March 31, 2020 to March 31, 2021?",
+                          scope=Scope(documents=("d",)))
+    assert answer.calculation is None and answer.stage("figures").outcome == "not found"

@@ -289,7 +289,7 @@ def test_flag_off_and_non_pdf_documents_are_unchanged():
     text_doc = Document(doc_id="t" * 16, source="notes.txt", text=BALANCE_SHEET, kind="text")
     assert ProseSplitter(on, COUNT).split(text_doc) == ProseSplitter(off, COUNT).split(text_doc)
     assert "tables" not in text_doc.meta
-    assert DocumentSplitter(on, ProseSplitter(on, COUNT)).identity()["table_scheme"] == 6  # 6: caption openings
+    assert DocumentSplitter(on, ProseSplitter(on, COUNT)).identity()["table_scheme"] == 7  # 7: stacked dates
     assert DocumentSplitter(off, ProseSplitter(off, COUNT)).identity()["table_scheme"] == 0
 
 

@@ -61,6 +61,19 @@ def month_name(number: int) -> str:
     return MONTHS[number - 1].title()
 
 
+def dates_named(text: str) -> dict[int, int]:
+    """The month of each year a text names by a full date ("March 31, 2020"), as year -> month; a year named by
+    two dates of different months is left out (which one is meant cannot be told).
+
+    >>> dates_named("Deposits grew from March 31, 2020 to March 31, 2021; revenue in 2019?")
+    {2020: 3, 2021: 3}
+    """
+    months: dict[int, set[int]] = {}
+    for m in re.finditer(DATE, text, re.IGNORECASE):
+        months.setdefault(int(m.group(3)), set()).add(month_number(m.group(1)))
+    return {year: next(iter(ms)) for year, ms in months.items() if len(ms) == 1}
+
+
 def full_year(text: str) -> int:
     """A year as printed, two digits read as 20xx ("FY22").
 
