@@ -265,7 +265,7 @@ def test_header_is_shown_on_the_passage_line_never_as_text():
     assert passage_intro(2, BALANCE) == ("[2] ATVI_2019_10K.pdf p.2 — Activision Blizzard 10-K FY2019 › Balance "
                                           "Sheets | At December 31, 2019 At December 31, 2018")
     assert passage_intro(1, INCOME) == "[1] ATVI_2019_10K.pdf p.1"  # no header: the line as before
-    # a claim only the header supports is not supported: a citation quotes the passage text
+    # a claim only the header supports is not supported: the citation check reads passage text alone
     v = verify_citations("Activision Blizzard filed its 10-K for FY2019 [2].", [INCOME, BALANCE], repair=False)
     assert v.flagged and not v.citations
 

@@ -243,13 +243,3 @@ def test_a_table_citation_quotes_the_row_that_supports_it_not_the_whole_table():
     v = verify_citations("August had 4,810 visitors [1].", [table])
     (c,) = v.citations
     assert c.quote == "August | 4,810 | 35" and text[slice(*c.quote_chars)] == c.quote
-
-
-def test_a_claim_naming_the_company_is_supported_by_the_passage_header_and_a_wrong_citation_is_repaired():
-    ps = [Passage(id="a", doc_id="d", source="s.pdf", text="2019 2018\nIn-game net bookings $ 3,366 $ 4,203",
-                  chars=(0, 46), header="BLUE HARBOR, INC. 10-K FY2019 · Item 7"),
-          Passage(id="b", doc_id="d", source="s.pdf", text="2019 2018\nIn-game net revenues 3,376 4,249",
-                  chars=(50, 92), header="BLUE HARBOR, INC. 10-K FY2019 · Item 7 · (amounts in millions)")]
-    v = verify_citations("Blue Harbor recorded $3,376 million of in-game net revenues (downloadable content) in 2019, "
-                         "as stated in [1].", ps)
-    assert v.text.endswith("[2].") and v.removed == ((0, 1),) and v.added == ((0, 2),)
