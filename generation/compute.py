@@ -138,10 +138,12 @@ _PERCENT_WANTED = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bmargins?\b|\bgrowth r
 
 
 #: Figures stated in percent by convention (a tax rate, a return on assets, equity or capital, a dividend payout
-#: ratio), unless the question asks for a ratio (other than "payout ratio"), a decimal or a fraction.
+#: ratio, an amount relative to revenue), unless the question asks for a ratio (other than "payout ratio"), a decimal or a fraction.
 _PERCENT_BY_CONVENTION = re.compile(r"\btax rate\b|\breturn on (?:average )?(?:total )?(?:assets|(?:shareholders'? |"
                                     r"stockholders'? )?equity|invested capital|capital)\b|\bro[aei]c?\b|"
-                                    r"\b(?:what|which) (?:share|proportion|portion) of\b|\bpayout\b", re.IGNORECASE)
+                                    r"\b(?:what|which) (?:share|proportion|portion) of\b|\bpayout\b|"
+                                    r"\brelative to (?:its |the |their )?(?:total )?(?:net )?(?:revenues?|sales)\b",
+                                    re.IGNORECASE)
 _PAYOUT_RATIO = re.compile(r"\bpayout ratio\b", re.IGNORECASE)
 _AS_RATIO = re.compile(r"\bdecimal\b|\bratio\b|\bfraction\b|\btimes\b", re.IGNORECASE)
 
@@ -158,6 +160,8 @@ def wants_percent(question: str) -> bool:
     True
     >>> wants_percent("What was the 2019 dividend payout ratio?"), wants_percent("payout ratio as a decimal")
     (True, False)
+    >>> wants_percent("How large was share-based compensation relative to its total net revenue in 2016?")
+    True
     """
     if _PERCENT_WANTED.search(question):
         return True

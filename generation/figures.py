@@ -245,8 +245,8 @@ _SHARE_SPENT = re.compile(r"\b(?:share|percentage|proportion|portion|percent|fra
                           r"(?: to (?:its )?(?:shareholders|stockholders|investors|owners))? "
                           r"(?:on|to|in|into|for|as|through|via) (?P<a>[\w&' ]+(?:, [\w&' ]+)*)", re.IGNORECASE)
 # "the ratio of capital expenditures to depreciation and amortization": a over b
-_RATIO_OF = re.compile(r"\bratio of (?P<a>[\w&' ,]+?) to (?P<b>[\w&' ]+)|(?P<a2>[\w&' ]+?) divided by (?P<b2>[\w&' ]+)",
-                       re.IGNORECASE)
+_RATIO_OF = re.compile(r"\bratio of (?P<a>[\w&' ,]+?) to (?P<b>[\w&' ]+)|(?P<a2>[\w&' -]+?) (?:divided by|relative to) "
+                       r"(?P<b2>[\w&' ]+)", re.IGNORECASE)
 _ITEM_MARGIN = re.compile(r"(?P<a>[\w&' ()]+?)\s+(?:%|percent(?:age)?)?\s*margin\b", re.IGNORECASE)
 _GROWTH = re.compile(r"\bgrowth\b|\b(?:year[- ]over[- ]year|yoy)\b|\bchange in\b|\bcagr\b|\bcompound(?:ed)? annual|"
                      r"\b(?:how (?:fast|quickly)|by what percentage|(?:in|by) what percent|(?<=percent, )how much)"
@@ -406,6 +406,9 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
     True
     >>> plan_question("What share of 2019 net revenues came through digital online channels?") is None
     True
+    >>> [plan_question(q) for q in ("How much of its 2019 inventory was finished product?", "Did currency "
+    ...  "movements help or hurt revenue in 2016?", "How concentrated were its receivables at the end of 2015?")]
+    [None, None, None]
     >>> plan_question("What gross margin did it earn on bitcoin sales in 2020?") is None  # a part's margin
     True
 
@@ -466,9 +469,45 @@ def period_ended(question: str) -> int | None:
     return ends[0] if all(y >= ends[0] for y in years_named(question)) else None
 
 
+# a filing named by its year ("In Costco's FY2021 10-K", "the 2019 annual report"): where the question names
+# another year too, that one is asked
+_FILING_NAMED = re.compile(rf"\b(?:Q[1-4]\s+)?(?:FY\s?|fiscal(?:\s+year)?\s+)?{YEAR}\s+(?:annual report|10-?K|10-?Q|"
+                           r"form 10-?[KQ]|earnings release)\b", re.IGNORECASE)
+
+
+def years_asked(question: str) -> list[int]:
+    """The years a question asks about: those it names, less a filing's year when it names another (not for a
+    quarter: which of the filing's quarter columns is the one asked, the planner cannot tell).
+
+    >>> years_asked("In Acme's FY2021 10-K, what were net sales for the prior year, fiscal 2020?")
+    [2020]
+    >>> years_asked("What were net sales in the FY2021 10-K?")
+    [2021]
+    >>> years_asked("Per Acme's Q2 2023 10-Q, what was net income in the fourth quarter of 2022?")
+    [2023, 2022]
+    """
+    if _QUARTER_NAMED.search(_FILING_NAMED.sub(" ", question)):
+        return years_named(question)
+    return years_named(_FILING_NAMED.sub(" ", question)) or years_named(question)
+
+
+_QUARTER_NAMED = re.compile(r"\bquarter\b|\b[1-4]Q\d{2}\b|\bQ[1-4]\b", re.IGNORECASE)
+
+
+# a lookup question asking something else of the item: a part of it ("how much of its inventory was finished
+# product"), an effect on it ("did currency movements help or hurt revenue"), a quality ("how concentrated were its
+# receivables")
+_NO_AMOUNT_OF_ITEM = re.compile(r"\bhow much of (?:its|the|their|\w+['’]s?)\s+(?:[\w-]+\s+){0,3}?(?:was|were|is|are)\s+"
+                                r"(?!(?:\w+ed|made|sold|attributable)\s+(?:in|from|by|through|via|to|outside)\b)"
+                                r"(?:from\s+|in\s+)?(?:the\s+)?(?-i:[a-z])|\b(?:impact|effect)s?\s+(?:of|on)\b|"
+                                r"\baffect(?:ed|s)?\b|\b(?:help|hurt)(?:ed|s)?\b|^\W*how\s+(?!(?:much|many|large|big|high|"
+                                r"fast|quickly|long|did|does|do|has|have|had|was|were|is|are|would|will|can|could|should)"
+                                r"\b)[a-z]+\b", re.IGNORECASE)
+
+
 def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
     ended = fiscal_year_and_its_end(question) or period_ended(question)
-    years = [ended] if ended else years_named(question) or ([fiscal_year_hint] if fiscal_year_hint else [])
+    years = [ended] if ended else years_asked(question) or ([fiscal_year_hint] if fiscal_year_hint else [])
     if not years or _PART_OF_COMPANY.search(question):  # a segment's figure: not in the consolidated statements
         return None
     statements = frozenset(statements_named(question))
@@ -518,7 +557,7 @@ def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
         formula = f"avg({', '.join(f'{item.key}_{y}' for y in range(lo, hi + 1))})"
         return Plan(f"{item.key}_average_{lo}_{hi}", formula, _operands_of(formula), "average", statements)
     if is_derived_question(question) or len(years) > 1 or (_PER_UNIT.search(question) and not item.per_share) or \
-            _RELATIVE.search(question) or _SHARE_ASKED.search(question):
+            _RELATIVE.search(question) or _SHARE_ASKED.search(question) or _NO_AMOUNT_OF_ITEM.search(question):
         return None  # "what share of net revenues came through digital channels": not the revenue itself
     return Plan(f"{item.key}_{year}", f"{item.key}_{year}", _operands_of(f"{item.key}_{year}"), "lookup", statements)
 
@@ -847,7 +886,7 @@ def part_name(part: str) -> str:
 
 _SEGMENT_NAMED = re.compile(r"\b((?:[A-Z][\w&'’.-]*)(?:,?\s+(?:[A-Z][\w&'’.-]*|&|and|of))*)"
                             r"(?:\s+\([A-Z][A-Za-z&]+\))?\s+(?:business\s+)?"  # "... South Asia (AMESA) division"
-                            r"(?:segment|division|business|reportable segment)s?\b")
+                            r"(?:segment|division|business|reportable segment|region)s?\b")
 
 
 def names_segment(question: str) -> bool:
@@ -900,7 +939,8 @@ def plan_part(question: str, issuers: Sequence[str] | None = None, *,
         span = (at, at + len(found))
     rest = f"{question[:span[0]]} {question[span[1]:]}"
     rest = re.sub(r"\b(?:under|from|of|for|by)\s+(?=[?.,]|\s*$)", " ", rest)
-    rest = re.sub(r"\b(?:segment|division)(?:['’]s)?\s+(?=[a-z])", "", rest)  # "segment revenue": the part's revenue
+    # "segment revenue", "business segment operating profit": the part's revenue, operating profit
+    rest = re.sub(r"\b(?:business\s+)?(?:segment|division)(?:['’]s)?\s+(?=[a-z])", "", rest)
     plan = plan_question(rest, fiscal_year_hint=fiscal_year_hint)
     return (name.strip(), plan) if plan is not None else None
 
@@ -928,9 +968,15 @@ def plan_share(question: str, issuers: Sequence[str] | None = None, *,
     ('transaction-based revenue', 'transaction_based_revenue_2020 / revenue_2020')
     >>> plan_share("What share of revenue did Acme spend on R&D in 2020?") is None
     True
+    >>> plan_share("What share of total segment operating profit came from Acme's Cloud segment in 2021?") is None
+    True
     """
-    if not (_SHARE_ASKED.search(question) and _FROM_PART.search(question)):
+    asked = _SHARE_ASKED.search(question)
+    if not (asked and _FROM_PART.search(question)):
         return None
+    named = items_named(question[asked.end():])
+    if named and re.search(r"\bsegments?\b", question[asked.end():asked.end() + named[0][0]], re.IGNORECASE):
+        return None  # "share of total business segment operating profit": the segments' total, not the statement's
     plain = _SHARE_ASKED.sub("what ", question, count=1)
     parted = plan_part(plain, issuers, fiscal_year_hint=fiscal_year_hint) or _sub_line(plain, fiscal_year_hint) or \
         _came_through(plain, fiscal_year_hint)

@@ -16,6 +16,7 @@ from generation.figures import (
     in_units_asked,
     issuer_dropped,
     part_named,
+    plan_part,
     plan_question,
     rank_cells,
     table_rows,
@@ -818,3 +819,23 @@ def test_a_date_asked_reads_only_a_column_of_that_date():
     answer = pipeline.run("By what percentage did deposits grow from March 31, 2020 to March 31, 2021?",
                           scope=Scope(documents=("d",)))
     assert answer.calculation is None and answer.stage("figures").outcome == "not found"
+
+
+def test_marketing_and_share_based_compensation_relative_to_revenue_are_planned_in_percent():
+    income = table("inc2", INCOME.text + "\nMarketing 300 280 260\nShare-based compensation 130 120 110",
+                   header=INCOME.header)
+    llm = ScriptedLLM("should not be used")
+    pipeline = pipeline_over([income], llm, compute=True)
+    for question, value in [("acme 2019 marketing spend as a % of revenues?", 300),
+                            ("How large was share-based compensation relative to its total net revenues in 2019?", 130)]:
+        answer = pipeline.run(question, scope=Scope(documents=("d",)))
+        assert answer.calculation is not None and answer.calculation.unit == "%", question
+        assert answer.calculation.result == pytest.approx(100 * value / 6489, rel=1e-3)
+    assert plan_question("What was sales and marketing as a % of revenue in 2019?") is None  # not marketing alone
+
+
+def test_a_filings_year_is_not_an_asked_year_and_a_region_is_a_part():
+    assert plan_question("In Acme's FY2019 10-K, what were net revenues for the prior year, fiscal 2018?").formula == \
+        "revenue_2018"
+    name, plan = plan_part("Acme FY2019: how much net revenue came from the EMEA region?", ["acme"])
+    assert (name, plan.formula) == ("EMEA", "revenue_2019")
