@@ -138,7 +138,8 @@ _PERCENT_WANTED = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bmargins?\b|\bgrowth r
 
 
 #: Figures stated in percent by convention (a tax rate, a return on assets, equity or capital, a dividend payout
-#: ratio, an amount relative to revenue), unless the question asks for a ratio (other than "payout ratio"), a decimal or a fraction.
+#: ratio, an amount relative to revenue), unless the question asks for a ratio (other than "payout ratio"), a
+#: decimal or a fraction.
 _PERCENT_BY_CONVENTION = re.compile(r"\btax rate\b|\breturn on (?:average )?(?:total )?(?:assets|(?:shareholders'? |"
                                     r"stockholders'? )?equity|invested capital|capital)\b|\bro[aei]c?\b|"
                                     r"\b(?:what|which) (?:share|proportion|portion) of\b|\bpayout\b|"

@@ -826,8 +826,9 @@ def test_marketing_and_share_based_compensation_relative_to_revenue_are_planned_
                    header=INCOME.header)
     llm = ScriptedLLM("should not be used")
     pipeline = pipeline_over([income], llm, compute=True)
-    for question, value in [("acme 2019 marketing spend as a % of revenues?", 300),
-                            ("How large was share-based compensation relative to its total net revenues in 2019?", 130)]:
+    for question, value in [
+            ("acme 2019 marketing spend as a % of revenues?", 300),
+            ("How large was share-based compensation relative to its total net revenues in 2019?", 130)]:
         answer = pipeline.run(question, scope=Scope(documents=("d",)))
         assert answer.calculation is not None and answer.calculation.unit == "%", question
         assert answer.calculation.result == pytest.approx(100 * value / 6489, rel=1e-3)
