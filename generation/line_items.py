@@ -111,7 +111,7 @@ LINE_ITEMS: tuple[LineItem, ...] = (
           [r"total non-?interest expenses?", r"non-?interest expenses?"], [r"non-?interest expenses?"], "income",
           outflow=True),
     _item("marketing", "marketing", [r"marketing(?: expenses?)?"],
-          [r"(?<!sales and )(?<!sales & )(?<!selling and )marketing(?: spend(?:ing)?| expenses?| costs?)?"], "income",
+          [r"(?<!sales and )(?<!sales & )(?<!selling and )marketing (?:spend(?:ing)?|expenses?|costs?)"], "income",
           outflow=True),
     _item("share_based_compensation", "share-based compensation",
           [r"(?:share|stock)[- ]based compensation(?: expenses?)?"], [r"(?:share|stock)[- ]based compensation"],
