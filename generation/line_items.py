@@ -258,8 +258,10 @@ def norm_label(label: str) -> str:
 
     >>> norm_label("Total shareholders’ equity (Note 12)"), norm_label("Net revenues(1)")
     ("total shareholders' equity", 'net revenues')
+    >>> norm_label("Net income/(loss) attributable to common shareholders")  # "/(loss)" is "(loss)"
+    'net income (loss) attributable to common shareholders'
     """
-    text = label.lower().replace("’", "'")
+    text = label.lower().replace("’", "'").replace("/(", " (")
     text = re.sub(r"\((?:note|notes) [^)]*\)|\(\d\)|\([a-z]\)|[*†‡]", " ", text)
     return " ".join(text.replace(":", " ").split()).strip(" ,.")
 
