@@ -680,12 +680,15 @@ def caption_of_a_kind(caption: str, item: LineItem) -> bool:
     >>> caption_of_a_kind("Total net revenue by segment", ITEMS["revenue"]), caption_of_a_kind("Revenue by segment",
     ...                                                                                          ITEMS["revenue"])
     (False, False)
+    >>> caption_of_a_kind("offerings. Revenue by geographic area:", ITEMS["revenue"])  # another sentence's end
+    False
     """
     head = re.sub(r"^\s*table of contents\s*", "", caption, flags=re.IGNORECASE)
     named = [a for a, _, i in items_named(head) if i is item]
     if not named:
         return False
-    before = [w.lower() for w in re.findall(r"[A-Za-z]+", head[:named[0]])]
+    sentence = re.split(r"(?<=[.!?;:])\s+", head[:named[0]])[-1]  # "... offerings. Revenue by area": none before
+    before = [w.lower() for w in re.findall(r"[A-Za-z]+", sentence)]
     return 0 < len(before) <= 2 and not set(before) & (_PART_FILLER | _WHOLE_WORDS | {"by", "in", "for", "from"})
 
 
