@@ -99,11 +99,11 @@ def column_periods(head: str) -> tuple[Period, ...]:
     bare = bare if len(bare) == len(years) and bare and bare[-1].end() <= years[0].start() else []
     lengths = list(PERIOD_LENGTH.finditer(head))
     instant = not lengths and bool(_INSTANT.search(head))
+    dates = [_DATE_BEFORE.search(head, 0, y.start()) for y in years]  # the date right before each year, if any
     # each year printed on the line under its own date ("March 31,\n2021\nDecember 31,\n2020"): dated all
-    stacked = all(_DATE_BEFORE.search(head, 0, y.start()) is not None for y in years)
+    stacked = all(d is not None for d in dates)
     out: list[Period] = []
-    for i, y in enumerate(years):
-        date = _DATE_BEFORE.search(head, 0, y.start())
+    for i, (y, date) in enumerate(zip(years, dates, strict=True)):
         month = day = None
         text = y.group()
         if date is not None and ("\n" not in head[date.start():y.start()] or stacked):
