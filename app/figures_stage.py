@@ -48,8 +48,9 @@ from generation.figures import (
     write_block,
 )
 from generation.judgement import Judgement, Value, judgement_text, plan_judgement, section_sentences
-from generation.line_items import label_score, norm_label
+from generation.line_items import LineItem, label_score, norm_label, statements_named
 from generation.number_check import NOTHING_ASKED, Asked
+from generation.printed_rows import plan_printed_row
 from generation.prompt import NOT_FOUND
 from generation.select import Corpus
 from generation.table_cells import (
@@ -58,6 +59,7 @@ from generation.table_cells import (
     document_year,
     part_aliases,
     part_words,
+    rank_cells,
     rank_part_cells,
     statement_title,
 )
@@ -341,17 +343,31 @@ def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequenc
     for operand in plan.operands:
         # its own hits first, then those of the same line item in the plan's other years (one table holds them)
         same = [p for o in plan.operands if o.item is operand.item and o is not operand for p in hits[o.name]]
-        pool = scoped_pool([*hits[operand.name], *same, *statements, *candidates], scope, corpus)
+        printing = printed_in(operand.item, docs, corpus) if plan.printed else []
+        pool = scoped_pool([*printing, *hits[operand.name], *same, *statements, *candidates], scope, corpus)
         titled = {(p.doc_id, p.page) for d in docs
                   for p in titled_pages((corpus or {}).get(d, ()), operand.item.statement)}
-        cell = find_operand(operand.item, operand.year, pool, statements=plan.statements, months=plan.months,
-                            titled=titled, calendar=calendar, operations=plan.operations,
-                            month=dict(plan.as_of).get(operand.year))
+        month = dict(plan.as_of).get(operand.year)
+        # a row no statement prints: its first table in the filing (the company's, before its parts'); else the best
+        first = [f for f in rank_cells(operand.item, operand.year, printing, months=plan.months, calendar=calendar,
+                                       month=month) if label_score(operand.item, f.label) >= STRONG_LABEL] \
+            if printing and not operand.item.statement else []
+        cell = min(first, key=lambda f: printing.index(f.passage)) if first else \
+            find_operand(operand.item, operand.year, pool, statements=plan.statements, months=plan.months,
+                         titled=titled, calendar=calendar, operations=plan.operations, month=month)
         if cell is not None:
             found[operand.name] = cell
         elif not operand.item.optional:  # an optional row not printed counts as 0 (figures.absent)
             missing.append(operand.name)
     return found, missing
+
+
+def printed_in(item: LineItem, docs: Sequence[str], corpus: Mapping[str, Sequence[Passage]] | None) -> list[Passage]:
+    """The table passages of the searched filing that print a row of ``item`` (a row the filing prints that the
+    glossary does not know), in page order: the company's own figure comes before its parts' (highlights and the
+    discussion of results before segment and portfolio tables)."""
+    return [p for d in docs for p in (corpus or {}).get(d, ()) if p.table is not None and
+            any(label_score(item, r.name) >= STRONG_LABEL for r in p.table.rows)]
 
 
 T = TypeVar("T")
@@ -388,6 +404,28 @@ def filing_names(passages: Sequence[Passage]) -> frozenset[frozenset[str]]:
 
 
 _NAMES: dict[FilingKey, frozenset[frozenset[str]]] = {}
+
+
+def filing_row_labels(passages: Sequence[Passage]) -> dict[str, str]:
+    """The row labels one filing's tables print, each with the statement whose own pages print it ("" for a note's
+    or a discussion's table): for :func:`generation.printed_rows.plan_printed_row`."""
+    def read() -> dict[str, str]:
+        labels: dict[str, str] = {}
+        statement, run = "", ""
+        for p in passages:
+            if p.table is None:
+                run = ""
+                continue
+            if p.header != run:  # a table's first passage carries its statement's title (its text's, first)
+                titles = statement_title(p)
+                run, statement = p.header, min(statements_named(p.text[:300]) & titles or titles, default="")
+            for r in p.table.rows:
+                labels[r.name] = labels.get(r.name) or statement
+        return labels
+    return per_filing(_ROW_LABELS, passages, read)
+
+
+_ROW_LABELS: dict[FilingKey, dict[str, str]] = {}
 
 
 def filing_calendar(docs: Sequence[str], corpus: Mapping[str, Sequence[Passage]] | None) -> FiscalCalendar | None:
@@ -455,13 +493,20 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
               if plan is None or part else None)
     if parted is not None:  # one named part of the company: its own rows, or the model
         part, plan = parted
-    if plan is None:
-        return None
     t = time.perf_counter()
     where = figures_scope(retrieval, scope, candidates)
+    if (parted is None or parted[0][:1].islower()) and not (part and parted is None) and where.own and \
+            corpus is not None and one_filing(where.scope):
+        # a row the filing prints that the question names and the glossary does not know
+        labels = filing_row_labels(filing_passages(where.scope, corpus.doc_passages()))
+        if printed := plan_printed_row(issuer_dropped(question, issuers), labels, planned=plan,
+                                       fiscal_year_hint=hint):
+            plan, parted, part = printed, None, None
+    if plan is None:
+        return None
     doc_passages = corpus.doc_passages() if corpus is not None else None
     details = [plan.describe(), f"operands searched in {where.why}"]
-    if where.own and (reason := uncovered(question, plan, filing_label(where, doc_passages))):
+    if where.own and not plan.printed and (reason := uncovered(question, plan, filing_label(where, doc_passages))):
         details.append(f"{reason}: not answered")
         trace = StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="not covered",
                            details=tuple(details))
@@ -490,7 +535,7 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
     label = filing_label(where, doc_passages)
     if where.own and quarter_of_annual(plan, label):
         return annual_quarter(question, plan, found, missing, label, doc_passages, where, details, t)
-    if missing and where.own:  # the question's own filing does not print it: say so, the model would guess
+    if missing and where.own and not plan.printed:  # its own filing does not print it: say so, the model would guess
         titles = ", ".join(dict.fromkeys(f"{o.item.title} ({o.year})" for o in plan.operands if o.name in missing))
         reason = f"no {titles} found in {label or where.why}'s tables"
         details.append(f"not found: {', '.join(missing)}; not answered")

@@ -66,6 +66,7 @@ class Plan:
     operations: str = ""  # "continuing" or "discontinued" when the question asks for those operations' figure
     whole: tuple[str, ...] = ()  # operands read for the whole company in a plan of one part's figures (its share)
     as_of: tuple[tuple[int, int], ...] = ()  # (year, month) of each year the question names by a full date
+    printed: bool = False  # an operand is a row label the filing prints that the glossary does not know
 
     def describe(self) -> str:
         """One line for the trace.
@@ -925,6 +926,8 @@ def plan_part(question: str, issuers: Sequence[str] | None = None, *,
     ...                     "revenue in fiscal 2023?", ["acme"])
     >>> name, p.formula
     ('Domestic', 'capex_2023 / revenue_2023')
+    >>> plan_part("How much net revenue did Acme's Cloud segment generate in Asia-Pacific in 2021?", ["acme"]) is None
+    True
     """
     m = _SEGMENT_NAMED.search(question)
     name = m.group(1) if m is not None else ""
@@ -943,6 +946,8 @@ def plan_part(question: str, issuers: Sequence[str] | None = None, *,
     rest = re.sub(r"\b(?:under|from|of|for|by)\s+(?=[?.,]|\s*$)", " ", rest)
     # "segment revenue", "business segment operating profit": the part's revenue, operating profit
     rest = re.sub(r"\b(?:business\s+)?(?:segment|division)(?:['’]s)?\s+(?=[a-z])", "", rest)
+    if issuers is not None and (other := part_named(rest, issuers)) and other[0].isupper():
+        return None  # a part of a part ("the Cloud segment's revenue in Asia-Pacific"): not the part's row
     plan = plan_question(rest, fiscal_year_hint=fiscal_year_hint)
     return (name.strip(), plan) if plan is not None else None
 
