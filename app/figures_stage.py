@@ -627,6 +627,8 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
     filing = filing_passages(scope, corpus)
     names = [part, *part_aliases(part, filing_abbreviations(filing))]  # "PBNA" for "Beverages North America"
     names += [kind] if (kind := without_item(part)) else []  # "Polycrystalline Silicon" for "... silicon sales"
+    # the name as the question wrote it, the issuer's name before it ("PepsiCo Beverages North America")
+    names += [f"{m.group(1)} {part}" for m in re.finditer(rf"([A-Z][\w&.-]*)\s+{re.escape(part)}\b", question)]
     known = filing_names(filing)
     if len(names) > 1:
         details.append(f"the filing names {part} {' or '.join(names[1:])}")

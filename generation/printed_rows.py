@@ -157,6 +157,9 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
     ...                      {"Deferred revenues": "balance"}, planned=None)
     >>> p.formula, p.operands[0].item.labels[0], p.as_of
     ('deferred_revenues_2019', '(?:(?:less|add|plus|deduct) )?deferred\\\\ revenues', ((2019, 12),))
+    >>> plan_printed_row("How much did Acme carry in deferred revenues (current liabilities) at December 31, 2019?",
+    ...                  {"Deferred revenues": "balance"}, planned=None).formula
+    'deferred_revenues_2019'
     >>> q = "What was Acme's total noninterest revenue for the six months ended June 30, 2022?"
     >>> p = plan_printed_row(q, {"Total noninterest revenue": "income"}, planned=plan_question(q))
     >>> p.formula, p.months
@@ -193,7 +196,8 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
            for n in beyond[1:]):
         return None  # a second one the glossary would misread ("additions to streaming content assets")
     a, b = named.start, named.end
-    stand_in = plan_question(f"{question[:a]}{_STAND_IN.title}{question[b:]}", fiscal_year_hint=fiscal_year_hint)
+    after = re.sub(r"^\s*\([^)\d]*\)", "", question[b:])  # what it is, in brackets: "(current liabilities)"
+    stand_in = plan_question(f"{question[:a]}{_STAND_IN.title}{after}", fiscal_year_hint=fiscal_year_hint)
     if stand_in is None or not any(o.item is _STAND_IN for o in stand_in.operands):
         return None
     statements = {labels[x] for x in named.labels} - {""}

@@ -621,7 +621,32 @@ def part_column(header: str, part: str, amounts: int, known: Collection[frozense
         if end is None:
             break
         right, j = right + 1, end
-    return left if left + 1 + right == amounts and left + right > 0 else None
+    if left + 1 + right == amounts and left + right > 0:
+        return left
+    return _delimited_column(words, wanted, amounts)
+
+
+_DELIMITERS = frozenset({"operations", "segment", "division", "business"})
+
+
+def _delimited_column(words: Sequence[str], wanted: frozenset[str], amounts: int) -> int | None:
+    """The part's column in a header whose every name ends with the same word ("United States Operations
+    Canadian Operations Other International Operations Total"): the names before the part's are those ends, and
+    they and a "Total" must number the ``amounts``; None otherwise.
+
+    >>> words = "united states operations canadian operations other international operations total 2021".split()
+    >>> _delimited_column(words, frozenset({"other", "international"}), 4)
+    2
+    >>> _delimited_column(words, frozenset({"canadian"}), 3) is None
+    True
+    """
+    at = next((i for i in range(len(words)) if frozenset(words[i:i + len(wanted)]) == wanted), None)
+    end = at + len(wanted) if at is not None else len(words)
+    if at is None or end >= len(words) or words[end] not in _DELIMITERS:
+        return None
+    ends = [i for i, w in enumerate(words) if w == words[end]]
+    total = int(ends[-1] + 1 < len(words) and words[ends[-1] + 1] == "total")
+    return ends.index(end) if len(ends) + total == amounts and len(ends) > 1 else None
 
 
 _WHOLE_WORDS = frozenset({"segment", "segments", "reportable", "consolidated", "net", "company", "operating"})
@@ -682,6 +707,8 @@ def caption_of_a_kind(caption: str, item: LineItem) -> bool:
     (False, False)
     >>> caption_of_a_kind("offerings. Revenue by geographic area:", ITEMS["revenue"])  # another sentence's end
     False
+    >>> caption_of_a_kind("Disaggregated Revenue The following table summarizes net sales", ITEMS["revenue"])
+    False
     """
     head = re.sub(r"^\s*table of contents\s*", "", caption, flags=re.IGNORECASE)
     named = [a for a, _, i in items_named(head) if i is item]
@@ -689,7 +716,10 @@ def caption_of_a_kind(caption: str, item: LineItem) -> bool:
         return False
     sentence = re.split(r"(?<=[.!?;:])\s+", head[:named[0]])[-1]  # "... offerings. Revenue by area": none before
     before = [w.lower() for w in re.findall(r"[A-Za-z]+", sentence)]
-    return 0 < len(before) <= 2 and not set(before) & (_PART_FILLER | _WHOLE_WORDS | {"by", "in", "for", "from"})
+    return 0 < len(before) <= 2 and not set(before) & (_PART_FILLER | _WHOLE_WORDS | _BROKEN_DOWN)
+
+
+_BROKEN_DOWN = frozenset({"by", "in", "for", "from", "disaggregated", "disaggregation", "geographic", "geographical"})
 
 
 def titled_by_part(caption: str, part: str) -> bool:
