@@ -37,7 +37,7 @@ from generation.counting import HOW_MANY, SAME_COUNT, counted_nouns, singular
 from generation.table_cells import parts_as_columns, table_rows
 from generation.verify import claim_words, split_claims
 from ingest.core.amounts import DIGITS, SCALES, scale_name
-from ingest.core.periods import MONTHS, STANDALONE_YEAR, YEAR, months_named, years_named
+from ingest.core.periods import MONTHS, STANDALONE_YEAR, YEAR, months_named, periods_named, years_named
 from ingest.core.records import Passage
 from ingest.core.text import sentence_spans, strip_markers
 
@@ -397,6 +397,29 @@ def _year_agrees(years: Sequence[int], printed: Printed) -> bool:
     return year == printed.year or (printed.month is not None and printed.month <= 3 and year == printed.year - 1)
 
 
+def quarters_named(text: str) -> set[tuple[int, int]]:
+    """The quarters ``text`` names, as (year, quarter).
+
+    >>> sorted(quarters_named("net income in the fourth quarter of 2022, against Q2 2023"))
+    [(2022, 4), (2023, 2)]
+    """
+    return {(p.year, p.quarter) for p in periods_named(text) if p.quarter is not None}
+
+
+def _printed_sentence(printed: Printed) -> str:
+    start, end = _sentence_at(printed.passage.text, printed.start)
+    return printed.passage.text[start:end]
+
+
+def _quarter_agrees(quarters: set[tuple[int, int]], printed: Printed) -> bool:
+    """Whether prose printing the number is about a quarter the sentence names, when both name quarters ("For the
+    second quarter of 2023, ... net income of $14.5 billion" does not say what the fourth quarter of 2022 earned)."""
+    if not quarters or printed.in_table:
+        return True
+    named = quarters_named(_printed_sentence(printed))
+    return not named or bool(named & quarters)
+
+
 _SEGMENT = re.compile(r"\b([A-Z][\w&'’-]*(?:\s+[A-Z][\w&'’-]*)*|[a-z]+)\s+(?:business\s+)?segments?\b")
 _NOT_A_PART = frozenset({"each", "our", "its", "their", "the", "a", "reportable", "operating", "business", "all",
                          "by", "total", "other", "two", "three", "four", "five", "six", "both", "these", "those",
@@ -508,9 +531,10 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
         return None
     # the item asked, when the sentence's words do not say what the number is
     unsaid = measure if matcher is not None and measure and not _says_item(stated.window, matcher) else ""
+    quarters = quarters_named(sentence)
     for place in places:
         if _label_agrees(stated, place, matcher, unsaid) and (not place.in_table or _year_agrees(years, place)) \
-                and _length_agrees(months, place) \
+                and _length_agrees(months, place) and _quarter_agrees(quarters, place) \
                 and (not sentence or _part_agrees(sentence, place)) and _scale_agrees(stated, place) \
                 and _kind_agrees(stated, place, sentence) and (not part or names_part(part, place)):
             return NumberVerdict(stated, True, "", place)
@@ -539,6 +563,10 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
     if place.in_table and not _year_agrees(years, place):
         return NumberVerdict(stated, False, f"{stated.text} is printed in the {place.year} column, not for "
                                             f"{years[0]}", place)
+    if not _quarter_agrees(quarters, place):
+        printed = ", ".join(f"Q{q} {y}" for y, q in sorted(quarters_named(_printed_sentence(place))))
+        return NumberVerdict(stated, False, f"{stated.text} is printed for {printed}, not for "
+                                            f"{', '.join(f'Q{q} {y}' for y, q in sorted(quarters))}", place)
     if not _length_agrees(months, place):
         return NumberVerdict(stated, False, f"{stated.text} is printed in a {place.length} months column, not for "
                                             f"{months} months", place)

@@ -151,3 +151,14 @@ def test_numbers_in_code_are_not_judged():
                    text='def burn_hours(self) -> int:\n    """The lamp burns for eleven hours each night."""\n'
                         '    return 11')
     assert verdicts("The lamp burns for 11 hours each night.", [code]) == []
+
+
+def test_prose_about_another_quarter_does_not_support_a_quarters_figure():
+    p = Passage(id="q", doc_id="d", source="r.txt", chars=(0, 120),
+                text="For the second quarter of 2023, the Firm reported net income of $14.5 billion, up 67%.")
+    [verdict] = check_sentence("The Firm earned net income of $14.5 billion in the fourth quarter of 2022 [1].", [p])
+    assert not verdict.agrees and verdict.reason == "$14.5 billion is printed for Q2 2023, not for Q4 2022"
+    [verdict] = check_sentence("The Firm earned net income of $14.5 billion in the second quarter of 2023 [1].", [p])
+    assert verdict.agrees
+    [verdict] = check_sentence("The Firm earned net income of $14.5 billion [1].", [p])  # no quarter said
+    assert verdict.agrees
