@@ -33,6 +33,7 @@ from generation.number_check import (
     Asked,
     LabelMatcher,
     counts_something_else,
+    echoes_question,
     states_another_kind,
     withhold_wrong_numbers,
 )
@@ -280,7 +281,8 @@ class Verifier:
             if is_abstention(v.text):
                 return Checked(v.text, (), tuple(warnings), tuple(trace))
         if s.unsupported == "abstain" and outcome == "ok" and not is_abstention(v.text) \
-                and (other := counts_something_else(question, v.text) or states_another_kind(question, v.text)):
+                and (other := counts_something_else(question, v.text) or states_another_kind(question, v.text)
+                     or echoes_question(question, v.text)):
             # "how many employees?" answered "1,355 stores"; "how much revenue?" answered "it increased $500 million"
             warnings.append(AnswerWarning(WarningKind.WITHHELD_NOT_ANSWERED,
                                           f"count check: {other}; draft: {v.text!r}"))

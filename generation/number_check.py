@@ -36,7 +36,7 @@ from decimal import Decimal, InvalidOperation
 from generation.counting import HOW_MANY, SAME_COUNT, counted_nouns, singular
 from generation.table_cells import parts_as_columns, table_rows
 from generation.verify import claim_words, split_claims
-from ingest.core.amounts import DIGITS, SCALES, scale_name
+from ingest.core.amounts import DIGITS, NUMBER_WORDS, SCALES, scale_name
 from ingest.core.periods import MONTHS, STANDALONE_YEAR, YEAR, months_named, periods_named, years_named
 from ingest.core.records import Passage
 from ingest.core.text import sentence_spans, strip_markers
@@ -739,6 +739,36 @@ def withhold_wrong_numbers(answer: str, cited: Callable[[int], Passage | None],
 
 
 # ------------------------------------------------------------------------------------------ what is counted
+
+_ANY_NUMBER = re.compile(r"(?<![\w.\[$])\$?\d[\d,]*(?:\.\d+)?(?![\w\]])")
+_ASKS_QUANTITY = re.compile(r"\bhow (?:many|much)\b|\bwhat (?:percentage|percent|share|portion|amount|number)\b",
+                            re.IGNORECASE)
+
+
+def _values(text: str) -> set[Decimal]:
+    found = {Decimal(m.group(0).lstrip("$").replace(",", "")) for m in _ANY_NUMBER.finditer(text)
+             if not STANDALONE_YEAR.fullmatch(m.group(0))}
+    return found | {Decimal(NUMBER_WORDS.index(w)) for w in re.findall(r"[a-z]+", text.lower()) if w in NUMBER_WORDS}
+
+
+def echoes_question(question: str, answer: str) -> str | None:
+    """Why an answer to a "how many / how much" question does not answer it (None: it may): every number it states
+    is one the question states itself ("how many votes were cast for a vote every three years?" answered "3").
+
+    >>> echoes_question("How many votes were cast for holding the vote every three years?", "3 [1]")
+    "the answer's only number (3) is the question's own"
+    >>> echoes_question("How many votes were cast for holding the vote every three years?", "4,352,683 votes [1]")
+    >>> echoes_question("Is the current ratio above 2?", "Yes, 2 [1].") is None  # no quantity asked
+    True
+    """
+    if not _ASKS_QUANTITY.search(question):
+        return None
+    stated = {Decimal(m.group(0).lstrip("$").replace(",", "")) for m in _ANY_NUMBER.finditer(answer)
+              if not STANDALONE_YEAR.fullmatch(m.group(0))}
+    if not stated or not stated <= _values(question):
+        return None
+    return f"the answer's only number ({', '.join(sorted(str(v) for v in stated))}) is the question's own"
+
 
 def counts_something_else(question: str, answer: str) -> str | None:
     """Why an answer to a "how many ...?" question does not answer it (None: it may): it never names the thing

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from generation.citations import is_abstention, marker_numbers
 from generation.context import content_words
+from ingest.core.amounts import NUMBER_WORDS
 from ingest.core.protocols import LogitsLLM
 from ingest.core.records import Citation, Message, Passage
 from ingest.core.text import citation_markers, line_spans, sentence_spans, strip_markers
@@ -130,10 +131,8 @@ def claim_words(claim: str) -> set[str]:
 
 
 #: A small number spelled out is its digits ("lease three of these facilities" supports "3 leased").
-_NUMERALS = {stem: str(n) for n, w in enumerate(
-    ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))
-    for stem in content_words(w)}  # as content words stem them ("three": "thre")
+# as content words stem them ("three": "thre")
+_NUMERALS = {stem: str(n) for n, w in enumerate(NUMBER_WORDS) for stem in content_words(w)}
 
 
 def support_score(claim: str, passage: str) -> float:

@@ -162,3 +162,14 @@ def test_prose_about_another_quarter_does_not_support_a_quarters_figure():
     assert verdict.agrees
     [verdict] = check_sentence("The Firm earned net income of $14.5 billion [1].", [p])  # no quarter said
     assert verdict.agrees
+
+
+def test_an_answer_whose_only_number_is_the_questions_own_is_withheld():
+    p = Passage(id="v", doc_id="d", source="r.txt", chars=(0, 90),
+                text="Say-on-pay frequency: every year 66,076,265 votes; every two years 43,060; every three years "
+                     "4,352,683.")
+    llm = ScriptedLLM("3 [1]")
+    answer = pipeline_over([p], llm).run("How many votes were cast for holding the vote every three years?")
+    assert answer.text == NOT_FOUND and "question's own" in " ".join(w.detail for w in answer.warnings)
+    right = pipeline_over([p], ScriptedLLM("4,352,683 votes were cast for every three years [1]."))
+    assert right.run("How many votes were cast for holding the vote every three years?").text.startswith("4,352,683")

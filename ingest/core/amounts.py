@@ -26,6 +26,9 @@ MINUS = "-−–"
 #: Dashes standing for no value in a table.
 DASHES = "-—–−"
 
+#: Small numbers spelled out, each at its value's index ("three": 3).
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty")
 #: Scale words and their factors.
 SCALES = {"thousand": Decimal(10) ** 3, "million": Decimal(10) ** 6, "billion": Decimal(10) ** 9,
           "trillion": Decimal(10) ** 12}
