@@ -126,7 +126,8 @@ _STATEMENT_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
 #: a passage states it: one line of a long passage about the business, read from the filing when the search misses).
 _TOPICS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
     (re.compile(r"\bemployees?\b|\bheadcount\b|\bworkforce\b|\bstaff\b|\bpersonnel\b|"
-                r"\bpeople (?:work|worked|working|were employed|employed)\b", re.IGNORECASE), "human capital",
+                r"\bpeople (?:work|worked|working|were employed|employed)\b|\bhow many people\b.*\bemploy\b",
+                re.IGNORECASE), "human capital",
      "human capital employees workforce headcount number of employees",
      r"\b\d[\d,]*(?:\.\d+)?\s+(?:(?:million|thousand)\s+)?(?:[a-z-]+\s+){0,2}"
      r"(?:employees|associates|team members|people|persons|workers)\b|"

@@ -221,6 +221,7 @@ def test_a_need_stated_in_one_sentence_is_found_first_and_kept_for_the_context(r
 @pytest.mark.parametrize("question, label", [
     ("Roughly how many people worked at ACME at the end of 2019?", "section (human capital)"),
     ("How big was ACME's workforce in 2019?", "section (human capital)"),
+    ("How many people did ACME employ at the end of 2017?", "section (human capital)"),
     ("How many U.S. patents did ACME hold at the end of 2015?", "section (intellectual property)"),
 ])
 def test_the_filings_planner_knows_how_a_topic_is_stated(question: str, label: str) -> None:
