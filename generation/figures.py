@@ -521,11 +521,16 @@ def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
     if d is None and metric is not None and states_definition(question):
         return None  # the question's own definition, unread: the glossary's would answer another question
     lo, hi = min(years), max(years)
-    if lo == hi and _GROWTH_OF_ONE_YEAR.search(question) and not _CAGR.search(question):
-        lo = hi - 1  # "by what percentage did net sales grow in 2021": over the year before
+    amount_change = _AMOUNT_CHANGE.search(question) is not None and not _IN_PERCENT.search(question)
+    if lo == hi and (_GROWTH_OF_ONE_YEAR.search(question) or amount_change) and not _CAGR.search(question):
+        lo = hi - 1  # "by what percentage did net sales grow in 2021", "by how much did cash change in 2023": since
+        # the year before
     if metric is not None and hi > lo and points_change(question, metric[1]):
         change = f"{metric[1]} - {_at_year(metric[1], year, lo)}"  # a ratio's change in percentage points
         return Plan(f"{metric[0]}_change_{lo}_{hi}", change, _operands_of(change), f"{metric[0]} change", statements)
+    if metric is None and amount_change and (item := single_item(question)) is not None:
+        formula = f"{item.key}_{hi} - {item.key}_{lo}"  # in the item's own units
+        return Plan(f"{item.key}_change_{lo}_{hi}", formula, _operands_of(formula), "change", statements)
     if _GROWTH.search(question) and hi > lo:
         base = metric[1] if metric else None
         name = metric[0] if metric else None
@@ -587,6 +592,11 @@ def points_change(question: str, formula: str) -> bool:
                                                        not _RELATIVE_GROWTH.search(question)))
 
 
+# an amount's change asked in its own units ("by how much did cash change over fiscal 2023", "how much did total
+# debt increase in 2022"), not in percent
+_AMOUNT_CHANGE = re.compile(r"\b(?:by )?how much did\b[^?]*\b(?:change|increase|decrease|rise|fall|decline|drop)\b",
+                            re.IGNORECASE)
+_IN_PERCENT = re.compile(r"%|\bpercent(?:age)?\b|\bpoints?\b|\brate\b|\bhow much of\b", re.IGNORECASE)
 _CHANGE_ASKED = re.compile(r"\bchang\w*|\bpercentage points?\b|\bdifference\b|\b(?:rose|fell|grew|declined|"
                            r"increased|decreased)\b|\bhow (?:much|far) did\b", re.IGNORECASE)
 # a figure set against another ("capital spending relative to its net revenue"): no lookup of one of them

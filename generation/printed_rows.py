@@ -22,6 +22,8 @@ from generation.table_cells import STRONG_LABEL
 MAX_WORDS = 8  # a longer row label is a sentence, not a line item's name
 _WORD = re.compile(r"[A-Za-z][\w&'’-]*")
 _LEADING = re.compile(r"^(?:(?:less|add|plus|deduct)\s+)?(?:total\s+)?")  # "Less: Transaction and loan losses"
+_OPENING = re.compile(r"\bbeginning of (?:the )?(?:year|period)$")
+_CLOSING = re.compile(r",?\s+(?:at\s+)?end of (?:the )?(?:year|period)$")  # "Cash ... at end of period": the balance
 _JOINERS = frozenset({"and", "of", "the", "in", "to", "for", "on", "from", "or", "by", "with", "at"})
 #: words that name a period or a column, not a line item ("Fiscal year", "First quarter", "Six months ended")
 _PERIOD_WORDS = frozenset({"fiscal", "year", "quarter", "first", "second", "third", "fourth", "month", "week", "ended",
@@ -58,10 +60,13 @@ def label_key(label: str) -> tuple[str, ...]:
     (('transaction', 'and', 'loan', 'loss'), ('noninterest', 'revenue'))
     >>> label_key("Backlog"), label_key("Fiscal 2020"), label_key("First quarter"), label_key("Deferred revenues(1)")
     ((), (), (), ('deferred', 'revenue'))
+    >>> label_key("Cash and restricted cash at end of period"), label_key("Cash and restricted cash, beginning of year")
+    (('cash', 'and', 'restricted', 'cash'), ())
     """
     text = _LEADING.sub("", norm_label(label))
-    if re.search(r"\d", text):
-        return ()
+    if re.search(r"\d", text) or _OPENING.search(text):
+        return ()  # a number in it; a balance at the start of the period (the end's is the balance asked)
+    text = _CLOSING.sub("", text)
     words = tuple(_singular(w.lower()) for w in _WORD.findall(text))
     content = [w for w in words if w not in _JOINERS]
     if len(content) < 2 or len(words) > MAX_WORDS or all(w in _PERIOD_WORDS for w in content):
