@@ -63,6 +63,7 @@ from generation.table_cells import (
     rank_part_cells,
     statement_title,
 )
+from generation.votes import Tally, asks_votes, plan_vote, read_tallies
 from ingest.core.periods import (
     FiscalCalendar,
     fiscal_calendar,
@@ -483,6 +484,8 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
     if retrieval is not None and retrieval.route is not None:
         years = [p.year for p in retrieval.route.periods]
         hint = years[0] if len(set(years)) == 1 else None
+    if asks_votes(question) and (votes := answer_votes(question, figures_scope(retrieval, scope, candidates), corpus)):
+        return votes
     if judgement := plan_judgement(question, fiscal_year_hint=hint or routed_year(question, retrieval, corpus)):
         return answer_judgement(question, judgement, search, retrieval, scope, candidates, corpus)
     issuers = route_issuers(retrieval)
@@ -548,6 +551,33 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="incomplete",
                                   details=tuple(details)), evidence=found_rows(found), asked=asked_of(plan))
     return computed(question, plan, found, details, t)
+
+
+def answer_votes(question: str, where: Where, corpus: Corpus | None) -> Figures | None:
+    """A vote's count or share read from the tallies of the question's own filing (an 8-K's vote results), or
+    None (the model answers)."""
+    if not where.own or corpus is None or not (filing := filing_passages(where.scope, corpus.doc_passages())):
+        return None
+    t = time.perf_counter()
+    tallies: list[Tally] = per_filing(_TALLIES, filing, lambda: read_tallies(filing))
+    vote = plan_vote(question, tallies)
+    if vote is None:
+        return None
+    context = (vote.tally.passage,)
+    block = vote.block(1)
+    draft = Draft(raw=block, text=block, citations=(), context=context, dropped=(), trace=(), compute=True)
+    checked, _ = check_calculation(question, draft)
+    details = [f"vote on: {vote.tally.nominee or vote.tally.subject[:160]}", block.replace("\n", "; ")]
+    if checked.calculation is None:
+        return None
+    if len(vote.operands) > 1:
+        checked = replace(checked, text=f"{checked.text}\nDefinition used: the share of the votes cast for or against "
+                                        "that were for (abstentions and broker non-votes are not votes cast).")
+    return Figures(StageTrace("figures", "votes", seconds=time.perf_counter() - t, outcome="ok",
+                              details=tuple(details)), checked, draft)
+
+
+_TALLIES: dict[FilingKey, list[Tally]] = {}  # read once per filing
 
 
 QUARTERLY_TABLES = 2  # an annual report's quarterly tables the model reads first
