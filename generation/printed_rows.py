@@ -32,6 +32,9 @@ _PERIOD_WORDS = frozenset({"fiscal", "year", "quarter", "first", "second", "thir
 #: a row that counts money going out: its figure is the amount however printed ("(8,343)")
 _OUTFLOW = re.compile(r"\b(?:additions?|purchases?|payments?|repurchases?|paid|expenditures?|expenses?|costs?|"
                       r"charges?|losses|dividends)\b")
+#: "how much of its inventory was ...": the row named next is a part of a glossary item, printed as its own row
+_PART_OF = re.compile(r"\bhow much of (?:its|the|their)\s+(?P<whole>[\w&' -]+?)\s+(?:was|were|is|are)\s+$",
+                      re.IGNORECASE)
 #: the glossary item whose name stands in for the printed row while the question is planned: an amount of the
 #: income statement that any phrasing of a lookup, a share or a growth accepts
 _STAND_IN = ITEMS["research_and_development"]
@@ -171,6 +174,9 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
     ('total_noninterest_revenue_2022', 6)
     >>> plan_printed_row("What was the CET1 capital ratio in 2021?", {"Capital ratio": ""}, planned=None) is None
     True
+    >>> plan_printed_row("Acme, end of 2019: how much of its inventory was finished product?",
+    ...                  {"Finished product": ""}, planned=None).formula
+    'finished_product_2019'
     >>> q = "What were Acme's total net revenues in 2019?"  # the glossary's own name
     >>> plan_printed_row(q, {"Total net revenues": "income"}, planned=plan_question(q)) is None
     True
@@ -202,7 +208,10 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
         return None  # a second one the glossary would misread ("additions to streaming content assets")
     a, b = named.start, named.end
     after = re.sub(r"^\s*\([^)\d]*\)", "", question[b:])  # what it is, in brackets: "(current liabilities)"
-    stand_in = plan_question(f"{question[:a]}{_STAND_IN.title}{after}", fiscal_year_hint=fiscal_year_hint)
+    before = question[:a]
+    if (part_of := _PART_OF.search(before)) and items_named(part_of.group("whole")):
+        before = f"{before[:part_of.start()]}how much "  # "how much of its inventory was finished product": the row
+    stand_in = plan_question(f"{before}{_STAND_IN.title}{after}", fiscal_year_hint=fiscal_year_hint)
     if stand_in is None or not any(o.item is _STAND_IN for o in stand_in.operands):
         return None
     statements = {labels[x] for x in named.labels} - {""}
