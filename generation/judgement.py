@@ -269,6 +269,8 @@ def plan_judgement(question: str, *, fiscal_year_hint: int | None = None) -> Jud
     >>> j = plan_judgement("Is Acme's leverage rising, judging by its balance sheet at the end of 2020?")
     >>> j.kind, [p.formula for p in j.plans]
     ('trend', ['total_liabilities_2019 / equity_2019', 'total_liabilities_2020 / equity_2020'])
+    >>> plan_judgement("Did Acme's profitability deteriorate in fiscal 2023 (the year ended January 28, 2023)?").kind
+    'trend'
     >>> plan_judgement("What drove the reduction in SG&A expense as a percent of net sales in FY2023?").kind
     'drivers'
     >>> plan_judgement("What is the FY2019 current ratio?") is None
@@ -302,7 +304,7 @@ def plan_judgement(question: str, *, fiscal_year_hint: int | None = None) -> Jud
                                  titles={m.name: m.title for m in measures})
     if segment or not (_YES_NO.search(question) or _ASSESS.search(question) or _HOW_MUCH_CHANGED.search(question)):
         return None
-    if _QUARTER.search(question) or months_named(question):
+    if _QUARTER.search(question) or months_named(question) not in (None, 12):
         return None  # a quarter against a year: the period model does not compare them here
     for concept in CONCEPTS:
         if re.search(concept.pattern, question, re.IGNORECASE):
