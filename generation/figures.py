@@ -594,8 +594,8 @@ def points_change(question: str, formula: str) -> bool:
 
 # an amount's change asked in its own units ("by how much did cash change over fiscal 2023", "how much did total
 # debt increase in 2022"), not in percent
-_AMOUNT_CHANGE = re.compile(r"\b(?:by )?how much did\b[^?]*\b(?:change|increase|decrease|rise|fall|decline|drop)\b",
-                            re.IGNORECASE)
+_AMOUNT_CHANGE = re.compile(r"\b(?:by )?how much did\b[^?]*\b(?:change|increase|decrease|rise|fall|decline|drop)\b|"
+                            r"\bnet (?:change|increase|decrease) in\b", re.IGNORECASE)
 _IN_PERCENT = re.compile(r"%|\bpercent(?:age)?\b|\bpoints?\b|\brate\b|\bhow much of\b", re.IGNORECASE)
 _CHANGE_ASKED = re.compile(r"\bchang\w*|\bpercentage points?\b|\bdifference\b|\b(?:rose|fell|grew|declined|"
                            r"increased|decreased)\b|\bhow (?:much|far) did\b", re.IGNORECASE)

@@ -177,6 +177,9 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
     >>> plan_printed_row("Acme, end of 2019: how much of its inventory was finished product?",
     ...                  {"Finished product": ""}, planned=None).formula
     'finished_product_2019'
+    >>> plan_printed_row("How much finished goods inventory did Acme hold at the end of 2019?",
+    ...                  {"Finished goods": ""}, planned=None).formula
+    'finished_goods_2019'
     >>> q = "What were Acme's total net revenues in 2019?"  # the glossary's own name
     >>> plan_printed_row(q, {"Total net revenues": "income"}, planned=plan_question(q)) is None
     True
@@ -207,6 +210,9 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
            for n in beyond[1:]):
         return None  # a second one the glossary would misread ("additions to streaming content assets")
     a, b = named.start, named.end
+    name = question[a:b]
+    if kind := next((y for x, y, _ in glossary if re.fullmatch(r"\s+", question[b:x])), None):
+        b = kind  # "finished goods inventory": the row "Finished goods", of the item after it
     after = re.sub(r"^\s*\([^)\d]*\)", "", question[b:])  # what it is, in brackets: "(current liabilities)"
     before = question[:a]
     if (part_of := _PART_OF.search(before)) and items_named(part_of.group("whole")):
@@ -215,7 +221,7 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
     if stand_in is None or not any(o.item is _STAND_IN for o in stand_in.operands):
         return None
     statements = {labels[x] for x in named.labels} - {""}
-    item = row_item(question[a:b], named.labels, statements.pop() if len(statements) == 1 else "")
+    item = row_item(name, named.labels, statements.pop() if len(statements) == 1 else "")
     # a row of a glossary item named more closely ("net income (loss) attributable to common shareholders"): the
     # item's reading (its statement, sign, per-share figures), the printed row's labels
     kind = next((i for x, y, i in glossary if a <= x and y <= b and

@@ -763,7 +763,9 @@ def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Pas
         out += part_column_cells(item, year, part, p, rows, stated, months=months, calendar=calendar, known=known,
                                  rank=rank)
         named_in_caption = any(i is item for *_, i in items_named(p.table.caption)) and \
-            not caption_of_a_kind(p.table.caption, item)  # "Subscription revenue by segment": not the part's revenue
+            not caption_of_a_kind(p.table.caption, item) or \
+            not items_named(p.table.caption) and names_only(last_section(p.header), item)  # "Segment Information"
+        # under "Results of Operations › Revenue"; "Subscription revenue by segment": not the part's revenue
         titled = titled_by_part(p.table.caption, part) or part_words(last_section(p.header)) == wanted
         summed = sub_line_rows(rows, item)
         for at, row in enumerate(rows):

@@ -193,6 +193,7 @@ def test_a_stated_definition_becomes_the_formula(question, formula):
     # a change asked in the item's own units, over the year before when one year is named; a ratio's in points
     ("By how much did cash and cash equivalents change over fiscal 2023?", "cash_2023 - cash_2022"),
     ("By how much did inventories decrease between 2021 and 2022?", "inventories_2022 - inventories_2021"),
+    ("What was the net change in cash and cash equivalents over 2022?", "cash_2022 - cash_2021"),
     ("How much did the operating margin change in 2022?",
      "operating_income_2022 / revenue_2022 - operating_income_2021 / revenue_2021"),
 ])
