@@ -59,6 +59,7 @@ from generation.table_cells import (
     document_year,
     part_aliases,
     part_words,
+    quarter_cell,
     rank_cells,
     rank_part_cells,
     statement_title,
@@ -73,7 +74,6 @@ from ingest.core.periods import (
     years_named,
 )
 from ingest.core.records import Answer, Calculation, Citation, Passage, Ranked, StageTrace
-from ingest.core.tables import Table
 from ingest.core.text import sentence_spans
 from retrieval.scope import Scope
 from retrieval.search import Retrieval
@@ -584,19 +584,22 @@ QUARTERLY_TABLES = 2  # an annual report's quarterly tables the model reads firs
 _QUARTERLY = re.compile(r"\bquarter(?:ly|s)?\b|\bQ[1-4]\b", re.IGNORECASE)
 
 
-def quarterly_tables(passages: Sequence[Passage], plan: Plan, part: str = "") -> list[Passage]:
+def quarterly_tables(passages: Sequence[Passage], plan: Plan, part: str = "",
+                     limit: int | None = QUARTERLY_TABLES) -> list[Passage]:
     """The tables of an annual report that print quarters of the plan's year ("Quarterly Financial Data
     (Unaudited)", "First Quarter ... Fourth Quarter") with a row of each of its line items (for a ``part`` of the
-    company, a row the part names: "Bitcoin revenue"), first ones first."""
+    company, a row the part names: "Bitcoin revenue"), first ones first, at most ``limit``."""
     year = max(o.year for o in plan.operands)
-
-    def holds(table: Table, operand: Operand) -> bool:
-        if part:
-            return any(part_words(r.name) == part_words(part) for r in table.rows)
-        return any(label_score(operand.item, r.name) >= STRONG_LABEL for r in table.rows)
     return [p for p in passages if p.table is not None and str(year) in f"{p.header} {p.text}"
-            and _QUARTERLY.search(f"{p.header} {p.text[:300]}") and all(holds(p.table, o) for o in plan.operands)
-            ][:QUARTERLY_TABLES]
+            and _QUARTERLY.search(f"{p.header} {p.text[:300]}")
+            and all(any(_names(o, part)(r.name) for r in p.table.rows) for o in plan.operands)][:limit]
+
+
+def _names(operand: Operand, part: str) -> Callable[[str], bool]:
+    """Whether a row's name is the operand's: the part's own row, or a row naming its line item plainly."""
+    if part:
+        return lambda name: part_words(name) == part_words(part)
+    return lambda name: label_score(operand.item, name) >= STRONG_LABEL
 
 
 def annual_quarter(question: str, plan: Plan, found: Mapping[str, Found], missing: Sequence[str], label: str,
@@ -612,7 +615,17 @@ def annual_quarter(question: str, plan: Plan, found: Mapping[str, Found], missin
     if not missing and reason is None:
         return handed("an annual report's quarterly columns: the model answers, reading the rows found first",
                       found_rows(found))
-    tables = quarterly_tables(filing_passages(where.scope, corpus), plan, part)
+    every = quarterly_tables(filing_passages(where.scope, corpus), plan, part, limit=None)
+    quarter = next((p.quarter for p in periods_named(question) if p.quarter), None)
+    if quarter is not None and plan.months == 3:  # each operand's cell in its quarter's column, where one is printed
+        cells = {o.name: cell for o in plan.operands
+                 if (cell := next((c for p in every if (c := quarter_cell(p, o.year, quarter, _names(o, part)))),
+                                  None))}
+        if len(cells) == len(plan.operands):
+            read = [f"{name}: {f.label!r} = {f.text} (Q{quarter}, {f.passage.label})" for name, f in cells.items()]
+            return computed(question, replace(plan, label=f"{plan.label}_q{quarter}"), cells,
+                            [*details, "read from the quarterly table's column of the quarter", *read], t)
+    tables = every[:QUARTERLY_TABLES]
     if tables:
         return handed(f"{len(tables)} quarterly table(s) in {label}: the model answers, reading them first",
                       tuple(Excerpt.whole(p) for p in tables))

@@ -204,15 +204,15 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
     if not beyond:
         return None
     named = beyond[0]
-    if (before := list(_WORD.finditer(question[:named.start]))) and _narrowing(question, before[-1]):
+    if (preceding := list(_WORD.finditer(question[:named.start]))) and _narrowing(question, preceding[-1]):
         return None  # narrowed by a name or a code right before it ("CET1 capital ratio", "Xbox deferred revenue")
     if any((n.end <= named.start or named.end <= n.start) and any(n.start <= x and y <= n.end for x, y, _ in glossary)
            for n in beyond[1:]):
         return None  # a second one the glossary would misread ("additions to streaming content assets")
     a, b = named.start, named.end
     name = question[a:b]
-    if kind := next((y for x, y, _ in glossary if re.fullmatch(r"\s+", question[b:x])), None):
-        b = kind  # "finished goods inventory": the row "Finished goods", of the item after it
+    if item_end := next((y for x, y, _ in glossary if re.fullmatch(r"\s+", question[b:x])), None):
+        b = item_end  # "finished goods inventory": the row "Finished goods", of the item after it
     after = re.sub(r"^\s*\([^)\d]*\)", "", question[b:])  # what it is, in brackets: "(current liabilities)"
     before = question[:a]
     if (part_of := _PART_OF.search(before)) and items_named(part_of.group("whole")):

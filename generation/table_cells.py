@@ -10,13 +10,13 @@ text for rows, cells or years: a passage without a table record has no rows.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from generation.compute import passage_scale
 from generation.line_items import LineItem, Statement, items_named, label_score, norm_label, statements_named
-from ingest.core.periods import YEAR, FiscalCalendar, stated_fiscal_year
+from ingest.core.periods import MONTH, YEAR, FiscalCalendar, month_number, stated_fiscal_year
 from ingest.core.records import Passage
 from ingest.core.tables import Period, Table
 
@@ -819,3 +819,82 @@ def part_column_cells(item: LineItem, year: int, part: str, passage: Passage, ro
                          value, "" if stated else table.scale, False, period.months))
     return out
 
+
+
+# ------------------------------------------------------------------------------ an annual report's quarters
+
+_ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4,
+            "q1": 1, "q2": 2, "q3": 3, "q4": 4}
+_ORDINALS = re.compile(r"\b(first|second|third|fourth|1st|2nd|3rd|4th|q[1-4])\b", re.IGNORECASE)
+_YEAR_HEADING = re.compile(rf"^\s*(?:fiscal\s+(?:year\s+)?)?({YEAR})(?:\s+quarters?)?\s*$", re.IGNORECASE)
+_DATE_COLUMN = re.compile(rf"\b{MONTH}\.?\s+\d{{1,2}}\b", re.IGNORECASE)
+
+
+def quarter_header(line: str) -> list[int]:
+    """The quarter each column of a quarterly table's header line is, in order ([] for another line): ordinals
+    ("Fourth Third Second First", "1st 2nd 3rd 4th Fiscal Year") or the four quarters' end dates of one fiscal
+    year, in either order ("March 3 June 2 September 1 December 1").
+
+    >>> quarter_header("Fourth Third Second First"), quarter_header("Quarter 1st 2nd 3rd 4th Fiscal Year")
+    ([4, 3, 2, 1], [1, 2, 3, 4])
+    >>> quarter_header("2019 First Quarter Second Quarter Third Quarter Fourth Quarter")
+    [1, 2, 3, 4]
+    >>> quarter_header("March 3 June 2 September 1 December 1"), quarter_header("Nov. 2 Aug. 3 May 4 Feb. 2")
+    ([1, 2, 3, 4], [4, 3, 2, 1])
+    >>> quarter_header("Revenue 1,681,646 1,772,190"), quarter_header("First quarter results were strong")
+    ([], [])
+    """
+    if re.search(r"\d,\d{3}|\d{5,}", line):  # amounts: a row, not a header
+        return []
+    ordinals = [_ORDINAL[m.group(1).lower()] for m in _ORDINALS.finditer(line)]
+    if len(ordinals) >= 3 and len(set(ordinals)) == len(ordinals) and \
+            not re.sub(rf"\b(?:first|second|third|fourth|1st|2nd|3rd|4th|q[1-4]|quarters?|fiscal|year|total|{YEAR})\b",
+                       "", line, flags=re.IGNORECASE).strip():
+        return ordinals
+    months = [month_number(m.group(1)) for m in _DATE_COLUMN.finditer(line)]
+    if len(months) != 4 or re.sub(_DATE_COLUMN.pattern, "", line, flags=re.IGNORECASE).strip(" ,."):
+        return []
+    steps = {(b - a) % 12 for a, b in zip(months, months[1:], strict=False)}
+    if steps <= {2, 3, 4}:
+        return [1, 2, 3, 4]
+    if steps <= {8, 9, 10}:
+        return [4, 3, 2, 1]
+    return []
+
+
+def quarter_cell(passage: Passage, year: int, quarter: int, names: Callable[[str], bool]) -> Found | None:
+    """The cell of ``quarter`` of fiscal ``year`` in a quarterly table's passage, on the first row whose name
+    ``names`` accepts, or None. The passage's lines give its quarter columns (:func:`quarter_header`) and each
+    section's year (a heading of its own: "2019 Quarters", "Fiscal 2019", "2017"); a row takes the columns and
+    year above it, a fiscal year's total after the quarters is not a quarter's.
+    """
+    table = passage.table
+    if table is None:
+        return None
+    states: list[tuple[int, list[int], int | None]] = []  # (offset, columns, year) from that line on
+    columns: list[int] = []
+    heading: int | None = None
+    at = 0
+    for line in passage.text.split("\n"):
+        if m := _YEAR_HEADING.match(line):
+            heading = int(m.group(1))
+        elif found := quarter_header(line):
+            columns = found
+            if len(years := re.findall(rf"\b{YEAR}\b", line)) == 1:  # "2019 First Quarter ... Fourth Quarter"
+                heading = int(years[0])
+        states.append((at, columns, heading))
+        at += len(line) + 1
+    for row in table.rows:
+        state = next((s for s in reversed(states) if s[0] <= row.start), None)
+        if state is None or not state[1] or state[2] != year or not names(row.name):
+            continue
+        amounts = [c for c in row.cells if not c.percent]
+        if quarter not in state[1] or len(amounts) not in (len(state[1]), len(state[1]) + 1):
+            continue
+        cell = amounts[state[1].index(quarter)]
+        if cell.value is None:
+            continue
+        stated = passage_scale(passage)
+        return Found(passage, cell.text, (cell.start, cell.end), row.name, STRONG_LABEL, cell.value,
+                     "" if stated else table.scale, months=3)
+    return None
