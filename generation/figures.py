@@ -821,6 +821,8 @@ def issuer_dropped(question: str, issuers: Sequence[str] | None) -> str:
     'the company net interest income for 2023?'
     >>> issuer_dropped("Acme Health revenue in 2023?", ["acme"])  # a name beyond the issuer's: a part
     'Acme Health revenue in 2023?'
+    >>> issuer_dropped("acme anvil stock-based compensation 2023?", ["acmeanvil"])
+    'the company stock-based compensation 2023?'
     """
     if not issuers:
         return question
@@ -830,7 +832,14 @@ def issuer_dropped(question: str, issuers: Sequence[str] | None) -> str:
         if possessive or _beyond_issuer(words, issuers):
             return m.group(0)
         return "the company"
-    return _CAPITALISED.sub(dropped, question)
+    question = _CAPITALISED.sub(dropped, question)
+    # a terse query opening with the issuer's name in lower case ("microsoft stock-based compensation 2023?")
+    words = list(re.finditer(r"[a-z][\w&'’.-]*", question[:60]))
+    for n in range(min(3, len(words)), 0, -1):
+        if question[:words[0].start()].strip() == "" and "".join(_plain(w.group(0)) for w in words[:n]) in issuers \
+                and re.fullmatch(r"[a-z&'’. -]+", question[:words[n - 1].end()]):
+            return f"the company{question[words[n - 1].end():]}"
+    return question
 
 
 def part_named(question: str, issuers: Sequence[str] | None = None) -> str | None:
