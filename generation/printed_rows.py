@@ -35,6 +35,9 @@ _OUTFLOW = re.compile(r"\b(?:additions?|purchases?|payments?|repurchases?|paid|e
 #: "how much of its inventory was ...": the row named next is a part of a glossary item, printed as its own row
 _PART_OF = re.compile(r"\bhow much of (?:its|the|their)\s+(?P<whole>[\w&' -]+?)\s+(?:was|were|is|are)\s+$",
                       re.IGNORECASE)
+#: a question asking for words about a row, not its figure
+_NARRATIVE = re.compile(r"\b(?:which|why|when|who|whom|describe|explain|discuss|related to|consist(?:ed|s)? of|"
+                        r"comprised?|reasons?|what (?:drove|caused|happened))\b", re.IGNORECASE)
 #: the glossary item whose name stands in for the printed row while the question is planned: an amount of the
 #: income statement that any phrasing of a lookup, a share or a growth accepts
 _STAND_IN = ITEMS["research_and_development"]
@@ -180,6 +183,8 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
     >>> plan_printed_row("How much finished goods inventory did Acme hold at the end of 2019?",
     ...                  {"Finished goods": ""}, planned=None).formula
     'finished_goods_2019'
+    >>> plan_printed_row("Why did deferred revenues rise in 2019?", {"Deferred revenues": ""}, planned=None) is None
+    True
     >>> q = "What were Acme's total net revenues in 2019?"  # the glossary's own name
     >>> plan_printed_row(q, {"Total net revenues": "income"}, planned=plan_question(q)) is None
     True
@@ -188,6 +193,8 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
     >>> p.formula, p.label, p.operands[0].item.statement
     ('product_development_2019 / revenue_2019', 'product_development_to_revenue_2019', 'income')
     """
+    if _NARRATIVE.search(question):
+        return None  # "why did deferred revenue rise", "which brands ... intangible assets": words, not a figure
     glossary = items_named(question)
     if any(i is _STAND_IN for *_, i in glossary):
         return None
