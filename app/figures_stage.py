@@ -585,14 +585,16 @@ _QUARTERLY = re.compile(r"\bquarter(?:ly|s)?\b|\bQ[1-4]\b", re.IGNORECASE)
 
 
 def quarterly_tables(passages: Sequence[Passage], plan: Plan, part: str = "",
-                     limit: int | None = QUARTERLY_TABLES) -> list[Passage]:
+                     limit: int | None = QUARTERLY_TABLES, some: bool = False) -> list[Passage]:
     """The tables of an annual report that print quarters of the plan's year ("Quarterly Financial Data
-    (Unaudited)", "First Quarter ... Fourth Quarter") with a row of each of its line items (for a ``part`` of the
-    company, a row the part names: "Bitcoin revenue"), first ones first, at most ``limit``."""
+    (Unaudited)", "First Quarter ... Fourth Quarter") with a row of each of its line items (with ``some``, of one
+    of them; for a ``part`` of the company, a row the part names: "Bitcoin revenue"), first ones first, at most
+    ``limit``."""
     year = max(o.year for o in plan.operands)
+    held = any if some else all
     return [p for p in passages if p.table is not None and str(year) in f"{p.header} {p.text}"
             and _QUARTERLY.search(f"{p.header} {p.text[:300]}")
-            and all(any(_names(o, part)(r.name) for r in p.table.rows) for o in plan.operands)][:limit]
+            and held(any(_names(o, part)(r.name) for r in p.table.rows) for o in plan.operands)][:limit]
 
 
 def _names(operand: Operand, part: str) -> Callable[[str], bool]:
@@ -625,7 +627,9 @@ def annual_quarter(question: str, plan: Plan, found: Mapping[str, Found], missin
             read = [f"{name}: {f.label!r} = {f.text} (Q{quarter}, {f.passage.label})" for name, f in cells.items()]
             return computed(question, replace(plan, label=f"{plan.label}_q{quarter}"), cells,
                             [*details, "read from the quarterly table's column of the quarter", *read], t)
-    tables = every[:QUARTERLY_TABLES]
+    # the tables with every operand's row first; else those with some (a margin's gross profit row without the
+    # cost row): the model reads them rather than the report being said to print no quarter
+    tables = every[:QUARTERLY_TABLES] or quarterly_tables(filing_passages(where.scope, corpus), plan, part, some=True)
     if tables:
         return handed(f"{len(tables)} quarterly table(s) in {label}: the model answers, reading them first",
                       tuple(Excerpt.whole(p) for p in tables))

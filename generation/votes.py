@@ -172,7 +172,8 @@ def _subject(text: str) -> str:
 
 
 _STOP = frozenset({"the", "a", "an", "of", "to", "for", "on", "in", "at", "and", "or", "as", "its", "by", "with",
-                   "was", "were", "is", "are", "be", "how", "many", "what", "which", "did", "votes", "vote", "cast",
+                   "was", "were", "is", "are", "be", "how", "many", "what", "which", "did", "votes", "vote", "voted",
+                   "cast", "shares",
                    "proposal", "annual", "meeting", "shareholders", "stockholders", "company", "percentage", "share",
                    "against", "favor", "support", "supported", "backed", "that", "this", "held", "fiscal", "year"})
 
@@ -186,8 +187,10 @@ def asks_votes(question: str) -> bool:
 
     >>> asks_votes("How many votes were cast in favor of ratifying KPMG?"), asks_votes("Who won the vote?")
     (True, False)
+    >>> asks_votes("How many shares were voted in favor of re-electing director Jane Q. Doe?")
+    True
     """
-    return re.search(r"\bvotes?\b", question, re.IGNORECASE) is not None and \
+    return re.search(r"\bvot(?:e|es|ed|ing)\b", question, re.IGNORECASE) is not None and \
         re.search(r"\bhow many\b|\bpercent(?:age)?\b|\bshare\b|\bproportion\b|\bnumber of\b|\bwhat portion\b",
                   question, re.IGNORECASE) is not None
 

@@ -857,3 +857,14 @@ def test_a_filings_year_is_not_an_asked_year_and_a_region_is_a_part():
         "revenue_2018"
     name, plan = plan_part("Acme FY2019: how much net revenue came from the EMEA region?", ["acme"])
     assert (name, plan.formula) == ("EMEA", "revenue_2019")
+
+
+def test_a_quarters_margin_whose_cost_row_the_quarterly_table_lacks_goes_to_the_model_with_that_table():
+    llm = ScriptedLLM("Gross margin in the fourth quarter of 2019 was 40% [1].")
+    plain = table("inc", INCOME.text.replace("For the Years Ended December 31,\n", ""), header=INCOME.header)
+    quarterly = table("qtr", QUARTERLY.text.replace("Net income 300 310 320 573", "Gross profit 600 640 680 676"),
+                      header=QUARTERLY.header, page=40)
+    answer = pipeline_over([plain, quarterly], llm, compute=True).run(
+        "What was the gross margin in the fourth quarter of 2019?", scope=Scope(documents=("d",)))
+    assert answer.stage("figures").outcome == "quarters" and len(llm.calls) == 1
+    assert "Gross profit 600 640 680 676" in llm.calls[0][-1].content
