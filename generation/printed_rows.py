@@ -177,6 +177,9 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
     ('total_noninterest_revenue_2022', 6)
     >>> plan_printed_row("What was the CET1 capital ratio in 2021?", {"Capital ratio": ""}, planned=None) is None
     True
+    >>> plan_printed_row("How much did Acme spend on acquisitions and investments in affiliates in 2020?",
+    ...                  {"Investments in affiliates": "balance"}, planned=None) is None
+    True
     >>> plan_printed_row("Acme, end of 2019: how much of its inventory was finished product?",
     ...                  {"Finished product": ""}, planned=None).formula
     'finished_product_2019'
@@ -213,6 +216,9 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
     named = beyond[0]
     if (preceding := list(_WORD.finditer(question[:named.start]))) and _narrowing(question, preceding[-1]):
         return None  # narrowed by a name or a code right before it ("CET1 capital ratio", "Xbox deferred revenue")
+    if len(preceding) >= 2 and preceding[-1].group(0).lower() in ("and", "or") and preceding[-2].group(0).islower() \
+            and preceding[-2].group(0).lower() not in _JOINERS | {"did", "was", "were", "is", "are", "much", "many"}:
+        return None  # the end of a longer name ("acquisitions and investments in noncontrolled affiliates")
     if any((n.end <= named.start or named.end <= n.start) and any(n.start <= x and y <= n.end for x, y, _ in glossary)
            for n in beyond[1:]):
         return None  # a second one the glossary would misread ("additions to streaming content assets")
