@@ -341,10 +341,12 @@ def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequenc
     missing: list[str] = []
     statements = statement_pages(plan, search, scope, corpus)
     hits = {o.name: _passages(search, operand_query(o), scope, OPERAND_HITS) for o in plan.operands}
+    # a printed row's tables, once per line item (a growth reads two years of one row)
+    printed = {o.item.key: printed_in(o.item, docs, corpus) for o in plan.operands} if plan.printed else {}
     for operand in plan.operands:
         # its own hits first, then those of the same line item in the plan's other years (one table holds them)
         same = [p for o in plan.operands if o.item is operand.item and o is not operand for p in hits[o.name]]
-        printing = printed_in(operand.item, docs, corpus) if plan.printed else []
+        printing = printed.get(operand.item.key, [])
         pool = scoped_pool([*printing, *hits[operand.name], *same, *statements, *candidates], scope, corpus)
         titled = {(p.doc_id, p.page) for d in docs
                   for p in titled_pages((corpus or {}).get(d, ()), operand.item.statement)}
@@ -478,7 +480,8 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
     """The question answered from the statement tables, or a trace saying why not; None when nothing is planned.
 
     :param corpus: the index's passages by document (for a table's earlier passages and a statement's whole
-        page), read only once a question is planned: most questions never load them.
+        page), read one document at a time: the routed filing's for its row labels and vote tallies (read once per
+        filing), the rest only once a question is planned.
     """
     hint = None
     if retrieval is not None and retrieval.route is not None:
@@ -498,16 +501,16 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         part, plan = parted
     t = time.perf_counter()
     where = figures_scope(retrieval, scope, candidates)
+    doc_passages = corpus.doc_passages() if corpus is not None else None
     if (parted is None or parted[0][:1].islower()) and not (part and parted is None) and where.own and \
-            corpus is not None and one_filing(where.scope):
+            one_filing(where.scope):
         # a row the filing prints that the question names and the glossary does not know
-        labels = filing_row_labels(filing_passages(where.scope, corpus.doc_passages()))
+        labels = filing_row_labels(filing_passages(where.scope, doc_passages))
         if printed := plan_printed_row(issuer_dropped(question, issuers), labels, planned=plan,
                                        fiscal_year_hint=hint):
             plan, parted, part = printed, None, None
     if plan is None:
         return None
-    doc_passages = corpus.doc_passages() if corpus is not None else None
     details = [plan.describe(), f"operands searched in {where.why}"]
     if where.own and not plan.printed and (reason := uncovered(question, plan, filing_label(where, doc_passages))):
         details.append(f"{reason}: not answered")
@@ -617,7 +620,8 @@ def annual_quarter(question: str, plan: Plan, found: Mapping[str, Found], missin
     if not missing and reason is None:
         return handed("an annual report's quarterly columns: the model answers, reading the rows found first",
                       found_rows(found))
-    every = quarterly_tables(filing_passages(where.scope, corpus), plan, part, limit=None)
+    filing = filing_passages(where.scope, corpus)
+    every = quarterly_tables(filing, plan, part, limit=None)
     quarter = next((p.quarter for p in periods_named(question) if p.quarter), None)
     if quarter is not None and plan.months == 3:  # each operand's cell in its quarter's column, where one is printed
         cells = {o.name: cell for o in plan.operands
@@ -629,7 +633,7 @@ def annual_quarter(question: str, plan: Plan, found: Mapping[str, Found], missin
                             [*details, "read from the quarterly table's column of the quarter", *read], t)
     # the tables with every operand's row first; else those with some (a margin's gross profit row without the
     # cost row): the model reads them rather than the report being said to print no quarter
-    tables = every[:QUARTERLY_TABLES] or quarterly_tables(filing_passages(where.scope, corpus), plan, part, some=True)
+    tables = every[:QUARTERLY_TABLES] or quarterly_tables(filing, plan, part, some=True)
     if tables:
         return handed(f"{len(tables)} quarterly table(s) in {label}: the model answers, reading them first",
                       tuple(Excerpt.whole(p) for p in tables))

@@ -745,10 +745,16 @@ _ASKS_QUANTITY = re.compile(r"\bhow (?:many|much)\b|\bwhat (?:percentage|percent
                             re.IGNORECASE)
 
 
+def _digits(text: str) -> set[Decimal]:
+    """The values of the numbers ``text`` prints in digits, years aside."""
+    return {Decimal(m.group(0).lstrip("$").replace(",", "")) for m in _ANY_NUMBER.finditer(text)
+            if not STANDALONE_YEAR.fullmatch(m.group(0))}
+
+
 def _values(text: str) -> set[Decimal]:
-    found = {Decimal(m.group(0).lstrip("$").replace(",", "")) for m in _ANY_NUMBER.finditer(text)
-             if not STANDALONE_YEAR.fullmatch(m.group(0))}
-    return found | {Decimal(NUMBER_WORDS.index(w)) for w in re.findall(r"[a-z]+", text.lower()) if w in NUMBER_WORDS}
+    """:func:`_digits`, and the small numbers ``text`` spells out ("three")."""
+    return _digits(text) | {Decimal(NUMBER_WORDS.index(w)) for w in re.findall(r"[a-z]+", text.lower())
+                            if w in NUMBER_WORDS}
 
 
 def echoes_question(question: str, answer: str) -> str | None:
@@ -763,8 +769,7 @@ def echoes_question(question: str, answer: str) -> str | None:
     """
     if not _ASKS_QUANTITY.search(question):
         return None
-    stated = {Decimal(m.group(0).lstrip("$").replace(",", "")) for m in _ANY_NUMBER.finditer(answer)
-              if not STANDALONE_YEAR.fullmatch(m.group(0))}
+    stated = _digits(answer)
     if not stated or not stated <= _values(question):
         return None
     return f"the answer's only number ({', '.join(sorted(str(v) for v in stated))}) is the question's own"

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ingest.core.amounts import NUMBER_WORDS
 from ingest.core.records import Passage
 
 #: a column of a tally's header, as printed ("Votes For", "For 3 Years", "Abstentions", "Broker Non-Votes")
@@ -86,10 +87,15 @@ def column_name(printed: str) -> str:
     """
     word = printed.lower()
     if m := re.search(rf"({_N})\s+years?", word):
-        n = {"one": "1", "two": "2", "three": "3"}.get(m.group(1), m.group(1))
-        return f"{n} year{'s' if n != '1' else ''}"
+        return _years_column(m.group(1))
     return "broker" if "broker" in word else "abstain" if "abst" in word else \
         "against" if "against" in word or "withheld" in word else "for"
+
+
+def _years_column(count: str) -> str:
+    """The column of a frequency vote, from its count in digits or words ("three": "3 years")."""
+    n = count if count.isdigit() else str(NUMBER_WORDS.index(count.lower()))
+    return f"{n} year{'s' if n != '1' else ''}"
 
 
 def _lines(text: str) -> list[tuple[int, str]]:
@@ -204,10 +210,8 @@ def column_asked(question: str) -> str:
     >>> column_asked("How many votes against Ms. Young?"), column_asked("How many shares backed the merger?")
     ('against', 'for')
     """
-    words = {"one": "1", "two": "2", "three": "3", "1": "1", "2": "2", "3": "3"}
     if m := re.search(r"\bevery\s+(one|two|three|[123])\s+years?\b", question, re.IGNORECASE):
-        n = words[m.group(1).lower()]
-        return f"{n} year{'s' if n != '1' else ''}"
+        return _years_column(m.group(1))
     if re.search(r"\bannual(?:ly)?\b.*\b(?:frequency|say[- ]on[- ]pay)\b|\bevery year\b", question, re.IGNORECASE):
         return "1 year"
     for column, pattern in (("against", r"\bagainst\b(?! votes)(?!\s*(?:or|and)\b)"),
