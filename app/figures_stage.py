@@ -477,7 +477,8 @@ def route_issuers(retrieval: Retrieval | None) -> tuple[str, ...] | None:
 
 def answer_figures(question: str, search: Search, retrieval: Retrieval | None, scope: Scope | None,
                    candidates: Sequence[Ranked], corpus: Corpus | None) -> Figures | None:
-    """The question answered from the statement tables, or a trace saying why not; None when nothing is planned.
+    """The question answered from the statement tables, or a trace saying why not; None when nothing is planned
+    and the question names no part of the company.
 
     :param corpus: the index's passages by document (for a table's earlier passages and a statement's whole
         page), read one document at a time: the routed filing's for its row labels and vote tallies (read once per
@@ -510,7 +511,7 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
                                        fiscal_year_hint=hint):
             plan, parted, part = printed, None, None
     if plan is None:
-        return None
+        return name_asked(question, issuers)
     details = [plan.describe(), f"operands searched in {where.why}"]
     if where.own and not plan.printed and (reason := uncovered(question, plan, filing_label(where, doc_passages))):
         details.append(f"{reason}: not answered")
@@ -554,6 +555,25 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="incomplete",
                                   details=tuple(details)), evidence=found_rows(found), asked=asked_of(plan))
     return computed(question, plan, found, details, t)
+
+
+def name_asked(question: str, issuers: Sequence[str] | None) -> Figures | None:
+    """Nothing planned, but the question names a part of the company by name ("paid members in Latin America",
+    "votes for director Jane Roe"): the model answers, and a sentence naming that part must cite a place that
+    names it too (a number printed beside another region's or nominee's name does not support it). None when the
+    question names no part.
+
+    >>> name_asked("How many members did Acme have in Latin America in 2017?", ["acme"]).asked
+    Asked(part='Latin America', measure='')
+    >>> name_asked("How many members did Acme have in 2017?", ["acme"]) is None
+    True
+    """
+    found = part_named(question, issuers)
+    name = part_name(found) if found else ""
+    if not name:
+        return None
+    why = f"nothing planned; the question names {name!r}: a sentence naming it must cite a place that names it"
+    return Figures(StageTrace("figures", "planner", outcome="a name asked", details=(why,)), asked=Asked(name))
 
 
 def answer_votes(question: str, where: Where, corpus: Corpus | None) -> Figures | None:

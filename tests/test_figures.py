@@ -428,6 +428,34 @@ def test_a_planned_figure_is_not_read_from_a_guessed_filing_among_several():
     assert unrouted.stage("figures").outcome == "ok"
 
 
+class _Routed(StaticSearcher):
+    """A first stage whose router sent the question to ACME's filing."""
+
+    def retrieve(self, query: str, k: int, *, scope: Scope | None = None) -> Retrieval:
+        return Retrieval(super().retrieve(query, k, scope=scope).hits,
+                         route=RouteDecision(("d",), "issuer acme", True, issuers=("acme",)))
+
+
+def test_a_name_the_question_asks_about_must_be_named_where_the_model_cites_its_number():
+    """Nothing planned (members are no line item), but the question names a region: a number printed beside
+    another region does not support a sentence about it."""
+    text = "At the end of 2017 Acme had 52,810 paid members in the United States and 57,834 paid members abroad."
+    members = Passage("m", "d", "d.pdf", text, (0, len(text)), page=21)
+    question = "How many paid members did Acme have in Latin America at the end of 2017?"
+
+    def run(reply: str):
+        searcher = _Routed([members])
+        return build_pipeline(Settings().replace(answer={"evidence_tokens": 0, "compute": True}),
+                              retriever=searcher, corpus=searcher, embedder=FakeEmbedder(),
+                              llm=ScriptedLLM(reply)).run(question)
+
+    answer = run("Acme had 57,834 paid members in Latin America at the end of 2017 [1].")
+    assert answer.stage("figures").outcome == "a name asked" and answer.text == NOT_FOUND
+    assert any("does not name Latin America" in str(w) for w in answer.warnings)
+    kept = run("Acme had 57,834 paid members abroad at the end of 2017 [1].")  # says what the number is
+    assert kept.text.startswith("Acme had 57,834 paid members abroad")
+
+
 def test_research_and_development_and_a_balance_averaged_over_one_year_are_planned():
     assert plan_question("How much did Acme spend on research and development in fiscal 2016?").formula == \
         "research_and_development_2016"
