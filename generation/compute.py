@@ -143,7 +143,8 @@ _PERCENT_WANTED = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bmargins?\b|\bgrowth r
 _PERCENT_BY_CONVENTION = re.compile(r"\btax rate\b|\breturn on (?:average )?(?:total )?(?:assets|(?:shareholders'? |"
                                     r"stockholders'? )?equity|invested capital|capital)\b|\bro[aei]c?\b|"
                                     r"\b(?:what|which) (?:share|proportion|portion) of\b|\bpayout\b|"
-                                    r"\brelative to (?:its |the |their )?(?:total )?(?:net )?(?:revenues?|sales)\b",
+                                    r"\brelative to (?:its |the |their )?(?:total )?(?:net )?(?:revenues?|sales)\b|"
+                                    r"\bgrowth\b|\bgr[eo]w\b",  # a growth is relative: "by how much did it grow"
                                     re.IGNORECASE)
 _PAYOUT_RATIO = re.compile(r"\bpayout ratio\b", re.IGNORECASE)
 _AS_RATIO = re.compile(r"\bdecimal\b|\bratio\b|\bfraction\b|\btimes\b", re.IGNORECASE)
@@ -162,6 +163,8 @@ def wants_percent(question: str) -> bool:
     >>> wants_percent("What was the 2019 dividend payout ratio?"), wants_percent("payout ratio as a decimal")
     (True, False)
     >>> wants_percent("How large was share-based compensation relative to its total net revenue in 2016?")
+    True
+    >>> wants_percent("By how much did its pre-provision profit grow in the first half of 2023?")
     True
     """
     if _PERCENT_WANTED.search(question):

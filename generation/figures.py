@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import NamedTuple
 
 from generation.compute import is_derived_question
 from generation.line_items import (
@@ -160,17 +161,50 @@ def _expression(text: str, year: int, b: _Builder) -> str | None:
 
 _DEFINITION = re.compile(
     r"(?:\bis defined as\b|\bdefined as\b|\bdefine [\w&' -]+? as\b|\bcalculated? (?:[\w&' -]+? )?as\b|"
-    r"(?P<loose>\b(?:measured|computed|taken) as\b|\bcounting\b|(?:^|[.?!]\s+)use\b))\s*:?\s*"
+    r"(?P<loose>\b(?:measured|computed|taken) as\b|\bcounting\b|\btaking\b|(?:^|[.?!]\s+)use\b))\s*:?\s*"
     r"(?P<expr>[^.?;]+(?:\.\d[^.?;]*)?)", re.IGNORECASE)
+# a definition in brackets right after the name it defines: "pre-provision profit (total net revenue minus total
+# noninterest expense)"
+_BRACKETED = re.compile(r"(?P<name>[\w&'’-]+(?: [\w&'’-]+){0,4}) \((?P<expr>[^()]+)\)")
 
 
-def _definition(question: str, year: int) -> tuple[str, str, tuple[Operand, ...]] | None:
+def _operator_in(text: str) -> bool:
+    return any(p.search(text) for p, _ in _OPERATORS)
+
+
+class _Defined(NamedTuple):
+    name: str  # the words before the definition ("Define unadjusted EBITDA as", "pre-provision profit")
+    formula: str
+    operands: tuple[Operand, ...]
+    span: tuple[int, int]  # where the definition is written in the question
+    label: str  # the plan's label when the question names the measure no other way
+
+
+def _definition(question: str, year: int) -> _Defined | None:
+    """The measure a question defines in its own words, its formula and operands and where the definition is
+    written, or None.
+
+    >>> _definition("Its payout ratio, taking cash dividends declared per share over diluted EPS?", 2016)[1]
+    'dividends_per_share_2016 / eps_diluted_2016'
+    >>> _definition("Pre-provision profit (total net revenue minus total noninterest expense) in 2023?", 2023)[:2]
+    ('Pre-provision profit', 'revenue_2023 - noninterest_expense_2023')
+    >>> _definition("What were days sales outstanding? Use average accounts receivable.", 2016) is None  # a row
+    True
+    """
     for m in _DEFINITION.finditer(question):
         b = _Builder()
         formula = _expression(m.group("expr"), year, b)
-        if formula and not (m.group("loose") and len(b.operands) < 2):  # "use X" alone names a row, not a formula
+        if formula and not (m.group("loose") and not _operator_in(m.group("expr"))):  # "use X" alone names a row
             named = re.split(r"[.?!]\s", question[:m.start("expr")])[-1]  # "Define unadjusted EBITDA as"
-            return named, formula, tuple(b.operands.values())
+            return _Defined(named, formula, tuple(b.operands.values()), m.span(), "definition")
+    for m in _BRACKETED.finditer(question):
+        b = _Builder()
+        if _operator_in(m.group("expr")) and (formula := _expression(m.group("expr"), year, b)) and \
+                len(b.operands) > 1:
+            name = re.split(r"['’]s\s+|\b(?:did|does|was|were|is|are|the|its|their)\s+", m.group("name"))[-1]
+            name = re.sub(r"\s+(?:in|for|during|at|over|of)\b.*$", "", name)  # "cash conversion in 2021"
+            label = "_".join(re.findall(r"[a-z]+", name.lower())[-4:]) or "definition"
+            return _Defined(name, formula, tuple(b.operands.values()), m.span("expr"), label)
     return None
 
 
@@ -516,11 +550,17 @@ def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
     statements = frozenset(statements_named(question))
     year = max(years)
     metric = metric_named(question, year)
-    if (d := _definition(question, year)) and not _extends(metric, d[0]):
-        return Plan(_label(question, "definition"), d[1], d[2], "definition", statements)
+    lo, hi = min(years), max(years)
+    if (d := _definition(question, year)) and not _extends(metric, d.name):
+        label = _label(question, metric[0] if metric and d.label == "definition" else d.label)  # its own way
+        outside = question[:d.span[0]] + question[d.span[1]:]  # the question's own words, not the definition's
+        if hi > lo and _RELATIVE_GROWTH.search(outside) and not _CAGR.search(outside):
+            start = _at_year(d.formula, hi, lo)  # "how much did pre-provision profit (A minus B) grow from 2022"
+            formula = f"(({d.formula}) - ({start})) / ({start})"
+            return Plan(f"{label}_growth_{lo}_{hi}", formula, _operands_of(formula), f"{label} growth", statements)
+        return Plan(label, d.formula, d.operands, "definition", statements)
     if d is None and metric is not None and states_definition(question):
         return None  # the question's own definition, unread: the glossary's would answer another question
-    lo, hi = min(years), max(years)
     amount_change = _AMOUNT_CHANGE.search(question) is not None and not _IN_PERCENT.search(question)
     if lo == hi and (_GROWTH_OF_ONE_YEAR.search(question) or amount_change) and not _CAGR.search(question):
         lo = hi - 1  # "by what percentage did net sales grow in 2021", "by how much did cash change in 2023": since
@@ -1071,7 +1111,8 @@ def sub_lines_named(question: str) -> frozenset[str]:
     for a, _, item in items_named(question):
         before = re.findall(r"[\w'’&-]+", question[:a])
         if item.key in SUB_LINED and before and narrows_item(question, a) and before[-1].islower() and \
-                before[-1] not in _NOT_A_KIND and not before[-1].endswith("ing"):
+                before[-1] not in _NOT_A_KIND and not before[-1].endswith("ing") and \
+                re.search(r"[\w'’&-] +$", question[:a]):  # "profit (total net revenue ...": a bracket between
             keys.add(item.key)
     return frozenset(keys)
 

@@ -161,10 +161,33 @@ def test_cells_come_from_the_table_record_not_from_the_passage_text(monkeypatch)
      "sales.", "365 * avg(payables_2022, payables_2023) / cogs_2023"),
     ("What was its return on equity for 2017, defined as net income divided by the average of beginning and ending "
      "stockholders' equity?", "net_income_2017 / avg(equity_2016, equity_2017)"),
+    # "taking A over B"; a definition in brackets after the name it defines
+    ("What was the FY2016 payout ratio, taking cash dividends declared per share over diluted EPS?",
+     "dividends_per_share_2016 / eps_diluted_2016"),
+    ("What was its cash conversion in 2021 (cash from operations over net income)?",
+     "cfo_2021 / net_income_2021"),
 ])
 def test_a_stated_definition_becomes_the_formula(question, formula):
     plan = plan_question(question)
     assert plan is not None and plan.source == "definition" and plan.formula == formula
+
+
+def test_a_measure_defined_in_brackets_grows_between_the_periods_the_question_names():
+    plan = plan_question("By how much did pre-provision profit (total net revenue minus total noninterest expense) "
+                         "grow in the first half of 2023 compared with the first half of 2022?")
+    assert plan is not None and plan.label == "pre_provision_profit_growth_2022_2023" and plan.months == 6
+    assert plan.formula == ("((revenue_2023 - noninterest_expense_2023) - (revenue_2022 - noninterest_expense_2022)) "
+                            "/ (revenue_2022 - noninterest_expense_2022)")
+    # a change inside the definition is not a growth asked of the measure
+    changed = plan_question("What is the FY2020 inventory build? Define it as change in inventory between FY2019 and "
+                            "FY2020.")
+    assert changed is not None and changed.formula == "(inventories_2020 - inventories_2019)"
+
+
+def test_use_naming_one_row_is_no_definition_the_glossary_metric_answers():
+    """"Use average accounts receivable" says how the glossary's metric is read; it defines nothing by itself."""
+    plan = plan_question("What were days sales outstanding for FY2016? Use average accounts receivable.")
+    assert plan is not None and plan.formula == "365 * avg(receivables_2016, receivables_2015) / revenue_2016"
 
 
 @pytest.mark.parametrize("question, formula", [
