@@ -715,12 +715,19 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
             continue
         hits = _passages(search, f"{part} {operand_query(operand)}", scope, OPERAND_HITS)
         pool = scoped_pool([*hits, *named, *(r.passage for r in candidates)], scope, corpus)
-        ranked = sorted((f for name in names for f in rank_part_cells(operand.item, operand.year, name, pool,
-                                                                      months=plan.months, calendar=calendar,
-                                                                      known=known)),
-                        key=lambda f: -f.score)
-        if ranked:
-            found[operand.name] = ranked[0]
+        # a kind of the item in lower case ("principal transactions revenue") is a line of the company's own
+        # statement: its row there comes before a segment's or a portfolio's table that prints the same label
+        statement = [p for p in statement_pages(replace(plan, operands=(operand,)), search, scope, corpus)
+                     if operand.item.statement and operand.item.statement in statement_title(p)] \
+            if part[:1].islower() and one_filing(scope) else []
+        for among in ([statement] if statement else []) + [pool]:
+            ranked = sorted((f for name in names for f in rank_part_cells(operand.item, operand.year, name, among,
+                                                                          months=plan.months, calendar=calendar,
+                                                                          known=known)),
+                            key=lambda f: -f.score)
+            if ranked:
+                found[operand.name] = ranked[0]
+                break
     details += [f"{name}: {f.label!r} = {f.text} ({f.passage.label})" for name, f in found.items()]
     missing = [o.name for o in plan.operands if o.name not in found]
     label = filing_label(where, corpus)

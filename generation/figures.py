@@ -161,11 +161,29 @@ def _expression(text: str, year: int, b: _Builder) -> str | None:
 
 _DEFINITION = re.compile(
     r"(?:\bis defined as\b|\bdefined as\b|\bdefine [\w&' -]+? as\b|\bcalculated? (?:[\w&' -]+? )?as\b|"
-    r"(?P<loose>\b(?:measured|computed|taken) as\b|\bcounting\b|\btaking\b|(?:^|[.?!]\s+)use\b))\s*:?\s*"
+    r"(?P<loose>\b(?:measured|computed|taken) as\b|\bcounting\b|\btaking\b(?! into account)|(?:^|[.?!]\s+)use\b))\s*:?\s*"
     r"(?P<expr>[^.?;]+(?:\.\d[^.?;]*)?)", re.IGNORECASE)
 # a definition in brackets right after the name it defines: "pre-provision profit (total net revenue minus total
 # noninterest expense)"
 _BRACKETED = re.compile(r"(?P<name>[\w&'’-]+(?: [\w&'’-]+){0,4}) \((?P<expr>[^()]+)\)")
+
+
+_FILLER = frozenset({"the", "its", "their", "total", "of", "average", "mean", "net", "reported", "fiscal", "year"})
+
+
+def _all_named(text: str) -> bool:
+    """Whether every word of a bracketed expression is a line item's name, an operator, a number or a filler word
+    (a word the glossary does not know, "cash, short-term investments ...", makes it no formula of its rows).
+
+    >>> _all_named("total net revenue minus total noninterest expense"), _all_named("cash, receivables over debt")
+    (True, False)
+    """
+    rest = text
+    for a, b, _ in reversed(items_named(text)):
+        rest = rest[:a] + " " + rest[b:]
+    for pattern, _ in _OPERATORS:
+        rest = pattern.sub(" ", rest)
+    return all(w.lower() in _FILLER or w.isdigit() for w in re.findall(r"[A-Za-z]+|\d+", rest))
 
 
 def _operator_in(text: str) -> bool:
@@ -194,14 +212,16 @@ def _definition(question: str, year: int) -> _Defined | None:
     for m in _DEFINITION.finditer(question):
         b = _Builder()
         formula = _expression(m.group("expr"), year, b)
-        if formula and not (m.group("loose") and not _operator_in(m.group("expr"))):  # "use X" alone names a row
+        if formula and not (m.group("loose") and (len(b.operands) < 2 or not _operator_in(m.group("expr")))):
+            # "use X" alone names a row ("use average accounts receivable"), not a formula
             named = re.split(r"[.?!]\s", question[:m.start("expr")])[-1]  # "Define unadjusted EBITDA as"
             return _Defined(named, formula, tuple(b.operands.values()), m.span(), "definition")
     for m in _BRACKETED.finditer(question):
         b = _Builder()
-        if _operator_in(m.group("expr")) and (formula := _expression(m.group("expr"), year, b)) and \
-                len(b.operands) > 1:
-            name = re.split(r"['’]s\s+|\b(?:did|does|was|were|is|are|the|its|their)\s+", m.group("name"))[-1]
+        if _operator_in(m.group("expr")) and _all_named(m.group("expr")) and \
+                (formula := _expression(m.group("expr"), year, b)) and len(b.operands) > 1:
+            name = re.split(r"['’]s\s+|\b(?:did|does|was|were|is|are|the|its|their)\s+|.*\d\S*\s+",
+                            m.group("name"))[-1]  # "Acme 2021 interest coverage": "interest coverage"
             name = re.sub(r"\s+(?:in|for|during|at|over|of)\b.*$", "", name)  # "cash conversion in 2021"
             label = "_".join(re.findall(r"[a-z]+", name.lower())[-4:]) or "definition"
             return _Defined(name, formula, tuple(b.operands.values()), m.span("expr"), label)
@@ -269,7 +289,7 @@ DEFINED: Mapping[str, str] = {
 _METRICS = tuple((name, re.compile(rf"(?<![\w-]){pattern}", re.IGNORECASE), formula)
                  for name, pattern, formula in METRICS)
 _NAME_IN_FORMULA = re.compile(r"\b([a-z_]+?)_(\d{4})\b")
-_SHARE_OF = re.compile(r"(?P<a>[\w&' ()]+?),?\s+(?:as an? (?:%|percent(?:age)?|share|proportion) of|"
+_SHARE_OF = re.compile(r"(?P<a>[\w&' (),]+?),?\s+(?:as an? (?:%|percent(?:age)?|share|proportion) of|"
                        r"(?:%|percent(?:age)?) "
                        r"of)\s+(?P<b>[\w&' ]+)", re.IGNORECASE)
 # "what share of its 2020 net sales did it spend on capital expenditures", "what percentage of revenue went to
@@ -552,7 +572,7 @@ def _planned(question: str, fiscal_year_hint: int | None) -> Plan | None:
     metric = metric_named(question, year)
     lo, hi = min(years), max(years)
     if (d := _definition(question, year)) and not _extends(metric, d.name):
-        label = _label(question, metric[0] if metric and d.label == "definition" else d.label)  # its own way
+        label = _label(question, metric[0] if metric else d.label)  # a glossary metric defined its own way
         outside = question[:d.span[0]] + question[d.span[1]:]  # the question's own words, not the definition's
         if hi > lo and _RELATIVE_GROWTH.search(outside) and not _CAGR.search(outside):
             start = _at_year(d.formula, hi, lo)  # "how much did pre-provision profit (A minus B) grow from 2022"

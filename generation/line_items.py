@@ -119,7 +119,8 @@ LINE_ITEMS: tuple[LineItem, ...] = (
     _item("research_and_development", "research and development",
           [r"(?:total )?research and development(?: expenses?| costs?)?", r"r ?& ?d(?: expenses?)?",
            r"research, development and [\w ]+"],
-          [r"research and development(?: expenses?| costs?| spending)?", r"\br ?& ?d\b"], "income", outflow=True),
+          [r"research(?:,)? (?:and )?development(?:,? and engineering)?(?: expenses?| costs?| spend(?:ing)?)?",
+           r"\br ?& ?d\b"], "income", outflow=True),
     _item("other_income", "other income (expense), net",
           [r"(?:total )?(?:interest and )?other (?:income|expense)s?(?: ?[/(]\(?(?:income|expense)s?\)?\)?)?"
            r"(?:,? net)?",
@@ -194,6 +195,10 @@ LINE_ITEMS: tuple[LineItem, ...] = (
           [r"short[- ]term investments?", r"(?:short[- ]term )?marketable securities(?:, current)?",
            r"short[- ]term marketable (?:debt )?securities"],
           [r"short[- ]term investments?", r"marketable securities"], "balance", optional=True),
+    _item("goodwill", "goodwill", [r"goodwill(?:, net)?"],  # the balance, not its impairment or an acquisition's
+          [r"(?<!impairment of )(?<!impairments of )(?<!write-down of )"
+           r"goodwill(?!\s+(?:(?:was|were|is) )?(?:and|impair|write|amorti|acquired|allocated|assigned|resulting|"
+           r"arising|recogni[sz]ed|recorded|related|from))"], "balance"),
     _item("long_term_debt", "long-term debt",
           [r"long[- ]term debt(?:, net)?(?:, (?:less|excluding) current (?:portion|maturities))?",
            r"long[- ]term debt, net of current portion"], [r"long[- ]term debt"], "balance"),
@@ -212,11 +217,12 @@ LINE_ITEMS: tuple[LineItem, ...] = (
           [r"(?:cash )?dividends? (?:declared |paid )?per (?:common )?share(?: of common stock)?"],
           [r"(?:cash )?dividends? (?:declared |paid )?per (?:common )?share", r"\bdps\b"], "income", per_share=True),
     _item("eps_diluted", "diluted earnings per share", _eps_labels("diluted"),
-          [r"diluted (?:net )?(?:earnings|income|loss) per (?:common )?share", r"diluted eps",
-           r"(?:earnings per share|eps),? \(?diluted\)?", r"(?:net )?(?:earnings|income|loss) per (?:common )?share",
+          [r"diluted (?:net )?(?:earnings|income|loss)(?: \(loss\))? per (?:common )?share", r"diluted eps",
+           r"(?:earnings per share|eps),? \(?diluted\)?",
+           r"(?:net )?(?:earnings|income|loss)(?: \(loss\))? per (?:common )?share",
            r"\beps\b"], "income", per_share=True),
     _item("eps_basic", "basic earnings per share", _eps_labels("basic"),
-          [r"basic (?:net )?(?:earnings|income|loss) per (?:common )?share", r"basic eps",
+          [r"basic (?:net )?(?:earnings|income|loss)(?: \(loss\))? per (?:common )?share", r"basic eps",
            r"(?:earnings per share|eps),? \(?basic\)?"], "income", per_share=True),
     _item("buybacks", "repurchases of common stock",
           [r"(?:repurchases?|purchases?) of (?:common |treasury )?stock", r"share repurchases?",

@@ -184,10 +184,27 @@ def test_a_measure_defined_in_brackets_grows_between_the_periods_the_question_na
     assert changed is not None and changed.formula == "(inventories_2020 - inventories_2019)"
 
 
+@pytest.mark.parametrize("question, formula", [
+    ("How much goodwill did the company carry on its balance sheet at February 2, 2019?", "goodwill_2019"),
+    ("What goodwill impairment did the company record in 2019?", None),
+    ("What was the impairment of goodwill in 2019?", None),
+    ("How much goodwill was recorded from acquisitions in 2019?", None),
+    ("What was the diluted earnings (loss) per share for fiscal 2014?", "eps_diluted_2014"),
+    ("What were cash dividends declared per common share in 2016?", "dividends_per_share_2016"),
+])
+def test_balance_and_per_share_rows_named_plainly(question, formula):
+    plan = plan_question(question)
+    assert (plan.formula if plan is not None else None) == formula
+
+
 def test_use_naming_one_row_is_no_definition_the_glossary_metric_answers():
     """"Use average accounts receivable" says how the glossary's metric is read; it defines nothing by itself."""
     plan = plan_question("What were days sales outstanding for FY2016? Use average accounts receivable.")
     assert plan is not None and plan.formula == "365 * avg(receivables_2016, receivables_2015) / revenue_2016"
+    # "taking into account" reads a source, not a formula
+    plan = plan_question("Taking into account the cash flow statement and the income statement, what was the FY2020 "
+                         "free cash flow?")
+    assert plan is not None and plan.formula == "cfo_2020 - capex_2020"
 
 
 @pytest.mark.parametrize("question, formula", [
@@ -814,6 +831,21 @@ def test_a_parts_row_in_a_table_of_one_kind_of_revenue_is_not_its_revenue():
     assert rank_part_cells(ITEMS["revenue"], 2019, "Print and Publishing", [kind]) == []
     own = table("dm", text.replace("Total subscription revenue", "Total Digital Media revenue"), header=kind.header)
     assert [f.text for f in rank_part_cells(ITEMS["revenue"], 2019, "Print and Publishing", [own])] == ["33.6"]
+
+
+def test_a_kind_of_revenue_named_in_lower_case_is_read_from_the_statement_before_a_segments_table():
+    """"Bitcoin revenue" of the company: the income statement's "Bitcoin" row under its revenues, not the same row
+    in a segment's table that comes first in the filing."""
+    segment = table("segt", "Consumer segment results\n(in millions)\nYear Ended December 31,\n2019 2018\n"
+                            "Revenue\nBitcoin 113 90\nTotal net revenue 2,000 1,800",
+                    header=f"{DOC} · Item 7 · Segment Results › Consumer | 2019 2018", page=3)
+    income = table("inc", INCOME.text.replace("Total net revenues", "Bitcoin 4,571 516 200\nTotal net revenues"),
+                   header=INCOME.header, page=9)
+    llm = ScriptedLLM("should not be used")
+    answer = pipeline_over([segment, income], llm, compute=True).run(
+        "How much bitcoin revenue did Acme book in 2019?", scope=Scope(documents=("d",)))
+    assert llm.calls == [] and answer.calculation is not None and answer.calculation.text == "4,571 million"
+    assert [c.passage.id for c in answer.citations] == ["inc"]
 
 
 def test_a_sub_lines_quarter_asked_of_an_annual_report_is_read_from_the_quarterly_row_that_names_it():
