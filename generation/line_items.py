@@ -343,6 +343,19 @@ def label_score(item: LineItem, label: str) -> float:
     return overlap - 0.1 * extra if overlap >= 0.99 else 0.0
 
 
+_MARGIN = re.compile(r"\b(gross|operating|net|pre-?tax|ebitda|ebit|contribution)(?: profit| income| earnings)? "
+                     r"(?:%|percent(?:age)? )?margins?\b", re.IGNORECASE)
+
+
+def margins_named(text: str) -> frozenset[str]:
+    """The kinds of margin ``text`` names ("gross", "operating", "net", "pretax", ...).
+
+    >>> sorted(margins_named("Operating margin fell while the gross profit margin rose"))
+    ['gross', 'operating']
+    """
+    return frozenset(m.group(1).lower().replace("-", "") for m in _MARGIN.finditer(text))
+
+
 def line_item_agreement(window: str, label: str) -> bool | None:
     """Whether the words an answer puts around a number (``window``) name the line item a row ``label`` (or a
     printed sentence) holds: True when they name an item the label is printed as, False when they name items
@@ -353,7 +366,12 @@ def line_item_agreement(window: str, label: str) -> bool | None:
     (True, False)
     >>> line_item_agreement("employees at year end", "Unit counts at period end") is None
     True
+    >>> line_item_agreement("the segment's gross margin was", "Operating margin")
+    False
     """
+    said, printed = margins_named(window), margins_named(label)
+    if said and printed and not said & printed:
+        return False  # "gross margin was 9.1%" from an "Operating margin" row
     named = {item.key for *_, item in items_named(window.lower())}
     if not named:
         return None

@@ -23,8 +23,8 @@ def table_passage(rows: list[tuple[str, list[str]]], *, caption: str, periods: t
         found, cursor = [], at + len(label)
         for c in cells:
             start = at + line.index(c, cursor - at)
-            value = Decimal(c.strip("()").replace(",", "")) * (-1 if c.startswith("(") else 1)
-            found.append(TableCell(c, start, start + len(c), value))
+            value = Decimal(c.strip("()% ").replace(",", "")) * (-1 if c.startswith("(") else 1)
+            found.append(TableCell(c, start, start + len(c), value, percent=c.endswith("%")))
             cursor = start + len(c)
         records.append(TableRow(label, tuple(found), at, at + len(line)))
         lines.append(line)
@@ -75,6 +75,13 @@ def test_a_domain_matcher_knows_the_names_a_row_is_printed_under():
     cost = table_passage([("Cost of sales", ["90,000", "91,000"]), ("Net sales", ["120,130", "120,824"])],
                          caption="Statements of income | 2020 2019", periods=DEC)
     assert verdicts("Revenue was $90,000 million in 2020.", [cost]) == [("$90,000 million", False)]
+
+
+def test_a_margin_of_one_kind_does_not_support_a_claim_about_another():
+    space = table_passage([("Net sales", ["11,532", "11,814"]), ("Operating margin", ["9.1 %", "9.6 %"])],
+                          caption="Space's operating results | 2022 2021", periods=DEC, title="Space")
+    assert verdicts("Space's gross margin in 2020 was 9.1%.", [space]) == [("9.1%", False)]
+    assert verdicts("Space's operating margin in 2020 was 9.1%.", [space]) == [("9.1%", True)]
 
 
 def test_prose_numbers_are_checked_against_their_sentence_and_results_tables_against_their_columns():
