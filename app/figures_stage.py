@@ -737,7 +737,10 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
         details.append(f"not found for {part}: {', '.join(missing)}; the model answers")
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="a part asked",
                                   details=tuple(details)), evidence=found_rows(found), asked=asked_of(plan, part))
-    plan = replace(plan, label=f"{re.sub(r'[^a-z0-9]+', '_', part.lower()).strip('_')}_{plan.label}")
+    named = re.sub(r"[^a-z0-9]+", "_", part.lower()).strip("_")
+    first = plan.label.split("_")[0]  # "principal transactions revenue" + "revenue_2023": the item named once
+    plan = replace(plan, label=named + plan.label[len(first):] if named.endswith(f"_{first}") else
+                   f"{named}_{plan.label}")
     return computed(question, plan, found, details, t)
 
 

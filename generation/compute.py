@@ -513,9 +513,10 @@ def statement(calc: Calculation) -> str:
     revenue 6,489 [1]
     """
     parts = [calc.label] if calc.label else []
-    if calc.formula != calc.label:
-        parts.append(calc.formula)
-    if calc.worked != calc.formula and calc.formula not in {o.name for o in calc.operands}:
+    lookup = calc.formula in {o.name for o in calc.operands}
+    if calc.formula != calc.label and not (lookup and calc.label.endswith(calc.formula)):
+        parts.append(calc.formula)  # "principal transactions revenue 2023 = revenue 2023": the row once
+    if calc.worked != calc.formula and not lookup:
         parts.append(calc.worked)  # a lookup's worked form is its value, which the result states
     first = " = ".join([*parts, calc.text])
     cited = "; ".join(f"{o.name} {_with_unit(o)} [{o.citation}]" for o in calc.operands)

@@ -376,7 +376,8 @@ def _operands_of(formula: str) -> tuple[Operand, ...]:
 
 # a part of the company rather than its consolidated statements: the statement tables do not answer it
 _PART_OF_COMPANY = re.compile(r"\bsegments?\b|\bdivisions?\b|\bbusiness (?:unit|line)s?\b|\breportable\b|"
-                              r"\bgeograph|\bregions?\b|\bproduct (?:line|categor)|\bby (?:product|category|country)\b",
+                              r"\bgeograph|\bregions?\b|\bproduct (?:line|categor)|\bby (?:product|category|country)\b|"
+                              r"['’]s? (?:[a-z][\w-]* ){1,3}business(?:es)?\b",  # "Acme's salon services business"
                               re.IGNORECASE)
 # words that may stand right before a line item's name without narrowing it ("the FY2019 total revenue")
 _PLAIN_BEFORE = frozenset({"the", "its", "their", "total", "net", "consolidated", "unadjusted", "annual", "reported",

@@ -189,6 +189,8 @@ def test_a_measure_defined_in_brackets_grows_between_the_periods_the_question_na
     ("What goodwill impairment did the company record in 2019?", None),
     ("What was the impairment of goodwill in 2019?", None),
     ("How much goodwill was recorded from acquisitions in 2019?", None),
+    ("How much operating profit did Acme's salon services business earn in fiscal 2022?", None),  # a part's
+    ("How much revenue did Acme's business generate in 2021?", "revenue_2021"),
     ("What was the diluted earnings (loss) per share for fiscal 2014?", "eps_diluted_2014"),
     ("What were cash dividends declared per common share in 2016?", "dividends_per_share_2016"),
 ])
