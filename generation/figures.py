@@ -161,7 +161,8 @@ def _expression(text: str, year: int, b: _Builder) -> str | None:
 
 _DEFINITION = re.compile(
     r"(?:\bis defined as\b|\bdefined as\b|\bdefine [\w&' -]+? as\b|\bcalculated? (?:[\w&' -]+? )?as\b|"
-    r"(?P<loose>\b(?:measured|computed|taken) as\b|\bcounting\b|\btaking\b(?! into account)|(?:^|[.?!]\s+)use\b))\s*:?\s*"
+    r"(?P<loose>\b(?:measured|computed|taken) as\b|\bcounting\b|\btaking\b(?! into account)|"
+    r"(?:^|[.?!]\s+)use\b))\s*:?\s*"
     r"(?P<expr>[^.?;]+(?:\.\d[^.?;]*)?)", re.IGNORECASE)
 # a definition in brackets right after the name it defines: "pre-provision profit (total net revenue minus total
 # noninterest expense)"
