@@ -34,6 +34,7 @@ from generation.figures import (
     Operand,
     Plan,
     absent,
+    filing_unnamed,
     find_operand,
     implausible,
     in_units_asked,
@@ -60,6 +61,7 @@ from generation.table_cells import (
     part_aliases,
     part_words,
     quarter_cell,
+    quarter_column_cell,
     rank_cells,
     rank_part_cells,
     statement_title,
@@ -193,7 +195,7 @@ def uncovered(question: str, plan: Plan, label: str) -> str | None:
     """
     if not label:
         return None
-    asked = [p.quarter for p in periods_named(question) if p.quarter]
+    asked = [p.quarter for p in periods_named(filing_unnamed(question)) if p.quarter]
     filing = parse_period(label)
     if asked and filing is not None and filing.quarter and asked[0] != filing.quarter:
         return (f"the filing ({label}) reports the {_ORDINAL[filing.quarter]} quarter, not the "
@@ -514,6 +516,8 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         return name_asked(question, issuers)
     details = [plan.describe(), f"operands searched in {where.why}"]
     if where.own and not plan.printed and (reason := uncovered(question, plan, filing_label(where, doc_passages))):
+        if (columns := other_quarter(question, plan, where, doc_passages, details, t)) is not None:
+            return columns
         details.append(f"{reason}: not answered")
         trace = StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="not covered",
                            details=tuple(details))
@@ -574,6 +578,27 @@ def name_asked(question: str, issuers: Sequence[str] | None) -> Figures | None:
         return None
     why = f"nothing planned; the question names {name!r}: a sentence naming it must cite a place that names it"
     return Figures(StageTrace("figures", "planner", outcome="a name asked", details=(why,)), asked=Asked(name))
+
+
+def other_quarter(question: str, plan: Plan, where: Where, corpus: Mapping[str, Sequence[Passage]] | None,
+                  details: Sequence[str], t: float) -> Figures | None:
+    """A quarter other than a quarterly filing's own ("the fourth quarter of 2022" asked of a Q2 2023 10-Q), read
+    from the filing's tables whose columns are quarters ("2Q23 1Q23 4Q22 3Q22 2Q22", a bank's highlights); None
+    when some operand has no such cell."""
+    quarters = [p.quarter for p in periods_named(filing_unnamed(question)) if p.quarter]
+    if not quarters or plan.months not in (None, 3):
+        return None
+    filing = [p for p in filing_passages(where.scope, corpus) if p.table is not None]
+    cells: dict[str, Found] = {}
+    read: list[str] = []
+    for o in plan.operands:
+        cell = next((c for p in filing if (c := quarter_column_cell(p, o.year, quarters[0], _names(o, "")))), None)
+        if cell is None:
+            return None
+        cells[o.name] = cell
+        read.append(f"{o.name}: {cell.label!r} = {cell.text} ({quarters[0]}Q{o.year % 100:02d}, {cell.passage.label})")
+    return computed(question, replace(plan, label=f"{plan.label}_q{quarters[0]}"), cells,
+                    [*details, "read from the filing's quarter columns", *read], t)
 
 
 def answer_votes(question: str, where: Where, corpus: Corpus | None) -> Figures | None:
@@ -737,10 +762,10 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
         details.append(f"not found for {part}: {', '.join(missing)}; the model answers")
         return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, outcome="a part asked",
                                   details=tuple(details)), evidence=found_rows(found), asked=asked_of(plan, part))
-    named = re.sub(r"[^a-z0-9]+", "_", part.lower()).strip("_")
+    slug = re.sub(r"[^a-z0-9]+", "_", part.lower()).strip("_")
     first = plan.label.split("_")[0]  # "principal transactions revenue" + "revenue_2023": the item named once
-    plan = replace(plan, label=named + plan.label[len(first):] if named.endswith(f"_{first}") else
-                   f"{named}_{plan.label}")
+    plan = replace(plan, label=slug + plan.label[len(first):] if slug.endswith(f"_{first}") else
+                   f"{slug}_{plan.label}")
     return computed(question, plan, found, details, t)
 
 

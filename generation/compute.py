@@ -514,7 +514,7 @@ def statement(calc: Calculation) -> str:
     """
     parts = [calc.label] if calc.label else []
     lookup = calc.formula in {o.name for o in calc.operands}
-    if calc.formula != calc.label and not (lookup and calc.label.endswith(calc.formula)):
+    if calc.formula != calc.label and not (lookup and calc.formula in calc.label):
         parts.append(calc.formula)  # "principal transactions revenue 2023 = revenue 2023": the row once
     if calc.worked != calc.formula and not lookup:
         parts.append(calc.worked)  # a lookup's worked form is its value, which the result states

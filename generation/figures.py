@@ -533,24 +533,27 @@ _FILING_NAMED = re.compile(rf"\b(?:Q[1-4]\s+)?(?:FY\s?|fiscal(?:\s+year)?\s+)?{Y
                            r"form 10-?[KQ]|earnings release)\b", re.IGNORECASE)
 
 
+def filing_unnamed(question: str) -> str:
+    """The question without the filing it names ("Per Acme's Q2 2023 10-Q, ..."): the periods it asks about.
+
+    >>> filing_unnamed("Per Acme's Q2 2023 10-Q, what was net income in the fourth quarter of 2022?")
+    "Per Acme's  , what was net income in the fourth quarter of 2022?"
+    """
+    return _FILING_NAMED.sub(" ", question)
+
+
 def years_asked(question: str) -> list[int]:
-    """The years a question asks about: those it names, less a filing's year when it names another (not for a
-    quarter: which of the filing's quarter columns is the one asked, the planner cannot tell).
+    """The years a question asks about: those it names, less a filing's year when it names another (a quarter of
+    another year is read from the filing's quarter columns, or not at all: see ``app.figures_stage``).
 
     >>> years_asked("In Acme's FY2021 10-K, what were net sales for the prior year, fiscal 2020?")
     [2020]
     >>> years_asked("What were net sales in the FY2021 10-K?")
     [2021]
     >>> years_asked("Per Acme's Q2 2023 10-Q, what was net income in the fourth quarter of 2022?")
-    [2023, 2022]
+    [2022]
     """
-    without = _FILING_NAMED.sub(" ", question)
-    if _QUARTER_NAMED.search(without):
-        return years_named(question)
-    return years_named(without) or years_named(question)
-
-
-_QUARTER_NAMED = re.compile(r"\bquarter\b|\b[1-4]Q\d{2}\b|\bQ[1-4]\b", re.IGNORECASE)
+    return years_named(filing_unnamed(question)) or years_named(question)
 
 
 # a lookup question asking something else of the item: a part of it ("how much of its inventory was finished

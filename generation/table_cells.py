@@ -898,3 +898,40 @@ def quarter_cell(passage: Passage, year: int, quarter: int, names: Callable[[str
         return Found(passage, cell.text, (cell.start, cell.end), row.name, STRONG_LABEL, cell.value,
                      "" if stated else table.scale, months=3)
     return None
+
+
+def named_quarters(line: str) -> list[tuple[int, int]]:
+    """The (year, quarter) of each column a header line names the way banks do ("2Q23 1Q23 4Q22 3Q22 2Q22"), in
+    order; [] for fewer than two (see :func:`quarter_columns` for how such a table's other columns are dated).
+
+    >>> named_quarters("Six months ended June 30, 2Q23 1Q23 4Q22 3Q22 2Q22 2023 2022")[:3]
+    [(2023, 2), (2023, 1), (2022, 4)]
+    >>> named_quarters("Net income rose in 2Q23")
+    []
+    """
+    found = [(2000 + int(m.group(2)), int(m.group(1))) for m in _QUARTER_TOKEN.finditer(line)]
+    return found if len(found) >= 2 else []
+
+
+def quarter_column_cell(passage: Passage, year: int, quarter: int, names: Callable[[str], bool]) -> Found | None:
+    """The cell of ``quarter`` of ``year`` in a table whose columns are named by quarter (a quarterly report's
+    five-quarter highlights: "2Q23 1Q23 4Q22 3Q22 2Q22", then the year to date), on the first row whose name
+    ``names`` accepts, or None. The quarter columns come first, in the header's order.
+    """
+    table = passage.table
+    if table is None:
+        return None
+    columns = next((c for line in [table.caption, *passage.text.split("\n")[:6]] if (c := named_quarters(line))), [])
+    if (year, quarter) not in columns:
+        return None
+    for row in table.rows:
+        amounts = [c for c in row.cells if not c.percent]
+        if not names(row.name) or len(amounts) < len(columns):
+            continue
+        cell = amounts[columns.index((year, quarter))]
+        if cell.value is None:
+            continue
+        stated = passage_scale(passage)
+        return Found(passage, cell.text, (cell.start, cell.end), row.name, STRONG_LABEL, cell.value,
+                     "" if stated else table.scale, months=3)
+    return None

@@ -398,6 +398,32 @@ def test_a_10q_question_gets_the_column_of_the_period_length_it_names(question, 
     assert found is not None and found.text == cell
 
 
+HIGHLIGHTS = table("hl", "Selected income statement data\n(in millions)\nSix months ended June 30,\n"
+                         "2Q23 1Q23 4Q22 3Q22 2Q22 2023 2022\nNet revenues 1,010 980 950 930 900 1,990 1,700\n"
+                         "Net income $ 120 $ 110 $ 105 $ 98 $ 100 $ 230 $ 190",
+                   header="ACME CORP 10-Q 2023Q2 · Part I · Consolidated Financial Highlights", page=2)
+
+
+@pytest.mark.parametrize(("question", "result"), [
+    ("Per Acme's Q2 2023 10-Q, how much net income did it earn in the fourth quarter of 2022?", 105),
+    ("Going by the Q2 2023 10-Q, what were net revenues in the third quarter of 2022?", 930),
+    ("Per Acme's Q2 2023 10-Q, what was net income in the second quarter of 2022?", 100),  # the statement's column
+])
+def test_another_quarter_is_read_from_a_quarterly_filings_quarter_columns(question, result):
+    llm = ScriptedLLM("should not be used")
+    answer = pipeline_over([TENQ, HIGHLIGHTS], llm, compute=True).run(question, scope=Scope(documents=("d",)))
+    assert llm.calls == [] and answer.calculation is not None and answer.calculation.result == result
+
+
+def test_another_quarter_without_quarter_columns_is_not_read_from_the_filings_own_quarter():
+    llm = ScriptedLLM("Net income was 100 [1].")
+    answer = pipeline_over([TENQ], llm, compute=True).run(
+        "Per Acme's Q2 2023 10-Q, how much net income did it earn in the fourth quarter of 2022?",
+        scope=Scope(documents=("d",)))
+    assert llm.calls == [] and answer.stage("figures").outcome == "not covered"
+    assert "reports the second quarter, not the fourth quarter asked" in answer.text
+
+
 def test_when_the_planner_cannot_answer_the_model_reads_the_rows_it_found_first():
     no_receivables = table("bal3", BALANCE.text.replace("Accounts receivable, net 1,000 900\n", ""),
                            header=BALANCE.header)
