@@ -374,9 +374,14 @@ def _says_item(text: str, matcher: LabelMatcher) -> bool:
 def _holds_another(measure: str, printed: Printed, matcher: LabelMatcher) -> bool:
     """Whether where a number is printed plainly holds another item than ``measure``: its row, or, for a row
     naming no item (a segment's, a product's), the table's caption ("revenue by reportable segment"), when it
-    names items and not this one; in prose, the words around it when the matcher says they are another's."""
+    names items and not this one; in prose, the words around it when the matcher says they are another's, or
+    when it has no opinion and they share no word with the item ("an out of period adjustment of $6.0 million to
+    transaction losses" is no revenue)."""
     if not printed.in_table:
-        return bool(printed.context) and matcher(measure, printed.context) is False
+        if not printed.context:
+            return False
+        opinion = matcher(measure, printed.context)
+        return opinion is False or opinion is None and not content_stems(measure) & content_stems(printed.context)
     for text in (printed.label, printed.caption.split(" | ")[0]):
         opinion = matcher(measure, text)
         if opinion is not None or _says_item(text, matcher):

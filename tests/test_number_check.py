@@ -77,6 +77,17 @@ def test_a_domain_matcher_knows_the_names_a_row_is_printed_under():
     assert verdicts("Revenue was $90,000 million in 2020.", [cost]) == [("$90,000 million", False)]
 
 
+def test_a_bare_number_asked_as_a_line_item_must_be_printed_in_prose_about_that_item():
+    from generation.number_check import Asked
+    text = "During the second quarter the company recorded an out of period adjustment of $6.0 million to losses."
+    prose = Passage(id="p", doc_id="d", source="r.pdf", text=text, chars=(0, len(text)), page=7)
+    asked = Asked(measure="total revenue")
+    assert [v.agrees for v in check_sentence("$6.0 million [1].", [prose], line_item_agreement, asked)] == [False]
+    said = "Total revenue included $6.0 million of out of period adjustments."
+    revenue = Passage(id="q", doc_id="d", source="r.pdf", text=said, chars=(0, len(said)), page=7)
+    assert [v.agrees for v in check_sentence("$6.0 million [1].", [revenue], line_item_agreement, asked)] == [True]
+
+
 def test_a_margin_of_one_kind_does_not_support_a_claim_about_another():
     space = table_passage([("Net sales", ["11,532", "11,814"]), ("Operating margin", ["9.1 %", "9.6 %"])],
                           caption="Space's operating results | 2022 2021", periods=DEC, title="Space")
