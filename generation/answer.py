@@ -276,7 +276,7 @@ class Verifier:
                             outcome=outcome, details=("; ".join(details),))
         trace = [verify]
         if s.number_check and outcome == "ok" and not is_abstention(v.text):
-            v, numbers = self._number_check(v, draft.context, warnings, asked)
+            v, numbers = self._number_check(question, v, draft.context, warnings, asked)
             trace.append(numbers)
             if is_abstention(v.text):
                 return Checked(v.text, (), tuple(warnings), tuple(trace))
@@ -304,13 +304,13 @@ class Verifier:
                 return Checked(NOT_FOUND, (), tuple(warnings), tuple(trace))
         return Checked(v.text, v.citations, tuple(warnings), tuple(trace))
 
-    def _number_check(self, v: Verification, context: Sequence[Passage], warnings: list[AnswerWarning],
+    def _number_check(self, question: str, v: Verification, context: Sequence[Passage], warnings: list[AnswerWarning],
                       asked: Asked = NOTHING_ASKED) -> tuple[Verification, StageTrace]:
         """The answer without its sentences whose numbers disagree with where their cited passages print them
         (all gone: "not found"), and the stage's trace (warnings appended)."""
         t = time.perf_counter()
         r = withhold_wrong_numbers(v.text, lambda n: context[n - 1] if 1 <= n <= len(context) else None, self.labels,
-                                   asked)
+                                   asked, question)
         warnings.extend(AnswerWarning(WarningKind.WITHHELD_NUMBER, f"{'; '.join(reasons)}: {sentence!r}")
                         for sentence, reasons in r.withheld)
         trace = StageTrace("numbers", "cells and sentences", seconds=time.perf_counter() - t,

@@ -29,7 +29,7 @@ or a small count gets no verdict (the citation check judges the sentence).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -602,10 +602,19 @@ def printed_as_percent(stated: StatedNumber, passages: Sequence[Passage]) -> str
 
 
 def check_sentence(sentence: str, passages: Sequence[Passage],
-                   matcher: LabelMatcher | None = None, asked: Asked = NOTHING_ASKED) -> list[NumberVerdict]:
+                   matcher: LabelMatcher | None = None, asked: Asked = NOTHING_ASKED,
+                   given: Collection[Decimal] = ()) -> list[NumberVerdict]:
     """Verdicts on the numbers one answer sentence states, against the passages it cites; a sentence naming
     ``asked.part`` (the part of the whole the question asks about) must cite places that name it, and a number
-    whose sentence does not say what it is must not be printed as another item than ``asked.measure``.
+    whose sentence does not say what it is must not be printed as another item than ``asked.measure``. A number
+    the cited passages print nowhere (in any form: "$1.1 billion" for "1,096.2" million is printed) does not
+    agree, unless the question gave it (``given``: its own numbers) or it points to a place ("Note 10").
+
+    >>> n = Passage(id="n", doc_id="d", source="r.txt", text="Net sales were $2,500 million.", chars=(0, 30))
+    >>> [(v.agrees, v.reason) for v in check_sentence("Net sales were $3,100 million [1].", [n])]
+    [(False, '$3,100 million is printed in none of the passages the sentence cites')]
+    >>> check_sentence("Net sales were $2.5 billion [1].", [n])  # printed, at another scale: the citation check's
+    []
 
     >>> p = Passage(id="a", doc_id="d", source="r.txt", text="We had 6,146 stores and 2.2 million associates.",
     ...             chars=(0, 47))
@@ -668,8 +677,43 @@ millions)', not as the operating income asked"]
     years, months = years_named(sentence), months_named(sentence)
     part = asked.part
     named = part if part and content_stems(part) <= content_stems(sentence) else ""
-    return [v for n in stated_numbers(sentence)
-            if (v := check_number(n, years, passages, matcher, sentence, named, months, asked.measure)) is not None]
+    out = []
+    for n in stated_numbers(sentence):
+        v = check_number(n, years, passages, matcher, sentence, named, months, asked.measure)
+        if v is None and passages and all(p.kind != "code" for p in passages) and n.value not in given \
+                and not _REFERENCE.search(sentence, 0, n.start) \
+                and not any(printed_at_any_scale(n, p) for p in passages):
+            v = NumberVerdict(n, False, f"{n.text} is printed in none of the passages the sentence cites")
+        if v is not None:
+            out.append(v)
+    return out
+
+
+_PRINTED_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+
+
+def printed_at_any_scale(stated: StatedNumber, passage: Passage) -> bool:
+    """Whether ``passage`` prints the stated number's digits at some scale, to the precision stated ("$2.5 billion"
+    in "2,500 million" or in a table "in thousands": 2,503,100), whether or not it says what the number is.
+
+    >>> p = Passage(id="n", doc_id="d", source="r.txt", text="Net sales were $2,503 million.", chars=(0, 30))
+    >>> [printed_at_any_scale(n, p) for n in stated_numbers("Sales were $2.5 billion and $3.1 billion.")]
+    [True, False]
+    """
+    for m in _PRINTED_NUMBER.finditer(passage.text):
+        try:
+            value = Decimal(m.group(0).replace(",", ""))
+        except InvalidOperation:
+            continue
+        for factor in (1, 1_000, 1_000_000, 1_000_000_000):
+            if abs(value * factor - stated.value) * 2 <= stated.step:
+                return True
+    return False
+
+
+# a number that points to a place, not a figure: "Note 10", "Item 7", "page 45", "10-K"
+_REFERENCE = re.compile(r"\b(?:notes?|items?|parts?|pages?|p\.|sections?|exhibits?|schedules?|rules?)\s*$",
+                        re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -710,10 +754,11 @@ def with_table_scales(sentence: str, verdicts: Sequence[NumberVerdict]) -> str:
 
 
 def withhold_wrong_numbers(answer: str, cited: Callable[[int], Passage | None],
-                           matcher: LabelMatcher | None = None, asked: Asked = NOTHING_ASKED) -> NumbersChecked:
+                           matcher: LabelMatcher | None = None, asked: Asked = NOTHING_ASKED,
+                           question: str = "") -> NumbersChecked:
     """``answer`` without its sentences stating a number that their cited passages (``cited(n)`` for a marker
-    ``[n]``) print as something else (or, for a sentence naming ``asked.part``, print where that part is not
-    named; see :func:`check_sentence`).
+    ``[n]``) print as something else or nowhere (or, for a sentence naming ``asked.part``, print where that part is
+    not named; see :func:`check_sentence`); a number the ``question`` states may be restated.
 
     >>> p = Passage(id="a", doc_id="d", source="r.txt", text="We run 6,146 stores.", chars=(0, 20))
     >>> r = withhold_wrong_numbers("It has 6,146 employees [1]. It is big [1].", lambda n: p)
@@ -724,9 +769,10 @@ def withhold_wrong_numbers(answer: str, cited: Callable[[int], Passage | None],
     withheld: list[tuple[str, tuple[str, ...]]] = []
     checked = 0
     scaled, at = [], 0  # the whole answer, each amount given its table's scale
+    given = {n.value for n in stated_numbers(question)} | _values(question)
     for claim in split_claims(answer):
         passages = [p for n in claim.numbers if (p := cited(n)) is not None]
-        verdicts = check_sentence(claim.text, passages, matcher, asked) if passages else []
+        verdicts = check_sentence(claim.text, passages, matcher, asked, given) if passages else []
         checked += len(verdicts)
         wrong = tuple(v.reason for v in verdicts if not v.agrees)
         if wrong:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from generation.line_items import line_item_agreement
-from generation.number_check import check_sentence, stated_numbers
+from generation.number_check import check_sentence, stated_numbers, withhold_wrong_numbers
 from generation.prompt import NOT_FOUND
 from ingest.core.records import Passage, WarningKind
 from ingest.core.tables import Period, Table, TableCell, TableRow
@@ -133,7 +133,16 @@ def test_a_count_printed_only_as_a_percentage_is_not_supported_and_a_percent_end
 
 def test_years_small_counts_and_markers_are_not_checked():
     assert stated_numbers("In 2020 it opened 3 stores [12].") == []
-    assert verdicts("Net sales were $999 million.", [UNITS]) == []  # not printed: the citation check judges it
+
+
+def test_a_number_printed_nowhere_it_cites_is_withheld_unless_the_question_gave_it_or_it_names_a_place():
+    assert verdicts("Net sales were $999 million.", [UNITS]) == [("$999 million", False)]
+    assert verdicts("International net sales were $120.8 billion in 2019.", [UNITS]) == [("$120.8 billion", True)]
+    assert check_sentence("Net sales rose, as Note 12 explains.", [UNITS]) == []  # a place, not a figure
+    assert check_sentence("Net sales were $999 million.", [UNITS], given={Decimal(999_000_000)}) == []
+    r = withhold_wrong_numbers("Its $8 million grant is 60% PSUs [1].", lambda n: UNITS,
+                               question="How much of the $8 million grant is in PSUs?")
+    assert r.withheld and "60% is printed in none" in r.withheld[0][1][0]
 
 
 def test_the_pipeline_withholds_the_sentence_with_the_wrong_number_and_keeps_the_rest():
