@@ -18,7 +18,7 @@ from generation.compute import passage_scale
 from generation.line_items import LineItem, Statement, items_named, label_score, norm_label, statements_named
 from ingest.core.periods import MONTH, YEAR, FiscalCalendar, month_number, stated_fiscal_year
 from ingest.core.records import Passage
-from ingest.core.tables import Period, Table
+from ingest.core.tables import Period, Table, TableCell
 
 # ------------------------------------------------------------------------------------------- rows of a table
 
@@ -891,13 +891,17 @@ def quarter_cell(passage: Passage, year: int, quarter: int, names: Callable[[str
         amounts = [c for c in row.cells if not c.percent]
         if quarter not in state[1] or len(amounts) not in (len(state[1]), len(state[1]) + 1):
             continue
-        cell = amounts[state[1].index(quarter)]
-        if cell.value is None:
-            continue
-        stated = passage_scale(passage)
-        return Found(passage, cell.text, (cell.start, cell.end), row.name, STRONG_LABEL, cell.value,
-                     "" if stated else table.scale, months=3)
+        if (cell := _quarter_found(passage, amounts[state[1].index(quarter)], row.name)) is not None:
+            return cell
     return None
+
+
+def _quarter_found(passage: Passage, cell: TableCell, row: str) -> Found | None:
+    """A quarter's cell of a passage's table as found (None for a cell without a value)."""
+    if cell.value is None or passage.table is None:
+        return None
+    return Found(passage, cell.text, (cell.start, cell.end), row, STRONG_LABEL, cell.value,
+                 "" if passage_scale(passage) else passage.table.scale, months=3)
 
 
 def named_quarters(line: str) -> list[tuple[int, int]]:
@@ -928,10 +932,6 @@ def quarter_column_cell(passage: Passage, year: int, quarter: int, names: Callab
         amounts = [c for c in row.cells if not c.percent]
         if not names(row.name) or len(amounts) < len(columns):
             continue
-        cell = amounts[columns.index((year, quarter))]
-        if cell.value is None:
-            continue
-        stated = passage_scale(passage)
-        return Found(passage, cell.text, (cell.start, cell.end), row.name, STRONG_LABEL, cell.value,
-                     "" if stated else table.scale, months=3)
+        if (found := _quarter_found(passage, amounts[columns.index((year, quarter))], row.name)) is not None:
+            return found
     return None
