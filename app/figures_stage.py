@@ -745,14 +745,10 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
         statement = [p for p in statement_pages(replace(plan, operands=(operand,)), search, scope, corpus)
                      if operand.item.statement and operand.item.statement in statement_title(p)] \
             if part[:1].islower() and one_filing(scope) else []
-        for among in ([statement] if statement else []) + [pool]:
-            ranked = sorted((f for name in names for f in rank_part_cells(operand.item, operand.year, name, among,
-                                                                          months=plan.months, calendar=calendar,
-                                                                          known=known)),
-                            key=lambda f: -f.score)
-            if ranked:
-                found[operand.name] = ranked[0]
-                break
+        cell = next((c for among in (statement, pool) if (c := best_part_cell(operand, names, among, plan.months,
+                                                                                calendar, known))), None)
+        if cell is not None:
+            found[operand.name] = cell
     details += [f"{name}: {f.label!r} = {f.text} ({f.passage.label})" for name, f in found.items()]
     missing = [o.name for o in plan.operands if o.name not in found]
     label = filing_label(where, corpus)
@@ -767,6 +763,14 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
     plan = replace(plan, label=slug + plan.label[len(first):] if slug.endswith(f"_{first}") else
                    f"{slug}_{plan.label}")
     return computed(question, plan, found, details, t)
+
+
+def best_part_cell(operand: Operand, names: Sequence[str], passages: Sequence[Passage], months: int | None,
+                   calendar: FiscalCalendar | None, known: frozenset[frozenset[str]]) -> Found | None:
+    """The best cell of ``operand`` for a part of the company called by any of ``names`` among ``passages``."""
+    ranked = [f for name in names for f in rank_part_cells(operand.item, operand.year, name, passages, months=months,
+                                                           calendar=calendar, known=known)]
+    return max(ranked, key=lambda f: f.score, default=None)
 
 
 def stated_terms(plan: Plan, found: Mapping[str, Found]) -> str:
