@@ -693,12 +693,16 @@ _PRINTED_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 
 
 def printed_at_any_scale(stated: StatedNumber, passage: Passage) -> bool:
-    """Whether ``passage`` prints the stated number's digits at some scale, to the precision stated ("$2.5 billion"
-    in "2,500 million" or in a table "in thousands": 2,503,100), whether or not it says what the number is.
+    """Whether ``passage`` prints the stated number's digits at some scale, to the precision stated, rounded or cut
+    ("$2.5 billion" in "2,500 million" or in a table "in thousands": 2,503,100; "$5.771 billion" for 5,771,652
+    thousand), whether or not it says what the number is.
 
-    >>> p = Passage(id="n", doc_id="d", source="r.txt", text="Net sales were $2,503 million.", chars=(0, 30))
+    >>> p = Passage(id="n", doc_id="d", source="r.txt", text="Net sales were $2,503 million, costs 5,771,652.",
+    ...             chars=(0, 47))
     >>> [printed_at_any_scale(n, p) for n in stated_numbers("Sales were $2.5 billion and $3.1 billion.")]
     [True, False]
+    >>> [printed_at_any_scale(n, p) for n in stated_numbers("Costs were $5.771 billion.")]
+    [True]
     """
     for m in _PRINTED_NUMBER.finditer(passage.text):
         try:
@@ -706,7 +710,7 @@ def printed_at_any_scale(stated: StatedNumber, passage: Passage) -> bool:
         except InvalidOperation:
             continue
         for factor in (1, 1_000, 1_000_000, 1_000_000_000):
-            if abs(value * factor - stated.value) * 2 <= stated.step:
+            if abs(value * factor - stated.value) < stated.step:  # rounded or cut to the digits stated
                 return True
     return False
 
