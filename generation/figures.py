@@ -290,9 +290,9 @@ DEFINED: Mapping[str, str] = {
 _METRICS = tuple((name, re.compile(rf"(?<![\w-]){pattern}", re.IGNORECASE), formula)
                  for name, pattern, formula in METRICS)
 _NAME_IN_FORMULA = re.compile(r"\b([a-z_]+?)_(\d{4})\b")
-_SHARE_OF = re.compile(r"(?P<a>[\w&' (),]+?),?\s+(?:as an? (?:%|percent(?:age)?|share|proportion) of|"
+_SHARE_OF = re.compile(r"(?P<a>[\w&' (),-]+?),?\s+(?:as an? (?:%|percent(?:age)?|share|proportion) of|"
                        r"(?:%|percent(?:age)?) "
-                       r"of)\s+(?P<b>[\w&' ]+)", re.IGNORECASE)
+                       r"of)\s+(?P<b>[\w&' -]+)", re.IGNORECASE)
 # "what share of its 2020 net sales did it spend on capital expenditures", "what percentage of revenue went to
 # selling, general and administrative expenses": a over b
 _SHARE_SPENT = re.compile(r"\b(?:share|percentage|proportion|portion|percent|fraction) of (?P<b>[\w&' ]+?) "

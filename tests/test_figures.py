@@ -230,6 +230,8 @@ def test_use_naming_one_row_is_no_definition_the_glossary_metric_answers():
     ("What share of its 2020 net sales did the company spend on capital expenditures?", "capex_2020 / revenue_2020"),
     ("In fiscal 2024, what percentage of the company's revenue went to selling, general and administrative expenses?",
      "sga_2024 / revenue_2024"),
+    ("What was stock-based compensation as a percentage of revenue in FY2022?",  # a hyphen in the item's name
+     "share_based_compensation_2022 / revenue_2022"),
     ("How much did the bank set aside as provision for credit losses in the first six months of 2022?",
      "provision_credit_losses_2022"),
     # a change asked in the item's own units, over the year before when one year is named; a ratio's in points
