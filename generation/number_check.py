@@ -476,7 +476,8 @@ _NOT_A_NAME = frozenset(MONTHS) | {"three", "six", "nine", "twelve", "months", "
 _CHANGE_WORD = (r"(?:increase[sd]?|decrease[sd]?|grew|grow(?:s|n)?|growth|rose|rise[sn]?|fell|falls?|declined?|"
                 r"declines|dropped|drops?|improved|improvement|up|down|higher|lower|gain(?:ed|s)?)")
 _APPROX = r"(?:(?:approximately|about|roughly|nearly|almost|some|around)\s+)?"
-_CHANGE_BEFORE = re.compile(rf"(?:\b{_CHANGE_WORD}\s+(?:(?:of|by)\s+)?|(?<!divided )(?<!multiplied )\bby\s+)"
+_CHANGE_BEFORE = re.compile(rf"(?:(?<!made )(?<!make )(?<!makes )\b{_CHANGE_WORD}\s+(?:(?:of|by)\s+)?|"
+                            rf"(?<!divided )(?<!multiplied )\bby\s+)"  # not "made up of", "divided by"
                             rf"{_APPROX}\$?\s*$", re.IGNORECASE)
 _CHANGE_AFTER = re.compile(rf"(?:\s*(?:%|percent))?(?:\s*(?:thousand|million|billion))?\s+(?:{_CHANGE_WORD}|more)\b",
                            re.IGNORECASE)
@@ -492,6 +493,8 @@ def as_change(text: str, start: int, end: int) -> bool:
     (True, True)
     >>> as_change("Revenue grew to $5 billion.", 17, 18), as_change("divided by 365 days", 11, 14)
     (False, False)
+    >>> as_change("a workforce made up of approximately 114,000 employees", 37, 44)
+    False
     """
     return bool(_CHANGE_BEFORE.search(text[max(0, start - 40):start]) or _CHANGE_AFTER.match(text, end))
 
