@@ -120,7 +120,7 @@ def asked_of(plan: Plan, part: str = "") -> Asked:
     company asked, by name, and the line item of a figure looked up (a computed one's sentences name operands).
 
     >>> asked_of(plan_question("What was operating income in fiscal 2017?"), "Digital Marketing")
-    Asked(part='Digital Marketing', measure='operating income')
+    Asked(part='Digital Marketing', measure='operating income', in_passage=False)
     >>> asked_of(plan_question("What was the operating margin in fiscal 2017?")).measure
     ''
     """
@@ -564,11 +564,12 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
 def name_asked(question: str, issuers: Sequence[str] | None) -> Figures | None:
     """Nothing planned, but the question names a part of the company by name ("paid members in Latin America",
     "votes for director Jane Roe"): the model answers, and a sentence naming that part must cite a place that
-    names it too (a number printed beside another region's or nominee's name does not support it). None when the
-    question names no part.
+    names it too (a number printed beside another region's or nominee's name does not support it; prose, anywhere
+    in its passage: a term of a person's agreement is printed in a sentence that does not repeat her name). None
+    when the question names no part.
 
     >>> name_asked("How many members did Acme have in Latin America in 2017?", ["acme"]).asked
-    Asked(part='Latin America', measure='')
+    Asked(part='Latin America', measure='', in_passage=True)
     >>> name_asked("How many members did Acme have in 2017?", ["acme"]) is None
     True
     """
@@ -577,7 +578,8 @@ def name_asked(question: str, issuers: Sequence[str] | None) -> Figures | None:
     if not name:
         return None
     why = f"nothing planned; the question names {name!r}: a sentence naming it must cite a place that names it"
-    return Figures(StageTrace("figures", "planner", outcome="a name asked", details=(why,)), asked=Asked(name))
+    return Figures(StageTrace("figures", "planner", outcome="a name asked", details=(why,)),
+                   asked=Asked(name, in_passage=True))
 
 
 def other_quarter(question: str, plan: Plan, where: Where, corpus: Mapping[str, Sequence[Passage]] | None,

@@ -922,6 +922,8 @@ def part_named(question: str, issuers: Sequence[str] | None = None) -> str | Non
     'from selling'
     >>> part_named("What was Acme's Rocket Skates revenue in FY2017?", ["acme"])
     'Rocket Skates'
+    >>> part_named("Mary Major's agreement with Acme renews each year. How much notice ends it?", ["acme"])
+    'Major'
     >>> part_named("How much revenue did Rocket Skates generate in fiscal 2023?", [])
     'Rocket Skates'
     >>> part_named("What was Acme Anvil's 'total net revenue' in Q2 2022?", ["acme", "acmeanvil"]) is None
@@ -955,7 +957,8 @@ def part_named(question: str, issuers: Sequence[str] | None = None) -> str | Non
             names = {w for w in words if w and w not in _NOT_NAMES and not re.fullmatch(r"\d+|fy\d+", w)}
             left = set(_beyond_issuer([w for w in words if w], issuers)) & names
             if left:
-                return " ".join(x for x, w in zip(group.split(), words, strict=True) if w in left).rstrip("'’")
+                name = " ".join(x for x, w in zip(group.split(), words, strict=True) if w in left)
+                return re.sub(r"['’]s?$", "", name)  # "Dillon's agreement": Dillon
     return None
 
 

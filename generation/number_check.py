@@ -55,10 +55,13 @@ class Asked:
         place that names it.
     :param measure: the one line item a looked-up figure is ("operating income"): a sentence that does not say
         what its number is must not cite a row or table that plainly holds another item.
+    :param in_passage: prose may name the part anywhere in the passage, not only in the number's sentence (a name
+        the question asks about with nothing planned: a person's agreement, a program; a table's row must still).
     """
 
     part: str = ""
     measure: str = ""
+    in_passage: bool = False
 
 
 NOTHING_ASKED = Asked()
@@ -505,9 +508,9 @@ def _kind_agrees(stated: StatedNumber, printed: Printed, sentence: str) -> bool:
         or as_change(sentence, stated.start, stated.end)
 
 
-def names_part(part: str, printed: Printed) -> bool:
+def names_part(part: str, printed: Printed, in_passage: bool = False) -> bool:
     """Whether where a number is printed names ``part``: the cell's row, section, caption or the passage's
-    section path; in prose, the printed sentence or the section path.
+    section path; in prose, the printed sentence (with ``in_passage``, the passage) or the section path.
 
     >>> p = Passage(id="a", doc_id="d", source="r.txt", text="Sales grew. Brazil sales were 812.", chars=(0, 34),
     ...             header="Results")
@@ -518,14 +521,14 @@ def names_part(part: str, printed: Printed) -> bool:
     if printed.in_table:
         where = f"{printed.label} {printed.caption} {printed.passage.header}"
     else:
-        a, b = _sentence_at(printed.passage.text, printed.start)
+        a, b = (0, len(printed.passage.text)) if in_passage else _sentence_at(printed.passage.text, printed.start)
         where = f"{printed.passage.text[a:b]} {printed.passage.header}"
     return wanted <= content_stems(where)
 
 
 def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[Passage],
                  matcher: LabelMatcher | None = None, sentence: str = "", part: str = "",
-                 months: int | None = None, measure: str = "") -> NumberVerdict | None:
+                 months: int | None = None, measure: str = "", in_passage: bool = False) -> NumberVerdict | None:
     """The verdict on one stated number over the cited ``passages`` (None: they do not print it); with the
     ``sentence`` stating it, a cell of one segment's table must be said to be that segment's, and prose printing
     it as a change must be cited for a change; with ``part`` (what the sentence says the number is of), the place
@@ -544,10 +547,10 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
         if _label_agrees(stated, place, matcher, unsaid) and (not place.in_table or _year_agrees(years, place)) \
                 and _length_agrees(months, place) and _quarter_agrees(quarters, place) \
                 and (not sentence or _part_agrees(sentence, place)) and _scale_agrees(stated, place) \
-                and _kind_agrees(stated, place, sentence) and (not part or names_part(part, place)):
+                and _kind_agrees(stated, place, sentence) and (not part or names_part(part, place, in_passage)):
             return NumberVerdict(stated, True, "", place)
     place = places[0]
-    if part and not any(names_part(part, p) for p in places):
+    if part and not any(names_part(part, p, in_passage) for p in places):
         where = f"in row '{place.label}'" if place.in_table else "in a sentence"
         return NumberVerdict(stated, False, f"{stated.text} is printed {where} that does not name {part}", place)
     if not _kind_agrees(stated, place, sentence):
@@ -682,7 +685,7 @@ millions)', not as the operating income asked"]
     named = part if part and content_stems(part) <= content_stems(sentence) else ""
     out = []
     for n in stated_numbers(sentence):
-        v = check_number(n, years, passages, matcher, sentence, named, months, asked.measure)
+        v = check_number(n, years, passages, matcher, sentence, named, months, asked.measure, asked.in_passage)
         if v is None and passages and all(p.kind != "code" for p in passages) and n.value not in given \
                 and not _REFERENCE.search(sentence, 0, n.start) \
                 and not any(printed_at_any_scale(n, p) for p in passages):
