@@ -34,7 +34,6 @@ from generation.figures import (
     Operand,
     Plan,
     absent,
-    filing_unnamed,
     find_operand,
     implausible,
     in_units_asked,
@@ -45,6 +44,7 @@ from generation.figures import (
     plan_part,
     plan_question,
     plan_share,
+    quarter_asked,
     without_item,
     write_block,
 )
@@ -195,11 +195,11 @@ def uncovered(question: str, plan: Plan, label: str) -> str | None:
     """
     if not label:
         return None
-    asked = [p.quarter for p in periods_named(filing_unnamed(question)) if p.quarter]
+    asked = quarter_asked(question)
     filing = parse_period(label)
-    if asked and filing is not None and filing.quarter and asked[0] != filing.quarter:
+    if asked and filing is not None and filing.quarter and asked != filing.quarter:
         return (f"the filing ({label}) reports the {_ORDINAL[filing.quarter]} quarter, not the "
-                f"{_ORDINAL[asked[0]]} quarter asked")
+                f"{_ORDINAL[asked]} quarter asked")
     flows = any(o.item.statement != "balance" for o in plan.operands)
     if flows and plan.months is not None and plan.months < 12 and annual(label) and not asked \
             and plan.months not in QUARTER_MONTHS:
@@ -587,19 +587,19 @@ def other_quarter(question: str, plan: Plan, where: Where, corpus: Mapping[str, 
     """A quarter other than a quarterly filing's own ("the fourth quarter of 2022" asked of a Q2 2023 10-Q), read
     from the filing's tables whose columns are quarters ("2Q23 1Q23 4Q22 3Q22 2Q22", a bank's highlights); None
     when some operand has no such cell."""
-    quarters = [p.quarter for p in periods_named(filing_unnamed(question)) if p.quarter]
-    if not quarters or plan.months not in (None, 3):
+    quarter = quarter_asked(question)
+    if quarter is None or plan.months not in (None, 3):
         return None
     filing = [p for p in filing_passages(where.scope, corpus) if p.table is not None]
     cells: dict[str, Found] = {}
     read: list[str] = []
     for o in plan.operands:
-        cell = next((c for p in filing if (c := quarter_column_cell(p, o.year, quarters[0], _names(o, "")))), None)
+        cell = next((c for p in filing if (c := quarter_column_cell(p, o.year, quarter, _names(o, "")))), None)
         if cell is None:
             return None
         cells[o.name] = cell
-        read.append(f"{o.name}: {cell.label!r} = {cell.text} ({quarters[0]}Q{o.year % 100:02d}, {cell.passage.label})")
-    return computed(question, replace(plan, label=f"{plan.label}_q{quarters[0]}"), cells,
+        read.append(f"{o.name}: {cell.label!r} = {cell.text} ({quarter}Q{o.year % 100:02d}, {cell.passage.label})")
+    return computed(question, replace(plan, label=f"{plan.label}_q{quarter}"), cells,
                     [*details, "read from the filing's quarter columns", *read], t)
 
 
@@ -737,6 +737,7 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
     whole = tuple(o for o in plan.operands if o.name in plan.whole)  # the company's figure a share is of
     found, _ = resolve(replace(plan, operands=whole), search, scope, [r.passage for r in candidates], corpus,
                        calendar) if whole else ({}, [])
+    statements: dict[str, list[Passage]] = {}  # the statement pages of an item's statement, by statement
     for operand in plan.operands:
         if operand in whole:
             continue
@@ -744,9 +745,11 @@ def answer_part(question: str, part: str, plan: Plan, search: Search, where: Whe
         pool = scoped_pool([*hits, *named, *(r.passage for r in candidates)], scope, corpus)
         # a kind of the item in lower case ("principal transactions revenue") is a line of the company's own
         # statement: its row there comes before a segment's or a portfolio's table that prints the same label
-        statement = [p for p in statement_pages(replace(plan, operands=(operand,)), search, scope, corpus)
-                     if operand.item.statement and operand.item.statement in statement_title(p)] \
-            if part[:1].islower() and one_filing(scope) else []
+        kind = operand.item.statement if part[:1].islower() and one_filing(scope) else ""
+        if kind and kind not in statements:  # searched once per statement (a growth reads one item twice)
+            statements[kind] = [p for p in statement_pages(replace(plan, operands=(operand,)), search, scope, corpus)
+                                if kind in statement_title(p)]
+        statement = statements.get(kind, [])
         cell = next((c for among in (statement, pool) if (c := best_part_cell(operand, names, among, plan.months,
                                                                                 calendar, known))), None)
         if cell is not None:

@@ -34,7 +34,7 @@ from generation.line_items import (
 )
 from generation.table_cells import Cell, Found, Row, find_operand, rank_cells, table_rows
 from ingest.core.amounts import SCALE_ASKED, SCALES, scale_name
-from ingest.core.periods import DATE, YEAR, YEAR_RANGE, dates_named, months_named, years_named
+from ingest.core.periods import DATE, YEAR, YEAR_RANGE, dates_named, months_named, periods_named, years_named
 from ingest.core.records import Passage
 
 __all__ = ["DEFINED", "ITEMS", "LINE_ITEMS", "METRICS", "Cell", "Found", "LineItem", "Operand", "Plan", "Row",
@@ -237,7 +237,7 @@ def states_definition(question: str) -> bool:
     ...                   "against total equity?"), states_definition("What was FY2019 revenue?")
     (True, False)
     """
-    return any(p.search(m.group("expr")) for m in _DEFINITION.finditer(question) for p, _ in _OPERATORS)
+    return any(_operator_in(m.group("expr")) for m in _DEFINITION.finditer(question))
 
 
 # the glossary: metric name pattern -> formula over item keys, with {y} the year and {p} the year before
@@ -540,6 +540,15 @@ def filing_unnamed(question: str) -> str:
     "Per Acme's  , what was net income in the fourth quarter of 2022?"
     """
     return _FILING_NAMED.sub(" ", question)
+
+
+def quarter_asked(question: str) -> int | None:
+    """The quarter a question asks about, not the quarter of the filing it names.
+
+    >>> quarter_asked("Per Acme's Q2 2023 10-Q, what was net income in the fourth quarter of 2022?")
+    4
+    """
+    return next((p.quarter for p in periods_named(filing_unnamed(question)) if p.quarter), None)
 
 
 def years_asked(question: str) -> list[int]:
