@@ -359,7 +359,8 @@ def resolve(plan: Plan, search: Search, scope: Scope | None, candidates: Sequenc
             if printing and not operand.item.statement else []
         cell = min(first, key=lambda f: printing.index(f.passage)) if first else \
             find_operand(operand.item, operand.year, pool, statements=plan.statements, months=plan.months,
-                         titled=titled, calendar=calendar, operations=plan.operations, month=month)
+                         titled=titled, calendar=calendar, operations=plan.operations, month=month,
+                         said=dict(plan.said).get(operand.item.key, ""))
         if cell is not None:
             found[operand.name] = cell
         elif not operand.item.optional:  # an optional row not printed counts as 0 (figures.absent)

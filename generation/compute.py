@@ -137,6 +137,10 @@ _PERCENT_WANTED = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bmargins?\b|\bgrowth r
                              r"annual growth\b|\bhow (?:fast|quickly) did\b", re.IGNORECASE)
 
 
+_PLACE_WORDS = {"no": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "1": 1, "2": 2, "3": 3, "4": 4,
+                "0": 0, "single": 1}
+_PLACES = re.compile(r"\b(no|zero|one|two|three|four|single|[0-4])[- ](?:decimal|dp\b)", re.IGNORECASE)
+
 #: Figures stated in percent by convention (a tax rate, a return on assets, equity or capital, a dividend payout
 #: ratio, an amount relative to revenue), unless the question asks for a ratio (other than "payout ratio"), a
 #: decimal or a fraction.
@@ -166,15 +170,15 @@ def wants_percent(question: str) -> bool:
     True
     >>> wants_percent("By how much did its pre-provision profit grow in the first half of 2023?")
     True
+    >>> wants_percent("Its effective tax rate for fiscal 2019, to one decimal?")  # rounding, not "as a decimal"
+    True
     """
     if _PERCENT_WANTED.search(question):
         return True
-    return bool(_PERCENT_BY_CONVENTION.search(question)) and not _AS_RATIO.search(_PAYOUT_RATIO.sub("", question))
+    unrounded = _PLACES.sub("", _PAYOUT_RATIO.sub("", question))
+    return bool(_PERCENT_BY_CONVENTION.search(question)) and not _AS_RATIO.search(unrounded)
 
 
-_PLACE_WORDS = {"no": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "1": 1, "2": 2, "3": 3, "4": 4,
-                "0": 0, "single": 1}
-_PLACES = re.compile(r"\b(no|zero|one|two|three|four|single|[0-4])[- ](?:decimal|dp\b)", re.IGNORECASE)
 _NEAREST = re.compile(r"\bnearest (whole|integer|dollar|cent|percent|percentage point|tenth|hundredth|thousandth)",
                       re.IGNORECASE)
 _NEAREST_PLACES = {"tenth": 1, "hundredth": 2, "thousandth": 3, "cent": 2}
@@ -465,7 +469,7 @@ def calculate(question: str, answer: str, passages: Sequence[Passage]) -> Calcul
     digits = state_result(number, places)
     text = (f"{digits} percentage points" if unit == "%" and points_difference(tree) else
             f"{digits}%" if unit == "%" else
-            f"${digits}{unit[1:]}" if unit.startswith("$") else f"{digits} {unit}".strip())
+            _dollars(digits) + unit[1:] if unit.startswith("$") else f"{digits} {unit}".strip())
     label_of = {f"__v{i}": c.name for i, c in enumerate(checked)}
     value_of = {f"__v{i}": c.value for i, c in enumerate(checked)}
     return Calculation(label=display_name(block.label), formula=render(tree, label_of.__getitem__),
@@ -524,7 +528,16 @@ def statement(calc: Calculation) -> str:
 
 
 def _with_unit(o: Operand) -> str:
-    return f"{o.value}%" if o.unit == "%" else f"${o.value}" if o.unit == "$" else o.value
+    return f"{o.value}%" if o.unit == "%" else _dollars(o.value) if o.unit == "$" else o.value
+
+
+def _dollars(digits: str) -> str:
+    """An amount in dollars, its sign before the currency.
+
+    >>> _dollars("1,019"), _dollars("-1,019")
+    ('$1,019', '-$1,019')
+    """
+    return f"-${digits[1:]}" if digits.startswith("-") else f"${digits}"
 
 
 def strip_block(answer: str) -> str:

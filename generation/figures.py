@@ -68,6 +68,7 @@ class Plan:
     whole: tuple[str, ...] = ()  # operands read for the whole company in a plan of one part's figures (its share)
     as_of: tuple[tuple[int, int], ...] = ()  # (year, month) of each year the question names by a full date
     printed: bool = False  # an operand is a row label the filing prints that the glossary does not know
+    said: tuple[tuple[str, str], ...] = ()  # (line item key, the words the question names it by: "net sales")
 
     def describe(self) -> str:
         """One line for the trace.
@@ -482,8 +483,10 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
     # a date that only says when the fiscal year named ended leaves the year the filer's name for it
     dated = re.search(DATE, question, re.IGNORECASE) is not None and fiscal_year_and_its_end(question) is None
     operations = _OPERATIONS.search(question)
+    said = {item.key: question[a:b].lower() for a, b, item in reversed(items_named(question))}  # first one kept
     return replace(plan, months=months_named(question), dated=dated, as_of=tuple(dates_named(question).items()),
-                   operations=operations.group(1).lower() if operations else "") if plan is not None else None
+                   operations=operations.group(1).lower() if operations else "",
+                   said=tuple(said.items())) if plan is not None else None
 
 
 _OPERATIONS = re.compile(r"\b(continuing|discontinued) operations\b", re.IGNORECASE)
@@ -500,13 +503,21 @@ def fiscal_year_and_its_end(question: str) -> int | None:
     2021
     >>> fiscal_year_and_its_end("Revenue in fiscal 2021 and at January 29, 2019?") is None
     True
+
+    A quarter's end may fall in the calendar year before its fiscal year's ("the quarter ended September 30, 2016,
+    the first quarter of fiscal 2017").
+
+    >>> fiscal_year_and_its_end("Revenue for the quarter ended September 30, 2016, the first quarter of fiscal 2017?")
+    2017
     """
     named = {int(m.group(1)) for m in _FISCAL_NAMED.finditer(question)}
     dated = {int(m.group(m.lastindex or 0)) for m in re.finditer(DATE, question, re.IGNORECASE)}
     if len(named) != 1 or not dated:
         return None
     year = next(iter(named))
-    return year if all(0 <= d - year <= 1 for d in dated) and set(years_named(question)) <= named | dated else None
+    earliest = -1 if any(p.quarter for p in periods_named(question)) else 0
+    return year if all(earliest <= d - year <= 1 for d in dated) and set(years_named(question)) <= named | dated \
+        else None
 
 
 _PERIOD_ENDED = re.compile(rf"\b(?:months|weeks|year|quarter)\s+(?:that\s+)?ended\s+(?:on\s+)?{DATE}", re.IGNORECASE)
@@ -667,9 +678,11 @@ def points_change(question: str, formula: str) -> bool:
 
 
 # an amount's change asked in its own units ("by how much did cash change over fiscal 2023", "how much did total
-# debt increase in 2022"), not in percent
+# debt increase in 2022", "how did cash change over fiscal 2021"), not in percent
 _AMOUNT_CHANGE = re.compile(r"\b(?:by )?how much did\b[^?]*\b(?:change|increase|decrease|rise|fall|decline|drop)\b|"
-                            r"\bnet (?:change|increase|decrease) in\b", re.IGNORECASE)
+                            r"\bnet (?:change|increase|decrease) in\b|"
+                            r"\bhow did\b[^?]*\bchange(?= (?:over|during|in|from|between|since)\b|\s*[?(,]|$)",
+                            re.IGNORECASE)
 _IN_PERCENT = re.compile(r"%|\bpercent(?:age)?\b|\bpoints?\b|\brate\b|\bhow much of\b", re.IGNORECASE)
 _CHANGE_ASKED = re.compile(r"\bchang\w*|\bpercentage points?\b|\bdifference\b|\b(?:rose|fell|grew|declined|"
                            r"increased|decreased)\b|\bhow (?:much|far) did\b", re.IGNORECASE)

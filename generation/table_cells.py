@@ -370,8 +370,8 @@ def against_row(cell: Cell, row: Row) -> bool:
 def find_operand(item: LineItem, year: int, passages: Sequence[Passage], *,
                  statements: Iterable[Statement] = (), months: int | None = None,
                  titled: Collection[tuple[str, int | None]] = (),
-                 calendar: FiscalCalendar | None = None, operations: str = "", month: int | None = None
-                 ) -> Found | None:
+                 calendar: FiscalCalendar | None = None, operations: str = "", month: int | None = None,
+                 said: str = "") -> Found | None:
     """The best cell for ``item`` in ``year`` among ``passages`` (best first, as retrieved): the row whose label
     names the item best (:func:`generation.line_items.label_score`), preferring table passages, the statement
     the item is reported in or ``statements`` the question names (seen in the passage's header: section path and
@@ -381,12 +381,14 @@ def find_operand(item: LineItem, year: int, passages: Sequence[Passage], *,
     of the ``titled`` pages (document id, page: a page that opens with the item's statement's title) counts as
     that statement (+1). With ``operations`` ("continuing"), a row of those operations where one is printed (a
     company without discontinued operations prints its one figure). With ``month``, the date's month the question
-    names for the year: a column dated in another month is not the one asked.
+    names for the year: a column dated in another month is not the one asked. With ``said`` (the words the
+    question names the item by: "net sales"), a row printing those words is preferred to another row of the item
+    ("Total revenue" beside "Net sales").
     """
     ranked = (operations and rank_cells(item, year, passages, statements=statements, months=months, titled=titled,
-                                        calendar=calendar, operations=operations, month=month)) or \
+                                        calendar=calendar, operations=operations, month=month, said=said)) or \
         rank_cells(item, year, passages, statements=statements, months=months, titled=titled, calendar=calendar,
-                   month=month)
+                   month=month, said=said)
     return ranked[0] if ranked else None
 
 
@@ -468,7 +470,7 @@ def statement_title(passage: Passage) -> set[Statement]:
 def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
                statements: Iterable[Statement] = (), months: int | None = None,
                titled: Collection[tuple[str, int | None]] = (), calendar: FiscalCalendar | None = None,
-               operations: str = "", month: int | None = None) -> list[Found]:
+               operations: str = "", month: int | None = None, said: str = "") -> list[Found]:
     """Every cell for ``item`` in ``year`` among ``passages``, best first (see :func:`find_operand`); with the
     filer's ``calendar``, ``year`` is a fiscal year as the filer names it (:func:`table_rows`). With ``month``
     (the question names the date: "at March 31, 2020"), a column dated in another month is another period.
@@ -491,13 +493,29 @@ def rank_cells(item: LineItem, year: int, passages: Sequence[Passage], *,
             cell = row.cell(year, months, item) if score > 0 else None
             if cell is None or (month is not None and cell.month is not None and cell.month != month):
                 continue
-            total = 0.3 if item.is_total and norm_label(row.label).startswith("total") else 0.0
+            named = same_words(row.label, said) if said else None  # the row the question names by its words
+            total = 0.3 if item.is_total and norm_label(row.label).startswith("total") and named is not False else 0.0
             if months is not None and cell.months == months:
                 total += 0.6  # the period asked for, printed as such (outweighs the repeated-years penalty)
+            total += 0.05 if named else 0.0  # "Net sales" asked beside "Total revenue"; the parent's net income
+            # ("attributable to Acme") still beats "Net income" asked: it scores higher as a label
             out.append(Found(p, cell.text, (cell.start, cell.end), row.label, score + context + total,
                              cell.value if cell.value is not None else Decimal(0),
                              "" if stated else p.table.scale, against_row(cell, row), cell.months, cell.month))
     return sorted(out, key=lambda f: -f.score)
+
+
+def same_words(label: str, said: str) -> bool:
+    """Whether a row label prints the words a question names its line item by, "total" and plurals aside.
+
+    >>> same_words("Net sales", "net sales"), same_words("Total revenues", "revenue")
+    (True, True)
+    >>> same_words("Total revenue", "net sales")
+    False
+    """
+    def words(text: str) -> set[str]:
+        return {w.rstrip("s") for w in re.findall(r"[a-z&]+", norm_label(text))} - {"total"}
+    return words(label) == words(said)
 
 
 # ----------------------------------------------------------------------------- one part of the company's cell

@@ -113,18 +113,34 @@ def question_tokens(question: str) -> list[str]:
 
 def find_issuers(question: str, docs: Sequence[DocInfo], *, span: int = 4) -> dict[str, set[str]]:
     """The issuers a question names: issuer -> doc ids. A name matches 1-``span`` consecutive question words
-    joined ("Best Buy" -> "bestbuy"); an all-capitals word of 3+ letters matches a name it begins ("JPM")."""
+    joined ("Best Buy" -> "bestbuy"); an all-capitals word of 3+ letters matches a name it begins ("JPM"). Where
+    the question writes some issuer's name with a capital, a name it only writes in lower case is an ordinary
+    word ("Ulta Beauty's gross square footage" names no "Square").
+
+    >>> docs = [DocInfo("u", "ULTA_2023_10K", frozenset({"ultabeauty"}), "ultabeauty", None),
+    ...         DocInfo("s", "SQUARE_2016_10K", frozenset({"square"}), "square", None)]
+    >>> sorted(find_issuers("Ulta Beauty's total gross square footage in 2022?", docs))
+    ['ultabeauty']
+    >>> sorted(find_issuers("square 2016 revenue vs ulta beauty", docs)), sorted(find_issuers("Square's revenue", docs))
+    (['square', 'ultabeauty'], ['square'])
+    """
     by_name: dict[str, set[str]] = {}
     for d in docs:
         for name in d.names:
             by_name.setdefault(name, set()).add(d.doc_id)
     words = question_tokens(question)
+    written = re.findall(r"[A-Za-z0-9]+", re.sub(r"['’]s\b", "", question, flags=re.IGNORECASE))
     found: dict[str, set[str]] = {}
+    capitalised: set[str] = set()  # names written as names somewhere in the question
     for i in range(len(words)):
         for j in range(i + 1, min(len(words), i + span) + 1):
             joined = "".join(words[i:j])
             if joined in by_name:
                 found.setdefault(joined, set()).update(by_name[joined])
+                if len(written) != len(words) or not all(w.islower() for w in written[i:j]):
+                    capitalised.add(joined)
+    if capitalised:  # a name written as a name: lower-case words naming another issuer are ordinary words
+        found = {name: ids for name, ids in found.items() if name in capitalised}
     for acronym in re.findall(r"\b[A-Z]{3,}\b", question):
         low = acronym.lower()
         for name, ids in by_name.items():

@@ -981,3 +981,28 @@ def test_a_quarters_margin_whose_cost_row_the_quarterly_table_lacks_goes_to_the_
         "What was the gross margin in the fourth quarter of 2019?", scope=Scope(documents=("d",)))
     assert answer.stage("figures").outcome == "quarters" and len(llm.calls) == 1
     assert "Gross profit 600 640 680 676" in llm.calls[0][-1].content
+
+
+def test_the_row_the_question_names_beats_the_total_of_the_same_line_item():
+    """"As a percentage of net sales" where the statement prints "Net sales" and "Total revenue" (sales plus
+    membership fees): the question's own row, not the total; "revenue" asked still reads the total."""
+    text = ("CONSOLIDATED STATEMENTS OF INCOME\n(In millions)\n2019 2018\nNet sales 1,900 1,800\n"
+            "Membership fees 100 90\nTotal revenue 2,000 1,890\nSelling, general and administrative 190 180")
+    ops = table("ops", text, header=f"{DOC} · Item 8 · CONSOLIDATED STATEMENTS OF INCOME | 2019 2018")
+    pipe = pipeline_over([ops], ScriptedLLM("should not be used"), compute=True)
+    share = pipe.run("What were FY2019 selling, general and administrative expenses as a percentage of net sales?")
+    assert share.calculation.result == pytest.approx(10.0)
+    assert pipe.run("What was FY2019 total revenue?").calculation.result == pytest.approx(2000)
+
+
+def test_a_cash_flow_total_printed_both_ways_and_its_change_over_a_year_are_read():
+    text = ("CONSOLIDATED STATEMENTS OF CASH FLOWS\n(In millions)\n2019 2018\n"
+            "Net cash provided by/(used for) financing activities $ (3,913) $ (3,363)\n"
+            "Cash and cash equivalents at end of period 2,279 1,130")
+    cash = table("cash", text, header=f"{DOC} · Item 8 · CONSOLIDATED STATEMENTS OF CASH FLOWS | 2019 2018")
+    pipe = pipeline_over([cash], ScriptedLLM("should not be used"), compute=True)
+    assert pipe.run("What was net cash flow from financing activities in FY2019?").calculation.result == \
+        pytest.approx(-3913)
+    change = pipe.run("How did cash and cash equivalents change over fiscal 2019 (the year ended December 31, 2019)?")
+    assert change.calculation.result == pytest.approx(1149)
+    assert "-$3,913" in pipe.run("What was net cash flow from financing activities in FY2019?").text
