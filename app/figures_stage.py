@@ -45,6 +45,7 @@ from generation.figures import (
     plan_question,
     plan_share,
     quarter_asked,
+    relative_change,
     without_item,
     write_block,
 )
@@ -710,6 +711,8 @@ def computed(question: str, plan: Plan, found: Mapping[str, Found], details: lis
                                   details=tuple(details)))  # its rows are what looked wrong: not pinned
     if restated := in_units_asked(question, calc.result, calc.unit):  # "Answer in USD billions"
         checked = replace(checked, text=f"{checked.text}\n= {restated}")
+    if relative := relative_change(question, plan, {name: f.value for name, f in found.items()}):
+        checked = replace(checked, text=f"{checked.text}\n= {relative}")
     if notes := stated_terms(plan, found):
         checked = replace(checked, text=f"{checked.text}\n{notes}")
     return Figures(StageTrace("figures", "planner", seconds=time.perf_counter() - t, calls=0, outcome="ok",

@@ -744,6 +744,30 @@ def in_units_asked(question: str, result: float, unit: str) -> str | None:
     return f"{'$' if unit.startswith('$') else ''}{digits} {want}"
 
 
+def relative_change(question: str, plan: Plan, values: Mapping[str, Decimal]) -> str | None:
+    """An amount's change (a "change" plan: this year's row less the year before's) restated relative to the
+    earlier year where the question does not say it asks for the amount ("how did revenue change": some mean the
+    dollars, some the percent; "by how much" is the amount); None for other plans or an earlier value of 0.
+
+    >>> q = "How did revenue change over fiscal 2023?"
+    >>> relative_change(q, plan_question(q), {"revenue_2023": Decimal(3504), "revenue_2022": Decimal(3931)})
+    '-10.9% from 2022'
+    >>> q = "By how much did revenue change over fiscal 2023?"
+    >>> relative_change(q, plan_question(q), {"revenue_2023": Decimal(3504), "revenue_2022": Decimal(3931)})
+    """
+    if plan.source != "change" or len(plan.operands) != 2 or _AMOUNT_ASKED.search(question):
+        return None
+    late, early = plan.operands
+    start, end = values.get(early.name), values.get(late.name)
+    if start is None or end is None or start == 0:
+        return None
+    pct = (end - start) / abs(start) * 100
+    return f"{pct:+.1f}%".replace("+", "") + f" from {early.year}"
+
+
+_AMOUNT_ASKED = re.compile(r"\bhow much\b|\bnet (?:change|increase|decrease)\b|\bin (?:dollars|\$)", re.IGNORECASE)
+
+
 _STATEMENT_WORDS = {"balance": "consolidated balance sheets", "income": "consolidated statements of operations income",
                     "cash": "consolidated statements of cash flows"}
 

@@ -619,6 +619,8 @@ def part_column(header: str, part: str, amounts: int, known: Collection[frozense
     (1, 2)
     >>> part_column(head, "Display Technologies", 5, known) is None  # the names do not number the amounts
     True
+    >>> part_column("Cash App Seller Total", "Seller", 3, known)  # the last part, right before the total
+    1
     """
     words = re.findall(r"[a-z0-9]+", norm_label(header))
     tokens = [w for w in words if w not in _PART_FILLER or w == "total"]
@@ -641,6 +643,8 @@ def part_column(header: str, part: str, amounts: int, known: Collection[frozense
         right, j = right + 1, end
     if left + 1 + right == amounts and left + right > 0:
         return left
+    if right == 1 and j == len(tokens) and amounts >= 3:
+        return amounts - 2  # the names end "<part> Total": the column before the total ("Cash App Seller Total")
     return _delimited_column(words, wanted, amounts)
 
 
@@ -825,11 +829,12 @@ def part_column_cells(item: LineItem, year: int, part: str, passage: Passage, ro
             (period.months or 12) != (months or 12):
         return []
     out: list[Found] = []
+    heads = [table.caption.rsplit(" | ", 1)[-1], *column_lines(passage.text)]
     for row in rows:
         amounts = [c for c in row.cells if not c.percent]
         if len(amounts) < 3 or (s := label_score(item, own_label(row.label))) < STRONG_LABEL:
             continue
-        at = part_column(table.caption.rsplit(" | ", 1)[-1], part, len(amounts), known)
+        at = next((a for head in heads if (a := part_column(head, part, len(amounts), known)) is not None), None)
         if at is None or (value := amounts[at].value) is None:
             continue
         cell = amounts[at]
@@ -837,6 +842,25 @@ def part_column_cells(item: LineItem, year: int, part: str, passage: Passage, ro
                          value, "" if stated else table.scale, False, period.months))
     return out
 
+
+
+def column_lines(text: str) -> list[str]:
+    """The lines of a table passage before its first row of amounts that print no number: the columns' names
+    where they sit under the period line ("Year Ended December 31, 2020" over "Cash App Seller Total").
+
+    >>> column_lines("Segments:\\nYear Ended December 31, 2020\\nCash App Seller Total\\nRevenue $ 5 $ 3")
+    ['Segments:', 'Cash App Seller Total']
+    """
+    out = []
+    for line in text.splitlines():
+        if re.search(r"\d", _PERIOD_WORDS.sub(" ", line)):
+            break  # the first row of amounts (a line of periods is no row)
+        if not re.search(r"\d", line):
+            out.append(line)
+    return out
+
+
+_PERIOD_WORDS = re.compile(rf"{MONTH}\.?\s+\d{{1,2}},?|\b{YEAR}\b", re.IGNORECASE)
 
 
 # ------------------------------------------------------------------------------ an annual report's quarters
