@@ -50,8 +50,8 @@ class LineItem:
         return any(p.startswith("total") for p in self.labels[:1])
 
 
-#: A cash-flow total's verb printed both ways: "provided by (used in)", "(used for) provided by" ("/(" reads " (").
-_BOTH_WAYS = r"provided by \(used (?:in|for)\)|\(used (?:in|for)\) provided by"
+#: A cash-flow total's verb printed both ways: "provided by (used in)", "(used for)/provided by" ("/(" reads " (").
+_BOTH_WAYS = r"provided by \(used (?:in|for)\)|\(used (?:in|for)\) ?/? ?provided by"
 
 
 def _item(key: str, title: str, labels: Iterable[str], names: Iterable[str], statement: Statement,
@@ -213,6 +213,13 @@ LINE_ITEMS: tuple[LineItem, ...] = (
           [r"current (?:portion|maturities)(?: of long[- ]term (?:debt|borrowings))?",
            r"short[- ]term (?:debt|borrowings)"],
           "balance"),
+    _item("debt_issued", "proceeds from issuance of long-term debt",
+          [r"(?:proceeds from )?(?:the )?issuances? of (?:long[- ]term )?(?:debt|notes|senior notes)"
+           r"(?:, net(?: of [\w ]+)?)?",
+           r"proceeds from (?:long[- ]term )?(?:debt|borrowings)(?:, net(?: of [\w ]+)?)?"],
+          [r"issu(?:ed|ance of|ances of|ing) (?:new )?(?:long[- ]term )?debt",
+           r"new (?:long[- ]term )?(?:debt|borrowings)", r"debt issu(?:ance|ances|ed)",
+           r"proceeds from (?:the )?issuance of (?:long[- ]term )?debt"], "cash"),
     _item("dividends", "dividends paid",
           [r"(?:cash )?dividends paid(?: to [\w ]+)?", r"dividends paid on common stock", r"payments? of dividends",
            r"(?:cash )?dividends? payments?",

@@ -10,8 +10,9 @@ from ingest.core.records import Passage, Ranked
 RRF_K = 60  # Cormack et al. 2009; ranks are 1-based, so the top item scores 1/61
 
 
-def rrf(*rankings: Sequence[Ranked], k: int = RRF_K) -> list[Ranked]:
-    """Fuse rankings by ``sum 1/(k + rank)`` (1-based ranks); returns new :class:`Ranked` objects.
+def rrf(*rankings: Sequence[Ranked], k: int = RRF_K, weights: Sequence[float] = ()) -> list[Ranked]:
+    """Fuse rankings by ``sum w/(k + rank)`` (1-based ranks; ``weights`` one per ranking, 1 where not given);
+    returns new :class:`Ranked` objects.
 
     Ties keep the order in which passages were first seen.
 
@@ -20,12 +21,15 @@ def rrf(*rankings: Sequence[Ranked], k: int = RRF_K) -> list[Ranked]:
     >>> fused = rrf([Ranked(p["a"], 9), Ranked(p["b"], 8)], [Ranked(p["b"], 5), Ranked(p["c"], 4)], k=60)
     >>> [r.passage.id for r in fused]
     ['b', 'a', 'c']
+    >>> [r.passage.id for r in rrf([Ranked(p["a"], 9)], [Ranked(p["c"], 4)], k=60, weights=(1, 2))]
+    ['c', 'a']
     """
     scores: dict[str, float] = defaultdict(float)
     by_id: dict[str, Passage] = {}
-    for ranking in rankings:
+    for at, ranking in enumerate(rankings):
+        weight = weights[at] if at < len(weights) else 1.0
         for rank, item in enumerate(ranking, start=1):
-            scores[item.passage.id] += 1.0 / (k + rank)
+            scores[item.passage.id] += weight / (k + rank)
             by_id.setdefault(item.passage.id, item.passage)
     order = {pid: i for i, pid in enumerate(by_id)}
     return sorted((Ranked(by_id[pid], s) for pid, s in scores.items()),

@@ -165,7 +165,8 @@ class Searcher:
         """RRF of dense and BM25, each contributing ``max(k, candidates)`` (both inside the same scope)."""
         n = max(k, self.settings.candidates)
         dense = self.dense(query, n, doc_ids=doc_ids, kinds=kinds, pages=pages)
-        return rrf(dense, self.bm25(query, n, doc_ids=doc_ids, kinds=kinds, pages=pages), k=self.settings.rrf_k)[:k]
+        return rrf(dense, self.bm25(query, n, doc_ids=doc_ids, kinds=kinds, pages=pages), k=self.settings.rrf_k,
+                   weights=(1.0, self.settings.bm25_weight))[:k]
 
     def units(self, query: str, k: int, *, level: str = "unit", doc_ids: Collection[str] | None = None) -> list[Ranked]:
         """Best whole functions/classes (``level="unit"``) or files (``"file"``) by their unit vectors (of the

@@ -1006,3 +1006,36 @@ def test_a_cash_flow_total_printed_both_ways_and_its_change_over_a_year_are_read
     change = pipe.run("How did cash and cash equivalents change over fiscal 2019 (the year ended December 31, 2019)?")
     assert change.calculation.result == pytest.approx(1149)
     assert "-$3,913" in pipe.run("What was net cash flow from financing activities in FY2019?").text
+
+
+def test_debt_issued_and_a_cash_total_printed_used_for_then_provided_by_are_read():
+    text = ("CONSOLIDATED STATEMENTS OF CASH FLOWS\n(In millions)\n2022 2021\n"
+            "Issuance of long-term debt, net of related costs 6,211 —\nRepayments of long-term debt (2,250) (500)\n"
+            "Net Cash (Used for)/Provided by Investing Activities (532) 2,955")
+    cash = table("cash", text,
+                 header="ACME CORP 10-K FY2022 · Item 8 · CONSOLIDATED STATEMENTS OF CASH FLOWS | 2022 2021")
+    pipe = pipeline_over([cash], ScriptedLLM("should not be used"), compute=True)
+    issued = pipe.run("How much new long-term debt did Acme issue in 2022, net of related costs?")
+    assert issued.calculation.result == pytest.approx(6211)
+    assert pipe.run("What was net cash from investing activities in 2022?").calculation.result == pytest.approx(-532)
+
+
+def test_how_an_amount_changed_is_stated_in_dollars_and_relative_to_the_year_before():
+    text = ("CONSOLIDATED STATEMENTS OF OPERATIONS\n(In millions)\n2019 2018\nTotal revenue $ 3,504 $ 3,931")
+    ops = table("ops", text, header=f"{DOC} · Item 8 · CONSOLIDATED STATEMENTS OF OPERATIONS | 2019 2018")
+    pipe = pipeline_over([ops], ScriptedLLM("should not be used"), compute=True)
+    changed = pipe.run("How did total revenue change in fiscal 2019?")
+    assert changed.calculation.result == pytest.approx(-427) and "-10.9% from 2018" in changed.text
+
+
+def test_a_segment_column_named_under_the_period_line_before_the_total():
+    """Segments as columns, their names on the line under the period ("Cash App Seller Total"): the part right
+    before the total is read from its column."""
+    text = ("Information on the reportable segments (in thousands):\nYear Ended December 31, 2019\n"
+            "Cash App Seller Total\nSegment revenue 1,105,599 3,461,988 4,567,587\n"
+            "Segment gross profit $ 457,668 $ 1,390,427 $ 1,848,095")
+    seg = table("seg", text, header=f"{DOC} · NOTE 19 - SEGMENT INFORMATION · Information on the reportable segments "
+                                    "(in thousands): | Year Ended December 31, 2019")
+    pipe = pipeline_over([seg], ScriptedLLM("The document does not say."), compute=True)
+    answer = pipe.run("How much gross profit did Acme's Seller segment generate in 2019?")
+    assert answer.calculation is not None and answer.calculation.result == pytest.approx(1390427)

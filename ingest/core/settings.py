@@ -213,6 +213,8 @@ class SearchSettings:
                                                              "(reciprocal-rank fusion of both)")
     candidates: int = setting(50, low=1, help="how many each retriever contributes before fusion")
     rrf_k: int = setting(60, low=0, help="the fusion constant (Cormack et al. 2009)")
+    bm25_weight: float = setting(2.0, low=0, help="the keyword ranking's weight in the fusion, the dense one's being 1 "
+                                                  "(2: rare terms of reports' questions count; bench/RESULTS.md)")
     coarse_docs: int = setting(0, flag="--coarse", low=0,
                                help="coarse-to-fine: search passages only inside the N documents "
                                                         "whose file vectors match best (0: off)")
