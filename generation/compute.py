@@ -399,6 +399,7 @@ def check_operands(operands: Sequence[RawOperand], passages: Sequence[Passage]) 
                                 f"[{o.citation}]" + (f" (but in {len(found)} others)" if found else ""))
             (cited, span), p = found[0], passages[found[0][0] - 1]
         unit = o.amount.unit or ("$" if p.text[max(0, span[0] - 4): span[0]].rstrip(" (").endswith("$") else "")
+        unit = unit or ("%" if ratio_in_percent(line_at(p.text, *span), p) else "")
         scale = o.amount.scale
         if not scale and unit != "%" and not per_share_amount(o.name, p):
             scale = passage_scale(p)
@@ -425,6 +426,21 @@ def per_share_amount(name: str, passage: Passage) -> bool:
 
 
 _EXPLICIT_PERCENT = re.compile(r"%|\bper ?cent(?:s|age)?\b", re.IGNORECASE)
+_EXCEPT_RATIOS = re.compile(r"\bexcept\b[^)]{0,60}\bratios\b", re.IGNORECASE)
+_PERCENT_ROW = re.compile(r"^\W*(?:[\w-]+ ){0,3}(?:return on|margin\b|rate\b|yield\b)", re.IGNORECASE)
+
+
+def ratio_in_percent(row: str, passage: Passage) -> bool:
+    """Whether a table row is a return, margin or rate in percent that the table's scale note excepts ("in
+    millions, except per share data and ratios"), its "%" printed on the block's first row only.
+
+    >>> p = Passage(id="x", doc_id="d", source="a", text="(in millions, except per share data and ratios)\\n"
+    ...             "Return on common equity 23 % 4 %\\nReturn on tangible common equity 29 5", chars=(0, 1))
+    >>> ratio_in_percent("Return on tangible common equity 29 5", p), ratio_in_percent("Net income 14,300", p)
+    (True, False)
+    """
+    return bool(_PERCENT_ROW.search(row)) and bool(_EXCEPT_RATIOS.search(passage.text) or
+                                                   _EXCEPT_RATIOS.search(passage.header))
 
 
 def _scale_factor(scale: str, common: str) -> Fraction:

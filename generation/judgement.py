@@ -81,6 +81,7 @@ _PAYOUTS_TO_FCF = Measure("payouts_to_fcf", "(buybacks + dividends) / free cash 
                           f"(buybacks_{{y}} + dividends_{{y}}) / {_FCF}", percent=True)
 _BUYBACKS_TO_FCF = Measure("buybacks_to_fcf", "buybacks / free cash flow", f"buybacks_{{y}} / {_FCF}", percent=True)
 
+_CASH_BACKING = Measure("cash_backing", "operating cash flow / net income", "cfo_{y} / net_income_{y}")
 _PAYOUT = Measure("dividend_payout", "dividends / net income", "dividends_{y} / net_income_{y}", percent=True)
 _DIVIDENDS_TO_FCF = Measure("dividends_to_fcf", "dividends / free cash flow", f"dividends_{{y}} / {_FCF}",
                             percent=True)
@@ -126,7 +127,9 @@ CONCEPTS: tuple[Concept, ...] = (
             "healthy when current assets cover current liabilities (current ratio of at least 1.0)",
             "liquidity and capital resources sufficient to meet cash requirements",
             r"\bsufficient\b|\badequate\b|\bmeet\b[\w ,]{0,60}\b(?:needs|requirements|obligations)\b"),
-    Concept("leverage", r"\blevera?ged?\b|\bleverage\b|\bindebted|\bdebt (?:load|burden|levels?)\b|\bsolven",
+    Concept("leverage", r"\blevera?ged?\b|\bleverage\b|\bindebted|\b(?:debt|interest) (?:load|burden|levels?)\b|"
+                        r"\bsolven|\bdelever\w*|\bbalance sheet\b[^?]{0,30}\b(?:strong|weak|stronger|weaker|"
+                        r"strength|strengthen\w*|weaken\w*)\b",
             (_LIAB_TO_EQUITY, _COVERAGE),
             "leverage here = total liabilities / shareholders' equity and interest coverage (operating income / "
             "interest expense)",
@@ -134,12 +137,25 @@ CONCEPTS: tuple[Concept, ...] = (
             (("debt_to_equity", ">=", 2.0), ("interest_coverage", "<=", 3.0)), True,
             "highly leveraged when total liabilities are at least 2x equity or operating income covers interest "
             "at most 3x", "debt borrowings credit facility leverage", r"\bdebt\b|\bborrowings?\b"),
+    Concept("earnings backed by cash",
+            r"\b(?:earnings|profits?|net income)\b[^?]{0,40}\b(?:backed|supported|matched|converted|turned)\b"
+            r"[^?]{0,20}\bcash\b|\bquality of (?:its |the )?earnings\b|\bearnings quality\b",
+            (_CASH_BACKING, _FREE_CASH_FLOW),
+            "earnings backed by cash here = operating cash flow / net income, with free cash flow (operating cash "
+            "flow less capital expenditures)",
+            "backed its earnings with cash", "did not back its earnings with cash",
+            (("cash_backing", ">=", 1.0),), False,
+            "backed by cash when operating cash flow is at least net income",
+            "net cash provided by operating activities net earnings", r"\boperating activities\b|\bcash flows?\b"),
     Concept("profitability", r"\bprofitab(?:le|ility)\b",
             (_GROSS, _OPERATING, _NET),
             "profitability here = gross, operating and net margin (each over revenue)",
             "is profitable", "is not profitable", (("net_margin", ">=", 0.0),), False,
             "profitable when net income is positive (net margin above 0%)"),
 )
+
+#: Measures whose fall is a strengthening ("did its balance sheet get stronger": did leverage fall).
+LOWER_IS_BETTER = frozenset({"debt_to_equity"})
 
 #: Comparisons among line items: (name, what the question says, the measures compared).
 COMPARISONS: tuple[tuple[str, str, tuple[Measure, ...]], ...] = (
@@ -160,16 +176,18 @@ FOCUS_TESTS: Mapping[str, tuple[str, float, str]] = {
     "capex_to_revenue": (">=", 0.08, "capex at least 8% of revenue"),
 }
 
-_YES_NO = re.compile(r"^\W*(?:does|do|did|is|are|was|were|has|have|had|can|could|will|would)\b", re.IGNORECASE)
+_YES_NO = re.compile(r"(?:^|^[^?:]{1,60}:)\W*(?:does|do|did|is|are|was|were|has|have|had|can|could|will|would)\b",
+                     re.IGNORECASE)  # also after a heading ("Acme FY2017: is its ... improving?")
 _ASSESS = re.compile(r"\b(?:assess|evaluate|how (?:healthy|strong|good|capital)|comment on|describe)\b", re.IGNORECASE)
 _DRIVERS = re.compile(r"\bwhat (?:drove|drives|caused|led to|contributed to|explains?)\b|\bdriv(?:en|ers?)\b|"
                       r"\bwhy\b|\breasons? (?:for|behind)\b", re.IGNORECASE)
 _UP = r"improv\w*|increas\w*|ris(?:e|en|ing)|rose|grow\w*|grew|expand\w*|higher"
-_DOWN = r"declin\w*|decreas\w*|drop\w*|f[ae]ll\w*|shr[iu]nk\w*|contract\w*|deteriorat\w*|lower|reduc\w*"
+_DOWN = r"declin\w*|decreas\w*|drop\w*|f[ae]ll\w*|shr[iu]nk\w*|contract\w*|deteriorat\w*|lower|reduc\w*|erod\w*"
 # a concept's direction asked ("is its leverage rising?", "an improving liquidity position"), not its level
 _BECOME = r"\b(?:get|gets|got|getting|become|becomes|became|becoming|grow|grows|grew)"  # "... get more leveraged"
 _RISING = re.compile(rf"\b(?:{_UP}|{_DOWN})\b(?! (?:than|interest|rates?|prices?|sales|revenue|demand|volume))|"
-                     rf"{_BECOME} (?:more|less)\b", re.IGNORECASE)
+                     rf"{_BECOME} (?:more|less)\b|\b(?:stronger|weaker|strengthen\w*|weaken\w*|delever\w*)\b",
+                     re.IGNORECASE)
 _DIRECTION = re.compile(rf"\b(?:{_UP}|{_DOWN}|chang\w*|trend\w*)\b", re.IGNORECASE)
 _STEADY = re.compile(r"\b(?:consistent\w*|stable|steady|fluctuat\w*|volatil\w*|historical\w*)\b", re.IGNORECASE)
 _SIGN = re.compile(r"\b(?:positive|negative)\b", re.IGNORECASE)
@@ -230,6 +248,17 @@ def _plan(measure: Measure, year: int) -> Plan:
     names = dict.fromkeys(re.findall(r"\b([a-z_]+?)_(\d{4})\b", formula))
     operands = tuple(Operand(f"{k}_{y}", ITEMS[k], int(y)) for k, y in names)
     return Plan(f"{measure.name}_{year}", formula, operands, measure.name)
+
+
+def _named_measure(question: str, concept: Concept) -> Measure:
+    """The concept's measure the question names by its first word ("operating profitability": the operating
+    margin), else its first.
+
+    >>> _named_measure("Is its operating profitability improving?", CONCEPTS[-1]).name
+    'operating_margin'
+    """
+    return next((m for m in concept.measures if re.search(rf"\b{m.name.split('_')[0]} {concept.pattern}", question,
+                                                          re.IGNORECASE)), concept.measures[0])
 
 
 def _subject_measure(question: str, year: int) -> Measure | None:
@@ -311,7 +340,7 @@ def plan_judgement(question: str, *, fiscal_year_hint: int | None = None) -> Jud
             if not years_one:
                 return None
             if _RISING.search(question):  # "is its leverage rising?": the concept's first measure, year on year
-                measure = concept.measures[0]
+                measure = _named_measure(question, concept)
                 years = _years(question, fiscal_year_hint, 2)
                 return Judgement("trend", measure.title, f"{measure.title} here = {_shown_formula(measure)}",
                                  tuple(_plan(measure, y) for y in years), percent=_percent(measure))
@@ -457,8 +486,10 @@ def verdict(judgement: Judgement, values: Sequence[Value], asks_up: bool | None 
     return ("Yes: " if (delta > 0) == asks_up else "No: ") + text
 
 
-def asked_direction(question: str) -> bool | None:
-    """Whether a yes/no question asks about a rise (True) or a fall (False); None when it asks neither.
+def asked_direction(question: str, lower_better: bool = False) -> bool | None:
+    """Whether a yes/no question asks about a rise (True) or a fall (False) of its figure; None when it asks
+    neither. A question asking whether it got "stronger" asks for a fall of a figure where ``lower_better``
+    (leverage); "deleverage" asks for a fall of leverage.
 
     >>> asked_direction("Does it have an improving margin?"), asked_direction("Was there any drop in cash?")
     (True, False)
@@ -466,9 +497,17 @@ def asked_direction(question: str) -> bool | None:
     True
     >>> asked_direction("Did its balance sheet get more leveraged in 2016?")
     True
+    >>> asked_direction("Did its balance sheet get stronger in 2021?", lower_better=True)
+    False
     """
     if not _YES_NO.search(question):
         return None
+    if re.search(r"\bdelever\w*", question, re.I):
+        return False  # less debt: the leverage figure falls
+    if re.search(r"\b(?:stronger|strengthen\w*)\b", question, re.I):  # better, whichever way the figure moves
+        return not lower_better
+    if re.search(r"\b(?:weaker|weaken\w*)\b", question, re.I):
+        return lower_better
     up = re.search(rf"\b(?:{_UP})\b|{_BECOME} more\b", question, re.I)
     down = re.search(rf"\b(?:{_DOWN})\b|{_BECOME} less\b", question, re.I)
     if up and not down:
@@ -496,7 +535,8 @@ def judgement_text(question: str, judgement: Judgement, values: Sequence[Value],
     cash and cash equivalents: not computed (an operan
     The filing says: "We believe our cash will be suff
     """
-    first = verdict(judgement, values, asked_direction(question))
+    lower_better = bool(judgement.plans) and judgement.plans[0].source in LOWER_IS_BETTER
+    first = verdict(judgement, values, asked_direction(question, lower_better))
     rule = f"; {judgement.concept.rule}" if judgement.concept is not None else ""
     if judgement.concept is not None and judgement.focus:
         rule = f"; judged here on {judgement.focus.replace('_', ' ')} as the question asks: " \

@@ -305,3 +305,25 @@ def test_how_much_an_amount_changed_gives_both_years_the_difference_and_the_perc
     values = [Value("revenue", 2022, 46298, "$ million", ""), Value("revenue", 2023, 51761, "$ million", "")]
     assert verdict(j, values) == ("Total revenue rose from $46,298 million in 2022 to $51,761 million in 2023 "
                                   "(+$5,463 million, +11.8%).")
+
+
+@pytest.mark.parametrize("question, kind, first", [
+    ("Acme FY2017: is its operating profitability actually improving, or just revenue?", "trend",
+     "operating_margin_2016"),
+    ("Did Acme's balance sheet get stronger during 2021?", "trend", "debt_to_equity_2020"),
+    ("Did Acme deleverage in 2021?", "trend", "debt_to_equity_2020"),
+    ("Was Acme's gross margin percentage eroding in fiscal 2016?", "trend", "gross_margin_2015"),
+    ("Were Acme's 2020 earnings backed by cash?", "concept", "cash_backing_2020"),
+    ("Is Acme's interest burden becoming a problem as of 2017?", "concept", "debt_to_equity_2017"),
+])
+def test_judgements_asked_in_other_words(question, kind, first):
+    j = plan_judgement(question)
+    assert j is not None and j.kind == kind and j.plans[0].label == first
+
+
+def test_a_stronger_balance_sheet_is_a_fall_in_leverage():
+    q = "Did Acme's balance sheet get stronger during 2021?"
+    j = plan_judgement(q)
+    values = [Value("debt_to_equity", 2020, 7.43, "", ""), Value("debt_to_equity", 2021, 3.64, "", "")]
+    assert judgement_text(q, j, values).startswith("Yes: total liabilities / equity fell")
+    assert judgement_text("Did Acme's balance sheet get weaker during 2021?", j, values).startswith("No:")
