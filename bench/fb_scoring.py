@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 Location = tuple[str, int | None]  # (filing stem, 1-based page)
 TOP = 10  # ranks beyond this do not count (MRR@10)
@@ -33,6 +33,7 @@ class Number:
     value: float
     percent: bool = False
     scale: float = 1.0
+    places: int | None = field(default=None, compare=False, repr=False)  # decimals a gold prints ("3.1%": 1)
 
     def magnitudes(self) -> set[float]:
         """Absolute values this number may stand for: as written, with its scale applied, and in millions
@@ -95,10 +96,15 @@ def gold_number(answer: str) -> Number | None:
     if not m or not m["num"]:
         return None
     found = numbers_in(stripped[:m.end()])
-    return found[0] if found else None
+    places = len(m["num"].partition(".")[2])
+    return replace(found[0], places=places) if found else None
 
 
-def _close(a: float, b: float, tolerance: float) -> bool:
+def _close(a: float, b: float, tolerance: float, places: int | None = None) -> bool:
+    """Within ``tolerance`` (relative) of ``b``, or equal to it at the ``places`` it is printed with (a gold of
+    "3.1%" is 3.06% rounded)."""
+    if places is not None and abs(a - b) <= 0.5 * 10 ** -places + 1e-9:
+        return True
     return a == b if b == 0 else abs(a - b) <= tolerance * abs(b)
 
 
@@ -117,6 +123,11 @@ def numeric_match(prediction: str, gold: Number, *, tolerance: float = 0.01) -> 
     (True, False)
     >>> numeric_match("No figure given.", gold_number("1.9%"))
     False
+
+    A gold printed with fewer decimals is matched at its precision: "3.06%" is the gold "3.1%" rounded.
+
+    >>> numeric_match("3.06%", gold_number("3.1% (capex / net sales)")), numeric_match("3.2%", gold_number("3.1%"))
+    (True, False)
     """
     targets = gold.magnitudes()
     for n in numbers_in(prediction):
@@ -125,7 +136,8 @@ def numeric_match(prediction: str, gold: Number, *, tolerance: float = 0.01) -> 
             candidates |= {abs(n.value) * 100}
         if not gold.percent and n.percent:
             candidates |= {abs(n.value) / 100}
-        if any(_close(c, t, tolerance) for c in candidates for t in targets):
+        if any(_close(c, t, tolerance, gold.places if t == abs(gold.value) else None)
+               for c in candidates for t in targets):
             return True
     return False
 
