@@ -470,6 +470,8 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
     [None, None, None]
     >>> plan_question("What gross margin did it earn on bitcoin sales in 2020?") is None  # a part's margin
     True
+    >>> plan_question("How much does it expect to spend on capital expenditures in fiscal 2024?") is None
+    True
 
     A question naming its period's length ("six months ended June 30") carries it (:attr:`Plan.months`).
 
@@ -477,6 +479,8 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
     >>> p.months, p.dated, p.as_of
     (6, True, ((2023, 6),))
     """
+    if _NOT_A_REPORTED_FIGURE.search(question):
+        return None  # "how much does it expect to spend on capex", "how much buyback capacity was left": prose
     plan = _planned(question, fiscal_year_hint)
     if plan is not None and any(o.item.key in sub_lines_named(question) for o in plan.operands):
         return None  # "the gross margin on its bitcoin sales": a part's figures, not the statements'
@@ -490,6 +494,12 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
 
 
 _OPERATIONS = re.compile(r"\b(continuing|discontinued) operations\b", re.IGNORECASE)
+# a figure the statements do not report: a plan or an outlook ("expects to spend"), what is left of an
+# authorisation ("buyback capacity left", "remaining under the program")
+_NOT_A_REPORTED_FIGURE = re.compile(r"\bexpect(?:s|ed|ing)? to\b|\bplan(?:s|ned|ning)? to\b|\boutlook\b|"
+                                    r"\bguidance\b|\bforecast\w*|\banticipat\w*|\bprojected\b|"
+                                    r"\b(?:left|remain(?:s|ed)?)\b(?! (?:the )?same\b)|\bcapacity\b|"
+                                    r"\bauthori[sz](?:ed|ation)\b", re.IGNORECASE)
 
 
 _FISCAL_NAMED = re.compile(rf"\b(?:fiscal(?: year)?|FY) ?({YEAR})\b", re.IGNORECASE)
