@@ -154,6 +154,12 @@ CONCEPTS: tuple[Concept, ...] = (
             "profitable when net income is positive (net margin above 0%)"),
 )
 
+#: A concept's measure a question names in words, not by the metric's name ("is its interest burden a problem?").
+_FOCUS_WORDS: Mapping[str, re.Pattern[str]] = {
+    "interest_coverage": re.compile(r"\binterest (?:burden|load|costs?|expense)\b|\bcover\w* (?:its |the )?interest\b",
+                                    re.IGNORECASE),
+}
+
 #: Measures whose fall is a strengthening ("did its balance sheet get stronger": did leverage fall).
 LOWER_IS_BETTER = frozenset({"debt_to_equity"})
 
@@ -346,8 +352,8 @@ def plan_judgement(question: str, *, fiscal_year_hint: int | None = None) -> Jud
                                  tuple(_plan(measure, y) for y in years), percent=_percent(measure))
             plans = tuple(_plan(m, years_one[-1]) for m in concept.measures)
             named = metric_named(question, years_one[-1])
-            focus = named[0] if named and named[0] in FOCUS_TESTS and named[0] in {m.name for m in concept.measures} \
-                else ""
+            focus = named[0] if named else next((m for m, said in _FOCUS_WORDS.items() if said.search(question)), "")
+            focus = focus if focus in FOCUS_TESTS and focus in {m.name for m in concept.measures} else ""
             flipped = bool(concept.inverse and re.search(concept.inverse, question, re.IGNORECASE))
             return Judgement("concept", concept.name, concept.definition, plans,
                              (concept.section,) if concept.section else (), concept.says, concept,

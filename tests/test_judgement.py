@@ -327,3 +327,10 @@ def test_a_stronger_balance_sheet_is_a_fall_in_leverage():
     values = [Value("debt_to_equity", 2020, 7.43, "", ""), Value("debt_to_equity", 2021, 3.64, "", "")]
     assert judgement_text(q, j, values).startswith("Yes: total liabilities / equity fell")
     assert judgement_text("Did Acme's balance sheet get weaker during 2021?", j, values).startswith("No:")
+
+
+def test_an_interest_burden_is_judged_by_interest_coverage():
+    j = plan_judgement("Is Acme's interest burden becoming a problem as of 2017?")
+    assert j.focus == "interest_coverage"
+    values = [Value("debt_to_equity", 2017, 4.31, "", ""), Value("interest_coverage", 2017, 3.52, "", "")]
+    assert judgement_text("Is Acme's interest burden becoming a problem as of 2017?", j, values).startswith("No:")
