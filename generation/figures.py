@@ -262,7 +262,8 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("net_margin", r"net (?:income |profit )?(?:%|percent(?:age)?)? ?margin|profit margin",
      "net_income_{y} / revenue_{y}"),
     ("fixed_asset_turnover", r"fixed asset turnover", "revenue_{y} / avg(ppe_{y}, ppe_{p})"),
-    ("asset_turnover", r"(?:total )?asset turnover", "revenue_{y} / avg(total_assets_{y}, total_assets_{p})"),
+    ("asset_turnover", r"(?:total )?asset turnover|\b(?:revenues?|sales)\b[^?]{0,60}\bper dollar of (?:average )?"
+     r"(?:total )?assets\b", "revenue_{y} / avg(total_assets_{y}, total_assets_{p})"),
     ("inventory_turnover", r"inventory turnover", "cogs_{y} / avg(inventories_{y}, inventories_{p})"),
     ("dso", r"days sales outstanding|\bdso\b", "365 * avg(receivables_{y}, receivables_{p}) / revenue_{y}"),
     ("dpo", r"days payables? outstanding|\bdpo\b", "365 * avg(payables_{y}, payables_{p}) / cogs_{y}"),
@@ -296,8 +297,9 @@ _SHARE_OF = re.compile(r"(?P<a>[\w&' (),-]+?),?\s+(?:as an? (?:%|percent(?:age)?
                        r"of)\s+(?P<b>[\w&' -]+)", re.IGNORECASE)
 # "what share of its 2020 net sales did it spend on capital expenditures", "what percentage of revenue went to
 # selling, general and administrative expenses": a over b
-_SHARE_SPENT = re.compile(r"\b(?:share|percentage|proportion|portion|percent|fraction) of (?P<b>[\w&' ]+?) "
+_SHARE_SPENT = re.compile(r"\b(?:share|percentage|proportion|portion|percent|fraction) of (?P<b>[\w&' -]+?) "
                           r"(?:(?:did|was)\b.*?\b)?(?:spend|spent|go|went|devote|devoted|invest|invested|pay|paid|"
+                          r"book|booked|record|recorded|"
                           r"return|returned|hand(?:ed)? back|g[ai]ve back|distribute|distributed)"
                           r"(?: to (?:its )?(?:shareholders|stockholders|investors|owners))? "
                           r"(?:on|to|in|into|for|as|through|via) (?P<a>[\w&' ]+(?:, [\w&' ]+)*)", re.IGNORECASE)
@@ -691,6 +693,7 @@ def points_change(question: str, formula: str) -> bool:
 # debt increase in 2022", "how did cash change over fiscal 2021"), not in percent
 _AMOUNT_CHANGE = re.compile(r"\b(?:by )?how much did\b[^?]*\b(?:change|increase|decrease|rise|fall|decline|drop)\b|"
                             r"\bnet (?:change|increase|decrease) in\b|"
+                            r"\b(?:up or down|down or up|rise or fall|increase or decrease)\b|"
                             r"\bhow did\b[^?]*\bchange(?= (?:over|during|in|from|between|since)\b|\s*[?(,]|$)",
                             re.IGNORECASE)
 _IN_PERCENT = re.compile(r"%|\bpercent(?:age)?\b|\bpoints?\b|\brate\b|\bhow much of\b", re.IGNORECASE)

@@ -148,19 +148,21 @@ LINE_ITEMS: tuple[LineItem, ...] = (
            r"operating activities", r"net cash provided by operating activities"],
           [r"cash (?:flows? )?from operati(?:ons|ng activities)", r"operating cash flows?",
            r"cash (?:provided|generated) by operati(?:ons|ng activities)", r"net cash from operating activities",
-           r"cash flow from operating activities"], "cash"),
+           r"cash flow from operating activities", r"\boperating activities\b"], "cash"),
     _item("cfi", "cash from investing activities",
           [rf"net cash (?:provided by|from|used (?:in|for)|{_BOTH_WAYS}|"
            r"(?:used in|provided by) \(?(?:used in|provided by)\)?) investing activities",
            rf"(?:total )?cash (?:used (?:in|for)|provided by|{_BOTH_WAYS}) "
            r"investing activities"],
-          [r"cash (?:flows? )?(?:from|used in) investing activities", r"investing cash flows?"], "cash"),
+          [r"cash (?:flows? )?(?:from|used in) investing activities", r"investing cash flows?",
+           r"\binvesting activities\b"], "cash"),
     _item("cff", "cash from financing activities",
           [rf"net cash (?:provided by|from|used (?:in|for)|{_BOTH_WAYS}|"
            r"(?:used in|provided by) \(?(?:used in|provided by)\)?) financing activities",
            rf"(?:total )?cash (?:used (?:in|for)|provided by|{_BOTH_WAYS}) "
            r"financing activities"],
-          [r"cash (?:flows? )?(?:from|used in) financing activities", r"financing cash flows?"], "cash"),
+          [r"cash (?:flows? )?(?:from|used in) financing activities", r"financing cash flows?",
+           r"\bfinancing activities\b"], "cash"),
     _item("capex", "capital expenditures",
           [r"capital expenditures", r"purchases? of property(?:,)? (?:plant )?and equipment(?: and [\w ]+)?",
            r"payments for (?:acquisition of )?property,? plant,? and equipment", r"capital spending",

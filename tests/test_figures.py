@@ -1039,3 +1039,24 @@ def test_a_segment_column_named_under_the_period_line_before_the_total():
     pipe = pipeline_over([seg], ScriptedLLM("The document does not say."), compute=True)
     answer = pipe.run("How much gross profit did Acme's Seller segment generate in 2019?")
     assert answer.calculation is not None and answer.calculation.result == pytest.approx(1390427)
+
+
+@pytest.mark.parametrize("question, formula", [
+    ("Did Acme's cash and cash equivalents go up or down over fiscal 2015, and by how much?", "cash_2015 - cash_2014"),
+    ("How much cash did Acme's operating activities generate in fiscal 2019?", "cfo_2019"),
+    ("What share of its pre-tax income did Acme book as income tax provision in fiscal 2015?",
+     "income_tax_2015 / pretax_income_2015"),
+    ("How many dollars of revenue did Acme generate per dollar of average total assets in fiscal 2022?",
+     "revenue_2022 / avg(total_assets_2022, total_assets_2021)"),
+    ("How much new long-term debt did Acme issue in 2022, net of related costs?", "debt_issued_2022"),
+])
+def test_figures_asked_in_other_words(question, formula):
+    assert plan_question(question).formula == formula
+
+
+@pytest.mark.parametrize("question", [
+    "How much does Acme expect to spend on capital expenditures in fiscal 2024?",
+    "How much buyback capacity did Acme have left at January 28, 2023?",
+])
+def test_plans_and_what_is_left_of_an_authorisation_are_not_statement_figures(question):
+    assert plan_question(question) is None
