@@ -489,10 +489,27 @@ def plan_question(question: str, *, fiscal_year_hint: int | None = None) -> Plan
     # a date that only says when the fiscal year named ended leaves the year the filer's name for it
     dated = re.search(DATE, question, re.IGNORECASE) is not None and fiscal_year_and_its_end(question) is None
     operations = _OPERATIONS.search(question)
-    said = {item.key: question[a:b].lower() for a, b, item in reversed(items_named(question))}  # first one kept
+    said = said_items(question)
     return replace(plan, months=months_named(question), dated=dated, as_of=tuple(dates_named(question).items()),
                    operations=operations.group(1).lower() if operations else "",
                    said=tuple(said.items())) if plan is not None else None
+
+
+def said_items(question: str) -> dict[str, str]:
+    """Each line item a question names in words of its own, by the longest such words ("SG&A as a percentage of
+    net sales": "net sales" for revenue); a one-word name ("equity" in "return on equity") says nothing of the row.
+
+    >>> said_items("Return on equity: net income over average total Costco stockholders' equity?")["equity"]
+    "stockholders' equity"
+    >>> said_items("What was revenue in 2021?")
+    {}
+    """
+    said: dict[str, str] = {}
+    for a, b, item in items_named(question):
+        words = question[a:b].lower()
+        if len(words.split()) > 1 and len(words) > len(said.get(item.key, "")):
+            said[item.key] = words
+    return said
 
 
 _OPERATIONS = re.compile(r"\b(continuing|discontinued) operations\b", re.IGNORECASE)
