@@ -792,7 +792,7 @@ def relative_change(question: str, plan: Plan, values: Mapping[str, Decimal]) ->
     if start is None or end is None or start == 0:
         return None
     pct = (end - start) / abs(start) * 100
-    return f"{pct:+.1f}%".replace("+", "") + f" from {early.year}"
+    return f"{pct:.1f}% from {early.year}"
 
 
 _AMOUNT_ASKED = re.compile(r"\bhow much\b|\bnet (?:change|increase|decrease)\b|\bin (?:dollars|\$)", re.IGNORECASE)

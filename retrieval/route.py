@@ -102,13 +102,22 @@ def doc_info(doc_id: str, source: str, meta: Mapping[str, str]) -> DocInfo:
                    meta.get("form") or stem_form)
 
 
+def written_tokens(question: str) -> list[str]:
+    """Alphanumeric words of a question as written, possessive "'s" dropped.
+
+    >>> written_tokens("What is Adobe's FY22 margin?")
+    ['What', 'is', 'Adobe', 'FY22', 'margin']
+    """
+    return re.findall(r"[A-Za-z0-9]+", re.sub(r"['’]s\b", "", question, flags=re.IGNORECASE))
+
+
 def question_tokens(question: str) -> list[str]:
     """Lowercase alphanumeric words of a question, possessive "'s" dropped.
 
     >>> question_tokens("What is Adobe's FY22 margin?")
     ['what', 'is', 'adobe', 'fy22', 'margin']
     """
-    return re.findall(r"[a-z0-9]+", re.sub(r"['’]s\b", "", question.lower()))
+    return [w.lower() for w in written_tokens(question)]
 
 
 def find_issuers(question: str, docs: Sequence[DocInfo], *, span: int = 4) -> dict[str, set[str]]:
@@ -128,8 +137,8 @@ def find_issuers(question: str, docs: Sequence[DocInfo], *, span: int = 4) -> di
     for d in docs:
         for name in d.names:
             by_name.setdefault(name, set()).add(d.doc_id)
-    words = question_tokens(question)
-    written = re.findall(r"[A-Za-z0-9]+", re.sub(r"['’]s\b", "", question, flags=re.IGNORECASE))
+    written = written_tokens(question)
+    words = [w.lower() for w in written]
     found: dict[str, set[str]] = {}
     capitalised: set[str] = set()  # names written as names somewhere in the question
     for i in range(len(words)):
@@ -137,7 +146,7 @@ def find_issuers(question: str, docs: Sequence[DocInfo], *, span: int = 4) -> di
             joined = "".join(words[i:j])
             if joined in by_name:
                 found.setdefault(joined, set()).update(by_name[joined])
-                if len(written) != len(words) or not all(w.islower() for w in written[i:j]):
+                if not all(w.islower() for w in written[i:j]):
                     capitalised.add(joined)
     if capitalised:  # a name written as a name: lower-case words naming another issuer are ordinary words
         found = {name: ids for name, ids in found.items() if name in capitalised}
