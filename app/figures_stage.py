@@ -513,7 +513,8 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         labels = filing_row_labels(filing_passages(where.scope, doc_passages))
         if printed := plan_printed_row(issuer_dropped(question, issuers), labels, planned=plan,
                                        fiscal_year_hint=hint):
-            plan, parted, part = printed, None, None
+            # a part named beside the row ("membership fees from Executive members"): no lookup of the total
+            plan, parted, part = printed, None, part_named(question, issuers)
     if plan is None:
         return name_asked(question, issuers)
     details = [plan.describe(), f"operands searched in {where.why}"]

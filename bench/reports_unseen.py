@@ -178,7 +178,7 @@ def after_number_check(answer: Any) -> str:
     if answer.calculation is not None:
         return answer.text
     by_number = {c.number: c.passage for c in answer.citations}
-    checked = withhold_wrong_numbers(answer.text, by_number.get, line_item_agreement)
+    checked = withhold_wrong_numbers(answer.text, by_number.get, line_item_agreement, question=answer.question)
     return checked.text or NOT_FOUND
 
 

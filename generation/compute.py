@@ -133,7 +133,8 @@ def asks_calculation(question: str, texts: Sequence[str]) -> bool:
     return not any(states(text[a:b]) for text in texts for a, b in sentence_spans(text))
 
 
-_PERCENT_WANTED = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bmargins?\b|\bgrowth rate\b|\bcagr\b|\bcompound(?:ed)? "
+_PERCENT_WANTED = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bmargins?\b|\bgross profit rate\b|\bgrowth rate\b|\bcagr\b|"
+                             r"\bcompound(?:ed)? "
                              r"annual growth\b|\bhow (?:fast|quickly) did\b", re.IGNORECASE)
 
 

@@ -256,7 +256,8 @@ METRICS: tuple[tuple[str, str, str], ...] = (
      "total_current_assets_{y} / total_current_liabilities_{y}"),
     ("working_capital", r"(?:net )?working capital", "total_current_assets_{y} - total_current_liabilities_{y}"),
     ("operating_cash_flow_ratio", r"operating cash flow ratio", "cfo_{y} / total_current_liabilities_{y}"),
-    ("gross_margin", r"gross (?:profit )?(?:%|percent(?:age)?)? ?margin", "(revenue_{y} - cogs_{y}) / revenue_{y}"),
+    ("gross_margin", r"gross (?:profit )?(?:%|percent(?:age)?)? ?margin|gross profit rate",
+     "(revenue_{y} - cogs_{y}) / revenue_{y}"),
     ("operating_margin", r"operating (?:income |profit )?(?:%|percent(?:age)?)? ?margin|ebit margin",
      "operating_income_{y} / revenue_{y}"),
     ("net_margin", r"net (?:income |profit )?(?:%|percent(?:age)?)? ?margin|profit margin",
@@ -297,8 +298,10 @@ _SHARE_OF = re.compile(r"(?P<a>[\w&' (),-]+?),?\s+(?:as an? (?:%|percent(?:age)?
                        r"of)\s+(?P<b>[\w&' -]+)", re.IGNORECASE)
 # "what share of its 2020 net sales did it spend on capital expenditures", "what percentage of revenue went to
 # selling, general and administrative expenses": a over b
-_SHARE_SPENT = re.compile(r"\b(?:share|percentage|proportion|portion|percent|fraction) of (?P<b>[\w&' -]+?) "
-                          r"(?:(?:did|was)\b.*?\b)?(?:spend|spent|go|went|devote|devoted|invest|invested|pay|paid|"
+_SHARE_SPENT = re.compile(r"\b(?:share|percentage|proportion|portion|percent|fraction) of (?P<b>[\w&' -]+?)"
+                          r"(?: \([^()]*\))? "  # "of its net earnings (year ended January 28, 2017) did it pay out"
+                          r"(?:(?:did|was)\b.*?\b)?(?:spend|spent|go|went|devote|devoted|invest|invested|pay(?: out)?|"
+                          r"paid(?: out)?|"
                           r"book|booked|record|recorded|"
                           r"return|returned|hand(?:ed)? back|g[ai]ve back|distribute|distributed)"
                           r"(?: to (?:its )?(?:shareholders|stockholders|investors|owners))? "
@@ -514,11 +517,16 @@ def said_items(question: str) -> dict[str, str]:
 
 _OPERATIONS = re.compile(r"\b(continuing|discontinued) operations\b", re.IGNORECASE)
 # a figure the statements do not report: a plan or an outlook ("expects to spend"), what is left of an
-# authorisation ("buyback capacity left", "remaining under the program")
+# authorisation ("buyback capacity left", "remaining under the program"), the effect of one thing on a figure
+_EFFECT = r"(?:reduce|lower|lift|boost|hurt|weigh on|drag|affect|impact|offset|erode|dent)"
 _NOT_A_REPORTED_FIGURE = re.compile(r"\bexpect(?:s|ed|ing)? to\b|\bplan(?:s|ned|ning)? to\b|\boutlook\b|"
                                     r"\bguidance\b|\bforecast\w*|\banticipat\w*|\bprojected\b|"
                                     r"\b(?:left|remain(?:s|ed)?)\b(?! (?:the )?same\b)|\bcapacity\b|"
-                                    r"\bauthori[sz](?:ed|ation)\b", re.IGNORECASE)
+                                    r"\bauthori[sz](?:ed|ation)\b|"
+                                    # the effect of one thing on a figure ("did higher shrink reduce gross margin")
+                                    # (not the company's own act: "did Acme lower its debt")
+                                    rf"\bdid\s+(?!(?:it|they|we|the company|(?-i:[A-Z][\w.&'’-]*)(?:['’]s)?)\s+"
+                                    rf"{_EFFECT}\b)(?:(?!\bdid\b)[^?])*?\b{_EFFECT}\b", re.IGNORECASE)
 
 
 _FISCAL_NAMED = re.compile(rf"\b(?:fiscal(?: year)?|FY) ?({YEAR})\b", re.IGNORECASE)

@@ -207,7 +207,11 @@ LINE_ITEMS: tuple[LineItem, ...] = (
            r"arising|recogni[sz]ed|recorded|related|from))"], "balance"),
     _item("long_term_debt", "long-term debt",
           [r"long[- ]term debt(?:, net)?(?:, (?:less|excluding) current (?:portion|maturities))?",
-           r"long[- ]term debt, net of current portion"], [r"long[- ]term debt"], "balance"),
+           r"long[- ]term debt, net of current portion",
+           # one line with the leases: "Debt and capital lease obligations, non-current"
+           r"(?:long[- ]term )?debt and (?:capital|finance) lease obligations(?:, non-?current|"
+           r" less current portion)?"],
+          [r"long[- ]term debt(?: and (?:capital|finance) lease obligations)?"], "balance"),
     _item("current_debt", "current portion of long-term debt",
           [r"current (?:portion|maturities) of long[- ]term (?:debt|borrowings)(?: and [\w ]+)?",
            r"short[- ]term (?:debt|borrowings)(?: and current (?:portion|maturities) of long[- ]term debt)?",

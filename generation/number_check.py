@@ -66,7 +66,8 @@ class Asked:
 
 NOTHING_ASKED = Asked()
 
-_NUMBER = re.compile(rf"(?<![\w.,])(?P<cur>\$\s*)?(?P<num>{DIGITS})(?![\w]|[.,]\d)\s*(?P<pct>%|percent\b)?"
+_NUMBER = re.compile(rf"(?<![\w.,])(?<![A-Za-z]-)(?P<cur>\$\s*)?(?P<num>{DIGITS})(?![\w]|[.,]\d)\s*"
+                     r"(?P<pct>%|percent\b)?"
                      r"(?:\s*(?P<scale>thousand|million|billion|trillion|bn|mm|[mbk])\b)?", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 WINDOW = 6  # words either side of a number that say what it measures
@@ -147,6 +148,8 @@ def stated_numbers(sentence: str) -> list[StatedNumber]:
     ['49%']
     >>> [(n.text, n.percent) for n in stated_numbers("The rate for 2022 was 14.2% [4].")]  # a percent at the end
     [('14.2%', True)]
+    >>> [n.text for n in stated_numbers("Its F-35 backlog was 356 aircraft.")]  # a model's name is no figure
+    ['356']
     """
     out = []
     for m in _NUMBER.finditer(sentence):
@@ -229,7 +232,8 @@ class Printed:
     month: int | None = None
     in_table: bool = False
     scale: str = ""  # in prose, the scale word printed right after the number ("billion"), "" when none
-    length: int | None = None  # a cell's column period length in months (3, 6, 9, 12), None when not printed
+    length: int | None = None  # a cell's column period length in months (3, 6, 9, 12); in prose, the length the
+    # sentence prints after it ("... for the six months ended"); None when not printed
     parts: bool = False  # a cell of a table whose columns are parts of the company (segments side by side)
     context: str = ""  # in prose, the words around it in its sentence's clause (:data:`WINDOW` either side)
 
@@ -282,8 +286,10 @@ def where_printed(stated: StatedNumber, passage: Passage) -> list[Printed]:
         scale = _SCALE_AFTER.match(passage.text, m.end())
         a, b = _sentence_at(passage.text, m.start())
         near = _window(passage.text[a:b], m.start() - a, m.end() - a)  # its clause's words around it
+        length = _LENGTH_AFTER.search(passage.text, m.end(), b)
         out.append(Printed(passage, m.start(), m.end(), unit, scale=scale_name(scale.group(1)) if scale else "",
-                           context=passage.text[a + near[0]:a + near[1]]))
+                           context=passage.text[a + near[0]:a + near[1]],
+                           length=_MONTHS[length.group(1).lower()] if length else None))
     return out
 
 
@@ -293,6 +299,9 @@ def _sentence_at(text: str, position: int) -> tuple[int, int]:
 
 
 _PERCENT_AFTER = re.compile(r"\s?(?:%|per ?cent\b)", re.IGNORECASE)
+#: the period length prose prints after a number, in its sentence ("$2.0 billion ... for the six months ended")
+_LENGTH_AFTER = re.compile(r"\b(three|six|nine|twelve|3|6|9|12)[- ]months? ended\b", re.IGNORECASE)
+_MONTHS = {"three": 3, "six": 6, "nine": 9, "twelve": 12, "3": 3, "6": 6, "9": 9, "12": 12}
 _SCALE_AFTER = re.compile(r"\s*(thousand|million|billion|trillion)\b", re.IGNORECASE)
 
 
@@ -393,9 +402,9 @@ def _holds_another(measure: str, printed: Printed, matcher: LabelMatcher) -> boo
 
 
 def _length_agrees(months: int | None, printed: Printed) -> bool:
-    """Whether a cell's column is of the period length the sentence names ("the first six months": 6), when both
-    say one."""
-    return months is None or printed.length is None or not printed.in_table or printed.length == months
+    """Whether a cell's column (or the prose sentence printing the number) is of the period length the sentence
+    names ("the first six months": 6), when both say one."""
+    return months is None or printed.length is None or printed.length == months
 
 
 def _year_agrees(years: Sequence[int], printed: Printed) -> bool:
@@ -403,6 +412,15 @@ def _year_agrees(years: Sequence[int], printed: Printed) -> bool:
         return True
     year = years[0]
     return year == printed.year or (printed.month is not None and printed.month <= 3 and year == printed.year - 1)
+
+
+def names_period(text: str) -> bool:
+    """Whether a sentence names a period: a year, a length ("six months") or a quarter.
+
+    >>> names_period("Revenue was $2.0 billion in 2022 [1]."), names_period("$2.0 billion [1]")
+    (True, False)
+    """
+    return bool(years_named(text) or months_named(text) or quarters_named(text))
 
 
 def quarters_named(text: str) -> set[tuple[int, int]]:
@@ -528,7 +546,8 @@ def names_part(part: str, printed: Printed, in_passage: bool = False) -> bool:
 
 def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[Passage],
                  matcher: LabelMatcher | None = None, sentence: str = "", part: str = "",
-                 months: int | None = None, measure: str = "", in_passage: bool = False) -> NumberVerdict | None:
+                 months: int | None = None, measure: str = "", in_passage: bool = False,
+                 quarters: set[tuple[int, int]] | None = None) -> NumberVerdict | None:
     """The verdict on one stated number over the cited ``passages`` (None: they do not print it); with the
     ``sentence`` stating it, a cell of one segment's table must be said to be that segment's, and prose printing
     it as a change must be cited for a change; with ``part`` (what the sentence says the number is of), the place
@@ -542,7 +561,7 @@ def check_number(stated: StatedNumber, years: Sequence[int], passages: Sequence[
         return None
     # the item asked, when the sentence's words do not say what the number is
     unsaid = measure if matcher is not None and measure and not _says_item(stated.window, matcher) else ""
-    quarters = quarters_named(sentence)
+    quarters = quarters_named(sentence) if quarters is None else quarters
     for place in places:
         if _label_agrees(stated, place, matcher, unsaid) and (not place.in_table or _year_agrees(years, place)) \
                 and _length_agrees(months, place) and _quarter_agrees(quarters, place) \
@@ -609,12 +628,13 @@ def printed_as_percent(stated: StatedNumber, passages: Sequence[Passage]) -> str
 
 def check_sentence(sentence: str, passages: Sequence[Passage],
                    matcher: LabelMatcher | None = None, asked: Asked = NOTHING_ASKED,
-                   given: Collection[Decimal] = ()) -> list[NumberVerdict]:
+                   given: Collection[Decimal] = (), question: str = "") -> list[NumberVerdict]:
     """Verdicts on the numbers one answer sentence states, against the passages it cites; a sentence naming
     ``asked.part`` (the part of the whole the question asks about) must cite places that name it, and a number
     whose sentence does not say what it is must not be printed as another item than ``asked.measure``. A number
     the cited passages print nowhere (in any form: "$1.1 billion" for "1,096.2" million is printed) does not
-    agree, unless the question gave it (``given``: its own numbers) or it points to a place ("Note 10").
+    agree, unless the question gave it (``given``: its own numbers) or it points to a place ("Note 10"). A sentence
+    that names no period (no year, length or quarter: "$2.0 billion [1].") answers for the ``question``'s.
 
     >>> n = Passage(id="n", doc_id="d", source="r.txt", text="Net sales were $2,500 million.", chars=(0, 30))
     >>> [(v.agrees, v.reason) for v in check_sentence("Net sales were $3,100 million [1].", [n])]
@@ -680,12 +700,14 @@ millions)', not as the operating income asked"]
     ...                                   Asked(measure="operating income"))]
     [True]
     """
-    years, months = years_named(sentence), months_named(sentence)
+    period = sentence if question == "" or names_period(sentence) else question
+    years, months = years_named(period), months_named(period)
     part = asked.part
     named = part if part and content_stems(part) <= content_stems(sentence) else ""
     out = []
     for n in stated_numbers(sentence):
-        v = check_number(n, years, passages, matcher, sentence, named, months, asked.measure, asked.in_passage)
+        v = check_number(n, years, passages, matcher, sentence, named, months, asked.measure, asked.in_passage,
+                         quarters_named(period))
         if v is None and passages and all(p.kind != "code" for p in passages) and n.value not in given \
                 and not _REFERENCE.search(sentence, 0, n.start) \
                 and not any(printed_at_any_scale(n, p) for p in passages):
@@ -782,7 +804,7 @@ def withhold_wrong_numbers(answer: str, cited: Callable[[int], Passage | None],
     given = {n.value for n in stated_numbers(question)} | _values(question)
     for claim in split_claims(answer):
         passages = [p for n in claim.numbers if (p := cited(n)) is not None]
-        verdicts = check_sentence(claim.text, passages, matcher, asked, given) if passages else []
+        verdicts = check_sentence(claim.text, passages, matcher, asked, given, question) if passages else []
         checked += len(verdicts)
         wrong = tuple(v.reason for v in verdicts if not v.agrees)
         if wrong:
@@ -887,7 +909,7 @@ _ASKS_RELATIVE = re.compile(
 #: A question asking for an amount of money ("What were net sales in 2022?", "How much did it spend, in dollars?").
 _ASKS_MONEY = re.compile(
     r"\$|\b(?:revenues?|sales|income|expenses?|costs?|compensation|salary|cash|capex|expenditures?|debt|assets|"
-    r"liabilities|equity|earnings|profits?|loss(?:es)?|spend|spent|sell|sold|dollars|usd|paid|charges?|provisions?|"
+    r"liabilities|equity|earnings|profits?|loss(?:es)?|spend|spent|sell|sold|dollars?|usd|paid|charges?|provisions?|"
     r"dividends?|repurchases?|buybacks?)\b", re.IGNORECASE)
 
 
@@ -896,6 +918,9 @@ _COUNT_AFTER = re.compile(r"\s+(?:[a-z-]+\s+){0,3}(?:units|shares|stores|locatio
                           r"customers|users|accounts|employees|associates|people|vehicles|aircraft|patents|"
                           r"restaurants|clubs|orders|transactions)\b", re.IGNORECASE)
 _POINTS = re.compile(r"\s*(?:basis points?|bps|percentage points?)\b", re.IGNORECASE)
+#: An answer that is a length of time and nothing else ("1 Year [1]"): not a count of the things a question counts.
+_BARE_DURATION = re.compile(r"\W*(?:about |approximately )?\d[\d,.]*\s+(?:years?|months?|weeks?|days?|hours?)\W*",
+                            re.IGNORECASE)
 
 
 def asked_kind(question: str) -> str | None:
@@ -912,6 +937,9 @@ def asked_kind(question: str) -> str | None:
     if re.search(r"\bhow many\b", question, re.IGNORECASE):
         return "count"
     return "amount" if _ASKS_MONEY.search(question) else None
+
+
+_DURATIONS_COUNTED = frozenset({"year", "month", "week", "day", "hour", "term", "period"})
 
 
 def states_another_kind(question: str, answer: str) -> str | None:
@@ -931,6 +959,12 @@ def states_another_kind(question: str, answer: str) -> str | None:
     ' amount of money ($25 billion)'
     >>> states_another_kind("How much did it sell in 2021?", "It sold by $2,759, or 169 basis points [1].")[-20:]
     ' count ($2,759, 169)'
+    >>> states_another_kind("How many votes were cast for him?", "1 Year [1]")[-30:]  # a length of time
+    'only a length of time (1 Year)'
+    >>> states_another_kind("How many years is the term?", "5 years [1]") is None
+    True
+    >>> states_another_kind("What was the dollar value of its backlog?", "356 aircraft [1]")[-8:]
+    'nt (356)'
     >>> states_another_kind("What were net sales in 2022?", "Net sales were $5.1 billion, up 5% [1].") is None
     True
     >>> states_another_kind("What were net sales in 2022?", "Sales rose in 2022 [1].") is None  # no number
@@ -939,6 +973,10 @@ def states_another_kind(question: str, answer: str) -> str | None:
     kind = asked_kind(question)
     if kind is None:
         return None
+    if kind == "count" and _BARE_DURATION.fullmatch(strip_markers(answer)) and \
+            not _DURATIONS_COUNTED & counted_nouns(question):
+        said = strip_markers(answer).strip()
+        return f"the question asks for a count; the answer states only a length of time ({said})"
     stated: list[tuple[StatedNumber, bool]] = []
     for claim in split_claims(answer):
         stated += [(n, n.percent or as_change(claim.text, n.start, n.end) or bool(_POINTS.match(claim.text, n.end))
@@ -947,6 +985,7 @@ def states_another_kind(question: str, answer: str) -> str | None:
                    for n in stated_numbers(claim.text)]
     if not stated or not all(other for _, other in stated):
         return None
-    said = "a change, a percentage or a count" if kind == "amount" else "a change, a percentage or an amount of money"
+    said = "a change, a percentage or a count" if kind == "amount" else \
+        "a change, a percentage or an amount of money"
     return (f"the question asks for {'an amount' if kind == 'amount' else 'a count'}; the answer states only {said} "
             f"({', '.join(n.text for n, _ in stated)})")

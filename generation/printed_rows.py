@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from generation.figures import Operand, Plan, plan_question
+from generation.figures import Operand, Plan, metric_named, plan_question
 from generation.line_items import ITEMS, LineItem, Statement, items_named, label_score, norm_label
 from generation.table_cells import STRONG_LABEL
 
@@ -41,6 +41,9 @@ _NARRATIVE = re.compile(r"\b(?:which|why|when|who|whom|describe|explain|discuss|
 #: the glossary item whose name stands in for the printed row while the question is planned: an amount of the
 #: income statement that any phrasing of a lookup, a share or a growth accepts
 _STAND_IN = ITEMS["research_and_development"]
+#: what holds a line item, named after it: "deferred membership fees ... carried in current liabilities"
+_CONTAINER = re.compile(r"\b(?:in|within|under|among|inside|as part of)\s+(?:its |the |their )?(?:total )?$",
+                        re.IGNORECASE)
 
 
 def _singular(word: str) -> str:
@@ -69,7 +72,21 @@ def label_key(label: str) -> tuple[str, ...]:
     >>> label_key("Cash and restricted cash at end of period"), label_key("Cash and restricted cash, beginning of year")
     (('cash', 'and', 'restricted', 'cash'), ())
     """
-    text = _LEADING.sub("", norm_label(label))
+    return _words_key(_LEADING.sub("", norm_label(label)))
+
+
+def label_keys(label: str) -> set[tuple[str, ...]]:
+    """A row label's keys for matching a question: :func:`label_key`, and without a word in brackets (the sign's
+    other word: "Equity in (losses) earnings" is named "equity in earnings"), each when it can name a line item.
+
+    >>> sorted(label_keys("Equity in (losses) earnings of affiliated companies (Note 3)"))[0]
+    ('equity', 'in', 'earning', 'of', 'affiliated', 'company')
+    """
+    plain = _words_key(_LEADING.sub("", re.sub(r"\s*\([a-z ]+\)", "", norm_label(label))))
+    return {k for k in (label_key(label), plain) if k}
+
+
+def _words_key(text: str) -> tuple[str, ...]:
     if re.search(r"\d", text) or _OPENING.search(text):
         return ()  # a number in it; a balance at the start of the period (the end's is the balance asked)
     text = _CLOSING.sub("", text)
@@ -104,7 +121,7 @@ def printed_rows_named(question: str, labels: Iterable[str]) -> list[Named]:
     """
     keys: dict[tuple[str, ...], list[str]] = {}
     for label in labels:
-        if key := label_key(label):
+        for key in label_keys(label):
             keys.setdefault(key, []).append(label)
     tokens = list(_WORD.finditer(question))
     found: list[Named] = []
@@ -175,6 +192,11 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
     >>> p = plan_printed_row(q, {"Total noninterest revenue": "income"}, planned=plan_question(q))
     >>> p.formula, p.months
     ('total_noninterest_revenue_2022', 6)
+    >>> q = "What balance of deferred revenues did Acme carry in current liabilities at December 31, 2019?"
+    >>> plan_printed_row(q, {"Deferred revenues": "balance"}, planned=plan_question(q)).formula  # what holds it
+    'deferred_revenues_2019'
+    >>> plan_printed_row("What was its gross profit rate in 2019?", {"Gross profit rate": ""}, planned=None) is None
+    True
     >>> plan_printed_row("What was the CET1 capital ratio in 2021?", {"Capital ratio": ""}, planned=None) is None
     True
     >>> plan_printed_row("How much did Acme spend on acquisitions and investments in affiliates in 2020?",
@@ -201,18 +223,23 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
     glossary = items_named(question)
     if any(i is _STAND_IN for *_, i in glossary):
         return None
+    holding = [(x, y, i) for x, y, i in glossary if _CONTAINER.search(question[:x])]
 
     def beyond_glossary(named: Named) -> bool:
         a, b = named.start, named.end
         inside = [(x, y, i) for x, y, i in glossary if a <= x and y <= b]
         if any(x < b and a < y and (x, y, i) not in inside for x, y, i in glossary):
             return False  # a glossary name across its edge: the question's words are read two ways
-        # not the glossary's own name, nor beside a glossary item the question is planned over already
-        return not any(x <= a and b <= y for x, y, _ in glossary) and (planned is None or bool(inside))
+        # not the glossary's own name, nor beside a glossary item the question is planned over already (one that
+        # holds it, named after it, aside: "deferred membership fees in current liabilities"; and one right after it
+        # says what kind of row it is: "membership fee revenue")
+        return not any(x <= a and b <= y for x, y, _ in glossary) and \
+            (planned is None or bool(inside) or all(g in holding and g[0] > b for g in glossary)
+             or any(re.fullmatch(r"\s+", question[b:x]) for x, _, _ in glossary))  # "membership fee revenue"
 
     beyond = [n for n in printed_rows_named(question, labels) if beyond_glossary(n)]
-    if not beyond:
-        return None
+    if not beyond or metric_named(question[beyond[0].start:beyond[0].end], 0):
+        return None  # none, or a row printing a metric the glossary computes ("Gross profit rate")
     named = beyond[0]
     if (preceding := list(_WORD.finditer(question[:named.start]))) and _narrowing(question, preceding[-1]):
         return None  # narrowed by a name or a code right before it ("CET1 capital ratio", "Xbox deferred revenue")
@@ -227,6 +254,9 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
     if item_end := next((y for x, y, _ in glossary if re.fullmatch(r"\s+", question[b:x])), None):
         b = item_end  # "finished goods inventory": the row "Finished goods", of the item after it
     after = re.sub(r"^\s*\([^)\d]*\)", "", question[b:])  # what it is, in brackets: "(current liabilities)"
+    for x, y, _ in reversed([g for g in holding if g[0] >= b]):  # what holds it: "... carry in current liabilities"
+        held = _CONTAINER.search(question[:x])
+        after = after[:held.start() - b] + after[y - b:]  # type: ignore[union-attr]
     before = question[:a]
     if (part_of := _PART_OF.search(before)) and items_named(part_of.group("whole")):
         before = f"{before[:part_of.start()]}how much "  # "how much of its inventory was finished product": the row

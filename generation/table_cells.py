@@ -117,6 +117,35 @@ def column_measures(table: Table) -> list[str]:
     return [names[i // size] for i in range(n)]
 
 
+def year_groups(passage: Passage) -> list[str]:
+    """The columns printed under each year where a header prints each year once over a group of columns ("2022
+    2021 2020" over "Net sales (1) Long-lived assets (2)", once per year), in group order; [] for any other table
+    (or a passage cut below the header). The names are split at their footnote marks, else before each capital.
+
+    >>> from ingest.core.tables import Period, TableRow
+    >>> text = ("By area | 2022 2021\\nNet sales (1) Long-lived assets (2) Net sales (1) Long-lived assets (2)"
+    ...         "\\nChina 4 5 6 7")
+    >>> t = Table("By area | 2022 2021", (Period("2022", 2022), Period("2021", 2021)),
+    ...           (TableRow("China", (), text.index("China"), len(text)),))
+    >>> year_groups(Passage(id="t", doc_id="d", source="a", kind="table", chars=(0, 0), text=text, table=t))
+    ['Net sales (1)', 'Long-lived assets (2)']
+    """
+    table = passage.table
+    n = len(table.periods) if table is not None else 0
+    if table is None or n < 2 or not table.rows or len({p.year for p in table.periods}) < n:
+        return []
+    head = passage.text[:table.rows[0].start]
+    years = list(re.finditer(rf"\b{YEAR}\b", head))
+    words = head[years[-1].end():].split() if years else []
+    for size in range(2, len(words) // n + 1):
+        if words[:size * n] == words[:size] * n:
+            group = " ".join(words[:size])
+            names = [x.strip() for x in re.findall(r".+?\(\d\)", group)] if re.search(r"\(\d\)$", group) else \
+                [x.strip() for x in re.split(r"\s(?=[A-Z])", group)]
+            return names if len(names) >= 2 else []
+    return []
+
+
 def document_year(passage: Passage) -> int | None:
     """The fiscal year of the passage's document, from the "FY2019" of its header's document label."""
     return stated_fiscal_year(passage.header.split(" · ")[0])
@@ -210,6 +239,7 @@ def table_rows(passage: Passage, calendar: FiscalCalendar | None = None) -> list
         return []
     fiscal_year = document_year(passage)
     side_by_side, quarters, measures = parts_as_columns(table), quarter_columns(table.caption), column_measures(table)
+    groups = year_groups(passage) if table.periods else []
     rows: list[Row] = []
     heading, last_end = "", 0
     for r in table.rows:
@@ -234,8 +264,15 @@ def table_rows(passage: Passage, calendar: FiscalCalendar | None = None) -> list
             columns = [(None, None)] * len(columns)
         if own and quarters and amounts == len(quarters) + len(columns):  # "2Q22 1Q22 ... 2Q21 | 2022 2021"
             columns = [*quarters, *columns]
+        grouped = bool(groups) and own and not (measures or side_by_side or quarters) and \
+            len(groups) * len(columns) == amounts
+        if grouped:  # each year over a group of columns: "2022 | 2021" over "Net sales  Long-lived assets" each
+            columns = [c for c in columns for _ in groups]
         dated = iter(_slots(columns, amounts) if own else columns)
-        measured = iter(measures if own and amounts == len(columns) else ())
+        if grouped:
+            measured = iter(groups * (amounts // len(groups)))
+        else:
+            measured = iter(measures if own and amounts == len(columns) else ())
         # a column's date month, where each amount is one of the header's own columns
         dated_month = iter([p.month for p in table.periods] if own and amounts == len(columns) == len(table.periods)
                            else ())
@@ -394,7 +431,11 @@ def find_operand(item: LineItem, year: int, passages: Sequence[Passage], *,
 
 _FORMAL = re.compile(r"balance sheets?|statements? of|statement of", re.IGNORECASE)  # the statement's own title
 _NOT_STATEMENT = re.compile(r"discussion and analysis|selected (?:consolidated )?financial data|quarterly|"
-                            r"unaudited|segments?\b|summary of", re.IGNORECASE)
+                            r"unaudited|segments?\b|summary of|"
+                            # selected data's captions: "Consolidated Statement of Operations Data:"
+                            r"(?:statements? of (?:operations|income|earnings|cash flows?)|balance sheets?) data\b",
+                            re.IGNORECASE)
+SUMMARY_YEARS = 4  # a table of this many years or more is a multi-year summary: a statement prints two or three
 _CONSOLIDATED = re.compile(r"\bconsolidated\b", re.IGNORECASE)
 # a statement a caption's sentence refers to ("expense ... allocated in our consolidated statements of operations as
 # follows"): the table breaks something down by the statement's lines, it is not the statement
@@ -414,7 +455,8 @@ def context_score(p: Passage, wanted: set[Statement], table: Table, scale: str, 
     """How much a passage looks like the statement an operand is reported in: a table (+0.5) whose caption names
     a wanted statement (+1, +0.5 more for the statement's own title; another statement: -0.5), or whose section
     path does (+0.8, +0.5 for a title); a consolidated statement (+0.3) with a stated ``scale`` (+0.2); not a
-    discussion, selected data, quarterly or segment table (-0.5), nor one whose columns repeat a year (-0.5);
+    discussion, selected data, quarterly or segment table (-0.5), nor one whose columns repeat a year (-0.5) or
+    span :data:`SUMMARY_YEARS` years or more (-0.5);
     -0.01 per place down the retrieved list; a table under a note to the statements (its section path; not one
     whose last section is a statement's own title) -0.6: a statement row beats the note row repeating or splitting
     it; a statement of comprehensive income, for an income-statement item, -0.6."""
@@ -436,6 +478,7 @@ def context_score(p: Passage, wanted: set[Statement], table: Table, scale: str, 
     score += 0.2 if scale else 0.0
     years = table.years
     score -= 0.5 if len(set(years)) < len(years) else 0.0  # quarters or periods of one year side by side
+    score -= 0.5 if len(set(years)) >= SUMMARY_YEARS else 0.0  # five years of selected data
     return score - 0.01 * rank
 
 
@@ -447,9 +490,13 @@ _TITLE_LINE = re.compile(r"^[ \t]*(?:[\w.,&' ]{0,60}\n[ \t]*)?(?:condensed )?(?:
                          r"(?! and comprehensive)[ \t]*(?:\(unaudited\))?[ \t]*$", re.IGNORECASE | re.MULTILINE)
 
 
+_SCALE_NOTE = re.compile(r"\((?:(?:dollars|amounts) )?in (?:thousands|millions|billions)[^)]*\)", re.IGNORECASE)
+
+
 def statement_title(passage: Passage) -> set[Statement]:
     """The statements a passage opens with the title of (its first lines, or the last section of its header
-    path): where the statement itself is printed, not a note or a discussion that mentions it.
+    path, or its table's caption with the scale said after it): where the statement itself is printed, not a note
+    or a discussion that mentions it.
 
     >>> from dataclasses import replace
     >>> p = Passage(id="t", doc_id="d", source="a", kind="prose", chars=(0, 0), header="ACME 10-K FY2015 · ITEM 8",
@@ -464,6 +511,10 @@ def statement_title(passage: Passage) -> set[Statement]:
     found = [m.group() for m in _TITLE_LINE.finditer(head)]
     if _TITLE_LINE.fullmatch(path.strip()):
         found.append(path)
+    if passage.table is not None:  # a caption that is the title, with its scale: "STATEMENTS OF OPERATIONS (In ...)"
+        caption = _SCALE_NOTE.sub("", passage.table.caption.split(" | ")[0])
+        if _TITLE_LINE.fullmatch(" ".join(caption.split())):
+            found.append(caption)
     return {name for line in found for name in statements_named(line)}
 
 

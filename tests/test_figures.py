@@ -1049,6 +1049,11 @@ def test_a_segment_column_named_under_the_period_line_before_the_total():
     ("How many dollars of revenue did Acme generate per dollar of average total assets in fiscal 2022?",
      "revenue_2022 / avg(total_assets_2022, total_assets_2021)"),
     ("How much new long-term debt did Acme issue in 2022, net of related costs?", "debt_issued_2022"),
+    ("What was Acme's gross profit rate for fiscal 2017?", "(revenue_2017 - cogs_2017) / revenue_2017"),
+    ("What fraction of its fiscal 2017 net earnings (year ended January 28, 2017) did Acme pay out as cash dividends?",
+     "dividends_2017 / net_income_2017"),
+    ("Acme at November 27, 2015: its debt-to-equity ratio, taking long-term debt and capital lease obligations over "
+     "total stockholders' equity?", "long_term_debt_2015 / equity_2015"),
 ])
 def test_figures_asked_in_other_words(question, formula):
     assert plan_question(question).formula == formula
@@ -1057,6 +1062,45 @@ def test_figures_asked_in_other_words(question, formula):
 @pytest.mark.parametrize("question", [
     "How much does Acme expect to spend on capital expenditures in fiscal 2024?",
     "How much buyback capacity did Acme have left at January 28, 2023?",
+    "By how many basis points did higher inventory shrink reduce Acme's gross margin in the fourth quarter of 2022?",
+    "Did currency movements help or hurt Acme's reported revenue in fiscal 2016, and by how much?",
 ])
 def test_plans_and_what_is_left_of_an_authorisation_are_not_statement_figures(question):
     assert plan_question(question) is None
+
+
+def test_a_company_naming_its_own_act_is_not_read_as_the_effect_of_something_else():
+    from generation.figures import _NOT_A_REPORTED_FIGURE
+    assert _NOT_A_REPORTED_FIGURE.search("How much did Acme lower its debt in 2022?") is None
+    assert _NOT_A_REPORTED_FIGURE.search("How much did higher freight costs lower the operating margin?") is not None
+
+
+def test_each_year_over_a_group_of_columns_dates_every_cell_and_names_its_measure():
+    """A geographic table printing each year once over "Net sales / Long-lived assets": the second cell of a row
+    is the first year's assets, not the next year's sales."""
+    text = ("The following table presents information by geographic area (in millions):\n2022 2021\n"
+            "Net sales (1)\nLong-lived\nassets (2) Net sales (1)\nLong-lived\nassets (2)\n"
+            "United States $ 5,149 $ 8,937 $ 4,539 $ 8,600\nChina 4,435 4,794 4,495 4,966")
+    geo = table("geo", text, header=f"{DOC} · Notes · 19. Reportable Segments · The following table presents "
+                                    "information by geographic area (in millions): | 2022 2021")
+    assert [f.text for f in rank_part_cells(ITEMS["revenue"], 2021, "United States", [geo])][:1] == ["$ 4,539"]
+    assert [f.text for f in rank_part_cells(ITEMS["revenue"], 2022, "China", [geo])][:1] == ["4,435"]
+    assert rank_part_cells(ITEMS["cash"], 2022, "China", [geo]) == []
+
+
+def test_a_selected_data_table_is_not_the_statement():
+    """Five years of "Consolidated Statement of Operations Data" repeat the statement's row: the statement is cited."""
+    selected = table("sel", "Year Ended December 31,\n2016 2015 2014 2013 2012\n(in thousands)\n"
+                            "Consolidated Statement of Operations Data:\nProduct development 268,537 199,638 144,637 "
+                            "82,864 47,043",
+                     header=f"{DOC} · Item 6 · Year Ended December 31, 2016 2015 2014 2013 2012 (in thousands) "
+                            "Consolidated Statement of Operations Data:")
+    ops = table("ops", "CONSOLIDATED\nSTATEMENTS\nOF\nOPERATIONS\n(In thousands)\nYear Ended December 31,\n"
+                       "2016 2015 2014\nTotal net revenue 1,708,721 1,267,118 850,192\n"
+                       "Product development 268,537 199,638 144,637",
+                header=f"{DOC} · Item 8 · CONSOLIDATED STATEMENTS OF OPERATIONS (In thousands) | Year Ended December "
+                       "31, 2016 2015 2014")
+    answer = pipeline_over([selected, ops], ScriptedLLM("should not be used"), compute=True).run(
+        "What proportion of Acme's 2016 total net revenue went to product development?",
+        scope=Scope(documents=("d",)))
+    assert answer.calculation is not None and {c.passage.id for c in answer.citations} == {"ops"}

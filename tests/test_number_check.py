@@ -200,3 +200,28 @@ def test_an_answer_whose_only_number_is_the_questions_own_is_withheld():
     assert answer.text == NOT_FOUND and "question's own" in " ".join(w.detail for w in answer.warnings)
     right = pipeline_over([p], ScriptedLLM("4,352,683 votes were cast for every three years [1]."))
     assert right.run("How many votes were cast for holding the vote every three years?").text.startswith("4,352,683")
+
+
+def test_a_count_answered_with_a_length_of_time_or_a_dollar_value_with_a_count_is_withheld():
+    p = Passage(id="v", doc_id="d", source="r.txt", chars=(0, 120),
+                text="Directors are elected for a term of 1 year. The F-35 backlog included 356 production aircraft "
+                     "at year end.")
+    votes = pipeline_over([p], ScriptedLLM("1 Year [1]")).run("How many votes were cast for re-electing the director?")
+    assert votes.text == NOT_FOUND and "length of time" in " ".join(w.detail for w in votes.warnings)
+    term = pipeline_over([p], ScriptedLLM("1 year [1]")).run("How many years is a director's term?")
+    assert term.text.startswith("1 year")
+    dollars = pipeline_over([p], ScriptedLLM("The F-35 backlog was 356 aircraft [1].")).run(
+        "What was the dollar value of the F-35 program backlog at year end?")
+    assert dollars.text == NOT_FOUND
+
+
+def test_a_sentence_naming_no_period_answers_for_the_questions_and_prose_prints_its_length():
+    """"$2.0 billion [1]." for a quarter's figure, cited from prose printing $2.0 billion for six months: withheld."""
+    text = ("Included operating lease income of $945 million for the three months ended June 30, 2022 and "
+            "$2.0 billion for the six months ended June 30, 2022.")
+    p = Passage(id="l", doc_id="d", source="r.txt", chars=(0, len(text)), text=text)
+    question = "How much revenue did the Markets business bring in during the three months ended June 30, 2022?"
+    checked = withhold_wrong_numbers("$2.0 billion [1].", lambda n: p, question=question)
+    assert checked.text == "" and "6 months" in checked.withheld[0][1][0]
+    assert withhold_wrong_numbers("$945 million [1].", lambda n: p, question=question).text == "$945 million [1]."
+    assert withhold_wrong_numbers("$2.0 billion [1].", lambda n: p).text == "$2.0 billion [1]."  # no question

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from app.factory import build_pipeline
 from app.figures_stage import MODEL_NAME, filing_row_labels
 from generation.figures import plan_question
 from generation.printed_rows import label_key, plan_printed_row, printed_rows_named, row_item
+from ingest.core.settings import Settings
 from retrieval.scope import Scope
-from tests.fakes import ScriptedLLM, pipeline_over
-from tests.test_figures import BALANCE, CASH, DOC, INCOME, table
+from tests.fakes import FakeEmbedder, ScriptedLLM, pipeline_over
+from tests.test_figures import BALANCE, CASH, DOC, INCOME, _Routed, table
 
 LABELS = {"Net revenues": "income", "Product development": "income", "Deferred revenues": "balance",
           "Total noninterest revenue": "income", "Noninterest revenue": "", "North America": "",
@@ -83,3 +85,31 @@ def test_a_printed_row_without_the_years_column_goes_to_the_model_not_to_a_refus
     answer = pipeline_over([NOTE, PRODUCT, BALANCE, CASH], llm, compute=True).run(
         "What did Acme spend on product development in 2015?", scope=Scope(documents=("d",)))
     assert len(llm.calls) == 1 and answer.stage("figures").outcome == "incomplete"
+
+
+def test_what_holds_a_row_and_what_kind_it_is_do_not_take_the_question_from_it():
+    """Named after the row, "in current liabilities" holds it and "revenue" says what kind it is: the row is asked."""
+    held = "What balance of deferred revenues did Acme carry in current liabilities at December 31, 2019?"
+    assert plan_printed_row(held, {"Deferred revenues": "balance"}, planned=plan_question(held)).formula == \
+        "deferred_revenues_2019"
+    kind = "How fast did Acme's membership fee revenue grow in fiscal 2019?"
+    plan = plan_printed_row(kind, {"Membership fees": "income"}, planned=plan_question(kind))
+    assert plan is not None and plan.formula == \
+        "(membership_fee_2019 - membership_fee_2018) / membership_fee_2018"
+    # a row that prints a metric the glossary computes is not read as a figure
+    rate = "What was Acme's gross profit rate in 2019?"
+    assert plan_printed_row(rate, {"Gross profit rate": ""}, planned=plan_question(rate)) is None
+
+
+def test_a_part_named_beside_a_printed_row_goes_to_the_model_not_the_companys_total():
+    fees = table("fees", "CONSOLIDATED STATEMENTS OF INCOME\n(In millions)\n2019 2018\nNet sales 6,000 5,500\n"
+                         "Membership fees 3,877 3,541\nTotal revenue 9,877 9,041",
+                 header=f"{DOC} · Item 8 · CONSOLIDATED STATEMENTS OF INCOME | 2019 2018")
+    llm = ScriptedLLM("The document does not say.")
+    searcher = _Routed([fees])
+    pipe = build_pipeline(Settings().replace(answer={"evidence_tokens": 0, "compute": True}), retriever=searcher,
+                          corpus=searcher, embedder=FakeEmbedder(), llm=llm)
+    answer = pipe.run("How much of Acme's 2019 membership fee revenue came from Executive memberships?")
+    assert answer.calculation is None and len(llm.calls) == 1 and answer.stage("figures").outcome == "a part asked"
+    total = pipe.run("How much membership fee revenue did Acme book in 2019?")  # the row itself, no part named
+    assert total.calculation is not None and total.calculation.result == 3877
