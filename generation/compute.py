@@ -147,12 +147,12 @@ _PLACES = re.compile(r"\b(no|zero|one|two|three|four|single|[0-4])[- ](?:decimal
 #: decimal or a fraction.
 _PERCENT_BY_CONVENTION = re.compile(r"\btax rate\b|\breturn on (?:average )?(?:total )?(?:assets|(?:shareholders'? |"
                                     r"stockholders'? )?equity|invested capital|capital)\b|\bro[aei]c?\b|"
-                                    r"\b(?:what|which) (?:share|proportion|portion) of\b|\bpayout\b|"
+                                    r"\b(?:what|which) (?:share|proportion|portion|fraction) of\b|\bpayout\b|"
                                     r"\brelative to (?:its |the |their )?(?:total )?(?:net )?(?:revenues?|sales)\b|"
                                     r"\bgrowth\b|\bgr[eo]w\b",  # a growth is relative: "by how much did it grow"
                                     re.IGNORECASE)
 _PAYOUT_RATIO = re.compile(r"\bpayout ratio\b", re.IGNORECASE)
-_AS_RATIO = re.compile(r"\bdecimal\b|\bratio\b|\bfraction\b|\btimes\b", re.IGNORECASE)
+_AS_RATIO = re.compile(r"\bdecimal\b|\bratio\b|\b(?:as|in) (?:a )?fractions?\b|\btimes\b", re.IGNORECASE)
 
 
 def wants_percent(question: str) -> bool:
@@ -173,6 +173,8 @@ def wants_percent(question: str) -> bool:
     True
     >>> wants_percent("Its effective tax rate for fiscal 2019, to one decimal?")  # rounding, not "as a decimal"
     True
+    >>> wants_percent("What fraction of its net earnings did it pay out?"), wants_percent("payout, as a fraction")
+    (True, False)
     """
     if _PERCENT_WANTED.search(question):
         return True
