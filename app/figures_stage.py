@@ -46,6 +46,7 @@ from generation.figures import (
     plan_share,
     quarter_asked,
     relative_change,
+    without_contrast,
     without_item,
     write_block,
 )
@@ -488,6 +489,7 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
         page), read one document at a time: the routed filing's for its row labels and vote tallies (read once per
         filing), the rest only once a question is planned.
     """
+    question = without_contrast(question)  # "(as opposed to service and other revenue)" asks nothing
     hint = None
     if retrieval is not None and retrieval.route is not None:
         years = [p.year for p in retrieval.route.periods]

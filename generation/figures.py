@@ -961,6 +961,21 @@ def _plain(word: str) -> str:
     return re.sub(r"[^a-z0-9]", "", re.sub(r"['’]s$", "", word.lower()))
 
 
+_CONTRAST = re.compile(r"\s*\((?:as opposed to|rather than|versus|vs\.?|unlike)\s[^()]*\)", re.IGNORECASE)
+
+
+def without_contrast(question: str) -> str:
+    """The question without a bracketed contrast, which names what is not asked ("product revenue (as opposed to
+    service and other revenue)": product revenue).
+
+    >>> without_contrast("How did Acme's product revenue (as opposed to service and other revenue) change in 2023?")
+    "How did Acme's product revenue change in 2023?"
+    >>> without_contrast("Are its margins consistent (not fluctuating more than 2% each year)?")  # a condition
+    'Are its margins consistent (not fluctuating more than 2% each year)?'
+    """
+    return _CONTRAST.sub("", question)
+
+
 def issuer_dropped(question: str, issuers: Sequence[str] | None) -> str:
     """The question with the routed issuer's name (``issuers``: normalised names and aliases) written "the
     company", so that a name standing right before a line item does not read as narrowing it ("JPMorgan Chase net
@@ -1233,7 +1248,7 @@ def sub_lines_named(question: str) -> frozenset[str]:
 #: sub-line named alone is read from its row. Other items narrowed ("nonperforming assets") are not rows of theirs.
 SUB_LINED = frozenset({"revenue"})
 _ASKS_AMOUNT = re.compile(r"^\W*(?:how (?:much|fast|quickly)|by (?:how much|what percentage)|"
-                          r"what (?:was|were|is|are|did)\b)", re.IGNORECASE)
+                          r"what (?:was|were|is|are|did)\b|how did\b[^?]*\bchange\b)", re.IGNORECASE)
 
 
 def _sub_line(question: str, fiscal_year_hint: int | None, *, alone: bool = False) -> tuple[str, Plan] | None:

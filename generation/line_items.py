@@ -320,6 +320,11 @@ _QUALIFIED = re.compile(r"\b(?:non|other|less|excluding|per|before|after|deferre
 _MINORITY = re.compile(r"non-?controlling|minority", re.IGNORECASE)
 
 
+#: words after an item's name that make the row another figure of it ("Net income per share", "Total revenue impact")
+_NOT_THE_ITEM = re.compile(r"\s*(?:per|impact|effect|change|growth|increase|decrease|variance)\b")
+_CHANGE = re.compile(r"\b(?:impact|effect|change|growth|increase|decrease|variance)\b")
+
+
 def label_score(item: LineItem, label: str) -> float:
     """How well a row label names ``item``: 3 for a full match of one of its label patterns (more for the first,
     most specific), 2.5 for a label that starts with one of two words or more, else the share of the item's title
@@ -329,6 +334,8 @@ def label_score(item: LineItem, label: str) -> float:
     >>> item = ITEMS["total_current_liabilities"]
     >>> label_score(item, "Total current liabilities"), label_score(item, "Other current liabilities")
     (3.2, 0.0)
+    >>> label_score(ITEMS["revenue"], "Total revenue impact")  # a currency effect on revenue, not revenue
+    0.0
 
     Net income is the parent's: the total including noncontrolling interests scores below it, their share 0.
 
@@ -348,12 +355,12 @@ def label_score(item: LineItem, label: str) -> float:
             return 3.0 + 0.2 * (i == 0) + 0.1 * parents
     for pattern in item.labels:  # "Depreciation and amortization of property and equipment"
         m = re.match(pattern + r"\b", text)
-        if m and len(m.group().split()) >= 2 and not re.match(r"\s*per\b", text[m.end():]):  # not "... per share"
-            return 2.5
+        if m and len(m.group().split()) >= 2 and not _NOT_THE_ITEM.match(text[m.end():]):
+            return 2.5  # not "... per share", "... impact": another figure of the item
     if item.is_total and not text.startswith("total"):
         return 0.0  # "Other current liabilities" is not the total
-    if _QUALIFIED.search(text):
-        return 0.0  # "Non-operating income", "Other revenues": another line item
+    if _QUALIFIED.search(text) or _CHANGE.search(text):
+        return 0.0  # "Non-operating income", "Other revenues", "Revenue impact": another line item or figure
     want = _words(item.title)
     overlap = len(want & _words(text)) / len(want) if want else 0.0
     extra = len(_words(text) - want)

@@ -860,6 +860,7 @@ def rank_part_cells(item: LineItem, year: int, part: str, passages: Sequence[Pas
             if cell is None or cell.value is None:
                 continue
             score += 0.6 if months is not None and cell.months == months else 0.0
+            score -= 0.1 if not p.table.periods else 0.0  # its year guessed: a column printing the year comes first
             out.append(Found(p, cell.text, (cell.start, cell.end), f"{row.section} › {row.label}".strip(" ›"),
                              score - 0.01 * rank, cell.value, "" if stated else p.table.scale, against_row(cell, row),
                              cell.months))

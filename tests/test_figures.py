@@ -1104,3 +1104,24 @@ def test_a_selected_data_table_is_not_the_statement():
         "What proportion of Acme's 2016 total net revenue went to product development?",
         scope=Scope(documents=("d",)))
     assert answer.calculation is not None and {c.passage.id for c in answer.citations} == {"ops"}
+
+
+def test_a_parts_row_under_printed_years_beats_one_whose_years_are_guessed():
+    """A geographic table printing its years beats a currency-impact table under the same "Revenue" section whose
+    columns print none ("Total EMEA (132.7) 25.0"), and an impact row is no revenue."""
+    geo = table("geo", "Geographical Information (dollars in millions)\nFiscal 2015 Fiscal 2014 Fiscal 2013\n"
+                       "Americas $ 2,788.1 $ 2,314.4 $ 2,134.4\nEMEA 1,336.4 1,179.9 1,129.2",
+                header=f"{DOC} · Item 7 › Results of Operations › Revenue · Geographical Information (dollars in "
+                       "millions) Fiscal 2015 Fiscal 2014 Fiscal 2013")
+    impact = table("fx", "Revenue impact:\nEMEA:\nEuro $ (104.3) $ 12.3\nTotal EMEA (132.7) 25.0\n"
+                         "Total revenue impact (9.6) 1.0",
+                   header=f"{DOC} · Item 7 › Results of Operations › Revenue · EMEA:")
+    assert [f.text for f in rank_part_cells(ITEMS["revenue"], 2014, "EMEA", [impact, geo])][:1] == ["1,179.9"]
+
+
+def test_a_kind_of_revenue_asked_how_it_changed_against_another_in_brackets():
+    from generation.figures import plan_part, without_contrast
+    question = without_contrast("How did Acme's product revenue (as opposed to service and other revenue) change in "
+                                "fiscal 2023?")
+    name, plan = plan_part(question, ["acme"])
+    assert name == "product revenue" and plan.formula == "revenue_2023 - revenue_2022"
