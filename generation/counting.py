@@ -28,12 +28,14 @@ _NOT_NOUNS = _AUX | {"of", "the", "more", "other", "total", "different", "major"
 def singular(word: str) -> str:
     """A word's singular, crudely ("stores": "store", "companies": "company", "class": "class").
 
-    >>> singular("Stores"), singular("companies"), singular("class")
-    ('store', 'company', 'class')
+    >>> singular("Stores"), singular("companies"), singular("class"), singular("losses"), singular("was")
+    ('store', 'company', 'class', 'loss', 'was')
     """
     w = word.lower().strip("'’")
     if w.endswith("ies") and len(w) > 4:
         return w[:-3] + "y"
+    if w.endswith("sses"):  # "losses": "loss"
+        return w[:-2]
     return w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w
 
 

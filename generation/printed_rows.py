@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from generation.counting import singular
 from generation.figures import Operand, Plan, metric_named, plan_question
 from generation.line_items import ITEMS, LineItem, Statement, items_named, label_score, norm_label
 from generation.table_cells import STRONG_LABEL
@@ -46,21 +47,6 @@ _CONTAINER = re.compile(r"\b(?:in|within|under|among|inside|as part of)\s+(?:its
                         re.IGNORECASE)
 
 
-def _singular(word: str) -> str:
-    """A word in the singular, roughly (enough to match a label's plural to a question's singular).
-
-    >>> [_singular(w) for w in ("losses", "liabilities", "revenues", "gross", "was")]
-    ['loss', 'liability', 'revenue', 'gross', 'was']
-    """
-    if len(word) <= 3 or word.endswith("ss"):
-        return word
-    if word.endswith("sses"):
-        return word[:-2]
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    return word[:-1] if word.endswith("s") else word
-
-
 def label_key(label: str) -> tuple[str, ...]:
     """A row label's words for matching a question: lower case, singular, without a leading "Less:"/"Total"; ()
     for a label that cannot be a line item's name (a number in it, one word, or more than :data:`MAX_WORDS`).
@@ -90,7 +76,7 @@ def _words_key(text: str) -> tuple[str, ...]:
     if re.search(r"\d", text) or _OPENING.search(text):
         return ()  # a number in it; a balance at the start of the period (the end's is the balance asked)
     text = _CLOSING.sub("", text)
-    words = tuple(_singular(w.lower()) for w in _WORD.findall(text))
+    words = tuple(singular(w.lower()) for w in _WORD.findall(text))
     content = [w for w in words if w not in _JOINERS]
     if len(content) < 2 or len(words) > MAX_WORDS or all(w in _PERIOD_WORDS for w in content):
         return ()
@@ -131,7 +117,7 @@ def printed_rows_named(question: str, labels: Iterable[str]) -> list[Named]:
         for j in range(min(len(tokens), i + MAX_WORDS), i + 1, -1):
             if any(not t.group(0)[0].islower() for t in tokens[i:j]):
                 continue
-            key = tuple(_singular(t.group(0).lower()) for t in tokens[i:j])
+            key = tuple(singular(t.group(0).lower()) for t in tokens[i:j])
             if key in keys:
                 total = i > 0 and tokens[i - 1].group(0).lower() == "total"
                 printed = keys[key]
