@@ -551,7 +551,8 @@ def answer_figures(question: str, search: Search, retrieval: Retrieval | None, s
     label = filing_label(where, doc_passages)
     if where.own and quarter_of_annual(plan, label):
         return annual_quarter(question, plan, found, missing, label, doc_passages, where, details, t)
-    if missing and where.own and not plan.printed:  # its own filing does not print it: say so, the model would guess
+    per_share = any(o.item.per_share for o in plan.operands if o.name in missing)  # printed in a label or prose too
+    if missing and where.own and not plan.printed and not per_share:  # its own filing does not print it: say so
         titles = ", ".join(dict.fromkeys(f"{o.item.title} ({o.year})" for o in plan.operands if o.name in missing))
         reason = f"no {titles} found in {label or where.why}'s tables"
         details.append(f"not found: {', '.join(missing)}; not answered")

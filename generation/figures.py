@@ -297,10 +297,13 @@ _SHARE_OF = re.compile(r"(?P<a>[\w&' (),-]+?),?\s+(?:as an? (?:%|percent(?:age)?
                        r"(?:%|percent(?:age)?) "
                        r"of)\s+(?P<b>[\w&' -]+)", re.IGNORECASE)
 # "what share of its 2020 net sales did it spend on capital expenditures", "what percentage of revenue went to
-# selling, general and administrative expenses": a over b
-_SHARE_SPENT = re.compile(r"\b(?:share|percentage|proportion|portion|percent|fraction) of (?P<b>[\w&' -]+?)"
+# selling, general and administrative expenses", "how much of its operating cash flow went back to shareholders
+# through buybacks and dividends": a over b
+_SHARE_SPENT = re.compile(r"\b(?:(?:share|percentage|proportion|portion|percent|fraction)|how much) of "
+                          r"(?P<b>[\w&' -]+?)"
                           r"(?: \([^()]*\))? "  # "of its net earnings (year ended January 28, 2017) did it pay out"
                           r"(?:(?:did|was)\b.*?\b)?(?:spend|spent|go|went|devote|devoted|invest|invested|pay(?: out)?|"
+                          r"(?:go|went|flowed|flow) back|"
                           r"paid(?: out)?|"
                           r"book|booked|record|recorded|"
                           r"return|returned|hand(?:ed)? back|g[ai]ve back|distribute|distributed)"

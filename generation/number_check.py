@@ -414,6 +414,20 @@ def _year_agrees(years: Sequence[int], printed: Printed) -> bool:
     return year == printed.year or (printed.month is not None and printed.month <= 3 and year == printed.year - 1)
 
 
+def other_names(sentence: str, question: str) -> set[str]:
+    """The capitalised words of an answer sentence that its question does not write, function words aside: names
+    the answer brings in.
+
+    >>> sorted(other_names("Europe's net revenue was $1,886 million [1].", "What was Acme's revenue in Russia?"))
+    ['Europe']
+    >>> other_names("Net Revenue $ 17,846 million [2]", "How much net revenue did Acme make in Russia?")
+    set()
+    """
+    asked = {w.lower() for w in _WORD.findall(question)} | _NOT_A_MEASURE
+    names = {re.sub(r"['’]s?$", "", w) for w in _WORD.findall(strip_markers(sentence)) if w[0].isupper()}
+    return {w for w in names if w.lower() not in asked}
+
+
 def names_period(text: str) -> bool:
     """Whether a sentence names a period: a year, a length ("six months") or a quarter.
 
@@ -703,7 +717,10 @@ millions)', not as the operating income asked"]
     period = sentence if question == "" or names_period(sentence) else question
     years, months = years_named(period), months_named(period)
     part = asked.part
-    named = part if part and content_stems(part) <= content_stems(sentence) else ""
+    # the part asked, where the sentence names it, or names no other name (it answers for the part unsaid:
+    # "Net revenue was $17,846 million [2]." asked of Russia)
+    named = part if part and (content_stems(part) <= content_stems(sentence) or
+                              not other_names(sentence, question)) else ""
     out = []
     for n in stated_numbers(sentence):
         v = check_number(n, years, passages, matcher, sentence, named, months, asked.measure, asked.in_passage,

@@ -1125,3 +1125,16 @@ def test_a_kind_of_revenue_asked_how_it_changed_against_another_in_brackets():
                                 "fiscal 2023?")
     name, plan = plan_part(question, ["acme"])
     assert name == "product revenue" and plan.formula == "revenue_2023 - revenue_2022"
+
+
+def test_how_much_of_a_cash_flow_went_back_through_two_items_is_their_share():
+    question = "In 2021, how much of its operating cash flow went back to shareholders through buybacks and dividends?"
+    assert plan_question(question).formula == "(buybacks_2021 + dividends_2021) / cfo_2021"
+
+
+def test_a_per_share_figure_no_table_prints_goes_to_the_model_not_a_refusal():
+    """Dividends per share are often printed in a label ("Common dividends ($0.88 per share)") or prose."""
+    llm = ScriptedLLM("The document does not say.")
+    answer = pipeline_over([INCOME], llm, compute=True).run("What common dividend per share did Acme declare in 2019?",
+                                                            scope=Scope(documents=("d",)))
+    assert answer.stage("figures").outcome == "incomplete" and len(llm.calls) == 1

@@ -225,3 +225,18 @@ def test_a_sentence_naming_no_period_answers_for_the_questions_and_prose_prints_
     assert checked.text == "" and "6 months" in checked.withheld[0][1][0]
     assert withhold_wrong_numbers("$945 million [1].", lambda n: p, question=question).text == "$945 million [1]."
     assert withhold_wrong_numbers("$2.0 billion [1].", lambda n: p).text == "$2.0 billion [1]."  # no question
+
+
+def test_a_sentence_naming_no_other_name_answers_for_the_part_asked():
+    """Asked of Russia, "Net revenue was $17,846 million" cited from the company's total is withheld; a sentence
+    naming another part says whose number it is and is judged as before."""
+    from generation.number_check import Asked
+    text = "Net revenue $ 17,846 million. Europe net revenue $ 1,886 million."
+    p = Passage(id="r", doc_id="d", source="r.txt", chars=(0, len(text)), text=text)
+    question = "How much net revenue did Acme generate in Russia in the first quarter of 2023?"
+    unsaid = withhold_wrong_numbers("Net revenue was $17,846 million [1].", lambda n: p, asked=Asked("Russia"),
+                                    question=question)
+    assert unsaid.text == "" and "Russia" in unsaid.withheld[0][1][0]
+    other = withhold_wrong_numbers("Europe's net revenue was $1,886 million [1].", lambda n: p, asked=Asked("Russia"),
+                                   question=question)
+    assert other.text.startswith("Europe's net revenue")
