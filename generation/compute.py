@@ -148,6 +148,7 @@ _PLACES = re.compile(r"\b(no|zero|one|two|three|four|single|[0-4])[- ](?:decimal
 _PERCENT_BY_CONVENTION = re.compile(r"\btax rate\b|\breturn on (?:average )?(?:total )?(?:assets|(?:shareholders'? |"
                                     r"stockholders'? )?equity|invested capital|capital)\b|\bro[aei]c?\b|"
                                     r"\b(?:what|which) (?:share|proportion|portion|fraction) of\b|\bpayout\b|"
+                                    r"\bas an? (?:share|proportion|portion) of\b|"
                                     r"\bhow much of\b[^?]*\b(?:went|go|flowed|returned|spent|paid|devoted)\b|"
                                     r"\brelative to (?:its |the |their )?(?:total )?(?:net )?(?:revenues?|sales)\b|"
                                     r"\bgrowth\b|\bgr[eo]w\b",  # a growth is relative: "by how much did it grow"
@@ -177,6 +178,8 @@ def wants_percent(question: str) -> bool:
     >>> wants_percent("What fraction of its net earnings did it pay out?"), wants_percent("payout, as a fraction")
     (True, False)
     >>> wants_percent("How much of its operating cash flow went back to shareholders through buybacks?")
+    True
+    >>> wants_percent("FY2019: SG&A as a share of net sales? One decimal.")  # rounding, not "as a decimal"
     True
     """
     if _PERCENT_WANTED.search(question):
