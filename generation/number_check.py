@@ -415,17 +415,26 @@ def _year_agrees(years: Sequence[int], printed: Printed) -> bool:
 
 
 def other_names(sentence: str, question: str) -> set[str]:
-    """The capitalised words of an answer sentence that its question does not write, function words aside: names
-    the answer brings in.
+    """The capitalised words of an answer sentence that its question does not write, function words aside, and the
+    words placing a figure elsewhere or over the whole (:data:`_ELSEWHERE`): names the answer brings in.
 
     >>> sorted(other_names("Europe's net revenue was $1,886 million [1].", "What was Acme's revenue in Russia?"))
     ['Europe']
     >>> other_names("Net Revenue $ 17,846 million [2]", "How much net revenue did Acme make in Russia?")
     set()
+    >>> other_names("It had 57,834 paid members abroad [1].", "How many members did it have in Brazil?")
+    {'abroad'}
     """
-    asked = {w.lower() for w in _WORD.findall(question)} | _NOT_A_MEASURE
-    names = {re.sub(r"['’]s?$", "", w) for w in _WORD.findall(strip_markers(sentence)) if w[0].isupper()}
+    asked = {w.lower() for w in _WORD.findall(question)} | _NOT_A_MEASURE - _ELSEWHERE
+    names = {re.sub(r"['’]s?$", "", w) for w in _WORD.findall(strip_markers(sentence))
+             if w[0].isupper() or w.lower() in _ELSEWHERE}
     return {w for w in names if w.lower() not in asked}
+
+
+#: words that place a figure elsewhere or over the whole ("57,834 members abroad", "total net revenue"), as a name does
+_ELSEWHERE = frozenset({"abroad", "international", "internationally", "domestic", "domestically", "overseas",
+                        "foreign", "worldwide", "global", "globally", "total", "consolidated", "firmwide",
+                        "company-wide", "companywide", "overall"})
 
 
 def names_period(text: str) -> bool:
