@@ -134,8 +134,7 @@ def asks_calculation(question: str, texts: Sequence[str]) -> bool:
 
 
 _PERCENT_WANTED = re.compile(r"%|\bper ?cent(?:s|age)?\b|\bmargins?\b|\bgross profit rate\b|\bgrowth rate\b|\bcagr\b|"
-                             r"\bcompound(?:ed)? "
-                             r"annual growth\b|\bhow (?:fast|quickly) did\b", re.IGNORECASE)
+                             r"\bcompound(?:ed)? annual growth\b|\bhow (?:fast|quickly) did\b", re.IGNORECASE)
 
 
 _PLACE_WORDS = {"no": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "1": 1, "2": 2, "3": 3, "4": 4,

@@ -320,9 +320,11 @@ _QUALIFIED = re.compile(r"\b(?:non|other|less|excluding|per|before|after|deferre
 _MINORITY = re.compile(r"non-?controlling|minority", re.IGNORECASE)
 
 
+#: words that make a row a change of an item, not the item ("Total revenue impact", "Revenue growth")
+_CHANGE_WORDS = r"impact|effect|change|growth|increase|decrease|variance"
+_CHANGE = re.compile(rf"\b(?:{_CHANGE_WORDS})\b")
 #: words after an item's name that make the row another figure of it ("Net income per share", "Total revenue impact")
-_NOT_THE_ITEM = re.compile(r"\s*(?:per|impact|effect|change|growth|increase|decrease|variance)\b")
-_CHANGE = re.compile(r"\b(?:impact|effect|change|growth|increase|decrease|variance)\b")
+_NOT_THE_ITEM = re.compile(rf"\s*(?:per|{_CHANGE_WORDS})\b")
 
 
 def label_score(item: LineItem, label: str) -> float:

@@ -209,7 +209,8 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
     glossary = items_named(question)
     if any(i is _STAND_IN for *_, i in glossary):
         return None
-    holding = [(x, y, i) for x, y, i in glossary if _CONTAINER.search(question[:x])]
+    # a glossary name's span -> where the words saying it holds the row start ("in current liabilities")
+    holding = {(x, y): m.start() for x, y, _ in glossary if (m := _CONTAINER.search(question[:x]))}
 
     def beyond_glossary(named: Named) -> bool:
         a, b = named.start, named.end
@@ -220,7 +221,7 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
         # holds it, named after it, aside: "deferred membership fees in current liabilities"; and one right after it
         # says what kind of row it is: "membership fee revenue")
         return not any(x <= a and b <= y for x, y, _ in glossary) and \
-            (planned is None or bool(inside) or all(g in holding and g[0] > b for g in glossary)
+            (planned is None or bool(inside) or all((x, y) in holding and x > b for x, y, _ in glossary)
              or any(re.fullmatch(r"\s+", question[b:x]) for x, _, _ in glossary))  # "membership fee revenue"
 
     beyond = [n for n in printed_rows_named(question, labels) if beyond_glossary(n)]
@@ -240,9 +241,9 @@ def plan_printed_row(question: str, labels: Mapping[str, Statement], *, planned:
     if item_end := next((y for x, y, _ in glossary if re.fullmatch(r"\s+", question[b:x])), None):
         b = item_end  # "finished goods inventory": the row "Finished goods", of the item after it
     after = re.sub(r"^\s*\([^)\d]*\)", "", question[b:])  # what it is, in brackets: "(current liabilities)"
-    for x, y, _ in reversed([g for g in holding if g[0] >= b]):  # what holds it: "... carry in current liabilities"
-        held = _CONTAINER.search(question[:x])
-        after = after[:held.start() - b] + after[y - b:]  # type: ignore[union-attr]
+    for (x, y), held in sorted(holding.items(), reverse=True):  # what holds it: "... carry in current liabilities"
+        if x >= b:
+            after = after[:held - b] + after[y - b:]
     before = question[:a]
     if (part_of := _PART_OF.search(before)) and items_named(part_of.group("whole")):
         before = f"{before[:part_of.start()]}how much "  # "how much of its inventory was finished product": the row
